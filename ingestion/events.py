@@ -51,7 +51,17 @@ MAX_DIMENSION_VALUE_LENGTH = 255
 DEFAULT_FUTURE_TOLERANCE = timedelta(hours=1)
 
 ALLOWED_FIELDS = frozenset(
-    {"event_id", "customer_id", "meter", "timestamp", "quantity", "properties", "dimensions", "source", "tenant_id"}
+    {
+        "event_id",
+        "customer_id",
+        "meter",
+        "timestamp",
+        "quantity",
+        "properties",
+        "dimensions",
+        "source",
+        "tenant_id",
+    }
 )
 REQUIRED_FIELDS = ("event_id", "customer_id", "meter", "timestamp")
 
@@ -183,14 +193,18 @@ def _quantity(value: Any, event_id: str | None) -> str | Rejection | None:
                     parsed = None
                 if parsed is not None and parsed < 0:
                     return Rejection(
-                        "quantity", "non_negative",
+                        "quantity",
+                        "non_negative",
                         f"quantity {_show(value)} is negative; usage is never negative: send corrections "
-                        f"as adjustments, not negative events", event_id,
+                        f"as adjustments, not negative events",
+                        event_id,
                     )
             return Rejection(
-                "quantity", "decimal",
+                "quantity",
+                "decimal",
                 f"quantity {_show(value)} is not a plain decimal number; send digits with an optional "
-                f"fraction, like \"2457\" or \"0.25\" (no sign, exponent, spaces or separators)", event_id,
+                f'fraction, like "2457" or "0.25" (no sign, exponent, spaces or separators)',
+                event_id,
             )
         integer, fraction = m.group(1), m.group(2)
         text = integer.lstrip("0") or "0"
@@ -202,15 +216,19 @@ def _quantity(value: Any, event_id: str | None) -> str | Rejection | None:
         return too_big if too_big is not None else text
     if isinstance(value, bool):
         return Rejection(
-            "quantity", "type",
-            f"quantity is a boolean ({value}); send a decimal number or a string like \"1\"", event_id,
+            "quantity",
+            "type",
+            f'quantity is a boolean ({value}); send a decimal number or a string like "1"',
+            event_id,
         )
     if isinstance(value, int):
         if value < 0:
             return Rejection(
-                "quantity", "non_negative",
+                "quantity",
+                "non_negative",
                 f"quantity {value} is negative; usage is never negative: send corrections as adjustments, "
-                f"not negative events", event_id,
+                f"not negative events",
+                event_id,
             )
         text = str(value)
         too_big = _check_decimal_size(text, event_id, text)
@@ -218,69 +236,92 @@ def _quantity(value: Any, event_id: str | None) -> str | Rejection | None:
     if isinstance(value, Decimal):
         if not value.is_finite():
             return Rejection(
-                "quantity", "finite", f"quantity {value} is not a finite number; send a decimal like \"2457\"",
+                "quantity",
+                "finite",
+                f'quantity {value} is not a finite number; send a decimal like "2457"',
                 event_id,
             )
         if value < 0:
             return Rejection(
-                "quantity", "non_negative",
+                "quantity",
+                "non_negative",
                 f"quantity {value} is negative; usage is never negative: send corrections as adjustments, "
-                f"not negative events", event_id,
+                f"not negative events",
+                event_id,
             )
         text = format_quantity(value)
         too_big = _check_decimal_size(text, event_id, str(value))
         return too_big if too_big is not None else text
     if isinstance(value, float):
         return Rejection(
-            "quantity", "exact_decimal",
+            "quantity",
+            "exact_decimal",
             f"quantity {value!r} arrived as a binary float, whose exact value is lost; send it as a string "
-            f"(\"{value!r}\") or parse JSON with ingestion.events.loads (numbers as Decimal)", event_id,
+            f'("{value!r}") or parse JSON with ingestion.events.loads (numbers as Decimal)',
+            event_id,
         )
     return Rejection(
-        "quantity", "type",
-        f"quantity is {_type_name(value)}; send a decimal number or a string like \"2457\"", event_id,
+        "quantity",
+        "type",
+        f'quantity is {_type_name(value)}; send a decimal number or a string like "2457"',
+        event_id,
     )
 
 
 def _timestamp(value: Any, event_id: str | None) -> datetime | Rejection:
     if not isinstance(value, str):
         return Rejection(
-            "timestamp", "type",
+            "timestamp",
+            "type",
             f"timestamp is {_type_name(value)}, not a string; send RFC 3339 text like 2026-01-01T10:00:00Z "
-            f"(epoch numbers are not accepted)", event_id,
+            f"(epoch numbers are not accepted)",
+            event_id,
         )
     if TIMESTAMP_RE.fullmatch(value) is None:
         if _LOCAL_TIME_RE.fullmatch(value):
-            reason = (f"timestamp {_show(value)} has no UTC offset; send RFC 3339 like "
-                      f"2026-01-01T10:00:00Z or 2026-01-01T11:00:00+01:00")
+            reason = (
+                f"timestamp {_show(value)} has no UTC offset; send RFC 3339 like "
+                f"2026-01-01T10:00:00Z or 2026-01-01T11:00:00+01:00"
+            )
         else:
-            reason = (f"timestamp {_show(value)} is not RFC 3339 with an offset; send it like "
-                      f"2026-01-01T10:00:00Z or 2026-01-01T11:00:00+01:00")
+            reason = (
+                f"timestamp {_show(value)} is not RFC 3339 with an offset; send it like "
+                f"2026-01-01T10:00:00Z or 2026-01-01T11:00:00+01:00"
+            )
         return Rejection("timestamp", "rfc3339_with_offset", reason, event_id)
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError as exc:
         return Rejection(
-            "timestamp", "rfc3339_with_offset",
+            "timestamp",
+            "rfc3339_with_offset",
             f"timestamp {_show(value)} is not a real date and time ({exc}); check the calendar date, "
-            f"hours < 24, minutes and seconds < 60, offset within +-23:59", event_id,
+            f"hours < 24, minutes and seconds < 60, offset within +-23:59",
+            event_id,
         )
     return parsed.astimezone(UTC)
 
 
 def _id_field(obj: Mapping[str, Any], name: str, event_id: str | None) -> str | Rejection:
     if name not in obj:
-        return Rejection(name, "required", f"{name} is missing; every event needs a non-empty {name}", event_id)
+        return Rejection(
+            name, "required", f"{name} is missing; every event needs a non-empty {name}", event_id
+        )
     value = obj[name]
     if not isinstance(value, str):
         return Rejection(
-            name, "type", f"{name} is {_type_name(value)}, not a string; send it as a string", event_id,
+            name,
+            "type",
+            f"{name} is {_type_name(value)}, not a string; send it as a string",
+            event_id,
         )
     if not value or value.isspace():
         return Rejection(name, "non_empty", f"{name} is empty; send a non-empty {name}", event_id)
     if len(value) > MAX_ID_LENGTH:
         return Rejection(
-            name, "max_length_255", f"{name} has {len(value)} characters; at most {MAX_ID_LENGTH} are allowed",
+            name,
+            "max_length_255",
+            f"{name} has {len(value)} characters; at most {MAX_ID_LENGTH} are allowed",
             event_id,
         )
     return value
@@ -291,33 +332,43 @@ def _dimensions(value: Any, event_id: str | None) -> str | Rejection:
         return "{}"
     if not isinstance(value, Mapping):
         return Rejection(
-            "dimensions", "type",
+            "dimensions",
+            "type",
             f"dimensions is {_type_name(value)}; send an object of string -> string, like "
-            f"{{\"gpu_type\": \"a100\", \"region\": \"us-east-1\"}}", event_id,
+            f'{{"gpu_type": "a100", "region": "us-east-1"}}',
+            event_id,
         )
     if len(value) > MAX_DIMENSIONS:
         return Rejection(
-            "dimensions", "max_32_dimensions",
+            "dimensions",
+            "max_32_dimensions",
             f"dimensions has {len(value)} entries; at most {MAX_DIMENSIONS} are allowed: move the rest "
-            f"to properties", event_id,
+            f"to properties",
+            event_id,
         )
     for key, item in value.items():
         if not isinstance(key, str) or not key or len(key) > MAX_DIMENSION_KEY_LENGTH:
             return Rejection(
-                "dimensions", "key",
+                "dimensions",
+                "key",
                 f"dimension name {_show(key)} must be a non-empty string of at most "
-                f"{MAX_DIMENSION_KEY_LENGTH} characters", event_id,
+                f"{MAX_DIMENSION_KEY_LENGTH} characters",
+                event_id,
             )
         if not isinstance(item, str):
             return Rejection(
-                f"dimensions.{key}", "string_value",
+                f"dimensions.{key}",
+                "string_value",
                 f"dimension {key} is {_type_name(item)} ({_show(item)}); dimension values are strings: "
-                f"send \"{item}\" or move it to properties", event_id,
+                f'send "{item}" or move it to properties',
+                event_id,
             )
         if len(item) > MAX_DIMENSION_VALUE_LENGTH:
             return Rejection(
-                f"dimensions.{key}", "max_length_255",
-                f"dimension {key} has {len(item)} characters; at most {MAX_DIMENSION_VALUE_LENGTH}", event_id,
+                f"dimensions.{key}",
+                "max_length_255",
+                f"dimension {key} has {len(item)} characters; at most {MAX_DIMENSION_VALUE_LENGTH}",
+                event_id,
             )
     return canonical_json(value)
 
@@ -341,16 +392,20 @@ def validate_event(
     """
     if not isinstance(obj, Mapping):
         return Rejection(
-            "$", "object", f"the event is {_type_name(obj)}, not a JSON object; send one object per event",
+            "$",
+            "object",
+            f"the event is {_type_name(obj)}, not a JSON object; send one object per event",
         )
     raw_id = obj.get("event_id")
     event_id = raw_id if isinstance(raw_id, str) else None
     if len(obj) > len(ALLOWED_FIELDS) or not ALLOWED_FIELDS.issuperset(obj.keys()):
-        unknown = sorted(str(k) for k in obj.keys() if k not in ALLOWED_FIELDS)
+        unknown = sorted(str(k) for k in obj if k not in ALLOWED_FIELDS)
         return Rejection(
-            unknown[0], "unknown_field",
+            unknown[0],
+            "unknown_field",
             f"unknown field {unknown[0]!r}; allowed fields are {', '.join(sorted(ALLOWED_FIELDS))} "
-            f"(put extra data in properties or dimensions)", event_id,
+            f"(put extra data in properties or dimensions)",
+            event_id,
         )
 
     checked_id = _id_field(obj, "event_id", event_id)
@@ -362,27 +417,33 @@ def validate_event(
 
     meter = obj.get("meter")
     if meter is None:
-        return Rejection("meter", "required", "meter is missing; name the meter, like \"gpu_ms\"", event_id)
+        return Rejection("meter", "required", 'meter is missing; name the meter, like "gpu_ms"', event_id)
     if not isinstance(meter, str) or METER_RE.fullmatch(meter) is None:
         return Rejection(
-            "meter", "meter_id",
+            "meter",
+            "meter_id",
             f"meter {_show(meter)} is not a meter id: lower-case letter first, then lower-case letters, "
-            f"digits or _, at most 64 characters (like \"gpu_ms\")", event_id,
+            f'digits or _, at most 64 characters (like "gpu_ms")',
+            event_id,
         )
 
     if "timestamp" not in obj:
         return Rejection(
-            "timestamp", "required",
-            "timestamp is missing; send when the usage happened, RFC 3339 like 2026-01-01T10:00:00Z", event_id,
+            "timestamp",
+            "required",
+            "timestamp is missing; send when the usage happened, RFC 3339 like 2026-01-01T10:00:00Z",
+            event_id,
         )
     event_ts = _timestamp(obj["timestamp"], event_id)
     if isinstance(event_ts, Rejection):
         return event_ts
     if now is not None and event_ts > now + future_tolerance:
         return Rejection(
-            "timestamp", "not_in_future",
+            "timestamp",
+            "not_in_future",
             f"timestamp {obj['timestamp']} is after the time it was received ({now.isoformat()}) by more than "
-            f"{future_tolerance}; check the sender's clock and time zone", event_id,
+            f"{future_tolerance}; check the sender's clock and time zone",
+            event_id,
         )
 
     quantity = _quantity(obj.get("quantity"), event_id)
@@ -394,7 +455,10 @@ def validate_event(
         properties_json = "{}"
     elif not isinstance(properties, Mapping):
         return Rejection(
-            "properties", "type", f"properties is {_type_name(properties)}; send a JSON object", event_id,
+            "properties",
+            "type",
+            f"properties is {_type_name(properties)}; send a JSON object",
+            event_id,
         )
     elif not properties:
         properties_json = "{}"
@@ -403,12 +467,15 @@ def validate_event(
             properties_json = canonical_json(properties)
         except (TypeError, ValueError, msgspec.EncodeError) as exc:
             return Rejection(
-                "properties", "json", f"properties cannot be written as JSON ({exc}); send JSON values only",
+                "properties",
+                "json",
+                f"properties cannot be written as JSON ({exc}); send JSON values only",
                 event_id,
             )
         if len(properties_json) > MAX_PROPERTIES_BYTES:
             return Rejection(
-                "properties", "max_64_kib",
+                "properties",
+                "max_64_kib",
                 f"properties is {len(properties_json)} bytes of JSON; at most {MAX_PROPERTIES_BYTES} are allowed",
                 event_id,
             )
@@ -422,8 +489,10 @@ def validate_event(
         dimensions_json = "{}"
     else:
         return Rejection(
-            "dimensions", "type",
-            f"dimensions is {_type_name(dimensions)}; send an object of string -> string", event_id,
+            "dimensions",
+            "type",
+            f"dimensions is {_type_name(dimensions)}; send an object of string -> string",
+            event_id,
         )
 
     source = obj.get("source")
@@ -431,9 +500,11 @@ def validate_event(
         source = default_source
     elif not isinstance(source, str) or not source or len(source) > MAX_ID_LENGTH:
         return Rejection(
-            "source", "string",
+            "source",
+            "string",
             f"source {_show(source)} must be a non-empty string of at most {MAX_ID_LENGTH} characters "
-            f"(like \"sdk-python\")", event_id,
+            f'(like "sdk-python")',
+            event_id,
         )
 
     event_tenant = obj.get("tenant_id")
@@ -441,15 +512,18 @@ def validate_event(
         tenant = tenant_id or DEFAULT_TENANT
     elif not isinstance(event_tenant, str) or TENANT_RE.fullmatch(event_tenant) is None:
         return Rejection(
-            "tenant_id", "tenant_id",
+            "tenant_id",
+            "tenant_id",
             f"tenant_id {_show(event_tenant)} must be 1-64 characters of letters, digits, '_', '.' or '-'",
             event_id,
         )
     elif tenant_id is not None and event_tenant != tenant_id:
         return Rejection(
-            "tenant_id", "tenant_mismatch",
+            "tenant_id",
+            "tenant_mismatch",
             f"tenant_id {event_tenant!r} differs from the tenant of the API key ({tenant_id!r}); "
-            f"omit tenant_id or use the key of that tenant", event_id,
+            f"omit tenant_id or use the key of that tenant",
+            event_id,
         )
     else:
         tenant = event_tenant
