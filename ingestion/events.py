@@ -68,11 +68,15 @@ REQUIRED_FIELDS = ("event_id", "customer_id", "meter", "timestamp")
 METER_RE = re.compile(r"[a-z][a-z0-9_]{0,63}")
 TENANT_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}")
 # RFC 3339 date-time (section 5.6): full-date "T" full-time, the offset is mandatory.
-TIMESTAMP_RE = re.compile(r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:[Zz]|[+\-]\d{2}:\d{2})")
-_LOCAL_TIME_RE = re.compile(r"\d{4}-\d{2}-\d{2}(?:[Tt ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?")
+TIMESTAMP_RE = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{1,9})?(?:[Zz]|[+\-][0-9]{2}:[0-9]{2})"
+)
+_LOCAL_TIME_RE = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}(?:[Tt ][0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]+)?)?)?"
+)
 # A plain decimal string: digits, optionally a fraction. No sign, exponent, spaces or "_".
-DECIMAL_STR_RE = re.compile(r"(\d+)(?:\.(\d+))?")
-_SIGNED_DECIMAL_RE = re.compile(r"\s*[+\-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+\-]?\d+)?\s*")
+DECIMAL_STR_RE = re.compile(r"([0-9]+)(?:\.([0-9]+))?")
+_SIGNED_DECIMAL_RE = re.compile(r"\s*[+\-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+\-]?[0-9]+)?\s*")
 
 
 class ValidEvent(NamedTuple):
