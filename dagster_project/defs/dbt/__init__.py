@@ -1,0 +1,112 @@
+"""The dbt project as Dagster assets.
+
+Rules (no per-model lists in Python):
+- asset key = [schema, model]; group = schema; dbt sources in source `raw` are the Python
+  loader assets ["raw", table]; source `ledger` tables are written by the exporters.
+- models tagged `partitioned_daily` (the usage journal and the rollups built from it
+  incrementally) run per daily partition with the half-open window [min_date, max_date)
+  passed as dbt vars; a range of partitions runs as a single dbt invocation.
+- every other model runs unpartitioned, as of the run's billing date.
+- dbt tests are asset checks; a failing test fails the run before downstream billing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, DbtProject, dbt_assets
+
+from dagster_project.partitions import daily_partitions
+from dagster_project.run_dates import as_of_date_for
+from usagebill.paths import dbt_project_dir
+
+PARTITIONED_TAG = "partitioned_daily"
+
+
+def _dbt_executable() -> str:
+    beside_python = Path(sys.executable).parent / "dbt"
+    return str(beside_python) if beside_python.exists() else (shutil.which("dbt") or "dbt")
+
+
+dbt_project = DbtProject(
+    project_dir=dbt_project_dir(),
+    profiles_dir=dbt_project_dir(),
+    target_path=Path(os.environ.get("USAGEBILL_DBT_TARGET_PATH", "target")),
+)
+if not dbt_project.manifest_path.exists():
+    # First load on a fresh checkout (or a test's own target dir): parse the project once.
+    dbt_project.preparer.prepare(dbt_project)
+
+
+class UsagebillDbtTranslator(DagsterDbtTranslator):
+    def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
+        if dbt_resource_props["resource_type"] == "source":
+            return dg.AssetKey([dbt_resource_props["source_name"], dbt_resource_props["name"]])
+        meta_key = dbt_resource_props.get("meta", {}).get("dagster", {}).get("asset_key")
+        if meta_key:
+            return dg.AssetKey(meta_key)
+        schema = dbt_resource_props.get("config", {}).get("schema") or dbt_resource_props["schema"]
+        return dg.AssetKey([schema, dbt_resource_props["name"]])
+
+    def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
+        meta_group = dbt_resource_props.get("meta", {}).get("dagster", {}).get("group")
+        if meta_group:
+            return meta_group
+        return dbt_resource_props.get("config", {}).get("schema") or dbt_resource_props["schema"]
+
+
+translator = UsagebillDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
+
+
+def _run_dbt(context: dg.AssetExecutionContext, dbt: DbtCliResource, dbt_vars: dict[str, str]) -> Iterator[Any]:
+    context.log.info(f"dbt build with vars {dbt_vars}")
+    yield from dbt.cli(["build", "--vars", json.dumps(dbt_vars)], context=context).stream()
+
+
+@dbt_assets(
+    manifest=dbt_project.manifest_path,
+    project=dbt_project,
+    select=f"tag:{PARTITIONED_TAG}",
+    partitions_def=daily_partitions,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    dagster_dbt_translator=translator,
+    name="dbt_partitioned_usage_models",
+)
+def dbt_partitioned_usage_models(context: dg.AssetExecutionContext, dbt: DbtCliResource) -> Iterator[Any]:
+    window = context.partition_time_window
+    dbt_vars = {
+        "min_date": window.start.date().isoformat(),
+        "max_date": window.end.date().isoformat(),
+        "as_of_date": as_of_date_for(context).isoformat(),
+    }
+    yield from _run_dbt(context, dbt, dbt_vars)
+
+
+@dbt_assets(
+    manifest=dbt_project.manifest_path,
+    project=dbt_project,
+    exclude=f"tag:{PARTITIONED_TAG}",
+    dagster_dbt_translator=translator,
+    name="dbt_billing_and_analytics_models",
+)
+def dbt_billing_and_analytics_models(context: dg.AssetExecutionContext, dbt: DbtCliResource) -> Iterator[Any]:
+    yield from _run_dbt(context, dbt, {"as_of_date": as_of_date_for(context).isoformat()})
+
+
+defs = dg.Definitions(
+    assets=[dbt_partitioned_usage_models, dbt_billing_and_analytics_models],
+    resources={
+        "dbt": DbtCliResource(
+            project_dir=dbt_project,
+            profiles_dir=str(dbt_project_dir()),
+            dbt_executable=_dbt_executable(),
+        )
+    },
+)
