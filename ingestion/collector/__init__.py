@@ -1,0 +1,1 @@
+"""HTTP usage collector: durable, deduplicating ingestion into the landing zone (docs/collector.md)."""

@@ -1,0 +1,118 @@
+"""`usagebill collector` (run the HTTP collector) and `usagebill keys` (manage its API keys)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import sys
+from pathlib import Path
+
+from usagebill import paths
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="usagebill collector", description="Run the HTTP usage collector.")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8080, help="0 picks a free port (printed at start)")
+    p.add_argument("--data-dir", type=Path, default=None, help="default: USAGEBILL_DATA_DIR or data/")
+    p.add_argument("--max-batch-events", type=int, default=10_000)
+    p.add_argument("--max-body-bytes", type=int, default=10 * 1024 * 1024)
+    p.add_argument("--segment-bytes", type=int, default=64 * 1024 * 1024, help="seal a segment past this size")
+    p.add_argument("--segment-seconds", type=float, default=60.0, help="seal a non-empty segment after this age")
+    p.add_argument("--dedup-horizon", type=int, default=5_000_000, help="event keys kept in the dedup index")
+    p.add_argument("--value-map", type=Path, default=None, help="YAML meter -> value property (CloudEvents/Lago)")
+    p.add_argument(
+        "--no-fsync", action="store_true",
+        help="UNSAFE, for benchmarks only: acknowledge without fsync (an acknowledged event can be lost)",
+    )
+    return p
+
+
+async def _serve(args: argparse.Namespace) -> None:
+    from aiohttp import web
+
+    from ingestion.collector.app import Collector, CollectorConfig
+
+    data_dir = (args.data_dir or paths.data_dir()).resolve()
+    collector = Collector(
+        CollectorConfig(
+            data_dir=data_dir,
+            max_batch_events=args.max_batch_events,
+            max_body_bytes=args.max_body_bytes,
+            max_segment_bytes=args.segment_bytes,
+            max_segment_age=args.segment_seconds,
+            dedup_horizon_keys=args.dedup_horizon,
+            value_map_path=args.value_map,
+            fsync=not args.no_fsync,
+        )
+    )
+    rec = collector.recovery
+    print(
+        f"collector: data dir {data_dir}; recovered {rec.sealed_open_segments} open segment(s) "
+        f"({rec.truncated_bytes} torn bytes cut), dedup index {rec.indexed_keys} keys "
+        f"from {rec.indexed_segments} segment(s)",
+        flush=True,
+    )
+    runner = web.AppRunner(collector.app(), access_log=None, handle_signals=False)
+    await runner.setup()
+    site = web.TCPSite(runner, args.host, args.port, backlog=1024)
+    await site.start()
+    port = runner.addresses[0][1] if runner.addresses else args.port
+    print(f"collector: listening on http://{args.host}:{port}", flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    print("collector: shutting down (sealing the open segment)", flush=True)
+    await runner.cleanup()
+    print("collector: stopped", flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        import uvloop  # type: ignore[import-not-found]
+
+        uvloop.install()
+    except ImportError:
+        pass
+    asyncio.run(_serve(args))
+    return 0
+
+
+def keys_main(argv: list[str] | None = None) -> int:
+    from ingestion.collector.keys import create_key, list_keys
+
+    p = argparse.ArgumentParser(prog="usagebill keys", description="Manage collector API keys.")
+    p.add_argument("--data-dir", type=Path, default=None, help="default: USAGEBILL_DATA_DIR or data/")
+    sub = p.add_subparsers(dest="command", required=True)
+    c = sub.add_parser("create", help="create a key for a tenant; prints it once")
+    c.add_argument("--tenant", required=True)
+    c.add_argument("--data-dir", type=Path, default=None, dest="data_dir_sub")
+    ls = sub.add_parser("list", help="list key ids and tenants (never the keys)")
+    ls.add_argument("--data-dir", type=Path, default=None, dest="data_dir_sub")
+    args = p.parse_args(argv)
+    data_dir = (args.data_dir_sub or args.data_dir or paths.data_dir()).resolve()
+    keys_dir = data_dir / "keys"
+    if args.command == "create":
+        try:
+            key = create_key(keys_dir, args.tenant)
+        except ValueError as exc:
+            print(f"usagebill keys: {exc}", file=sys.stderr)
+            return 2
+        print(key)
+        print(
+            f"(key for tenant {args.tenant!r}; stored hashed in {keys_dir}; it is shown only now: "
+            f"keep it in a secret store)",
+            file=sys.stderr,
+        )
+        return 0
+    for record in list_keys(keys_dir):
+        print(f"{record.key_id}\t{record.tenant_id}\t{record.created_at}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,418 @@
+"""The collector's durable landing log: group-committed, fsync'd, rotated, recovered.
+
+Layout (all under DATA_DIR):
+- ``landing/usage/collector/<segment>.jsonl.open``: the segment being written. Accepted events are
+  appended and fsync'd before any HTTP answer that acknowledges them.
+- ``landing/usage/collector/<segment>.jsonl``: sealed segments (renamed on size/time rotation, on
+  clean shutdown, and at start for segments a crash left open). The landing loader reads only these.
+- ``quarantine/collector-YYYY-MM-DD.jsonl``: rejected events with their reason, fsync'd in the same
+  group commit as the landing bytes.
+- ``collector/index/<segment>.ids``: 16-byte digests of (tenant_id, event_id) of each sealed segment,
+  so the dedup index is rebuilt at start without re-parsing every segment (a missing or torn .ids
+  file is rebuilt from its segment).
+
+Group commit: requests stage their bytes and await the future of the current group; one flusher
+writes and fsyncs a whole group in a worker thread while the next group accumulates.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import os
+import time
+from collections import deque
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import orjson
+
+OPEN_SUFFIX = ".jsonl.open"
+SEALED_SUFFIX = ".jsonl"
+DIGEST_SIZE = 16
+
+
+def event_key(tenant_id: str, event_id: str) -> bytes:
+    """Fixed-size dedup key of (tenant_id, event_id): blake2b-128 (collision odds ~n^2/2^129)."""
+    return hashlib.blake2b(f"{tenant_id}\x00{event_id}".encode(), digest_size=DIGEST_SIZE).digest()
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class LogFailedError(RuntimeError):
+    """The landing log could not write or fsync; the collector answers 503 until restarted."""
+
+
+@dataclass
+class RecoveryReport:
+    sealed_open_segments: int = 0
+    truncated_bytes: int = 0
+    indexed_segments: int = 0
+    indexed_keys: int = 0
+    rebuilt_index_files: int = 0
+
+
+@dataclass
+class _Segment:
+    name: str  # without suffix
+    fd: int
+    created: float
+    size: int = 0
+    keys: list[bytes] = field(default_factory=list)
+
+
+class DedupIndex:
+    """Bounded set of recent event keys, evicted oldest segment first.
+
+    Horizon: the newest ``max_keys`` keys (whole segments) are kept. Older duplicates are not seen
+    here; the warehouse journal deduplicates across all history."""
+
+    def __init__(self, max_keys: int) -> None:
+        self.max_keys = max_keys
+        self._keys: set[bytes] = set()
+        self._segments: deque[tuple[str, list[bytes]]] = deque()
+        self._count = 0
+
+    def __contains__(self, key: bytes) -> bool:
+        return key in self._keys
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    def add_pending(self, key: bytes) -> None:
+        self._keys.add(key)
+
+    def discard(self, keys: Iterable[bytes]) -> None:
+        for k in keys:
+            self._keys.discard(k)
+
+    def add_segment(self, name: str, keys: list[bytes], *, already_in_set: bool) -> list[str]:
+        """Register a sealed segment's keys; return names of segments evicted past the horizon."""
+        if not already_in_set:
+            self._keys.update(keys)
+        self._segments.append((name, keys))
+        self._count += len(keys)
+        evicted: list[str] = []
+        while self._count > self.max_keys and len(self._segments) > 1:
+            old_name, old_keys = self._segments.popleft()
+            self._count -= len(old_keys)
+            for k in old_keys:
+                self._keys.discard(k)
+            evicted.append(old_name)
+        return evicted
+
+
+class LandingLog:
+    def __init__(
+        self,
+        data_dir: Path,
+        *,
+        max_segment_bytes: int = 64 * 1024 * 1024,
+        max_segment_age: float = 60.0,
+        dedup_horizon_keys: int = 5_000_000,
+        fsync: bool = True,
+    ) -> None:
+        self.landing_dir = data_dir / "landing" / "usage" / "collector"
+        self.quarantine_dir = data_dir / "quarantine"
+        self.index_dir = data_dir / "collector" / "index"
+        for d in (self.landing_dir, self.quarantine_dir, self.index_dir):
+            d.mkdir(parents=True, exist_ok=True)
+        self.max_segment_bytes = max_segment_bytes
+        self.max_segment_age = max_segment_age
+        self.fsync = fsync
+        self.index = DedupIndex(dedup_horizon_keys)
+        self._seq = 0
+        self._segment: _Segment | None = None
+        self._q_fd: int | None = None
+        self._q_day = ""
+        # group commit state
+        self._pending_lines: list[bytes] = []
+        self._pending_keys: list[bytes] = []
+        self._pending_quarantine: list[bytes] = []
+        self._group_future: asyncio.Future[None] | None = None
+        self._flusher: asyncio.Task[None] | None = None
+        self._wakeup: asyncio.Event | None = None
+        self._rotator: asyncio.Task[None] | None = None
+        self._closing = False
+        self._seal_requested = False
+        self.failed: BaseException | None = None
+        self.stats = {"groups": 0, "fsyncs": 0, "sealed_segments": 0, "bytes_landed": 0}
+
+    # ---------------------------------------------------------------- recovery (sync, at start)
+    def recover(self) -> RecoveryReport:
+        """Seal segments a crash left open (after cutting a torn last line) and rebuild the index."""
+        report = RecoveryReport()
+        for path in sorted(self.landing_dir.glob(f"*{OPEN_SUFFIX}")):
+            report.truncated_bytes += _truncate_torn_tail(path)
+            sealed = path.with_name(path.name[: -len(".open")])
+            if self.fsync:
+                with open(path, "rb+") as fh:
+                    os.fsync(fh.fileno())
+            os.replace(path, sealed)
+            report.sealed_open_segments += 1
+        if self.fsync and report.sealed_open_segments:
+            _fsync_dir(self.landing_dir)
+        # every sealed segment still in the landing zone must have an .ids file
+        for path in sorted(self.landing_dir.glob(f"*{SEALED_SUFFIX}")):
+            name = path.name[: -len(SEALED_SUFFIX)]
+            ids_path = self.index_dir / f"{name}.ids"
+            if not ids_path.exists():
+                _write_ids(ids_path, _keys_from_segment(path))
+                report.rebuilt_index_files += 1
+        # load newest segments first up to the horizon, then register oldest -> newest
+        chosen: list[tuple[str, list[bytes]]] = []
+        total = 0
+        for ids_path in sorted(self.index_dir.glob("*.ids"), reverse=True):
+            keys = _read_ids(ids_path)
+            if keys is None:  # torn .ids: rebuild from the segment if it is still there
+                seg = self.landing_dir / f"{ids_path.stem}{SEALED_SUFFIX}"
+                if not seg.exists():
+                    ids_path.unlink()
+                    continue
+                keys = _keys_from_segment(seg)
+                _write_ids(ids_path, keys)
+                report.rebuilt_index_files += 1
+            if total >= self.index.max_keys:
+                ids_path.unlink()  # past the horizon
+                continue
+            chosen.append((ids_path.stem, keys))
+            total += len(keys)
+        for name, keys in reversed(chosen):
+            for evicted in self.index.add_segment(name, keys, already_in_set=False):
+                with contextlib.suppress(FileNotFoundError):
+                    (self.index_dir / f"{evicted}.ids").unlink()
+        report.indexed_segments = len(chosen)
+        report.indexed_keys = len(self.index)
+        return report
+
+    # ---------------------------------------------------------------- lifecycle
+    async def start(self) -> None:
+        self._wakeup = asyncio.Event()
+        self._flusher = asyncio.create_task(self._flush_loop(), name="landing-flusher")
+        self._rotator = asyncio.create_task(self._rotate_loop(), name="landing-rotator")
+
+    async def close(self) -> None:
+        """Flush what is staged, seal the open segment (clean shutdown)."""
+        self._closing = True
+        if self._rotator:
+            self._rotator.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._rotator
+        if self._wakeup:
+            self._wakeup.set()
+        if self._flusher:
+            await self._flusher
+        if self.failed is None:
+            await asyncio.to_thread(self._seal_current)
+        if self._q_fd is not None:
+            os.close(self._q_fd)
+            self._q_fd = None
+
+    # ---------------------------------------------------------------- staging (event loop)
+    def stage(self, lines: list[bytes], keys: list[bytes], quarantine: list[bytes]) -> asyncio.Future[None]:
+        """Stage accepted lines (their keys already checked against the index) and quarantine lines.
+        Returns the future of the group that makes them durable; await it before answering."""
+        if self.failed is not None:
+            raise LogFailedError(f"landing log failed earlier: {self.failed}; restart the collector")
+        for k in keys:
+            self.index.add_pending(k)
+        self._pending_lines.extend(lines)
+        self._pending_keys.extend(keys)
+        self._pending_quarantine.extend(quarantine)
+        if self._group_future is None:
+            self._group_future = asyncio.get_running_loop().create_future()
+        assert self._wakeup is not None
+        self._wakeup.set()
+        return self._group_future
+
+    async def _flush_loop(self) -> None:
+        assert self._wakeup is not None
+        while True:
+            await self._wakeup.wait()
+            self._wakeup.clear()
+            if self._group_future is None and not self._seal_requested:
+                if self._closing:
+                    return
+                continue
+            lines, keys, quarantine = self._pending_lines, self._pending_keys, self._pending_quarantine
+            fut = self._group_future
+            seal = self._seal_requested
+            self._pending_lines, self._pending_keys, self._pending_quarantine = [], [], []
+            self._group_future = None
+            self._seal_requested = False
+            try:
+                await asyncio.to_thread(self._write_group, lines, keys, quarantine, seal)
+            except BaseException as exc:  # noqa: BLE001 - any I/O failure fails the log
+                self.failed = exc
+                self.index.discard(keys)
+                if fut is not None and not fut.done():
+                    fut.set_exception(LogFailedError(f"could not write the landing log: {exc}"))
+                if self._group_future is not None and not self._group_future.done():
+                    self.index.discard(self._pending_keys)
+                    self._group_future.set_exception(LogFailedError(f"landing log failed: {exc}"))
+                    self._group_future = None
+                return
+            if fut is not None and not fut.done():
+                fut.set_result(None)
+            if self._closing and self._group_future is None:
+                return
+            if self._group_future is not None:
+                self._wakeup.set()
+
+    async def _rotate_loop(self) -> None:
+        assert self._wakeup is not None
+        while True:
+            await asyncio.sleep(min(1.0, self.max_segment_age / 2))
+            seg = self._segment
+            if seg is not None and seg.size > 0 and time.time() - seg.created >= self.max_segment_age:
+                # sealing runs in the flusher (never concurrently with a group write)
+                self._seal_requested = True
+                self._wakeup.set()
+
+    # ---------------------------------------------------------------- I/O (worker thread)
+    def _open_segment(self) -> _Segment:
+        now = time.time()
+        self._seq += 1
+        stamp = datetime.fromtimestamp(now, UTC).strftime("%Y%m%dT%H%M%S%fZ")
+        name = f"{stamp}-{os.getpid()}-{self._seq:06d}"
+        fd = os.open(self.landing_dir / f"{name}{OPEN_SUFFIX}", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        if self.fsync:
+            _fsync_dir(self.landing_dir)
+        return _Segment(name=name, fd=fd, created=now)
+
+    def _quarantine_fd(self) -> int:
+        day = datetime.now(UTC).strftime("%Y-%m-%d")
+        if self._q_fd is None or day != self._q_day:
+            if self._q_fd is not None:
+                os.close(self._q_fd)
+                self._q_fd = None
+            path = self.quarantine_dir / f"collector-{day}.jsonl"
+            self._q_fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+            self._q_day = day
+            if self.fsync:
+                _fsync_dir(self.quarantine_dir)
+        return self._q_fd
+
+    def _write_group(self, lines: list[bytes], keys: list[bytes], quarantine: list[bytes], seal: bool) -> None:
+        if quarantine:
+            qfd = self._quarantine_fd()
+            _write_all(qfd, b"".join(quarantine))
+            if self.fsync:
+                os.fsync(qfd)
+                self.stats["fsyncs"] += 1
+        if lines:
+            if self._segment is None:
+                self._segment = self._open_segment()
+            seg = self._segment
+            data = b"".join(lines)
+            _write_all(seg.fd, data)
+            if self.fsync:
+                os.fdatasync(seg.fd)
+                self.stats["fsyncs"] += 1
+            seg.size += len(data)
+            seg.keys.extend(keys)
+            self.stats["bytes_landed"] += len(data)
+            if seg.size >= self.max_segment_bytes:
+                seal = True
+        if seal:
+            self._seal_current()
+        self.stats["groups"] += 1
+
+    def _seal_current(self) -> None:
+        seg = self._segment
+        if seg is None:
+            return
+        self._segment = None
+        os.close(seg.fd)
+        open_path = self.landing_dir / f"{seg.name}{OPEN_SUFFIX}"
+        if seg.size == 0:
+            open_path.unlink()
+            return
+        os.replace(open_path, self.landing_dir / f"{seg.name}{SEALED_SUFFIX}")
+        if self.fsync:
+            _fsync_dir(self.landing_dir)
+        _write_ids(self.index_dir / f"{seg.name}.ids", seg.keys)
+        for evicted in self.index.add_segment(seg.name, seg.keys, already_in_set=True):
+            with contextlib.suppress(FileNotFoundError):
+                (self.index_dir / f"{evicted}.ids").unlink()
+        self.stats["sealed_segments"] += 1
+
+    # ---------------------------------------------------------------- metrics
+    def lag_seconds(self) -> dict[str, float]:
+        """Age of the open segment (unsealed) and of the oldest sealed segment still in the landing
+        folder (not yet picked up by the loader), in seconds; 0 when there is none."""
+        now = time.time()
+        seg = self._segment
+        unsealed = now - seg.created if seg is not None and seg.size > 0 else 0.0
+        oldest = 0.0
+        with contextlib.suppress(OSError):
+            sealed = sorted(self.landing_dir.glob(f"*{SEALED_SUFFIX}"))
+            if sealed:
+                oldest = max(0.0, now - sealed[0].stat().st_mtime)
+        return {"unsealed": unsealed, "oldest_sealed": oldest}
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        n = os.write(fd, view)
+        view = view[n:]
+
+
+def _truncate_torn_tail(path: Path) -> int:
+    """Cut everything after the last newline (a write torn by a crash was never acknowledged)."""
+    size = path.stat().st_size
+    if size == 0:
+        return 0
+    with open(path, "rb+") as fh:
+        # scan backwards in chunks for the last newline
+        pos = size
+        chunk = 64 * 1024
+        keep = 0
+        while pos > 0:
+            start = max(0, pos - chunk)
+            fh.seek(start)
+            buf = fh.read(pos - start)
+            idx = buf.rfind(b"\n")
+            if idx >= 0:
+                keep = start + idx + 1
+                break
+            pos = start
+        if keep < size:
+            fh.truncate(keep)
+            os.fsync(fh.fileno())
+        return size - keep
+
+
+def _keys_from_segment(path: Path) -> list[bytes]:
+    keys: list[bytes] = []
+    with open(path, "rb") as fh:
+        for line in fh:
+            if not line.strip():
+                continue
+            obj = orjson.loads(line)
+            keys.append(event_key(obj["tenant_id"], obj["event_id"]))
+    return keys
+
+
+def _write_ids(path: Path, keys: list[bytes]) -> None:
+    tmp = path.with_suffix(".ids.tmp")
+    with open(tmp, "wb") as fh:
+        fh.write(b"".join(keys))
+    os.replace(tmp, path)
+
+
+def _read_ids(path: Path) -> list[bytes] | None:
+    data = path.read_bytes()
+    if len(data) % DIGEST_SIZE:
+        return None
+    return [data[i : i + DIGEST_SIZE] for i in range(0, len(data), DIGEST_SIZE)]
