@@ -42,7 +42,11 @@ class Counters:
         self.requests: dict[tuple[str, int], int] = {}
 
     def add_events(self, endpoint: str, outcome: BatchOutcome) -> None:
-        for name, n in (("accepted", outcome.accepted), ("duplicate", outcome.duplicate), ("rejected", outcome.rejected)):
+        for name, n in (
+            ("accepted", outcome.accepted),
+            ("duplicate", outcome.duplicate),
+            ("rejected", outcome.rejected),
+        ):
             if n:
                 self.events[(endpoint, name)] = self.events.get((endpoint, name), 0) + n
 
@@ -55,7 +59,9 @@ def _json(body: Any, status: int = 200, content_type: str = JSON) -> web.Respons
 
 
 def _problem(status: int, title: str, detail: str, **extra: Any) -> web.Response:
-    return _json({"type": "about:blank", "title": title, "status": status, "detail": detail, **extra}, status, PROBLEM)
+    return _json(
+        {"type": "about:blank", "title": title, "status": status, "detail": detail, **extra}, status, PROBLEM
+    )
 
 
 class Collector:
@@ -132,13 +138,22 @@ class Collector:
     async def _post_events(self, request: web.Request, endpoint: str) -> web.Response:
         tenant = self._tenant(request)
         if tenant is None:
-            return _json({"error": "unauthorized", "detail": "send Authorization: Bearer <key> (usagebill keys create --tenant NAME)"}, 401)
+            return _json(
+                {
+                    "error": "unauthorized",
+                    "detail": "send Authorization: Bearer <key> (usagebill keys create --tenant NAME)",
+                },
+                401,
+            )
         if msg := self._too_large(request):
             return _json({"error": "payload_too_large", "detail": msg}, 413)
         try:
             body = await self._read(request)
         except web.HTTPRequestEntityTooLarge:
-            return _json({"error": "payload_too_large", "detail": f"the limit is {self.config.max_body_bytes} bytes"}, 413)
+            return _json(
+                {"error": "payload_too_large", "detail": f"the limit is {self.config.max_body_bytes} bytes"},
+                413,
+            )
         ctype = request.content_type
         raw_items: list[Any] | None = None
         pre: dict[int, Rejection] = {}
@@ -153,24 +168,40 @@ class Collector:
                     items.append(loads(ln))
                 except ValueError as exc:
                     items.append(None)
-                    pre[i] = Rejection("$", "json", f"line {i + 1} is not JSON ({exc}); send one JSON object per line")
+                    pre[i] = Rejection(
+                        "$", "json", f"line {i + 1} is not JSON ({exc}); send one JSON object per line"
+                    )
         else:
             try:
                 decoded = loads(body)
             except ValueError as exc:
-                return _json({"error": "invalid_json", "detail": f"the body is not JSON ({exc}); send an event object, an array of events, or NDJSON with Content-Type application/x-ndjson"}, 400)
+                return _json(
+                    {
+                        "error": "invalid_json",
+                        "detail": f"the body is not JSON ({exc}); send an event object, an array of events, or NDJSON with Content-Type application/x-ndjson",
+                    },
+                    400,
+                )
             items = decoded if isinstance(decoded, list) else [decoded]
             if msg := self._too_many(len(items)):
                 return _json({"error": "payload_too_large", "detail": msg}, 413)
         now = datetime.now(UTC)
         outcome = process_batch(
-            items, tenant_id=tenant, index=self.log.index, now=now, endpoint=endpoint,
-            raw_items=raw_items, pre_rejections=pre or None,
+            items,
+            tenant_id=tenant,
+            index=self.log.index,
+            now=now,
+            endpoint=endpoint,
+            raw_items=raw_items,
+            pre_rejections=pre or None,
         )
         try:
             await self._commit(outcome)
         except LogFailedError as exc:
-            return _json({"error": "unavailable", "detail": f"{exc}; nothing in this request was acknowledged: retry"}, 503)
+            return _json(
+                {"error": "unavailable", "detail": f"{exc}; nothing in this request was acknowledged: retry"},
+                503,
+            )
         self.counters.add_events(endpoint, outcome)
         return _json(outcome.summary())
 
@@ -198,7 +229,9 @@ class Collector:
         ctype = request.content_type
         if ctype == "application/cloudevents-batch+json" or isinstance(decoded, list):
             if not isinstance(decoded, list):
-                return _problem(400, "Bad Request", "application/cloudevents-batch+json needs a JSON array of CloudEvents")
+                return _problem(
+                    400, "Bad Request", "application/cloudevents-batch+json needs a JSON array of CloudEvents"
+                )
             items = decoded
         else:
             items = [decoded]
@@ -207,13 +240,19 @@ class Collector:
         now = datetime.now(UTC)
         # structurally invalid CloudEvents refuse the whole request (as OpenMeter does); they are
         # still quarantined with their reason
-        structural = {i: err for i, item in enumerate(items) if (err := compat.cloudevent_structure_error(item))}
+        structural = {
+            i: err for i, item in enumerate(items) if (err := compat.cloudevent_structure_error(item))
+        }
         if structural:
             stamp = utc_text(now)
             quarantine = [
                 quarantine_line(
-                    raw=items[i], rejection=Rejection("$", "cloudevent", err, None), tenant_id=tenant,
-                    source=endpoint, index=i, quarantined_at=stamp,
+                    raw=items[i],
+                    rejection=Rejection("$", "cloudevent", err, None),
+                    tenant_id=tenant,
+                    source=endpoint,
+                    index=i,
+                    quarantined_at=stamp,
                 )
                 for i, err in structural.items()
             ]
@@ -223,7 +262,12 @@ class Collector:
                 return _problem(503, "Service Unavailable", str(exc))
             self.counters.add_events(endpoint, BatchOutcome(rejected=len(structural)))
             errors = [{"index": i, "detail": err} for i, err in structural.items()]
-            return _problem(400, "Bad Request", f"{len(errors)} invalid CloudEvent(s); nothing was ingested", errors=errors)
+            return _problem(
+                400,
+                "Bad Request",
+                f"{len(errors)} invalid CloudEvent(s); nothing was ingested",
+                errors=errors,
+            )
         translated: list[Any] = []
         pre: dict[int, Rejection] = {}
         for i, item in enumerate(items):
@@ -234,8 +278,14 @@ class Collector:
             else:
                 translated.append(ev)
         outcome = process_batch(
-            translated, tenant_id=tenant, index=self.log.index, now=now, endpoint=endpoint,
-            default_source="cloudevents", raw_items=items, pre_rejections=pre or None,
+            translated,
+            tenant_id=tenant,
+            index=self.log.index,
+            now=now,
+            endpoint=endpoint,
+            default_source="cloudevents",
+            raw_items=items,
+            pre_rejections=pre or None,
         )
         try:
             await self._commit(outcome)
@@ -266,7 +316,9 @@ class Collector:
             body["error_details"] = details
         return _json(body, status)
 
-    def _lago_event(self, tenant: str, ev: dict[str, Any], original: dict[str, Any], created_at: str) -> dict[str, Any]:
+    def _lago_event(
+        self, tenant: str, ev: dict[str, Any], original: dict[str, Any], created_at: str
+    ) -> dict[str, Any]:
         return {
             "lago_id": str(uuid.uuid5(_LAGO_NS, f"{tenant}\x00{ev['event_id']}")),
             "transaction_id": ev["event_id"],
@@ -292,10 +344,14 @@ class Collector:
         except web.HTTPRequestEntityTooLarge:
             return self._lago_error(413, "Payload Too Large", "payload_too_large")
         except ValueError as exc:
-            return self._lago_error(400, "Bad Request", "bad_request", {"base": [f"the body is not JSON ({exc})"]})
+            return self._lago_error(
+                400, "Bad Request", "bad_request", {"base": [f"the body is not JSON ({exc})"]}
+            )
         key = "events" if batch else "event"
         if not isinstance(decoded, dict) or key not in decoded:
-            return self._lago_error(400, "BadRequest", "bad_request", {"base": [f"param is missing or the value is empty: {key}"]})
+            return self._lago_error(
+                400, "BadRequest", "bad_request", {"base": [f"param is missing or the value is empty: {key}"]}
+            )
         items = decoded[key] if batch else [decoded[key]]
         if not isinstance(items, list):
             return self._lago_error(400, "BadRequest", "bad_request", {"base": ["events must be an array"]})
@@ -312,8 +368,14 @@ class Collector:
             else:
                 translated.append(ev)
         outcome = process_batch(
-            translated, tenant_id=tenant, index=self.log.index, now=now, endpoint=endpoint,
-            default_source="lago-api", raw_items=items, pre_rejections=pre or None,
+            translated,
+            tenant_id=tenant,
+            index=self.log.index,
+            now=now,
+            endpoint=endpoint,
+            default_source="lago-api",
+            raw_items=items,
+            pre_rejections=pre or None,
         )
         failed = [r for r in outcome.results if r["status"] != "accepted"]
         if failed:
@@ -323,7 +385,9 @@ class Collector:
                 await self._commit(BatchOutcome(quarantine=outcome.quarantine))
             except LogFailedError as exc:
                 return self._lago_error(503, "Service Unavailable", "unavailable", {"base": [str(exc)]})
-            self.counters.add_events(endpoint, BatchOutcome(rejected=outcome.rejected, duplicate=outcome.duplicate))
+            self.counters.add_events(
+                endpoint, BatchOutcome(rejected=outcome.rejected, duplicate=outcome.duplicate)
+            )
 
             def detail(r: dict[str, Any]) -> dict[str, list[str]]:
                 if r["status"] == "duplicate":
@@ -347,8 +411,20 @@ class Collector:
     # ------------------------------------------------------------------ ops
     async def healthz(self, _request: web.Request) -> web.Response:
         if self.log.failed is not None:
-            return _json({"status": "failing", "detail": f"landing log failed: {self.log.failed}; restart the collector"}, 503)
-        return _json({"status": "ok", "uptime_seconds": round(time.time() - self.started, 3), "dedup_index_keys": len(self.log.index)})
+            return _json(
+                {
+                    "status": "failing",
+                    "detail": f"landing log failed: {self.log.failed}; restart the collector",
+                },
+                503,
+            )
+        return _json(
+            {
+                "status": "ok",
+                "uptime_seconds": round(time.time() - self.started, 3),
+                "dedup_index_keys": len(self.log.index),
+            }
+        )
 
     async def metrics(self, _request: web.Request) -> web.Response:
         lines = [
@@ -365,8 +441,10 @@ class Collector:
                 f"# TYPE usagebill_collector_{outcome}_total counter",
                 f"usagebill_collector_{outcome}_total {totals[outcome]}",
             ]
-        lines += ["# HELP usagebill_collector_requests_total HTTP requests by endpoint and status.",
-                  "# TYPE usagebill_collector_requests_total counter"]
+        lines += [
+            "# HELP usagebill_collector_requests_total HTTP requests by endpoint and status.",
+            "# TYPE usagebill_collector_requests_total counter",
+        ]
         for (endpoint, status), n in sorted(self.counters.requests.items()):
             lines.append(f'usagebill_collector_requests_total{{endpoint="{endpoint}",code="{status}"}} {n}')
         lag = self.log.lag_seconds()
@@ -391,4 +469,6 @@ class Collector:
 
 
 def _lago_field(field: str) -> str:
-    return {"event_id": "transaction_id", "customer_id": "external_subscription_id", "meter": "code"}.get(field, field)
+    return {"event_id": "transaction_id", "customer_id": "external_subscription_id", "meter": "code"}.get(
+        field, field
+    )

@@ -18,12 +18,19 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--data-dir", type=Path, default=None, help="default: USAGEBILL_DATA_DIR or data/")
     p.add_argument("--max-batch-events", type=int, default=10_000)
     p.add_argument("--max-body-bytes", type=int, default=10 * 1024 * 1024)
-    p.add_argument("--segment-bytes", type=int, default=64 * 1024 * 1024, help="seal a segment past this size")
-    p.add_argument("--segment-seconds", type=float, default=60.0, help="seal a non-empty segment after this age")
-    p.add_argument("--dedup-horizon", type=int, default=5_000_000, help="event keys kept in the dedup index")
-    p.add_argument("--value-map", type=Path, default=None, help="YAML meter -> value property (CloudEvents/Lago)")
     p.add_argument(
-        "--no-fsync", action="store_true",
+        "--segment-bytes", type=int, default=64 * 1024 * 1024, help="seal a segment past this size"
+    )
+    p.add_argument(
+        "--segment-seconds", type=float, default=60.0, help="seal a non-empty segment after this age"
+    )
+    p.add_argument("--dedup-horizon", type=int, default=5_000_000, help="event keys kept in the dedup index")
+    p.add_argument(
+        "--value-map", type=Path, default=None, help="YAML meter -> value property (CloudEvents/Lago)"
+    )
+    p.add_argument(
+        "--no-fsync",
+        action="store_true",
         help="UNSAFE, for benchmarks only: acknowledge without fsync (an acknowledged event can be lost)",
     )
     return p

@@ -44,7 +44,9 @@ def load_value_map(path: Path | None) -> dict[str, str]:
     if path is None:
         return {}
     raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    if not isinstance(raw, Mapping) or not all(isinstance(k, str) and isinstance(v, str) for k, v in raw.items()):
+    if not isinstance(raw, Mapping) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in raw.items()
+    ):
         raise ValueError(f"{path}: value map must be a mapping of meter -> property name (e.g. gpu_ms: $.ms)")
     return {meter_name(k): v.removeprefix("$.") for k, v in raw.items()}
 
@@ -66,15 +68,22 @@ def cloudevent_structure_error(obj: Any) -> str | None:
     if missing:
         return f"CloudEvent is missing required attribute(s) {', '.join(missing)} (non-empty strings)"
     if obj["specversion"] != "1.0":
-        return f"specversion {obj['specversion']!r} is not supported; send \"1.0\""
+        return f'specversion {obj["specversion"]!r} is not supported; send "1.0"'
     return None
 
 
-def from_cloudevent(obj: Mapping[str, Any], value_map: dict[str, str], now: datetime) -> dict[str, Any] | Rejection:
+def from_cloudevent(
+    obj: Mapping[str, Any], value_map: dict[str, str], now: datetime
+) -> dict[str, Any] | Rejection:
     meter = meter_name(obj["type"])
     data = obj.get("data")
     if data is not None and not isinstance(data, Mapping):
-        return Rejection("data", "object", "CloudEvent data must be a JSON object (datacontenttype application/json)", obj.get("id"))
+        return Rejection(
+            "data",
+            "object",
+            "CloudEvent data must be a JSON object (datacontenttype application/json)",
+            obj.get("id"),
+        )
     data = data or {}
     event: dict[str, Any] = {
         "event_id": obj["id"],
@@ -130,7 +139,12 @@ def from_lago(obj: Any, value_map: dict[str, str], now: datetime) -> dict[str, A
         )
     code = obj.get("code")
     if not isinstance(code, str):
-        return Rejection("code", "required", "code (the billable metric / meter code) is missing", tid if isinstance(tid, str) else None)
+        return Rejection(
+            "code",
+            "required",
+            "code (the billable metric / meter code) is missing",
+            tid if isinstance(tid, str) else None,
+        )
     meter = meter_name(code)
     ts = obj.get("timestamp")
     timestamp = utc_text(now) if ts is None else _lago_timestamp(ts, tid)

@@ -302,7 +302,9 @@ class LandingLog:
                 _fsync_dir(self.quarantine_dir)
         return self._q_fd
 
-    def _write_group(self, lines: list[bytes], keys: list[bytes], quarantine: list[bytes], seal: bool) -> None:
+    def _write_group(
+        self, lines: list[bytes], keys: list[bytes], quarantine: list[bytes], seal: bool
+    ) -> None:
         if quarantine:
             qfd = self._quarantine_fd()
             _write_all(qfd, b"".join(quarantine))
