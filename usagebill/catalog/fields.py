@@ -1,0 +1,183 @@
+"""Path-aware field readers used by the catalog validator.
+
+Each reader takes a `Node` (the file, the path inside it and the YAML value) and either returns
+the parsed value or records a `CatalogIssue` and returns None. Amounts must be exact decimals
+written as strings ("0.01") or integers; YAML floats are refused because their exact value is
+already lost when the YAML is parsed.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from usagebill.catalog.errors import CatalogIssue
+
+ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:\-]{0,127}")
+METER_ID_RE = re.compile(r"[a-z][a-z0-9_]{0,63}")
+DECIMAL_RE = re.compile(r"-?[0-9]+(\.[0-9]+)?")
+MAX_SCALE = 12
+MAX_INTEGER_DIGITS = 26
+
+
+@dataclass
+class Issues:
+    items: list[CatalogIssue] = field(default_factory=list)
+
+    def add(self, file: str, path: str, problem: str) -> None:
+        self.items.append(CatalogIssue(file, path, problem))
+
+
+@dataclass(frozen=True)
+class Node:
+    file: str
+    path: str
+    value: Any
+    issues: Issues
+
+    def child(self, key: str | int) -> Node:
+        if isinstance(key, int):
+            path = f"{self.path}[{key}]"
+            value = self.value[key]
+        else:
+            path = f"{self.path}.{key}" if self.path else key
+            value = self.value.get(key) if isinstance(self.value, dict) else None
+        return Node(self.file, path, value, self.issues)
+
+    def error(self, problem: str) -> None:
+        self.issues.add(self.file, self.path, problem)
+
+    # -- structure -------------------------------------------------------------------------
+    def mapping(self, allowed: set[str], required: set[str] = frozenset()) -> bool:  # type: ignore[assignment]
+        if not isinstance(self.value, dict):
+            self.error(f"must be a mapping (key: value), got {type(self.value).__name__}")
+            return False
+        for key in sorted(set(self.value) - allowed, key=str):
+            self.issues.add(self.file, f"{self.path}.{key}" if self.path else str(key),
+                            f"unknown field {key!r}; allowed fields: {', '.join(sorted(allowed))}")
+        for key in sorted(required):
+            if self.value.get(key) is None:
+                self.issues.add(self.file, f"{self.path}.{key}" if self.path else key,
+                                "is required")
+        return True
+
+    def items(self, required: bool = True) -> list[Node]:
+        if self.value is None:
+            if required:
+                self.error("is required (a list)")
+            return []
+        if not isinstance(self.value, list):
+            self.error(f"must be a list, got {type(self.value).__name__}")
+            return []
+        return [self.child(i) for i in range(len(self.value))]
+
+    # -- scalars ---------------------------------------------------------------------------
+    def string(self, required: bool = False, pattern: re.Pattern[str] | None = None) -> str | None:
+        if self.value is None:
+            if required:
+                self.error("is required")
+            return None
+        if isinstance(self.value, bool) or not isinstance(self.value, str | int):
+            self.error(f"must be a string, got {type(self.value).__name__}")
+            return None
+        text = str(self.value)
+        if pattern is not None and not pattern.fullmatch(text):
+            self.error(f"{text!r} is not a valid id (letters, digits, _ . : -; must match {pattern.pattern})")
+            return None
+        return text
+
+    def choice(self, options: tuple[str, ...], default: str | None = None) -> str | None:
+        if self.value is None:
+            if default is None:
+                self.error(f"is required (one of {', '.join(options)})")
+            return default
+        if self.value not in options:
+            self.error(f"{self.value!r} is not one of {', '.join(options)}")
+            return None
+        return str(self.value)
+
+    def decimal(self, required: bool = False, minimum: Decimal | None = None, positive: bool = False,
+                default: Decimal | None = None) -> Decimal | None:
+        value = self.value
+        if value is None:
+            if required:
+                self.error('is required (an exact decimal written as a string, e.g. "0.01")')
+            return default
+        if isinstance(value, float):
+            self.error(f'{value!r} is a YAML float; write the amount as a quoted string, e.g. "{value}"')
+            return None
+        if isinstance(value, bool) or not isinstance(value, str | int):
+            self.error(f"must be an exact decimal string, got {type(value).__name__}")
+            return None
+        text = str(value).strip()
+        if not DECIMAL_RE.fullmatch(text):
+            self.error(f'{text!r} is not an exact decimal (digits with an optional "." fraction)')
+            return None
+        try:
+            number = Decimal(text)
+        except InvalidOperation:  # pragma: no cover - regex guards this
+            self.error(f"{text!r} is not a decimal")
+            return None
+        scale = -number.as_tuple().exponent if number.as_tuple().exponent < 0 else 0  # type: ignore[operator]
+        if scale > MAX_SCALE:
+            self.error(f"{text!r} has {scale} decimal places; at most {MAX_SCALE} are kept (DECIMAL(38,12))")
+            return None
+        if len(text.split(".")[0].lstrip("-")) > MAX_INTEGER_DIGITS:
+            self.error(f"{text!r} has more than {MAX_INTEGER_DIGITS} integer digits (DECIMAL(38,12))")
+            return None
+        if positive and number <= 0:
+            self.error(f"{text} must be greater than 0")
+            return None
+        if minimum is not None and number < minimum:
+            self.error(f"{text} must be at least {minimum}")
+            return None
+        return number
+
+    def integer(self, required: bool = False, minimum: int | None = None, maximum: int | None = None,
+                default: int | None = None) -> int | None:
+        value = self.value
+        if value is None:
+            if required:
+                self.error("is required (an integer)")
+            return default
+        if isinstance(value, bool) or not isinstance(value, int):
+            self.error(f"must be an integer, got {value!r}")
+            return None
+        if minimum is not None and value < minimum:
+            self.error(f"{value} must be at least {minimum}")
+            return None
+        if maximum is not None and value > maximum:
+            self.error(f"{value} must be at most {maximum}")
+            return None
+        return value
+
+    def boolean(self, default: bool = False) -> bool:
+        if self.value is None:
+            return default
+        if not isinstance(self.value, bool):
+            self.error(f"must be true or false, got {self.value!r}")
+            return default
+        return self.value
+
+    def date(self, required: bool = False) -> date | None:
+        value = self.value
+        if value is None:
+            if required:
+                self.error("is required (a date YYYY-MM-DD, UTC)")
+            return None
+        if isinstance(value, date) and not hasattr(value, "hour"):
+            return value
+        if isinstance(value, str):
+            try:
+                return date.fromisoformat(value) if len(value) == 10 else _bad_date()
+            except ValueError:
+                pass
+        self.error(f"{value!r} is not a date YYYY-MM-DD")
+        return None
+
+
+def _bad_date() -> date:
+    raise ValueError("not YYYY-MM-DD")

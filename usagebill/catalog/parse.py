@@ -1,0 +1,623 @@
+"""Read and validate the catalog YAML files and normalize them into table rows.
+
+`parse_catalog(directory)` returns a `NormalizedCatalog` (one list of row dicts per table, in a
+deterministic order) or raises `CatalogError` listing every problem with its file and path.
+The table columns are documented in docs/pricing.md ("Normalized tables").
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from usagebill.catalog.errors import CatalogError, CatalogIssue
+from usagebill.catalog.fields import ID_RE, METER_ID_RE, Issues, Node
+from usagebill.money import MINOR_UNITS
+
+REQUIRED_FILES = ("meters.yaml", "plans.yaml", "customers.yaml", "subscriptions.yaml")
+OPTIONAL_FILES = ("discounts.yaml", "credits.yaml", "commitments.yaml", "contracts.yaml")
+AGGREGATIONS = ("sum", "count", "max", "unique_count", "latest", "average", "time_weighted_sum")
+USAGE_MODELS = ("per_unit", "package", "graduated", "volume", "percentage")
+TIMINGS = ("in_advance", "in_arrears")
+PERIODS = ("monthly", "annual")
+MAX_GROUP_BY = 3
+
+# pricing fields shared by plan charges, dimension prices and contract prices
+PRICE_FIELDS = {
+    "model", "amount", "unit_price", "unit_size", "package_size", "package_price", "included_units",
+    "tiers", "rate", "fixed_fee", "free_events", "free_amount", "min_per_event", "max_per_event",
+}
+PRICE_COLUMNS = (
+    "price_model", "amount", "unit_price", "unit_size", "package_size", "package_price",
+    "included_units", "rate", "fixed_fee", "free_events", "free_amount", "min_per_event",
+    "max_per_event",
+)
+
+
+@dataclass
+class NormalizedCatalog:
+    tables: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+
+
+def _s(value: Decimal | None) -> str | None:
+    """Decimal -> exact string for the raw layer (no exponent)."""
+    return None if value is None else format(value, "f")
+
+
+def _load_yaml(directory: Path, name: str, issues: Issues, required: bool) -> Any:
+    path = directory / name
+    if not path.exists():
+        if required:
+            issues.add(name, "", f"file is missing from {directory}; create it (see docs/pricing.md)")
+        return None
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        issues.add(name, where, f"is not valid YAML: {getattr(exc, 'problem', exc)}")
+        return None
+
+
+def _root_list(doc: Any, file: str, key: str, issues: Issues, required: bool) -> list[Node]:
+    if doc is None:
+        return []
+    root = Node(file, "", doc, issues)
+    if not root.mapping({key}, {key} if required else set()):
+        return []
+    return root.child(key).items(required=required)
+
+
+def _ids_unique(nodes: list[tuple[Node, str | None]], what: str) -> None:
+    seen: dict[str, str] = {}
+    for node, ident in nodes:
+        if ident is None:
+            continue
+        if ident in seen:
+            node.child("id").error(f"duplicate {what} id {ident!r} (first at {seen[ident]})")
+        else:
+            seen[ident] = node.path
+
+
+# -- meters ------------------------------------------------------------------------------------
+def _parse_meters(doc: Any, issues: Issues) -> dict[str, dict[str, Any]]:
+    meters: dict[str, dict[str, Any]] = {}
+    allowed = {"id", "name", "unit", "aggregation", "value_property", "unit_multiplier",
+               "unique_property", "filters", "group_by", "description"}
+    for node in _root_list(doc, "meters.yaml", "meters", issues, True):
+        if not node.mapping(allowed, {"id", "aggregation"}):
+            continue
+        meter_id = node.child("id").string(pattern=METER_ID_RE)
+        aggregation = node.child("aggregation").choice(AGGREGATIONS)
+        unique_property = node.child("unique_property").string()
+        if aggregation == "unique_count" and not unique_property:
+            node.child("unique_property").error("is required when aggregation is unique_count")
+        filters: dict[str, list[str]] = {}
+        fnode = node.child("filters")
+        if fnode.value is not None and fnode.mapping(set(fnode.value) if isinstance(fnode.value, dict) else set()):
+            for key in sorted(fnode.value):
+                vnode = fnode.child(str(key))
+                values = vnode.value if isinstance(vnode.value, list) else [vnode.value]
+                if not values or not all(isinstance(v, str) and v for v in values):
+                    vnode.error("must be a dimension value (string) or a non-empty list of them")
+                    continue
+                filters[str(key)] = sorted(set(values))
+        group_by: list[str] = []
+        gnode = node.child("group_by")
+        for item in gnode.items(required=False):
+            dim = item.string(required=True)
+            if dim is not None:
+                if dim in group_by:
+                    item.error(f"dimension {dim!r} is listed twice")
+                group_by.append(dim)
+        if len(group_by) > MAX_GROUP_BY:
+            gnode.error(f"at most {MAX_GROUP_BY} group-by dimensions are supported, got {len(group_by)}")
+        if meter_id is None:
+            continue
+        if meter_id in meters:
+            node.child("id").error(f"duplicate meter id {meter_id!r}")
+            continue
+        meters[meter_id] = {
+            "meter_id": meter_id,
+            "name": node.child("name").string() or meter_id,
+            "unit": node.child("unit").string() or "unit",
+            "aggregation": aggregation,
+            "value_property": node.child("value_property").string(),
+            "unit_multiplier": _s(node.child("unit_multiplier").decimal(positive=True, default=Decimal(1))),
+            "unique_property": unique_property,
+            "filters_json": json.dumps(filters, sort_keys=True, separators=(",", ":")),
+            "group_by_json": json.dumps(group_by, separators=(",", ":")),
+            "group_by_1": group_by[0] if len(group_by) > 0 else None,
+            "group_by_2": group_by[1] if len(group_by) > 1 else None,
+            "group_by_3": group_by[2] if len(group_by) > 2 else None,
+        }
+    return meters
+
+
+# -- prices (plan charges, dimension prices, contract prices) ------------------------------------
+def _parse_price(node: Node, charge_type: str, base: dict[str, Any] | None, price_id: str,
+                 tiers_out: list[dict[str, Any]], model_optional: bool = False) -> dict[str, Any]:
+    """Pricing fields of `node` (falling back to `base` for dimension prices) plus its tiers."""
+    values: dict[str, Any] = dict(base) if base else {c: None for c in PRICE_COLUMNS}
+    base_tiers = values.pop("_tiers", None)
+    if charge_type == "recurring":
+        model = node.child("model").choice(("flat",), default=values.get("price_model") or "flat")
+        values["price_model"] = model
+        if node.value.get("amount") is not None or base is None:
+            values["amount"] = _s(node.child("amount").decimal(required=True, minimum=Decimal(0)))
+        values["_tiers"] = None
+        return values
+    default_model = values.get("price_model")
+    if model_optional and node.value.get("model") is None:
+        model = None
+    else:
+        model = node.child("model").choice(USAGE_MODELS, default=default_model)
+    values["price_model"] = model
+    for key, kind in (("unit_price", "min0"), ("unit_size", "pos"), ("package_size", "pos"),
+                      ("package_price", "min0"), ("included_units", "min0"), ("rate", "min0"),
+                      ("fixed_fee", "min0"), ("free_amount", "min0"), ("min_per_event", "min0"),
+                      ("max_per_event", "min0")):
+        if node.value.get(key) is not None:
+            number = node.child(key).decimal(positive=kind == "pos", minimum=Decimal(0))
+            values[key] = _s(number)
+    if node.value.get("free_events") is not None:
+        values["free_events"] = node.child("free_events").integer(minimum=0)
+    if values.get("unit_size") is None:
+        values["unit_size"] = "1"
+    if values.get("included_units") is None:
+        values["included_units"] = "0"
+    required = {"per_unit": ("unit_price",), "package": ("package_size", "package_price"),
+                "percentage": ("rate",), "graduated": (), "volume": ()}.get(model or "", ())
+    for key in required:
+        if values.get(key) is None:
+            node.child(key).error(f"is required for model {model}")
+    if model == "percentage":
+        lo, hi = values.get("min_per_event"), values.get("max_per_event")
+        if lo is not None and hi is not None and Decimal(lo) > Decimal(hi):
+            node.child("max_per_event").error(f"{hi} is below min_per_event {lo}")
+    tiers: list[dict[str, Any]] | None = base_tiers
+    if node.value.get("tiers") is not None:
+        tiers = []
+        previous: Decimal | None = Decimal(0)
+        tier_nodes = node.child("tiers").items()
+        for index, tnode in enumerate(tier_nodes):
+            if not tnode.mapping({"up_to", "unit_price", "flat_fee"}, {"unit_price"}):
+                continue
+            up_to = tnode.child("up_to").decimal(positive=True)
+            is_last = index == len(tier_nodes) - 1
+            if tnode.value.get("up_to") is None and not is_last:
+                tnode.child("up_to").error("only the last tier may be open-ended (up_to: null)")
+            if is_last and tnode.value.get("up_to") is not None:
+                tnode.child("up_to").error("the last tier must be open-ended: write up_to: null")
+            if up_to is not None and previous is not None and up_to <= previous:
+                tnode.child("up_to").error(f"{up_to} must be greater than the previous tier's up_to ({previous})")
+            tiers.append({
+                "tier": index + 1,
+                "lower_bound": _s(previous) if previous is not None else None,
+                "up_to": _s(up_to),
+                "unit_price": _s(tnode.child("unit_price").decimal(required=True, minimum=Decimal(0))),
+                "flat_fee": _s(tnode.child("flat_fee").decimal(minimum=Decimal(0), default=Decimal(0))),
+            })
+            previous = up_to
+    if model in ("graduated", "volume") and not tiers:
+        node.child("tiers").error(f"is required for model {model} (a list of up_to/unit_price)")
+    if model not in ("graduated", "volume") and node.value.get("tiers") is not None:
+        node.child("tiers").error(f"tiers only apply to graduated and volume models, not {model}")
+    for tier in tiers or []:
+        tiers_out.append({"price_id": price_id, **tier})
+    values["_tiers"] = tiers
+    return values
+
+
+def _price_columns(values: dict[str, Any]) -> dict[str, Any]:
+    return {c: values.get(c) for c in PRICE_COLUMNS}
+
+
+def _parse_plans(doc: Any, meters: dict[str, dict[str, Any]], issues: Issues, out: NormalizedCatalog
+                 ) -> dict[str, dict[str, Any]]:
+    plans: dict[str, dict[str, Any]] = {}
+    plan_allowed = {"id", "name", "currency", "billing_period", "versions", "description"}
+    version_allowed = {"version", "effective_from", "charges", "description"}
+    charge_allowed = {"id", "name", "type", "meter", "billing_timing", "dimension", "dimension_prices",
+                      "description"} | PRICE_FIELDS
+    for pnode in _root_list(doc, "plans.yaml", "plans", issues, True):
+        if not pnode.mapping(plan_allowed, {"id", "currency", "versions"}):
+            continue
+        plan_id = pnode.child("id").string(pattern=ID_RE)
+        currency = pnode.child("currency").string()
+        if currency is not None and currency not in MINOR_UNITS:
+            pnode.child("currency").error(
+                f"unknown currency {currency!r}; use an ISO 4217 code from usagebill.money.MINOR_UNITS")
+        period = pnode.child("billing_period").choice(PERIODS, default="monthly")
+        if plan_id in plans:
+            pnode.child("id").error(f"duplicate plan id {plan_id!r}")
+            continue
+        versions = []
+        vnodes = pnode.child("versions").items()
+        if not vnodes and isinstance(pnode.value.get("versions"), list):
+            pnode.child("versions").error("needs at least one version")
+        for vnode in vnodes:
+            if not vnode.mapping(version_allowed, {"version", "effective_from", "charges"}):
+                continue
+            number = vnode.child("version").integer(required=True, minimum=1)
+            effective = vnode.child("effective_from").date(required=True)
+            if versions and number is not None and versions[-1][0] is not None and number <= versions[-1][0]:
+                vnode.child("version").error(f"versions must increase; {number} follows {versions[-1][0]}")
+            if versions and effective and versions[-1][1] and effective <= versions[-1][1]:
+                vnode.child("effective_from").error(
+                    f"{effective} must be after the previous version's effective_from {versions[-1][1]}")
+            versions.append((number, effective, vnode))
+        charge_rows: list[dict[str, Any]] = []
+        version_rows: list[dict[str, Any]] = []
+        for index, (number, effective, vnode) in enumerate(versions):
+            following = versions[index + 1][1] if index + 1 < len(versions) else None
+            version_rows.append({"plan_id": plan_id, "plan_version": number, "effective_from": effective,
+                                 "effective_to": following})
+            charge_ids: set[str] = set()
+            for cnode in vnode.child("charges").items():
+                if not cnode.mapping(charge_allowed, {"id", "type"}):
+                    continue
+                charge_id = cnode.child("id").string(pattern=ID_RE)
+                if charge_id in charge_ids:
+                    cnode.child("id").error(f"duplicate charge id {charge_id!r} in this version")
+                charge_ids.add(charge_id or "")
+                charge_type = cnode.child("type").choice(("recurring", "usage"))
+                if charge_type is None:
+                    continue
+                meter_id = cnode.child("meter").string()
+                timing_default = "in_advance" if charge_type == "recurring" else "in_arrears"
+                timing = cnode.child("billing_timing").choice(TIMINGS, default=timing_default)
+                if charge_type == "usage":
+                    if meter_id is None:
+                        cnode.child("meter").error("is required for a usage charge")
+                    elif meter_id not in meters:
+                        cnode.child("meter").error(f"unknown meter {meter_id!r}; define it in meters.yaml")
+                    if timing == "in_advance":
+                        cnode.child("billing_timing").error("usage is billed in_arrears")
+                elif meter_id is not None:
+                    cnode.child("meter").error("a recurring charge has no meter")
+                price_id = f"{plan_id}:v{number}:{charge_id}"
+                base = _parse_price(cnode, charge_type, None, price_id, out.tables["charge_tiers"],
+                                    model_optional=cnode.value.get("dimension") is not None)
+                common = {"plan_id": plan_id, "plan_version": number, "charge_id": charge_id,
+                          "charge_name": cnode.child("name").string() or charge_id,
+                          "charge_type": charge_type, "meter_id": meter_id, "billing_timing": timing}
+                dimension = cnode.child("dimension").string()
+                dim_prices = cnode.child("dimension_prices")
+                if dimension is not None:
+                    meter = meters.get(meter_id or "")
+                    if charge_type != "usage":
+                        cnode.child("dimension").error("dimensional prices apply to usage charges only")
+                    elif meter is not None and dimension not in json.loads(meter["group_by_json"]):
+                        cnode.child("dimension").error(
+                            f"{dimension!r} is not in meter {meter_id!r} group_by; add it there first")
+                    if not isinstance(dim_prices.value, dict) or not dim_prices.value:
+                        dim_prices.error("is required with dimension: a mapping value -> price fields")
+                    else:
+                        for value in sorted(dim_prices.value, key=str):
+                            dnode = dim_prices.child(str(value))
+                            if not dnode.mapping(PRICE_FIELDS):
+                                continue
+                            dim_price_id = f"{price_id}:{dimension}={value}"
+                            priced = _parse_price(dnode, charge_type, base, dim_price_id,
+                                                  out.tables["charge_tiers"])
+                            charge_rows.append({**common, "price_id": dim_price_id, "dimension_name": dimension,
+                                                "dimension_value": str(value), **_price_columns(priced)})
+                elif dim_prices.value is not None:
+                    dim_prices.error("needs `dimension:` naming the dimension the prices depend on")
+                has_base = charge_type == "recurring" or base.get("price_model") is not None
+                if dimension is None or has_base:
+                    if base.get("price_model") is None and charge_type == "usage":
+                        cnode.child("model").error(f"is required (one of {', '.join(USAGE_MODELS)})")
+                    charge_rows.append({**common, "price_id": price_id, "dimension_name": dimension,
+                                        "dimension_value": None, **_price_columns(base)})
+        if plan_id is None:
+            continue
+        plans[plan_id] = {"plan_id": plan_id, "name": pnode.child("name").string() or plan_id,
+                          "currency": currency, "billing_period": period}
+        out.tables["plans"].append(plans[plan_id])
+        out.tables["plan_versions"].extend(version_rows)
+        out.tables["plan_charges"].extend(charge_rows)
+    return plans
+
+
+# -- customers and subscriptions -------------------------------------------------------------------
+def _parse_customers(doc: Any, issues: Issues, out: NormalizedCatalog) -> dict[str, dict[str, Any]]:
+    customers: dict[str, dict[str, Any]] = {}
+    allowed = {"id", "name", "email", "country", "currency", "customer_type", "tax_id", "tax_exempt",
+               "created_at", "address", "metadata"}
+    for node in _root_list(doc, "customers.yaml", "customers", issues, True):
+        if not node.mapping(allowed, {"id", "currency"}):
+            continue
+        customer_id = node.child("id").string(pattern=ID_RE)
+        currency = node.child("currency").string()
+        if currency is not None and currency not in MINOR_UNITS:
+            node.child("currency").error(f"unknown currency {currency!r}; use an ISO 4217 code")
+        address = node.child("address").value
+        if address is not None and not isinstance(address, dict):
+            node.child("address").error("must be a mapping (line1, city, postal_code, country)")
+            address = None
+        if customer_id is None:
+            continue
+        if customer_id in customers:
+            node.child("id").error(f"duplicate customer id {customer_id!r}")
+            continue
+        row = {
+            "customer_id": customer_id,
+            "name": node.child("name").string() or customer_id,
+            "email": node.child("email").string(),
+            "country": node.child("country").string(),
+            "currency": currency,
+            "customer_type": node.child("customer_type").choice(("business", "individual"), default="business"),
+            "tax_id": node.child("tax_id").string(),
+            "tax_exempt": node.child("tax_exempt").boolean(),
+            "created_at": node.child("created_at").date(),
+            "address_json": json.dumps(address or {}, sort_keys=True, separators=(",", ":"), default=str),
+        }
+        customers[customer_id] = row
+        out.tables["customers"].append(row)
+    return customers
+
+
+def _parse_subscriptions(doc: Any, customers: dict[str, Any], plans: dict[str, Any], issues: Issues,
+                         out: NormalizedCatalog) -> dict[str, dict[str, Any]]:
+    subs: dict[str, dict[str, Any]] = {}
+    allowed = {"id", "customer_id", "plan_id", "start_date", "end_date", "billing_anchor_day",
+               "trial_days", "trial_usage_amount", "billing_period", "currency", "metadata"}
+    for node in _root_list(doc, "subscriptions.yaml", "subscriptions", issues, True):
+        if not node.mapping(allowed, {"id", "customer_id", "plan_id", "start_date"}):
+            continue
+        sub_id = node.child("id").string(pattern=ID_RE)
+        customer_id = node.child("customer_id").string()
+        plan_id = node.child("plan_id").string()
+        start = node.child("start_date").date(required=True)
+        end = node.child("end_date").date()
+        if start and end and end <= start:
+            node.child("end_date").error(f"{end} must be after start_date {start} (end is exclusive)")
+        anchor = node.child("billing_anchor_day").integer(minimum=1, maximum=28, default=1)
+        trial_days = node.child("trial_days").integer(minimum=0, default=0)
+        trial_amount = node.child("trial_usage_amount").decimal(minimum=Decimal(0))
+        customer = customers.get(customer_id or "")
+        plan = plans.get(plan_id or "")
+        if customer_id is not None and customer is None:
+            node.child("customer_id").error(f"unknown customer {customer_id!r}; define it in customers.yaml")
+        if plan_id is not None and plan is None:
+            node.child("plan_id").error(f"unknown plan {plan_id!r}; define it in plans.yaml")
+        period = node.child("billing_period").choice(PERIODS, default=(plan or {}).get("billing_period"))
+        if plan and period != plan["billing_period"]:
+            node.child("billing_period").error(
+                f"{period} differs from plan {plan_id!r} billing_period {plan['billing_period']}")
+        currency = node.child("currency").string() or (plan or {}).get("currency")
+        if plan and currency != plan["currency"]:
+            node.child("currency").error(f"{currency} differs from plan {plan_id!r} currency {plan['currency']}")
+        if plan and customer and plan["currency"] != customer["currency"]:
+            node.child("plan_id").error(
+                f"plan {plan_id!r} is priced in {plan['currency']} but customer {customer_id!r} pays in "
+                f"{customer['currency']}; use the plan variant in {customer['currency']}")
+        if sub_id is None:
+            continue
+        if sub_id in subs:
+            node.child("id").error(f"duplicate subscription id {sub_id!r}")
+            continue
+        row = {"subscription_id": sub_id, "customer_id": customer_id, "plan_id": plan_id, "start_date": start,
+               "end_date": end, "billing_anchor_day": anchor, "billing_period": period,
+               "trial_days": trial_days, "trial_usage_amount": _s(trial_amount), "currency": currency}
+        subs[sub_id] = row
+        out.tables["subscriptions"].append(row)
+    return subs
+
+
+# -- discounts, credits, commitments, contracts -----------------------------------------------------
+def _check_minor(node: Node, amount: Decimal | None, currency: str | None) -> None:
+    if amount is None or currency not in MINOR_UNITS:
+        return
+    if amount != amount.quantize(Decimal(1).scaleb(-MINOR_UNITS[currency])):
+        node.error(f"{amount} {currency} is finer than the currency's minor unit ({MINOR_UNITS[currency]} places)")
+
+
+def _parse_discounts(doc: Any, customers: dict, subs: dict, plans: dict, issues: Issues,
+                     out: NormalizedCatalog) -> None:
+    allowed = {"id", "name", "customer_id", "subscription_id", "plan_id", "type", "percent", "amount",
+               "applies_to", "duration", "duration_periods", "start_date", "description"}
+    ids = []
+    for node in _root_list(doc, "discounts.yaml", "discounts", issues, False):
+        if not node.mapping(allowed, {"id", "type"}):
+            continue
+        discount_id = node.child("id").string(pattern=ID_RE)
+        ids.append((node, discount_id))
+        targets = [k for k in ("customer_id", "subscription_id", "plan_id") if node.value.get(k) is not None]
+        if len(targets) != 1:
+            node.error("names exactly one of customer_id, subscription_id or plan_id (what it applies to)")
+        refs = {"customer_id": customers, "subscription_id": subs, "plan_id": plans}
+        for key in targets:
+            if str(node.value[key]) not in refs[key]:
+                node.child(key).error(f"unknown {key[:-3]} {node.value[key]!r}")
+        kind = node.child("type").choice(("percentage", "fixed"))
+        percent = node.child("percent").decimal(minimum=Decimal(0))
+        amount = node.child("amount").decimal(minimum=Decimal(0))
+        currency = None
+        if kind == "percentage":
+            if percent is None:
+                node.child("percent").error("is required for a percentage discount")
+            elif percent > 100:
+                node.child("percent").error(f"{percent} is above 100")
+        elif kind == "fixed":
+            if amount is None:
+                node.child("amount").error("is required for a fixed discount")
+            if targets == ["plan_id"]:
+                currency = plans.get(str(node.value["plan_id"]), {}).get("currency")
+            elif targets == ["subscription_id"]:
+                currency = subs.get(str(node.value["subscription_id"]), {}).get("currency")
+            elif targets == ["customer_id"]:
+                currency = customers.get(str(node.value["customer_id"]), {}).get("currency")
+            _check_minor(node.child("amount"), amount, currency)
+        duration = node.child("duration").choice(("once", "repeating", "forever"), default="forever")
+        periods = node.child("duration_periods").integer(minimum=1)
+        if duration == "repeating" and periods is None:
+            node.child("duration_periods").error("is required when duration is repeating")
+        if duration == "once":
+            periods = 1
+        out.tables["discounts"].append({
+            "discount_id": discount_id, "name": node.child("name").string() or discount_id,
+            "customer_id": node.child("customer_id").string(),
+            "subscription_id": node.child("subscription_id").string(),
+            "plan_id": node.child("plan_id").string(), "discount_type": kind, "percent": _s(percent),
+            "amount": _s(amount), "applies_to": node.child("applies_to").choice(("all", "recurring", "usage"),
+                                                                                 default="all"),
+            "duration": duration, "duration_periods": periods if duration != "forever" else None,
+            "start_date": node.child("start_date").date(),
+        })
+    _ids_unique(ids, "discount")
+
+
+def _parse_credits(doc: Any, customers: dict, issues: Issues, out: NormalizedCatalog) -> None:
+    allowed = {"id", "customer_id", "amount", "currency", "granted_at", "expires_at", "description"}
+    ids = []
+    for node in _root_list(doc, "credits.yaml", "credit_grants", issues, False):
+        if not node.mapping(allowed, {"id", "customer_id", "amount", "granted_at"}):
+            continue
+        grant_id = node.child("id").string(pattern=ID_RE)
+        ids.append((node, grant_id))
+        customer_id = node.child("customer_id").string()
+        customer = customers.get(customer_id or "")
+        if customer_id is not None and customer is None:
+            node.child("customer_id").error(f"unknown customer {customer_id!r}")
+        currency = node.child("currency").string() or (customer or {}).get("currency")
+        if customer and currency != customer["currency"]:
+            node.child("currency").error(f"{currency} differs from the customer's currency {customer['currency']}")
+        amount = node.child("amount").decimal(required=True, positive=True)
+        _check_minor(node.child("amount"), amount, currency)
+        granted = node.child("granted_at").date(required=True)
+        expires = node.child("expires_at").date()
+        if granted and expires and expires <= granted:
+            node.child("expires_at").error(f"{expires} must be after granted_at {granted} (exclusive)")
+        out.tables["credit_grants"].append({
+            "grant_id": grant_id, "customer_id": customer_id, "currency": currency, "amount": _s(amount),
+            "granted_at": granted, "expires_at": expires,
+            "description": node.child("description").string() or "prepaid credit"})
+    _ids_unique(ids, "credit grant")
+
+
+def _parse_commitments(doc: Any, subs: dict, plans: dict, issues: Issues, out: NormalizedCatalog) -> None:
+    allowed = {"id", "subscription_id", "plan_id", "amount", "effective_from", "effective_to", "description"}
+    ids = []
+    for node in _root_list(doc, "commitments.yaml", "commitments", issues, False):
+        if not node.mapping(allowed, {"id", "amount"}):
+            continue
+        commitment_id = node.child("id").string(pattern=ID_RE)
+        ids.append((node, commitment_id))
+        sub_id = node.child("subscription_id").string()
+        plan_id = node.child("plan_id").string()
+        if (sub_id is None) == (plan_id is None):
+            node.error("names exactly one of subscription_id or plan_id (every subscription of the plan)")
+        sub = subs.get(sub_id or "")
+        if sub_id is not None and sub is None:
+            node.child("subscription_id").error(f"unknown subscription {sub_id!r}")
+        plan = plans.get(plan_id or "")
+        if plan_id is not None and plan is None:
+            node.child("plan_id").error(f"unknown plan {plan_id!r}")
+        currency = (sub or plan or {}).get("currency")
+        amount = node.child("amount").decimal(required=True, positive=True)
+        _check_minor(node.child("amount"), amount, currency)
+        start = node.child("effective_from").date()
+        end = node.child("effective_to").date()
+        if start and end and end <= start:
+            node.child("effective_to").error(f"{end} must be after effective_from {start} (exclusive)")
+        out.tables["commitments"].append({
+            "commitment_id": commitment_id, "subscription_id": sub_id, "plan_id": plan_id, "amount": _s(amount),
+            "currency": currency, "effective_from": start, "effective_to": end})
+    _ids_unique(ids, "commitment")
+
+
+def _parse_contracts(doc: Any, customers: dict, plans: dict, issues: Issues, out: NormalizedCatalog) -> None:
+    allowed = {"id", "customer_id", "effective_from", "effective_to", "prices", "description"}
+    price_allowed = {"charge_id", "plan_id", "dimension_value", "description"} | PRICE_FIELDS
+    charges_by_id: dict[str, list[dict[str, Any]]] = {}
+    for row in out.tables["plan_charges"]:
+        charges_by_id.setdefault(row["charge_id"], []).append(row)
+    ids = []
+    for node in _root_list(doc, "contracts.yaml", "contracts", issues, False):
+        if not node.mapping(allowed, {"id", "customer_id", "effective_from", "prices"}):
+            continue
+        contract_id = node.child("id").string(pattern=ID_RE)
+        ids.append((node, contract_id))
+        customer_id = node.child("customer_id").string()
+        if customer_id is not None and customer_id not in customers:
+            node.child("customer_id").error(f"unknown customer {customer_id!r}")
+        start = node.child("effective_from").date(required=True)
+        end = node.child("effective_to").date()
+        if start and end and end <= start:
+            node.child("effective_to").error(f"{end} must be after effective_from {start} (exclusive)")
+        for index, pnode in enumerate(node.child("prices").items()):
+            if not pnode.mapping(price_allowed, {"charge_id"}):
+                continue
+            charge_id = pnode.child("charge_id").string()
+            plan_id = pnode.child("plan_id").string()
+            if plan_id is not None and plan_id not in plans:
+                pnode.child("plan_id").error(f"unknown plan {plan_id!r}")
+            matches = [c for c in charges_by_id.get(charge_id or "", []) if plan_id in (None, c["plan_id"])]
+            if charge_id is not None and not matches:
+                pnode.child("charge_id").error(f"no plan charge {charge_id!r}" + (f" in plan {plan_id!r}"
+                                                                                 if plan_id else ""))
+                continue
+            charge_type = matches[0]["charge_type"] if matches else "usage"
+            price_id = f"{contract_id}:{index}"
+            priced = _parse_price(pnode, charge_type, None, price_id, out.tables["charge_tiers"])
+            if priced.get("price_model") is None:
+                pnode.child("model").error("is required (the contract price replaces the plan's price)")
+            out.tables["contract_prices"].append({
+                "price_id": price_id, "contract_id": contract_id, "customer_id": customer_id,
+                "plan_id": plan_id, "charge_id": charge_id,
+                "dimension_value": pnode.child("dimension_value").string(),
+                "effective_from": start, "effective_to": end, **_price_columns(priced)})
+    _ids_unique(ids, "contract")
+
+
+TABLES = ("meters", "plans", "plan_versions", "plan_charges", "charge_tiers", "customers", "subscriptions",
+          "discounts", "credit_grants", "commitments", "contract_prices", "currencies")
+
+
+def parse_catalog(directory: Path | str) -> NormalizedCatalog:
+    """Validate every file of the catalog in `directory`; return the normalized tables.
+
+    Raises CatalogError listing each problem as `file: path: what is wrong`.
+    """
+    directory = Path(directory)
+    issues = Issues()
+    out = NormalizedCatalog({name: [] for name in TABLES})
+    if not directory.is_dir():
+        raise CatalogError([CatalogIssue(str(directory), "", "catalog directory does not exist; pass --catalog DIR "
+                                         "or set USAGEBILL_CATALOG_DIR")])
+    docs = {name: _load_yaml(directory, name, issues, True) for name in REQUIRED_FILES}
+    docs.update({name: _load_yaml(directory, name, issues, False) for name in OPTIONAL_FILES})
+    meters = _parse_meters(docs["meters.yaml"], issues)
+    out.tables["meters"] = list(meters.values())
+    plans = _parse_plans(docs["plans.yaml"], meters, issues, out)
+    customers = _parse_customers(docs["customers.yaml"], issues, out)
+    subs = _parse_subscriptions(docs["subscriptions.yaml"], customers, plans, issues, out)
+    _parse_discounts(docs["discounts.yaml"], customers, subs, plans, issues, out)
+    _parse_credits(docs["credits.yaml"], customers, issues, out)
+    _parse_commitments(docs["commitments.yaml"], subs, plans, issues, out)
+    _parse_contracts(docs["contracts.yaml"], customers, plans, issues, out)
+    if issues.items:
+        raise CatalogError(issues.items)
+    out.tables["currencies"] = [{"currency": c, "minor_unit": m} for c, m in MINOR_UNITS.items()]
+    keys = {
+        "meters": ("meter_id",), "plans": ("plan_id",), "plan_versions": ("plan_id", "plan_version"),
+        "plan_charges": ("price_id",), "charge_tiers": ("price_id", "tier"), "customers": ("customer_id",),
+        "subscriptions": ("subscription_id",), "discounts": ("discount_id",), "credit_grants": ("grant_id",),
+        "commitments": ("commitment_id",), "contract_prices": ("price_id",), "currencies": ("currency",),
+    }
+    for name, key in keys.items():
+        out.tables[name].sort(key=lambda row, key=key: tuple(str(row[k]) for k in key))
+    return out
+
+
+def _date_or_none(value: date | None) -> date | None:  # pragma: no cover - helper for typing
+    return value
