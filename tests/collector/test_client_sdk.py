@@ -1,0 +1,141 @@
+"""The client SDK against a real collector: spool survives an outage and a process restart."""
+
+from __future__ import annotations
+
+import collections
+import shutil
+import socket
+import subprocess
+import sys
+import textwrap
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from ingestion.client import DeliveryError, UsageClient
+from tests.collector.conftest import ROOT, CollectorProcess, landed
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _run(script: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(script)], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+
+
+def test_float_quantity_is_refused_and_decimal_kept(tmp_path: Path) -> None:
+    client = UsageClient("http://127.0.0.1:9", "k", spool_dir=tmp_path / "spool", flush_interval=3600)
+    try:
+        with pytest.raises(TypeError, match="binary float"):
+            client.record("cus_a", "gpu_ms", 0.1)
+        with pytest.raises(ValueError, match="naive datetime"):
+            client.record("cus_a", "gpu_ms", "1", timestamp=datetime(2023, 1, 1, 13, 47))
+        eid = client.record("cus_a", "gpu_ms", Decimal("2457.000000000001"), event_id="mine")
+        assert eid == "mine"
+        spooled = (tmp_path / "spool").glob("spool-*.jsonl")
+        text = "".join(p.read_text() for p in spooled)
+        assert '"quantity":"2457.000000000001"' in text and '"event_id":"mine"' in text
+    finally:
+        with pytest.raises(DeliveryError):
+            client.close(timeout=0.2)
+
+
+def test_spool_survives_collector_outage_and_process_restart(
+    data_dir: Path, keys: dict[str, str], tmp_path: Path
+) -> None:
+    spool = tmp_path / "spool"
+    port = _free_port()
+    # process 1: the collector is down; 30 events are recorded, the process exits (atexit flush gives up)
+    r = _run(f"""
+        from ingestion.client import UsageClient
+        c = UsageClient("http://127.0.0.1:{port}", {keys["acme"]!r}, spool_dir={str(spool)!r},
+                        batch_size=10, flush_interval=0.05, max_retries=2, backoff_base=0.01,
+                        flush_on_exit_timeout=0.5)
+        for i in range(30):
+            c.record("cus_a", "gpu_ms", str(i + 1), timestamp="2023-01-01T13:47:00Z",
+                     event_id=f"mine-{{i}}" if i < 5 else None)
+        print("recorded")
+    """)
+    assert r.returncode == 0, r.stderr
+    assert "recorded" in r.stdout
+    # process 2 (after the collector is up on that port): records 5 more and closes -> 35 delivered
+    c = CollectorProcess(data_dir, "--port", str(port))
+    c.start()
+    try:
+        r = _run(f"""
+            from ingestion.client import UsageClient
+            c = UsageClient("{c.url}", {keys["acme"]!r}, spool_dir={str(spool)!r}, batch_size=10, flush_interval=0.05)
+            for i in range(5):
+                c.record("cus_b", "gpu_ms", "1", timestamp="2023-01-01T13:48:00Z")
+            c.close(timeout=60)
+            print(c.sent)
+        """)
+        assert r.returncode == 0, r.stderr
+        # process 3: nothing left to resend
+        r = _run(f"""
+            from ingestion.client import UsageClient
+            c = UsageClient("{c.url}", {keys["acme"]!r}, spool_dir={str(spool)!r})
+            print(len(c._pending)); c.close(timeout=10)
+        """)
+        assert r.stdout.strip() == "0", r.stderr
+    finally:
+        c.stop()
+    rows = landed(data_dir)
+    counts = collections.Counter(row["event_id"] for row in rows)
+    assert len(rows) == 35 and max(counts.values()) == 1
+    assert {f"mine-{i}" for i in range(5)} <= set(counts)
+    # quantities 1..30 for cus_a: 30*31/2 = 465; cus_b 5 x 1
+    assert sum(Decimal(row["quantity"]) for row in rows if row["customer_id"] == "cus_a") == Decimal(465)
+    assert sum(Decimal(row["quantity"]) for row in rows if row["customer_id"] == "cus_b") == Decimal(5)
+
+
+def test_resent_spool_is_answered_duplicate(
+    collector: CollectorProcess, keys: dict[str, str], tmp_path: Path
+) -> None:
+    spool = tmp_path / "spool"
+    client = UsageClient(collector.url, keys["acme"], spool_dir=spool, batch_size=1000, flush_interval=3600)
+    ids = [client.record("cus_a", "api_calls", 1) for _ in range(10)]
+    # a copy of the spool before delivery stands for an acknowledgement that got lost
+    client._cond.acquire()
+    shutil.copytree(spool, tmp_path / "copy", ignore=shutil.ignore_patterns("lock"))
+    client._cond.release()
+    client.close(timeout=30)
+    assert client.sent["accepted"] == 10
+    again = UsageClient(collector.url, keys["acme"], spool_dir=tmp_path / "copy", flush_interval=0.05)
+    again.close(timeout=30)
+    assert again.sent == {"accepted": 0, "duplicate": 10, "rejected": 0}
+    collector.stop()
+    assert sorted(r["event_id"] for r in landed(collector.data_dir)) == sorted(ids)
+
+
+def test_collector_killed_while_client_sends(data_dir: Path, keys: dict[str, str], tmp_path: Path) -> None:
+    c = CollectorProcess(data_dir).start()
+    port = c.url.rsplit(":", 1)[1]
+    client = UsageClient(
+        c.url,
+        keys["acme"],
+        spool_dir=tmp_path / "spool",
+        batch_size=50,
+        flush_interval=0.01,
+        max_retries=50,
+        backoff_base=0.05,
+        backoff_cap=0.5,
+    )
+    for i in range(500):
+        client.record("cus_a", "api_calls", 1, timestamp="2023-01-01T00:00:00Z")
+        if i == 250:
+            c.kill9()
+    c2 = CollectorProcess(data_dir, "--port", port).start()
+    try:
+        client.close(timeout=60)
+    finally:
+        c2.stop()
+    rows = landed(data_dir)
+    assert len(rows) == 500 and len({r["event_id"] for r in rows}) == 500
