@@ -1,0 +1,194 @@
+"""Azure Marketplace metered billing: POST {endpoint}/api/batchUsageEvent?api-version=2018-08-31.
+
+Contract: <= 25 events per call, body {"request": [...]}; event = resourceId, quantity (> 0; zero is
+invalid), dimension, effectiveStartTime (within the last 24 h), planId; one event per resource,
+dimension and hour. Item status Accepted -> acknowledged; Duplicate (409 Conflict on the single-event
+API) -> duplicate: already reported, counted; Expired -> carried; other statuses -> failed (not counted:
+the quantity goes with the next hour). HTTP 429/5xx are retried with backoff, 401/403 refresh the token.
+
+Token: Microsoft Entra client credentials, POST {authority}/{tenant}/oauth2/token (v1, resource =
+the marketplace app id) or {authority}/{tenant}/oauth2/v2.0/token (v2, scope = <app id>/.default).
+Env: USAGEBILL_AZURE_TENANT_ID, USAGEBILL_AZURE_CLIENT_ID, USAGEBILL_AZURE_CLIENT_SECRET,
+USAGEBILL_AZURE_AUTHORITY (default https://login.microsoftonline.com), USAGEBILL_AZURE_TOKEN_VERSION
+(v1|v2, default v2), USAGEBILL_AZURE_METERING_ENDPOINT (default https://marketplaceapi.microsoft.com).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+import requests
+
+from exports.marketplace.catalog import MarketplaceIdentity, OfferingCatalog
+from exports.marketplace.ledger import ReportRow
+from exports.marketplace.transport import MAX_BATCH, Backoff, Outcome, RetryableError, chunks, env, rfc3339
+from exports.marketplace.windows import is_open
+
+MARKETPLACE_APP_ID = "20e940b3-4c77-4b0b-9a53-9e16a1b010a7"  # the Marketplace metering API resource
+API_VERSION = "2018-08-31"
+_REQUEST_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://usagebill.dev/marketplace/azure/request")
+
+
+class AzureAuthError(RuntimeError):
+    pass
+
+
+def dumps_with_decimals(body: Any) -> str:
+    """JSON with Decimal quantities written as exact JSON numbers (no binary float on the way)."""
+    marks: dict[str, str] = {}
+
+    def encode(value: Any) -> Any:
+        if isinstance(value, Decimal):
+            mark = f"__decimal_{len(marks)}__"
+            marks[mark] = format(value.normalize(), "f")
+            return mark
+        if isinstance(value, dict):
+            return {k: encode(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [encode(v) for v in value]
+        return value
+
+    text = json.dumps(encode(body), separators=(",", ":"))
+    for mark, number in marks.items():
+        text = text.replace(f'"{mark}"', number)
+    return text
+
+
+class EntraToken:
+    """Client-credentials token, cached until a minute before it expires."""
+
+    def __init__(self, session: requests.Session, authority: str | None = None, tenant_id: str | None = None,
+                 client_id: str | None = None, client_secret: str | None = None,
+                 version: str | None = None) -> None:
+        self.session = session
+        self.authority = (authority or env("USAGEBILL_AZURE_AUTHORITY", "https://login.microsoftonline.com")
+                          or "").rstrip("/")
+        self.tenant_id = tenant_id or env("USAGEBILL_AZURE_TENANT_ID", required=True)
+        self.client_id = client_id or env("USAGEBILL_AZURE_CLIENT_ID", required=True)
+        self.client_secret = client_secret or env("USAGEBILL_AZURE_CLIENT_SECRET", required=True)
+        self.version = version or env("USAGEBILL_AZURE_TOKEN_VERSION", "v2")
+        self._token: str | None = None
+        self._expires_at = 0.0
+        self.fetches = 0
+
+    def get(self, force: bool = False) -> str:
+        if self._token and not force and time.monotonic() < self._expires_at - 60:
+            return self._token
+        form = {"grant_type": "client_credentials", "client_id": self.client_id,
+                "client_secret": self.client_secret}
+        if self.version == "v1":
+            url = f"{self.authority}/{self.tenant_id}/oauth2/token"
+            form["resource"] = MARKETPLACE_APP_ID
+        else:
+            url = f"{self.authority}/{self.tenant_id}/oauth2/v2.0/token"
+            form["scope"] = f"{MARKETPLACE_APP_ID}/.default"
+        response = self.session.post(url, data=form, timeout=30)
+        self.fetches += 1
+        if response.status_code != 200:
+            raise AzureAuthError(f"Entra token request to {url} failed with HTTP {response.status_code}: "
+                                 f"{response.text[:300]}; check USAGEBILL_AZURE_CLIENT_ID/SECRET/TENANT_ID")
+        payload = response.json()
+        self._token = payload["access_token"]
+        self._expires_at = time.monotonic() + float(payload.get("expires_in", 3600))
+        return self._token
+
+
+def usage_event(row: ReportRow, ident: MarketplaceIdentity) -> dict[str, Any]:
+    if row.quantity <= 0:
+        raise ValueError(f"{row.key}: Azure quantity must be > 0 (zero is invalid), got {row.quantity}")
+    return {"resourceId": ident.resource_id, "quantity": row.quantity, "dimension": row.dimension,
+            "effectiveStartTime": rfc3339(row.hour_start), "planId": row.request_key or ident.plan_id}
+
+
+class AzureMeteringTransport:
+    marketplace = "azure"
+
+    def __init__(self, *, endpoint: str | None = None, token: EntraToken | None = None,
+                 session: requests.Session | None = None, backoff: Backoff | None = None,
+                 now: Callable[[], datetime] | None = None,
+                 log: Callable[[str], None] = lambda _m: None) -> None:
+        self.session = session or requests.Session()
+        self.endpoint = (endpoint or env("USAGEBILL_AZURE_METERING_ENDPOINT",
+                                         "https://marketplaceapi.microsoft.com") or "").rstrip("/")
+        self.token = token or EntraToken(self.session)
+        self.backoff = backoff or Backoff()
+        self.now = now or (lambda: datetime.now(UTC))
+        self.log = log
+        self.calls = 0
+
+    def _post(self, events: list[dict[str, Any]]) -> dict[str, Any]:
+        body = dumps_with_decimals({"request": events})
+        request_id = str(uuid.uuid5(_REQUEST_NAMESPACE, body))  # same batch -> same request id
+
+        def once() -> dict[str, Any]:
+            for refresh in (False, True):
+                self.calls += 1
+                response = self.session.post(
+                    f"{self.endpoint}/api/batchUsageEvent", params={"api-version": API_VERSION}, data=body,
+                    headers={"authorization": f"Bearer {self.token.get(force=refresh)}",
+                             "content-type": "application/json", "x-ms-requestid": request_id,
+                             "x-ms-correlationid": request_id}, timeout=60)
+                if response.status_code in (401, 403) and not refresh:
+                    continue
+                if response.status_code == 429 or response.status_code >= 500:
+                    raise RetryableError(f"HTTP {response.status_code}: {response.text[:200]}")
+                if response.status_code != 200:
+                    raise RuntimeError(f"Azure batchUsageEvent refused the batch: HTTP {response.status_code} "
+                                       f"{response.text[:300]}")
+                return response.json()
+            raise AzureAuthError("Azure metering API refused the token twice (HTTP 401/403): check the "
+                                 "app registration's access to the offer")
+
+        return self.backoff.run(once, lambda n, e: self.log(f"azure: retry {n} after {e}"))
+
+    def send(self, rows: Sequence[ReportRow], identities: dict[str, MarketplaceIdentity],
+             catalog: OfferingCatalog) -> list[Outcome]:
+        window = catalog.window_hours["azure"]
+        now = self.now()
+        outcomes: list[Outcome] = []
+        ready: list[tuple[ReportRow, dict[str, Any]]] = []
+        for row in rows:
+            if not is_open("azure", row.hour_start, now, window):
+                outcomes.append(Outcome(row, "carried", False, detail=f"effectiveStartTime older than {window} h"))
+            else:
+                ready.append((row, usage_event(row, identities[row.customer_id])))
+        for batch in chunks(ready, MAX_BATCH):
+            try:
+                response = self._post([event for _, event in batch])
+            except RetryableError as exc:
+                self.log(f"azure: giving up for this run ({exc}); {len(batch)} events stay `sent`")
+                continue
+            outcomes.extend(self._outcomes(list(batch), response))
+        return outcomes
+
+    @staticmethod
+    def _outcomes(batch: list[tuple[ReportRow, dict[str, Any]]], response: dict[str, Any]) -> list[Outcome]:
+        by_key = {(e["resourceId"], e["dimension"], e["effectiveStartTime"]): row for row, e in batch}
+        outcomes = []
+        for item in response.get("result", []):
+            accepted = (item.get("error") or {}).get("additionalInfo", {}).get("acceptedMessage") or {}
+            resource = item.get("resourceId") or accepted.get("resourceId")
+            dimension = item.get("dimension") or accepted.get("dimension")
+            start = item.get("effectiveStartTime") or accepted.get("effectiveStartTime")
+            start = rfc3339(datetime.fromisoformat(str(start).replace("Z", "+00:00")).astimezone(UTC))
+            row = by_key.get((resource, dimension, start))
+            if row is None:
+                continue
+            status = item.get("status")
+            if status == "Accepted":
+                outcomes.append(Outcome(row, "acknowledged", True, item.get("usageEventId")))
+            elif status == "Duplicate":
+                outcomes.append(Outcome(row, "duplicate", True, accepted.get("usageEventId"),
+                                        "Duplicate (409 Conflict): already reported"))
+            elif status == "Expired":
+                outcomes.append(Outcome(row, "carried", False, detail="Expired: outside the 24 h window"))
+            else:
+                message = (item.get("error") or {}).get("message", "")
+                outcomes.append(Outcome(row, "failed", False, detail=f"{status}: {message}"))
+        return outcomes

@@ -1,0 +1,96 @@
+"""Billable amounts per customer, meter and hour: what the marketplace must be told.
+
+The warehouse model intermediate.int_marketplace_billed_hourly (dbt, see docs/marketplaces.md) gives,
+for each customer, meter, usage dimensions and hour, the increase of the customer's billed amount in
+that hour AFTER free trials, included usage, prepaid credits and discounts. Its running sum is the
+cumulative billed amount; a marketplace dimension reports
+    units due at hour H = cumulative billed amount through H / dimension unit price - units already reported
+so the marketplace bills exactly what usagebill bills (the parity check guards the unit prices).
+"""
+
+from __future__ import annotations
+
+import bisect
+import json
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import duckdb
+
+from exports.marketplace.catalog import Dimension
+from usagebill.paths import warehouse_path
+
+MODEL = "intermediate.int_marketplace_billed_hourly"
+
+
+@dataclass(frozen=True)
+class BilledHour:
+    customer_id: str
+    meter_id: str
+    dimensions: tuple[tuple[str, str], ...]  # usage dimensions of the line (sorted key/value pairs)
+    hour_start: datetime  # UTC; an "opening balance" row may carry the sum of all earlier hours
+    billed_amount: Decimal  # increase of the cumulative billed amount in this hour (full precision)
+    currency: str
+
+
+class BilledSeries:
+    """Cumulative billed amount per (customer, marketplace dimension) as of the end of any hour."""
+
+    def __init__(self, rows: Iterable[BilledHour]) -> None:
+        self._by_meter: dict[tuple[str, str], list[BilledHour]] = defaultdict(list)
+        for row in rows:
+            self._by_meter[(row.customer_id, row.meter_id)].append(row)
+        self._prefix: dict[tuple[str, str, tuple[tuple[str, str], ...]],
+                           tuple[list[datetime], list[Decimal]]] = {}
+
+    def _series(self, customer_id: str, dimension: Dimension) -> tuple[list[datetime], list[Decimal]]:
+        key = (customer_id, dimension.meter_id, dimension.filters)
+        if key not in self._prefix:
+            per_hour: dict[datetime, Decimal] = defaultdict(Decimal)
+            for row in self._by_meter.get((customer_id, dimension.meter_id), []):
+                dims = dict(row.dimensions)
+                if all(dims.get(k) == v for k, v in dimension.filters):
+                    per_hour[row.hour_start] += row.billed_amount
+            hours = sorted(per_hour)
+            sums: list[Decimal] = []
+            total = Decimal(0)
+            for hour in hours:
+                total += per_hour[hour]
+                sums.append(total)
+            self._prefix[key] = (hours, sums)
+        return self._prefix[key]
+
+    def cumulative_amount(self, customer_id: str, dimension: Dimension, through_hour: datetime) -> Decimal:
+        """Billed amount of all hours <= through_hour (the hour included)."""
+        hours, sums = self._series(customer_id, dimension)
+        index = bisect.bisect_right(hours, through_hour)
+        return sums[index - 1] if index else Decimal(0)
+
+
+def _dims(dimensions_json: str | None) -> tuple[tuple[str, str], ...]:
+    if not dimensions_json:
+        return ()
+    return tuple(sorted((str(k), str(v)) for k, v in json.loads(dimensions_json).items()))
+
+
+def read_billed_hours(start: datetime, end: datetime, path: Path | None = None) -> list[BilledHour]:
+    """Rows of [start, end) plus one opening row per customer/meter/dimensions summing everything before
+    `start` (cumulative amounts need the whole history; this keeps the read small)."""
+    path = Path(path) if path else warehouse_path()
+    s, e = start.astimezone(UTC).replace(tzinfo=None), end.astimezone(UTC).replace(tzinfo=None)
+    sql = f"""
+        select customer_id, meter_id, dimensions_json, hour_start, billed_amount, currency
+        from {MODEL} where hour_start >= ? and hour_start < ?
+        union all
+        select customer_id, meter_id, dimensions_json, min(hour_start), sum(billed_amount), currency
+        from {MODEL} where hour_start < ?
+        group by customer_id, meter_id, dimensions_json, currency
+    """
+    with duckdb.connect(str(path), read_only=True) as con:
+        records = con.execute(sql, [s, e, s]).fetchall()
+    return [BilledHour(c, m, _dims(d), h.replace(tzinfo=UTC), Decimal(a), cur)
+            for c, m, d, h, a, cur in records]

@@ -1,0 +1,186 @@
+"""The exactly-once reporting ledger: ledger.marketplace_reports in the DuckDB warehouse.
+
+Append-only. One row per state change of a report key (marketplace, customer, dimension, hour):
+planned -> sent -> acknowledged | duplicate | failed, or planned -> carried. The current state of a key
+is its row with the highest `seq`. `counted` says whether the row's quantity counts as reported
+(planned/sent/acknowledged/duplicate: yes; carried and rejected: no, so the quantity flows into the
+next reported hour). dbt reads it as source `ledger` (marketplace.fct_marketplace_reporting_ledger).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field, fields, replace
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from usagebill.paths import warehouse_path
+
+TABLE = "ledger.marketplace_reports"
+DONE_STATES = ("acknowledged", "duplicate", "carried", "failed")
+PENDING_STATES = ("planned", "sent")
+
+_DEC = pa.decimal128(38, 12)
+_TS = pa.timestamp("us")  # naive UTC, like every timestamp in the warehouse
+
+DDL = f"""
+create schema if not exists ledger;
+create table if not exists {TABLE} (
+    seq bigint not null,
+    run_id varchar not null,
+    recorded_at timestamp not null,
+    marketplace varchar not null,
+    customer_id varchar not null,
+    marketplace_customer varchar not null,
+    offering_id varchar not null,
+    dimension varchar not null,
+    hour_start timestamp not null,
+    state varchar not null,
+    quantity decimal(38, 12) not null,
+    cumulative_units decimal(38, 12) not null,
+    carried_remainder decimal(38, 12) not null,
+    unit_price decimal(38, 12) not null,
+    currency varchar not null,
+    counted boolean not null,
+    carried_to_hour timestamp,
+    window_start timestamp,
+    window_end timestamp,
+    request_key varchar,
+    metering_record_id varchar,
+    detail varchar
+);
+"""
+
+
+@dataclass(frozen=True)
+class ReportRow:
+    marketplace: str
+    customer_id: str
+    marketplace_customer: str
+    offering_id: str
+    dimension: str
+    hour_start: datetime
+    state: str
+    quantity: Decimal
+    cumulative_units: Decimal
+    carried_remainder: Decimal
+    unit_price: Decimal
+    currency: str
+    counted: bool
+    carried_to_hour: datetime | None = None
+    window_start: datetime | None = None
+    window_end: datetime | None = None
+    request_key: str | None = None
+    metering_record_id: str | None = None
+    detail: str | None = None
+    seq: int = 0
+    run_id: str = ""
+    recorded_at: datetime | None = field(default=None, compare=False)
+
+    @property
+    def key(self) -> tuple[str, str, str, datetime]:
+        return (self.marketplace, self.customer_id, self.dimension, self.hour_start)
+
+    def next(self, state: str, **changes: object) -> ReportRow:
+        return replace(self, state=state, **changes)  # type: ignore[arg-type]
+
+
+_COLUMNS = [f.name for f in fields(ReportRow)]
+_SCHEMA = pa.schema([
+    ("marketplace", pa.string()), ("customer_id", pa.string()), ("marketplace_customer", pa.string()),
+    ("offering_id", pa.string()), ("dimension", pa.string()), ("hour_start", _TS), ("state", pa.string()),
+    ("quantity", _DEC), ("cumulative_units", _DEC), ("carried_remainder", _DEC), ("unit_price", _DEC),
+    ("currency", pa.string()), ("counted", pa.bool_()), ("carried_to_hour", _TS), ("window_start", _TS),
+    ("window_end", _TS), ("request_key", pa.string()), ("metering_record_id", pa.string()),
+    ("detail", pa.string()), ("seq", pa.int64()), ("run_id", pa.string()), ("recorded_at", _TS),
+])
+
+
+def _naive(moment: datetime | None) -> datetime | None:
+    if moment is None:
+        return None
+    return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
+
+
+def _aware(moment: datetime | None) -> datetime | None:
+    return None if moment is None else moment.replace(tzinfo=UTC)
+
+
+def _q(value: Decimal) -> Decimal:
+    return value.quantize(Decimal("1e-12"))
+
+
+class Ledger:
+    """Reads and appends ledger rows. Opens the warehouse only for the duration of each call, so dbt
+    and other writers can use the file between calls."""
+
+    def __init__(self, path: Path | None = None, run_id: str = "") -> None:
+        self.path = Path(path) if path else warehouse_path()
+        self.run_id = run_id
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with duckdb.connect(str(self.path)) as con:
+            con.execute(DDL)
+            result = con.execute(f"select coalesce(max(seq), 0) from {TABLE}").fetchall()
+        self._seq = int(result[0][0])
+
+    def append(self, rows: Iterable[ReportRow]) -> list[ReportRow]:
+        rows = list(rows)
+        if not rows:
+            return []
+        now = datetime.now(UTC).replace(tzinfo=None)
+        stamped = []
+        for row in rows:
+            self._seq += 1
+            stamped.append(replace(row, seq=self._seq, run_id=self.run_id or row.run_id, recorded_at=now))
+        columns: dict[str, list[object]] = {name: [] for name in _SCHEMA.names}
+        for row in stamped:
+            for name in _SCHEMA.names:
+                value = getattr(row, name)
+                if isinstance(value, datetime):
+                    value = _naive(value)
+                elif isinstance(value, Decimal):
+                    value = _q(value)
+                columns[name].append(value)
+        table = pa.table(columns, schema=_SCHEMA)  # noqa: F841  (read by DuckDB by name)
+        names = ", ".join(_SCHEMA.names)
+        with duckdb.connect(str(self.path)) as con:
+            con.register("incoming_rows", table)
+            con.execute(f"insert into {TABLE} ({names}) select {names} from incoming_rows")
+        return stamped
+
+    def current(self, marketplace: str) -> dict[tuple[str, str, str, datetime], ReportRow]:
+        """The latest row of every key of one marketplace."""
+        sql = f"""
+            select {", ".join(_COLUMNS)} from (
+                select *, row_number() over (
+                    partition by marketplace, customer_id, dimension, hour_start order by seq desc) as rn
+                from {TABLE} where marketplace = ?
+            ) where rn = 1
+        """
+        with duckdb.connect(str(self.path)) as con:
+            records = con.execute(sql, [marketplace]).fetchall()
+        out: dict[tuple[str, str, str, datetime], ReportRow] = {}
+        for record in records:
+            values = dict(zip(_COLUMNS, record, strict=True))
+            for name in ("hour_start", "carried_to_hour", "window_start", "window_end", "recorded_at"):
+                values[name] = _aware(values[name])
+            row = ReportRow(**values)
+            out[row.key] = row
+        return out
+
+    def history(self, marketplace: str | None = None) -> list[ReportRow]:
+        where = "where marketplace = ?" if marketplace else ""
+        with duckdb.connect(str(self.path)) as con:
+            records = con.execute(f"select {', '.join(_COLUMNS)} from {TABLE} {where} order by seq",
+                                  [marketplace] if marketplace else []).fetchall()
+        rows = []
+        for record in records:
+            values = dict(zip(_COLUMNS, record, strict=True))
+            for name in ("hour_start", "carried_to_hour", "window_start", "window_end", "recorded_at"):
+                values[name] = _aware(values[name])
+            rows.append(ReportRow(**values))
+        return rows

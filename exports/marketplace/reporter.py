@@ -1,0 +1,146 @@
+"""One reporting run for one marketplace: recover, plan, ledger, send, ledger.
+
+1. Recovery: keys an earlier run left `planned` or `sent` (crash, throttling) are resent UNCHANGED
+   (same quantity, timestamp, operation id): AWS treats an identical retry as idempotent, Azure answers
+   Duplicate/409 (counted as already reported), Google deduplicates the UUIDv5 operation id. A key whose
+   hour has left the window is closed: `planned` -> carried (never sent), `sent` -> failed but counted
+   (the marketplace most likely has it; reconcile with the billing feed).
+2. Plan every requested hour in order (planning.plan_hour), append the rows (`planned` / `carried`).
+3. Send in chunks: append `sent` rows, call the marketplace, append the outcome rows.
+A key already done (acknowledged, duplicate, carried, failed) is never planned again, so re-runs and
+backfills report only the hours never reported.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from exports.marketplace.billable import BilledSeries
+from exports.marketplace.catalog import MarketplaceIdentity, OfferingCatalog
+from exports.marketplace.ledger import Ledger, ReportRow
+from exports.marketplace.planning import ReportedTotals, pending, plan_hour
+from exports.marketplace.transport import Outcome, Transport
+from exports.marketplace.windows import is_open, next_open_hour
+
+
+@dataclass
+class RunSummary:
+    marketplace: str
+    hours: int = 0
+    planned: int = 0
+    recovered: int = 0
+    states: Counter[str] = field(default_factory=Counter)
+    quantity_sent: dict[str, str] = field(default_factory=dict)
+    calls: int = 0
+
+    def __str__(self) -> str:
+        states = ", ".join(f"{k}={v}" for k, v in sorted(self.states.items()))
+        return (f"{self.marketplace}: {self.hours} hour(s), {self.planned} new key(s), {self.recovered} "
+                f"recovered, {self.calls} call(s); outcomes: {states or 'none'}")
+
+
+def _identities_by_customer(identities: Iterable[MarketplaceIdentity], marketplace: str) -> dict[str, MarketplaceIdentity]:
+    return {i.customer_id: i for i in identities if i.marketplace == marketplace}
+
+
+def _apply(ledger: Ledger, outcomes: Sequence[Outcome]) -> list[ReportRow]:
+    rows = [o.row.next(o.state, counted=o.counted, metering_record_id=o.metering_record_id or o.row.metering_record_id,
+                       detail=o.detail) for o in outcomes]
+    return ledger.append(rows)
+
+
+def report_hours(
+    marketplace: str,
+    hours: Iterable[datetime],
+    *,
+    catalog: OfferingCatalog,
+    identities: Sequence[MarketplaceIdentity],
+    billed: BilledSeries,
+    ledger: Ledger,
+    transport: Transport,
+    now: datetime | None = None,
+    chunk_size: int = 1000,
+    log: Callable[[str], None] = print,
+) -> RunSummary:
+    """Report the given hours (UTC hour starts) to one marketplace, exactly once per key."""
+    now = now or datetime.now(UTC)
+    window = catalog.window_hours[marketplace]
+    by_customer = _identities_by_customer(identities, marketplace)
+    summary = RunSummary(marketplace)
+    calls_before = transport.calls
+
+    # 1. recovery
+    current = ledger.current(marketplace)
+    resend: list[ReportRow] = []
+    closed: list[ReportRow] = []
+    for row in pending(current):
+        if is_open(marketplace, row.hour_start, now, window):
+            resend.append(row)
+        elif row.state == "planned":
+            closed.append(row.next("carried", counted=False, carried_remainder=row.carried_remainder + row.quantity,
+                                   carried_to_hour=next_open_hour(marketplace, row.hour_start, now, window),
+                                   detail="planned by an earlier run, never sent, window closed: carried"))
+        else:
+            closed.append(row.next("failed", counted=True,
+                                   detail="sent by an earlier run, outcome unknown and the window is closed: "
+                                          "counted as reported; reconcile with the marketplace billing feed"))
+    for row in ledger.append(closed):
+        current[row.key] = row
+        summary.states[row.state] += 1
+    if resend:
+        log(f"{marketplace}: resending {len(resend)} record(s) left planned/sent by an earlier run")
+        summary.recovered = len(resend)
+        for row in _send(marketplace, resend, ledger, transport, by_customer, catalog, summary, chunk_size, log):
+            current[row.key] = row
+
+    # 2. plan
+    totals = ReportedTotals(current.values())
+    planned: list[ReportRow] = []
+    for hour in sorted(set(hours)):
+        summary.hours += 1
+        rows = plan_hour(marketplace, hour, now, catalog, identities, billed, totals, current)
+        planned.extend(ledger.append(rows))
+    for row in planned:
+        current[row.key] = row
+        if row.state == "carried":
+            summary.states["carried"] += 1
+    to_send = [row for row in planned if row.state == "planned"]
+    summary.planned = len(planned)
+    log(f"{marketplace}: planned {len(to_send)} record(s), carried {len(planned) - len(to_send)} "
+        f"for {summary.hours} hour(s)")
+
+    # 3. send
+    _send(marketplace, to_send, ledger, transport, by_customer, catalog, summary, chunk_size, log)
+    summary.calls = transport.calls - calls_before
+    log(str(summary))
+    return summary
+
+
+def _send(marketplace: str, rows: list[ReportRow], ledger: Ledger, transport: Transport,
+          by_customer: dict[str, MarketplaceIdentity], catalog: OfferingCatalog, summary: RunSummary,
+          chunk_size: int, log: Callable[[str], None]) -> list[ReportRow]:
+    written: list[ReportRow] = []
+    # Google operations (all dimensions of a consumer-hour) must not be split across chunks
+    rows = sorted(rows, key=lambda r: (r.hour_start, r.customer_id, r.dimension))
+    position = 0
+    while position < len(rows):
+        end = min(position + chunk_size, len(rows))
+        while end < len(rows) and (rows[end].hour_start, rows[end].customer_id) == \
+                (rows[end - 1].hour_start, rows[end - 1].customer_id):
+            end += 1
+        chunk, position = rows[position:end], end
+        sent = ledger.append(row.next("sent") for row in chunk if row.state == "planned")
+        sent += [row for row in chunk if row.state != "planned"]
+        outcomes = transport.send(sent, by_customer, catalog)
+        for row in _apply(ledger, outcomes):
+            summary.states[row.state] += 1
+            written.append(row)
+        unresolved = len(sent) - len(outcomes)
+        if unresolved:
+            summary.states["sent (unresolved)"] += unresolved
+        if len(rows) > chunk_size:
+            log(f"{marketplace}: {position}/{len(rows)} record(s) sent")
+    return written

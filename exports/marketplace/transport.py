@@ -1,0 +1,78 @@
+"""What every marketplace transport shares: outcomes, retry with backoff, batching, env settings."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Protocol, TypeVar
+
+from exports.marketplace.catalog import MarketplaceIdentity, OfferingCatalog
+from exports.marketplace.ledger import ReportRow
+
+T = TypeVar("T")
+MAX_BATCH = 25  # AWS BatchMeterUsage and Azure batchUsageEvent both take at most 25 records
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What the marketplace said about one sent row. Rows without an outcome stay `sent` and are resent
+    by the next run (e.g. throttled past the retry budget)."""
+
+    row: ReportRow
+    state: str  # acknowledged | duplicate | carried | failed
+    counted: bool
+    metering_record_id: str | None = None
+    detail: str | None = None
+
+
+class Transport(Protocol):
+    marketplace: str
+    calls: int
+
+    def send(self, rows: Sequence[ReportRow], identities: dict[str, MarketplaceIdentity],
+             catalog: OfferingCatalog) -> list[Outcome]: ...
+
+
+class RetryableError(Exception):
+    """Throttling or a server error: try again after a pause."""
+
+
+@dataclass
+class Backoff:
+    """Exponential backoff: base, 2*base, 4*base... capped; `sleep` is injectable for tests."""
+
+    max_attempts: int = 5
+    base_seconds: float = 0.2
+    cap_seconds: float = 10.0
+    sleep: Callable[[float], None] = time.sleep
+
+    def run(self, call: Callable[[], T], on_retry: Callable[[int, Exception], None] | None = None) -> T:
+        for attempt in range(1, self.max_attempts + 1):
+            try:
+                return call()
+            except RetryableError as exc:
+                if attempt == self.max_attempts:
+                    raise
+                if on_retry:
+                    on_retry(attempt, exc)
+                self.sleep(min(self.cap_seconds, self.base_seconds * 2 ** (attempt - 1)))
+        raise AssertionError("unreachable")
+
+
+def chunks(items: Sequence[T], size: int = MAX_BATCH) -> Iterator[Sequence[T]]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+def env(name: str, default: str | None = None, required: bool = False) -> str | None:
+    value = os.environ.get(name, default)
+    if required and not value:
+        raise RuntimeError(f"environment variable {name} is not set: export it (secrets come from the "
+                           "environment only; see docs/marketplaces.md)")
+    return value
+
+
+def rfc3339(moment) -> str:  # type: ignore[no-untyped-def]
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
