@@ -1,0 +1,48 @@
+{%- set is_spark = target.type == 'spark' -%}
+{{ config(
+    materialized='incremental',
+    schema='usage',
+    tags=['partitioned_daily'],
+    incremental_strategy=('insert_overwrite' if is_spark else 'delete+insert'),
+    unique_key=(none if is_spark else 'arrival_date'),
+    partition_by=('arrival_date' if is_spark else none),
+    file_format=('parquet' if is_spark else none),
+    on_schema_change='fail',
+) }}
+
+{#- Audit of valid events that cannot enter the journal, with the reason: 'unknown_meter' (the
+    meter is not in the catalog: add it and full-refresh the journal) or 'missing_quantity'
+    (no quantity and none derivable from properties.<value_property>). Nothing is lost: every raw
+    event is in the journal or here. Incremental by arrival window like the journal. -#}
+
+with
+
+metered as (
+    select * from {{ ref('int_usage__events_metered') }}
+),
+
+final as (
+    select
+        tenant_id,
+        event_id,
+        customer_id,
+        meter_id,
+        event_ts,
+        arrived_at,
+        arrival_date,
+        event_quantity,
+        properties_json,
+        dimensions_json,
+        source,
+        source_file,
+        exclusion_reason
+    from metered
+    where
+        exclusion_reason is not null
+        {%- if is_incremental() %}
+            and arrival_date >= cast('{{ var("min_date") }}' as date)
+            and arrival_date < cast('{{ var("max_date") }}' as date)
+        {%- endif %}
+)
+
+select * from final
