@@ -294,7 +294,7 @@ def _timestamp(value: Any, event_id: str | None) -> datetime | Rejection:
             )
         return Rejection("timestamp", "rfc3339_with_offset", reason, event_id)
     try:
-        parsed = datetime.fromisoformat(value)
+        parsed = datetime.fromisoformat(value.upper())  # RFC 3339 allows t and z; Python wants T and Z
     except ValueError as exc:
         return Rejection(
             "timestamp",
