@@ -42,7 +42,7 @@ def make_client(endpoint_url: str | None = None, region: str | None = None) -> A
         "meteringmarketplace",
         region_name=region or env("AWS_REGION") or env("AWS_DEFAULT_REGION") or "us-east-1",
         endpoint_url=endpoint_url or env("USAGEBILL_AWS_METERING_ENDPOINT"),
-        config=Config(retries={"max_attempts": 1, "mode": "standard"}, connect_timeout=10, read_timeout=30),
+        config=Config(retries={"total_max_attempts": 1, "mode": "standard"}, connect_timeout=10, read_timeout=30),
     )
 
 

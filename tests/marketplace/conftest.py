@@ -1,0 +1,92 @@
+"""Shared fixtures: an isolated warehouse, a small offering catalog, a settable clock, fast backoff."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pytest
+
+from exports.marketplace.billable import BilledHour, BilledSeries
+from exports.marketplace.catalog import (
+    Dimension,
+    Listing,
+    MarketplaceIdentity,
+    OfferingCatalog,
+    StatePeriod,
+)
+from exports.marketplace.ledger import Ledger
+from exports.marketplace.transport import Backoff
+
+SINCE = datetime(2026, 5, 1, tzinfo=UTC)
+SERVICE = "gpu.endpoints.demo.cloud.goog"
+
+
+@pytest.fixture(autouse=True)
+def isolated(tmp_path, monkeypatch):
+    for name, sub in (("USAGEBILL_WAREHOUSE", "wh.duckdb"), ("USAGEBILL_RAW_DIR", "raw"),
+                      ("USAGEBILL_DATA_DIR", "data"), ("USAGEBILL_REPORTS_DIR", "reports")):
+        monkeypatch.setenv(name, str(tmp_path / sub))
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    return tmp_path
+
+
+def dim(marketplace: str, name: str, meter: str = "gpu_ms", price: str = "0.01") -> Dimension:
+    return Dimension(marketplace, "gpu", name, meter, "unit", Decimal(price), "USD", None)
+
+
+def make_catalog(dims: dict[str, list[Dimension]], windows: dict[str, int] | None = None) -> OfferingCatalog:
+    listings = []
+    for mp, ds in dims.items():
+        listings.append(Listing(mp, "gpu", ("payg",), f"prod-{mp}", "prodcode123" if mp == "aws" else None,
+                                "payg-plan" if mp != "aws" else None, SERVICE if mp == "google" else None,
+                                tuple(ds)))
+    return OfferingCatalog("USD", Decimal("1"), {"aws": Decimal("3"), "azure": Decimal("3"),
+                                                  "google": Decimal("3")},
+                           windows or {"aws": 6, "azure": 24, "google": 1}, tuple(listings))
+
+
+def aws_ident(n: int, states: tuple[StatePeriod, ...] | None = None) -> MarketplaceIdentity:
+    account = f"{n:012d}"
+    return MarketplaceIdentity(f"cus_{n:04d}", "aws", "gpu", account_id=account,
+                               license_arn=f"arn:aws:license-manager::{account}:license:l-{n:08x}",
+                               states=states or (StatePeriod("subscribed", SINCE),))
+
+
+def azure_ident(n: int) -> MarketplaceIdentity:
+    return MarketplaceIdentity(f"cus_{n:04d}", "azure", "gpu",
+                               resource_id=f"00000000-0000-4000-8000-{n:012d}", plan_id="payg-plan",
+                               states=(StatePeriod("subscribed", SINCE),))
+
+
+def google_ident(n: int) -> MarketplaceIdentity:
+    return MarketplaceIdentity(f"cus_{n:04d}", "google", "gpu", usage_reporting_id=f"project_number:{n}",
+                               states=(StatePeriod("subscribed", SINCE),))
+
+
+def billed(rows: list[tuple[str, str, datetime, str]]) -> BilledSeries:
+    """(customer_id, meter_id, hour, billed amount) -> series."""
+    return BilledSeries(BilledHour(c, m, (), h, Decimal(a), "USD") for c, m, h, a in rows)
+
+
+class Clock:
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+def ledger(isolated) -> Ledger:
+    return Ledger(isolated / "wh.duckdb", run_id="test")
+
+
+@pytest.fixture
+def fast_backoff() -> Backoff:
+    sleeps: list[float] = []
+    backoff = Backoff(max_attempts=4, base_seconds=0.01, sleep=sleeps.append)
+    backoff.sleeps = sleeps  # type: ignore[attr-defined]
+    return backoff
