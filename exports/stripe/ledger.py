@@ -1,0 +1,213 @@
+"""The Stripe ledgers in the warehouse (schema `ledger`, append-only).
+
+ledger.stripe_exports: one row per step attempt of the export. A step is written `started` before its API
+call and `ok` / `recovered` / `failed` after it, with the deterministic idempotency key it used, so a re-run
+knows which calls were acknowledged (skip), which are in doubt (look up in Stripe, then resend with the same
+key) and which were never sent.
+
+ledger.stripe_reconciliation: one row per check of a reconciliation run (see reconciliation.py).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import duckdb
+
+EXPORTS_DDL = """
+create schema if not exists ledger;
+create table if not exists ledger.stripe_exports (
+    run_id varchar not null,
+    entity varchar not null,          -- customer | invoice | debit_note | credit_note
+    usagebill_id varchar not null,    -- customer_id / invoice_id / credit_note_id
+    invoice_id varchar,               -- usagebill invoice the step belongs to (original invoice of a note)
+    step varchar not null,            -- create_customer | create_invoice | add_item | finalize | create_credit_note
+    line_key varchar not null,        -- add_item: line:<n> or tax:<rate>; '' otherwise
+    stripe_object_id varchar,
+    idempotency_key varchar not null,
+    status varchar not null,          -- started | ok | recovered | failed
+    amount_minor bigint,
+    currency varchar,
+    detail varchar,
+    recorded_at timestamp not null    -- UTC
+);
+"""
+
+RECONCILIATION_DDL = """
+create schema if not exists ledger;
+create table if not exists ledger.stripe_reconciliation (
+    run_id varchar not null,
+    checked_at timestamp not null,    -- UTC
+    invoice_id varchar,               -- usagebill invoice (null for the run summary row)
+    stripe_invoice_id varchar,
+    check_name varchar not null,      -- run | total | currency | status | credit_notes | missing_in_stripe
+    expected varchar,
+    actual varchar,
+    ok boolean not null,
+    detail varchar
+);
+"""
+
+DONE = ("ok", "recovered")
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+@dataclass(frozen=True)
+class StepRow:
+    step: str
+    line_key: str
+    status: str
+    stripe_object_id: str | None
+    idempotency_key: str
+    amount_minor: int | None
+    recorded_at: datetime
+
+
+class Ledger:
+    """Reads and appends ledger rows on an open DuckDB connection to the warehouse."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, run_id: str, write: bool = True) -> None:
+        self.con = con
+        self.run_id = run_id
+        self.write = write
+        con.execute(EXPORTS_DDL)
+        con.execute(RECONCILIATION_DDL)
+
+    def record(
+        self,
+        entity: str,
+        usagebill_id: str,
+        step: str,
+        status: str,
+        idempotency_key: str,
+        *,
+        invoice_id: str | None = None,
+        line_key: str = "",
+        stripe_object_id: str | None = None,
+        amount_minor: int | None = None,
+        currency: str | None = None,
+        detail: str | None = None,
+    ) -> None:
+        if not self.write:
+            return
+        self.con.execute(
+            "insert into ledger.stripe_exports values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                self.run_id,
+                entity,
+                usagebill_id,
+                invoice_id,
+                step,
+                line_key,
+                stripe_object_id,
+                idempotency_key,
+                status,
+                amount_minor,
+                currency,
+                (detail or "")[:2000] or None,
+                utc_now(),
+            ],
+        )
+
+    def latest_steps(self, entity: str, usagebill_id: str) -> dict[tuple[str, str], StepRow]:
+        """Latest row per (step, line_key) for one object; a `started` row means the call is in doubt."""
+        rows = self.con.execute(
+            """
+            select step, line_key, status, stripe_object_id, idempotency_key, amount_minor, recorded_at
+            from ledger.stripe_exports
+            where entity = ? and usagebill_id = ?
+            qualify row_number() over (partition by step, line_key order by recorded_at desc, status = 'started') = 1
+            """,
+            [entity, usagebill_id],
+        ).fetchall()
+        return {(r[0], r[1]): StepRow(*r) for r in rows}
+
+    def done_ids(self, entity: str, final_step: str) -> set[str]:
+        rows = self.con.execute(
+            "select distinct usagebill_id from ledger.stripe_exports where entity = ? and step = ? "
+            "and status in ('ok', 'recovered')",
+            [entity, final_step],
+        ).fetchall()
+        return {r[0] for r in rows}
+
+    def stripe_id(self, entity: str, usagebill_id: str, step: str) -> str | None:
+        rows = self.con.execute(
+            "select stripe_object_id from ledger.stripe_exports where entity = ? and usagebill_id = ? and step = ? "
+            "and status in ('ok', 'recovered') and stripe_object_id is not null order by recorded_at desc limit 1",
+            [entity, usagebill_id, step],
+        ).fetchall()
+        return rows[0][0] if rows else None
+
+    def exported_invoices(self) -> list[dict[str, Any]]:
+        """Invoices (and debit notes) whose finalize step is acknowledged, with their Stripe invoice id."""
+        rows = self.con.execute(
+            """
+            select entity, usagebill_id, stripe_object_id, amount_minor, currency
+            from ledger.stripe_exports
+            where entity in ('invoice', 'debit_note') and step = 'finalize' and status in ('ok', 'recovered')
+            qualify row_number() over (partition by entity, usagebill_id order by recorded_at desc) = 1
+            order by usagebill_id
+            """
+        ).fetchall()
+        keys = ["entity", "usagebill_id", "stripe_invoice_id", "amount_minor", "currency"]
+        return [dict(zip(keys, r, strict=True)) for r in rows]
+
+    def exported_credit_notes(self) -> list[dict[str, Any]]:
+        rows = self.con.execute(
+            """
+            select usagebill_id, invoice_id, stripe_object_id, amount_minor, currency
+            from ledger.stripe_exports
+            where entity = 'credit_note' and step = 'create_credit_note' and status in ('ok', 'recovered')
+            qualify row_number() over (partition by usagebill_id order by recorded_at desc) = 1
+            """
+        ).fetchall()
+        keys = ["credit_note_id", "invoice_id", "stripe_credit_note_id", "amount_minor", "currency"]
+        return [dict(zip(keys, r, strict=True)) for r in rows]
+
+    # -- reconciliation
+    def last_reconciliation_mismatches(self) -> list[dict[str, Any]]:
+        rows = self.con.execute(
+            """
+            with last_run as (
+                select run_id from ledger.stripe_reconciliation order by checked_at desc limit 1
+            )
+            select invoice_id, stripe_invoice_id, check_name, expected, actual, detail, checked_at
+            from ledger.stripe_reconciliation
+            where run_id = (select run_id from last_run) and not ok
+            order by invoice_id, check_name
+            """
+        ).fetchall()
+        keys = ["invoice_id", "stripe_invoice_id", "check_name", "expected", "actual", "detail", "checked_at"]
+        return [dict(zip(keys, r, strict=True)) for r in rows]
+
+    def record_check(
+        self,
+        run_id: str,
+        checked_at: datetime,
+        invoice_id: str | None,
+        stripe_invoice_id: str | None,
+        check_name: str,
+        expected: object,
+        actual: object,
+        ok: bool,
+        detail: str | None = None,
+    ) -> None:
+        self.con.execute(
+            "insert into ledger.stripe_reconciliation values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                run_id,
+                checked_at,
+                invoice_id,
+                stripe_invoice_id,
+                check_name,
+                None if expected is None else str(expected),
+                None if actual is None else str(actual),
+                ok,
+                detail,
+            ],
+        )
