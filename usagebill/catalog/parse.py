@@ -320,8 +320,9 @@ def _parse_plans(doc: Any, meters: dict[str, dict[str, Any]], issues: Issues, ou
         if plan_id is None:
             continue
         plans[plan_id] = {"plan_id": plan_id, "name": pnode.child("name").string() or plan_id,
-                          "currency": currency, "billing_period": period}
-        out.tables["plans"].append(plans[plan_id])
+                          "currency": currency, "billing_period": period,
+                          "first_effective": min((v[1] for v in versions if v[1]), default=None)}
+        out.tables["plans"].append({k: v for k, v in plans[plan_id].items() if k != "first_effective"})
         out.tables["plan_versions"].extend(version_rows)
         out.tables["plan_charges"].extend(charge_rows)
     return plans
@@ -389,6 +390,9 @@ def _parse_subscriptions(doc: Any, customers: dict[str, Any], plans: dict[str, A
             node.child("customer_id").error(f"unknown customer {customer_id!r}; define it in customers.yaml")
         if plan_id is not None and plan is None:
             node.child("plan_id").error(f"unknown plan {plan_id!r}; define it in plans.yaml")
+        if plan and start and plan["first_effective"] and start < plan["first_effective"]:
+            node.child("start_date").error(
+                f"{start} is before plan {plan_id!r} has a price (first version effective {plan['first_effective']})")
         period = node.child("billing_period").choice(PERIODS, default=(plan or {}).get("billing_period"))
         if plan and period != plan["billing_period"]:
             node.child("billing_period").error(
@@ -579,7 +583,7 @@ def _parse_contracts(doc: Any, customers: dict, plans: dict, issues: Issues, out
     _ids_unique(ids, "contract")
 
 
-TABLES = ("meters", "plans", "plan_versions", "plan_charges", "charge_tiers", "customers", "subscriptions",
+TABLES = ("meters", "meter_filters", "plans", "plan_versions", "plan_charges", "charge_tiers", "customers", "subscriptions",
           "discounts", "credit_grants", "commitments", "contract_prices", "currencies")
 
 
@@ -598,6 +602,10 @@ def parse_catalog(directory: Path | str) -> NormalizedCatalog:
     docs.update({name: _load_yaml(directory, name, issues, False) for name in OPTIONAL_FILES})
     meters = _parse_meters(docs["meters.yaml"], issues)
     out.tables["meters"] = list(meters.values())
+    out.tables["meter_filters"] = [
+        {"meter_id": meter_id, "dimension": dim, "value": value}
+        for meter_id, meter in meters.items()
+        for dim, values in json.loads(meter["filters_json"]).items() for value in values]
     plans = _parse_plans(docs["plans.yaml"], meters, issues, out)
     customers = _parse_customers(docs["customers.yaml"], issues, out)
     subs = _parse_subscriptions(docs["subscriptions.yaml"], customers, plans, issues, out)
@@ -609,7 +617,7 @@ def parse_catalog(directory: Path | str) -> NormalizedCatalog:
         raise CatalogError(issues.items)
     out.tables["currencies"] = [{"currency": c, "minor_unit": m} for c, m in MINOR_UNITS.items()]
     keys = {
-        "meters": ("meter_id",), "plans": ("plan_id",), "plan_versions": ("plan_id", "plan_version"),
+        "meters": ("meter_id",), "meter_filters": ("meter_id", "dimension", "value"), "plans": ("plan_id",), "plan_versions": ("plan_id", "plan_version"),
         "plan_charges": ("price_id",), "charge_tiers": ("price_id", "tier"), "customers": ("customer_id",),
         "subscriptions": ("subscription_id",), "discounts": ("discount_id",), "credit_grants": ("grant_id",),
         "commitments": ("commitment_id",), "contract_prices": ("price_id",), "currencies": ("currency",),

@@ -24,6 +24,7 @@ SCHEMAS: dict[str, list[tuple[str, pa.DataType]]] = {
     "meters": [("meter_id", S), ("name", S), ("unit", S), ("aggregation", S), ("value_property", S),
                ("unit_multiplier", S), ("unique_property", S), ("filters_json", S), ("group_by_json", S),
                ("group_by_1", S), ("group_by_2", S), ("group_by_3", S)],
+    "meter_filters": [("meter_id", S), ("dimension", S), ("value", S)],
     "plans": [("plan_id", S), ("name", S), ("currency", S), ("billing_period", S)],
     "plan_versions": [("plan_id", S), ("plan_version", INT), ("effective_from", D), ("effective_to", D)],
     "plan_charges": [("price_id", S), ("plan_id", S), ("plan_version", INT), ("charge_id", S), ("charge_name", S),

@@ -1,0 +1,41 @@
+{#- Round an amount ONCE to the currency's minor unit, half-up (half away from zero), kept as
+    DECIMAL(38,12). `minor_unit_expr` is an integer column (0..4; JPY 0, USD 2, KWD 3). ROUND on
+    DECIMAL rounds half away from zero on DuckDB, PostgreSQL (numeric) and Spark (HALF_UP); the
+    precision must be a constant on DuckDB, hence the CASE. -#}
+{% macro round_money(amount_expr, minor_unit_expr) -%}
+    cast(case {{ minor_unit_expr }}
+        when 0 then round(cast({{ amount_expr }} as decimal(38, 12)), 0)
+        when 1 then round(cast({{ amount_expr }} as decimal(38, 12)), 1)
+        when 2 then round(cast({{ amount_expr }} as decimal(38, 12)), 2)
+        when 3 then round(cast({{ amount_expr }} as decimal(38, 12)), 3)
+        when 4 then round(cast({{ amount_expr }} as decimal(38, 12)), 4)
+    end as decimal(38, 12))
+{%- endmacro %}
+
+{#- Smallest integer >= numerator / denominator, exactly, for non-negative DECIMALs (packages
+    rounded up). The quotient from safe_divide is rounded at 12 decimals, so it is corrected
+    with an exact multiplication: q = floor(n / d); q + 1 when q * d < n. -#}
+{% macro ceil_divide(numerator, denominator) -%}
+    (floor({{ safe_divide(numerator, denominator) }})
+        + case
+            when {{ decimal_multiply('floor(' ~ safe_divide(numerator, denominator) ~ ')', denominator) }}
+                < cast({{ numerator }} as decimal(38, 12)) then 1
+            else 0
+        end)
+{%- endmacro %}
+
+{#- price * quantity / unit_size at DECIMAL(38,12) without a binary float. -#}
+{% macro price_times(quantity_expr, unit_price_expr, unit_size_expr) -%}
+    {{ safe_divide(decimal_multiply(quantity_expr, unit_price_expr), unit_size_expr) }}
+{%- endmacro %}
+
+{#- A DECIMAL as plain text for JSON (no exponent, trailing zeros of the 12-place scale kept). -#}
+{% macro decimal_text(expr) -%}
+    cast(cast({{ expr }} as decimal(38, 12)) as {{ dbt.type_string() }})
+{%- endmacro %}
+
+{#- A string as a JSON string literal (backslashes and quotes escaped with chr(92), which reads
+    the same on every engine); 'null' when null. -#}
+{% macro json_string(expr) -%}
+    coalesce('"' || replace(replace(cast({{ expr }} as {{ dbt.type_string() }}), chr(92), chr(92) || chr(92)), '"', chr(92) || '"') || '"', 'null')
+{%- endmacro %}

@@ -1,0 +1,346 @@
+{#- All lines of each subscription period before prepaid credits, in the documented application
+    order (application_step):
+      1 recurring_fee / proration   2 trial_credit (trial days of recurring fees)   3 usage
+      4 trial_credit (free-trial usage allowance)   5 discount   6 commitment_true_up
+    Each line is rounded once (half-up, currency minor unit); later steps use rounded amounts:
+    - trial usage allowance: -min(allowance left, this period's usage lines), allowance used in
+      period order;
+    - discount (per billing_timing): percentage = -percent/100 * eligible lines; fixed = -min(amount,
+      eligible lines), in-advance lines first then in-arrears; eligible = applies_to (recurring:
+      steps 1-2, usage: steps 3-4, all: both); several discounts each apply to the same base;
+      duration counted in billing periods ending after the discount's start_date;
+    - commitment true-up (ended periods): max(0, commitment * service_days / period_days (rounded)
+      - sum of steps 1-5 of the period). -#}
+
+with periods as (
+    select * from {{ ref('int_rating__subscription_periods') }}
+),
+
+recurring_lines as (
+    select * from {{ ref('int_rating__recurring_lines') }}
+),
+
+usage_lines as (
+    select * from {{ ref('int_rating__usage_lines') }}
+),
+
+discounts as (
+    select * from {{ ref('stg_catalog__discounts') }}
+),
+
+commitments as (
+    select * from {{ ref('stg_catalog__commitments') }}
+),
+
+charge_lines as (
+    select
+        recurring_lines.*,
+        case when line_type = 'trial_credit' then 2 else 1 end as application_step
+    from recurring_lines
+    union all
+    select
+        usage_lines.*,
+        3 as application_step
+    from usage_lines
+),
+
+charge_lines_rounded as (
+    select
+        charge_lines.*,
+        {{ round_money('charge_lines.amount', 'charge_lines.minor_unit') }} as amount_rounded
+    from charge_lines
+),
+
+usage_totals as (
+    select
+        periods.subscription_id,
+        periods.period_start,
+        periods.trial_usage_amount,
+        coalesce(sum(charge_lines_rounded.amount_rounded), 0) as usage_total
+    from periods
+    left join charge_lines_rounded
+        on
+            periods.subscription_id = charge_lines_rounded.subscription_id
+            and periods.period_start = charge_lines_rounded.period_start
+            and charge_lines_rounded.application_step = 3
+    where periods.is_ended and periods.trial_usage_amount is not null
+    group by periods.subscription_id, periods.period_start, periods.trial_usage_amount
+),
+
+trial_allowance as (
+    select
+        usage_totals.*,
+        usage_totals.trial_usage_amount - coalesce(sum(case when usage_totals.usage_total > 0
+            then usage_totals.usage_total else 0 end) over (
+            partition by usage_totals.subscription_id
+            order by usage_totals.period_start
+            rows between unbounded preceding and 1 preceding
+        ), 0) as allowance_left
+    from usage_totals
+),
+
+trial_usage_credits as (
+    select
+        periods.subscription_id,
+        periods.customer_id,
+        periods.plan_id,
+        periods.plan_version,
+        periods.currency,
+        periods.minor_unit,
+        periods.period_start,
+        periods.period_end,
+        periods.service_start,
+        periods.service_end,
+        'trial_usage' as charge_id,
+        'Free trial usage allowance' as charge_name,
+        'usage' as charge_type,
+        cast(null as {{ dbt.type_string() }}) as meter_id,
+        cast(null as {{ dbt.type_string() }}) as price_id,
+        'plan' as price_source,
+        'trial_allowance' as price_model,
+        'trial_credit' as line_type,
+        'in_arrears' as billing_timing,
+        '{}' as dimensions_json,
+        cast(1 as decimal(38, 12)) as quantity,
+        cast(null as decimal(38, 12)) as unit_price,
+        cast(null as {{ dbt.type_string() }}) as tier_breakdown_json,
+        cast(-1 * case when trial_allowance.allowance_left < trial_allowance.usage_total
+            then trial_allowance.allowance_left else trial_allowance.usage_total end as decimal(38, 12)) as amount,
+        4 as application_step
+    from trial_allowance
+    inner join periods
+        on
+            trial_allowance.subscription_id = periods.subscription_id
+            and trial_allowance.period_start = periods.period_start
+    where trial_allowance.allowance_left > 0 and trial_allowance.usage_total > 0
+),
+
+base_lines as (
+    select * from charge_lines_rounded
+    union all
+    select
+        trial_usage_credits.*,
+        {{ round_money('trial_usage_credits.amount', 'trial_usage_credits.minor_unit') }} as amount_rounded
+    from trial_usage_credits
+),
+
+subtotals as (
+    select
+        subscription_id,
+        period_start,
+        sum(case when billing_timing = 'in_advance' and application_step in (1, 2) then amount_rounded else 0 end)
+            as advance_recurring,
+        sum(case when billing_timing = 'in_advance' and application_step in (3, 4) then amount_rounded else 0 end)
+            as advance_usage,
+        sum(case when billing_timing = 'in_arrears' and application_step in (1, 2) then amount_rounded else 0 end)
+            as arrears_recurring,
+        sum(case when billing_timing = 'in_arrears' and application_step in (3, 4) then amount_rounded else 0 end)
+            as arrears_usage
+    from base_lines
+    group by subscription_id, period_start
+),
+
+discount_periods as (
+    select
+        periods.*,
+        discounts.discount_id,
+        discounts.name as discount_name,
+        discounts.discount_type,
+        discounts.percent,
+        discounts.amount as discount_amount,
+        discounts.applies_to,
+        discounts.duration,
+        discounts.duration_periods,
+        row_number() over (
+            partition by periods.subscription_id, discounts.discount_id
+            order by periods.period_start
+        ) as discount_period_number
+    from periods
+    inner join discounts
+        on
+            (
+                discounts.customer_id = periods.customer_id
+                or discounts.subscription_id = periods.subscription_id
+                or discounts.plan_id = periods.plan_id
+            )
+            and periods.period_end > coalesce(discounts.start_date, periods.start_date)
+),
+
+discount_bases as (
+    select
+        discount_periods.*,
+        case discount_periods.applies_to
+            when 'recurring' then subtotals.advance_recurring
+            when 'usage' then subtotals.advance_usage
+            else subtotals.advance_recurring + subtotals.advance_usage
+        end as advance_eligible,
+        case discount_periods.applies_to
+            when 'recurring' then subtotals.arrears_recurring
+            when 'usage' then subtotals.arrears_usage
+            else subtotals.arrears_recurring + subtotals.arrears_usage
+        end as arrears_eligible
+    from discount_periods
+    inner join subtotals
+        on
+            discount_periods.subscription_id = subtotals.subscription_id
+            and discount_periods.period_start = subtotals.period_start
+    where discount_periods.duration = 'forever' or discount_periods.discount_period_number <= discount_periods.duration_periods
+),
+
+discount_amounts as (
+    select
+        discount_bases.*,
+        'in_advance' as billing_timing,
+        case
+            when discount_type = 'percentage'
+                then -1 * {{ safe_divide(decimal_multiply('advance_eligible', 'percent'), '100') }}
+            when advance_eligible <= 0 then cast(0 as decimal(38, 12))
+            when discount_amount < advance_eligible then -1 * discount_amount
+            else -1 * advance_eligible
+        end as amount
+    from discount_bases
+    union all
+    select
+        discount_bases.*,
+        'in_arrears' as billing_timing,
+        case
+            when not is_ended then cast(0 as decimal(38, 12))
+            when discount_type = 'percentage'
+                then -1 * {{ safe_divide(decimal_multiply('arrears_eligible', 'percent'), '100') }}
+            when arrears_eligible <= 0 then cast(0 as decimal(38, 12))
+            when discount_amount - (case when advance_eligible <= 0 then 0
+                    when discount_amount < advance_eligible then discount_amount else advance_eligible end)
+                < arrears_eligible
+                then -1 * (discount_amount - (case when advance_eligible <= 0 then 0
+                    when discount_amount < advance_eligible then discount_amount else advance_eligible end))
+            else -1 * arrears_eligible
+        end as amount
+    from discount_bases
+),
+
+discount_lines as (
+    select
+        subscription_id,
+        customer_id,
+        plan_id,
+        plan_version,
+        currency,
+        minor_unit,
+        period_start,
+        period_end,
+        service_start,
+        service_end,
+        discount_id as charge_id,
+        discount_name as charge_name,
+        'adjustment' as charge_type,
+        cast(null as {{ dbt.type_string() }}) as meter_id,
+        cast(null as {{ dbt.type_string() }}) as price_id,
+        'discount' as price_source,
+        discount_type as price_model,
+        'discount' as line_type,
+        billing_timing,
+        '{}' as dimensions_json,
+        cast(1 as decimal(38, 12)) as quantity,
+        cast(case when discount_type = 'percentage' then percent end as decimal(38, 12)) as unit_price,
+        cast(null as {{ dbt.type_string() }}) as tier_breakdown_json,
+        cast(amount as decimal(38, 12)) as amount,
+        5 as application_step,
+        {{ round_money('amount', 'minor_unit') }} as amount_rounded
+    from discount_amounts
+    where amount <> 0
+),
+
+discounted_lines as (
+    select * from base_lines
+    union all
+    select * from discount_lines
+),
+
+period_net as (
+    select
+        subscription_id,
+        period_start,
+        sum(amount_rounded) as net_amount
+    from discounted_lines
+    group by subscription_id, period_start
+),
+
+true_ups as (
+    select
+        periods.subscription_id,
+        periods.customer_id,
+        periods.plan_id,
+        periods.plan_version,
+        periods.currency,
+        periods.minor_unit,
+        periods.period_start,
+        periods.period_end,
+        periods.service_start,
+        periods.service_end,
+        commitments.commitment_id as charge_id,
+        'Minimum commitment true-up' as charge_name,
+        'adjustment' as charge_type,
+        cast(null as {{ dbt.type_string() }}) as meter_id,
+        cast(null as {{ dbt.type_string() }}) as price_id,
+        'commitment' as price_source,
+        'minimum_commitment' as price_model,
+        'commitment_true_up' as line_type,
+        'in_arrears' as billing_timing,
+        '{}' as dimensions_json,
+        cast(1 as decimal(38, 12)) as quantity,
+        {{ round_money(safe_divide(decimal_multiply('commitments.amount', 'periods.service_days'), 'periods.period_days'),
+            'periods.minor_unit') }} as unit_price,
+        cast(null as {{ dbt.type_string() }}) as tier_breakdown_json,
+        coalesce(period_net.net_amount, 0) as net_amount
+    from periods
+    inner join commitments
+        on
+            (commitments.subscription_id = periods.subscription_id or commitments.plan_id = periods.plan_id)
+            and (commitments.effective_from is null or commitments.effective_from <= periods.service_start)
+            and (commitments.effective_to is null or commitments.effective_to > periods.service_start)
+    left join period_net
+        on
+            periods.subscription_id = period_net.subscription_id
+            and periods.period_start = period_net.period_start
+    where periods.is_ended
+),
+
+true_up_lines as (
+    select
+        subscription_id,
+        customer_id,
+        plan_id,
+        plan_version,
+        currency,
+        minor_unit,
+        period_start,
+        period_end,
+        service_start,
+        service_end,
+        charge_id,
+        charge_name,
+        charge_type,
+        meter_id,
+        price_id,
+        price_source,
+        price_model,
+        line_type,
+        billing_timing,
+        dimensions_json,
+        quantity,
+        unit_price,
+        tier_breakdown_json,
+        cast(unit_price - net_amount as decimal(38, 12)) as amount,
+        6 as application_step,
+        cast(unit_price - net_amount as decimal(38, 12)) as amount_rounded
+    from true_ups
+    where unit_price > net_amount
+),
+
+final as (
+    select * from discounted_lines
+    union all
+    select * from true_up_lines
+)
+
+select * from final

@@ -1,0 +1,100 @@
+{#- Percentage-of-transaction prices, rated per event (the event quantity is the transaction
+    amount), in event order (event_ts, event_id) across the groups of one price:
+      free event  : among the first `free_events` events, or its whole amount is still covered by
+                    the `free_amount` allowance (transaction amount not charged): pays nothing;
+      otherwise   : fee = chargeable amount * rate / 100 + fixed_fee, then at least
+                    min_per_event and at most max_per_event;
+    chargeable amount = amount minus what is left of the free_amount allowance before the event. -#}
+
+with events as (
+    select * from {{ ref('int_rating__usage_events') }}
+),
+
+priced as (
+    select * from {{ ref('int_rating__usage_priced') }}
+    where price_model = 'percentage'
+),
+
+ordered as (
+    select
+        events.event_id,
+        events.event_ts,
+        events.quantity as transaction_amount,
+        priced.subscription_id,
+        priced.period_start,
+        priced.price_id,
+        priced.dimensions_json,
+        priced.rate,
+        priced.fixed_fee,
+        priced.free_events,
+        priced.free_amount,
+        priced.min_per_event,
+        priced.max_per_event,
+        row_number() over (
+            partition by priced.subscription_id, priced.period_start, priced.price_id
+            order by events.event_ts, events.event_id
+        ) as event_number,
+        coalesce(sum(events.quantity) over (
+            partition by priced.subscription_id, priced.period_start, priced.price_id
+            order by events.event_ts, events.event_id
+            rows between unbounded preceding and 1 preceding
+        ), 0) as amount_before
+    from events
+    inner join priced
+        on
+            events.subscription_id = priced.subscription_id
+            and events.period_start = priced.period_start
+            and events.meter_id = priced.meter_id
+            and events.dimensions_json = priced.dimensions_json
+),
+
+chargeable as (
+    select
+        ordered.*,
+        case
+            when coalesce(ordered.free_amount, 0) - ordered.amount_before <= 0 then ordered.transaction_amount
+            when ordered.transaction_amount > coalesce(ordered.free_amount, 0) - ordered.amount_before
+                then ordered.transaction_amount - (coalesce(ordered.free_amount, 0) - ordered.amount_before)
+            else cast(0 as decimal(38, 12))
+        end as chargeable_amount
+    from ordered
+),
+
+fees as (
+    select
+        chargeable.*,
+        chargeable.event_number <= coalesce(chargeable.free_events, 0) or chargeable.chargeable_amount <= 0 as is_free,
+        {{ safe_divide(decimal_multiply('chargeable.chargeable_amount', 'chargeable.rate'), '100') }}
+        + coalesce(chargeable.fixed_fee, 0) as raw_fee
+    from chargeable
+),
+
+clamped as (
+    select
+        fees.*,
+        case
+            when fees.is_free then cast(0 as decimal(38, 12))
+            when fees.max_per_event is not null and fees.raw_fee > fees.max_per_event then fees.max_per_event
+            when fees.min_per_event is not null and fees.raw_fee < fees.min_per_event then fees.min_per_event
+            else fees.raw_fee
+        end as fee
+    from fees
+),
+
+final as (
+    select
+        subscription_id,
+        period_start,
+        price_id,
+        dimensions_json,
+        cast(sum(fee) as decimal(38, 12)) as amount,
+        '[{"events":' || cast(count(*) as {{ dbt.type_string() }})
+        || ',"free_events":' || cast(sum(case when is_free then 1 else 0 end) as {{ dbt.type_string() }})
+        || ',"transaction_amount":"' || {{ decimal_text('sum(transaction_amount)') }}
+        || '","chargeable_amount":"' || {{ decimal_text('sum(case when is_free then 0 else chargeable_amount end)') }}
+        || '","amount":"' || {{ decimal_text('sum(fee)') }} || '"}]' as fee_breakdown_json
+    from clamped
+    group by subscription_id, period_start, price_id, dimensions_json
+)
+
+select * from final

@@ -1,0 +1,45 @@
+{{ config(materialized='table', schema='billing') }}
+
+{#- One row per prepaid credit grant as of var('as_of_date'): granted, used by rated lines
+    (credit_applied), expired (the unused balance of a grant whose expires_at <= as_of_date) and
+    the balance still available. Burn order: earliest expiry first, then oldest grant. -#}
+
+with grants as (
+    select * from {{ ref('stg_catalog__credit_grants') }}
+),
+
+burn as (
+    select * from {{ ref('int_rating__credit_burn') }}
+),
+
+used as (
+    select
+        grant_id,
+        sum(used) as amount_used,
+        max(case when used > 0 then due_date end) as last_used_on
+    from burn
+    group by grant_id
+),
+
+final as (
+    select
+        grants.grant_id,
+        grants.customer_id,
+        grants.currency,
+        grants.description,
+        grants.granted_at,
+        grants.expires_at,
+        cast(grants.amount as decimal(38, 12)) as amount_granted,
+        cast(coalesce(used.amount_used, 0) as decimal(38, 12)) as amount_used,
+        cast(case when grants.expires_at is not null and grants.expires_at <= {{ as_of_date() }}
+            then grants.amount - coalesce(used.amount_used, 0) else 0 end as decimal(38, 12)) as amount_expired,
+        cast(case when grants.expires_at is not null and grants.expires_at <= {{ as_of_date() }}
+            then 0 else grants.amount - coalesce(used.amount_used, 0) end as decimal(38, 12)) as balance,
+        used.last_used_on,
+        {{ as_of_date() }} as as_of_date
+    from grants
+    left join used
+        on grants.grant_id = used.grant_id
+)
+
+select * from final
