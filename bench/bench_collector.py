@@ -1,0 +1,246 @@
+"""Collector throughput benchmark: 1,000-event batches with durable (fsync'd) acknowledgements.
+
+    .venv/bin/python bench/bench_collector.py [--seconds 8] [--concurrency 8] [--batch 1000]
+
+Runs on this machine only (127.0.0.1), three phases of ``--seconds`` each, in one run:
+1. baseline "fsync-append": the same request bodies appended to a file with fdatasync after each
+   batch, no HTTP (the storage floor for one-batch-per-fsync);
+2. baseline "http-noop": the same POSTs, same client, to an aiohttp handler that reads the body and
+   answers a constant (the HTTP + framework floor);
+3. the collector (``usagebill collector``) with durable acks: parse, validate every event, dedup,
+   group-commit fsync, per-event answers.
+Prints events/s, p50/p99 ack latency, the collector's CPU use, and the ratios to the baselines.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+EVENT = (
+    b'{"event_id":"r%d-b%d-e%d","customer_id":"cus_%d","meter":"gpu_ms",'
+    b'"timestamp":"2026-11-01T13:47:00Z","quantity":"2457","dimensions":{"gpu_type":"a100","region":"us-east-1"}}'
+)
+
+
+def make_body(run: int, batch_no: int, size: int) -> bytes:
+    return b"[" + b",".join(EVENT % (run, batch_no, i, i % 50) for i in range(size)) + b"]"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def pct(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    s = sorted(values)
+    return s[min(len(s) - 1, int(round(q * (len(s) - 1))))]
+
+
+async def load(
+    url: str, headers: dict[str, str], bodies: list[bytes], seconds: float, concurrency: int, batch: int
+):
+    import aiohttp
+
+    latencies: list[float] = []
+    acked = 0
+    errors = 0
+    next_body = 0
+    deadline = time.perf_counter() + seconds
+    connector = aiohttp.TCPConnector(limit=concurrency)
+    async with aiohttp.ClientSession(connector=connector) as session:
+
+        async def worker() -> None:
+            nonlocal acked, errors, next_body
+            while time.perf_counter() < deadline and next_body < len(bodies):
+                body = bodies[next_body]
+                next_body += 1
+                t0 = time.perf_counter()
+                async with session.post(url, data=body, headers=headers) as resp:
+                    payload = await resp.read()
+                    ok = resp.status == 200
+                latencies.append(time.perf_counter() - t0)
+                if ok and (b'"accepted":%d' % batch in payload or payload == b"ok"):
+                    acked += batch
+                else:
+                    errors += 1
+
+        start = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        elapsed = time.perf_counter() - start
+    return acked, elapsed, latencies, errors
+
+
+def fsync_append_baseline(
+    bodies: list[bytes], seconds: float, batch: int, folder: Path
+) -> tuple[float, list[float]]:
+    path = folder / "baseline.jsonl"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    lat: list[float] = []
+    n = 0
+    start = time.perf_counter()
+    try:
+        while time.perf_counter() - start < seconds and n < len(bodies):
+            t0 = time.perf_counter()
+            os.write(fd, bodies[n] + b"\n")
+            os.fdatasync(fd)
+            lat.append(time.perf_counter() - t0)
+            n += 1
+    finally:
+        os.close(fd)
+    return n * batch / (time.perf_counter() - start), lat
+
+
+NOOP_SERVER = """
+import sys
+from aiohttp import web
+async def h(request):
+    await request.read()
+    return web.Response(body=b"ok")
+app = web.Application(client_max_size=64 * 1024 * 1024)
+app.router.add_post("/v1/events", h)
+web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), print=lambda *a: print("ready", flush=True), access_log=None)
+"""
+
+
+def wait_ready(proc: subprocess.Popen[str], pattern: str) -> str:
+    assert proc.stdout is not None
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            raise RuntimeError("server exited before it was ready")
+        m = re.search(pattern, line)
+        if m:
+            return m.group(0)
+    raise RuntimeError("server not ready within 60 s")
+
+
+def stop(proc: subprocess.Popen[str]) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def report(name: str, events_s: float, lat: list[float]) -> None:
+    print(
+        f"  {name:<16} {events_s:>12,.0f} events/s   p50 {pct(lat, 0.5) * 1000:7.2f} ms   p99 {pct(lat, 0.99) * 1000:7.2f} ms",
+        flush=True,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--seconds", type=float, default=8.0, help="length of each phase")
+    p.add_argument("--concurrency", type=int, default=8, help="requests in flight")
+    p.add_argument("--batch", type=int, default=1000, help="events per request")
+    p.add_argument("--max-batches", type=int, default=1500, help="request bodies prepared per phase")
+    args = p.parse_args(argv)
+
+    from ingestion.collector.keys import create_key
+
+    print(
+        f"cores: {os.cpu_count()}; batch {args.batch} events; concurrency {args.concurrency}; {args.seconds:.0f} s per phase"
+    )
+    print(f"preparing {args.max_batches} bodies per phase ...", flush=True)
+    with tempfile.TemporaryDirectory(prefix="usagebill-bench-") as tmp:
+        tmpdir = Path(tmp)
+        bodies = {run: [make_body(run, b, args.batch) for b in range(args.max_batches)] for run in (1, 2)}
+        print(f"body size: {len(bodies[1][0]) / 1024:.0f} KiB per request", flush=True)
+        results: dict[str, float] = {}
+
+        print("phase 1/3: fsync-append baseline (no HTTP)", flush=True)
+        eps, lat = fsync_append_baseline(bodies[1], args.seconds, args.batch, tmpdir)
+        results["fsync-append"] = eps
+        report("fsync-append", eps, lat)
+
+        print("phase 2/3: HTTP no-op baseline", flush=True)
+        port = free_port()
+        noop = subprocess.Popen(
+            [sys.executable, "-c", NOOP_SERVER, str(port)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        try:
+            wait_ready(noop, "ready")
+            acked, elapsed, lat, errors = asyncio.run(
+                load(f"http://127.0.0.1:{port}/v1/events", {"Content-Type": "application/json"}, bodies[1],
+                     args.seconds, args.concurrency, args.batch)
+            )  # fmt: skip
+        finally:
+            stop(noop)
+        results["http-noop"] = acked / elapsed
+        report("http-noop", acked / elapsed, lat)
+
+        print("phase 3/3: collector, durable acks (fsync before answering)", flush=True)
+        data_dir = tmpdir / "data"
+        key = create_key(data_dir / "keys", "bench")
+        env = {**os.environ, "USAGEBILL_DATA_DIR": str(data_dir), "PYTHONUNBUFFERED": "1"}
+        coll = subprocess.Popen(
+            [sys.executable, "-m", "usagebill.cli", "collector", "--port", "0", "--data-dir", str(data_dir)],
+            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        )  # fmt: skip
+        try:
+            url = wait_ready(coll, r"http://127\.0\.0\.1:\d+")
+            cpu0, t0 = cpu_seconds(coll.pid), time.perf_counter()
+            headers = {"Content-Type": "application/json", "Authorization": f"Bearer {key}"}
+            acked, elapsed, lat, errors = asyncio.run(
+                load(f"{url}/v1/events", headers, bodies[2], args.seconds, args.concurrency, args.batch)
+            )
+            cpu = cpu_seconds(coll.pid) - cpu0
+            wall = time.perf_counter() - t0
+            metrics = asyncio.run(_get(f"{url}/metrics"))
+        finally:
+            stop(coll)
+        eps = acked / elapsed
+        results["collector"] = eps
+        report("collector", eps, lat)
+        fsyncs = re.search(r"usagebill_collector_fsyncs_total (\d+)", metrics)
+        groups = re.search(r"usagebill_collector_commit_groups_total (\d+)", metrics)
+        print(f"  collector errors: {errors}; CPU {cpu / wall * 100:.0f}% of one core "
+              f"({cpu / max(acked, 1) * 1e6:.1f} us CPU per event); "
+              f"fsyncs {fsyncs.group(1) if fsyncs else '?'}, commit groups {groups.group(1) if groups else '?'}")  # fmt: skip
+        landed = sum(1 for f in (data_dir / "landing/usage/collector").glob("*.jsonl") for _ in f.open("rb"))
+        print(f"  landed lines after shutdown: {landed:,} (acknowledged: {acked:,})")
+
+    print()
+    print(f"collector / http-noop    = {results['collector'] / results['http-noop']:.2f}")
+    print(f"collector / fsync-append = {results['collector'] / results['fsync-append']:.2f}")
+    print(f"goal >= 100,000 events/s on 2 cores: reached {results['collector']:,.0f} "
+          f"({results['collector'] / 100_000:.0%} of goal)")  # fmt: skip
+    return 0
+
+
+async def _get(url: str) -> str:
+    import aiohttp
+
+    async with aiohttp.ClientSession() as s, s.get(url) as r:
+        return await r.text()
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
