@@ -58,7 +58,12 @@ class ReportedTotals:
     def __init__(self, current: Iterable[ReportRow]) -> None:
         self.units: dict[tuple[str, str, str], Decimal] = {}
         self.google_window_end: dict[str, datetime] = {}
+        self.google_first_hour: dict[str, datetime] = {}  # first hour a consumer was due (any state)
         for row in current:
+            if row.marketplace == "google":
+                first = self.google_first_hour.get(row.marketplace_customer)
+                if first is None or row.hour_start < first:
+                    self.google_first_hour[row.marketplace_customer] = row.hour_start
             if row.counted:
                 k = (row.marketplace, row.customer_id, row.dimension)
                 self.units[k] = self.units.get(k, Decimal(0)) + row.quantity
@@ -71,6 +76,8 @@ class ReportedTotals:
         return self.units.get((marketplace, customer_id, dimension), Decimal(0))
 
     def add(self, row: ReportRow) -> None:
+        if row.marketplace == "google":
+            self.google_first_hour.setdefault(row.marketplace_customer, row.hour_start)
         if row.counted:
             k = (row.marketplace, row.customer_id, row.dimension)
             self.units[k] = self.units.get(k, Decimal(0)) + row.quantity
@@ -102,7 +109,11 @@ def plan_hour(
         window_start = window_end = None
         request_key: str | None = None
         if marketplace == "google":
-            window_start = totals.google_window_end.get(ident.marketplace_customer, hour_start)
+            # contiguous: start where the consumer's last accepted window ended; before any, at the first
+            # hour the consumer was due (so a rejected or carried first hour is still covered)
+            consumer = ident.marketplace_customer
+            window_start = totals.google_window_end.get(consumer) or min(
+                hour_start, totals.google_first_hour.get(consumer, hour_start))
             window_end = hour_start + HOUR
             if window_start >= window_end:  # a later window was already reported: nothing left to cover
                 window_start = None
