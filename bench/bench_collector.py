@@ -58,7 +58,13 @@ def pct(values: list[float], q: float) -> float:
 
 
 async def load(
-    url: str, headers: dict[str, str], bodies: list[bytes], seconds: float, concurrency: int, batch: int
+    url: str,
+    headers: dict[str, str],
+    bodies: list[bytes],
+    seconds: float,
+    concurrency: int,
+    batch: int,
+    cycle: bool = False,
 ):
     import aiohttp
 
@@ -72,8 +78,8 @@ async def load(
 
         async def worker() -> None:
             nonlocal acked, errors, next_body
-            while time.perf_counter() < deadline and next_body < len(bodies):
-                body = bodies[next_body]
+            while time.perf_counter() < deadline and (cycle or next_body < len(bodies)):
+                body = bodies[next_body % len(bodies)]
                 next_body += 1
                 t0 = time.perf_counter()
                 async with session.post(url, data=body, headers=headers) as resp:
@@ -189,7 +195,7 @@ def main(argv: list[str] | None = None) -> int:
             wait_ready(noop, "ready")
             acked, elapsed, lat, errors = asyncio.run(
                 load(f"http://127.0.0.1:{port}/v1/events", {"Content-Type": "application/json"}, bodies[1],
-                     args.seconds, args.concurrency, args.batch)
+                     args.seconds, args.concurrency, args.batch, cycle=True)
             )  # fmt: skip
         finally:
             stop(noop)
@@ -206,13 +212,14 @@ def main(argv: list[str] | None = None) -> int:
         )  # fmt: skip
         try:
             url = wait_ready(coll, r"http://127\.0\.0\.1:\d+")
-            cpu0, t0 = cpu_seconds(coll.pid), time.perf_counter()
+            cpu0, t0, own0 = cpu_seconds(coll.pid), time.perf_counter(), time.process_time()
             headers = {"Content-Type": "application/json", "Authorization": f"Bearer {key}"}
             acked, elapsed, lat, errors = asyncio.run(
                 load(f"{url}/v1/events", headers, bodies[2], args.seconds, args.concurrency, args.batch)
             )
             cpu = cpu_seconds(coll.pid) - cpu0
             wall = time.perf_counter() - t0
+            own = time.process_time() - own0
             metrics = asyncio.run(_get(f"{url}/metrics"))
         finally:
             stop(coll)
@@ -221,9 +228,17 @@ def main(argv: list[str] | None = None) -> int:
         report("collector", eps, lat)
         fsyncs = re.search(r"usagebill_collector_fsyncs_total (\d+)", metrics)
         groups = re.search(r"usagebill_collector_commit_groups_total (\d+)", metrics)
+        print(
+            f"  load generator CPU {own / wall * 100:.0f}% of one core; machine load average {os.getloadavg()[0]:.2f}"
+        )
         print(f"  collector errors: {errors}; CPU {cpu / wall * 100:.0f}% of one core "
               f"({cpu / max(acked, 1) * 1e6:.1f} us CPU per event); "
               f"fsyncs {fsyncs.group(1) if fsyncs else '?'}, commit groups {groups.group(1) if groups else '?'}")  # fmt: skip
+        us_per_event = cpu / max(acked, 1) * 1e6
+        print(
+            f"  CPU-bound ceiling of the single-process collector on one uncontended core: "
+            f"~{1e6 / us_per_event:,.0f} events/s (1e6 / {us_per_event:.1f} us)"
+        )
         landed = sum(1 for f in (data_dir / "landing/usage/collector").glob("*.jsonl") for _ in f.open("rb"))
         print(f"  landed lines after shutdown: {landed:,} (acknowledged: {acked:,})")
 

@@ -15,7 +15,7 @@ from aiohttp import web
 from ingestion.collector import compat
 from ingestion.collector.keys import KeyStore
 from ingestion.collector.landing_log import LandingLog, LogFailedError
-from ingestion.collector.processing import BatchOutcome, process_batch, quarantine_line, utc_text
+from ingestion.collector.processing import Answer, BatchOutcome, process_batch, quarantine_line, utc_text
 from ingestion.events import Rejection, loads
 
 _ENC = msgspec.json.Encoder(decimal_format="number")
@@ -377,7 +377,7 @@ class Collector:
             raw_items=items,
             pre_rejections=pre or None,
         )
-        failed = [r for r in outcome.results if r["status"] != "accepted"]
+        failed = [r for r in outcome.results if r.status != "accepted"]
         if failed:
             # Lago batches are atomic: one invalid or duplicate event -> 422, nothing persisted.
             # Rejected events are still quarantined with their reason.
@@ -389,13 +389,13 @@ class Collector:
                 endpoint, BatchOutcome(rejected=outcome.rejected, duplicate=outcome.duplicate)
             )
 
-            def detail(r: dict[str, Any]) -> dict[str, list[str]]:
-                if r["status"] == "duplicate":
+            def detail(r: Answer) -> dict[str, list[str]]:
+                if r.status == "duplicate":
                     return {"transaction_id": ["value_already_exist"]}
-                return {_lago_field(r["field"]): [r["rule"]], "reason": [r["reason"]]}
+                return {_lago_field(r.field or "$"): [r.rule or ""], "reason": [r.reason or ""]}
 
             if batch:
-                details: Any = {str(r["index"]): detail(r) for r in failed}
+                details: Any = {str(r.index): detail(r) for r in failed}
             else:
                 details = detail(failed[0])
             return self._lago_error(422, "Unprocessable Entity", "validation_errors", details)

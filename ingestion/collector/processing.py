@@ -24,21 +24,59 @@ def utc_text(ts: datetime) -> str:
     return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
+class LandedEvent(msgspec.Struct, omit_defaults=True):
+    """One landing-log line: the normalized event (tenant_id set) plus arrived_at."""
+
+    event_id: str
+    customer_id: str
+    meter: str
+    timestamp: str
+    properties: msgspec.Raw
+    dimensions: msgspec.Raw
+    source: str
+    tenant_id: str
+    arrived_at: str
+    quantity: str | None = None
+
+
+class Answer(msgspec.Struct, omit_defaults=True):
+    """The collector's answer for one event of a request."""
+
+    index: int
+    event_id: str | None
+    status: str
+    field: str | None = None
+    rule: str | None = None
+    reason: str | None = None
+
+
+_EMPTY = msgspec.Raw(b"{}")
+_ts_cache: dict[datetime, str] = {}
+
+
+def _ts_text(ts: datetime) -> str:
+    text = _ts_cache.get(ts)
+    if text is None:
+        if len(_ts_cache) > 100_000:
+            _ts_cache.clear()
+        text = _ts_cache[ts] = utc_text(ts)
+    return text
+
+
 def landed_line(ev: ValidEvent, arrived_at: str) -> bytes:
     """One landing-log line: the normalized event (tenant_id set) plus arrived_at."""
-    doc: dict[str, Any] = {
-        "event_id": ev.event_id,
-        "customer_id": ev.customer_id,
-        "meter": ev.meter,
-        "timestamp": utc_text(ev.event_ts),
-        "properties": msgspec.Raw(ev.properties_json.encode()),
-        "dimensions": msgspec.Raw(ev.dimensions_json.encode()),
-        "source": ev.source,
-        "tenant_id": ev.tenant_id,
-        "arrived_at": arrived_at,
-    }
-    if ev.quantity is not None:
-        doc["quantity"] = ev.quantity
+    doc = LandedEvent(
+        ev.event_id,
+        ev.customer_id,
+        ev.meter,
+        _ts_text(ev.event_ts),
+        _EMPTY if ev.properties_json == "{}" else msgspec.Raw(ev.properties_json.encode()),
+        _EMPTY if ev.dimensions_json == "{}" else msgspec.Raw(ev.dimensions_json.encode()),
+        ev.source,
+        ev.tenant_id,
+        arrived_at,
+        ev.quantity,
+    )
     return _ENC.encode(doc) + b"\n"
 
 
@@ -71,7 +109,7 @@ def quarantine_line(
 
 @dataclass
 class BatchOutcome:
-    results: list[dict[str, Any]] = field(default_factory=list)
+    results: list[Answer] = field(default_factory=list)
     lines: list[bytes] = field(default_factory=list)
     keys: list[bytes] = field(default_factory=list)
     quarantine: list[bytes] = field(default_factory=list)
@@ -116,14 +154,7 @@ def process_batch(
         if rejection is not None:
             out.rejected += 1
             results.append(
-                {
-                    "index": i,
-                    "event_id": rejection.event_id,
-                    "status": REJECTED,
-                    "field": rejection.field,
-                    "rule": rejection.rule,
-                    "reason": rejection.reason,
-                }
+                Answer(i, rejection.event_id, REJECTED, rejection.field, rejection.rule, rejection.reason)
             )
             out.quarantine.append(
                 quarantine_line(
@@ -139,11 +170,11 @@ def process_batch(
         key = event_key(result.tenant_id, result.event_id)
         if key in index or key in seen:
             out.duplicate += 1
-            results.append({"index": i, "event_id": result.event_id, "status": DUPLICATE})
+            results.append(Answer(i, result.event_id, DUPLICATE))
             continue
         seen.add(key)
         out.accepted += 1
-        results.append({"index": i, "event_id": result.event_id, "status": ACCEPTED})
+        results.append(Answer(i, result.event_id, ACCEPTED))
         out.lines.append(landed_line(result, arrived_at))
         out.keys.append(key)
         out.valid.append(result)
