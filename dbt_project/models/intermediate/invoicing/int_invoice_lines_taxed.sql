@@ -1,0 +1,148 @@
+{#- Tax per invoice line (docs/invoices.md "Tax"). Decided in this order:
+    1. tax-exempt customer -> 0 %, rate id `exempt`;
+    2. EU reverse charge: seller and customer in different EU member states, customer is a business
+       with a tax (VAT) id -> 0 %, rate id `reverse_charge`, with the legally required note;
+    3. otherwise the most specific rate of the customer's jurisdiction on the invoice's issue date:
+       country over `*`, state over no state, customer_type over any.
+    Tax is computed on the rounded line amount and rounded once, half-up, to the minor unit:
+    exclusive: tax = round(amount * rate), net = amount, gross = amount + tax;
+    inclusive: tax = round(amount * rate / (1 + rate)), net = amount - tax, gross = amount. -#}
+{%- set reverse_charge_note = "Reverse charge: VAT to be accounted for by the recipient, Art. 196 Council Directive 2006/112/EC" -%}
+
+with lines as (
+    select * from {{ ref('int_invoice_lines_assigned') }}
+),
+
+customers as (
+    select * from {{ ref('stg_catalog__customers') }}
+),
+
+issuer as (
+    select * from {{ ref('stg_tax__issuer') }}
+),
+
+rates as (
+    select * from {{ ref('stg_tax__rates') }}
+),
+
+eu as (
+    select * from {{ ref('invoicing_eu_vat_countries') }}
+),
+
+customer_tax as (
+    select
+        customers.customer_id,
+        customers.country as customer_country,
+        json_extract_string(customers.address_json, '$.state') as customer_state,
+        customers.customer_type,
+        nullif(trim(customers.tax_id), '') as customer_tax_id,
+        coalesce(customers.tax_exempt, false) as is_tax_exempt,
+        (
+            customer_eu.country is not null
+            and issuer_eu.country is not null
+            and customers.country <> issuer.country
+            and customers.customer_type = 'business'
+            and nullif(trim(customers.tax_id), '') is not null
+        ) as is_reverse_charge
+    from customers
+    cross join issuer
+    left join eu as customer_eu on customers.country = customer_eu.country
+    left join eu as issuer_eu on issuer.country = issuer_eu.country
+),
+
+rate_candidates as (
+    select
+        lines.invoice_id,
+        lines.billing_line_id,
+        rates.tax_rate_id,
+        rates.tax_name,
+        rates.rate,
+        rates.is_inclusive,
+        rates.tax_note,
+        row_number() over (
+            partition by lines.invoice_id, lines.billing_line_id
+            order by
+                case when rates.country = '*' then 1 else 0 end,
+                case when rates.state is null then 1 else 0 end,
+                case when rates.customer_type is null then 1 else 0 end,
+                rates.valid_from desc,
+                rates.tax_rate_id
+        ) as specificity_rank
+    from lines
+    inner join customer_tax on lines.customer_id = customer_tax.customer_id
+    inner join rates
+        on (rates.country = customer_tax.customer_country or rates.country = '*')
+        and (rates.state is null or rates.state = customer_tax.customer_state)
+        and (rates.customer_type is null or rates.customer_type = customer_tax.customer_type)
+        and rates.valid_from <= lines.issue_date
+        and (rates.valid_to is null or lines.issue_date < rates.valid_to)
+),
+
+chosen as (
+    select
+        lines.*,
+        customer_tax.customer_country,
+        customer_tax.customer_tax_id,
+        coalesce(customer_tax.is_reverse_charge and not customer_tax.is_tax_exempt, false) as is_reverse_charge,
+        case
+            when customer_tax.is_tax_exempt then 'exempt'
+            when customer_tax.is_reverse_charge then 'reverse_charge'
+            else rate_candidates.tax_rate_id
+        end as tax_rate_id,
+        case
+            when customer_tax.is_tax_exempt then 'Exempt'
+            when customer_tax.is_reverse_charge then 'VAT reverse charge'
+            else rate_candidates.tax_name
+        end as tax_name,
+        case
+            when customer_tax.is_tax_exempt or customer_tax.is_reverse_charge then cast(0 as decimal(38, 12))
+            else rate_candidates.rate
+        end as tax_rate,
+        case
+            when customer_tax.is_tax_exempt or customer_tax.is_reverse_charge then false
+            else coalesce(rate_candidates.is_inclusive, false)
+        end as is_tax_inclusive,
+        case
+            when customer_tax.is_tax_exempt then 'Tax exempt customer: no tax charged.'
+            when customer_tax.is_reverse_charge then '{{ reverse_charge_note }}'
+            else rate_candidates.tax_note
+        end as tax_note
+    from lines
+    left join customer_tax on lines.customer_id = customer_tax.customer_id
+    left join rate_candidates
+        on lines.invoice_id = rate_candidates.invoice_id
+        and lines.billing_line_id = rate_candidates.billing_line_id
+        and rate_candidates.specificity_rank = 1
+),
+
+unrounded as (
+    select
+        chosen.*,
+        case
+            when is_tax_inclusive then {{ safe_divide(decimal_multiply('amount', 'tax_rate'), '(1 + tax_rate)') }}
+            else {{ decimal_multiply('amount', 'tax_rate') }}
+        end as tax_full_precision
+    from chosen
+),
+
+taxed as (
+    select
+        unrounded.*,
+        cast(case minor_unit
+            when 0 then cast(round(tax_full_precision, 0) as decimal(38, 12))
+            when 1 then cast(round(tax_full_precision, 1) as decimal(38, 12))
+            when 2 then cast(round(tax_full_precision, 2) as decimal(38, 12))
+            when 3 then cast(round(tax_full_precision, 3) as decimal(38, 12))
+        end as decimal(38, 12)) as tax_amount
+    from unrounded
+),
+
+final as (
+    select
+        taxed.*,
+        cast(case when is_tax_inclusive then amount - tax_amount else amount end as decimal(38, 12)) as net_amount,
+        cast(case when is_tax_inclusive then amount else amount + tax_amount end as decimal(38, 12)) as gross_amount
+    from taxed
+)
+
+select * from final

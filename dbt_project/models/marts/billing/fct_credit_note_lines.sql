@@ -1,0 +1,39 @@
+{{ config(schema='billing', materialized='table') }}
+
+with note_lines as (
+    select * from {{ ref('fct_issued_lines') }}
+    where document_type in ('credit_note', 'debit_note')
+),
+
+final as (
+    select
+        issued_line_id as credit_note_line_id,
+        document_id as credit_note_id,
+        document_number as credit_note_number,
+        line_number,
+        source_invoice_id as original_invoice_id,
+        billing_line_id,
+        charge_id,
+        line_type,
+        description,
+        quantity,
+        unit_price,
+        amount,
+        cast(case minor_unit
+            when 0 then amount
+            when 1 then amount * 10
+            when 2 then amount * 100
+            when 3 then amount * 1000
+        end as bigint) as amount_minor,
+        tax_rate_id,
+        tax_rate,
+        tax_amount,
+        net_amount,
+        gross_amount,
+        currency,
+        period_start,
+        period_end
+    from note_lines
+)
+
+select * from final

@@ -1,0 +1,44 @@
+{{ config(schema='billing', materialized='table') }}
+
+with issued_lines as (
+    select * from {{ ref('fct_issued_lines') }}
+    where document_type = 'invoice'
+),
+
+final as (
+    select
+        issued_line_id as invoice_line_id,
+        document_id as invoice_id,
+        document_number as invoice_number,
+        line_number,
+        billing_line_id,
+        source_invoice_id,
+        customer_id,
+        subscription_id,
+        charge_id,
+        line_type,
+        description,
+        quantity,
+        unit_price,
+        amount,
+        cast(case minor_unit
+            when 0 then amount
+            when 1 then amount * 10
+            when 2 then amount * 100
+            when 3 then amount * 1000
+        end as bigint) as amount_minor,
+        tax_rate_id,
+        tax_name,
+        tax_rate,
+        is_tax_inclusive,
+        tax_amount,
+        net_amount,
+        gross_amount,
+        currency,
+        period_start,
+        period_end,
+        reason
+    from issued_lines
+)
+
+select * from final

@@ -1,0 +1,557 @@
+{#- The issue step: an append-only ledger of every line ever issued on an invoice or a credit/debit
+    note. Rows are never updated or deleted (incremental append, full_refresh disabled).
+    Each run appends:
+    1. the lines of invoices that closed (issue_date <= as_of_date) and were never issued, numbered
+       gaplessly after the largest existing number in the order issue_date, customer_id,
+       subscription_id, invoice_id;
+    2. for invoices already issued: the difference between what the current computation says and
+       what was already accounted for (the original lines plus earlier notes / adjustment lines),
+       as a credit/debit note per original invoice (late_usage_mode = credit_note, the default) or
+       as `adjustment` lines on the customer's next invoice issued in this run
+       (late_usage_mode = adjustment_line; pending until that invoice closes).
+    The same inputs give no new rows on a re-run (idempotent). -#}
+{{ config(materialized='incremental', incremental_strategy='append', full_refresh=false, schema='billing') }}
+{%- set as_of = var('as_of_date', run_started_at.strftime('%Y-%m-%d')) -%}
+{%- set mode = var('late_usage_mode', 'credit_note') -%}
+{%- if mode not in ['credit_note', 'adjustment_line'] -%}
+    {{ exceptions.raise_compiler_error("dbt var late_usage_mode = '" ~ mode ~ "' is not supported: use credit_note or adjustment_line") }}
+{%- endif %}
+
+with computed as (
+    select * from {{ ref('int_invoice_lines_taxed') }}
+),
+
+customers as (
+    select * from {{ ref('stg_catalog__customers') }}
+),
+
+issuer as (
+    select * from {{ ref('stg_tax__issuer') }}
+),
+
+journal as (
+    select * from {{ ref('fct_usage_journal') }}
+),
+
+previously_issued as (
+{%- if is_incremental() %}
+    select * from {{ this }}
+{%- else %}
+    select
+        cast(null as varchar) as document_id,
+        cast(null as varchar) as document_type,
+        cast(null as varchar) as document_number,
+        cast(null as bigint) as document_sequence,
+        cast(null as varchar) as source_invoice_id,
+        cast(null as varchar) as source_invoice_number,
+        cast(null as varchar) as billing_line_id,
+        cast(null as date) as issue_date,
+        cast(null as date) as document_period_start,
+        cast(null as date) as document_period_end,
+        cast(null as varchar) as customer_id,
+        cast(null as varchar) as subscription_id,
+        cast(null as varchar) as currency,
+        cast(null as varchar) as charge_id,
+        cast(null as varchar) as line_type,
+        cast(null as varchar) as description,
+        cast(null as date) as period_start,
+        cast(null as date) as period_end,
+        cast(null as decimal(38, 12)) as quantity,
+        cast(null as decimal(38, 12)) as unit_price,
+        cast(null as decimal(38, 12)) as amount,
+        cast(null as varchar) as tax_rate_id,
+        cast(null as varchar) as tax_name,
+        cast(null as decimal(38, 12)) as tax_rate,
+        cast(null as boolean) as is_tax_inclusive,
+        cast(null as varchar) as tax_note,
+        cast(null as boolean) as is_reverse_charge,
+        cast(null as decimal(38, 12)) as tax_amount,
+        cast(null as decimal(38, 12)) as net_amount,
+        cast(null as decimal(38, 12)) as gross_amount,
+        cast(null as integer) as minor_unit
+    where 1 = 0
+{%- endif %}
+),
+
+issued_invoices as (
+    select
+        document_id as invoice_id,
+        max(document_number) as invoice_number,
+        max(issue_date) as issue_date,
+        max(document_period_start) as period_start,
+        max(document_period_end) as period_end
+    from previously_issued
+    where document_type = 'invoice'
+    group by document_id
+),
+
+-- 1. newly closed invoices
+new_invoice_lines as (
+    select computed.*
+    from computed
+    where computed.is_closed
+        and computed.invoice_id not in (select issued_invoices.invoice_id from issued_invoices)
+),
+
+new_invoices as (
+    select
+        invoice_id,
+        customer_id,
+        subscription_id,
+        currency,
+        max(issue_date) as issue_date,
+        min(period_start) as period_start,
+        max(period_end) as period_end,
+        max(line_number) as own_line_count
+    from new_invoice_lines
+    group by invoice_id, customer_id, subscription_id, currency
+),
+
+-- 2. corrections of invoices issued by earlier runs
+accounted as (
+    select
+        source_invoice_id,
+        billing_line_id,
+        max(customer_id) as customer_id,
+        max(subscription_id) as subscription_id,
+        max(currency) as currency,
+        max(charge_id) as charge_id,
+        max(line_type) as line_type,
+        max(description) as description,
+        max(period_start) as period_start,
+        max(period_end) as period_end,
+        max(unit_price) as unit_price,
+        max(tax_rate_id) as tax_rate_id,
+        max(tax_name) as tax_name,
+        max(tax_rate) as tax_rate,
+        bool_or(is_tax_inclusive) as is_tax_inclusive,
+        max(tax_note) as tax_note,
+        bool_or(is_reverse_charge) as is_reverse_charge,
+        max(minor_unit) as minor_unit,
+        sum(quantity) as quantity,
+        sum(amount) as amount,
+        sum(tax_amount) as tax_amount,
+        sum(net_amount) as net_amount,
+        sum(gross_amount) as gross_amount
+    from previously_issued
+    group by source_invoice_id, billing_line_id
+),
+
+current_of_issued as (
+    select computed.*
+    from computed
+    inner join issued_invoices on computed.invoice_id = issued_invoices.invoice_id
+),
+
+deltas as (
+    select
+        coalesce(cur.invoice_id, acc.source_invoice_id) as source_invoice_id,
+        coalesce(cur.billing_line_id, acc.billing_line_id) as billing_line_id,
+        coalesce(cur.customer_id, acc.customer_id) as customer_id,
+        coalesce(cur.subscription_id, acc.subscription_id) as subscription_id,
+        coalesce(cur.currency, acc.currency) as currency,
+        coalesce(cur.charge_id, acc.charge_id) as charge_id,
+        coalesce(cur.line_type, acc.line_type) as original_line_type,
+        coalesce(cur.description, acc.description) as original_description,
+        coalesce(cur.line_type_order, 9) as line_type_order,
+        coalesce(cur.line_number, 999999) as original_line_number,
+        coalesce(cur.period_start, acc.period_start) as period_start,
+        coalesce(cur.period_end, acc.period_end) as period_end,
+        coalesce(cur.unit_price, acc.unit_price) as unit_price,
+        coalesce(cur.tax_rate_id, acc.tax_rate_id) as tax_rate_id,
+        coalesce(cur.tax_name, acc.tax_name) as tax_name,
+        coalesce(cur.tax_rate, acc.tax_rate) as tax_rate,
+        coalesce(cur.is_tax_inclusive, acc.is_tax_inclusive) as is_tax_inclusive,
+        coalesce(cur.tax_note, acc.tax_note) as tax_note,
+        coalesce(cur.is_reverse_charge, acc.is_reverse_charge) as is_reverse_charge,
+        coalesce(cur.minor_unit, acc.minor_unit) as minor_unit,
+        coalesce(cur.quantity, 0) - coalesce(acc.quantity, 0) as quantity,
+        coalesce(cur.amount, 0) - coalesce(acc.amount, 0) as amount,
+        coalesce(cur.tax_amount, 0) - coalesce(acc.tax_amount, 0) as tax_amount,
+        coalesce(cur.net_amount, 0) - coalesce(acc.net_amount, 0) as net_amount,
+        coalesce(cur.gross_amount, 0) - coalesce(acc.gross_amount, 0) as gross_amount
+    from current_of_issued as cur
+    full outer join accounted as acc
+        on cur.invoice_id = acc.source_invoice_id
+        and cur.billing_line_id = acc.billing_line_id
+    where coalesce(cur.invoice_id, acc.source_invoice_id) in (select issued_invoices.invoice_id from issued_invoices)
+),
+
+changed as (
+    select
+        deltas.*,
+        issued_invoices.invoice_number as source_invoice_number,
+        issued_invoices.issue_date as source_issue_date,
+        issued_invoices.period_start as source_period_start,
+        issued_invoices.period_end as source_period_end
+    from deltas
+    inner join issued_invoices on deltas.source_invoice_id = issued_invoices.invoice_id
+    where deltas.quantity <> 0 or deltas.amount <> 0 or deltas.tax_amount <> 0
+),
+
+late_events as (
+    select
+        changed_invoices.source_invoice_id,
+        count(journal.customer_id) as late_event_count
+    from (
+        select distinct source_invoice_id, customer_id, source_issue_date, source_period_start, source_period_end
+        from changed
+    ) as changed_invoices
+    left join journal
+        on journal.customer_id = changed_invoices.customer_id
+        and journal.event_ts >= cast(changed_invoices.source_period_start as timestamp)
+        and journal.event_ts < cast(changed_invoices.source_period_end as timestamp)
+        and journal.arrived_at >= cast(changed_invoices.source_issue_date as timestamp)
+    group by changed_invoices.source_invoice_id
+),
+
+{%- if mode == 'credit_note' %}
+
+note_counts as (
+    select source_invoice_id, count(distinct document_id) as earlier_notes
+    from previously_issued
+    where document_type in ('credit_note', 'debit_note')
+    group by source_invoice_id
+),
+
+new_notes as (
+    select
+        changed.source_invoice_id,
+        max(changed.source_invoice_number) as source_invoice_number,
+        max(changed.customer_id) as customer_id,
+        max(changed.subscription_id) as subscription_id,
+        max(changed.currency) as currency,
+        max(changed.source_issue_date) as source_issue_date,
+        max(changed.source_period_start) as period_start,
+        max(changed.source_period_end) as period_end,
+        sum(changed.gross_amount) as gross_total,
+        'cn_' || substr(md5(
+            changed.source_invoice_id || '|' || cast(coalesce(max(note_counts.earlier_notes), 0) + 1 as varchar)
+        ), 1, 24) as document_id
+    from changed
+    left join note_counts on changed.source_invoice_id = note_counts.source_invoice_id
+    group by changed.source_invoice_id
+),
+
+note_lines as (
+    select
+        new_notes.document_id,
+        case when new_notes.gross_total < 0 then 'credit_note' else 'debit_note' end as document_type,
+        cast('{{ as_of }}' as date) as issue_date,
+        new_notes.period_start as document_period_start,
+        new_notes.period_end as document_period_end,
+        row_number() over (
+            partition by new_notes.document_id
+            order by changed.line_type_order, changed.original_line_number, changed.billing_line_id
+        ) as line_number,
+        changed.source_invoice_id,
+        changed.source_invoice_number,
+        changed.billing_line_id,
+        changed.customer_id,
+        changed.subscription_id,
+        changed.currency,
+        changed.charge_id,
+        changed.original_line_type as line_type,
+        changed.original_description as description,
+        changed.period_start,
+        changed.period_end,
+        changed.quantity,
+        changed.unit_price,
+        changed.amount,
+        changed.tax_rate_id,
+        changed.tax_name,
+        changed.tax_rate,
+        changed.is_tax_inclusive,
+        changed.tax_note,
+        changed.is_reverse_charge,
+        changed.tax_amount,
+        changed.net_amount,
+        changed.gross_amount,
+        changed.minor_unit,
+        case
+            when coalesce(late_events.late_event_count, 0) > 0
+                then 'Late usage: ' || cast(late_events.late_event_count as varchar)
+                || ' usage events for the service period arrived after invoice '
+                || changed.source_invoice_number || ' was issued on ' || cast(changed.source_issue_date as varchar)
+            else 'Restatement: rating or catalog changed after invoice '
+                || changed.source_invoice_number || ' was issued on ' || cast(changed.source_issue_date as varchar)
+        end as reason
+    from changed
+    inner join new_notes on changed.source_invoice_id = new_notes.source_invoice_id
+    left join late_events on changed.source_invoice_id = late_events.source_invoice_id
+),
+
+adjustment_lines as (
+    select * from note_lines where 1 = 0
+),
+
+{%- else %}
+
+next_invoice as (
+    select
+        invoice_id,
+        customer_id,
+        subscription_id,
+        currency,
+        own_line_count,
+        row_number() over (
+            partition by customer_id, coalesce(subscription_id, ''), currency order by issue_date, invoice_id
+        ) as rank_in_run
+    from new_invoices
+),
+
+adjustment_lines as (
+    select
+        next_invoice.invoice_id as document_id,
+        'invoice' as document_type,
+        cast(null as date) as issue_date,
+        cast(null as date) as document_period_start,
+        cast(null as date) as document_period_end,
+        next_invoice.own_line_count + row_number() over (
+            partition by next_invoice.invoice_id
+            order by changed.source_issue_date, changed.source_invoice_id, changed.line_type_order,
+                changed.original_line_number, changed.billing_line_id
+        ) as line_number,
+        changed.source_invoice_id,
+        changed.source_invoice_number,
+        changed.billing_line_id,
+        changed.customer_id,
+        changed.subscription_id,
+        changed.currency,
+        changed.charge_id,
+        'adjustment' as line_type,
+        'Adjustment to invoice ' || changed.source_invoice_number || ': ' || changed.original_description
+        as description,
+        changed.period_start,
+        changed.period_end,
+        changed.quantity,
+        changed.unit_price,
+        changed.amount,
+        changed.tax_rate_id,
+        changed.tax_name,
+        changed.tax_rate,
+        changed.is_tax_inclusive,
+        changed.tax_note,
+        changed.is_reverse_charge,
+        changed.tax_amount,
+        changed.net_amount,
+        changed.gross_amount,
+        changed.minor_unit,
+        case
+            when coalesce(late_events.late_event_count, 0) > 0
+                then 'Late usage: ' || cast(late_events.late_event_count as varchar)
+                || ' usage events arrived after invoice ' || changed.source_invoice_number || ' was issued'
+            else 'Restatement of invoice ' || changed.source_invoice_number
+        end as reason
+    from changed
+    inner join next_invoice
+        on changed.customer_id = next_invoice.customer_id
+        and coalesce(changed.subscription_id, '') = coalesce(next_invoice.subscription_id, '')
+        and changed.currency = next_invoice.currency
+        and next_invoice.rank_in_run = 1
+    left join late_events on changed.source_invoice_id = late_events.source_invoice_id
+),
+
+note_lines as (
+    select * from adjustment_lines where 1 = 0
+),
+
+{%- endif %}
+
+invoice_own_lines as (
+    select
+        new_invoice_lines.invoice_id as document_id,
+        'invoice' as document_type,
+        new_invoice_lines.issue_date,
+        new_invoices.period_start as document_period_start,
+        new_invoices.period_end as document_period_end,
+        new_invoice_lines.line_number,
+        new_invoice_lines.invoice_id as source_invoice_id,
+        cast(null as varchar) as source_invoice_number,
+        new_invoice_lines.billing_line_id,
+        new_invoice_lines.customer_id,
+        new_invoice_lines.subscription_id,
+        new_invoice_lines.currency,
+        new_invoice_lines.charge_id,
+        new_invoice_lines.line_type,
+        new_invoice_lines.description,
+        new_invoice_lines.period_start,
+        new_invoice_lines.period_end,
+        new_invoice_lines.quantity,
+        new_invoice_lines.unit_price,
+        new_invoice_lines.amount,
+        new_invoice_lines.tax_rate_id,
+        new_invoice_lines.tax_name,
+        new_invoice_lines.tax_rate,
+        new_invoice_lines.is_tax_inclusive,
+        new_invoice_lines.tax_note,
+        new_invoice_lines.is_reverse_charge,
+        new_invoice_lines.tax_amount,
+        new_invoice_lines.net_amount,
+        new_invoice_lines.gross_amount,
+        new_invoice_lines.minor_unit,
+        cast(null as varchar) as reason
+    from new_invoice_lines
+    inner join new_invoices on new_invoice_lines.invoice_id = new_invoices.invoice_id
+),
+
+adjustments_dated as (
+    select
+        adjustment_lines.document_id,
+        adjustment_lines.document_type,
+        new_invoices.issue_date,
+        new_invoices.period_start as document_period_start,
+        new_invoices.period_end as document_period_end,
+        adjustment_lines.line_number,
+        adjustment_lines.source_invoice_id,
+        adjustment_lines.source_invoice_number,
+        adjustment_lines.billing_line_id,
+        adjustment_lines.customer_id,
+        adjustment_lines.subscription_id,
+        adjustment_lines.currency,
+        adjustment_lines.charge_id,
+        adjustment_lines.line_type,
+        adjustment_lines.description,
+        adjustment_lines.period_start,
+        adjustment_lines.period_end,
+        adjustment_lines.quantity,
+        adjustment_lines.unit_price,
+        adjustment_lines.amount,
+        adjustment_lines.tax_rate_id,
+        adjustment_lines.tax_name,
+        adjustment_lines.tax_rate,
+        adjustment_lines.is_tax_inclusive,
+        adjustment_lines.tax_note,
+        adjustment_lines.is_reverse_charge,
+        adjustment_lines.tax_amount,
+        adjustment_lines.net_amount,
+        adjustment_lines.gross_amount,
+        adjustment_lines.minor_unit,
+        adjustment_lines.reason
+    from adjustment_lines
+    inner join new_invoices on adjustment_lines.document_id = new_invoices.invoice_id
+),
+
+all_new_lines as (
+    select * from invoice_own_lines
+    union all
+    select * from adjustments_dated
+    union all
+    select * from note_lines
+),
+
+new_documents as (
+    select
+        document_id,
+        document_type,
+        max(issue_date) as issue_date,
+        max(customer_id) as customer_id,
+        max(subscription_id) as subscription_id,
+        max(source_invoice_number) as source_invoice_number,
+        sum(gross_amount) as gross_total
+    from all_new_lines
+    group by document_id, document_type
+),
+
+series_max as (
+    select
+        case when document_type = 'invoice' then 'invoice' else 'note' end as series,
+        max(document_sequence) as max_sequence
+    from previously_issued
+    group by case when document_type = 'invoice' then 'invoice' else 'note' end
+),
+
+numbered as (
+    select
+        new_documents.*,
+        coalesce(series_max.max_sequence, 0) + row_number() over (
+            partition by case when new_documents.document_type = 'invoice' then 'invoice' else 'note' end
+            order by
+                new_documents.issue_date, new_documents.customer_id, new_documents.subscription_id,
+                new_documents.source_invoice_number, new_documents.document_id
+        ) as document_sequence
+    from new_documents
+    left join series_max
+        on series_max.series = case when new_documents.document_type = 'invoice' then 'invoice' else 'note' end
+),
+
+documents as (
+    select
+        numbered.*,
+        replace(
+            case when numbered.document_type = 'invoice' then issuer.invoice_prefix else issuer.credit_note_prefix end,
+            '{year}', cast(extract(year from numbered.issue_date) as varchar)
+        ) || lpad(cast(numbered.document_sequence as varchar), issuer.number_width, '0') as document_number,
+        case
+            when numbered.document_type = 'credit_note' then numbered.issue_date
+            else numbered.issue_date + issuer.payment_terms_days
+        end as due_date,
+        issuer.issuer_id,
+        issuer.legal_name as issuer_legal_name,
+        issuer.address_json as issuer_address_json,
+        issuer.tax_id as issuer_tax_id,
+        issuer.country as issuer_country,
+        issuer.email as issuer_email,
+        issuer.payment_terms_days
+    from numbered
+    cross join issuer
+),
+
+final as (
+    select
+        lines.document_id || '-' || lpad(cast(lines.line_number as varchar), 4, '0') as issued_line_id,
+        lines.document_id,
+        lines.document_type,
+        documents.document_number,
+        cast(documents.document_sequence as bigint) as document_sequence,
+        lines.source_invoice_id,
+        coalesce(lines.source_invoice_number, case when lines.document_type = 'invoice' then documents.document_number end)
+        as source_invoice_number,
+        lines.billing_line_id,
+        cast(lines.line_number as integer) as line_number,
+        lines.issue_date,
+        documents.due_date,
+        lines.document_period_start,
+        lines.document_period_end,
+        lines.customer_id,
+        lines.subscription_id,
+        lines.currency,
+        lines.charge_id,
+        lines.line_type,
+        lines.description,
+        lines.period_start,
+        lines.period_end,
+        cast(lines.quantity as decimal(38, 12)) as quantity,
+        cast(lines.unit_price as decimal(38, 12)) as unit_price,
+        cast(lines.amount as decimal(38, 12)) as amount,
+        lines.tax_rate_id,
+        lines.tax_name,
+        cast(lines.tax_rate as decimal(38, 12)) as tax_rate,
+        lines.is_tax_inclusive,
+        lines.tax_note,
+        lines.is_reverse_charge,
+        cast(lines.tax_amount as decimal(38, 12)) as tax_amount,
+        cast(lines.net_amount as decimal(38, 12)) as net_amount,
+        cast(lines.gross_amount as decimal(38, 12)) as gross_amount,
+        cast(lines.minor_unit as integer) as minor_unit,
+        lines.reason,
+        customers.name as buyer_name,
+        customers.email as buyer_email,
+        customers.address_json as buyer_address_json,
+        customers.tax_id as buyer_tax_id,
+        customers.country as buyer_country,
+        documents.issuer_id,
+        documents.issuer_legal_name,
+        documents.issuer_address_json,
+        documents.issuer_tax_id,
+        documents.issuer_country,
+        documents.issuer_email,
+        documents.payment_terms_days,
+        cast('{{ as_of }}' as date) as as_of_date,
+        cast('{{ run_started_at.strftime("%Y-%m-%d %H:%M:%S") }}' as timestamp) as issued_at
+    from all_new_lines as lines
+    inner join documents on lines.document_id = documents.document_id
+    left join customers on lines.customer_id = customers.customer_id
+)
+
+select * from final
