@@ -4,11 +4,11 @@
     precision must be a constant on DuckDB, hence the CASE. -#}
 {% macro round_money(amount_expr, minor_unit_expr) -%}
     cast(case {{ minor_unit_expr }}
-        when 0 then round(cast({{ amount_expr }} as decimal(38, 12)), 0)
-        when 1 then round(cast({{ amount_expr }} as decimal(38, 12)), 1)
-        when 2 then round(cast({{ amount_expr }} as decimal(38, 12)), 2)
-        when 3 then round(cast({{ amount_expr }} as decimal(38, 12)), 3)
-        when 4 then round(cast({{ amount_expr }} as decimal(38, 12)), 4)
+        when 0 then cast(round(cast({{ amount_expr }} as decimal(38, 12)), 0) as decimal(38, 12))
+        when 1 then cast(round(cast({{ amount_expr }} as decimal(38, 12)), 1) as decimal(38, 12))
+        when 2 then cast(round(cast({{ amount_expr }} as decimal(38, 12)), 2) as decimal(38, 12))
+        when 3 then cast(round(cast({{ amount_expr }} as decimal(38, 12)), 3) as decimal(38, 12))
+        when 4 then cast(round(cast({{ amount_expr }} as decimal(38, 12)), 4) as decimal(38, 12))
     end as decimal(38, 12))
 {%- endmacro %}
 
