@@ -358,7 +358,7 @@ class UsageClient:
                 half = len(batch) // 2
                 return self._deliver(batch[:half]) and self._deliver(batch[half:])
             self.last_error = f"HTTP {status}: {payload}" if status else str(payload)
-            if status and status not in _RETRY_STATUS:
+            if status and status not in _RETRY_STATUS and status < 500:
                 # 400/401/403/413...: retrying soon will not help; keep the events spooled
                 log.error("usagebill collector refused a batch (%s); events stay spooled", self.last_error)
                 self._sleep(self.backoff_cap)
