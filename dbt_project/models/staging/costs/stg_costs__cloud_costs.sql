@@ -23,7 +23,9 @@ source as (
         cast(null as varchar) as consumed_quantity,
         cast(null as varchar) as consumed_unit,
         cast(null as varchar) as cost_kind,
-        cast(null as varchar) as usagebill_meter
+        cast(null as varchar) as usagebill_meter,
+        cast(null as varchar) as source_file,
+        cast(null as bigint) as line_number
     where false
 ),
 {%- endif %}
@@ -43,7 +45,9 @@ renamed as (
         cast(consumed_quantity as decimal(38, 12)) as consumed_quantity,
         cast(consumed_unit as varchar) as consumed_unit,
         lower(cast(cost_kind as varchar)) as cost_kind,
-        cast(usagebill_meter as varchar) as meter_id
+        cast(usagebill_meter as varchar) as meter_id,
+        cast(source_file as varchar) as source_file,
+        cast(line_number as bigint) as line_number
     from source
 ),
 

@@ -1,0 +1,127 @@
+{{ config(schema='analytics') }}
+
+{#- Logo and net revenue retention by signup-month cohort (see doc cohort_retention).
+    cohort_month = month of the customer's created_at (catalog), or of its first revenue when the
+    catalog has no date. For each month since signup (0 = the signup month):
+    logo_retention = customers with MRR > 0 / customers in the cohort;
+    net_revenue_retention = cohort MRR (reporting currency) / cohort MRR in month 0 (null when 0). -#}
+
+with
+
+customers as (
+    select * from {{ ref('stg_catalog__customers') }}
+),
+
+mrr as (
+    select * from {{ ref('fct_mrr') }}
+),
+
+customer_mrr as (
+    select
+        customer_id,
+        month_start,
+        sum(mrr_reporting) as mrr_reporting
+    from mrr
+    group by 1, 2
+),
+
+first_revenue as (
+    select
+        customer_id,
+        min(month_start) as first_month
+    from customer_mrr
+    group by 1
+),
+
+cohorts as (
+    select
+        coalesce(customers.customer_id, first_revenue.customer_id) as customer_id,
+        coalesce(
+            cast({{ trunc_to('month', 'customers.created_at') }} as date),
+            first_revenue.first_month
+        ) as cohort_month
+    from customers
+    full outer join first_revenue
+        on customers.customer_id = first_revenue.customer_id
+),
+
+cohort_sizes as (
+    select
+        cohort_month,
+        count(*) as cohort_customers
+    from cohorts
+    group by 1
+),
+
+bounds as (
+    select max(month_start) as last_month from customer_mrr
+),
+
+months as (
+    {{ month_spine(
+        '(select min(cohorts.cohort_month) from cohorts)',
+        '(select ' ~ add_interval('month', 1, 'bounds.last_month') ~ ' from bounds)'
+    ) }}
+),
+
+cohort_months as (
+    select
+        cohort_sizes.cohort_month,
+        cohort_sizes.cohort_customers,
+        months.month_start
+    from cohort_sizes
+    inner join months
+        on months.month_start >= cohort_sizes.cohort_month
+),
+
+activity as (
+    select
+        cohorts.cohort_month,
+        customer_mrr.month_start,
+        count(case when customer_mrr.mrr_reporting > 0 then 1 end) as active_customers,
+        sum(customer_mrr.mrr_reporting) as cohort_mrr_reporting
+    from cohorts
+    inner join customer_mrr
+        on cohorts.customer_id = customer_mrr.customer_id
+    group by 1, 2
+),
+
+joined as (
+    select
+        cohort_months.cohort_month,
+        cohort_months.month_start,
+        cast({{ months_between_starts('cohort_months.cohort_month', 'cohort_months.month_start') }} as integer)
+            as months_since_signup,
+        cohort_months.cohort_customers,
+        coalesce(activity.active_customers, 0) as active_customers,
+        cast(coalesce(activity.cohort_mrr_reporting, 0) as decimal(38, 12)) as cohort_mrr_reporting
+    from cohort_months
+    left join activity
+        on
+            cohort_months.cohort_month = activity.cohort_month
+            and cohort_months.month_start = activity.month_start
+),
+
+with_base as (
+    select
+        *,
+        max(case when months_since_signup = 0 then cohort_mrr_reporting end) over (partition by cohort_month)
+            as starting_mrr_reporting
+    from joined
+),
+
+final as (
+    select
+        cohort_month,
+        month_start,
+        months_since_signup,
+        cohort_customers,
+        active_customers,
+        {{ safe_divide('active_customers', 'cohort_customers') }} as logo_retention,
+        cohort_mrr_reporting,
+        cast(starting_mrr_reporting as decimal(38, 12)) as starting_mrr_reporting,
+        {{ safe_divide('cohort_mrr_reporting', 'starting_mrr_reporting') }} as net_revenue_retention
+    from with_base
+)
+
+select * from final
