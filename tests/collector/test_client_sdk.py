@@ -139,3 +139,53 @@ def test_collector_killed_while_client_sends(data_dir: Path, keys: dict[str, str
         c2.stop()
     rows = landed(data_dir)
     assert len(rows) == 500 and len({r["event_id"] for r in rows}) == 500
+
+
+def test_retries_429_and_5xx_with_the_same_event_ids(tmp_path: Path) -> None:
+    """A server that answers 429 (Retry-After: 0), then 503, then 200: the client retries the same
+    batch (same ids, same order) until it is acknowledged, and records the answers."""
+    import json
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    bodies: list[list[dict]] = []
+    script = [(429, b"{}"), (503, b"{}"), (200, None)]
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            bodies.append(body)
+            status, payload = script[min(len(bodies) - 1, len(script) - 1)]
+            if payload is None:
+                answers = [
+                    {"index": i, "event_id": e["event_id"], "status": "accepted"} for i, e in enumerate(body)
+                ]
+                payload = json.dumps(
+                    {"accepted": len(body), "duplicate": 0, "rejected": 0, "results": answers}
+                ).encode()
+            self.send_response(status)
+            if status == 429:
+                self.send_header("Retry-After", "0")
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        client = UsageClient(url, "k", spool_dir=tmp_path / "spool", batch_size=100, flush_interval=3600,
+                             backoff_base=0.01, backoff_cap=0.05)  # fmt: skip
+        ids = [client.record("cus_a", "api_calls", 1, timestamp="2023-01-01T00:00:00Z") for _ in range(3)]
+        client.close(timeout=30)
+    finally:
+        server.shutdown()
+    # 429 -> retry, 503 -> retry, 200 -> done: 3 requests carrying the same 3 ids in order
+    assert len(bodies) == 3
+    assert all([e["event_id"] for e in b] == ids for b in bodies)
+    assert client.sent["accepted"] == 3

@@ -61,7 +61,6 @@ def test_sigkill_mid_stream_loses_no_acknowledged_event_and_restart_duplicates_n
         t.join(timeout=60)
     assert len(acked) >= 20_000
     folder = data_dir.joinpath(*LANDING)
-    assert list(folder.glob("*.jsonl.open")), "the kill should leave an open segment behind"
 
     # restart: open segments are sealed (torn tail cut) and the dedup index is rebuilt
     c2 = CollectorProcess(data_dir).start()
