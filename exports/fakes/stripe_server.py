@@ -213,6 +213,77 @@ def _matches(obj: dict[str, Any], clauses: list[tuple[str, str]]) -> bool:
     return True
 
 
+# Parameters each create/action endpoint accepts (docs.stripe.com/api); anything else is refused, as Stripe does.
+ALLOWED_PARAMS: dict[str, set[str]] = {
+    "customer": {"name", "email", "description", "metadata", "address", "preferred_locales", "phone"},
+    "invoiceitem": {
+        "customer",
+        "amount",
+        "currency",
+        "description",
+        "period",
+        "metadata",
+        "invoice",
+        "quantity",
+        "unit_amount_decimal",
+        "tax_rates",
+        "discountable",
+        "price",
+        "price_data",
+        "pricing",
+        "quantity_decimal",
+        "discounts",
+    },
+    "invoice": {
+        "customer",
+        "currency",
+        "auto_advance",
+        "collection_method",
+        "days_until_due",
+        "due_date",
+        "description",
+        "footer",
+        "metadata",
+        "pending_invoice_items_behavior",
+        "custom_fields",
+    },
+    "credit_note": {
+        "invoice",
+        "amount",
+        "lines",
+        "reason",
+        "memo",
+        "metadata",
+        "refund_amount",
+        "credit_amount",
+        "out_of_band_amount",
+    },
+    "tax_rate": {
+        "display_name",
+        "percentage",
+        "inclusive",
+        "country",
+        "state",
+        "jurisdiction",
+        "tax_type",
+        "description",
+        "metadata",
+        "active",
+    },
+    "finalize": {"auto_advance"},
+    "pay": {"paid_out_of_band", "payment_method"},
+    "void": set(),
+    "mark_uncollectible": set(),
+}
+CREDIT_NOTE_REASONS = {"duplicate", "fraudulent", "order_change", "product_unsatisfactory"}
+
+
+def check_params(endpoint: str, params: dict[str, Any]) -> None:
+    unknown = sorted(set(params) - ALLOWED_PARAMS[endpoint] - {"expand"})
+    if unknown:
+        raise invalid(f"Received unknown parameter: {unknown[0]}", param=unknown[0], code="parameter_unknown")
+
+
 # ----------------------------------------------------------------------------- the state machine
 class FakeStripe:
     """All state of the fake; thread-safe through one lock. Object snapshots are plain dicts."""
@@ -745,6 +816,8 @@ class FakeStripe:
                 param="invoice",
                 code="invoice_unexpected_status",
             )
+        if p.get("reason") and p["reason"] not in CREDIT_NOTE_REASONS:
+            raise invalid(f"Invalid reason: must be one of {sorted(CREDIT_NOTE_REASONS)}", param="reason")
         lines_in = p.get("lines") or []
         amount = _int(p, "amount", minimum=1)
         lines = []
@@ -892,6 +965,7 @@ class FakeStripe:
         kind = routes[res]
         if len(parts) == 1:
             if method == "POST":
+                check_params(kind, params)
                 creator = {
                     "customer": self.create_customer,
                     "invoiceitem": self.create_invoiceitem,
@@ -943,7 +1017,8 @@ class FakeStripe:
                 return 200, self._page_ordered(
                     list(inv["lines"]["data"]), params, f"/v1/invoices/{obj_id}/lines"
                 )
-            if method == "POST":
+            if method == "POST" and action in ALLOWED_PARAMS:
+                check_params(action, params)
                 if action == "finalize":
                     return 200, self.finalize(obj_id, params)
                 if action == "pay":
@@ -990,6 +1065,7 @@ def _public(obj: dict[str, Any]) -> dict[str, Any]:
 class _Handler(BaseHTTPRequestHandler):
     server: _Server
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body are separate writes: avoid 40 ms delayed-ACK stalls
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - quiet by default
         if self.server.verbose:

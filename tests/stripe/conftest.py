@@ -121,11 +121,13 @@ create table staging.stg_catalog__customers (
 """
 
 
-def seed_warehouse(path: Path, suffix: str = "") -> dict[str, int]:
+def seed_warehouse(path: Path, suffix: str = "", notes: bool = False) -> dict[str, int]:
     """Three issued invoices and one draft. Expected totals in minor units, computed by hand:
     inv_a (USD): 500.00 + 12.34 = 512.34 USD = 51234 cents
     inv_b (JPY): 1234 yen, JPY has no minor unit = 1234
     inv_c (USD): 100.00 + 20% VAT 20.00 = 120.00 USD = 12000 cents
+    With notes=True also: credit note cn_1 of 12.34 USD on inv_a (inv_a then has 51234 - 1234 = 50000 due)
+    and debit note dn_1 of 100 JPY on inv_b (a new Stripe invoice of 100).
     """
     a, b, c, d = (f"inv_a{suffix}", f"inv_b{suffix}", f"inv_c{suffix}", f"inv_d{suffix}")
     acme, tokyo = f"cust_acme{suffix}", f"cust_tokyo{suffix}"
@@ -289,9 +291,47 @@ def seed_warehouse(path: Path, suffix: str = "") -> dict[str, int]:
     con.executemany(
         "insert into staging.stg_catalog__customers values (?, ?, ?, ?, ?)",
         [
-            [acme, "Acme GPU Labs", "billing@acme.example", "US", "USD"],
-            [tokyo, "Tokyo Render KK", "ap@tokyo.example", "JP", "JPY"],
+            [acme, "Acme GPU Labs", f"billing{suffix}@acme.example", "US", "USD"],
+            [tokyo, "Tokyo Render KK", f"ap{suffix}@tokyo.example", "JP", "JPY"],
         ],
     )
+    expected = {a: 51234, b: 1234, c: 12000}
+    if notes:
+        con.executemany(
+            "insert into billing.fct_credit_notes values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                [
+                    f"cn_1{suffix}",
+                    "CN-0001",
+                    "credit",
+                    a,
+                    acme,
+                    "USD",
+                    "2026-10-01",
+                    "2026-11-01",
+                    "storage overbilled",
+                    "12.34",
+                    1234,
+                    "0",
+                    "2026-11-10",
+                ],
+                [
+                    f"dn_1{suffix}",
+                    "DN-0001",
+                    "debit",
+                    b,
+                    tokyo,
+                    "JPY",
+                    "2026-10-01",
+                    "2026-11-01",
+                    "late GPU usage",
+                    "100",
+                    100,
+                    "0",
+                    "2026-11-10",
+                ],
+            ],
+        )
+        expected[f"dn_1{suffix}"] = 100
     con.close()
-    return {a: 51234, b: 1234, c: 12000}
+    return expected
