@@ -55,18 +55,66 @@ tax_rates:
 
 CUSTOMERS = [
     # customer_id, name, country, currency, type, tax_id, exempt, address
-    ("cus_de", "Berlin Robotics GmbH", "DE", "EUR", "business", "DE123456789", False,
-     {"line1": "Unter den Linden 1", "city": "Berlin", "postal_code": "10117", "country": "DE"}),
-    ("cus_exempt", "Fondation Exemple", "FR", "EUR", "business", "FR99999999999", True,
-     {"line1": "1 place du Parvis", "city": "Lyon", "postal_code": "69001", "country": "FR"}),
-    ("cus_fr", "Lyon Vision SARL", "FR", "EUR", "business", "FR11222333444", False,
-     {"line1": "3 quai du Rhone", "city": "Lyon", "postal_code": "69002", "country": "FR"}),
-    ("cus_gb", "Ada Lovelace", "GB", "GBP", "individual", None, False,
-     {"line1": "10 Baker St", "city": "London", "postal_code": "NW1 6XE", "country": "GB"}),
-    ("cus_jp", "Tokyo Render KK", "JP", "JPY", "business", None, False,
-     {"line1": "1-1 Chiyoda", "city": "Tokyo", "postal_code": "100-0001", "country": "JP"}),
-    ("cus_us", "Acme Robotics", "US", "USD", "business", None, False,
-     {"line1": "1 Main St", "city": "Springfield", "state": "IL", "postal_code": "62701", "country": "US"}),
+    (
+        "cus_de",
+        "Berlin Robotics GmbH",
+        "DE",
+        "EUR",
+        "business",
+        "DE123456789",
+        False,
+        {"line1": "Unter den Linden 1", "city": "Berlin", "postal_code": "10117", "country": "DE"},
+    ),
+    (
+        "cus_exempt",
+        "Fondation Exemple",
+        "FR",
+        "EUR",
+        "business",
+        "FR99999999999",
+        True,
+        {"line1": "1 place du Parvis", "city": "Lyon", "postal_code": "69001", "country": "FR"},
+    ),
+    (
+        "cus_fr",
+        "Lyon Vision SARL",
+        "FR",
+        "EUR",
+        "business",
+        "FR11222333444",
+        False,
+        {"line1": "3 quai du Rhone", "city": "Lyon", "postal_code": "69002", "country": "FR"},
+    ),
+    (
+        "cus_gb",
+        "Ada Lovelace",
+        "GB",
+        "GBP",
+        "individual",
+        None,
+        False,
+        {"line1": "10 Baker St", "city": "London", "postal_code": "NW1 6XE", "country": "GB"},
+    ),
+    (
+        "cus_jp",
+        "Tokyo Render KK",
+        "JP",
+        "JPY",
+        "business",
+        None,
+        False,
+        {"line1": "1-1 Chiyoda", "city": "Tokyo", "postal_code": "100-0001", "country": "JP"},
+    ),
+    (
+        "cus_us",
+        "Acme Robotics",
+        "US",
+        "USD",
+        "business",
+        None,
+        False,
+        {"line1": "1 Main St", "city": "Springfield", "state": "IL", "postal_code": "62701", "country": "US"},
+    ),
 ]
 
 MAY = ("2026-05-01", "2026-06-01")
@@ -75,17 +123,44 @@ JULY = ("2026-07-01", "2026-08-01")
 
 
 def billing_line(
-    line_id: str, customer: str, currency: str, charge: str, name: str, line_type: str, timing: str,
-    period: tuple[str, str], quantity: str, unit_price: str | None, amount: str, seq: int = 1,
-    dims: dict[str, str] | None = None, plan: str = "payg",
+    line_id: str,
+    customer: str,
+    currency: str,
+    charge: str,
+    name: str,
+    line_type: str,
+    timing: str,
+    period: tuple[str, str],
+    quantity: str,
+    unit_price: str | None,
+    amount: str,
+    seq: int = 1,
+    dims: dict[str, str] | None = None,
+    plan: str = "payg",
 ) -> dict[str, Any]:
     return {
-        "billing_line_id": line_id, "customer_id": customer, "subscription_id": f"sub_{customer[4:]}",
-        "plan_id": plan, "plan_version": 1, "charge_id": charge, "charge_name": name, "price_model": "per_unit",
-        "line_type": line_type, "billing_timing": timing, "period_start": period[0], "period_end": period[1],
-        "service_start": period[0], "service_end": period[1], "meter_id": None if line_type != "usage" else charge,
-        "quantity": quantity, "unit_price": unit_price, "tier_breakdown_json": None, "amount": amount,
-        "amount_rounded": amount, "currency": currency, "dimensions_json": json.dumps(dims or {}),
+        "billing_line_id": line_id,
+        "customer_id": customer,
+        "subscription_id": f"sub_{customer[4:]}",
+        "plan_id": plan,
+        "plan_version": 1,
+        "charge_id": charge,
+        "charge_name": name,
+        "price_model": "per_unit",
+        "line_type": line_type,
+        "billing_timing": timing,
+        "period_start": period[0],
+        "period_end": period[1],
+        "service_start": period[0],
+        "service_end": period[1],
+        "meter_id": None if line_type != "usage" else charge,
+        "quantity": quantity,
+        "unit_price": unit_price,
+        "tier_breakdown_json": None,
+        "amount": amount,
+        "amount_rounded": amount,
+        "currency": currency,
+        "dimensions_json": json.dumps(dims or {}),
         "sequence_in_period": seq,
     }
 
@@ -94,44 +169,208 @@ def base_billing_lines() -> list[dict[str, Any]]:
     us = "cus_us"
     return [
         # starter: $500/month in advance; 50,000,000 GPU ms included, overage $0.009 per 1K ms
-        billing_line("bl_us_fee_may", us, "USD", "starter_fee", "Starter plan", "recurring_fee", "in_advance",
-                     MAY, "1", "500", "500", plan="starter"),
-        billing_line("bl_us_fee_jun", us, "USD", "starter_fee", "Starter plan", "recurring_fee", "in_advance",
-                     JUNE, "1", "500", "500", plan="starter"),
-        billing_line("bl_us_fee_jul", us, "USD", "starter_fee", "Starter plan", "recurring_fee", "in_advance",
-                     JULY, "1", "500", "500", plan="starter"),
-        billing_line("bl_us_gpu_incl_may", us, "USD", "gpu_included", "GPU time included", "usage", "in_arrears",
-                     MAY, "50000000", "0", "0", seq=1, dims={"gpu_type": "h100"}, plan="starter"),
+        billing_line(
+            "bl_us_fee_may",
+            us,
+            "USD",
+            "starter_fee",
+            "Starter plan",
+            "recurring_fee",
+            "in_advance",
+            MAY,
+            "1",
+            "500",
+            "500",
+            plan="starter",
+        ),
+        billing_line(
+            "bl_us_fee_jun",
+            us,
+            "USD",
+            "starter_fee",
+            "Starter plan",
+            "recurring_fee",
+            "in_advance",
+            JUNE,
+            "1",
+            "500",
+            "500",
+            plan="starter",
+        ),
+        billing_line(
+            "bl_us_fee_jul",
+            us,
+            "USD",
+            "starter_fee",
+            "Starter plan",
+            "recurring_fee",
+            "in_advance",
+            JULY,
+            "1",
+            "500",
+            "500",
+            plan="starter",
+        ),
+        billing_line(
+            "bl_us_gpu_incl_may",
+            us,
+            "USD",
+            "gpu_included",
+            "GPU time included",
+            "usage",
+            "in_arrears",
+            MAY,
+            "50000000",
+            "0",
+            "0",
+            seq=1,
+            dims={"gpu_type": "h100"},
+            plan="starter",
+        ),
         # 60,000,000 ms used - 50,000,000 included = 10,000,000 ms = 10,000 x 1K ms x $0.009 = $90.00
-        billing_line("bl_us_gpu_over_may", us, "USD", "gpu_overage", "GPU time overage", "usage", "in_arrears",
-                     MAY, "10000000", "0.000009", "90.000000000000", seq=2, dims={"gpu_type": "h100"},
-                     plan="starter"),
+        billing_line(
+            "bl_us_gpu_over_may",
+            us,
+            "USD",
+            "gpu_overage",
+            "GPU time overage",
+            "usage",
+            "in_arrears",
+            MAY,
+            "10000000",
+            "0.000009",
+            "90.000000000000",
+            seq=2,
+            dims={"gpu_type": "h100"},
+            plan="starter",
+        ),
         # 12,345 calls x $0.50 / 1K = $6.1725 -> $6.17 (half-up at the cent)
-        billing_line("bl_us_api_may", us, "USD", "api_calls", "API calls", "usage", "in_arrears",
-                     MAY, "12345", "0.0005", "6.1725", seq=3, plan="starter"),
+        billing_line(
+            "bl_us_api_may",
+            us,
+            "USD",
+            "api_calls",
+            "API calls",
+            "usage",
+            "in_arrears",
+            MAY,
+            "12345",
+            "0.0005",
+            "6.1725",
+            seq=3,
+            plan="starter",
+        ),
         # 250 calls x $0.0005 = $0.125 -> $0.13 (a half cent rounds up)
-        billing_line("bl_us_api_half_may", us, "USD", "api_calls_eu", "API calls (EU region)", "usage",
-                     "in_arrears", MAY, "250", "0.0005", "0.125", seq=4, plan="starter"),
-        billing_line("bl_us_gpu_incl_jun", us, "USD", "gpu_included", "GPU time included", "usage", "in_arrears",
-                     JUNE, "20000000", "0", "0", seq=1, dims={"gpu_type": "h100"}, plan="starter"),
-        billing_line("bl_de_gpu_may", "cus_de", "EUR", "gpu_ms", "GPU time", "usage", "in_arrears",
-                     MAY, "100000000", "0.00001", "1000"),
-        billing_line("bl_fr_gpu_may", "cus_fr", "EUR", "gpu_ms", "GPU time", "usage", "in_arrears",
-                     MAY, "25000000", "0.00001", "250"),
-        billing_line("bl_gb_gpu_may", "cus_gb", "GBP", "gpu_ms", "GPU time", "usage", "in_arrears",
-                     MAY, "12000000", "0.00001", "120"),
-        billing_line("bl_exempt_gpu_may", "cus_exempt", "EUR", "gpu_ms", "GPU time", "usage", "in_arrears",
-                     MAY, "8000000", "0.00001", "80"),
-        billing_line("bl_jp_gpu_may", "cus_jp", "JPY", "gpu_ms", "GPU time", "usage", "in_arrears",
-                     MAY, "1234550", "0.01", "12345.5"),
+        billing_line(
+            "bl_us_api_half_may",
+            us,
+            "USD",
+            "api_calls_eu",
+            "API calls (EU region)",
+            "usage",
+            "in_arrears",
+            MAY,
+            "250",
+            "0.0005",
+            "0.125",
+            seq=4,
+            plan="starter",
+        ),
+        billing_line(
+            "bl_us_gpu_incl_jun",
+            us,
+            "USD",
+            "gpu_included",
+            "GPU time included",
+            "usage",
+            "in_arrears",
+            JUNE,
+            "20000000",
+            "0",
+            "0",
+            seq=1,
+            dims={"gpu_type": "h100"},
+            plan="starter",
+        ),
+        billing_line(
+            "bl_de_gpu_may",
+            "cus_de",
+            "EUR",
+            "gpu_ms",
+            "GPU time",
+            "usage",
+            "in_arrears",
+            MAY,
+            "100000000",
+            "0.00001",
+            "1000",
+        ),
+        billing_line(
+            "bl_fr_gpu_may",
+            "cus_fr",
+            "EUR",
+            "gpu_ms",
+            "GPU time",
+            "usage",
+            "in_arrears",
+            MAY,
+            "25000000",
+            "0.00001",
+            "250",
+        ),
+        billing_line(
+            "bl_gb_gpu_may",
+            "cus_gb",
+            "GBP",
+            "gpu_ms",
+            "GPU time",
+            "usage",
+            "in_arrears",
+            MAY,
+            "12000000",
+            "0.00001",
+            "120",
+        ),
+        billing_line(
+            "bl_exempt_gpu_may",
+            "cus_exempt",
+            "EUR",
+            "gpu_ms",
+            "GPU time",
+            "usage",
+            "in_arrears",
+            MAY,
+            "8000000",
+            "0.00001",
+            "80",
+        ),
+        billing_line(
+            "bl_jp_gpu_may",
+            "cus_jp",
+            "JPY",
+            "gpu_ms",
+            "GPU time",
+            "usage",
+            "in_arrears",
+            MAY,
+            "1234550",
+            "0.01",
+            "12345.5",
+        ),
     ]
 
 
 def base_journal() -> list[dict[str, Any]]:
     # the May API calls of cus_us, all arrived before the invoice was issued (2026-06-04)
     return [
-        {"customer_id": "cus_us", "meter_id": "api_calls", "event_id": "ev_api_1",
-         "event_ts": "2026-05-20 10:00:00", "arrived_at": "2026-05-20 10:00:05", "quantity": "12345"},
+        {
+            "customer_id": "cus_us",
+            "meter_id": "api_calls",
+            "event_id": "ev_api_1",
+            "event_ts": "2026-05-20 10:00:00",
+            "arrived_at": "2026-05-20 10:00:05",
+            "quantity": "12345",
+        },
     ]
 
 
@@ -173,8 +412,10 @@ class Warehouse:
             )
             con.executemany(
                 "insert into staging.stg_catalog__customers values (?, ?, ?, ?, ?, ?, ?, ?, '2026-01-01', ?)",
-                [[c[0], c[1], f"billing@{c[0]}.example", c[2], c[3], c[4], c[5], c[6], json.dumps(c[7])]
-                 for c in CUSTOMERS],
+                [
+                    [c[0], c[1], f"billing@{c[0]}.example", c[2], c[3], c[4], c[5], c[6], json.dumps(c[7])]
+                    for c in CUSTOMERS
+                ],
             )
             con.execute("drop table if exists staging.stg_catalog__subscriptions")
             con.execute(
@@ -191,22 +432,44 @@ class Warehouse:
             )
             con.executemany(
                 "insert into usage.fct_usage_journal values ('default', ?, ?, ?, ?, ?, ?)",
-                [[j["event_id"], j["customer_id"], j["meter_id"], j["event_ts"], j["arrived_at"], j["quantity"]]
-                 for j in journal],
+                [
+                    [
+                        j["event_id"],
+                        j["customer_id"],
+                        j["meter_id"],
+                        j["event_ts"],
+                        j["arrived_at"],
+                        j["quantity"],
+                    ]
+                    for j in journal
+                ],
             )
         finally:
             con.close()
 
-    def dbt(self, *args: str, as_of: str, extra_vars: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    def dbt(
+        self, *args: str, as_of: str, extra_vars: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess:
         dbt_vars = {"as_of_date": as_of, **(extra_vars or {})}
         command = [
-            str(DBT), *args, "--vars", json.dumps(dbt_vars),
-            "--profiles-dir", str(DBT_PROJECT), "--project-dir", str(DBT_PROJECT),
-            "--target-path", str(self.root / "target"), "--log-path", str(self.root / "logs"),
+            str(DBT),
+            *args,
+            "--vars",
+            json.dumps(dbt_vars),
+            "--profiles-dir",
+            str(DBT_PROJECT),
+            "--project-dir",
+            str(DBT_PROJECT),
+            "--target-path",
+            str(self.root / "target"),
+            "--log-path",
+            str(self.root / "logs"),
         ]
         result = subprocess.run(command, env=self.env, capture_output=True, text=True, timeout=600)
         if result.returncode != 0:
-            raise AssertionError(f"dbt {' '.join(args)} failed:\n{result.stdout[-6000:]}\n{result.stderr[-2000:]}")
+            raise AssertionError(
+                f"dbt {' '.join(args)} failed:\n{result.stdout[-6000:]}\n{result.stderr[-2000:]}"
+            )
         return result
 
     def build_invoicing(self, as_of: str, extra_vars: dict[str, str] | None = None) -> None:
@@ -257,16 +520,35 @@ def run2_billing_lines() -> list[dict[str, Any]]:
             line["quantity"], line["amount"] = "20000000", "200"
     # June usage line of cus_us: 20,000,000 included GPU ms (already present) + API calls in June
     lines.append(
-        billing_line("bl_us_api_jun", "cus_us", "USD", "api_calls", "API calls", "usage", "in_arrears",
-                     JUNE, "4000", "0.0005", "2", seq=3, plan="starter")
+        billing_line(
+            "bl_us_api_jun",
+            "cus_us",
+            "USD",
+            "api_calls",
+            "API calls",
+            "usage",
+            "in_arrears",
+            JUNE,
+            "4000",
+            "0.0005",
+            "2",
+            seq=3,
+            plan="starter",
+        )
     )
     return lines
 
 
 def run2_journal() -> list[dict[str, Any]]:
     return base_journal() + [
-        {"customer_id": "cus_us", "meter_id": "api_calls", "event_id": "ev_api_late",
-         "event_ts": "2026-05-31 23:59:00", "arrived_at": "2026-06-10 08:00:00", "quantity": "2000"},
+        {
+            "customer_id": "cus_us",
+            "meter_id": "api_calls",
+            "event_id": "ev_api_late",
+            "event_ts": "2026-05-31 23:59:00",
+            "arrived_at": "2026-06-10 08:00:00",
+            "quantity": "2000",
+        },
     ]
 
 
@@ -300,3 +582,8 @@ def build_scenario(make_warehouse: Callable[[str], Warehouse], name: str, mode: 
 @pytest.fixture(scope="session")
 def credit_note_scenario(make_warehouse: Callable[[str], Warehouse]) -> Scenario:
     return build_scenario(make_warehouse, "credit_note_mode", "credit_note")
+
+
+@pytest.fixture(scope="session")
+def adjustment_scenario(make_warehouse: Callable[[str], Warehouse]) -> Scenario:
+    return build_scenario(make_warehouse, "adjustment_line_mode", "adjustment_line")

@@ -29,8 +29,19 @@ def invoice(scenario, customer: str, issue_date: str) -> dict:
         [customer, issue_date],
     )
     assert len(rows) == 1, f"expected one invoice for {customer} issued {issue_date}, got {rows}"
-    keys = ("invoice_id", "number", "subtotal", "tax", "total", "total_minor", "due_date", "period_start",
-            "period_end", "reverse_charge", "status")
+    keys = (
+        "invoice_id",
+        "number",
+        "subtotal",
+        "tax",
+        "total",
+        "total_minor",
+        "due_date",
+        "period_start",
+        "period_end",
+        "reverse_charge",
+        "status",
+    )
     return dict(zip(keys, rows[0], strict=True))
 
 
@@ -50,7 +61,12 @@ def test_starter_customer_fee_in_advance_plus_overage(credit_note_scenario) -> N
     # June fee (in advance) 500.00 + May usage: GPU included 0.00 + overage 10,000 x 1K ms x 0.009 = 90.00
     # + 12,345 API calls x 0.50/1K = 6.1725 -> 6.17 + 250 x 0.0005 = 0.125 -> 0.13 (half-up)
     # = 596.30; US customer of a French seller: out of scope, 0 tax
-    assert (may["subtotal"], may["tax"], may["total"], may["total_minor"]) == (D("596.30"), 0, D("596.30"), 59630)
+    assert (may["subtotal"], may["tax"], may["total"], may["total_minor"]) == (
+        D("596.30"),
+        0,
+        D("596.30"),
+        59630,
+    )
     assert may["due_date"] == date(2026, 7, 4)  # 2026-06-04 + 30 days
     assert (may["period_start"], may["period_end"]) == (date(2026, 5, 1), date(2026, 7, 1))
     assert [(n, t, b, a) for n, t, b, a, *_ in lines(credit_note_scenario, may["invoice_id"])] == [
@@ -93,7 +109,12 @@ def test_exempt_customer_pays_no_tax(credit_note_scenario) -> None:
 def test_jpy_has_no_minor_unit(credit_note_scenario) -> None:
     jp = invoice(credit_note_scenario, "cus_jp", "2026-06-04")
     # 12345.5 JPY -> 12346 (half-up, 0 decimals); tax 10 % = 1234.6 -> 1235; total 13581 = 13581 minor units
-    assert (jp["subtotal"], jp["tax"], jp["total"], jp["total_minor"]) == (D("12346"), D("1235"), D("13581"), 13581)
+    assert (jp["subtotal"], jp["tax"], jp["total"], jp["total_minor"]) == (
+        D("12346"),
+        D("1235"),
+        D("13581"),
+        13581,
+    )
 
 
 def test_numbers_are_gapless_and_ordered_by_issue_date_then_customer(credit_note_scenario) -> None:

@@ -143,7 +143,9 @@ def load_tax_rates(directory: Path | None = None, *, announce: bool = True) -> l
         seen.add(rate_id)
         rate = _decimal(path, f"{where}.rate", item.get("rate"))
         if not Decimal(0) <= rate < Decimal(1):
-            raise TaxConfigError(f"{path}: {where}.rate = {rate} must be a fraction from 0 to 1 (20 % = \"0.20\")")
+            raise TaxConfigError(
+                f'{path}: {where}.rate = {rate} must be a fraction from 0 to 1 (20 % = "0.20")'
+            )
         customer_type = item.get("customer_type")
         if customer_type is not None and customer_type not in CUSTOMER_TYPES:
             raise TaxConfigError(f"{path}: {where}.customer_type must be business, individual or omitted")
@@ -181,11 +183,12 @@ def write_raw(directory: Path | None = None, out_dir: Path | None = None) -> dic
     issuer = load_issuer(directory)
     rates = load_tax_rates(directory)
     issuer_schema = pa.schema(
-        [(name, pa.int64() if name in {"number_width", "payment_terms_days"} else pa.string()) for name in issuer]
+        [
+            (name, pa.int64() if name in {"number_width", "payment_terms_days"} else pa.string())
+            for name in issuer
+        ]
     )
-    rate_schema = pa.schema(
-        [(name, pa.bool_() if name == "inclusive" else pa.string()) for name in rates[0]]
-    )
+    rate_schema = pa.schema([(name, pa.bool_() if name == "inclusive" else pa.string()) for name in rates[0]])
     written = {
         "catalog_issuer": out / "issuer.parquet",
         "catalog_tax_rates": out / "tax_rates.parquet",

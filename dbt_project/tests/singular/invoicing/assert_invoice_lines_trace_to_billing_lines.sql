@@ -1,0 +1,42 @@
+{{ config(tags=['invoicing']) }}
+{#- Traceability: every issued line (invoice, adjustment or note line) names the billing line it
+    comes from. That billing line still exists in billing.fct_billing_lines for the same customer
+    and currency, unless rating no longer produces it, in which case the issued amounts for it
+    must have been fully reversed by a credit note. Returns the lines that do not trace back. -#}
+
+with issued as (
+    select * from {{ ref('fct_issued_lines') }}
+),
+
+billing_lines as (
+    select * from {{ ref('fct_billing_lines') }}
+),
+
+per_billing_line as (
+    select
+        source_invoice_id,
+        billing_line_id,
+        customer_id,
+        currency,
+        sum(amount) as issued_amount
+    from issued
+    group by source_invoice_id, billing_line_id, customer_id, currency
+),
+
+final as (
+    select
+        per_billing_line.source_invoice_id,
+        per_billing_line.billing_line_id,
+        per_billing_line.customer_id,
+        per_billing_line.currency,
+        per_billing_line.issued_amount
+    from per_billing_line
+    left join billing_lines
+        on per_billing_line.billing_line_id = billing_lines.billing_line_id
+        and per_billing_line.customer_id = billing_lines.customer_id
+        and per_billing_line.currency = billing_lines.currency
+    where per_billing_line.billing_line_id is null
+        or (billing_lines.billing_line_id is null and per_billing_line.issued_amount <> 0)
+)
+
+select * from final

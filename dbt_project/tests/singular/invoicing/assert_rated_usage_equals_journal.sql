@@ -1,0 +1,99 @@
+{{ config(tags=['invoicing_reconciliation']) }}
+{#- Rated usage = journal totals: for every (customer, subscription, meter, billing period) with a
+    usage billing line, the sum of the usage lines' quantities equals the journal total of that
+    meter over the same half-open window [max(service_start, trial end), service_end).
+    Checked for `sum` and `count` meters without dimension filters (other aggregations are not
+    additive, filtered meters exclude events by design). Returns the mismatches. -#}
+
+with billing_lines as (
+    select * from {{ ref('fct_billing_lines') }}
+    where line_type = 'usage'
+),
+
+journal as (
+    select * from {{ ref('fct_usage_journal') }}
+),
+
+subscriptions as (
+    select * from {{ ref('stg_catalog__subscriptions') }}
+),
+
+meters as (
+    select * from {{ ref('stg_catalog__meters') }}
+),
+
+meter_filters as (
+    select * from {{ ref('stg_catalog__meter_filters') }}
+),
+
+additive_meters as (
+    select meters.meter_id, meters.aggregation
+    from meters
+    where meters.aggregation in ('sum', 'count')
+        and meters.meter_id not in (select meter_filters.meter_id from meter_filters)
+),
+
+rated as (
+    select
+        billing_lines.customer_id,
+        billing_lines.subscription_id,
+        billing_lines.meter_id,
+        billing_lines.period_start,
+        min(billing_lines.service_start) as service_start,
+        max(billing_lines.service_end) as service_end,
+        sum(billing_lines.quantity) as rated_quantity
+    from billing_lines
+    inner join additive_meters on billing_lines.meter_id = additive_meters.meter_id
+    group by billing_lines.customer_id, billing_lines.subscription_id, billing_lines.meter_id, billing_lines.period_start
+),
+
+windows as (
+    select
+        rated.*,
+        additive_meters.aggregation,
+        greatest(
+            cast(rated.service_start as timestamp),
+            cast(subscriptions.start_date + coalesce(subscriptions.trial_days, 0) as timestamp)
+        ) as window_start,
+        cast(rated.service_end as timestamp) as window_end
+    from rated
+    inner join additive_meters on rated.meter_id = additive_meters.meter_id
+    inner join subscriptions on rated.subscription_id = subscriptions.subscription_id
+),
+
+journal_totals as (
+    select
+        windows.customer_id,
+        windows.subscription_id,
+        windows.meter_id,
+        windows.period_start,
+        case windows.aggregation
+            when 'count' then cast(count(journal.meter_id) as decimal(38, 12))
+            else coalesce(sum(journal.quantity), 0)
+        end as journal_quantity
+    from windows
+    left join journal
+        on journal.customer_id = windows.customer_id
+        and journal.meter_id = windows.meter_id
+        and journal.event_ts >= windows.window_start
+        and journal.event_ts < windows.window_end
+    group by windows.customer_id, windows.subscription_id, windows.meter_id, windows.period_start, windows.aggregation
+),
+
+final as (
+    select
+        windows.customer_id,
+        windows.subscription_id,
+        windows.meter_id,
+        windows.period_start,
+        windows.rated_quantity,
+        journal_totals.journal_quantity
+    from windows
+    inner join journal_totals
+        on windows.subscription_id = journal_totals.subscription_id
+        and windows.meter_id = journal_totals.meter_id
+        and windows.period_start = journal_totals.period_start
+    where windows.rated_quantity <> journal_totals.journal_quantity
+)
+
+select * from final
