@@ -33,7 +33,7 @@ candidates as (
             and quantities.period_start = prices.period_start
             and quantities.meter_id = prices.meter_id
             and (
-                prices.dimension_name is null
+                prices.dimension_value is null
                 or prices.dimension_value = case prices.dimension_name
                     when quantities.group_by_1 then quantities.group_value_1
                     when quantities.group_by_2 then quantities.group_value_2
