@@ -40,10 +40,30 @@ INVOICE_LINES: list[tuple[str, str, str, str, str, str, str]] = [
 ]
 
 CUSTOMERS: list[dict[str, Any]] = [
-    {"customer_id": "cus_new", "name": "New Co", "currency": "USD", "created_at": date.fromisoformat("2026-01-10")},
-    {"customer_id": "cus_eur", "name": "Euro GmbH", "currency": "EUR", "created_at": date.fromisoformat("2026-01-05")},
-    {"customer_id": "cus_annual", "name": "Annual Inc", "currency": "USD", "created_at": date.fromisoformat("2026-02-01")},
-    {"customer_id": "cus_m", "name": "Margin Ltd", "currency": "USD", "created_at": date.fromisoformat("2026-05-01")},
+    {
+        "customer_id": "cus_new",
+        "name": "New Co",
+        "currency": "USD",
+        "created_at": date.fromisoformat("2026-01-10"),
+    },
+    {
+        "customer_id": "cus_eur",
+        "name": "Euro GmbH",
+        "currency": "EUR",
+        "created_at": date.fromisoformat("2026-01-05"),
+    },
+    {
+        "customer_id": "cus_annual",
+        "name": "Annual Inc",
+        "currency": "USD",
+        "created_at": date.fromisoformat("2026-02-01"),
+    },
+    {
+        "customer_id": "cus_m",
+        "name": "Margin Ltd",
+        "currency": "USD",
+        "created_at": date.fromisoformat("2026-05-01"),
+    },
 ]
 
 
@@ -65,12 +85,25 @@ def create_billing_tables(warehouse: Path) -> None:
             period_start date, period_end date)"""
         )
         invoices = {}
-        for number, (invoice_id, customer, currency, line_type, start, end, amount) in enumerate(INVOICE_LINES):
+        for number, (invoice_id, customer, currency, line_type, start, end, amount) in enumerate(
+            INVOICE_LINES
+        ):
             invoices.setdefault(invoice_id, (customer, currency, start, end))
             con.execute(
                 "insert into billing.fct_invoice_lines values (?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?)",
-                [f"{invoice_id}_l{number}", invoice_id, number, line_type, line_type, line_type, amount,
-                 int(round(float(amount) * 100)), currency, start, end],
+                [
+                    f"{invoice_id}_l{number}",
+                    invoice_id,
+                    number,
+                    line_type,
+                    line_type,
+                    line_type,
+                    amount,
+                    int(round(float(amount) * 100)),
+                    currency,
+                    start,
+                    end,
+                ],
             )
         for invoice_id, (customer, currency, start, end) in invoices.items():
             con.execute(
@@ -104,11 +137,22 @@ def create_billing_tables(warehouse: Path) -> None:
 def write_costs(raw_dir: Path) -> None:
     def row(kind: str, meter: str | None, cost: str) -> dict[str, Any]:
         return {
-            "billing_period_start": ts("2026-05-01T00:00:00Z"), "charge_period_start": ts("2026-05-01T00:00:00Z"),
-            "charge_period_end": ts("2026-06-01T00:00:00Z"), "provider_name": "AWS", "service_name": "EC2",
-            "sku_id": f"sku_{kind}", "resource_id": "i-1", "charge_category": "Usage", "billed_cost": cost,
-            "billing_currency": "USD", "consumed_quantity": "1", "consumed_unit": "Hours", "cost_kind": kind,
-            "usagebill_meter": meter, "source_file": "costs/focus.csv", "line_number": 1,
+            "billing_period_start": ts("2026-05-01T00:00:00Z"),
+            "charge_period_start": ts("2026-05-01T00:00:00Z"),
+            "charge_period_end": ts("2026-06-01T00:00:00Z"),
+            "provider_name": "AWS",
+            "service_name": "EC2",
+            "sku_id": f"sku_{kind}",
+            "resource_id": "i-1",
+            "charge_category": "Usage",
+            "billed_cost": cost,
+            "billing_currency": "USD",
+            "consumed_quantity": "1",
+            "consumed_unit": "Hours",
+            "cost_kind": kind,
+            "usagebill_meter": meter,
+            "source_file": "costs/focus.csv",
+            "line_number": 1,
         }
 
     # GPU: fixed 2.70 + variable 6.00 = 8.70 for 1,000,000 ms -> $0.0087 per 1K ms; shared 5.00 (no meter)

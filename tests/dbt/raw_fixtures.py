@@ -19,18 +19,58 @@ DAY3 = date(2026, 5, 3)
 
 # aggregation per meter, as in meters.yaml (catalog v1)
 METERS: list[dict[str, Any]] = [
-    {"meter_id": "gpu_ms", "name": "GPU time", "unit": "ms", "aggregation": "sum", "value_property": "duration_ms",
-     "unit_multiplier": "1"},
-    {"meter_id": "gpu_seconds", "name": "GPU time (s)", "unit": "ms", "aggregation": "sum", "unit_multiplier": "1000"},
-    {"meter_id": "api_calls", "name": "API calls", "unit": "call", "aggregation": "count", "unit_multiplier": "1"},
-    {"meter_id": "storage_gb", "name": "Storage", "unit": "GB", "aggregation": "time_weighted_sum",
-     "unit_multiplier": "1"},
-    {"meter_id": "peak_connections", "name": "Peak connections", "unit": "conn", "aggregation": "max",
-     "unit_multiplier": "1"},
-    {"meter_id": "active_users", "name": "Active users", "unit": "user", "aggregation": "unique_count",
-     "unique_property": "user_id", "unit_multiplier": "1"},
+    {
+        "meter_id": "gpu_ms",
+        "name": "GPU time",
+        "unit": "ms",
+        "aggregation": "sum",
+        "value_property": "duration_ms",
+        "unit_multiplier": "1",
+    },
+    {
+        "meter_id": "gpu_seconds",
+        "name": "GPU time (s)",
+        "unit": "ms",
+        "aggregation": "sum",
+        "unit_multiplier": "1000",
+    },
+    {
+        "meter_id": "api_calls",
+        "name": "API calls",
+        "unit": "call",
+        "aggregation": "count",
+        "unit_multiplier": "1",
+    },
+    {
+        "meter_id": "storage_gb",
+        "name": "Storage",
+        "unit": "GB",
+        "aggregation": "time_weighted_sum",
+        "unit_multiplier": "1",
+    },
+    {
+        "meter_id": "peak_connections",
+        "name": "Peak connections",
+        "unit": "conn",
+        "aggregation": "max",
+        "unit_multiplier": "1",
+    },
+    {
+        "meter_id": "active_users",
+        "name": "Active users",
+        "unit": "user",
+        "aggregation": "unique_count",
+        "unique_property": "user_id",
+        "unit_multiplier": "1",
+    },
     {"meter_id": "seats", "name": "Seats", "unit": "seat", "aggregation": "latest", "unit_multiplier": "1"},
-    {"meter_id": "latency_ms", "name": "Latency", "unit": "ms", "aggregation": "average", "unit_multiplier": "1"},
+    {
+        "meter_id": "latency_ms",
+        "name": "Latency",
+        "unit": "ms",
+        "aggregation": "average",
+        "unit_multiplier": "1",
+    },
 ]
 
 
@@ -94,8 +134,16 @@ def day1_events() -> list[dict[str, Any]]:
         # product brief: customer A used 2,457 ms of GPU at 13:47
         event("e1", "cus_a", "gpu_ms", "2026-05-01T13:47:00Z", "2457", dimensions=GPU_DIMS, arrived=A1),
         # quantity from properties.duration_ms; dimensions in another key order -> same key
-        event("e2", "cus_a", "gpu_ms", "2026-05-01T13:50:00Z", None, properties={"duration_ms": "1000"},
-              dimensions={"region": "us", "gpu_type": "h100"}, arrived=A1),
+        event(
+            "e2",
+            "cus_a",
+            "gpu_ms",
+            "2026-05-01T13:50:00Z",
+            None,
+            properties={"duration_ms": "1000"},
+            dimensions={"region": "us", "gpu_type": "h100"},
+            arrived=A1,
+        ),
         # unit conversion: 1.5 s * unit_multiplier 1000 = 1500 ms
         event("e3", "cus_a", "gpu_seconds", "2026-05-01T14:10:00Z", "1.5", arrived=A1),
         event("c1", "cus_a", "api_calls", "2026-05-01T10:05:00Z", None, arrived=A1),
@@ -107,9 +155,33 @@ def day1_events() -> list[dict[str, Any]]:
         event("m1", "cus_b", "peak_connections", "2026-05-01T09:00:00Z", "3", arrived=A1),
         event("m2", "cus_b", "peak_connections", "2026-05-01T09:30:00Z", "9", arrived=A1),
         event("m3", "cus_b", "peak_connections", "2026-05-01T09:40:00Z", "4", arrived=A1),
-        event("u1", "cus_b", "active_users", "2026-05-01T09:00:00Z", None, properties={"user_id": "alice"}, arrived=A1),
-        event("u2", "cus_b", "active_users", "2026-05-01T09:10:00Z", None, properties={"user_id": "bob"}, arrived=A1),
-        event("u3", "cus_b", "active_users", "2026-05-01T09:20:00Z", None, properties={"user_id": "alice"}, arrived=A1),
+        event(
+            "u1",
+            "cus_b",
+            "active_users",
+            "2026-05-01T09:00:00Z",
+            None,
+            properties={"user_id": "alice"},
+            arrived=A1,
+        ),
+        event(
+            "u2",
+            "cus_b",
+            "active_users",
+            "2026-05-01T09:10:00Z",
+            None,
+            properties={"user_id": "bob"},
+            arrived=A1,
+        ),
+        event(
+            "u3",
+            "cus_b",
+            "active_users",
+            "2026-05-01T09:20:00Z",
+            None,
+            properties={"user_id": "alice"},
+            arrived=A1,
+        ),
         event("l1", "cus_b", "seats", "2026-05-01T08:00:00Z", "5", arrived=A1),
         event("l2", "cus_b", "seats", "2026-05-01T08:30:00Z", "7", arrived=A1),
         event("l3", "cus_b", "seats", "2026-05-01T08:10:00Z", "9", arrived=A1),
@@ -125,8 +197,16 @@ def day1_events() -> list[dict[str, Any]]:
 def day3_events() -> list[dict[str, Any]]:
     return [
         # e1 again two days later (a producer retry): must not be counted twice
-        event("e1", "cus_a", "gpu_ms", "2026-05-01T13:47:00Z", "2457", dimensions=GPU_DIMS, arrived=A3,
-              source_file="landing/usage/retry.jsonl"),
+        event(
+            "e1",
+            "cus_a",
+            "gpu_ms",
+            "2026-05-01T13:47:00Z",
+            "2457",
+            dimensions=GPU_DIMS,
+            arrived=A3,
+            source_file="landing/usage/retry.jsonl",
+        ),
         # late: happened on day 1 at 23:30, arrived on day 3
         event("late1", "cus_a", "gpu_ms", "2026-05-01T23:30:00Z", "500", dimensions=GPU_DIMS, arrived=A3),
         event("e6", "cus_a", "gpu_ms", "2026-05-03T01:00:00Z", "100", dimensions=GPU_DIMS, arrived=A3),
