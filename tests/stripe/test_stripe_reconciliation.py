@@ -1,0 +1,58 @@
+"""Reconciliation: warehouse totals vs Stripe; a mismatch blocks the next export until fixed."""
+
+from __future__ import annotations
+
+import duckdb
+import pytest
+
+from exports.stripe.exporter import ReconciliationBlocked, StripeExporter
+from exports.stripe.reconciliation import reconcile
+
+
+def test_reconciliation_ok_then_mismatch_blocks_export(target, isolated_env, seed):
+    db = isolated_env / "usagebill.duckdb"
+    seed(db, target.suffix, notes=True)
+    con = duckdb.connect(str(db))
+    first = StripeExporter(con, target.api(), progress=lambda m: None).run()
+    assert not first.failed
+    result = reconcile(con, target.api(), progress=lambda m: None)
+    # 3 invoices + 1 debit note checked; cn_1 (1234) is on inv_a in Stripe and in the ledger
+    assert result.ok and result.checked == 4, result.lines()
+    # the warehouse restates inv_a to 512.35 USD (51235) without a credit/debit note: Stripe still has 51234
+    con.execute(
+        f"update billing.fct_invoices set total = 512.35, total_minor = 51235 "
+        f"where invoice_id = 'inv_a{target.suffix}'"
+    )
+    bad = reconcile(con, target.api(), progress=lambda m: None)
+    assert [(m["invoice_id"], m["check"], m["expected"], m["actual"]) for m in bad.mismatches] == [
+        (f"inv_a{target.suffix}", "total", 51235, 51234)
+    ]
+    with pytest.raises(
+        ReconciliationBlocked, match=rf"inv_a{target.suffix}.*total: expected 51235, Stripe has 51234"
+    ):
+        StripeExporter(con, target.api(), progress=lambda m: None).run()
+    # fixed in the warehouse -> reconciliation passes -> exports run again
+    con.execute(
+        f"update billing.fct_invoices set total = 512.34, total_minor = 51234 "
+        f"where invoice_id = 'inv_a{target.suffix}'"
+    )
+    assert reconcile(con, target.api(), progress=lambda m: None).ok
+    assert StripeExporter(con, target.api(), progress=lambda m: None).run().sent == []
+    con.close()
+
+
+def test_voided_in_stripe_is_a_mismatch(target, isolated_env, seed):
+    db = isolated_env / "usagebill.duckdb"
+    seed(db, target.suffix)
+    con = duckdb.connect(str(db))
+    StripeExporter(con, target.api(), progress=lambda m: None).run()
+    stripe_id = con.execute(
+        f"select stripe_object_id from ledger.stripe_exports where usagebill_id = "
+        f"'inv_b{target.suffix}' and step = 'finalize' and status = 'ok'"
+    ).fetchall()[0][0]
+    target.client().v1.invoices.void_invoice(stripe_id)
+    result = reconcile(con, target.api(), progress=lambda m: None)
+    assert [(m["invoice_id"], m["check"], m["actual"]) for m in result.mismatches] == [
+        (f"inv_b{target.suffix}", "status", "void")
+    ]
+    con.close()
