@@ -63,14 +63,10 @@ def _expected(con: duckdb.DuckDBPyConnection) -> tuple[dict[str, tuple[int, str]
             expected[inv_id] = (int(total_minor), currency.lower())
             issued += status == "issued"
     if _table_exists(con, "billing", "fct_credit_notes"):
-        from usagebill.money import round_money, to_minor_units
-
-        for note_id, amount_minor, tax, currency in con.execute(
-            "select credit_note_id, amount_minor, tax_amount, currency from billing.fct_credit_notes "
-            "where kind = 'debit'"
+        for note_id, amount_minor, currency in con.execute(
+            "select credit_note_id, amount_minor, currency from billing.fct_credit_notes where kind = 'debit'"
         ).fetchall():
-            tax_minor = to_minor_units(round_money(tax or 0, currency), currency) if tax else 0
-            expected[note_id] = (abs(int(amount_minor)) + abs(tax_minor), currency.lower())
+            expected[note_id] = (abs(int(amount_minor)), currency.lower())  # amount includes tax
     return expected, issued
 
 

@@ -62,7 +62,7 @@ class ExportCreditNote:
     original_invoice_id: str
     customer_id: str
     currency: str
-    total_minor: int  # amount + tax, in minor units
+    total_minor: int  # |amount| (tax included), in minor units
     reason: str | None
 
 
@@ -142,10 +142,13 @@ def load_invoices(
     }
     tax_rate = "tax_rate_id" if "tax_rate_id" in line_cols else "cast(null as varchar)"
     tax_amount = "tax_amount" if "tax_amount" in line_cols else "cast(0 as decimal(38, 12))"
+    # amount includes the tax when the rate is inclusive: the Stripe item is the net amount, tax is its own item
+    net_amount = "net_amount" if "net_amount" in line_cols else "amount"
     lines = con.execute(
         f"""
         select invoice_id, invoice_line_id, line_number, charge_id, line_type, description, quantity,
-               unit_price, amount, amount_minor, {tax_rate} as tax_rate_id, {tax_amount} as tax_amount,
+               unit_price, amount, amount_minor, {net_amount} as net_amount, {tax_rate} as tax_rate_id,
+               {tax_amount} as tax_amount,
                period_start, period_end
         from billing.fct_invoice_lines
         order by invoice_id, line_number
@@ -202,6 +205,7 @@ def _build_invoice(
         unit_price,
         amount,
         amount_minor,
+        net_amount,
         tax_rate_id,
         tax_amount,
         period_start,
@@ -216,7 +220,7 @@ def _build_invoice(
             Item(
                 line_key=f"line:{line_number}",
                 description=label[:500],
-                amount_minor=int(amount_minor),
+                amount_minor=_minor(net_amount, currency, f"{where} line {line_number}: net_amount"),
                 period_start=_as_date(period_start),
                 period_end=_as_date(period_end),
                 metadata={
@@ -311,11 +315,13 @@ def load_credit_notes(
         try:
             if _minor(amount, currency, f"{where}: amount") != amount_minor:
                 raise SourceError(f"{where}: amount {amount} != amount_minor {amount_minor}")
-            net = abs(int(amount_minor))
+            # fct_credit_notes.amount is signed (credit < 0, debit > 0) and includes the tax
+            total = abs(int(amount_minor))
             tax = abs(_minor(tax_amount, currency, f"{where}: tax_amount"))
+            net = total - tax
             if kind == "credit":
                 credits.append(
-                    ExportCreditNote(note_id, number, original, customer_id, currency, net + tax, reason)
+                    ExportCreditNote(note_id, number, original, customer_id, currency, total, reason)
                 )
             elif kind == "debit":
                 items = [
@@ -346,7 +352,7 @@ def load_credit_notes(
                         currency,
                         _as_date(issue_date),
                         None,
-                        net + tax,
+                        total,
                         tuple(items),
                         original,
                     )

@@ -111,7 +111,7 @@ create table billing.fct_invoice_lines (
     invoice_line_id varchar, invoice_id varchar, line_number integer, charge_id varchar, line_type varchar,
     description varchar, quantity decimal(38, 12), unit_price decimal(38, 12), amount decimal(38, 12),
     amount_minor bigint, tax_rate_id varchar, tax_amount decimal(38, 12), currency varchar, period_start date,
-    period_end date);
+    period_end date, net_amount decimal(38, 12));
 create table billing.fct_credit_notes (
     credit_note_id varchar, credit_note_number varchar, kind varchar, original_invoice_id varchar,
     customer_id varchar, currency varchar, period_start date, period_end date, reason varchar,
@@ -199,7 +199,7 @@ def seed_warehouse(path: Path, suffix: str = "", notes: bool = False) -> dict[st
         ],
     )
     con.executemany(
-        "insert into billing.fct_invoice_lines values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "insert into billing.fct_invoice_lines values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, null)",
         [
             [
                 f"{a}-1",
@@ -288,6 +288,7 @@ def seed_warehouse(path: Path, suffix: str = "", notes: bool = False) -> dict[st
             ],
         ],
     )
+    con.execute("update billing.fct_invoice_lines set net_amount = amount")  # all test rates are exclusive
     con.executemany(
         "insert into staging.stg_catalog__customers values (?, ?, ?, ?, ?)",
         [
@@ -310,8 +311,8 @@ def seed_warehouse(path: Path, suffix: str = "", notes: bool = False) -> dict[st
                     "2026-10-01",
                     "2026-11-01",
                     "storage overbilled",
-                    "12.34",
-                    1234,
+                    "-12.34",
+                    -1234,
                     "0",
                     "2026-11-10",
                 ],
