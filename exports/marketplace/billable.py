@@ -1,6 +1,6 @@
 """Billable amounts per customer, meter and hour: what the marketplace must be told.
 
-The warehouse model intermediate.int_marketplace_billed_hourly (dbt, see docs/marketplaces.md) gives,
+The warehouse model intermediate.int_marketplace__billed_hourly (dbt, see docs/marketplaces.md) gives,
 for each customer, meter, usage dimensions and hour, the increase of the customer's billed amount in
 that hour AFTER free trials, included usage, prepaid credits and discounts. Its running sum is the
 cumulative billed amount; a marketplace dimension reports
@@ -24,7 +24,7 @@ import duckdb
 from exports.marketplace.catalog import Dimension
 from usagebill.paths import warehouse_path
 
-MODEL = "intermediate.int_marketplace_billed_hourly"
+MODEL = "intermediate.int_marketplace__billed_hourly"
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,70 @@
+{{ config(materialized='table', schema='marketplace') }}
+
+{#- One row per report key (marketplace, customer, dimension, hour) with its current state, from the
+    append-only ledger ledger.marketplace_reports: what was reported, when, with which metering record id,
+    what remainder was carried, how many times it was sent. -#}
+
+with reports as (
+    select * from {{ ref('stg_marketplace__reports') }}
+),
+
+ranked as (
+    select
+        reports.*,
+        row_number() over (
+            partition by marketplace, customer_id, dimension, hour_start order by seq desc
+        ) as recency
+    from reports
+),
+
+history as (
+    select
+        marketplace,
+        customer_id,
+        dimension,
+        hour_start,
+        min(recorded_at) as first_recorded_at,
+        max(recorded_at) as last_recorded_at,
+        cast(sum(case when state = 'sent' then 1 else 0 end) as bigint) as times_sent,
+        cast(count(distinct run_id) as bigint) as runs
+    from reports
+    group by marketplace, customer_id, dimension, hour_start
+),
+
+final as (
+    select
+        ranked.marketplace,
+        ranked.customer_id,
+        ranked.marketplace_customer,
+        ranked.offering_id,
+        ranked.dimension,
+        ranked.hour_start,
+        ranked.state,
+        ranked.counted as counted_as_reported,
+        ranked.quantity,
+        ranked.cumulative_units,
+        ranked.carried_remainder,
+        ranked.unit_price,
+        cast({{ decimal_multiply('ranked.quantity', 'ranked.unit_price') }} as decimal(38, 12)) as reported_amount,
+        ranked.currency,
+        ranked.carried_to_hour,
+        ranked.window_start,
+        ranked.window_end,
+        ranked.request_key,
+        ranked.metering_record_id,
+        ranked.detail,
+        history.times_sent,
+        history.runs,
+        history.first_recorded_at,
+        history.last_recorded_at
+    from ranked
+    inner join history
+        on
+            ranked.marketplace = history.marketplace
+            and ranked.customer_id = history.customer_id
+            and ranked.dimension = history.dimension
+            and ranked.hour_start = history.hour_start
+    where ranked.recency = 1
+)
+
+select * from final

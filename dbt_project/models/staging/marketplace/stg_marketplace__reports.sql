@@ -1,0 +1,76 @@
+{#- The marketplace reporting ledger (append-only, written by exports/marketplace/ledger.py), typed.
+    Before the first reporting run the table does not exist yet: same columns, no rows. -#}
+{%- set ledger_source = source('ledger', 'marketplace_reports') -%}
+{%- set ledger_exists = true -%}
+{%- if execute -%}
+    {%- set ledger_exists = adapter.get_relation(
+        database=ledger_source.database, schema=ledger_source.schema, identifier=ledger_source.identifier
+    ) is not none -%}
+{%- endif %}
+with
+
+{% if ledger_exists -%}
+source as (
+    select * from {{ ledger_source }}
+),
+{%- else -%}
+source as (
+    select
+        cast(null as bigint) as seq,
+        cast(null as varchar) as run_id,
+        cast(null as timestamp) as recorded_at,
+        cast(null as varchar) as marketplace,
+        cast(null as varchar) as customer_id,
+        cast(null as varchar) as marketplace_customer,
+        cast(null as varchar) as offering_id,
+        cast(null as varchar) as dimension,
+        cast(null as timestamp) as hour_start,
+        cast(null as varchar) as state,
+        cast(null as decimal(38, 12)) as quantity,
+        cast(null as decimal(38, 12)) as cumulative_units,
+        cast(null as decimal(38, 12)) as carried_remainder,
+        cast(null as decimal(38, 12)) as unit_price,
+        cast(null as varchar) as currency,
+        cast(null as boolean) as counted,
+        cast(null as timestamp) as carried_to_hour,
+        cast(null as timestamp) as window_start,
+        cast(null as timestamp) as window_end,
+        cast(null as varchar) as request_key,
+        cast(null as varchar) as metering_record_id,
+        cast(null as varchar) as detail
+    where false
+),
+{%- endif %}
+
+renamed as (
+    select
+        cast(seq as bigint) as seq,
+        cast(run_id as varchar) as run_id,
+        cast(recorded_at as timestamp) as recorded_at,
+        cast(marketplace as varchar) as marketplace,
+        cast(customer_id as varchar) as customer_id,
+        cast(marketplace_customer as varchar) as marketplace_customer,
+        cast(offering_id as varchar) as offering_id,
+        cast(dimension as varchar) as dimension,
+        cast(hour_start as timestamp) as hour_start,
+        cast(state as varchar) as state,
+        cast(quantity as decimal(38, 12)) as quantity,
+        cast(cumulative_units as decimal(38, 12)) as cumulative_units,
+        cast(carried_remainder as decimal(38, 12)) as carried_remainder,
+        cast(unit_price as decimal(38, 12)) as unit_price,
+        cast(currency as varchar) as currency,
+        cast(counted as boolean) as counted,
+        cast(carried_to_hour as timestamp) as carried_to_hour,
+        cast(window_start as timestamp) as window_start,
+        cast(window_end as timestamp) as window_end,
+        cast(request_key as varchar) as request_key,
+        cast(metering_record_id as varchar) as metering_record_id,
+        cast(detail as varchar) as detail
+    from source
+),
+
+final as (
+    select * from renamed
+)
+
+select * from final
