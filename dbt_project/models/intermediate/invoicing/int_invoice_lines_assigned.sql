@@ -73,7 +73,8 @@ final as (
         coalesce(charge_name, charge_id)
         || case
             when dimensions_json is null or dimensions_json in ('', '{}', 'null') then ''
-            else ' (' || replace(replace(replace(replace(dimensions_json, '{', ''), '}', ''), '"', ''), ':', ': ') || ')'
+            else ' (' || replace(replace(replace(replace(replace(replace(replace(
+                dimensions_json, '{', ''), '}', ''), '"', ''), ': ', ':'), ', ', ','), ':', '='), ',', ', ') || ')'
         end as description,
         price_model,
         line_type,

@@ -1,0 +1,419 @@
+"""Invoice and credit/debit note documents: HTML (jinja2) and PDF (fpdf2) for every issued document.
+
+Everything printed comes from the append-only ledger billing.fct_issued_lines, where the seller's
+and the buyer's details were frozen when the document was issued, so a re-render gives the same
+document. Files: <out>/<document number>.html and .pdf (overwritten on re-render; idempotent).
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import jinja2
+
+from usagebill.money import minor_unit
+from usagebill.paths import reports_dir, warehouse_path
+
+UNICODE_FONTS = {
+    "": Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"),
+    "B": Path("/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf"),
+}
+TITLES = {"invoice": "Invoice", "credit_note": "Credit note", "debit_note": "Debit note"}
+
+
+@dataclass
+class Party:
+    name: str
+    address_lines: list[str]
+    tax_id: str | None
+    email: str | None
+
+
+@dataclass
+class Line:
+    number: int
+    description: str
+    period: str
+    quantity: str
+    unit_price: str
+    amount: str
+    tax_label: str
+
+
+@dataclass
+class TaxRow:
+    label: str
+    taxable: str
+    tax: str
+
+
+@dataclass
+class Document:
+    document_id: str
+    kind: str
+    number: str
+    issue_date: date
+    due_date: date | None
+    period_start: date | None
+    period_end: date | None
+    currency: str
+    seller: Party
+    buyer: Party
+    payment_terms_days: int | None
+    lines: list[Line] = field(default_factory=list)
+    taxes: list[TaxRow] = field(default_factory=list)
+    subtotal: str = ""
+    tax_total: str = ""
+    total: str = ""
+    notes: list[str] = field(default_factory=list)
+    original_invoice_number: str | None = None
+    reason: str | None = None
+
+    @property
+    def title(self) -> str:
+        return TITLES[self.kind]
+
+    @property
+    def service_period(self) -> str:
+        return _period(self.period_start, self.period_end)
+
+    @property
+    def filename(self) -> str:
+        return "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in self.number)
+
+
+def _period(start: date | None, end: date | None) -> str:
+    """Half-open [start, end) shown as the first and last day served."""
+    if start is None or end is None:
+        return ""
+    last = date.fromordinal(end.toordinal() - 1) if end > start else end
+    return f"{start.isoformat()} to {last.isoformat()}"
+
+
+def format_money(amount: Decimal | None, currency: str) -> str:
+    if amount is None:
+        return ""
+    digits = minor_unit(currency)
+    return f"{Decimal(amount):,.{digits}f}"
+
+
+def format_quantity(value: Decimal | None) -> str:
+    if value is None:
+        return ""
+    normalized = Decimal(value).normalize()
+    if normalized == normalized.to_integral_value():
+        return f"{normalized.quantize(Decimal(1)):,}"
+    return f"{normalized:,f}"
+
+
+def format_unit_price(value: Decimal | None) -> str:
+    if value is None:
+        return "tiered"
+    return format(Decimal(value).normalize(), "f")
+
+
+def _address(raw: str | None) -> list[str]:
+    if not raw:
+        return []
+    try:
+        address = json.loads(raw)
+    except ValueError:
+        return [raw]
+    if not isinstance(address, dict):
+        return [str(address)]
+    city = " ".join(str(address[k]) for k in ("postal_code", "city") if address.get(k))
+    parts = [address.get("line1"), address.get("line2"), city, address.get("state"), address.get("country")]
+    return [str(part) for part in parts if part]
+
+
+def _tax_label(row: dict[str, Any]) -> str:
+    rate = row["tax_rate"]
+    percent = format((Decimal(rate) * 100).normalize(), "f") if rate is not None else "?"
+    inclusive = " incl." if row["is_tax_inclusive"] else ""
+    return f"{row['tax_name'] or row['tax_rate_id']} {percent}%{inclusive}"
+
+
+def load_documents(warehouse: Path | None = None, number: str | None = None) -> list[Document]:
+    """Every issued document (or the one numbered `number`) from billing.fct_issued_lines."""
+    path = warehouse_path() if warehouse is None else warehouse
+    if not path.exists():
+        raise FileNotFoundError(f"warehouse {path} not found: build it first (make demo, or dbt build)")
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        cursor = con.execute(
+            "select * from billing.fct_issued_lines"
+            + (" where document_number = ?" if number else "")
+            + " order by document_type, document_sequence, line_number",
+            [number] if number else [],
+        )
+        names = [d[0] for d in cursor.description]
+        rows = [dict(zip(names, values, strict=True)) for values in cursor.fetchall()]
+    except duckdb.CatalogException as error:
+        raise RuntimeError(
+            f"{path} has no billing.fct_issued_lines ({error}); run the dbt build of the billing models first"
+        ) from None
+    finally:
+        con.close()
+    by_document: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for row in rows:
+        by_document[row["document_id"]].append(row)
+    return [_document(lines) for lines in by_document.values()]
+
+
+def _document(rows: list[dict[str, Any]]) -> Document:
+    head = rows[0]
+    currency = head["currency"]
+    document = Document(
+        document_id=head["document_id"],
+        kind=head["document_type"],
+        number=head["document_number"],
+        issue_date=head["issue_date"],
+        due_date=head["due_date"],
+        period_start=head["document_period_start"],
+        period_end=head["document_period_end"],
+        currency=currency,
+        seller=Party(
+            head["issuer_legal_name"],
+            _address(head["issuer_address_json"]),
+            head["issuer_tax_id"],
+            head["issuer_email"],
+        ),
+        buyer=Party(
+            head["buyer_name"] or head["customer_id"],
+            _address(head["buyer_address_json"]),
+            head["buyer_tax_id"],
+            head["buyer_email"],
+        ),
+        payment_terms_days=head["payment_terms_days"],
+        original_invoice_number=head["source_invoice_number"] if head["document_type"] != "invoice" else None,
+        reason=head["reason"] if head["document_type"] != "invoice" else None,
+    )
+    subtotal = tax_total = total = Decimal(0)
+    taxes: dict[str, list[Decimal]] = {}
+    tax_labels: dict[str, str] = {}
+    notes: list[str] = []
+    for row in rows:
+        label = _tax_label(row)
+        document.lines.append(
+            Line(
+                number=row["line_number"],
+                description=row["description"] or row["charge_id"],
+                period=_period(row["period_start"], row["period_end"]),
+                quantity=format_quantity(row["quantity"]),
+                unit_price=format_unit_price(row["unit_price"]),
+                amount=format_money(row["amount"], currency),
+                tax_label=label,
+            )
+        )
+        subtotal += row["net_amount"]
+        tax_total += row["tax_amount"]
+        total += row["gross_amount"]
+        sums = taxes.setdefault(row["tax_rate_id"], [Decimal(0), Decimal(0)])
+        sums[0] += row["net_amount"]
+        sums[1] += row["tax_amount"]
+        tax_labels[row["tax_rate_id"]] = label
+        if row["tax_note"] and row["tax_note"] not in notes:
+            notes.append(row["tax_note"])
+    document.taxes = [
+        TaxRow(tax_labels[rate_id], format_money(sums[0], currency), format_money(sums[1], currency))
+        for rate_id, sums in taxes.items()
+    ]
+    document.subtotal = format_money(subtotal, currency)
+    document.tax_total = format_money(tax_total, currency)
+    document.total = format_money(total, currency)
+    document.notes = notes
+    return document
+
+
+HTML_TEMPLATE = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined).from_string(
+    """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{{ d.title }} {{ d.number }}</title>
+<style>
+body{font-family:Helvetica,Arial,sans-serif;margin:2em;color:#222}
+table{border-collapse:collapse;width:100%}th,td{padding:4px 6px;border-bottom:1px solid #ddd;text-align:left}
+td.num,th.num{text-align:right}.parties{display:flex;justify-content:space-between;margin:1em 0}
+.totals td{border:none}.note{margin-top:1em;padding:6px;border:1px solid #999}
+</style></head><body>
+<h1><span class="doc-title">{{ d.title }}</span> <span class="number">{{ d.number }}</span></h1>
+<table class="meta">
+<tr><th>Number</th><td class="number">{{ d.number }}</td></tr>
+<tr><th>Issue date</th><td class="issue-date">{{ d.issue_date }}</td></tr>
+{% if d.due_date %}<tr><th>Due date</th><td class="due-date">{{ d.due_date }}</td></tr>{% endif %}
+<tr><th>Service period</th><td class="service-period">{{ d.service_period }}</td></tr>
+<tr><th>Currency</th><td class="currency">{{ d.currency }}</td></tr>
+{% if d.original_invoice_number %}<tr><th>Original invoice</th><td class="original-invoice">{{ d.original_invoice_number }}</td></tr>{% endif %}
+{% if d.reason %}<tr><th>Reason</th><td class="reason">{{ d.reason }}</td></tr>{% endif %}
+</table>
+<div class="parties">
+<div class="seller"><h2>Seller</h2><div class="name">{{ d.seller.name }}</div>
+{% for line in d.seller.address_lines %}<div>{{ line }}</div>{% endfor %}
+<div class="tax-id">VAT / tax id: {{ d.seller.tax_id }}</div>{% if d.seller.email %}<div>{{ d.seller.email }}</div>{% endif %}</div>
+<div class="buyer"><h2>Bill to</h2><div class="name">{{ d.buyer.name }}</div>
+{% for line in d.buyer.address_lines %}<div>{{ line }}</div>{% endfor %}
+{% if d.buyer.tax_id %}<div class="tax-id">VAT / tax id: {{ d.buyer.tax_id }}</div>{% endif %}</div>
+</div>
+<table class="lines"><thead><tr><th>#</th><th>Description</th><th>Service period</th><th class="num">Quantity</th>
+<th class="num">Unit price</th><th>Tax</th><th class="num">Amount ({{ d.currency }})</th></tr></thead><tbody>
+{% for l in d.lines %}<tr><td>{{ l.number }}</td><td>{{ l.description }}</td><td>{{ l.period }}</td>
+<td class="num">{{ l.quantity }}</td><td class="num">{{ l.unit_price }}</td><td>{{ l.tax_label }}</td>
+<td class="num">{{ l.amount }}</td></tr>
+{% endfor %}</tbody></table>
+<h2>Tax</h2>
+<table class="taxes"><thead><tr><th>Rate</th><th class="num">Taxable amount</th><th class="num">Tax</th></tr></thead><tbody>
+{% for t in d.taxes %}<tr><td>{{ t.label }}</td><td class="num">{{ t.taxable }}</td><td class="num">{{ t.tax }}</td></tr>
+{% endfor %}</tbody></table>
+<table class="totals">
+<tr><td>Subtotal (without tax)</td><td class="num subtotal">{{ d.subtotal }} {{ d.currency }}</td></tr>
+<tr><td>Tax</td><td class="num tax-total">{{ d.tax_total }} {{ d.currency }}</td></tr>
+<tr><th>Total</th><th class="num total">{{ d.total }} {{ d.currency }}</th></tr>
+</table>
+{% if d.kind != 'credit_note' and d.payment_terms_days is not none %}
+<p class="payment-terms">Payment terms: {{ d.payment_terms_days }} days, due {{ d.due_date }}.</p>{% endif %}
+{% for n in d.notes %}<p class="note">{{ n }}</p>{% endfor %}
+</body></html>
+"""
+)
+
+
+def render_html(document: Document) -> str:
+    return HTML_TEMPLATE.render(d=document)
+
+
+def _safe(text: str, unicode_font: bool) -> str:
+    if unicode_font:
+        return text
+    return text.encode("latin-1", "replace").decode("latin-1")
+
+
+def render_pdf(document: Document, path: Path) -> None:
+    """A one-column A4 PDF with the same content as the HTML (fpdf2, pure Python)."""
+    from fpdf import FPDF
+    from fpdf.enums import XPos, YPos
+
+    pdf = FPDF(format="A4")
+    pdf.set_auto_page_break(auto=True, margin=15)
+    unicode_font = all(p.exists() for p in UNICODE_FONTS.values())
+    family = "Helvetica"
+    if unicode_font:
+        for style, font_path in UNICODE_FONTS.items():
+            pdf.add_font("DejaVu", style, str(font_path))
+        family = "DejaVu"
+    pdf.add_page()
+    d = document
+
+    def text(value: str, size: float = 9, style: str = "", height: float = 5) -> None:
+        pdf.set_font(family, style, size)
+        pdf.multi_cell(0, height, _safe(value, unicode_font), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+
+    def fit(value: str, width: float) -> str:
+        value = _safe(value, unicode_font)
+        if pdf.get_string_width(value) <= width - 2:
+            return value
+        while value and pdf.get_string_width(value + "...") > width - 2:
+            value = value[:-1]
+        return value + "..."
+
+    def row(cells: list[tuple[str, float, str]], style: str = "", size: float = 8) -> None:
+        pdf.set_font(family, style, size)
+        for value, width, align in cells:
+            pdf.cell(width, 5, fit(value, width), border="B", align=align)
+        pdf.ln(5)
+
+    text(f"{d.title} {d.number}", 16, "B", 9)
+    text(f"Issue date: {d.issue_date}" + (f"    Due date: {d.due_date}" if d.due_date else ""))
+    text(f"Service period: {d.service_period}    Currency: {d.currency}")
+    if d.original_invoice_number:
+        text(f"Original invoice: {d.original_invoice_number}")
+    if d.reason:
+        text(f"Reason: {d.reason}")
+    pdf.ln(3)
+    top = pdf.get_y()
+    pdf.set_font(family, "B", 10)
+    pdf.cell(95, 5, "Seller")
+    pdf.cell(95, 5, "Bill to", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    seller = [d.seller.name, *d.seller.address_lines, f"VAT / tax id: {d.seller.tax_id}"]
+    buyer = [d.buyer.name, *d.buyer.address_lines] + (
+        [f"VAT / tax id: {d.buyer.tax_id}"] if d.buyer.tax_id else []
+    )
+    pdf.set_font(family, "", 9)
+    for index in range(max(len(seller), len(buyer))):
+        pdf.cell(95, 5, _safe(seller[index] if index < len(seller) else "", unicode_font))
+        pdf.cell(
+            95,
+            5,
+            _safe(buyer[index] if index < len(buyer) else "", unicode_font),
+            new_x=XPos.LMARGIN,
+            new_y=YPos.NEXT,
+        )
+    pdf.set_y(max(pdf.get_y(), top) + 4)
+    widths = [8, 56, 36, 22, 18, 30, 20]
+    row(
+        [
+            ("#", widths[0], "L"),
+            ("Description", widths[1], "L"),
+            ("Service period", widths[2], "L"),
+            ("Quantity", widths[3], "R"),
+            ("Unit price", widths[4], "R"),
+            ("Tax", widths[5], "L"),
+            (f"Amount {d.currency}", widths[6], "R"),
+        ],
+        "B",
+    )
+    for line in d.lines:
+        row(
+            [
+                (str(line.number), widths[0], "L"),
+                (line.description, widths[1], "L"),
+                (line.period, widths[2], "L"),
+                (line.quantity, widths[3], "R"),
+                (line.unit_price, widths[4], "R"),
+                (line.tax_label, widths[5], "L"),
+                (line.amount, widths[6], "R"),
+            ]
+        )
+    pdf.ln(3)
+    row([("Tax rate", 80, "L"), ("Taxable amount", 55, "R"), ("Tax", 55, "R")], "B")
+    for tax in d.taxes:
+        row([(tax.label, 80, "L"), (tax.taxable, 55, "R"), (tax.tax, 55, "R")])
+    pdf.ln(3)
+    for label, value, style in (
+        ("Subtotal (without tax)", d.subtotal, ""),
+        ("Tax", d.tax_total, ""),
+        ("Total", d.total, "B"),
+    ):
+        pdf.set_font(family, style, 10)
+        pdf.cell(135, 6, label, align="R")
+        pdf.cell(55, 6, f"{value} {d.currency}", align="R", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.ln(3)
+    if d.kind != "credit_note" and d.payment_terms_days is not None:
+        text(f"Payment terms: {d.payment_terms_days} days, due {d.due_date}.")
+    for note in d.notes:
+        text(note, 9, "B")
+    pdf.output(str(path))
+
+
+def render_all(
+    out_dir: Path | None = None, warehouse: Path | None = None, number: str | None = None
+) -> list[Path]:
+    """Write HTML and PDF for every issued document; returns the files written."""
+    out = reports_dir() / "invoices" if out_dir is None else out_dir
+    out.mkdir(parents=True, exist_ok=True)
+    documents = load_documents(warehouse, number)
+    written: list[Path] = []
+    for index, document in enumerate(documents, start=1):
+        html_path = out / f"{document.filename}.html"
+        html_path.write_text(render_html(document), encoding="utf-8")
+        pdf_path = out / f"{document.filename}.pdf"
+        render_pdf(document, pdf_path)
+        written += [html_path, pdf_path]
+        if index % 50 == 0:
+            print(f"invoices: rendered {index}/{len(documents)} documents")
+    print(f"invoices: rendered {len(documents)} documents (HTML + PDF) to {out}")
+    return written
