@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from usagebill.rating import RatingResult, main, rate, result_to_json
+from usagebill.rating import RatingResult, main, result_to_json
 
 from .scenario_events import SCENARIO_DIR, scenario_events, write_jsonl
 
@@ -25,18 +25,6 @@ pytestmark = pytest.mark.slow
 D = Decimal
 MAY = date(2026, 5, 1)
 JUNE = date(2026, 6, 1)
-
-
-@pytest.fixture(scope="module")
-def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("rate")
-
-
-@pytest.fixture(scope="module")
-def rated(workdir: Path) -> RatingResult:
-    usage = write_jsonl(workdir / "usage.jsonl", scenario_events(), bad_lines=1)
-    return rate(SCENARIO_DIR, [usage], date(2025, 1, 1), date(2026, 7, 1), as_of=date(2026, 7, 1),
-                keep_dir=workdir / "work", progress=lambda m: None)
 
 
 def lines(result: RatingResult, customer: str, period_start: date | None = MAY, line_type: str | None = None):

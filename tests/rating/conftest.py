@@ -1,0 +1,26 @@
+"""Shared fixture: ONE `usagebill rate` run (catalog -> raw -> dbt build) on the scenario catalog,
+reused by the end-to-end and property test modules (each dbt build costs seconds)."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from usagebill.rating import RatingResult, rate
+
+from .scenario_events import SCENARIO_DIR, scenario_events, write_jsonl
+
+
+@pytest.fixture(scope="session")
+def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("rate")
+
+
+@pytest.fixture(scope="session")
+def rated(workdir: Path) -> RatingResult:
+    """Billing periods starting in [2025-01-01, 2026-07-01), rated as of 2026-07-01."""
+    usage = write_jsonl(workdir / "usage.jsonl", scenario_events(), bad_lines=1)
+    return rate(SCENARIO_DIR, [usage], date(2025, 1, 1), date(2026, 7, 1), as_of=date(2026, 7, 1),
+                keep_dir=workdir / "work", progress=lambda m: None)
