@@ -1,0 +1,54 @@
+{{ config(schema='payments', materialized='table') }}
+{#- One row per paid Stripe invoice: the first invoice.paid event of each invoice. Amounts come from
+    Stripe in minor units and are converted exactly with the currency's minor unit (seed). -#}
+with invoice_events as (
+    select * from {{ ref('stg_stripe__invoice_events') }}
+),
+
+currencies as (
+    select * from {{ ref('invoicing_currency_minor_units') }}
+),
+
+paid as (
+    select
+        *,
+        row_number() over (partition by stripe_invoice_id order by created_at, event_id) as paid_rank
+    from invoice_events
+    where event_type = 'invoice.paid'
+),
+
+failures as (
+    select
+        stripe_invoice_id,
+        count(*) as failed_attempts,
+        min(created_at) as first_failed_at
+    from invoice_events
+    where event_type = 'invoice.payment_failed'
+    group by stripe_invoice_id
+),
+
+final as (
+    select
+        paid.event_id as payment_id,
+        paid.stripe_invoice_id,
+        paid.usagebill_invoice_id,
+        paid.usagebill_customer_id as customer_id,
+        paid.stripe_customer_id,
+        paid.currency,
+        paid.amount_paid_minor,
+        {{ decimal_multiply('paid.amount_paid_minor',
+            'case currencies.minor_unit when 0 then 1 when 1 then 0.1 when 2 then 0.01 when 3 then 0.001 end') }}
+            as amount_paid,
+        paid.created_at as paid_at,
+        paid.attempt_count,
+        paid.paid_out_of_band,
+        coalesce(failures.failed_attempts, 0) as failed_attempts_before_payment,
+        failures.first_failed_at,
+        failures.first_failed_at is not null and failures.first_failed_at <= paid.created_at as is_recovered
+    from paid
+    left join currencies on paid.currency = currencies.currency
+    left join failures on paid.stripe_invoice_id = failures.stripe_invoice_id
+    where paid.paid_rank = 1
+)
+
+select * from final
