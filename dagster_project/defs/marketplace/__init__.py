@@ -1,0 +1,81 @@
+"""Cloud marketplaces: usage reporting to AWS / Azure / Google (hourly partitions) and revenue feeds.
+
+Assets
+- ["raw", "marketplace_catalog"]: marketplace_offerings.yaml + marketplace_customers.yaml validated and
+  written as raw Parquet (dbt sources raw.marketplace_dimensions / _fees / _identities).
+- ["raw", "marketplace_revenue_feeds"]: AWS billing event feed, Azure and Google report CSVs -> raw Parquet.
+- ["exports", "<aws|azure|google>_marketplace_usage"]: hourly partitions (from 2026-05-01, UTC); each run
+  reports its hours through the exactly-once ledger (ledger.marketplace_reports). Depends on
+  ["usage", "fct_usage_hourly"] and the billed-hours model. A backfill of a range of hours runs as one
+  run, hours in order, and reports only keys never reported (the ledger decides).
+Schedule: `marketplace_hourly_schedule` reports the hour that just ended, 10 minutes past each hour.
+Settings and secrets come from environment variables only (docs/marketplaces.md).
+"""
+
+import dagster as dg
+
+from exports.marketplace.run import configured_now, load_catalog_tables, load_feeds, report
+
+HISTORY_START = "2026-05-01-00:00"
+hourly_partitions = dg.HourlyPartitionsDefinition(start_date=HISTORY_START, timezone="UTC")
+
+USAGE_HOURLY = dg.AssetKey(["usage", "fct_usage_hourly"])
+BILLED_HOURLY = dg.AssetKey(["intermediate", "int_marketplace__billed_hourly"])
+CATALOG = dg.AssetKey(["raw", "marketplace_catalog"])
+
+
+@dg.asset(key=CATALOG, group_name="raw", description="Marketplace offering catalog and customer identities "
+          "(YAML, validated) as raw Parquet for dbt.")
+def marketplace_catalog(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+    counts = load_catalog_tables(context.log.info)
+    return dg.MaterializeResult(metadata={k: dg.MetadataValue.int(v) for k, v in counts.items()})
+
+
+@dg.asset(key=["raw", "marketplace_revenue_feeds"], deps=[CATALOG], group_name="raw",
+          description="Marketplace revenue feeds (AWS billing events, Azure/Google reports) as raw Parquet. "
+                      "Bad rows are quarantined with their reason.")
+def marketplace_revenue_feeds(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+    counts = load_feeds(context.log.info)
+    return dg.MaterializeResult(metadata={k: dg.MetadataValue.int(v) for k, v in counts.items()})
+
+
+def _usage_asset(marketplace: str) -> dg.AssetsDefinition:
+    @dg.asset(
+        key=["exports", f"{marketplace}_marketplace_usage"],
+        deps=[USAGE_HOURLY, BILLED_HOURLY, CATALOG],
+        partitions_def=hourly_partitions,
+        backfill_policy=dg.BackfillPolicy.single_run(),
+        group_name="exports",
+        description=f"Hourly usage reported to the {marketplace} marketplace exactly once "
+                    "(ledger.marketplace_reports; mart marketplace.fct_marketplace_reporting_ledger).",
+    )
+    def _report(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+        window = context.partition_time_window
+        now = configured_now()
+        summary = report(marketplace, window.start, window.end, now=now, log=context.log.info)
+        if summary.states.get("sent (unresolved)"):
+            context.log.warning(f"{summary.states['sent (unresolved)']} record(s) left `sent` (throttled or "
+                                "server errors); the next run resends them unchanged")
+        return dg.MaterializeResult(metadata={
+            "hours": summary.hours, "new_keys": summary.planned, "recovered": summary.recovered,
+            "calls": summary.calls, "now": now.isoformat(),
+            **{f"state_{k.replace(' ', '_')}": v for k, v in summary.states.items()},
+        })
+
+    return _report
+
+
+usage_assets = [_usage_asset(mp) for mp in ("aws", "azure", "google")]
+
+marketplace_hourly_job = dg.define_asset_job(
+    "marketplace_hourly_job", selection=dg.AssetSelection.assets(*usage_assets))
+
+marketplace_hourly_schedule = dg.build_schedule_from_partitioned_job(
+    marketplace_hourly_job, minute_of_hour=10, name="marketplace_hourly_schedule",
+    default_status=dg.DefaultScheduleStatus.STOPPED)
+
+defs = dg.Definitions(
+    assets=[marketplace_catalog, marketplace_revenue_feeds, *usage_assets],
+    jobs=[marketplace_hourly_job],
+    schedules=[marketplace_hourly_schedule],
+)

@@ -1,0 +1,197 @@
+"""Run a marketplace report from the warehouse (used by the Dagster assets and the command line).
+
+    python -m exports.marketplace.run report --marketplace aws --start 2026-10-31T00 --end 2026-10-31T03
+    python -m exports.marketplace.run load   # catalog YAML + revenue feeds -> raw/marketplace/
+
+Modes (USAGEBILL_MARKETPLACE_MODE): `live` (default) sends to the endpoints configured by environment
+variables (docs/marketplaces.md); `fake` starts the contract fakes in-process on 127.0.0.1 (demo):
+every identity subscribed there, and the clock at `now`.
+Clock: USAGEBILL_MARKETPLACE_NOW (RFC 3339) replaces the wall clock (replaying the demo history).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from exports.marketplace.billable import BilledSeries, read_billed_hours
+from exports.marketplace.catalog import (
+    CUSTOMERS_FILE,
+    OFFERINGS_FILE,
+    MarketplaceIdentity,
+    OfferingCatalog,
+    load_identities,
+    load_offerings,
+)
+from exports.marketplace.ledger import Ledger
+from exports.marketplace.reporter import RunSummary, report_hours
+from exports.marketplace.revenue import FEEDS, load_revenue_feeds, write_catalog_tables
+from exports.marketplace.transport import Transport
+from exports.marketplace.windows import HOUR, hour_floor
+from usagebill.paths import catalog_dir, data_dir
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "usagebill" / "marketplace_examples"
+
+
+def configured_now() -> datetime:
+    value = os.environ.get("USAGEBILL_MARKETPLACE_NOW")
+    if not value:
+        return datetime.now(UTC)
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(f"USAGEBILL_MARKETPLACE_NOW={value!r} is not RFC 3339, e.g. 2026-10-31T05:10:00Z") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def load_catalog(log: Callable[[str], None] = print) -> tuple[OfferingCatalog, list[MarketplaceIdentity]]:
+    """Offerings + identities from the catalog dir; missing files are seeded from the examples (demo)."""
+    directory = catalog_dir()
+    for name in (OFFERINGS_FILE, CUSTOMERS_FILE):
+        if not (directory / name).exists():
+            directory.mkdir(parents=True, exist_ok=True)
+            shutil.copy(EXAMPLES / name, directory / name)
+            log(f"{directory / name} did not exist: copied the example from {EXAMPLES / name}; edit it")
+    catalog = load_offerings(directory / OFFERINGS_FILE)
+    return catalog, load_identities(catalog, directory / CUSTOMERS_FILE)
+
+
+def load_catalog_tables(log: Callable[[str], None] = print) -> dict[str, int]:
+    """Offering catalog + identities -> raw/marketplace/ Parquet."""
+    catalog, identities = load_catalog(log)
+    return write_catalog_tables(catalog, identities)
+
+
+def load_feeds(log: Callable[[str], None] = print) -> dict[str, int]:
+    """Revenue feeds (data/marketplace/<feed>*.csv, else the samples) -> raw/marketplace/ Parquet."""
+    feed_dir = data_dir() / "marketplace"
+    files: dict[str, list[Path]] = {}
+    for kind in FEEDS:
+        found = sorted(feed_dir.glob(f"{kind}*.csv")) if feed_dir.exists() else []
+        if not found:
+            found = [EXAMPLES / f"{kind}.csv"]
+            log(f"no {feed_dir}/{kind}*.csv: loading the sample {found[0].name}")
+        files[kind] = found
+    return load_revenue_feeds(files)
+
+
+def load_raw(log: Callable[[str], None] = print) -> dict[str, int]:
+    return load_catalog_tables(log) | load_feeds(log)
+
+
+@contextmanager
+def transport_for(marketplace: str, catalog: OfferingCatalog, identities: list[MarketplaceIdentity],
+                  now: datetime, mode: str | None = None,
+                  log: Callable[[str], None] = print) -> Iterator[Transport]:
+    mode = mode or os.environ.get("USAGEBILL_MARKETPLACE_MODE", "live")
+    clock = lambda: now  # noqa: E731
+    with ExitStack() as stack:
+        if marketplace == "aws":
+            from exports.marketplace.aws import AwsMeteringTransport, make_client
+
+            endpoint = None
+            if mode == "fake":
+                from exports.fakes.aws_metering import FakeAwsMetering
+
+                subscribed = {i.license_arn or i.customer_identifier or "" for i in identities}
+                fake = stack.enter_context(FakeAwsMetering(subscribed, catalog.window_hours["aws"], now=clock))
+                endpoint = fake.url
+                os.environ.setdefault("AWS_ACCESS_KEY_ID", "fake")
+                os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "fake")
+            yield AwsMeteringTransport(make_client(endpoint_url=endpoint), now=clock, log=log)
+        elif marketplace == "azure":
+            from exports.marketplace.azure import AzureMeteringTransport, EntraToken
+
+            if mode == "fake":
+                import requests
+
+                from exports.fakes.azure_metering import AzureSubscription, FakeAzureMetering
+
+                subs = [AzureSubscription(i.resource_id or "", i.plan_id or "",
+                                          {d.name for d in catalog.dimensions("azure")}) for i in identities]
+                fake = stack.enter_context(FakeAzureMetering("fake-tenant", "fake-client", "fake-secret", subs,
+                                                             catalog.window_hours["azure"], now=clock))
+                session = requests.Session()
+                token = EntraToken(session, fake.url, "fake-tenant", "fake-client", "fake-secret")
+                yield AzureMeteringTransport(endpoint=fake.url, token=token, session=session, now=clock, log=log)
+            else:
+                yield AzureMeteringTransport(now=clock, log=log)
+        elif marketplace == "google":
+            from exports.marketplace.google import GoogleServiceControlTransport
+
+            if mode == "fake":
+                from exports.fakes.google_servicecontrol import FakeServiceControl
+
+                services = {listing.service_name for listing in catalog.listings if listing.marketplace == "google"}
+                if len(services) != 1:
+                    raise ValueError("fake mode serves one Google service; the catalog lists "
+                                     f"{sorted(s or '' for s in services)}")
+                fake = stack.enter_context(FakeServiceControl(
+                    services.pop() or "", "fake-token", {i.usage_reporting_id or "" for i in identities},
+                    {d.name for d in catalog.dimensions("google")}, catalog.window_hours["google"], now=clock))
+                yield GoogleServiceControlTransport(endpoint=fake.url, access_token="fake-token", now=clock, log=log)
+            else:
+                yield GoogleServiceControlTransport(now=clock, log=log)
+        else:
+            raise ValueError(f"unknown marketplace {marketplace!r}: use aws, azure or google")
+
+
+def report(marketplace: str, start: datetime, end: datetime, now: datetime | None = None,
+           mode: str | None = None, log: Callable[[str], None] = print,
+           billed: BilledSeries | None = None) -> RunSummary:
+    """Report the hours [start, end) to one marketplace from the warehouse, exactly once per key."""
+    now = now or configured_now()
+    catalog, identities = load_catalog(log)
+    mine = [i for i in identities if i.marketplace == marketplace]
+    hours = []
+    hour = hour_floor(start)
+    while hour < end:
+        hours.append(hour)
+        hour += HOUR
+    if not mine:
+        log(f"{marketplace}: no customer has a {marketplace} identity in {catalog_dir() / CUSTOMERS_FILE}; "
+            "nothing to report")
+        return RunSummary(marketplace, hours=len(hours))
+    if billed is None:
+        try:
+            billed = BilledSeries(read_billed_hours(start, end + timedelta(hours=1)))
+        except Exception as exc:  # duckdb.CatalogException and friends
+            raise RuntimeError(f"cannot read the billed hours ({exc}); build the dbt model "
+                               "intermediate.int_marketplace__billed_hourly first (dbt build -s "
+                               "+int_marketplace__billed_hourly)") from exc
+    with transport_for(marketplace, catalog, mine, now, mode, log) as transport:
+        return report_hours(marketplace, hours, catalog=catalog, identities=mine, billed=billed,
+                            ledger=Ledger(run_id=f"{marketplace}-{now.strftime('%Y%m%dT%H%M%S')}"),
+                            transport=transport, now=now, log=log)
+
+
+def _hour(text: str) -> datetime:
+    moment = datetime.fromisoformat(text.replace("Z", "+00:00") + (":00" if len(text) == 13 else ""))
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m exports.marketplace.run", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    rep = sub.add_parser("report", help="report hours [start, end) to a marketplace")
+    rep.add_argument("--marketplace", required=True, choices=["aws", "azure", "google"])
+    rep.add_argument("--start", required=True, help="first hour, e.g. 2026-10-31T00 (UTC)")
+    rep.add_argument("--end", required=True, help="exclusive end hour")
+    rep.add_argument("--mode", choices=["live", "fake"], default=None)
+    sub.add_parser("load", help="catalog YAML + revenue feeds -> raw/marketplace/")
+    args = parser.parse_args(argv)
+    if args.command == "load":
+        print(load_raw())
+        return 0
+    summary = report(args.marketplace, _hour(args.start), _hour(args.end), mode=args.mode)
+    return 0 if not summary.states.get("failed") else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
