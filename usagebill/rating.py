@@ -81,8 +81,13 @@ def _dbt_executable() -> str:
 
 
 def run_dbt_build(workdir: Path, raw_dir: Path, warehouse: Path, as_of: date,
-                  selectors: tuple[str, ...] = SELECTORS, progress: Callable[[str], None] = print) -> None:
-    """`dbt build` of the selected models into `warehouse` (a DuckDB file), isolated under `workdir`."""
+                  selectors: tuple[str, ...] = SELECTORS, progress: Callable[[str], None] = print,
+                  unit_tests: bool = False) -> None:
+    """`dbt build` of the selected models into `warehouse` (a DuckDB file), isolated under `workdir`.
+
+    Data tests gate the build (a failing test fails the rating); dbt unit tests of the SQL only run
+    when `unit_tests` (they check the code, not the data, and cost about a second each).
+    """
     env = dict(os.environ)
     env.update({
         "USAGEBILL_RAW_DIR": str(raw_dir), "USAGEBILL_WAREHOUSE": str(warehouse), "USAGEBILL_DBT_TARGET": "duckdb",
@@ -95,6 +100,8 @@ def run_dbt_build(workdir: Path, raw_dir: Path, warehouse: Path, as_of: date,
         "--profiles-dir", str(project), "--project-dir", str(project),
         "--target-path", str(workdir / "target"), "--log-path", str(workdir / "logs"),
     ]
+    if not unit_tests:
+        command += ["--exclude-resource-type", "unit_test"]
     progress(f"rating: dbt build {' '.join(selectors)} (as_of_date={as_of}) ...")
     done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
     if done.returncode != 0:
@@ -145,7 +152,7 @@ def _fetch(con: Any, sql: str, columns: tuple[str, ...], params: list[Any]) -> l
 
 def rate(catalog_dir: Path | str, usage_files: list[Path | str], period_start: date, period_end: date, *,
          as_of: date | None = None, keep_dir: Path | str | None = None,
-         progress: Callable[[str], None] = print) -> RatingResult:
+         progress: Callable[[str], None] = print, unit_tests: bool = False) -> RatingResult:
     """Rate `usage_files` against the catalog; lines of billing periods starting in [period_start, period_end).
 
     as_of (default period_end) is dbt's var('as_of_date'): periods ended by then are rated in full.
@@ -166,7 +173,7 @@ def rate(catalog_dir: Path | str, usage_files: list[Path | str], period_start: d
         progress(f"rating: catalog valid ({counts['customers']} customers, {counts['subscriptions']} subscriptions)")
         loaded, quarantined, reasons = _load_usage([Path(f) for f in usage_files], workdir, raw_dir, period_end,
                                                    progress)
-        run_dbt_build(workdir, raw_dir, warehouse, as_of, progress=progress)
+        run_dbt_build(workdir, raw_dir, warehouse, as_of, progress=progress, unit_tests=unit_tests)
         import duckdb
 
         con = duckdb.connect(str(warehouse), read_only=True)

@@ -20,7 +20,9 @@ def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def rated(workdir: Path) -> RatingResult:
-    """Billing periods starting in [2025-01-01, 2026-07-01), rated as of 2026-07-01."""
+    """Billing periods starting in [2025-01-01, 2026-07-01), rated as of 2026-07-01; the dbt unit tests
+    (models/intermediate/rating/_rating__models.yml) and singular tests (tests/singular/rating) run
+    in the same build and must pass, else `rate` raises RatingError."""
     usage = write_jsonl(workdir / "usage.jsonl", scenario_events(), bad_lines=1)
     return rate(SCENARIO_DIR, [usage], date(2025, 1, 1), date(2026, 7, 1), as_of=date(2026, 7, 1),
-                keep_dir=workdir / "work", progress=lambda m: None)
+                keep_dir=workdir / "work", progress=lambda m: None, unit_tests=True)
