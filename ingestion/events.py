@@ -122,6 +122,14 @@ def canonical_json(value: Any) -> str:
     return _ENCODER.encode(value).decode("utf-8")
 
 
+def _is_json(text: str) -> bool:
+    try:
+        _DECODER.decode(text)
+    except msgspec.DecodeError:
+        return False
+    return True
+
+
 def _show(value: Any, limit: int = 60) -> str:
     text = repr(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
@@ -441,6 +449,8 @@ def validate_event(
     event_ts = _timestamp(obj["timestamp"], event_id)
     if isinstance(event_ts, Rejection):
         return event_ts
+    if now is not None and now.tzinfo is None:
+        now = now.replace(tzinfo=UTC)  # a naive `now` is taken as UTC
     if now is not None and event_ts > now + future_tolerance:
         return Rejection(
             "timestamp",
@@ -474,6 +484,13 @@ def validate_event(
                 "properties",
                 "json",
                 f"properties cannot be written as JSON ({exc}); send JSON values only",
+                event_id,
+            )
+        if ("NaN" in properties_json or "Infinity" in properties_json) and not _is_json(properties_json):
+            return Rejection(
+                "properties",
+                "finite_numbers",
+                "properties holds NaN or Infinity, which JSON cannot represent; send finite numbers or strings",
                 event_id,
             )
         if len(properties_json) > MAX_PROPERTIES_BYTES:

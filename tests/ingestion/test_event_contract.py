@@ -6,6 +6,8 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ingestion.events import Rejection, ValidEvent, format_quantity, loads, validate_event
 
@@ -130,6 +132,7 @@ def test_json_numbers_never_become_floats() -> None:
         (with_(quantity="0.0000000000001"), "quantity", "max_12_decimal_places"),
         (with_(quantity="1" * 27), "quantity", "max_26_integer_digits"),
         (with_(properties=[1, 2]), "properties", "type"),
+        (with_(properties={"ms": Decimal("NaN")}), "properties", "finite_numbers"),
         (with_(dimensions="a100"), "dimensions", "type"),
         (with_(dimensions={"gpu_type": 100}), "dimensions.gpu_type", "string_value"),
         (with_(dimensions={"": "x"}), "dimensions", "key"),
@@ -174,3 +177,35 @@ def test_future_events_rejected_only_beyond_tolerance() -> None:
 
 def test_default_source() -> None:
     assert validate_event(with_(source=...), default_source="file").source == "file"
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=8) | st.decimals(allow_nan=True),
+    lambda children: (
+        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=8), children, max_size=3)
+    ),
+    max_leaves=8,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.dictionaries(
+        st.sampled_from([*sorted(GOOD), "quantity", "tenant_id", "other"]),
+        json_values | st.floats(),
+        max_size=10,
+    )
+)
+def test_validator_never_raises(event: dict) -> None:
+    result = validate_event(event, now=datetime(2026, 1, 1))  # a naive `now` is taken as UTC
+    assert isinstance(result, (ValidEvent, Rejection))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.decimals(min_value=0, max_value=Decimal("1e25"), places=12, allow_nan=False, allow_infinity=False))
+def test_quantity_text_is_exact(value: Decimal) -> None:
+    result = validate_event(with_(quantity=value))
+    assert isinstance(result, ValidEvent)
+    assert Decimal(result.quantity) == value  # same number, no rounding
+    again = validate_event(with_(quantity=result.quantity))  # and the text form validates to itself
+    assert again.quantity == result.quantity
