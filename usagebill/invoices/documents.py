@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -115,7 +115,7 @@ def format_quantity(value: Decimal | None) -> str:
 
 def format_unit_price(value: Decimal | None) -> str:
     if value is None:
-        return "tiered"
+        return ""  # flat fees and tiered prices (the billing line's tier breakdown has the detail)
     return format(Decimal(value).normalize(), "f")
 
 
@@ -298,6 +298,10 @@ def render_pdf(document: Document, path: Path) -> None:
     from fpdf.enums import XPos, YPos
 
     pdf = FPDF(format="A4")
+    # a fixed creation date (the issue date) keeps a re-render byte-identical
+    pdf.set_creation_date(datetime.combine(document.issue_date, time(0, 0), tzinfo=UTC))
+    pdf.set_title(f"{document.title} {document.number}")
+    pdf.set_author(document.seller.name)
     pdf.set_auto_page_break(auto=True, margin=15)
     unicode_font = all(p.exists() for p in UNICODE_FONTS.values())
     family = "Helvetica"
@@ -353,14 +357,14 @@ def render_pdf(document: Document, path: Path) -> None:
             new_y=YPos.NEXT,
         )
     pdf.set_y(max(pdf.get_y(), top) + 4)
-    widths = [8, 56, 36, 22, 18, 30, 20]
+    widths = [7, 49, 41, 22, 17, 30, 24]
     row(
         [
             ("#", widths[0], "L"),
             ("Description", widths[1], "L"),
             ("Service period", widths[2], "L"),
             ("Quantity", widths[3], "R"),
-            ("Unit price", widths[4], "R"),
+            ("Price", widths[4], "R"),
             ("Tax", widths[5], "L"),
             (f"Amount {d.currency}", widths[6], "R"),
         ],

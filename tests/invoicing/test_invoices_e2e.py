@@ -1,0 +1,256 @@
+"""End to end through the real pipeline: catalog YAML -> raw, landing files -> raw usage, dbt build of
+rating + invoicing (+ reconciliation tests), then a late event, a second build, `recompute`, and the
+documents. Two dbt builds for the whole module plus one `dbt run` per recompute.
+
+Catalog: the demo meters and plans (usagebill/catalog/examples/gpu_cloud), the customers of
+e2e_catalog/, the example issuer (GPU Cloud SAS, France) and tax rates (fallback, announced).
+- cus_us, starter ($500/month in advance, 50,000,000 GPU ms included, $0.009 per 1K ms over);
+- cus_de, payg_eur (EUR 0.01 per 1K GPU ms), German business with a VAT id -> reverse charge.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from collections.abc import Callable
+from datetime import date
+from decimal import Decimal as D
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+
+from usagebill.catalog import load_catalog
+from usagebill.invoices import documents
+from usagebill.invoices.cli import main as invoices_main
+from usagebill.invoices.recompute import format_comparison, recompute_invoice
+
+pytestmark = pytest.mark.slow
+
+HERE = Path(__file__).resolve().parent
+EXAMPLES = HERE.parents[1] / "usagebill" / "catalog" / "examples" / "gpu_cloud"
+REVERSE_CHARGE_NOTE = (
+    "Reverse charge: VAT to be accounted for by the recipient, Art. 196 Council Directive 2006/112/EC"
+)
+
+
+def event(event_id: str, customer: str, ts: str, quantity: int, arrived_at: str) -> dict:
+    return {
+        "event_id": event_id,
+        "customer_id": customer,
+        "meter": "gpu_ms",
+        "timestamp": ts,
+        "quantity": str(quantity),
+        "dimensions": {"gpu_type": "h100"},
+        "source": "test",
+        "arrived_at": arrived_at,
+    }
+
+
+def land(data_dir: Path, arrival: str, events: list[dict]) -> None:
+    folder = data_dir / "landing" / "usage" / f"arrival_date={arrival}"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "events.jsonl").write_text("\n".join(json.dumps(e) for e in events) + "\n", encoding="utf-8")
+
+
+@pytest.fixture(scope="module")
+def e2e(make_warehouse: Callable) -> object:
+    from ingestion.landing import load_landing
+
+    wh = make_warehouse("e2e")
+    catalog = Path(wh.env["USAGEBILL_CATALOG_DIR"])
+    # the issuer and tax rates come from the shipped examples (the loader's fallback)
+    for name in ("issuer.yaml", "tax_rates.yaml"):
+        (catalog / name).unlink()
+    for name in ("meters.yaml", "plans.yaml"):
+        shutil.copyfile(EXAMPLES / name, catalog / name)
+    for name in ("customers.yaml", "subscriptions.yaml"):
+        shutil.copyfile(HERE / "e2e_catalog" / name, catalog / name)
+    raw = Path(wh.env["USAGEBILL_RAW_DIR"])
+    data = Path(wh.env["USAGEBILL_DATA_DIR"])
+    load_catalog(str(catalog), str(raw))
+    from usagebill.invoices.tax_config import write_raw
+
+    write_raw(catalog, raw)
+    land(
+        data,
+        "2026-05-31",
+        [
+            event("us-1", "cus_us", "2026-05-10T12:00:00Z", 60_000_000, "2026-05-10T12:00:01Z"),
+            event("de-1", "cus_de", "2026-05-12T08:00:00Z", 100_000_000, "2026-05-12T08:00:01Z"),
+        ],
+    )
+    load_landing(data, raw, progress=lambda message: None)
+    select = [
+        "--select",
+        "+tag:invoicing",
+        "tag:invoicing_reconciliation",
+        "--indirect-selection",
+        "cautious",
+    ]
+    wh.dbt("build", *select, as_of="2026-06-04")
+    wh.run1 = wh.query("select invoice_number, total from billing.fct_invoices order by invoice_sequence")
+    # a May event that arrives on 2026-06-10, after the May invoices were issued (2026-06-04)
+    land(
+        data,
+        "2026-06-10",
+        [event("us-late", "cus_us", "2026-05-31T12:00:00Z", 1_000_000, "2026-06-10T08:00:00Z")],
+    )
+    load_landing(data, raw, progress=lambda message: None)
+    wh.dbt("build", *select, as_of="2026-06-12")
+    return wh
+
+
+def test_real_rating_gives_hand_computed_invoices(e2e) -> None:
+    # 1: cus_us May fee in advance (issued 2026-05-04): 500.00
+    # 2: cus_de May usage: 100,000,000 ms = 100,000 x 1K x 0.01 = EUR 1,000.00, reverse charge 0 %
+    # 3: cus_us June fee 500.00 + May overage (60,000,000 - 50,000,000) / 1K x 0.009 = 90.00 -> 590.00
+    assert e2e.run1 == [
+        ("UB-2026-000001", D("500")),
+        ("UB-2026-000002", D("1000")),
+        ("UB-2026-000003", D("590")),
+    ]
+    de = e2e.query(
+        "select currency, tax_amount, is_reverse_charge from billing.fct_invoices where customer_id = 'cus_de'"
+    )
+    assert de == [("EUR", 0, True)]
+
+
+def test_late_event_after_issue_gives_debit_note_on_original_period(e2e) -> None:
+    # the late 1,000,000 ms are all overage: 1,000 x 1K ms x 0.009 = 9.00; the invoice stays at 590.00
+    assert (
+        e2e.query("select invoice_number, total from billing.fct_invoices order by invoice_sequence")
+        == e2e.run1
+    )
+    notes = e2e.query(
+        """select n.credit_note_number, n.kind, i.invoice_number, n.period_start, n.amount, n.amount_minor, n.reason
+           from billing.fct_credit_notes n join billing.fct_invoices i on n.original_invoice_id = i.invoice_id"""
+    )
+    assert len(notes) == 1
+    number, kind, original, period_start, amount, minor, reason = notes[0]
+    assert (number, kind, original, period_start, amount, minor) == (
+        "UBCN-2026-000001",
+        "debit",
+        "UB-2026-000003",
+        date(2026, 5, 1),
+        D("9.00"),
+        900,
+    )
+    assert reason.startswith("Late usage: 1 usage events")
+
+
+def test_recompute_as_of_a_date(e2e, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # as of 2026-06-05 the late event had not arrived: the recomputation equals the issued 590.00,
+    # so the debit note issued later (+9.00) is the whole difference: 590 - 590 - 9 = -9.00
+    before = recompute_invoice("UB-2026-000003", date(2026, 6, 5), e2e.path, tmp_path / "a", progress=print)
+    assert (before.issued_total, before.corrections_total, before.recomputed_total) == (
+        D("590"),
+        D("9"),
+        D("590"),
+    )
+    assert before.difference == D("-9")
+    # as of 2026-06-12 it had: 500 + 11,000,000 / 1K x 0.009 = 599.00 = 590.00 issued + 9.00 debit note
+    after = recompute_invoice("UB-2026-000003", date(2026, 6, 12), e2e.path, tmp_path / "b", progress=print)
+    assert (after.recomputed_total, after.difference) == (D("599"), 0)
+    text = format_comparison(after)
+    assert "UBCN-2026-000001" in text and "match the recomputation" in text
+    # the CLI entry point prints the same comparison
+    assert (
+        invoices_main(
+            [
+                "recompute",
+                "--invoice-id",
+                "UB-2026-000003",
+                "--as-of",
+                "2026-06-12",
+                "--warehouse",
+                str(e2e.path),
+            ]
+        )
+        == 0
+    )
+    assert "match the recomputation" in capsys.readouterr().out
+
+
+class TextByClass(HTMLParser):
+    """Collects the text of every element by its class attribute."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stack: list[str] = []
+        self.found: dict[str, list[str]] = {}
+        self.all_text: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.stack.append(dict(attrs).get("class") or "")
+
+    def handle_endtag(self, tag: str) -> None:
+        if self.stack:
+            self.stack.pop()
+
+    def handle_data(self, data: str) -> None:
+        if data.strip():
+            self.all_text.append(data.strip())
+            for classes in self.stack:
+                for name in classes.split():
+                    self.found.setdefault(name, []).append(data.strip())
+
+
+def test_documents_contain_the_required_fields(e2e, tmp_path: Path) -> None:
+    out = tmp_path / "invoices"
+    written = documents.render_all(out, e2e.path)
+    # 3 invoices + 1 debit note, HTML and PDF each
+    assert sorted(p.name for p in written if p.suffix == ".pdf") == [
+        "UB-2026-000001.pdf",
+        "UB-2026-000002.pdf",
+        "UB-2026-000003.pdf",
+        "UBCN-2026-000001.pdf",
+    ]
+    page = TextByClass()
+    page.feed((out / "UB-2026-000002.html").read_text(encoding="utf-8"))
+    text = " ".join(page.all_text)
+    assert page.found["number"][0] == "UB-2026-000002"
+    assert page.found["issue-date"] == ["2026-06-04"] and page.found["due-date"] == [
+        "2026-07-04"
+    ]  # + 30 days
+    assert page.found["service-period"] == ["2026-05-01 to 2026-05-31"]
+    assert page.found["currency"] == ["EUR"] and page.found["total"] == ["1,000.00 EUR"]
+    for required in (
+        "GPU Cloud SAS",
+        "12 rue de la Paix",
+        "VAT / tax id: FR40123456789",
+        "Berlin Robotics GmbH",
+        "Unter den Linden 1",
+        "VAT / tax id: DE123456789",
+        "VAT reverse charge 0%",
+        REVERSE_CHARGE_NOTE,
+        "Payment terms: 30 days",
+    ):
+        assert required in text, required
+    note = TextByClass()
+    note.feed((out / "UBCN-2026-000001.html").read_text(encoding="utf-8"))
+    assert note.found["original-invoice"] == ["UB-2026-000003"] and note.found["total"] == ["9.00 USD"]
+    if not shutil.which("pdftotext"):
+        pytest.skip("pdftotext (poppler-utils) is missing: run scripts/ensure-system-deps.sh")
+    pdf = subprocess.run(
+        ["pdftotext", "-layout", str(out / "UB-2026-000002.pdf"), "-"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    info = subprocess.run(
+        ["pdfinfo", str(out / "UB-2026-000002.pdf")], capture_output=True, text=True, check=True
+    )
+    assert re.search(r"^Pages:\s+1$", info.stdout, re.MULTILINE), info.stdout
+    for required in (
+        "Invoice UB-2026-000002",
+        "GPU Cloud SAS",
+        "FR40123456789",
+        "DE123456789",
+        "1,000.00 EUR",
+        "Reverse charge: VAT to be accounted for by the recipient",
+        "2026-07-04",
+    ):
+        assert required in pdf, required
