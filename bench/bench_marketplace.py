@@ -38,20 +38,35 @@ HOUR = datetime(2026, 5, 10, 12, tzinfo=UTC)
 
 
 def setup(customers: int, dimensions: int):
-    dims = tuple(Dimension("aws", "gpu", f"dim_{d}", f"meter_{d}", "usd_cent", Decimal("0.01"), "USD", None)
-                 for d in range(dimensions))
-    catalog = OfferingCatalog("USD", Decimal("1"), {"aws": Decimal("3"), "azure": Decimal("3"),
-                                                    "google": Decimal("3")},
-                              {"aws": 6, "azure": 24, "google": 1},
-                              (Listing("aws", "gpu", ("payg",), "prod-1", None, None, None, dims),))
+    dims = tuple(
+        Dimension("aws", "gpu", f"dim_{d}", f"meter_{d}", "usd_cent", Decimal("0.01"), "USD", None)
+        for d in range(dimensions)
+    )
+    catalog = OfferingCatalog(
+        "USD",
+        Decimal("1"),
+        {"aws": Decimal("3"), "azure": Decimal("3"), "google": Decimal("3")},
+        {"aws": 6, "azure": 24, "google": 1},
+        (Listing("aws", "gpu", ("payg",), "prod-1", None, None, None, dims),),
+    )
     since = (StatePeriod("subscribed", HOUR - timedelta(days=9)),)
-    identities = [MarketplaceIdentity(f"cus_{n:05d}", "aws", "gpu", account_id=f"{n:012d}",
-                                      license_arn=f"arn:aws:license-manager::{n:012d}:license:l-{n:08x}",
-                                      states=since) for n in range(customers)]
+    identities = [
+        MarketplaceIdentity(
+            f"cus_{n:05d}",
+            "aws",
+            "gpu",
+            account_id=f"{n:012d}",
+            license_arn=f"arn:aws:license-manager::{n:012d}:license:l-{n:08x}",
+            states=since,
+        )
+        for n in range(customers)
+    ]
     # every customer billed an amount with a fractional cent in each dimension this hour
-    billed = BilledSeries(BilledHour(i.customer_id, f"meter_{d}", (), HOUR,
-                                     Decimal(n % 997) / 100 + Decimal("0.004"), "USD")
-                          for n, i in enumerate(identities) for d in range(dimensions))
+    billed = BilledSeries(
+        BilledHour(i.customer_id, f"meter_{d}", (), HOUR, Decimal(n % 997) / 100 + Decimal("0.004"), "USD")
+        for n, i in enumerate(identities)
+        for d in range(dimensions)
+    )
     return catalog, identities, billed
 
 
@@ -67,7 +82,9 @@ def main(argv: list[str] | None = None) -> int:
     catalog, identities, billed = setup(args.customers, args.dimensions)
     now = HOUR + timedelta(hours=1, minutes=5)
     records = args.customers * args.dimensions
-    print(f"marketplace bench: {args.customers:,} customers x {args.dimensions} dimensions = {records:,} records")
+    print(
+        f"marketplace bench: {args.customers:,} customers x {args.dimensions} dimensions = {records:,} records"
+    )
 
     started = time.perf_counter()
     rows = plan_hour("aws", HOUR, now, catalog, identities, billed, ReportedTotals([]), {})
@@ -75,24 +92,46 @@ def main(argv: list[str] | None = None) -> int:
     assert len(rows) == records
     print(f"  baseline: build {len(rows):,} records (no ledger, no calls): {baseline:.2f} s")
 
-    with tempfile.TemporaryDirectory() as tmp, FakeAwsMetering({i.license_arn for i in identities},
-                                                               now=lambda: now) as fake:
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        FakeAwsMetering({i.license_arn for i in identities}, now=lambda: now) as fake,
+    ):
         transport = AwsMeteringTransport(make_client(endpoint_url=fake.url), now=lambda: now)
         ledger = Ledger(Path(tmp) / "bench.duckdb", run_id="bench")
         started = time.perf_counter()
-        summary = report_hours("aws", [HOUR], catalog=catalog, identities=identities, billed=billed,
-                               ledger=ledger, transport=transport, now=now, chunk_size=5_000,
-                               log=lambda m: print(f"    {m}"))
+        summary = report_hours(
+            "aws",
+            [HOUR],
+            catalog=catalog,
+            identities=identities,
+            billed=billed,
+            ledger=ledger,
+            transport=transport,
+            now=now,
+            chunk_size=5_000,
+            log=lambda m: print(f"    {m}"),
+        )
         full = time.perf_counter() - started
         assert summary.states["acknowledged"] == records, summary
         assert len(fake.records) == records and max(fake.batch_sizes) == 25
         rerun_started = time.perf_counter()
-        again = report_hours("aws", [HOUR], catalog=catalog, identities=identities, billed=billed, ledger=ledger,
-                             transport=transport, now=now, log=lambda _m: None)
+        again = report_hours(
+            "aws",
+            [HOUR],
+            catalog=catalog,
+            identities=identities,
+            billed=billed,
+            ledger=ledger,
+            transport=transport,
+            now=now,
+            log=lambda _m: None,
+        )
         rerun = time.perf_counter() - rerun_started
         assert again.calls == 0
-    print(f"  full: build + ledger + {summary.calls:,} BatchMeterUsage calls to the fake: {full:.2f} s "
-          f"({records / full:,.0f} records/s)")
+    print(
+        f"  full: build + ledger + {summary.calls:,} BatchMeterUsage calls to the fake: {full:.2f} s "
+        f"({records / full:,.0f} records/s)"
+    )
     print(f"  ratio full / baseline: {full / baseline:.1f}x")
     print(f"  re-run of the same hour (ledger says done, 0 calls): {rerun:.2f} s")
     return 0

@@ -58,8 +58,12 @@ def _window_ok(ts: datetime, now: datetime, window_hours: int) -> bool:
 class FakeAwsMetering:
     """Start with `with FakeAwsMetering(subscribed={...}) as fake:`; point boto3 at fake.url."""
 
-    def __init__(self, subscribed: set[str] | None = None, window_hours: int = 6,
-                 now: Callable[[], datetime] | None = None) -> None:
+    def __init__(
+        self,
+        subscribed: set[str] | None = None,
+        window_hours: int = 6,
+        now: Callable[[], datetime] | None = None,
+    ) -> None:
         self.subscribed = set(subscribed or ())
         self.window_hours = window_hours
         self.now = now or (lambda: datetime.now(UTC))
@@ -141,8 +145,11 @@ class FakeAwsMetering:
         if not isinstance(records, list):
             raise _Error(400, "ValidationException", "UsageRecords is required")
         if len(records) > 25:
-            raise _Error(400, "ValidationException",
-                         f"1 validation error detected: UsageRecords has {len(records)} members; at most 25")
+            raise _Error(
+                400,
+                "ValidationException",
+                f"1 validation error detected: UsageRecords has {len(records)} members; at most 25",
+            )
         if len(body) >= 1_000_000:
             raise _Error(400, "ValidationException", "request must be less than 1 MB")
         now = self.now()
@@ -158,8 +165,9 @@ class FakeAwsMetering:
             results.append(self._meter(record, customer, hour, product_code))
         return {"Results": results, "UnprocessedRecords": records[cut:]}
 
-    def _validate(self, i: int, record: dict[str, Any], product_code: str | None,
-                  now: datetime) -> tuple[str, datetime]:
+    def _validate(
+        self, i: int, record: dict[str, Any], product_code: str | None, now: datetime
+    ) -> tuple[str, datetime]:
         where = f"UsageRecords[{i}]"
         dimension = record.get("Dimension")
         if not isinstance(dimension, str) or not 1 <= len(dimension) <= 255:
@@ -169,28 +177,42 @@ class FakeAwsMetering:
             raise _Error(400, "ValidationException", f"{where}.Quantity must be an integer 0..{MAX_QUANTITY}")
         identifier, account = record.get("CustomerIdentifier"), record.get("CustomerAWSAccountId")
         if bool(identifier) == bool(account):
-            raise _Error(400, "ValidationException",
-                         f"{where}: exactly one of CustomerIdentifier or CustomerAWSAccountId is required")
+            raise _Error(
+                400,
+                "ValidationException",
+                f"{where}: exactly one of CustomerIdentifier or CustomerAWSAccountId is required",
+            )
         license_arn = record.get("LicenseArn")
         if account and not license_arn:
             raise _Error(400, "InvalidLicenseException", f"{where}: CustomerAWSAccountId needs LicenseArn")
         if license_arn and product_code:
-            raise _Error(400, "ValidationException",
-                         f"{where}: do not send ProductCode with LicenseArn (it would bill twice)")
+            raise _Error(
+                400,
+                "ValidationException",
+                f"{where}: do not send ProductCode with LicenseArn (it would bill twice)",
+            )
         if identifier and not product_code:
-            raise _Error(400, "InvalidProductCodeException", "ProductCode is required with CustomerIdentifier")
+            raise _Error(
+                400, "InvalidProductCodeException", "ProductCode is required with CustomerIdentifier"
+            )
         try:
             ts = datetime.fromtimestamp(float(record["Timestamp"]), UTC)
         except (KeyError, TypeError, ValueError):
-            raise _Error(400, "ValidationException", f"{where}.Timestamp is required (epoch seconds)") from None
+            raise _Error(
+                400, "ValidationException", f"{where}.Timestamp is required (epoch seconds)"
+            ) from None
         if not _window_ok(ts, now, self.window_hours):
-            raise _Error(400, "TimestampOutOfBoundsException",
-                         f"{where}.Timestamp {ts.isoformat()} is outside the accepted window")
+            raise _Error(
+                400,
+                "TimestampOutOfBoundsException",
+                f"{where}.Timestamp {ts.isoformat()} is outside the accepted window",
+            )
         customer = account or identifier
         return customer, ts.replace(minute=0, second=0, microsecond=0)
 
-    def _meter(self, record: dict[str, Any], customer: str, hour: datetime,
-               product_code: str | None) -> dict[str, Any]:
+    def _meter(
+        self, record: dict[str, Any], customer: str, hour: datetime, product_code: str | None
+    ) -> dict[str, Any]:
         quantity = int(record.get("Quantity", 0))
         subscribed_key = record.get("LicenseArn") or customer
         if subscribed_key not in self.subscribed and customer not in self.subscribed:
@@ -198,12 +220,28 @@ class FakeAwsMetering:
         key = (customer, record["Dimension"], hour)
         existing = self.records.get(key)
         if existing is None:
-            accepted = AcceptedRecord(customer, record["Dimension"], hour, quantity, uuid.uuid4().hex,
-                                      record["Timestamp"], record.get("LicenseArn"), product_code)
+            accepted = AcceptedRecord(
+                customer,
+                record["Dimension"],
+                hour,
+                quantity,
+                uuid.uuid4().hex,
+                record["Timestamp"],
+                record.get("LicenseArn"),
+                product_code,
+            )
             self.records[key] = accepted
-            return {"UsageRecord": record, "MeteringRecordId": accepted.metering_record_id, "Status": "Success"}
+            return {
+                "UsageRecord": record,
+                "MeteringRecordId": accepted.metering_record_id,
+                "Status": "Success",
+            }
         if existing.quantity == quantity:  # identical retry: idempotent
-            return {"UsageRecord": record, "MeteringRecordId": existing.metering_record_id, "Status": "Success"}
+            return {
+                "UsageRecord": record,
+                "MeteringRecordId": existing.metering_record_id,
+                "Status": "Success",
+            }
         return {"UsageRecord": record, "Status": "DuplicateRecord"}
 
     # ---------------------------------------------------------------- inspection

@@ -39,9 +39,15 @@ class AzureSubscription:
 
 
 class FakeAzureMetering:
-    def __init__(self, tenant_id: str, client_id: str, client_secret: str,
-                 subscriptions: list[AzureSubscription] | None = None, window_hours: int = 24,
-                 now: Callable[[], datetime] | None = None) -> None:
+    def __init__(
+        self,
+        tenant_id: str,
+        client_id: str,
+        client_secret: str,
+        subscriptions: list[AzureSubscription] | None = None,
+        window_hours: int = 24,
+        now: Callable[[], datetime] | None = None,
+    ) -> None:
         self.tenant_id, self.client_id, self.client_secret = tenant_id, client_id, client_secret
         self.subscriptions = {s.resource_id: s for s in subscriptions or []}
         self.window_hours = window_hours
@@ -102,7 +108,9 @@ class FakeAzureMetering:
             self.tokens.clear()
 
     # ---------------------------------------------------------------- routing
-    def handle(self, path: str, headers: dict[str, str], body: bytes) -> tuple[int, dict[str, Any], dict[str, str]]:
+    def handle(
+        self, path: str, headers: dict[str, str], body: bytes
+    ) -> tuple[int, dict[str, Any], dict[str, str]]:
         url = urlparse(path)
         with self._lock:
             if url.path in (f"/{self.tenant_id}/oauth2/token", f"/{self.tenant_id}/oauth2/v2.0/token"):
@@ -111,13 +119,21 @@ class FakeAzureMetering:
             if url.path not in ("/api/usageEvent", "/api/batchUsageEvent"):
                 return 404, {"error": {"code": "NotFound", "message": path}}, {}
             if parse_qs(url.query).get("api-version") != [API_VERSION]:
-                return 400, {"error": {"code": "BadArgument", "message": f"api-version must be {API_VERSION}"}}, {}
+                return (
+                    400,
+                    {"error": {"code": "BadArgument", "message": f"api-version must be {API_VERSION}"}},
+                    {},
+                )
             auth = {k.lower(): v for k, v in headers.items()}.get("authorization", "")
             if not auth.startswith("Bearer ") or auth[7:] not in self.tokens:
                 return 403, {"error": {"code": "Forbidden", "message": "invalid or expired token"}}, {}
             if self.throttle_next > 0:
                 self.throttle_next -= 1
-                return 429, {"error": {"code": "TooManyRequests", "message": "throttled"}}, {"Retry-After": "1"}
+                return (
+                    429,
+                    {"error": {"code": "TooManyRequests", "message": "throttled"}},
+                    {"Retry-After": "1"},
+                )
             try:
                 request = json.loads(body, parse_float=Decimal)
             except ValueError:
@@ -129,8 +145,11 @@ class FakeAzureMetering:
                 return code, item if code != 409 else item["error"], {}
             events = request.get("request") if isinstance(request, dict) else None
             if not isinstance(events, list) or not 1 <= len(events) <= 25:
-                return 400, {"error": {"code": "BadArgument",
-                                       "message": "request must hold 1 to 25 usage events"}}, {}
+                return (
+                    400,
+                    {"error": {"code": "BadArgument", "message": "request must hold 1 to 25 usage events"}},
+                    {},
+                )
             self.batch_sizes.append(len(events))
             self.events_received += len(events)
             results = [self._event(e if isinstance(e, dict) else {}) for e in events]
@@ -139,10 +158,16 @@ class FakeAzureMetering:
     def _token(self, v2: bool, body: bytes) -> tuple[int, dict[str, Any], dict[str, str]]:
         self.token_requests += 1
         form = {k: v[0] for k, v in parse_qs(body.decode()).items()}
-        audience_ok = (form.get("scope") == f"{MARKETPLACE_APP_ID}/.default" if v2
-                       else form.get("resource") == MARKETPLACE_APP_ID)
-        if form.get("grant_type") != "client_credentials" or form.get("client_id") != self.client_id \
-                or form.get("client_secret") != self.client_secret:
+        audience_ok = (
+            form.get("scope") == f"{MARKETPLACE_APP_ID}/.default"
+            if v2
+            else form.get("resource") == MARKETPLACE_APP_ID
+        )
+        if (
+            form.get("grant_type") != "client_credentials"
+            or form.get("client_id") != self.client_id
+            or form.get("client_secret") != self.client_secret
+        ):
             return 401, {"error": "invalid_client", "error_description": "bad client credentials"}, {}
         if not audience_ok:
             return 400, {"error": "invalid_resource", "error_description": "wrong resource/scope"}, {}
@@ -169,7 +194,9 @@ class FakeAzureMetering:
         if not subscription.active:
             return error("ResourceNotActive", "the SaaS subscription is not active", "ResourceNotActive")
         if plan != subscription.plan_id or dimension not in subscription.dimensions:
-            return error("InvalidDimension", f"dimension {dimension!r} is not in plan {plan!r}", "InvalidDimension")
+            return error(
+                "InvalidDimension", f"dimension {dimension!r} is not in plan {plan!r}", "InvalidDimension"
+            )
         if not quantity.is_finite() or quantity <= 0:
             return error("InvalidQuantity", "quantity must be greater than 0", "InvalidQuantity")
         now = self.now()
@@ -178,13 +205,25 @@ class FakeAzureMetering:
         key = (subscription.resource_id, str(dimension), start.replace(minute=0, second=0, microsecond=0))
         accepted = self.events.get(key)
         if accepted is not None:
-            return {**event_echo, "status": "Duplicate",
-                    "error": {"code": "Conflict", "message": "This usage event already exist.",
-                              "additionalInfo": {"acceptedMessage": accepted}}}
-        accepted = {"usageEventId": str(uuid.uuid4()), "status": "Accepted",
-                    "messageTime": now.strftime("%Y-%m-%dT%H:%M:%S.%fZ"), "resourceId": subscription.resource_id,
-                    "quantity": float(quantity), "dimension": dimension,
-                    "effectiveStartTime": event.get("effectiveStartTime"), "planId": plan}
+            return {
+                **event_echo,
+                "status": "Duplicate",
+                "error": {
+                    "code": "Conflict",
+                    "message": "This usage event already exist.",
+                    "additionalInfo": {"acceptedMessage": accepted},
+                },
+            }
+        accepted = {
+            "usageEventId": str(uuid.uuid4()),
+            "status": "Accepted",
+            "messageTime": now.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+            "resourceId": subscription.resource_id,
+            "quantity": float(quantity),
+            "dimension": dimension,
+            "effectiveStartTime": event.get("effectiveStartTime"),
+            "planId": plan,
+        }
         self.events[key] = {**accepted, "exact_quantity": str(quantity)}
         return accepted
 

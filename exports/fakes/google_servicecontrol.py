@@ -27,8 +27,15 @@ def _time(value: Any) -> datetime:
 
 
 class FakeServiceControl:
-    def __init__(self, service: str, access_token: str, consumers: set[str], metrics: set[str],
-                 window_hours: int = 1, now: Callable[[], datetime] | None = None) -> None:
+    def __init__(
+        self,
+        service: str,
+        access_token: str,
+        consumers: set[str],
+        metrics: set[str],
+        window_hours: int = 1,
+        now: Callable[[], datetime] | None = None,
+    ) -> None:
         self.service = service
         self.access_token = access_token
         self.consumers = set(consumers)
@@ -102,14 +109,18 @@ class FakeServiceControl:
             try:
                 operations = json.loads(body)["operations"]
             except (ValueError, KeyError, TypeError):
-                return 400, self._status(400, "INVALID_ARGUMENT", "body must be {\"operations\": [...]}")
+                return 400, self._status(400, "INVALID_ARGUMENT", 'body must be {"operations": [...]}')
             errors = []
             for op in operations:
                 self.operations_received += 1
                 problem = self._operation(op)
                 if problem:
-                    errors.append({"operationId": op.get("operationId"),
-                                   "status": {"code": problem[0], "message": problem[1]}})
+                    errors.append(
+                        {
+                            "operationId": op.get("operationId"),
+                            "status": {"code": problem[0], "message": problem[1]},
+                        }
+                    )
             response: dict[str, Any] = {"serviceConfigId": "fake-config", "serviceRolloutId": "fake-rollout"}
             if errors:
                 response["reportErrors"] = errors
@@ -134,8 +145,11 @@ class FakeServiceControl:
             return 3, "endTime must be after startTime"
         previous = self.last_end.get(consumer)
         if previous is not None and start != previous:
-            return 3, f"report windows must be contiguous: startTime {start.isoformat()} != previous endTime " \
-                      f"{previous.isoformat()}"
+            return (
+                3,
+                f"report windows must be contiguous: startTime {start.isoformat()} != previous endTime "
+                f"{previous.isoformat()}",
+            )
         now = self.now()
         if end > now or now - end >= timedelta(hours=self.window_hours):
             return 3, f"usage must be reported within {self.window_hours} h of the window's end"

@@ -42,25 +42,35 @@ def make_client(endpoint_url: str | None = None, region: str | None = None) -> A
         "meteringmarketplace",
         region_name=region or env("AWS_REGION") or env("AWS_DEFAULT_REGION") or "us-east-1",
         endpoint_url=endpoint_url or env("USAGEBILL_AWS_METERING_ENDPOINT"),
-        config=Config(retries={"total_max_attempts": 1, "mode": "standard"}, connect_timeout=10, read_timeout=30),
+        config=Config(
+            retries={"total_max_attempts": 1, "mode": "standard"}, connect_timeout=10, read_timeout=30
+        ),
     )
 
 
 def usage_record(row: ReportRow, ident: MarketplaceIdentity) -> dict[str, Any]:
     quantity = row.quantity
     if quantity != quantity.to_integral_value() or not 0 <= quantity <= MAX_QUANTITY:
-        raise AwsContractError(f"{row.key}: Quantity must be a whole number 0..{MAX_QUANTITY}, got {quantity}")
+        raise AwsContractError(
+            f"{row.key}: Quantity must be a whole number 0..{MAX_QUANTITY}, got {quantity}"
+        )
     if not 1 <= len(row.dimension) <= 255:
         raise AwsContractError(f"{row.key}: Dimension must be 1-255 characters")
-    record: dict[str, Any] = {"Timestamp": row.hour_start, "Dimension": row.dimension, "Quantity": int(quantity)}
+    record: dict[str, Any] = {
+        "Timestamp": row.hour_start,
+        "Dimension": row.dimension,
+        "Quantity": int(quantity),
+    }
     if ident.license_arn and ident.account_id:
         record["CustomerAWSAccountId"] = ident.account_id
         record["LicenseArn"] = ident.license_arn
     elif ident.customer_identifier:
         record["CustomerIdentifier"] = ident.customer_identifier
     else:
-        raise AwsContractError(f"customer {ident.customer_id}: needs account_id + license_arn or "
-                               "customer_identifier in marketplace_customers.yaml")
+        raise AwsContractError(
+            f"customer {ident.customer_id}: needs account_id + license_arn or "
+            "customer_identifier in marketplace_customers.yaml"
+        )
     return record
 
 
@@ -75,9 +85,15 @@ def _record_key(record: dict[str, Any]) -> tuple[str, str, datetime]:
 class AwsMeteringTransport:
     marketplace = "aws"
 
-    def __init__(self, client: Any = None, *, backoff: Backoff | None = None,
-                 now: Callable[[], datetime] | None = None, window_hours: int | None = None,
-                 log: Callable[[str], None] = lambda _m: None) -> None:
+    def __init__(
+        self,
+        client: Any = None,
+        *,
+        backoff: Backoff | None = None,
+        now: Callable[[], datetime] | None = None,
+        window_hours: int | None = None,
+        log: Callable[[str], None] = lambda _m: None,
+    ) -> None:
         self.client = client or make_client()
         self.backoff = backoff or Backoff()
         self.now = now or (lambda: datetime.now(UTC))
@@ -98,14 +114,18 @@ class AwsMeteringTransport:
                 return self.client.batch_meter_usage(**params)
             except ClientError as exc:
                 code = exc.response.get("Error", {}).get("Code", "")
-                if code in RETRYABLE or exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) >= 500:
+                if (
+                    code in RETRYABLE
+                    or exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) >= 500
+                ):
                     raise RetryableError(f"{code}: {exc}") from exc
                 raise
 
         return self.backoff.run(once, lambda n, e: self.log(f"aws: retry {n} after {e}"))
 
-    def send(self, rows: Sequence[ReportRow], identities: dict[str, MarketplaceIdentity],
-             catalog: OfferingCatalog) -> list[Outcome]:
+    def send(
+        self, rows: Sequence[ReportRow], identities: dict[str, MarketplaceIdentity], catalog: OfferingCatalog
+    ) -> list[Outcome]:
         from botocore.exceptions import ClientError
 
         window = self.window_hours or catalog.window_hours["aws"]
@@ -114,7 +134,9 @@ class AwsMeteringTransport:
         outcomes: list[Outcome] = []
         for row in rows:
             if not is_open("aws", row.hour_start, now, window):  # enforced before sending
-                outcomes.append(Outcome(row, "carried", False, detail=f"Timestamp outside the {window} h window"))
+                outcomes.append(
+                    Outcome(row, "carried", False, detail=f"Timestamp outside the {window} h window")
+                )
                 continue
             ident = identities[row.customer_id]
             record = usage_record(row, ident)
@@ -125,8 +147,12 @@ class AwsMeteringTransport:
                 outcomes.extend(self._send_batch(list(batch), product, ClientError))
         return outcomes
 
-    def _send_batch(self, batch: list[tuple[ReportRow, dict[str, Any]]], product: str | None,
-                    client_error: type[Exception]) -> list[Outcome]:
+    def _send_batch(
+        self,
+        batch: list[tuple[ReportRow, dict[str, Any]]],
+        product: str | None,
+        client_error: type[Exception],
+    ) -> list[Outcome]:
         by_key = {_record_key(record): row for row, record in batch}
         todo = [record for _, record in batch]
         outcomes: list[Outcome] = []
@@ -134,25 +160,42 @@ class AwsMeteringTransport:
             try:
                 response = self._call(todo, product)
             except RetryableError as exc:
-                self.log(f"aws: giving up for this run after {self.backoff.max_attempts} attempts ({exc}); "
-                         f"{len(todo)} records stay `sent` and are resent by the next run")
+                self.log(
+                    f"aws: giving up for this run after {self.backoff.max_attempts} attempts ({exc}); "
+                    f"{len(todo)} records stay `sent` and are resent by the next run"
+                )
                 return outcomes
             except client_error as exc:  # type: ignore[misc]
                 code = exc.response.get("Error", {}).get("Code", "")  # type: ignore[attr-defined]
                 state = "carried" if code == "TimestampOutOfBoundsException" else "failed"
-                return outcomes + [Outcome(by_key[_record_key(r)], state, False, detail=f"{code}: {exc}")
-                                   for r in todo]
+                return outcomes + [
+                    Outcome(by_key[_record_key(r)], state, False, detail=f"{code}: {exc}") for r in todo
+                ]
             for result in response.get("Results", []):
                 row = by_key[_record_key(result["UsageRecord"])]
                 status = result.get("Status")
                 if status == "Success":
                     outcomes.append(Outcome(row, "acknowledged", True, result.get("MeteringRecordId")))
                 elif status == "DuplicateRecord":
-                    outcomes.append(Outcome(row, "duplicate", True, result.get("MeteringRecordId"),
-                                            "DuplicateRecord: AWS already holds this customer+dimension+hour"))
+                    outcomes.append(
+                        Outcome(
+                            row,
+                            "duplicate",
+                            True,
+                            result.get("MeteringRecordId"),
+                            "DuplicateRecord: AWS already holds this customer+dimension+hour",
+                        )
+                    )
                 else:
-                    outcomes.append(Outcome(row, "failed", False, result.get("MeteringRecordId"),
-                                            f"{status}: not billed; the quantity goes with the next hour"))
+                    outcomes.append(
+                        Outcome(
+                            row,
+                            "failed",
+                            False,
+                            result.get("MeteringRecordId"),
+                            f"{status}: not billed; the quantity goes with the next hour",
+                        )
+                    )
             todo = list(response.get("UnprocessedRecords") or [])
             if not todo:
                 return outcomes

@@ -63,12 +63,19 @@ def dumps_with_decimals(body: Any) -> str:
 class EntraToken:
     """Client-credentials token, cached until a minute before it expires."""
 
-    def __init__(self, session: requests.Session, authority: str | None = None, tenant_id: str | None = None,
-                 client_id: str | None = None, client_secret: str | None = None,
-                 version: str | None = None) -> None:
+    def __init__(
+        self,
+        session: requests.Session,
+        authority: str | None = None,
+        tenant_id: str | None = None,
+        client_id: str | None = None,
+        client_secret: str | None = None,
+        version: str | None = None,
+    ) -> None:
         self.session = session
-        self.authority = (authority or env("USAGEBILL_AZURE_AUTHORITY", "https://login.microsoftonline.com")
-                          or "").rstrip("/")
+        self.authority = (
+            authority or env("USAGEBILL_AZURE_AUTHORITY", "https://login.microsoftonline.com") or ""
+        ).rstrip("/")
         self.tenant_id = tenant_id or env("USAGEBILL_AZURE_TENANT_ID", required=True)
         self.client_id = client_id or env("USAGEBILL_AZURE_CLIENT_ID", required=True)
         self.client_secret = client_secret or env("USAGEBILL_AZURE_CLIENT_SECRET", required=True)
@@ -80,8 +87,11 @@ class EntraToken:
     def get(self, force: bool = False) -> str:
         if self._token and not force and time.monotonic() < self._expires_at - 60:
             return self._token
-        form = {"grant_type": "client_credentials", "client_id": self.client_id,
-                "client_secret": self.client_secret}
+        form = {
+            "grant_type": "client_credentials",
+            "client_id": self.client_id,
+            "client_secret": self.client_secret,
+        }
         if self.version == "v1":
             url = f"{self.authority}/{self.tenant_id}/oauth2/token"
             form["resource"] = MARKETPLACE_APP_ID
@@ -91,8 +101,10 @@ class EntraToken:
         response = self.session.post(url, data=form, timeout=30)
         self.fetches += 1
         if response.status_code != 200:
-            raise AzureAuthError(f"Entra token request to {url} failed with HTTP {response.status_code}: "
-                                 f"{response.text[:300]}; check USAGEBILL_AZURE_CLIENT_ID/SECRET/TENANT_ID")
+            raise AzureAuthError(
+                f"Entra token request to {url} failed with HTTP {response.status_code}: "
+                f"{response.text[:300]}; check USAGEBILL_AZURE_CLIENT_ID/SECRET/TENANT_ID"
+            )
         payload = response.json()
         self._token = payload["access_token"]
         self._expires_at = time.monotonic() + float(payload.get("expires_in", 3600))
@@ -102,20 +114,32 @@ class EntraToken:
 def usage_event(row: ReportRow, ident: MarketplaceIdentity) -> dict[str, Any]:
     if row.quantity <= 0:
         raise ValueError(f"{row.key}: Azure quantity must be > 0 (zero is invalid), got {row.quantity}")
-    return {"resourceId": ident.resource_id, "quantity": row.quantity, "dimension": row.dimension,
-            "effectiveStartTime": rfc3339(row.hour_start), "planId": row.request_key or ident.plan_id}
+    return {
+        "resourceId": ident.resource_id,
+        "quantity": row.quantity,
+        "dimension": row.dimension,
+        "effectiveStartTime": rfc3339(row.hour_start),
+        "planId": row.request_key or ident.plan_id,
+    }
 
 
 class AzureMeteringTransport:
     marketplace = "azure"
 
-    def __init__(self, *, endpoint: str | None = None, token: EntraToken | None = None,
-                 session: requests.Session | None = None, backoff: Backoff | None = None,
-                 now: Callable[[], datetime] | None = None,
-                 log: Callable[[str], None] = lambda _m: None) -> None:
+    def __init__(
+        self,
+        *,
+        endpoint: str | None = None,
+        token: EntraToken | None = None,
+        session: requests.Session | None = None,
+        backoff: Backoff | None = None,
+        now: Callable[[], datetime] | None = None,
+        log: Callable[[str], None] = lambda _m: None,
+    ) -> None:
         self.session = session or requests.Session()
-        self.endpoint = (endpoint or env("USAGEBILL_AZURE_METERING_ENDPOINT",
-                                         "https://marketplaceapi.microsoft.com") or "").rstrip("/")
+        self.endpoint = (
+            endpoint or env("USAGEBILL_AZURE_METERING_ENDPOINT", "https://marketplaceapi.microsoft.com") or ""
+        ).rstrip("/")
         self.token = token or EntraToken(self.session)
         self.backoff = backoff or Backoff()
         self.now = now or (lambda: datetime.now(UTC))
@@ -130,32 +154,46 @@ class AzureMeteringTransport:
             for refresh in (False, True):
                 self.calls += 1
                 response = self.session.post(
-                    f"{self.endpoint}/api/batchUsageEvent", params={"api-version": API_VERSION}, data=body,
-                    headers={"authorization": f"Bearer {self.token.get(force=refresh)}",
-                             "content-type": "application/json", "x-ms-requestid": request_id,
-                             "x-ms-correlationid": request_id}, timeout=60)
+                    f"{self.endpoint}/api/batchUsageEvent",
+                    params={"api-version": API_VERSION},
+                    data=body,
+                    headers={
+                        "authorization": f"Bearer {self.token.get(force=refresh)}",
+                        "content-type": "application/json",
+                        "x-ms-requestid": request_id,
+                        "x-ms-correlationid": request_id,
+                    },
+                    timeout=60,
+                )
                 if response.status_code in (401, 403) and not refresh:
                     continue
                 if response.status_code == 429 or response.status_code >= 500:
                     raise RetryableError(f"HTTP {response.status_code}: {response.text[:200]}")
                 if response.status_code != 200:
-                    raise RuntimeError(f"Azure batchUsageEvent refused the batch: HTTP {response.status_code} "
-                                       f"{response.text[:300]}")
+                    raise RuntimeError(
+                        f"Azure batchUsageEvent refused the batch: HTTP {response.status_code} "
+                        f"{response.text[:300]}"
+                    )
                 return response.json()
-            raise AzureAuthError("Azure metering API refused the token twice (HTTP 401/403): check the "
-                                 "app registration's access to the offer")
+            raise AzureAuthError(
+                "Azure metering API refused the token twice (HTTP 401/403): check the "
+                "app registration's access to the offer"
+            )
 
         return self.backoff.run(once, lambda n, e: self.log(f"azure: retry {n} after {e}"))
 
-    def send(self, rows: Sequence[ReportRow], identities: dict[str, MarketplaceIdentity],
-             catalog: OfferingCatalog) -> list[Outcome]:
+    def send(
+        self, rows: Sequence[ReportRow], identities: dict[str, MarketplaceIdentity], catalog: OfferingCatalog
+    ) -> list[Outcome]:
         window = catalog.window_hours["azure"]
         now = self.now()
         outcomes: list[Outcome] = []
         ready: list[tuple[ReportRow, dict[str, Any]]] = []
         for row in rows:
             if not is_open("azure", row.hour_start, now, window):
-                outcomes.append(Outcome(row, "carried", False, detail=f"effectiveStartTime older than {window} h"))
+                outcomes.append(
+                    Outcome(row, "carried", False, detail=f"effectiveStartTime older than {window} h")
+                )
             else:
                 ready.append((row, usage_event(row, identities[row.customer_id])))
         for batch in chunks(ready, MAX_BATCH):
@@ -184,8 +222,15 @@ class AzureMeteringTransport:
             if status == "Accepted":
                 outcomes.append(Outcome(row, "acknowledged", True, item.get("usageEventId")))
             elif status == "Duplicate":
-                outcomes.append(Outcome(row, "duplicate", True, accepted.get("usageEventId"),
-                                        "Duplicate (409 Conflict): already reported"))
+                outcomes.append(
+                    Outcome(
+                        row,
+                        "duplicate",
+                        True,
+                        accepted.get("usageEventId"),
+                        "Duplicate (409 Conflict): already reported",
+                    )
+                )
             elif status == "Expired":
                 outcomes.append(Outcome(row, "carried", False, detail="Expired: outside the 24 h window"))
             else:

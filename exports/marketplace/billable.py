@@ -44,8 +44,9 @@ class BilledSeries:
         self._by_meter: dict[tuple[str, str], list[BilledHour]] = defaultdict(list)
         for row in rows:
             self._by_meter[(row.customer_id, row.meter_id)].append(row)
-        self._prefix: dict[tuple[str, str, tuple[tuple[str, str], ...]],
-                           tuple[list[datetime], list[Decimal]]] = {}
+        self._prefix: dict[
+            tuple[str, str, tuple[tuple[str, str], ...]], tuple[list[datetime], list[Decimal]]
+        ] = {}
 
     def _series(self, customer_id: str, dimension: Dimension) -> tuple[list[datetime], list[Decimal]]:
         key = (customer_id, dimension.meter_id, dimension.filters)
@@ -92,5 +93,6 @@ def read_billed_hours(start: datetime, end: datetime, path: Path | None = None) 
     """
     with duckdb.connect(str(path), read_only=True) as con:
         records = con.execute(sql, [s, e, s]).fetchall()
-    return [BilledHour(c, m, _dims(d), h.replace(tzinfo=UTC), Decimal(a), cur)
-            for c, m, d, h, a, cur in records]
+    return [
+        BilledHour(c, m, _dims(d), h.replace(tzinfo=UTC), Decimal(a), cur) for c, m, d, h, a, cur in records
+    ]

@@ -87,8 +87,12 @@ class OfferingCatalog:
         raise KeyError(f"offering {offering_id!r} has no {marketplace} listing in {self.source_file}")
 
     def dimensions(self, marketplace: str | None = None) -> list[Dimension]:
-        return [d for listing in self.listings for d in listing.dimensions
-                if marketplace is None or d.marketplace == marketplace]
+        return [
+            d
+            for listing in self.listings
+            for d in listing.dimensions
+            if marketplace is None or d.marketplace == marketplace
+        ]
 
 
 @dataclass(frozen=True)
@@ -118,8 +122,9 @@ class MarketplaceIdentity:
     @property
     def marketplace_customer(self) -> str:
         """The id the marketplace knows the customer by (for the ledger and logs)."""
-        return (self.license_arn or self.customer_identifier or self.resource_id
-                or self.usage_reporting_id or "")
+        return (
+            self.license_arn or self.customer_identifier or self.resource_id or self.usage_reporting_id or ""
+        )
 
     def state_at(self, moment: datetime) -> str:
         current = "unsubscribed"
@@ -140,6 +145,7 @@ class MarketplaceIdentity:
 
 # ---------------------------------------------------------------- helpers
 
+
 class _Checker:
     def __init__(self, file: str) -> None:
         self.file = file
@@ -148,8 +154,15 @@ class _Checker:
     def err(self, path: str, rule: str) -> None:
         self.problems.append(f"{self.file}: {path}: {rule}")
 
-    def string(self, obj: dict[str, Any], key: str, path: str, required: bool = True,
-               pattern: re.Pattern[str] | None = None, hint: str = "") -> str | None:
+    def string(
+        self,
+        obj: dict[str, Any],
+        key: str,
+        path: str,
+        required: bool = True,
+        pattern: re.Pattern[str] | None = None,
+        hint: str = "",
+    ) -> str | None:
         value = obj.get(key)
         if value is None:
             if required:
@@ -163,16 +176,20 @@ class _Checker:
             return None
         return value
 
-    def decimal(self, obj: dict[str, Any], key: str, path: str, required: bool = True,
-                positive: bool = True) -> Decimal | None:
+    def decimal(
+        self, obj: dict[str, Any], key: str, path: str, required: bool = True, positive: bool = True
+    ) -> Decimal | None:
         value = obj.get(key)
         if value is None:
             if required:
-                self.err(f"{path}.{key}", "is required (a decimal string such as \"0.01\")")
+                self.err(f"{path}.{key}", 'is required (a decimal string such as "0.01")')
             return None
         if isinstance(value, float):
-            self.err(f"{path}.{key}", f"must be a decimal string such as \"{value}\", not a YAML float "
-                     "(floats cannot hold prices exactly): quote it")
+            self.err(
+                f"{path}.{key}",
+                f'must be a decimal string such as "{value}", not a YAML float '
+                "(floats cannot hold prices exactly): quote it",
+            )
             return None
         if isinstance(value, bool) or not isinstance(value, (str, int)):
             self.err(f"{path}.{key}", f"must be a decimal string, got {value!r}")
@@ -202,8 +219,9 @@ class _Checker:
 
 def _read_yaml(path: Path) -> Any:
     if not path.exists():
-        raise MarketplaceCatalogError([f"{path}: file not found (copy usagebill/marketplace_examples/"
-                                       f"{path.name} there to start)"])
+        raise MarketplaceCatalogError(
+            [f"{path}: file not found (copy usagebill/marketplace_examples/{path.name} there to start)"]
+        )
     try:
         return yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
@@ -225,6 +243,7 @@ def _moment(value: Any) -> datetime | None:
 
 
 # ---------------------------------------------------------------- offerings
+
 
 def load_offerings(path: Path | None = None) -> OfferingCatalog:
     """Read and validate marketplace_offerings.yaml (default: the catalog dir)."""
@@ -288,8 +307,9 @@ def load_offerings(path: Path | None = None) -> OfferingCatalog:
                 d = c.mapping(draw, dpath)
                 if d is None:
                     continue
-                name = c.string(d, "name", dpath, pattern=_AWS_DIMENSION if mp == "aws" else None,
-                                hint="1-255 characters")
+                name = c.string(
+                    d, "name", dpath, pattern=_AWS_DIMENSION if mp == "aws" else None, hint="1-255 characters"
+                )
                 meter = c.string(d, "meter", dpath)
                 unit = c.string(d, "unit", dpath)
                 price = c.decimal(d, "unit_price", dpath)
@@ -297,25 +317,41 @@ def load_offerings(path: Path | None = None) -> OfferingCatalog:
                 filters_doc = c.mapping(d.get("filters", {}) or {}, f"{dpath}.filters") or {}
                 filters = tuple(sorted((str(k), str(v)) for k, v in filters_doc.items()))
                 if mp == "google" and name and service and not name.startswith(service + "/"):
-                    c.err(f"{dpath}.name", f"a Google metric name must start with the service name "
-                          f"{service + '/'!r}, got {name!r}")
+                    c.err(
+                        f"{dpath}.name",
+                        f"a Google metric name must start with the service name "
+                        f"{service + '/'!r}, got {name!r}",
+                    )
                 if name and (mp, offering_id or "", name) in seen_dims:
                     c.err(f"{dpath}.name", f"duplicate dimension {name!r} in this listing")
                 seen_dims.add((mp, offering_id or "", name or ""))
                 if None not in (name, meter, unit, price, offering_id):
-                    dims.append(Dimension(mp, offering_id, name, meter, unit, price, currency,  # type: ignore[arg-type]
-                                          per_unit, filters))
+                    dims.append(
+                        Dimension(
+                            mp,
+                            offering_id,
+                            name,
+                            meter,
+                            unit,
+                            price,
+                            currency,  # type: ignore[arg-type]
+                            per_unit,
+                            filters,
+                        )
+                    )
             if not m.get("dimensions"):
                 c.err(f"{mpath}.dimensions", "must list at least one dimension")
             if offering_id and product_id:
-                listings.append(Listing(mp, offering_id, plans, product_id, product_code, plan_id,
-                                        service, tuple(dims)))
+                listings.append(
+                    Listing(mp, offering_id, plans, product_id, product_code, plan_id, service, tuple(dims))
+                )
     if c.problems:
         raise MarketplaceCatalogError(c.problems)
     return OfferingCatalog(currency, tolerance, fees, windows, tuple(listings), str(path))
 
 
 # ---------------------------------------------------------------- customers
+
 
 def load_identities(catalog: OfferingCatalog, path: Path | None = None) -> list[MarketplaceIdentity]:
     """Read and validate marketplace_customers.yaml against the offering catalog."""
@@ -367,33 +403,58 @@ def load_identities(catalog: OfferingCatalog, path: Path | None = None) -> list[
                 c.err(f"{mpath}.states", "must list at least one {state, since}")
             ident: dict[str, Any] = {}
             if mp == "aws":
-                ident["account_id"] = c.string(m, "account_id", mpath, required=False, pattern=_AWS_ACCOUNT,
-                                               hint="a 12-digit AWS account id (quote it)")
-                ident["license_arn"] = c.string(m, "license_arn", mpath, required=False,
-                                                pattern=_AWS_LICENSE_ARN,
-                                                hint="arn:aws:license-manager::<account>:license:l-<id>")
+                ident["account_id"] = c.string(
+                    m,
+                    "account_id",
+                    mpath,
+                    required=False,
+                    pattern=_AWS_ACCOUNT,
+                    hint="a 12-digit AWS account id (quote it)",
+                )
+                ident["license_arn"] = c.string(
+                    m,
+                    "license_arn",
+                    mpath,
+                    required=False,
+                    pattern=_AWS_LICENSE_ARN,
+                    hint="arn:aws:license-manager::<account>:license:l-<id>",
+                )
                 ident["customer_identifier"] = c.string(m, "customer_identifier", mpath, required=False)
                 new_style = ident["account_id"] is not None or ident["license_arn"] is not None
                 if new_style and ident["customer_identifier"]:
-                    c.err(mpath, "give either account_id + license_arn (new) or customer_identifier "
-                          "(legacy), not both: AWS takes CustomerIdentifier XOR CustomerAWSAccountId")
+                    c.err(
+                        mpath,
+                        "give either account_id + license_arn (new) or customer_identifier "
+                        "(legacy), not both: AWS takes CustomerIdentifier XOR CustomerAWSAccountId",
+                    )
                 elif new_style and not (ident["account_id"] and ident["license_arn"]):
                     c.err(mpath, "account_id and license_arn go together (new-style SaaS integration)")
-                elif not new_style and not ident["customer_identifier"] and "account_id" not in m \
-                        and "license_arn" not in m:
+                elif (
+                    not new_style
+                    and not ident["customer_identifier"]
+                    and "account_id" not in m
+                    and "license_arn" not in m
+                ):
                     c.err(mpath, "needs account_id + license_arn, or customer_identifier (legacy)")
                 if ident["customer_identifier"] and listing is not None and not listing.product_code:
-                    c.err(f"{mpath}.customer_identifier", f"legacy CustomerIdentifier needs a product_code on "
-                          f"offering {offering!r}'s aws listing")
+                    c.err(
+                        f"{mpath}.customer_identifier",
+                        f"legacy CustomerIdentifier needs a product_code on "
+                        f"offering {offering!r}'s aws listing",
+                    )
             elif mp == "azure":
-                ident["resource_id"] = c.string(m, "resource_id", mpath, pattern=_UUID,
-                                                hint="the SaaS subscription id (a GUID)")
+                ident["resource_id"] = c.string(
+                    m, "resource_id", mpath, pattern=_UUID, hint="the SaaS subscription id (a GUID)"
+                )
                 ident["plan_id"] = c.string(m, "plan_id", mpath, required=False) or (
-                    listing.plan_id if listing else None)
+                    listing.plan_id if listing else None
+                )
             else:
                 ident["usage_reporting_id"] = c.string(m, "usage_reporting_id", mpath)
             if offering and customer_id and listing is not None:
-                identities.append(MarketplaceIdentity(customer_id, mp, offering, states=tuple(states), **ident))
+                identities.append(
+                    MarketplaceIdentity(customer_id, mp, offering, states=tuple(states), **ident)
+                )
     if c.problems:
         raise MarketplaceCatalogError(c.problems)
     return identities

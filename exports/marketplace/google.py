@@ -49,13 +49,22 @@ def operation(rows: Sequence[ReportRow], ident: MarketplaceIdentity) -> dict[str
 class GoogleServiceControlTransport:
     marketplace = "google"
 
-    def __init__(self, *, endpoint: str | None = None, access_token: str | None = None,
-                 session: requests.Session | None = None, backoff: Backoff | None = None,
-                 now: Callable[[], datetime] | None = None,
-                 log: Callable[[str], None] = lambda _m: None) -> None:
+    def __init__(
+        self,
+        *,
+        endpoint: str | None = None,
+        access_token: str | None = None,
+        session: requests.Session | None = None,
+        backoff: Backoff | None = None,
+        now: Callable[[], datetime] | None = None,
+        log: Callable[[str], None] = lambda _m: None,
+    ) -> None:
         self.session = session or requests.Session()
-        self.endpoint = (endpoint or env("USAGEBILL_GOOGLE_SERVICECONTROL_ENDPOINT",
-                                         "https://servicecontrol.googleapis.com") or "").rstrip("/")
+        self.endpoint = (
+            endpoint
+            or env("USAGEBILL_GOOGLE_SERVICECONTROL_ENDPOINT", "https://servicecontrol.googleapis.com")
+            or ""
+        ).rstrip("/")
         self.access_token = access_token or env("USAGEBILL_GOOGLE_ACCESS_TOKEN", required=True)
         self.backoff = backoff or Backoff()
         self.now = now or (lambda: datetime.now(UTC))
@@ -67,27 +76,34 @@ class GoogleServiceControlTransport:
 
         def once() -> dict[str, Any]:
             self.calls += 1
-            response = self.session.post(f"{self.endpoint}/v1/services/{service}:report", data=body,
-                                         headers={"authorization": f"Bearer {self.access_token}",
-                                                  "content-type": "application/json"}, timeout=60)
+            response = self.session.post(
+                f"{self.endpoint}/v1/services/{service}:report",
+                data=body,
+                headers={"authorization": f"Bearer {self.access_token}", "content-type": "application/json"},
+                timeout=60,
+            )
             if response.status_code == 429 or response.status_code >= 500:
                 raise RetryableError(f"HTTP {response.status_code}: {response.text[:200]}")
             if response.status_code != 200:
-                raise RuntimeError(f"Service Control refused the report: HTTP {response.status_code} "
-                                   f"{response.text[:300]}")
+                raise RuntimeError(
+                    f"Service Control refused the report: HTTP {response.status_code} {response.text[:300]}"
+                )
             return response.json()
 
         return self.backoff.run(once, lambda n, e: self.log(f"google: retry {n} after {e}"))
 
-    def send(self, rows: Sequence[ReportRow], identities: dict[str, MarketplaceIdentity],
-             catalog: OfferingCatalog) -> list[Outcome]:
+    def send(
+        self, rows: Sequence[ReportRow], identities: dict[str, MarketplaceIdentity], catalog: OfferingCatalog
+    ) -> list[Outcome]:
         window = catalog.window_hours["google"]
         now = self.now()
         by_op: dict[str, list[ReportRow]] = defaultdict(list)
         outcomes: list[Outcome] = []
         for row in rows:
             if not is_open("google", row.hour_start, now, window):
-                outcomes.append(Outcome(row, "carried", False, detail=f"window ended more than {window} h ago"))
+                outcomes.append(
+                    Outcome(row, "carried", False, detail=f"window ended more than {window} h ago")
+                )
             else:
                 by_op[row.request_key or ""].append(row)
         by_service: dict[str, list[tuple[dict[str, Any], list[ReportRow]]]] = defaultdict(list)
@@ -125,7 +141,13 @@ class GoogleServiceControlTransport:
                 if status is None:
                     outcomes.append(Outcome(row, "acknowledged", True, op["operationId"]))
                 else:
-                    outcomes.append(Outcome(row, "failed", False, op["operationId"],
-                                            f"reportError {status.get('code')}: {status.get('message')}"))
+                    outcomes.append(
+                        Outcome(
+                            row,
+                            "failed",
+                            False,
+                            op["operationId"],
+                            f"reportError {status.get('code')}: {status.get('message')}",
+                        )
+                    )
         return outcomes
-

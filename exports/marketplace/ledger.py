@@ -90,14 +90,32 @@ class ReportRow:
 
 
 _COLUMNS = [f.name for f in fields(ReportRow)]
-_SCHEMA = pa.schema([
-    ("marketplace", pa.string()), ("customer_id", pa.string()), ("marketplace_customer", pa.string()),
-    ("offering_id", pa.string()), ("dimension", pa.string()), ("hour_start", _TS), ("state", pa.string()),
-    ("quantity", _DEC), ("cumulative_units", _DEC), ("carried_remainder", _DEC), ("unit_price", _DEC),
-    ("currency", pa.string()), ("counted", pa.bool_()), ("carried_to_hour", _TS), ("window_start", _TS),
-    ("window_end", _TS), ("request_key", pa.string()), ("metering_record_id", pa.string()),
-    ("detail", pa.string()), ("seq", pa.int64()), ("run_id", pa.string()), ("recorded_at", _TS),
-])
+_SCHEMA = pa.schema(
+    [
+        ("marketplace", pa.string()),
+        ("customer_id", pa.string()),
+        ("marketplace_customer", pa.string()),
+        ("offering_id", pa.string()),
+        ("dimension", pa.string()),
+        ("hour_start", _TS),
+        ("state", pa.string()),
+        ("quantity", _DEC),
+        ("cumulative_units", _DEC),
+        ("carried_remainder", _DEC),
+        ("unit_price", _DEC),
+        ("currency", pa.string()),
+        ("counted", pa.bool_()),
+        ("carried_to_hour", _TS),
+        ("window_start", _TS),
+        ("window_end", _TS),
+        ("request_key", pa.string()),
+        ("metering_record_id", pa.string()),
+        ("detail", pa.string()),
+        ("seq", pa.int64()),
+        ("run_id", pa.string()),
+        ("recorded_at", _TS),
+    ]
+)
 
 
 def _naive(moment: datetime | None) -> datetime | None:
@@ -175,8 +193,10 @@ class Ledger:
     def history(self, marketplace: str | None = None) -> list[ReportRow]:
         where = "where marketplace = ?" if marketplace else ""
         with duckdb.connect(str(self.path)) as con:
-            records = con.execute(f"select {', '.join(_COLUMNS)} from {TABLE} {where} order by seq",
-                                  [marketplace] if marketplace else []).fetchall()
+            records = con.execute(
+                f"select {', '.join(_COLUMNS)} from {TABLE} {where} order by seq",
+                [marketplace] if marketplace else [],
+            ).fetchall()
         rows = []
         for record in records:
             values = dict(zip(_COLUMNS, record, strict=True))

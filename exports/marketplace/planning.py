@@ -113,7 +113,8 @@ def plan_hour(
             # hour the consumer was due (so a rejected or carried first hour is still covered)
             consumer = ident.marketplace_customer
             window_start = totals.google_window_end.get(consumer) or min(
-                hour_start, totals.google_first_hour.get(consumer, hour_start))
+                hour_start, totals.google_first_hour.get(consumer, hour_start)
+            )
             window_end = hour_start + HOUR
             if window_start >= window_end:  # a later window was already reported: nothing left to cover
                 window_start = None
@@ -125,8 +126,20 @@ def plan_hour(
             key = (marketplace, ident.customer_id, dim.name, hour_start)
             if key in existing:
                 continue
-            row = _plan_key(marketplace, hour_start, now, window, open_now, ident, dim, billed, totals,
-                            window_start, window_end, request_key)
+            row = _plan_key(
+                marketplace,
+                hour_start,
+                now,
+                window,
+                open_now,
+                ident,
+                dim,
+                billed,
+                totals,
+                window_start,
+                window_end,
+                request_key,
+            )
             if row is None:
                 continue
             totals.add(row)
@@ -137,27 +150,58 @@ def plan_hour(
 
 
 def _plan_key(
-    marketplace: str, hour_start: datetime, now: datetime, window: int, open_now: bool,
-    ident: MarketplaceIdentity, dim: Dimension, billed: BilledSeries, totals: ReportedTotals,
-    window_start: datetime | None, window_end: datetime | None, request_key: str | None,
+    marketplace: str,
+    hour_start: datetime,
+    now: datetime,
+    window: int,
+    open_now: bool,
+    ident: MarketplaceIdentity,
+    dim: Dimension,
+    billed: BilledSeries,
+    totals: ReportedTotals,
+    window_start: datetime | None,
+    window_end: datetime | None,
+    request_key: str | None,
 ) -> ReportRow | None:
-    cumulative_units = units_from_amount(billed.cumulative_amount(ident.customer_id, dim, hour_start),
-                                         dim.unit_price)
+    cumulative_units = units_from_amount(
+        billed.cumulative_amount(ident.customer_id, dim, hour_start), dim.unit_price
+    )
     available = cumulative_units - totals.get(marketplace, ident.customer_id, dim.name)
-    base = dict(marketplace=marketplace, customer_id=ident.customer_id,
-                marketplace_customer=ident.marketplace_customer, offering_id=ident.offering_id,
-                dimension=dim.name, hour_start=hour_start, cumulative_units=cumulative_units,
-                unit_price=dim.unit_price, currency=dim.currency, request_key=request_key)
+    base = dict(
+        marketplace=marketplace,
+        customer_id=ident.customer_id,
+        marketplace_customer=ident.marketplace_customer,
+        offering_id=ident.offering_id,
+        dimension=dim.name,
+        hour_start=hour_start,
+        cumulative_units=cumulative_units,
+        unit_price=dim.unit_price,
+        currency=dim.currency,
+        request_key=request_key,
+    )
     if not open_now or (marketplace == "google" and window_start is None):
-        return ReportRow(**base, state="carried", quantity=Decimal(0), carried_remainder=available,
-                         counted=False, carried_to_hour=next_open_hour(marketplace, hour_start, now, window),
-                         detail=f"hour outside the {marketplace} window ({window} h) at {now.isoformat()}: "
-                                "usage goes with the next reported hour")
+        return ReportRow(
+            **base,
+            state="carried",
+            quantity=Decimal(0),
+            carried_remainder=available,
+            counted=False,
+            carried_to_hour=next_open_hour(marketplace, hour_start, now, window),
+            detail=f"hour outside the {marketplace} window ({window} h) at {now.isoformat()}: "
+            "usage goes with the next reported hour",
+        )
     quantity = reportable_quantity(marketplace, available)
     if marketplace == "azure" and quantity == 0:
         return None  # Azure takes quantity > 0 only; the running total keeps what is due
-    return ReportRow(**base, state="planned", quantity=quantity, carried_remainder=available - quantity,
-                     counted=True, window_start=window_start, window_end=window_end)
+    return ReportRow(
+        **base,
+        state="planned",
+        quantity=quantity,
+        carried_remainder=available - quantity,
+        counted=True,
+        window_start=window_start,
+        window_end=window_end,
+    )
 
 
 def _assign_operation_ids(rows: list[ReportRow], catalog: OfferingCatalog) -> list[ReportRow]:
@@ -173,5 +217,7 @@ def _assign_operation_ids(rows: list[ReportRow], catalog: OfferingCatalog) -> li
 
 def pending(current: dict[Key, ReportRow]) -> list[ReportRow]:
     """Keys left planned or sent by an earlier run (crash, throttling): resend them unchanged."""
-    return sorted((row for row in current.values() if row.state not in DONE_STATES),
-                  key=lambda r: (r.hour_start, r.customer_id, r.dimension))
+    return sorted(
+        (row for row in current.values() if row.state not in DONE_STATES),
+        key=lambda r: (r.hour_start, r.customer_id, r.dimension),
+    )

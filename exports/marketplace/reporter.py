@@ -38,17 +38,28 @@ class RunSummary:
 
     def __str__(self) -> str:
         states = ", ".join(f"{k}={v}" for k, v in sorted(self.states.items()))
-        return (f"{self.marketplace}: {self.hours} hour(s), {self.planned} new key(s), {self.recovered} "
-                f"recovered, {self.calls} call(s); outcomes: {states or 'none'}")
+        return (
+            f"{self.marketplace}: {self.hours} hour(s), {self.planned} new key(s), {self.recovered} "
+            f"recovered, {self.calls} call(s); outcomes: {states or 'none'}"
+        )
 
 
-def _identities_by_customer(identities: Iterable[MarketplaceIdentity], marketplace: str) -> dict[str, MarketplaceIdentity]:
+def _identities_by_customer(
+    identities: Iterable[MarketplaceIdentity], marketplace: str
+) -> dict[str, MarketplaceIdentity]:
     return {i.customer_id: i for i in identities if i.marketplace == marketplace}
 
 
 def _apply(ledger: Ledger, outcomes: Sequence[Outcome]) -> list[ReportRow]:
-    rows = [o.row.next(o.state, counted=o.counted, metering_record_id=o.metering_record_id or o.row.metering_record_id,
-                       detail=o.detail) for o in outcomes]
+    rows = [
+        o.row.next(
+            o.state,
+            counted=o.counted,
+            metering_record_id=o.metering_record_id or o.row.metering_record_id,
+            detail=o.detail,
+        )
+        for o in outcomes
+    ]
     return ledger.append(rows)
 
 
@@ -80,20 +91,33 @@ def report_hours(
         if is_open(marketplace, row.hour_start, now, window):
             resend.append(row)
         elif row.state == "planned":
-            closed.append(row.next("carried", counted=False, carried_remainder=row.carried_remainder + row.quantity,
-                                   carried_to_hour=next_open_hour(marketplace, row.hour_start, now, window),
-                                   detail="planned by an earlier run, never sent, window closed: carried"))
+            closed.append(
+                row.next(
+                    "carried",
+                    counted=False,
+                    carried_remainder=row.carried_remainder + row.quantity,
+                    carried_to_hour=next_open_hour(marketplace, row.hour_start, now, window),
+                    detail="planned by an earlier run, never sent, window closed: carried",
+                )
+            )
         else:
-            closed.append(row.next("failed", counted=True,
-                                   detail="sent by an earlier run, outcome unknown and the window is closed: "
-                                          "counted as reported; reconcile with the marketplace billing feed"))
+            closed.append(
+                row.next(
+                    "failed",
+                    counted=True,
+                    detail="sent by an earlier run, outcome unknown and the window is closed: "
+                    "counted as reported; reconcile with the marketplace billing feed",
+                )
+            )
     for row in ledger.append(closed):
         current[row.key] = row
         summary.states[row.state] += 1
     if resend:
         log(f"{marketplace}: resending {len(resend)} record(s) left planned/sent by an earlier run")
         summary.recovered = len(resend)
-        for row in _send(marketplace, resend, ledger, transport, by_customer, catalog, summary, chunk_size, log):
+        for row in _send(
+            marketplace, resend, ledger, transport, by_customer, catalog, summary, chunk_size, log
+        ):
             current[row.key] = row
 
     # 2. plan
@@ -109,8 +133,10 @@ def report_hours(
             summary.states["carried"] += 1
     to_send = [row for row in planned if row.state == "planned"]
     summary.planned = len(planned)
-    log(f"{marketplace}: planned {len(to_send)} record(s), carried {len(planned) - len(to_send)} "
-        f"for {summary.hours} hour(s)")
+    log(
+        f"{marketplace}: planned {len(to_send)} record(s), carried {len(planned) - len(to_send)} "
+        f"for {summary.hours} hour(s)"
+    )
 
     # 3. send
     _send(marketplace, to_send, ledger, transport, by_customer, catalog, summary, chunk_size, log)
@@ -119,17 +145,27 @@ def report_hours(
     return summary
 
 
-def _send(marketplace: str, rows: list[ReportRow], ledger: Ledger, transport: Transport,
-          by_customer: dict[str, MarketplaceIdentity], catalog: OfferingCatalog, summary: RunSummary,
-          chunk_size: int, log: Callable[[str], None]) -> list[ReportRow]:
+def _send(
+    marketplace: str,
+    rows: list[ReportRow],
+    ledger: Ledger,
+    transport: Transport,
+    by_customer: dict[str, MarketplaceIdentity],
+    catalog: OfferingCatalog,
+    summary: RunSummary,
+    chunk_size: int,
+    log: Callable[[str], None],
+) -> list[ReportRow]:
     written: list[ReportRow] = []
     # Google operations (all dimensions of a consumer-hour) must not be split across chunks
     rows = sorted(rows, key=lambda r: (r.hour_start, r.customer_id, r.dimension))
     position = 0
     while position < len(rows):
         end = min(position + chunk_size, len(rows))
-        while end < len(rows) and (rows[end].hour_start, rows[end].customer_id) == \
-                (rows[end - 1].hour_start, rows[end - 1].customer_id):
+        while end < len(rows) and (rows[end].hour_start, rows[end].customer_id) == (
+            rows[end - 1].hour_start,
+            rows[end - 1].customer_id,
+        ):
             end += 1
         chunk, position = rows[position:end], end
         sent = ledger.append(row.next("sent") for row in chunk if row.state == "planned")

@@ -45,7 +45,9 @@ def configured_now() -> datetime:
     try:
         moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
-        raise ValueError(f"USAGEBILL_MARKETPLACE_NOW={value!r} is not RFC 3339, e.g. 2026-10-31T05:10:00Z") from None
+        raise ValueError(
+            f"USAGEBILL_MARKETPLACE_NOW={value!r} is not RFC 3339, e.g. 2026-10-31T05:10:00Z"
+        ) from None
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
@@ -85,9 +87,14 @@ def load_raw(log: Callable[[str], None] = print) -> dict[str, int]:
 
 
 @contextmanager
-def transport_for(marketplace: str, catalog: OfferingCatalog, identities: list[MarketplaceIdentity],
-                  now: datetime, mode: str | None = None,
-                  log: Callable[[str], None] = print) -> Iterator[Transport]:
+def transport_for(
+    marketplace: str,
+    catalog: OfferingCatalog,
+    identities: list[MarketplaceIdentity],
+    now: datetime,
+    mode: str | None = None,
+    log: Callable[[str], None] = print,
+) -> Iterator[Transport]:
     mode = mode or os.environ.get("USAGEBILL_MARKETPLACE_MODE", "live")
     clock = lambda: now  # noqa: E731
     with ExitStack() as stack:
@@ -99,7 +106,9 @@ def transport_for(marketplace: str, catalog: OfferingCatalog, identities: list[M
                 from exports.fakes.aws_metering import FakeAwsMetering
 
                 subscribed = {i.license_arn or i.customer_identifier or "" for i in identities}
-                fake = stack.enter_context(FakeAwsMetering(subscribed, catalog.window_hours["aws"], now=clock))
+                fake = stack.enter_context(
+                    FakeAwsMetering(subscribed, catalog.window_hours["aws"], now=clock)
+                )
                 endpoint = fake.url
                 os.environ.setdefault("AWS_ACCESS_KEY_ID", "fake")
                 os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "fake")
@@ -112,13 +121,27 @@ def transport_for(marketplace: str, catalog: OfferingCatalog, identities: list[M
 
                 from exports.fakes.azure_metering import AzureSubscription, FakeAzureMetering
 
-                subs = [AzureSubscription(i.resource_id or "", i.plan_id or "",
-                                          {d.name for d in catalog.dimensions("azure")}) for i in identities]
-                fake = stack.enter_context(FakeAzureMetering("fake-tenant", "fake-client", "fake-secret", subs,
-                                                             catalog.window_hours["azure"], now=clock))
+                subs = [
+                    AzureSubscription(
+                        i.resource_id or "", i.plan_id or "", {d.name for d in catalog.dimensions("azure")}
+                    )
+                    for i in identities
+                ]
+                fake = stack.enter_context(
+                    FakeAzureMetering(
+                        "fake-tenant",
+                        "fake-client",
+                        "fake-secret",
+                        subs,
+                        catalog.window_hours["azure"],
+                        now=clock,
+                    )
+                )
                 session = requests.Session()
                 token = EntraToken(session, fake.url, "fake-tenant", "fake-client", "fake-secret")
-                yield AzureMeteringTransport(endpoint=fake.url, token=token, session=session, now=clock, log=log)
+                yield AzureMeteringTransport(
+                    endpoint=fake.url, token=token, session=session, now=clock, log=log
+                )
             else:
                 yield AzureMeteringTransport(now=clock, log=log)
         elif marketplace == "google":
@@ -127,23 +150,42 @@ def transport_for(marketplace: str, catalog: OfferingCatalog, identities: list[M
             if mode == "fake":
                 from exports.fakes.google_servicecontrol import FakeServiceControl
 
-                services = {listing.service_name for listing in catalog.listings if listing.marketplace == "google"}
+                services = {
+                    listing.service_name for listing in catalog.listings if listing.marketplace == "google"
+                }
                 if len(services) != 1:
-                    raise ValueError("fake mode serves one Google service; the catalog lists "
-                                     f"{sorted(s or '' for s in services)}")
-                fake = stack.enter_context(FakeServiceControl(
-                    services.pop() or "", "fake-token", {i.usage_reporting_id or "" for i in identities},
-                    {d.name for d in catalog.dimensions("google")}, catalog.window_hours["google"], now=clock))
-                yield GoogleServiceControlTransport(endpoint=fake.url, access_token="fake-token", now=clock, log=log)
+                    raise ValueError(
+                        "fake mode serves one Google service; the catalog lists "
+                        f"{sorted(s or '' for s in services)}"
+                    )
+                fake = stack.enter_context(
+                    FakeServiceControl(
+                        services.pop() or "",
+                        "fake-token",
+                        {i.usage_reporting_id or "" for i in identities},
+                        {d.name for d in catalog.dimensions("google")},
+                        catalog.window_hours["google"],
+                        now=clock,
+                    )
+                )
+                yield GoogleServiceControlTransport(
+                    endpoint=fake.url, access_token="fake-token", now=clock, log=log
+                )
             else:
                 yield GoogleServiceControlTransport(now=clock, log=log)
         else:
             raise ValueError(f"unknown marketplace {marketplace!r}: use aws, azure or google")
 
 
-def report(marketplace: str, start: datetime, end: datetime, now: datetime | None = None,
-           mode: str | None = None, log: Callable[[str], None] = print,
-           billed: BilledSeries | None = None) -> RunSummary:
+def report(
+    marketplace: str,
+    start: datetime,
+    end: datetime,
+    now: datetime | None = None,
+    mode: str | None = None,
+    log: Callable[[str], None] = print,
+    billed: BilledSeries | None = None,
+) -> RunSummary:
     """Report the hours [start, end) to one marketplace from the warehouse, exactly once per key."""
     now = now or configured_now()
     catalog, identities = load_catalog(log)
@@ -154,20 +196,32 @@ def report(marketplace: str, start: datetime, end: datetime, now: datetime | Non
         hours.append(hour)
         hour += HOUR
     if not mine:
-        log(f"{marketplace}: no customer has a {marketplace} identity in {catalog_dir() / CUSTOMERS_FILE}; "
-            "nothing to report")
+        log(
+            f"{marketplace}: no customer has a {marketplace} identity in {catalog_dir() / CUSTOMERS_FILE}; "
+            "nothing to report"
+        )
         return RunSummary(marketplace, hours=len(hours))
     if billed is None:
         try:
             billed = BilledSeries(read_billed_hours(start, end + timedelta(hours=1)))
         except Exception as exc:  # duckdb.CatalogException and friends
-            raise RuntimeError(f"cannot read the billed hours ({exc}); build the dbt model "
-                               "intermediate.int_marketplace__billed_hourly first (dbt build -s "
-                               "+int_marketplace__billed_hourly)") from exc
+            raise RuntimeError(
+                f"cannot read the billed hours ({exc}); build the dbt model "
+                "intermediate.int_marketplace__billed_hourly first (dbt build -s "
+                "+int_marketplace__billed_hourly)"
+            ) from exc
     with transport_for(marketplace, catalog, mine, now, mode, log) as transport:
-        return report_hours(marketplace, hours, catalog=catalog, identities=mine, billed=billed,
-                            ledger=Ledger(run_id=f"{marketplace}-{now.strftime('%Y%m%dT%H%M%S')}"),
-                            transport=transport, now=now, log=log)
+        return report_hours(
+            marketplace,
+            hours,
+            catalog=catalog,
+            identities=mine,
+            billed=billed,
+            ledger=Ledger(run_id=f"{marketplace}-{now.strftime('%Y%m%dT%H%M%S')}"),
+            transport=transport,
+            now=now,
+            log=log,
+        )
 
 
 def _hour(text: str) -> datetime:
@@ -176,8 +230,11 @@ def _hour(text: str) -> datetime:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m exports.marketplace.run", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m exports.marketplace.run",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     rep = sub.add_parser("report", help="report hours [start, end) to a marketplace")
     rep.add_argument("--marketplace", required=True, choices=["aws", "azure", "google"])

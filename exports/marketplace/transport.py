@@ -31,8 +31,9 @@ class Transport(Protocol):
     marketplace: str
     calls: int
 
-    def send(self, rows: Sequence[ReportRow], identities: dict[str, MarketplaceIdentity],
-             catalog: OfferingCatalog) -> list[Outcome]: ...
+    def send(
+        self, rows: Sequence[ReportRow], identities: dict[str, MarketplaceIdentity], catalog: OfferingCatalog
+    ) -> list[Outcome]: ...
 
 
 class RetryableError(Exception):
@@ -63,14 +64,16 @@ class Backoff:
 
 def chunks(items: Sequence[T], size: int = MAX_BATCH) -> Iterator[Sequence[T]]:
     for start in range(0, len(items), size):
-        yield items[start:start + size]
+        yield items[start : start + size]
 
 
 def env(name: str, default: str | None = None, required: bool = False) -> str | None:
     value = os.environ.get(name, default)
     if required and not value:
-        raise RuntimeError(f"environment variable {name} is not set: export it (secrets come from the "
-                           "environment only; see docs/marketplaces.md)")
+        raise RuntimeError(
+            f"environment variable {name} is not set: export it (secrets come from the "
+            "environment only; see docs/marketplaces.md)"
+        )
     return value
 
 

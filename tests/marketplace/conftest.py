@@ -24,8 +24,12 @@ SERVICE = "gpu.endpoints.demo.cloud.goog"
 
 @pytest.fixture(autouse=True)
 def isolated(tmp_path, monkeypatch):
-    for name, sub in (("USAGEBILL_WAREHOUSE", "wh.duckdb"), ("USAGEBILL_RAW_DIR", "raw"),
-                      ("USAGEBILL_DATA_DIR", "data"), ("USAGEBILL_REPORTS_DIR", "reports")):
+    for name, sub in (
+        ("USAGEBILL_WAREHOUSE", "wh.duckdb"),
+        ("USAGEBILL_RAW_DIR", "raw"),
+        ("USAGEBILL_DATA_DIR", "data"),
+        ("USAGEBILL_REPORTS_DIR", "reports"),
+    ):
         monkeypatch.setenv(name, str(tmp_path / sub))
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
@@ -40,30 +44,58 @@ def dim(marketplace: str, name: str, meter: str = "gpu_ms", price: str = "0.01")
 def make_catalog(dims: dict[str, list[Dimension]], windows: dict[str, int] | None = None) -> OfferingCatalog:
     listings = []
     for mp, ds in dims.items():
-        listings.append(Listing(mp, "gpu", ("payg",), f"prod-{mp}", "prodcode123" if mp == "aws" else None,
-                                "payg-plan" if mp != "aws" else None, SERVICE if mp == "google" else None,
-                                tuple(ds)))
-    return OfferingCatalog("USD", Decimal("1"), {"aws": Decimal("3"), "azure": Decimal("3"),
-                                                  "google": Decimal("3")},
-                           windows or {"aws": 6, "azure": 24, "google": 1}, tuple(listings))
+        listings.append(
+            Listing(
+                mp,
+                "gpu",
+                ("payg",),
+                f"prod-{mp}",
+                "prodcode123" if mp == "aws" else None,
+                "payg-plan" if mp != "aws" else None,
+                SERVICE if mp == "google" else None,
+                tuple(ds),
+            )
+        )
+    return OfferingCatalog(
+        "USD",
+        Decimal("1"),
+        {"aws": Decimal("3"), "azure": Decimal("3"), "google": Decimal("3")},
+        windows or {"aws": 6, "azure": 24, "google": 1},
+        tuple(listings),
+    )
 
 
 def aws_ident(n: int, states: tuple[StatePeriod, ...] | None = None) -> MarketplaceIdentity:
     account = f"{n:012d}"
-    return MarketplaceIdentity(f"cus_{n:04d}", "aws", "gpu", account_id=account,
-                               license_arn=f"arn:aws:license-manager::{account}:license:l-{n:08x}",
-                               states=states or (StatePeriod("subscribed", SINCE),))
+    return MarketplaceIdentity(
+        f"cus_{n:04d}",
+        "aws",
+        "gpu",
+        account_id=account,
+        license_arn=f"arn:aws:license-manager::{account}:license:l-{n:08x}",
+        states=states or (StatePeriod("subscribed", SINCE),),
+    )
 
 
 def azure_ident(n: int) -> MarketplaceIdentity:
-    return MarketplaceIdentity(f"cus_{n:04d}", "azure", "gpu",
-                               resource_id=f"00000000-0000-4000-8000-{n:012d}", plan_id="payg-plan",
-                               states=(StatePeriod("subscribed", SINCE),))
+    return MarketplaceIdentity(
+        f"cus_{n:04d}",
+        "azure",
+        "gpu",
+        resource_id=f"00000000-0000-4000-8000-{n:012d}",
+        plan_id="payg-plan",
+        states=(StatePeriod("subscribed", SINCE),),
+    )
 
 
 def google_ident(n: int) -> MarketplaceIdentity:
-    return MarketplaceIdentity(f"cus_{n:04d}", "google", "gpu", usage_reporting_id=f"project_number:{n}",
-                               states=(StatePeriod("subscribed", SINCE),))
+    return MarketplaceIdentity(
+        f"cus_{n:04d}",
+        "google",
+        "gpu",
+        usage_reporting_id=f"project_number:{n}",
+        states=(StatePeriod("subscribed", SINCE),),
+    )
 
 
 def billed(rows: list[tuple[str, str, datetime, str]]) -> BilledSeries:

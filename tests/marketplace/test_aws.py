@@ -40,9 +40,17 @@ def _transport(fake: FakeAwsMetering, clock: Clock, backoff) -> AwsMeteringTrans
 def test_sixty_records_go_in_three_calls_of_at_most_25(ledger, clock, fast_backoff):
     catalog, idents = _setup(12)  # 12 customers x 5 dimensions = 60 records -> 25 + 25 + 10
     with FakeAwsMetering({i.license_arn for i in idents}, now=clock) as fake:
-        summary = report_hours("aws", [H0], catalog=catalog, identities=idents, billed=billed([]),
-                               ledger=ledger, transport=_transport(fake, clock, fast_backoff), now=clock.now,
-                               log=lambda _m: None)
+        summary = report_hours(
+            "aws",
+            [H0],
+            catalog=catalog,
+            identities=idents,
+            billed=billed([]),
+            ledger=ledger,
+            transport=_transport(fake, clock, fast_backoff),
+            now=clock.now,
+            log=lambda _m: None,
+        )
     assert fake.batch_sizes == [25, 25, 10]
     assert summary.states["acknowledged"] == 60
     assert len(fake.records) == 60 and set(fake.quantities().values()) == {0}  # zero records too
@@ -53,9 +61,17 @@ def test_throttling_is_retried_with_backoff(ledger, clock, fast_backoff):
     with FakeAwsMetering({idents[0].license_arn}, now=clock) as fake:
         fake.throttle_next = 2
         fake.internal_error_next = 0
-        summary = report_hours("aws", [H0], catalog=catalog, identities=idents,
-                               billed=billed([("cus_0001", "gpu_ms", H0, "1.23")]), ledger=ledger,
-                               transport=_transport(fake, clock, fast_backoff), now=clock.now, log=lambda _m: None)
+        summary = report_hours(
+            "aws",
+            [H0],
+            catalog=catalog,
+            identities=idents,
+            billed=billed([("cus_0001", "gpu_ms", H0, "1.23")]),
+            ledger=ledger,
+            transport=_transport(fake, clock, fast_backoff),
+            now=clock.now,
+            log=lambda _m: None,
+        )
     # 2 throttled calls + 1 successful = 3 calls; backoff 0.01 then 0.02 s
     assert fake.calls == 3 and summary.calls == 3
     assert fast_backoff.sleeps == [0.01, 0.02]
@@ -67,14 +83,25 @@ def test_internal_error_retried_then_unprocessed_records_resent(ledger, clock, f
     with FakeAwsMetering({i.license_arn for i in idents}, now=clock) as fake:
         fake.internal_error_next = 1
         fake.unprocessed_next = [3]  # first processed call leaves the last 3 of 4 records unprocessed
-        summary = report_hours("aws", [H0], catalog=catalog, identities=idents, billed=billed([]), ledger=ledger,
-                               transport=_transport(fake, clock, fast_backoff), now=clock.now, log=lambda _m: None)
+        summary = report_hours(
+            "aws",
+            [H0],
+            catalog=catalog,
+            identities=idents,
+            billed=billed([]),
+            ledger=ledger,
+            transport=_transport(fake, clock, fast_backoff),
+            now=clock.now,
+            log=lambda _m: None,
+        )
     # call 1: 500; call 2: 1 processed + 3 unprocessed; call 3: the 3 resent
     assert fake.calls == 3 and fake.batch_sizes == [4, 3]
     assert summary.states["acknowledged"] == 4 and len(fake.records) == 4
 
 
-def test_crash_after_call_before_ledger_write_then_rerun_reports_each_hour_once(isolated, clock, fast_backoff):
+def test_crash_after_call_before_ledger_write_then_rerun_reports_each_hour_once(
+    isolated, clock, fast_backoff
+):
     catalog, idents = _setup(3, ["gpu_usage"])
     series = billed([(i.customer_id, "gpu_ms", H0, "2.00") for i in idents])
     with FakeAwsMetering({i.license_arn for i in idents}, now=clock) as fake:
@@ -89,14 +116,31 @@ def test_crash_after_call_before_ledger_write_then_rerun_reports_each_hour_once(
 
         ledger = Ledger(isolated / "wh.duckdb", run_id="run-1")
         with pytest.raises(Crash):
-            report_hours("aws", [H0], catalog=catalog, identities=idents, billed=series, ledger=ledger,
-                         transport=CrashAfterSend(), now=clock.now, log=lambda _m: None)
+            report_hours(
+                "aws",
+                [H0],
+                catalog=catalog,
+                identities=idents,
+                billed=series,
+                ledger=ledger,
+                transport=CrashAfterSend(),
+                now=clock.now,
+                log=lambda _m: None,
+            )
         assert {r.state for r in Ledger(isolated / "wh.duckdb").current("aws").values()} == {"sent"}
         # re-run (and a second re-run): the sent records are resent identically -> idempotent at AWS
         for run in ("run-2", "run-3"):
-            summary = report_hours("aws", [H0], catalog=catalog, identities=idents, billed=series,
-                                   ledger=Ledger(isolated / "wh.duckdb", run_id=run), transport=transport,
-                                   now=clock.now, log=lambda _m: None)
+            summary = report_hours(
+                "aws",
+                [H0],
+                catalog=catalog,
+                identities=idents,
+                billed=series,
+                ledger=Ledger(isolated / "wh.duckdb", run_id=run),
+                transport=transport,
+                now=clock.now,
+                log=lambda _m: None,
+            )
         assert summary.calls == 0  # third run: nothing left to do
     # each customer-hour exactly once at AWS with 200 units ($2.00 / $0.01); 3 records each sent twice
     assert fake.quantities() == {(i.account_id, "gpu_usage", H0): 200 for i in idents}
@@ -114,19 +158,39 @@ def test_backfill_reports_only_never_reported_hours(ledger, fast_backoff):
         transport = _transport(fake, clock, fast_backoff)
         # hours 0 and 2 were reported by the hourly schedule (hour 2 carries hour 1's units: 20)
         for h in (hours[0], hours[2]):
-            report_hours("aws", [h], catalog=catalog, identities=idents, billed=series, ledger=ledger,
-                         transport=transport, now=clock.now, log=lambda _m: None)
+            report_hours(
+                "aws",
+                [h],
+                catalog=catalog,
+                identities=idents,
+                billed=series,
+                ledger=ledger,
+                transport=transport,
+                now=clock.now,
+                log=lambda _m: None,
+            )
         calls_before = fake.calls
-        summary = report_hours("aws", hours, catalog=catalog, identities=idents, billed=series, ledger=ledger,
-                               transport=transport, now=clock.now, log=lambda _m: None)
+        summary = report_hours(
+            "aws",
+            hours,
+            catalog=catalog,
+            identities=idents,
+            billed=series,
+            ledger=ledger,
+            transport=transport,
+            now=clock.now,
+            log=lambda _m: None,
+        )
     assert summary.planned == 2  # only hours 1 and 3
     assert fake.calls - calls_before == 1
     # hour 0: 10; hour 2: cumulative 30 - 10 = 20; backfilled hour 1: cumulative 20 - 30 reported -> 0;
     # hour 3: cumulative 40 - 30 = 10. Total 40 = 4 x 10: nothing lost, nothing doubled.
-    assert fake.quantities() == {("000000000001", "gpu_usage", hours[0]): 10,
-                                 ("000000000001", "gpu_usage", hours[1]): 0,
-                                 ("000000000001", "gpu_usage", hours[2]): 20,
-                                 ("000000000001", "gpu_usage", hours[3]): 10}
+    assert fake.quantities() == {
+        ("000000000001", "gpu_usage", hours[0]): 10,
+        ("000000000001", "gpu_usage", hours[1]): 0,
+        ("000000000001", "gpu_usage", hours[2]): 20,
+        ("000000000001", "gpu_usage", hours[3]): 10,
+    }
 
 
 def test_window_missed_usage_is_carried_and_the_fake_would_have_refused_it(ledger, fast_backoff):
@@ -140,11 +204,28 @@ def test_window_missed_usage_is_carried_and_the_fake_would_have_refused_it(ledge
         from botocore.exceptions import ClientError
 
         with pytest.raises(ClientError, match="TimestampOutOfBoundsException"):
-            client.batch_meter_usage(UsageRecords=[{
-                "Timestamp": old, "Dimension": "gpu_usage", "Quantity": 50,
-                "CustomerAWSAccountId": idents[0].account_id, "LicenseArn": idents[0].license_arn}])
-        report_hours("aws", [old, recent], catalog=catalog, identities=idents, billed=series, ledger=ledger,
-                     transport=transport, now=clock.now, log=lambda _m: None)
+            client.batch_meter_usage(
+                UsageRecords=[
+                    {
+                        "Timestamp": old,
+                        "Dimension": "gpu_usage",
+                        "Quantity": 50,
+                        "CustomerAWSAccountId": idents[0].account_id,
+                        "LicenseArn": idents[0].license_arn,
+                    }
+                ]
+            )
+        report_hours(
+            "aws",
+            [old, recent],
+            catalog=catalog,
+            identities=idents,
+            billed=series,
+            ledger=ledger,
+            transport=transport,
+            now=clock.now,
+            log=lambda _m: None,
+        )
     rows = ledger.current("aws")
     assert rows[("aws", "cus_0001", "gpu_usage", old)].state == "carried"
     # 50 carried + 5 new units reported with the next open hour
@@ -158,13 +239,31 @@ def test_not_subscribed_at_aws_fails_and_its_quantity_goes_with_the_next_hour(le
     clock = Clock(H0 + timedelta(hours=1, minutes=5))
     with FakeAwsMetering(set(), now=clock) as fake:  # AWS does not know the customer yet
         transport = _transport(fake, clock, fast_backoff)
-        report_hours("aws", [H0], catalog=catalog, identities=idents, billed=series, ledger=ledger,
-                     transport=transport, now=clock.now, log=lambda _m: None)
+        report_hours(
+            "aws",
+            [H0],
+            catalog=catalog,
+            identities=idents,
+            billed=series,
+            ledger=ledger,
+            transport=transport,
+            now=clock.now,
+            log=lambda _m: None,
+        )
         assert ledger.current("aws")[("aws", "cus_0001", "gpu_usage", H0)].state == "failed"
         fake.subscribed.add(idents[0].license_arn)
         clock.now = h1 + timedelta(hours=1, minutes=5)
-        report_hours("aws", [h1], catalog=catalog, identities=idents, billed=series, ledger=ledger,
-                     transport=transport, now=clock.now, log=lambda _m: None)
+        report_hours(
+            "aws",
+            [h1],
+            catalog=catalog,
+            identities=idents,
+            billed=series,
+            ledger=ledger,
+            transport=transport,
+            now=clock.now,
+            log=lambda _m: None,
+        )
     assert fake.quantities() == {("000000000001", "gpu_usage", h1): 50}  # 30 + 20
 
 
@@ -175,7 +274,13 @@ def test_fake_enforces_the_contract():
     acct, arn = "000000000001", "arn:aws:license-manager::000000000001:license:l-1"
     with FakeAwsMetering({arn}) as fake:
         client = make_client(endpoint_url=fake.url)
-        rec = {"Timestamp": now, "Dimension": "d", "Quantity": 1, "CustomerAWSAccountId": acct, "LicenseArn": arn}
+        rec = {
+            "Timestamp": now,
+            "Dimension": "d",
+            "Quantity": 1,
+            "CustomerAWSAccountId": acct,
+            "LicenseArn": arn,
+        }
         with pytest.raises(ClientError, match="at most 25"):
             client.batch_meter_usage(UsageRecords=[dict(rec, Dimension=f"d{i}") for i in range(26)])
         with pytest.raises(ClientError, match="exactly one of"):
@@ -204,14 +309,24 @@ def test_real_boto3_client_against_moto_server_seeded_in_process(ledger, fast_ba
         host, port = server.get_host_and_port()
         # moto only knows legacy ProductCode + CustomerIdentifier; seed the subscription in-process
         meteringmarketplace_backends["123456789012"]["us-east-1"].customers_by_product["prodcode123"].append(
-            "LegacyCustomer1")
+            "LegacyCustomer1"
+        )
         clock = Clock(datetime.now(UTC))
         hour = clock.now.replace(minute=0, second=0, microsecond=0) - timedelta(hours=1)
-        transport = AwsMeteringTransport(make_client(endpoint_url=f"http://{host}:{port}"),
-                                         backoff=fast_backoff, now=clock)
-        summary = report_hours("aws", [hour], catalog=catalog, identities=[legacy],
-                               billed=billed([("cus_0001", "gpu_ms", hour, "0.07")]), ledger=ledger,
-                               transport=transport, now=clock.now, log=lambda _m: None)
+        transport = AwsMeteringTransport(
+            make_client(endpoint_url=f"http://{host}:{port}"), backoff=fast_backoff, now=clock
+        )
+        summary = report_hours(
+            "aws",
+            [hour],
+            catalog=catalog,
+            identities=[legacy],
+            billed=billed([("cus_0001", "gpu_ms", hour, "0.07")]),
+            ledger=ledger,
+            transport=transport,
+            now=clock.now,
+            log=lambda _m: None,
+        )
     finally:
         server.stop()
     row = ledger.current("aws")[("aws", "cus_0001", "gpu_usage", hour)]

@@ -29,7 +29,9 @@ def azure_env(monkeypatch):
 
 
 def _azure(n: int, clock: Clock):
-    catalog = make_catalog({"azure": [dim("azure", "gpu_hours", price="36.00"), dim("azure", "api", "api_calls", "0.5")]})
+    catalog = make_catalog(
+        {"azure": [dim("azure", "gpu_hours", price="36.00"), dim("azure", "api", "api_calls", "0.5")]}
+    )
     idents = [azure_ident(i + 1) for i in range(n)]
     subs = [AzureSubscription(i.resource_id, "payg-plan", {"gpu_hours", "api"}) for i in idents]
     fake = FakeAzureMetering("tenant-1", "client-1", "s3cret", subs, now=clock)
@@ -50,8 +52,17 @@ def test_azure_token_batch_and_only_positive_quantities(azure_env, ledger, fast_
     series = billed([(i.customer_id, "gpu_ms", H0, "18.00") for i in idents])
     with fake:
         transport = _azure_transport(fake, clock, fast_backoff, version)
-        summary = report_hours("azure", [H0], catalog=catalog, identities=idents, billed=series, ledger=ledger,
-                               transport=transport, now=clock.now, **QUIET)
+        summary = report_hours(
+            "azure",
+            [H0],
+            catalog=catalog,
+            identities=idents,
+            billed=series,
+            ledger=ledger,
+            transport=transport,
+            now=clock.now,
+            **QUIET,
+        )
     assert fake.batch_sizes == [25, 5]  # 30 events (zero-quantity api events never sent)
     assert fake.token_requests == 1
     assert summary.states["acknowledged"] == 30
@@ -73,11 +84,29 @@ def test_azure_409_duplicate_counts_as_already_reported_after_a_crash(azure_env,
                 raise RuntimeError("killed before the ledger write")
 
         with pytest.raises(RuntimeError):
-            report_hours("azure", [H0], catalog=catalog, identities=idents, billed=series,
-                         ledger=Ledger(isolated / "wh.duckdb"), transport=CrashAfterSend(), now=clock.now, **QUIET)
+            report_hours(
+                "azure",
+                [H0],
+                catalog=catalog,
+                identities=idents,
+                billed=series,
+                ledger=Ledger(isolated / "wh.duckdb"),
+                transport=CrashAfterSend(),
+                now=clock.now,
+                **QUIET,
+            )
         fake.expire_tokens()  # the re-run also has to refresh its token (403 -> new token)
-        summary = report_hours("azure", [H0], catalog=catalog, identities=idents, billed=series,
-                               ledger=Ledger(isolated / "wh.duckdb"), transport=transport, now=clock.now, **QUIET)
+        summary = report_hours(
+            "azure",
+            [H0],
+            catalog=catalog,
+            identities=idents,
+            billed=series,
+            ledger=Ledger(isolated / "wh.duckdb"),
+            transport=transport,
+            now=clock.now,
+            **QUIET,
+        )
     assert summary.states["duplicate"] == 2  # Azure: Duplicate / 409 = already reported
     assert len(fake.quantities()) == 2 and set(fake.quantities().values()) == {Decimal("0.25")}
     current = Ledger(isolated / "wh.duckdb").current("azure")
@@ -90,25 +119,43 @@ def test_azure_throttling_retried_and_single_event_api_answers_409(azure_env, le
     with fake:
         fake.throttle_next = 1
         transport = _azure_transport(fake, clock, fast_backoff)
-        summary = report_hours("azure", [H0], catalog=catalog, identities=idents,
-                               billed=billed([("cus_0001", "gpu_ms", H0, "36.00")]), ledger=ledger,
-                               transport=transport, now=clock.now, **QUIET)
+        summary = report_hours(
+            "azure",
+            [H0],
+            catalog=catalog,
+            identities=idents,
+            billed=billed([("cus_0001", "gpu_ms", H0, "36.00")]),
+            ledger=ledger,
+            transport=transport,
+            now=clock.now,
+            **QUIET,
+        )
         assert summary.states["acknowledged"] == 1 and fast_backoff.sleeps == [0.01]
         token = transport.token.get()
         url = f"{fake.url}/api/usageEvent?api-version=2018-08-31"
-        event = {"resourceId": idents[0].resource_id, "quantity": 1, "dimension": "gpu_hours",
-                 "effectiveStartTime": "2026-05-10T12:00:00Z", "planId": "payg-plan"}
+        event = {
+            "resourceId": idents[0].resource_id,
+            "quantity": 1,
+            "dimension": "gpu_hours",
+            "effectiveStartTime": "2026-05-10T12:00:00Z",
+            "planId": "payg-plan",
+        }
         auth = {"authorization": f"Bearer {token}"}
         dup = requests.post(url, json=event, headers=auth, timeout=10)
         zero = requests.post(url, json=dict(event, quantity=0, dimension="api"), headers=auth, timeout=10)
-        old = requests.post(url, json=dict(event, effectiveStartTime="2026-05-09T12:00:00Z", dimension="api"),
-                            headers=auth, timeout=10)
+        old = requests.post(
+            url,
+            json=dict(event, effectiveStartTime="2026-05-09T12:00:00Z", dimension="api"),
+            headers=auth,
+            timeout=10,
+        )
     assert dup.status_code == 409 and dup.json()["additionalInfo"]["acceptedMessage"]["quantity"] == 1.0
     assert zero.status_code == 400 and zero.json()["status"] == "InvalidQuantity"
     assert old.status_code == 400 and old.json()["status"] == "Expired"
 
 
 # ---------------------------------------------------------------- Google
+
 
 def _google(n: int, clock: Clock):
     metric = f"{SERVICE}/gpu_usage"
@@ -124,22 +171,45 @@ def test_google_windows_are_contiguous_and_missed_hours_widen_the_next_window(le
     hours = [H0 + timedelta(hours=i) for i in range(4)]
     series = billed([("cus_0001", "gpu_ms", h, "0.05") for h in hours])  # 5 units per hour
     with fake:
-        transport = GoogleServiceControlTransport(endpoint=fake.url, access_token="tok", backoff=fast_backoff,
-                                                  now=clock)
+        transport = GoogleServiceControlTransport(
+            endpoint=fake.url, access_token="tok", backoff=fast_backoff, now=clock
+        )
         # hourly runs for hours 0 and 1; the run for hour 2 never happened; hour 3 runs late enough that
         # hour 2 is outside Google's 1 h window -> carried, and hour 3's window starts where hour 1 ended
         for h in (hours[0], hours[1]):
             clock.now = h + timedelta(hours=1, minutes=5)
-            report_hours("google", [h], catalog=catalog, identities=idents, billed=series, ledger=ledger,
-                         transport=transport, now=clock.now, **QUIET)
+            report_hours(
+                "google",
+                [h],
+                catalog=catalog,
+                identities=idents,
+                billed=series,
+                ledger=ledger,
+                transport=transport,
+                now=clock.now,
+                **QUIET,
+            )
         clock.now = hours[3] + timedelta(hours=1, minutes=5)
-        report_hours("google", hours, catalog=catalog, identities=idents, billed=series, ledger=ledger,
-                     transport=transport, now=clock.now, **QUIET)
-    windows = sorted((op["startTime"], op["endTime"], op["metricValueSets"][0]["metricValues"][0]["int64Value"])
-                     for op in fake.operations.values())
-    assert windows == [("2026-05-10T12:00:00Z", "2026-05-10T13:00:00Z", "5"),
-                       ("2026-05-10T13:00:00Z", "2026-05-10T14:00:00Z", "5"),
-                       ("2026-05-10T14:00:00Z", "2026-05-10T16:00:00Z", "10")]  # hours 2+3, contiguous
+        report_hours(
+            "google",
+            hours,
+            catalog=catalog,
+            identities=idents,
+            billed=series,
+            ledger=ledger,
+            transport=transport,
+            now=clock.now,
+            **QUIET,
+        )
+    windows = sorted(
+        (op["startTime"], op["endTime"], op["metricValueSets"][0]["metricValues"][0]["int64Value"])
+        for op in fake.operations.values()
+    )
+    assert windows == [
+        ("2026-05-10T12:00:00Z", "2026-05-10T13:00:00Z", "5"),
+        ("2026-05-10T13:00:00Z", "2026-05-10T14:00:00Z", "5"),
+        ("2026-05-10T14:00:00Z", "2026-05-10T16:00:00Z", "10"),
+    ]  # hours 2+3, contiguous
     assert fake.totals() == {("project_number:1", metric): 20}  # 4 hours x 5 units
     assert ledger.current("google")[("google", "cus_0001", metric, hours[2])].state == "carried"
 
@@ -149,8 +219,9 @@ def test_google_uuid5_operation_id_dedups_a_resend_and_report_errors_fail(isolat
     catalog, idents, fake, metric = _google(2, clock)
     series = billed([(i.customer_id, "gpu_ms", H0, "0.03") for i in idents])
     with fake:
-        transport = GoogleServiceControlTransport(endpoint=fake.url, access_token="tok", backoff=fast_backoff,
-                                                  now=clock)
+        transport = GoogleServiceControlTransport(
+            endpoint=fake.url, access_token="tok", backoff=fast_backoff, now=clock
+        )
 
         class CrashAfterSend:
             marketplace, calls = "google", 0
@@ -160,12 +231,30 @@ def test_google_uuid5_operation_id_dedups_a_resend_and_report_errors_fail(isolat
                 raise RuntimeError("killed before the ledger write")
 
         with pytest.raises(RuntimeError):
-            report_hours("google", [H0], catalog=catalog, identities=idents, billed=series,
-                         ledger=Ledger(isolated / "wh.duckdb"), transport=CrashAfterSend(), now=clock.now, **QUIET)
+            report_hours(
+                "google",
+                [H0],
+                catalog=catalog,
+                identities=idents,
+                billed=series,
+                ledger=Ledger(isolated / "wh.duckdb"),
+                transport=CrashAfterSend(),
+                now=clock.now,
+                **QUIET,
+            )
         sent = Ledger(isolated / "wh.duckdb").current("google")
         op_ids = {r.request_key for r in sent.values()}
-        summary = report_hours("google", [H0], catalog=catalog, identities=idents, billed=series,
-                               ledger=Ledger(isolated / "wh.duckdb"), transport=transport, now=clock.now, **QUIET)
+        summary = report_hours(
+            "google",
+            [H0],
+            catalog=catalog,
+            identities=idents,
+            billed=series,
+            ledger=Ledger(isolated / "wh.duckdb"),
+            transport=transport,
+            now=clock.now,
+            **QUIET,
+        )
     assert fake.operations_received == 4 and len(fake.operations) == 2  # resent once, counted once
     assert set(fake.operations) == op_ids and summary.states["acknowledged"] == 2
     assert fake.totals() == {("project_number:1", metric): 3, ("project_number:2", metric): 3}
@@ -174,19 +263,42 @@ def test_google_uuid5_operation_id_dedups_a_resend_and_report_errors_fail(isolat
 def test_google_report_error_is_recorded_failed_and_quantity_moves_on(ledger, fast_backoff):
     clock = Clock(H0 + timedelta(hours=1, minutes=5))
     catalog, idents, fake, metric = _google(1, clock)
-    series = billed([("cus_0001", "gpu_ms", H0, "0.07"), ("cus_0001", "gpu_ms", H0 + timedelta(hours=1), "0.01")])
+    series = billed(
+        [("cus_0001", "gpu_ms", H0, "0.07"), ("cus_0001", "gpu_ms", H0 + timedelta(hours=1), "0.01")]
+    )
     with fake:
-        transport = GoogleServiceControlTransport(endpoint=fake.url, access_token="tok", backoff=fast_backoff,
-                                                  now=clock)
+        transport = GoogleServiceControlTransport(
+            endpoint=fake.url, access_token="tok", backoff=fast_backoff, now=clock
+        )
         from exports.marketplace.planning import google_operation_id
 
-        fake.fail_operation_ids.add(google_operation_id(SERVICE, "project_number:1", H0, H0 + timedelta(hours=1)))
-        report_hours("google", [H0], catalog=catalog, identities=idents, billed=series, ledger=ledger,
-                     transport=transport, now=clock.now, **QUIET)
+        fake.fail_operation_ids.add(
+            google_operation_id(SERVICE, "project_number:1", H0, H0 + timedelta(hours=1))
+        )
+        report_hours(
+            "google",
+            [H0],
+            catalog=catalog,
+            identities=idents,
+            billed=series,
+            ledger=ledger,
+            transport=transport,
+            now=clock.now,
+            **QUIET,
+        )
         assert ledger.current("google")[("google", "cus_0001", metric, H0)].state == "failed"
         clock.now += timedelta(hours=1)
-        report_hours("google", [H0 + timedelta(hours=1)], catalog=catalog, identities=idents, billed=series,
-                     ledger=ledger, transport=transport, now=clock.now, **QUIET)
+        report_hours(
+            "google",
+            [H0 + timedelta(hours=1)],
+            catalog=catalog,
+            identities=idents,
+            billed=series,
+            ledger=ledger,
+            transport=transport,
+            now=clock.now,
+            **QUIET,
+        )
     ops = list(fake.operations.values())
     # the failed window is re-covered: [12:00, 14:00) with 7 + 1 = 8 units
     assert [(o["startTime"], o["endTime"]) for o in ops] == [("2026-05-10T12:00:00Z", "2026-05-10T14:00:00Z")]

@@ -24,12 +24,17 @@ def test_example_catalog_loads_and_maps_every_marketplace():
 
 def test_float_price_and_bad_identity_are_reported_with_file_and_path(tmp_path):
     offerings = tmp_path / "marketplace_offerings.yaml"
-    offerings.write_text((EXAMPLES / "marketplace_offerings.yaml").read_text()
-                         .replace('unit_price: "0.50"', "unit_price: 0.50", 1))
+    offerings.write_text(
+        (EXAMPLES / "marketplace_offerings.yaml")
+        .read_text()
+        .replace('unit_price: "0.50"', "unit_price: 0.50", 1)
+    )
     with pytest.raises(MarketplaceCatalogError) as err:
         load_offerings(offerings)
-    assert f"{offerings}: offerings[0].marketplaces.aws.dimensions[1].unit_price: must be a decimal string" \
+    assert (
+        f"{offerings}: offerings[0].marketplaces.aws.dimensions[1].unit_price: must be a decimal string"
         in str(err.value)
+    )
 
     catalog = load_offerings(EXAMPLES / "marketplace_offerings.yaml")
     customers = tmp_path / "marketplace_customers.yaml"
@@ -45,10 +50,14 @@ customers:
     with pytest.raises(MarketplaceCatalogError) as err:
         load_identities(catalog, customers)
     problems = err.value.problems
-    assert f"{customers}: customers[0].aws.account_id: '1234' does not match a 12-digit AWS account id " \
-           "(quote it)" in problems
-    assert f"{customers}: customers[0].aws.states[0].state: must be one of subscribed, unsubscribed, " \
-           "suspended, got 'active'" in problems
+    assert (
+        f"{customers}: customers[0].aws.account_id: '1234' does not match a 12-digit AWS account id "
+        "(quote it)" in problems
+    )
+    assert (
+        f"{customers}: customers[0].aws.states[0].state: must be one of subscribed, unsubscribed, "
+        "suspended, got 'active'" in problems
+    )
 
 
 def test_azure_fee_100_billed_pays_out_97():
@@ -64,13 +73,21 @@ def test_azure_fee_100_billed_pays_out_97():
 
 def test_feeds_and_catalog_written_as_raw_parquet_with_quarantine(tmp_path):
     bad = tmp_path / "azure_transactions.csv"
-    bad.write_text("transaction_id,resource_id,offer_id,plan_id,transaction_date,billed_amount,currency\n"
-                   "az-1,r,o,p,2026-06-01,100.00,USD\n"
-                   "az-2,r,o,p,2026-06-01,12.3.4,USD\n")
-    counts = load_revenue_feeds({"aws_billing_events": [EXAMPLES / "aws_billing_events.csv"],
-                                 "azure_transactions": [bad]}, tmp_path / "raw")
-    assert counts == {"aws_billing_events": 10, "azure_transactions": 1, "google_usage_reports": 0,
-                      "quarantined": 1}
+    bad.write_text(
+        "transaction_id,resource_id,offer_id,plan_id,transaction_date,billed_amount,currency\n"
+        "az-1,r,o,p,2026-06-01,100.00,USD\n"
+        "az-2,r,o,p,2026-06-01,12.3.4,USD\n"
+    )
+    counts = load_revenue_feeds(
+        {"aws_billing_events": [EXAMPLES / "aws_billing_events.csv"], "azure_transactions": [bad]},
+        tmp_path / "raw",
+    )
+    assert counts == {
+        "aws_billing_events": 10,
+        "azure_transactions": 1,
+        "google_usage_reports": 0,
+        "quarantined": 1,
+    }
     quarantine = pq.read_table(tmp_path / "raw" / "feed_quarantine" / "data.parquet").to_pylist()
     assert quarantine[0]["field"] == "billed_amount" and ":3:" in quarantine[0]["reason"]
     catalog = load_offerings(EXAMPLES / "marketplace_offerings.yaml")

@@ -74,8 +74,13 @@ def test_hourly_partition_then_day_backfill_reports_only_never_reported_hours(wa
     # hour 12 alone: cumulative $0.25 x 13 hours = 325 units (hours 0-11 had not been reported yet)
     assert ledger.current("aws")[("aws", "cus_a", "gpu_usage", DAY + timedelta(hours=12))].quantity == 325
 
-    result = dg.materialize([asset], tags={"dagster/asset_partition_range_start": "2026-05-10-00:00",
-                                           "dagster/asset_partition_range_end": "2026-05-10-23:00"})
+    result = dg.materialize(
+        [asset],
+        tags={
+            "dagster/asset_partition_range_start": "2026-05-10-00:00",
+            "dagster/asset_partition_range_end": "2026-05-10-23:00",
+        },
+    )
     assert result.success
     current = ledger.current("aws")
     assert len(current) == 24 and {r.state for r in current.values()} == {"acknowledged"}
@@ -84,5 +89,6 @@ def test_hourly_partition_then_day_backfill_reports_only_never_reported_hours(wa
     assert hour12 == ["planned", "sent", "acknowledged"]  # not planned again by the backfill
     # hours 0-11: cumulative minus the 325 already reported -> 0 each; 13-23: 25 each; total 24 x 25 = 600
     assert sum(r.quantity for r in current.values()) == 600
-    assert [current[("aws", "cus_a", "gpu_usage", DAY + timedelta(hours=h))].quantity for h in (0, 11, 13, 23)] \
-        == [0, 0, 25, 25]
+    assert [
+        current[("aws", "cus_a", "gpu_usage", DAY + timedelta(hours=h))].quantity for h in (0, 11, 13, 23)
+    ] == [0, 0, 25, 25]

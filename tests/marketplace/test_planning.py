@@ -15,8 +15,21 @@ H0 = datetime(2026, 5, 10, 12, tzinfo=UTC)
 
 
 def _reported_row(customer: str, dimension: str, hour: datetime, quantity: str) -> ReportRow:
-    return ReportRow("aws", customer, "x", "gpu", dimension, hour, "acknowledged", Decimal(quantity),
-                     Decimal(quantity), Decimal(0), Decimal("0.01"), "USD", True)
+    return ReportRow(
+        "aws",
+        customer,
+        "x",
+        "gpu",
+        dimension,
+        hour,
+        "acknowledged",
+        Decimal(quantity),
+        Decimal(quantity),
+        Decimal(0),
+        Decimal("0.01"),
+        "USD",
+        True,
+    )
 
 
 def test_delta_units_100_billed_75_reported_gives_2500():
@@ -24,12 +37,21 @@ def test_delta_units_100_billed_75_reported_gives_2500():
     # (100.00 - 75.00) / 0.01 = 2,500 units due now.
     catalog = make_catalog({"aws": [dim("aws", "gpu_usage")]})
     ident = aws_ident(1)
-    series = billed([("cus_0001", "gpu_ms", H0 - timedelta(hours=1), "75.00"),
-                     ("cus_0001", "gpu_ms", H0, "25.00")])
+    series = billed(
+        [("cus_0001", "gpu_ms", H0 - timedelta(hours=1), "75.00"), ("cus_0001", "gpu_ms", H0, "25.00")]
+    )
     earlier = _reported_row("cus_0001", "gpu_usage", H0 - timedelta(hours=1), "7500")
     totals = ReportedTotals([earlier])
-    rows = plan_hour("aws", H0, H0 + timedelta(hours=1, minutes=5), catalog, [ident], series, totals,
-                     {earlier.key: earlier})
+    rows = plan_hour(
+        "aws",
+        H0,
+        H0 + timedelta(hours=1, minutes=5),
+        catalog,
+        [ident],
+        series,
+        totals,
+        {earlier.key: earlier},
+    )
     assert [(r.state, r.quantity) for r in rows] == [("planned", Decimal("2500"))]
     assert rows[0].cumulative_units == Decimal("10000")  # 100.00 / 0.01
     assert rows[0].carried_remainder == 0
@@ -44,22 +66,38 @@ def test_aws_fractional_remainder_carried_exactly_over_three_hours():
     totals = ReportedTotals([])
     out = []
     for h in hours:
-        out += plan_hour("aws", h, hours[-1] + timedelta(hours=1, minutes=5), catalog, [aws_ident(1)],
-                         series, totals, {})
+        out += plan_hour(
+            "aws", h, hours[-1] + timedelta(hours=1, minutes=5), catalog, [aws_ident(1)], series, totals, {}
+        )
     assert [r.quantity for r in out] == [Decimal(0), Decimal(0), Decimal(1)]
     assert [r.carried_remainder for r in out] == [Decimal("0.4"), Decimal("0.8"), Decimal("0.2")]
 
 
 def test_zero_records_for_every_subscribed_customer_and_dimension_but_not_unsubscribed():
     catalog = make_catalog({"aws": [dim("aws", "gpu_usage"), dim("aws", "api", "api_calls", "0.5")]})
-    gone = aws_ident(3, (StatePeriod("subscribed", SINCE), StatePeriod("unsubscribed", H0 - timedelta(days=1))))
-    suspended = aws_ident(4, (StatePeriod("subscribed", SINCE),
-                              StatePeriod("suspended", H0 + timedelta(minutes=30))))  # mid-hour
-    rows = plan_hour("aws", H0, H0 + timedelta(hours=2), catalog, [aws_ident(1), aws_ident(2), gone, suspended],
-                     billed([]), ReportedTotals([]), {})
+    gone = aws_ident(
+        3, (StatePeriod("subscribed", SINCE), StatePeriod("unsubscribed", H0 - timedelta(days=1)))
+    )
+    suspended = aws_ident(
+        4, (StatePeriod("subscribed", SINCE), StatePeriod("suspended", H0 + timedelta(minutes=30)))
+    )  # mid-hour
+    rows = plan_hour(
+        "aws",
+        H0,
+        H0 + timedelta(hours=2),
+        catalog,
+        [aws_ident(1), aws_ident(2), gone, suspended],
+        billed([]),
+        ReportedTotals([]),
+        {},
+    )
     # 2 subscribed customers x 2 dimensions = 4 zero records; the unsubscribed/suspended ones get none
     assert sorted((r.customer_id, r.dimension, r.quantity) for r in rows) == [
-        ("cus_0001", "api", 0), ("cus_0001", "gpu_usage", 0), ("cus_0002", "api", 0), ("cus_0002", "gpu_usage", 0)]
+        ("cus_0001", "api", 0),
+        ("cus_0001", "gpu_usage", 0),
+        ("cus_0002", "api", 0),
+        ("cus_0002", "gpu_usage", 0),
+    ]
 
 
 def test_azure_reports_quantity_above_zero_only_and_keeps_six_decimals():
@@ -67,9 +105,20 @@ def test_azure_reports_quantity_above_zero_only_and_keeps_six_decimals():
     # $1.00 billed -> 1/36 = 0.027777... -> 0.027777 sent, 0.000000777777 carried.
     catalog = make_catalog({"azure": [dim("azure", "gpu_hours", price="36.00")]})
     series = billed([("cus_0001", "gpu_ms", H0, "9.00"), ("cus_0003", "gpu_ms", H0, "1.00")])
-    rows = plan_hour("azure", H0, H0 + timedelta(hours=2), catalog, [azure_ident(1), azure_ident(2), azure_ident(3)],
-                     series, ReportedTotals([]), {})
-    assert {r.customer_id: r.quantity for r in rows} == {"cus_0001": Decimal("0.25"), "cus_0003": Decimal("0.027777")}
+    rows = plan_hour(
+        "azure",
+        H0,
+        H0 + timedelta(hours=2),
+        catalog,
+        [azure_ident(1), azure_ident(2), azure_ident(3)],
+        series,
+        ReportedTotals([]),
+        {},
+    )
+    assert {r.customer_id: r.quantity for r in rows} == {
+        "cus_0001": Decimal("0.25"),
+        "cus_0003": Decimal("0.027777"),
+    }
     assert rows[1].carried_remainder == Decimal("0.000000777777")  # 0.027777777777 - 0.027777
 
 
@@ -77,7 +126,9 @@ def test_window_missed_hour_is_carried_to_the_next_open_hour():
     # AWS window 6 h. At 20:05 the 12:00 hour is 8 h old: carried (quantity 0); the next open hour is 15:00
     # (20:05 - 6 h = 14:05 -> first whole hour inside the window is 15:00).
     catalog = make_catalog({"aws": [dim("aws", "gpu_usage")]})
-    series = billed([("cus_0001", "gpu_ms", H0, "1.50"), ("cus_0001", "gpu_ms", H0 + timedelta(hours=3), "0.25")])
+    series = billed(
+        [("cus_0001", "gpu_ms", H0, "1.50"), ("cus_0001", "gpu_ms", H0 + timedelta(hours=3), "0.25")]
+    )
     now = H0 + timedelta(hours=8, minutes=5)
     totals = ReportedTotals([])
     old = plan_hour("aws", H0, now, catalog, [aws_ident(1)], series, totals, {})

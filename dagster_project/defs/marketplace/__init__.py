@@ -24,16 +24,24 @@ BILLED_HOURLY = dg.AssetKey(["intermediate", "int_marketplace__billed_hourly"])
 CATALOG = dg.AssetKey(["raw", "marketplace_catalog"])
 
 
-@dg.asset(key=CATALOG, group_name="raw", description="Marketplace offering catalog and customer identities "
-          "(YAML, validated) as raw Parquet for dbt.")
+@dg.asset(
+    key=CATALOG,
+    group_name="raw",
+    description="Marketplace offering catalog and customer identities "
+    "(YAML, validated) as raw Parquet for dbt.",
+)
 def marketplace_catalog(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     counts = load_catalog_tables(context.log.info)
     return dg.MaterializeResult(metadata={k: dg.MetadataValue.int(v) for k, v in counts.items()})
 
 
-@dg.asset(key=["raw", "marketplace_revenue_feeds"], deps=[CATALOG], group_name="raw",
-          description="Marketplace revenue feeds (AWS billing events, Azure/Google reports) as raw Parquet. "
-                      "Bad rows are quarantined with their reason.")
+@dg.asset(
+    key=["raw", "marketplace_revenue_feeds"],
+    deps=[CATALOG],
+    group_name="raw",
+    description="Marketplace revenue feeds (AWS billing events, Azure/Google reports) as raw Parquet. "
+    "Bad rows are quarantined with their reason.",
+)
 def marketplace_revenue_feeds(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     counts = load_feeds(context.log.info)
     return dg.MaterializeResult(metadata={k: dg.MetadataValue.int(v) for k, v in counts.items()})
@@ -47,20 +55,27 @@ def _usage_asset(marketplace: str) -> dg.AssetsDefinition:
         backfill_policy=dg.BackfillPolicy.single_run(),
         group_name="exports",
         description=f"Hourly usage reported to the {marketplace} marketplace exactly once "
-                    "(ledger.marketplace_reports; mart marketplace.fct_marketplace_reporting_ledger).",
+        "(ledger.marketplace_reports; mart marketplace.fct_marketplace_reporting_ledger).",
     )
     def _report(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
         window = context.partition_time_window
         now = configured_now()
         summary = report(marketplace, window.start, window.end, now=now, log=context.log.info)
         if summary.states.get("sent (unresolved)"):
-            context.log.warning(f"{summary.states['sent (unresolved)']} record(s) left `sent` (throttled or "
-                                "server errors); the next run resends them unchanged")
-        return dg.MaterializeResult(metadata={
-            "hours": summary.hours, "new_keys": summary.planned, "recovered": summary.recovered,
-            "calls": summary.calls, "now": now.isoformat(),
-            **{f"state_{k.replace(' ', '_')}": v for k, v in summary.states.items()},
-        })
+            context.log.warning(
+                f"{summary.states['sent (unresolved)']} record(s) left `sent` (throttled or "
+                "server errors); the next run resends them unchanged"
+            )
+        return dg.MaterializeResult(
+            metadata={
+                "hours": summary.hours,
+                "new_keys": summary.planned,
+                "recovered": summary.recovered,
+                "calls": summary.calls,
+                "now": now.isoformat(),
+                **{f"state_{k.replace(' ', '_')}": v for k, v in summary.states.items()},
+            }
+        )
 
     return _report
 
@@ -68,11 +83,15 @@ def _usage_asset(marketplace: str) -> dg.AssetsDefinition:
 usage_assets = [_usage_asset(mp) for mp in ("aws", "azure", "google")]
 
 marketplace_hourly_job = dg.define_asset_job(
-    "marketplace_hourly_job", selection=dg.AssetSelection.assets(*usage_assets))
+    "marketplace_hourly_job", selection=dg.AssetSelection.assets(*usage_assets)
+)
 
 marketplace_hourly_schedule = dg.build_schedule_from_partitioned_job(
-    marketplace_hourly_job, minute_of_hour=10, name="marketplace_hourly_schedule",
-    default_status=dg.DefaultScheduleStatus.STOPPED)
+    marketplace_hourly_job,
+    minute_of_hour=10,
+    name="marketplace_hourly_schedule",
+    default_status=dg.DefaultScheduleStatus.STOPPED,
+)
 
 defs = dg.Definitions(
     assets=[marketplace_catalog, marketplace_revenue_feeds, *usage_assets],
