@@ -10,7 +10,6 @@ Rules (no per-model lists in Python):
 - dbt tests are asset checks; a failing test fails the run before downstream billing.
 """
 
-from __future__ import annotations
 
 import json
 import os
@@ -47,11 +46,11 @@ if not dbt_project.manifest_path.exists():
 
 class UsagebillDbtTranslator(DagsterDbtTranslator):
     def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
+        meta_key = dbt_resource_props.get("meta", {}).get("dagster", {}).get("asset_key")
+        if meta_key:  # the exception lives in dbt (e.g. all catalog tables come from one asset)
+            return dg.AssetKey(meta_key)
         if dbt_resource_props["resource_type"] == "source":
             return dg.AssetKey([dbt_resource_props["source_name"], dbt_resource_props["name"]])
-        meta_key = dbt_resource_props.get("meta", {}).get("dagster", {}).get("asset_key")
-        if meta_key:
-            return dg.AssetKey(meta_key)
         schema = dbt_resource_props.get("config", {}).get("schema") or dbt_resource_props["schema"]
         return dg.AssetKey([schema, dbt_resource_props["name"]])
 

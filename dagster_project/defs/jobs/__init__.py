@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import dagster as dg
 
-from dagster_project.partitions import daily_partitions, hourly_partitions
 
 DAILY_BILLING_JOB = "daily_billing"
 HOURLY_EXPORTS_JOB = "hourly_marketplace_reporting"
@@ -15,14 +14,12 @@ hourly_assets = dg.AssetSelection.tag("usagebill/cadence", "hourly")
 daily_billing_job = dg.define_asset_job(
     DAILY_BILLING_JOB,
     selection=dg.AssetSelection.all() - hourly_assets,
-    partitions_def=daily_partitions,
     description="Load the day's usage, rebuild the journal window, rate, invoice, export to Stripe, refresh analytics.",
 )
 
 hourly_marketplace_job = dg.define_asset_job(
     HOURLY_EXPORTS_JOB,
     selection=hourly_assets,
-    partitions_def=hourly_partitions,
     description="Report the hour's billable usage to the AWS, Azure and Google Cloud marketplaces.",
 )
 
