@@ -71,6 +71,17 @@ class BilledSeries:
         index = bisect.bisect_right(hours, through_hour)
         return sums[index - 1] if index else Decimal(0)
 
+    def amount_between(
+        self, customer_id: str, dimension: Dimension, start: datetime, end: datetime | None
+    ) -> Decimal:
+        """Billed amount of the hours in [start, end) (end None: no upper bound)."""
+        hours, sums = self._series(customer_id, dimension)
+        lo = bisect.bisect_left(hours, start)
+        hi = len(hours) if end is None else bisect.bisect_left(hours, end)
+        if hi <= lo:
+            return Decimal(0)
+        return sums[hi - 1] - (sums[lo - 1] if lo else Decimal(0))
+
 
 def _dims(dimensions_json: str | None) -> tuple[tuple[str, str], ...]:
     if not dimensions_json:
@@ -79,20 +90,16 @@ def _dims(dimensions_json: str | None) -> tuple[tuple[str, str], ...]:
 
 
 def read_billed_hours(start: datetime, end: datetime, path: Path | None = None) -> list[BilledHour]:
-    """Rows of [start, end) plus one opening row per customer/meter/dimensions summing everything before
-    `start` (cumulative amounts need the whole history; this keeps the read small)."""
+    """Billed hours in [start, end). Cumulative amounts need every hour since the customer subscribed:
+    pass the earliest subscription start as `start`."""
     path = Path(path) if path else warehouse_path()
     s, e = start.astimezone(UTC).replace(tzinfo=None), end.astimezone(UTC).replace(tzinfo=None)
     sql = f"""
         select customer_id, meter_id, dimensions_json, hour_start, billed_amount, currency
         from {MODEL} where hour_start >= ? and hour_start < ?
-        union all
-        select customer_id, meter_id, dimensions_json, min(hour_start), sum(billed_amount), currency
-        from {MODEL} where hour_start < ?
-        group by customer_id, meter_id, dimensions_json, currency
     """
     with duckdb.connect(str(path), read_only=True) as con:
-        records = con.execute(sql, [s, e, s]).fetchall()
+        records = con.execute(sql, [s, e]).fetchall()
     return [
         BilledHour(c, m, _dims(d), h.replace(tzinfo=UTC), Decimal(a), cur) for c, m, d, h, a, cur in records
     ]

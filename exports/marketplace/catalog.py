@@ -142,6 +142,24 @@ class MarketplaceIdentity:
             return False
         return all(p.state == "subscribed" for p in self.states if hour_start < p.since < end)
 
+    def subscribed_intervals(self) -> list[tuple[datetime, datetime | None]]:
+        """Whole hours [first, end) in which the customer was subscribed (end None = still subscribed).
+        Only usage of these hours is reported to the marketplace."""
+        from datetime import timedelta
+
+        out: list[tuple[datetime, datetime | None]] = []
+        for i, period in enumerate(self.states):
+            if period.state != "subscribed":
+                continue
+            start = period.since.replace(minute=0, second=0, microsecond=0)
+            if start < period.since:
+                start += timedelta(hours=1)
+            until = self.states[i + 1].since if i + 1 < len(self.states) else None
+            end = until.replace(minute=0, second=0, microsecond=0) if until else None
+            if end is None or end > start:
+                out.append((start, end))
+        return out
+
 
 # ---------------------------------------------------------------- helpers
 

@@ -163,9 +163,18 @@ def _plan_key(
     window_end: datetime | None,
     request_key: str | None,
 ) -> ReportRow | None:
-    cumulative_units = units_from_amount(
-        billed.cumulative_amount(ident.customer_id, dim, hour_start), dim.unit_price
+    # only the billed amounts of hours in which the customer was subscribed on this marketplace count
+    through = hour_start + HOUR
+    amount = sum(
+        (
+            billed.amount_between(
+                ident.customer_id, dim, start, through if end is None else min(end, through)
+            )
+            for start, end in ident.subscribed_intervals()
+        ),
+        Decimal(0),
     )
+    cumulative_units = units_from_amount(amount, dim.unit_price)
     available = cumulative_units - totals.get(marketplace, ident.customer_id, dim.name)
     base = dict(
         marketplace=marketplace,

@@ -203,7 +203,8 @@ def report(
         return RunSummary(marketplace, hours=len(hours))
     if billed is None:
         try:
-            billed = BilledSeries(read_billed_hours(start, end + timedelta(hours=1)))
+            since = min((s for i in mine for s, _ in i.subscribed_intervals()), default=start)
+            billed = BilledSeries(read_billed_hours(min(since, start), end + timedelta(hours=1)))
         except Exception as exc:  # duckdb.CatalogException and friends
             raise RuntimeError(
                 f"cannot read the billed hours ({exc}); build the dbt model "

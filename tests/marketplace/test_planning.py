@@ -142,3 +142,24 @@ def test_window_missed_hour_is_carried_to_the_next_open_hour():
 def test_units_from_amount_is_exact_for_cents():
     assert units_from_amount(Decimal("100.00"), Decimal("0.01")) == Decimal("10000")
     assert units_from_amount(Decimal("0.004"), Decimal("0.01")) == Decimal("0.4")
+
+
+def test_only_usage_of_subscribed_hours_is_reported():
+    # subscribed from 12:30 (the 12:00 hour is not whole: first counted hour 13:00), suspended 15:00-16:00.
+    # billed $0.10 (10 units) every hour from 10:00 to 16:00; at 16:00 the counted hours are 13, 14 and 16
+    # -> 30 units; 10, 11, 12 (before) and 15 (suspended) are not the marketplace's to bill.
+    catalog = make_catalog({"aws": [dim("aws", "gpu_usage")]})
+    ident = aws_ident(
+        1,
+        (
+            StatePeriod("subscribed", H0 + timedelta(minutes=30)),
+            StatePeriod("suspended", H0 + timedelta(hours=3)),
+            StatePeriod("subscribed", H0 + timedelta(hours=4)),
+        ),
+    )
+    series = billed([("cus_0001", "gpu_ms", H0 + timedelta(hours=h), "0.10") for h in range(-2, 5)])
+    hour16 = H0 + timedelta(hours=4)
+    rows = plan_hour(
+        "aws", hour16, hour16 + timedelta(hours=1), catalog, [ident], series, ReportedTotals([]), {}
+    )
+    assert [(r.state, r.quantity) for r in rows] == [("planned", Decimal(30))]
