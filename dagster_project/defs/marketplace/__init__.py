@@ -54,6 +54,7 @@ def _usage_asset(marketplace: str) -> dg.AssetsDefinition:
         partitions_def=hourly_partitions,
         backfill_policy=dg.BackfillPolicy.single_run(),
         group_name="exports",
+        tags={"usagebill/cadence": "hourly"},  # excluded from the daily billing job (defs/jobs)
         description=f"Hourly usage reported to the {marketplace} marketplace exactly once "
         "(ledger.marketplace_reports; mart marketplace.fct_marketplace_reporting_ledger).",
     )
