@@ -49,9 +49,7 @@ window_arrivals as (
         event_date,
         event_ts
     from journal
-    where
-        arrival_date >= cast('{{ var("min_date") }}' as date)
-        and arrival_date < cast('{{ var("max_date") }}' as date)
+    where {{ usagebill.arrival_window_filter('arrival_date') }}
 ),
 
 affected_days as (

@@ -7,14 +7,18 @@
 with
 
 revenue_lines as (
-    select * from {{ ref('int_analytics__revenue_lines') }}
+    select
+        *,
+        cast({{ trunc_to('month', 'period_start') }} as date) as first_month,
+        cast({{ add_interval('month', 'service_months', trunc_to('month', 'period_start')) }} as date) as end_month
+    from {{ ref('int_analytics__revenue_lines') }}
     where mrr_category in ('recurring', 'usage')
 ),
 
 bounds as (
     select
-        min(cast({{ trunc_to('month', 'period_start') }} as date)) as first_month,
-        max(cast({{ add_interval('month', 'service_months', trunc_to('month', 'period_start')) }} as date)) as end_month
+        min(first_month) as first_month,
+        max(end_month) as end_month
     from revenue_lines
 ),
 
@@ -33,8 +37,8 @@ spread as (
     from revenue_lines
     inner join months
         on
-            months.month_start >= cast({{ trunc_to('month', 'revenue_lines.period_start') }} as date)
-            and months.month_start < cast({{ add_interval('month', 'revenue_lines.service_months', trunc_to('month', 'revenue_lines.period_start')) }} as date)
+            revenue_lines.first_month <= months.month_start
+            and revenue_lines.end_month > months.month_start
 ),
 
 final as (

@@ -71,7 +71,7 @@ cohort_months as (
         months.month_start
     from cohort_sizes
     inner join months
-        on months.month_start >= cohort_sizes.cohort_month
+        on cohort_sizes.cohort_month <= months.month_start
 ),
 
 activity as (

@@ -62,7 +62,7 @@ dense as (
         months.month_start
     from first_months
     inner join months
-        on months.month_start >= first_months.first_month
+        on first_months.first_month <= months.month_start
 ),
 
 final as (

@@ -28,8 +28,8 @@ monthly_movements as (
         month_start,
         reporting_currency,
         {%- for category in ['new', 'expansion', 'contraction', 'churn', 'reactivation'] %}
-        sum(case when movement_category = '{{ category }}' then mrr_change_reporting else 0 end)
-            as {{ category }}_mrr_reporting,
+            sum(case when movement_category = '{{ category }}' then mrr_change_reporting else 0 end)
+                as {{ category }}_mrr_reporting,
         {%- endfor %}
         sum(mrr_change_reporting) as mrr_change_reporting
     from movements
@@ -42,12 +42,14 @@ with_history as (
         monthly.reporting_currency,
         monthly.active_customers,
         cast(monthly.mrr_reporting as decimal(38, 12)) as mrr_reporting,
-        cast(lag(monthly.mrr_reporting) over (partition by monthly.reporting_currency order by monthly.month_start) as decimal(38, 12))
-            as previous_mrr_reporting,
-        cast(lag(monthly.mrr_reporting, 12) over (partition by monthly.reporting_currency order by monthly.month_start) as decimal(38, 12))
-            as mrr_reporting_12_months_ago,
+        cast(lag(monthly.mrr_reporting) over (
+            partition by monthly.reporting_currency order by monthly.month_start
+        ) as decimal(38, 12)) as previous_mrr_reporting,
+        cast(lag(monthly.mrr_reporting, 12) over (
+            partition by monthly.reporting_currency order by monthly.month_start
+        ) as decimal(38, 12)) as mrr_reporting_12_months_ago,
         {%- for category in ['new', 'expansion', 'contraction', 'churn', 'reactivation'] %}
-        cast(monthly_movements.{{ category }}_mrr_reporting as decimal(38, 12)) as {{ category }}_mrr_reporting,
+            cast(monthly_movements.{{ category }}_mrr_reporting as decimal(38, 12)) as {{ category }}_mrr_reporting,
         {%- endfor %}
         cast(monthly_movements.mrr_change_reporting as decimal(38, 12)) as mrr_change_reporting
     from monthly

@@ -49,16 +49,16 @@ projected as (
         {%- for _ in range(k) %}
             {%- set ns.expr = decimal_multiply(ns.expr, '(1 + coalesce(trailing_growth.trailing_3m_growth, 0))') %}
         {%- endfor %}
-    select
-        cast({{ add_interval('month', k, 'trailing_growth.last_month') }} as date) as month_start,
-        trailing_growth.reporting_currency,
-        true as is_projection,
-        {{ ns.expr }} as mrr_reporting,
-        cast(coalesce(trailing_growth.trailing_3m_growth, 0) as decimal(38, 12)) as growth_rate_used
-    from trailing_growth
-    {%- if not loop.last %}
-    union all
-    {%- endif %}
+        select
+            cast({{ add_interval('month', k, 'trailing_growth.last_month') }} as date) as month_start,
+            trailing_growth.reporting_currency,
+            true as is_projection,
+            {{ ns.expr }} as mrr_reporting,
+            cast(coalesce(trailing_growth.trailing_3m_growth, 0) as decimal(38, 12)) as growth_rate_used
+        from trailing_growth
+        {%- if not loop.last %}
+            union all
+        {%- endif %}
     {%- endfor %}
 ),
 

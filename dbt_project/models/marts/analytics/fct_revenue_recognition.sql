@@ -41,8 +41,8 @@ ratable as (
     from revenue_lines
     inner join days
         on
-            days.date_day >= revenue_lines.period_start
-            and days.date_day < revenue_lines.period_end
+            revenue_lines.period_start <= days.date_day
+            and revenue_lines.period_end > days.date_day
     where revenue_lines.mrr_category = 'recurring'
 ),
 

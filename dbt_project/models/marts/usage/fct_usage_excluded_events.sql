@@ -39,10 +39,7 @@ final as (
     from metered
     where
         exclusion_reason is not null
-        {%- if is_incremental() %}
-            and arrival_date >= cast('{{ var("min_date") }}' as date)
-            and arrival_date < cast('{{ var("max_date") }}' as date)
-        {%- endif %}
+        and {{ arrival_window_filter('arrival_date') }}
 )
 
 select * from final

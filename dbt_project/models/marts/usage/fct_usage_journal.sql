@@ -22,8 +22,6 @@
       those partitions keeps them.
     --full-refresh (or the first run) ignores the window and rebuilds from all raw events. -#}
 
-{%- set min_date = var('min_date') -%}
-{%- set max_date = var('max_date') -%}
 
 with
 
@@ -36,25 +34,26 @@ arrivals as (
     from metered
     where
         exclusion_reason is null
-        {%- if is_incremental() %}
-            and arrival_date >= cast('{{ min_date }}' as date)
-            and arrival_date < cast('{{ max_date }}' as date)
-        {%- endif %}
+        and {{ arrival_window_filter('arrival_date') }}
 ),
 
-{% if is_incremental() -%}
 journaled_elsewhere as (
     {#- Events already in the journal from another arrival window (usually an earlier day). -#}
-    select
-        tenant_id,
-        event_id
-    from {{ this }}
-    where
-        arrival_date < cast('{{ min_date }}' as date)
-        or arrival_date >= cast('{{ max_date }}' as date)
+    {%- if is_incremental() %}
+        select
+            tenant_id,
+            event_id
+        from {{ this }}
+        where not {{ arrival_window_filter('arrival_date') }}
+    {%- else %}
+        select
+            tenant_id,
+            event_id
+        from arrivals
+        where false
+    {%- endif %}
 ),
 
-{% endif -%}
 ranked as (
     select
         arrivals.*,
@@ -63,13 +62,11 @@ ranked as (
             order by arrivals.arrived_at, arrivals.source_file, arrivals.event_ts, arrivals.customer_id, arrivals.meter_id
         ) as arrival_rank
     from arrivals
-    {%- if is_incremental() %}
-        left join journaled_elsewhere
-            on
-                arrivals.tenant_id = journaled_elsewhere.tenant_id
-                and arrivals.event_id = journaled_elsewhere.event_id
+    left join journaled_elsewhere
+        on
+            arrivals.tenant_id = journaled_elsewhere.tenant_id
+            and arrivals.event_id = journaled_elsewhere.event_id
     where journaled_elsewhere.event_id is null
-    {%- endif %}
 ),
 
 first_arrivals as (
@@ -93,15 +90,20 @@ first_arrivals as (
     where arrival_rank = 1
 ),
 
-{% if is_incremental() and is_spark -%}
 kept_partition_rows as (
     {#- Spark insert_overwrite replaces whole event_date partitions: carry over the rows of other
-        arrival windows in the partitions this window touches. -#}
-    select *
-    from {{ this }}
-    where
-        event_date in (select distinct first_arrivals.event_date from first_arrivals)
-        and (arrival_date < cast('{{ min_date }}' as date) or arrival_date >= cast('{{ max_date }}' as date))
+        arrival windows in the partitions this window touches. Empty elsewhere. -#}
+    {%- if is_incremental() and is_spark %}
+        select *
+        from {{ this }}
+        where
+            event_date in (select distinct first_arrivals.event_date from first_arrivals)
+            and not {{ arrival_window_filter('arrival_date') }}
+    {%- else %}
+        select *
+        from first_arrivals
+        where false
+    {%- endif %}
 ),
 
 final as (
@@ -109,11 +111,6 @@ final as (
     union all
     select * from kept_partition_rows
 )
-{%- else -%}
-final as (
-    select * from first_arrivals
-)
-{%- endif %}
 
 select * from final
 order by event_date, tenant_id, customer_id, event_ts, event_id

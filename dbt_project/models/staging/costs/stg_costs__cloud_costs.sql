@@ -1,34 +1,33 @@
 {#- FOCUS cost rows: renamed to snake_case usagebill names and cast (money as DECIMAL(38,12)). -#}
 with
 
-{% if raw_files_exist('cloud_costs') -%}
 source as (
-    select * from {{ source('raw', 'cloud_costs') }}
+    {#- While the folder has no file yet (DuckDB cannot read an empty glob): the same columns,
+        no rows. The source() call keeps the lineage either way. -#}
+    {%- if raw_files_exist('cloud_costs') %}
+        select * from {{ source('raw', 'cloud_costs') }}
+    {%- else %}
+        {%- set _lineage = source('raw', 'cloud_costs') %}
+        select
+            cast(null as date) as billing_period_start,
+            cast(null as timestamp) as charge_period_start,
+            cast(null as timestamp) as charge_period_end,
+            cast(null as varchar) as provider_name,
+            cast(null as varchar) as service_name,
+            cast(null as varchar) as sku_id,
+            cast(null as varchar) as resource_id,
+            cast(null as varchar) as charge_category,
+            cast(null as varchar) as billed_cost,
+            cast(null as varchar) as billing_currency,
+            cast(null as varchar) as consumed_quantity,
+            cast(null as varchar) as consumed_unit,
+            cast(null as varchar) as cost_kind,
+            cast(null as varchar) as usagebill_meter,
+            cast(null as varchar) as source_file,
+            cast(null as bigint) as line_number
+        where false
+    {%- endif %}
 ),
-{%- else -%}
-source as (
-    {#- No cost export loaded yet: same columns, no rows (keeps the lineage to the source). -#}
-    {%- set _lineage = source('raw', 'cloud_costs') %}
-    select
-        cast(null as date) as billing_period_start,
-        cast(null as timestamp) as charge_period_start,
-        cast(null as timestamp) as charge_period_end,
-        cast(null as varchar) as provider_name,
-        cast(null as varchar) as service_name,
-        cast(null as varchar) as sku_id,
-        cast(null as varchar) as resource_id,
-        cast(null as varchar) as charge_category,
-        cast(null as varchar) as billed_cost,
-        cast(null as varchar) as billing_currency,
-        cast(null as varchar) as consumed_quantity,
-        cast(null as varchar) as consumed_unit,
-        cast(null as varchar) as cost_kind,
-        cast(null as varchar) as usagebill_meter,
-        cast(null as varchar) as source_file,
-        cast(null as bigint) as line_number
-    where false
-),
-{%- endif %}
 
 renamed as (
     select

@@ -1,30 +1,29 @@
 {#- Usage events as the loaders wrote them: renamed and cast, nothing else. -#}
 with
 
-{% if raw_files_exist('usage_events') -%}
 source as (
-    select * from {{ source('raw', 'usage_events') }}
+    {#- While the folder has no file yet (DuckDB cannot read an empty glob): the same columns,
+        no rows. The source() call keeps the lineage either way. -#}
+    {%- if raw_files_exist('usage_events') %}
+        select * from {{ source('raw', 'usage_events') }}
+    {%- else %}
+        {%- set _lineage = source('raw', 'usage_events') %}
+        select
+            cast(null as varchar) as tenant_id,
+            cast(null as varchar) as event_id,
+            cast(null as varchar) as customer_id,
+            cast(null as varchar) as meter,
+            cast(null as timestamp) as event_ts,
+            cast(null as varchar) as quantity,
+            cast(null as varchar) as properties_json,
+            cast(null as varchar) as dimensions_json,
+            cast(null as varchar) as source,
+            cast(null as varchar) as source_file,
+            cast(null as timestamp) as arrived_at,
+            cast(null as date) as arrival_date
+        where false
+    {%- endif %}
 ),
-{%- else -%}
-source as (
-    {#- No file yet: same columns, no rows (keeps the lineage to the source). -#}
-    {%- set _lineage = source('raw', 'usage_events') %}
-    select
-        cast(null as varchar) as tenant_id,
-        cast(null as varchar) as event_id,
-        cast(null as varchar) as customer_id,
-        cast(null as varchar) as meter,
-        cast(null as timestamp) as event_ts,
-        cast(null as varchar) as quantity,
-        cast(null as varchar) as properties_json,
-        cast(null as varchar) as dimensions_json,
-        cast(null as varchar) as source,
-        cast(null as varchar) as source_file,
-        cast(null as timestamp) as arrived_at,
-        cast(null as date) as arrival_date
-    where false
-),
-{%- endif %}
 
 renamed as (
     select

@@ -1,26 +1,25 @@
 {#- Records refused by the loaders, with the field, rule and reason. -#}
 with
 
-{% if raw_files_exist('quarantine') -%}
 source as (
-    select * from {{ source('raw', 'quarantine') }}
+    {#- While the folder has no file yet (DuckDB cannot read an empty glob): the same columns,
+        no rows. The source() call keeps the lineage either way. -#}
+    {%- if raw_files_exist('quarantine') %}
+        select * from {{ source('raw', 'quarantine') }}
+    {%- else %}
+        {%- set _lineage = source('raw', 'quarantine') %}
+        select
+            cast(null as varchar) as source_file,
+            cast(null as bigint) as line_number,
+            cast(null as varchar) as raw_record,
+            cast(null as varchar) as field,
+            cast(null as varchar) as rule,
+            cast(null as varchar) as reason,
+            cast(null as timestamp) as quarantined_at,
+            cast(null as date) as arrival_date
+        where false
+    {%- endif %}
 ),
-{%- else -%}
-source as (
-    {#- Nothing quarantined yet: same columns, no rows (keeps the lineage to the source). -#}
-    {%- set _lineage = source('raw', 'quarantine') %}
-    select
-        cast(null as varchar) as source_file,
-        cast(null as bigint) as line_number,
-        cast(null as varchar) as raw_record,
-        cast(null as varchar) as field,
-        cast(null as varchar) as rule,
-        cast(null as varchar) as reason,
-        cast(null as timestamp) as quarantined_at,
-        cast(null as date) as arrival_date
-    where false
-),
-{%- endif %}
 
 renamed as (
     select
