@@ -254,3 +254,38 @@ def test_documents_contain_the_required_fields(e2e, tmp_path: Path) -> None:
         "2026-07-04",
     ):
         assert required in pdf, required
+
+
+def test_reconciliation_tests_catch_tampering(e2e, tmp_path: Path) -> None:
+    """The dbt reconciliation tests are not vacuous: on a tampered copy of the warehouse they fail."""
+    import duckdb
+
+    copy = tmp_path / "tampered.duckdb"
+    shutil.copyfile(e2e.path, copy)
+    con = duckdb.connect(str(copy))
+    try:
+        # an invoice total that no longer equals its lines, and 1 ms of GPU the journal never saw
+        con.execute(
+            "update billing.fct_invoices set total = total + 0.01 where invoice_number = 'UB-2026-000002'"
+        )
+        con.execute(
+            "update billing.fct_billing_lines set quantity = quantity + 1 where customer_id = 'cus_de'"
+        )
+        # and a current invoice line that differs from what was issued, with no note for it
+        con.execute(
+            "update intermediate.int_invoice_lines_taxed set amount = amount + 1 where customer_id = 'cus_de'"
+        )
+    finally:
+        con.close()
+    tampered = type(e2e)(tmp_path, {**e2e.env, "USAGEBILL_WAREHOUSE": str(copy)})
+    tests = [
+        "assert_invoice_totals_equal_sum_of_lines",
+        "assert_rated_usage_equals_journal",
+        "assert_issued_documents_equal_current_rating",
+    ]
+    with pytest.raises(AssertionError) as failed:
+        tampered.dbt("test", "--select", *tests, as_of="2026-06-12")
+    output = str(failed.value)
+    assert re.search(r"FAIL 1 assert_invoice_totals_equal_sum_of_lines", output), output
+    assert re.search(r"FAIL 1 assert_rated_usage_equals_journal", output), output
+    assert re.search(r"FAIL 1 assert_issued_documents_equal_current_rating", output), output
