@@ -8,6 +8,3 @@ import dagster as dg
 HISTORY_START = "2026-05-01"
 
 daily_partitions = dg.DailyPartitionsDefinition(start_date=HISTORY_START, timezone="UTC", end_offset=1)
-
-# Marketplaces are reported per hour (UTC).
-hourly_partitions = dg.HourlyPartitionsDefinition(start_date=f"{HISTORY_START}-00:00", timezone="UTC", end_offset=1)

@@ -14,6 +14,7 @@ Rules (no per-model lists in Python):
 import json
 import os
 import shutil
+import subprocess
 import sys
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -41,7 +42,11 @@ dbt_project = DbtProject(
 )
 if not dbt_project.manifest_path.exists():
     # First load on a fresh checkout (or a test's own target dir): parse the project once.
-    dbt_project.preparer.prepare(dbt_project)
+    subprocess.run(
+        [_dbt_executable(), "parse", "--quiet", "--profiles-dir", ".", "--target-path", str(dbt_project.target_path)],
+        cwd=dbt_project_dir(),
+        check=True,
+    )
 
 
 class UsagebillDbtTranslator(DagsterDbtTranslator):
@@ -61,7 +66,7 @@ class UsagebillDbtTranslator(DagsterDbtTranslator):
         return dbt_resource_props.get("config", {}).get("schema") or dbt_resource_props["schema"]
 
 
-translator = UsagebillDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
+translator = UsagebillDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True, enable_duplicate_source_asset_keys=True))
 
 
 def _run_dbt(context: dg.AssetExecutionContext, dbt: DbtCliResource, dbt_vars: dict[str, str]) -> Iterator[Any]:
