@@ -12,23 +12,6 @@
     end as decimal(38, 12))
 {%- endmacro %}
 
-{#- Smallest integer >= numerator / denominator, exactly, for non-negative DECIMALs (packages
-    rounded up). The quotient from safe_divide is rounded at 12 decimals, so it is corrected
-    with an exact multiplication: q = floor(n / d); q + 1 when q * d < n. -#}
-{% macro ceil_divide(numerator, denominator) -%}
-    (floor({{ safe_divide(numerator, denominator) }})
-        + case
-            when {{ decimal_multiply('floor(' ~ safe_divide(numerator, denominator) ~ ')', denominator) }}
-                < cast({{ numerator }} as decimal(38, 12)) then 1
-            else 0
-        end)
-{%- endmacro %}
-
-{#- price * quantity / unit_size at DECIMAL(38,12) without a binary float. -#}
-{% macro price_times(quantity_expr, unit_price_expr, unit_size_expr) -%}
-    {{ safe_divide(decimal_multiply(quantity_expr, unit_price_expr), unit_size_expr) }}
-{%- endmacro %}
-
 {#- A DECIMAL as plain text for JSON (no exponent, trailing zeros of the 12-place scale kept). -#}
 {% macro decimal_text(expr) -%}
     cast(cast({{ expr }} as decimal(38, 12)) as {{ dbt.type_string() }})

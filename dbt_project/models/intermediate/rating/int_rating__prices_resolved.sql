@@ -18,45 +18,54 @@ contract_prices as (
     select * from {{ ref('stg_catalog__contract_prices') }}
 ),
 
-candidates as (
-    select
-        periods.subscription_id,
-        periods.period_start,
-        plan_charges.price_id as plan_price_id,
-        contract_prices.price_id as contract_price_id,
-        row_number() over (
-            partition by periods.subscription_id, periods.period_start, plan_charges.price_id
-            order by
-                case when contract_prices.dimension_value is not null then 0 else 1 end,
-                case when contract_prices.plan_id is not null then 0 else 1 end,
-                contract_prices.effective_from desc,
-                contract_prices.price_id
-        ) as preference
-    from periods
-    inner join plan_charges
-        on
-            periods.plan_id = plan_charges.plan_id
-            and periods.plan_version = plan_charges.plan_version
-    left join contract_prices
-        on
-            periods.customer_id = contract_prices.customer_id
-            and plan_charges.charge_id = contract_prices.charge_id
-            and (contract_prices.plan_id is null or contract_prices.plan_id = periods.plan_id)
-            and (contract_prices.dimension_value is null or contract_prices.dimension_value = plan_charges.dimension_value)
-            and contract_prices.effective_from <= periods.service_start
-            and (contract_prices.effective_to is null or contract_prices.effective_to > periods.service_start)
-),
-
-final as (
+plan_prices as (
     select
         periods.*,
+        plan_charges.price_id as plan_price_id,
         plan_charges.charge_id,
         plan_charges.charge_name,
         plan_charges.charge_type,
         plan_charges.meter_id,
         plan_charges.billing_timing,
         plan_charges.dimension_name,
-        plan_charges.dimension_value,
+        plan_charges.dimension_value
+    from periods
+    inner join plan_charges
+        on
+            periods.plan_id = plan_charges.plan_id
+            and periods.plan_version = plan_charges.plan_version
+),
+
+contract_candidates as (
+    {#- only the (few) rows with a contract of the customer on the charge: an equi-join first -#}
+    select
+        plan_prices.subscription_id,
+        plan_prices.period_start,
+        plan_prices.plan_price_id,
+        contract_prices.price_id as contract_price_id,
+        row_number() over (
+            partition by plan_prices.subscription_id, plan_prices.period_start, plan_prices.plan_price_id
+            order by
+                case when contract_prices.dimension_value is not null then 0 else 1 end,
+                case when contract_prices.plan_id is not null then 0 else 1 end,
+                contract_prices.effective_from desc,
+                contract_prices.price_id
+        ) as preference
+    from plan_prices
+    inner join contract_prices
+        on
+            plan_prices.customer_id = contract_prices.customer_id
+            and plan_prices.charge_id = contract_prices.charge_id
+    where
+        (contract_prices.plan_id is null or contract_prices.plan_id = plan_prices.plan_id)
+        and (contract_prices.dimension_value is null or contract_prices.dimension_value = plan_prices.dimension_value)
+        and contract_prices.effective_from <= plan_prices.service_start
+        and (contract_prices.effective_to is null or contract_prices.effective_to > plan_prices.service_start)
+),
+
+final as (
+    select
+        plan_prices.*,
         coalesce(contract_prices.price_id, plan_charges.price_id) as price_id,
         case when contract_prices.price_id is null then 'plan' else 'contract' end as price_source,
         contract_prices.contract_id,
@@ -64,16 +73,17 @@ final as (
         case when contract_prices.price_id is null then plan_charges.{{ column }} else contract_prices.{{ column }} end
             as {{ column }}{% if not loop.last %},{% endif %}
         {%- endfor %}
-    from candidates
-    inner join periods
-        on
-            candidates.subscription_id = periods.subscription_id
-            and candidates.period_start = periods.period_start
+    from plan_prices
     inner join plan_charges
-        on candidates.plan_price_id = plan_charges.price_id
+        on plan_prices.plan_price_id = plan_charges.price_id
+    left join contract_candidates
+        on
+            plan_prices.subscription_id = contract_candidates.subscription_id
+            and plan_prices.period_start = contract_candidates.period_start
+            and plan_prices.plan_price_id = contract_candidates.plan_price_id
+            and contract_candidates.preference = 1
     left join contract_prices
-        on candidates.contract_price_id = contract_prices.price_id
-    where candidates.preference = 1
+        on contract_candidates.contract_price_id = contract_prices.price_id
 )
 
 select * from final

@@ -4,11 +4,20 @@
     fee * service_days / period_days (line_type proration). Free-trial days inside the period are
     given back as a trial_credit line: -fee * trial_days_in_period / period_days. -#}
 
-with prices as (
+with recurring_prices as (
     select * from {{ ref('int_rating__prices_resolved') }}
     where
         charge_type = 'recurring'
         and ((billing_timing = 'in_advance' and is_started) or (billing_timing = 'in_arrears' and is_ended))
+),
+
+prices as (
+    {#- products first, so the exact division works on plain columns -#}
+    select
+        recurring_prices.*,
+        {{ decimal_multiply('recurring_prices.amount', 'recurring_prices.service_days') }} as fee_x_service_days,
+        {{ decimal_multiply('recurring_prices.amount', 'recurring_prices.trial_days_in_period') }} as fee_x_trial_days
+    from recurring_prices
 ),
 
 fees as (
@@ -17,7 +26,7 @@ fees as (
         case when prices.service_days = prices.period_days then 'recurring_fee' else 'proration' end as line_type,
         {{ safe_divide('prices.service_days', 'prices.period_days') }} as quantity,
         prices.amount as unit_price,
-        {{ safe_divide(decimal_multiply('prices.amount', 'prices.service_days'), 'prices.period_days') }} as line_amount
+        {{ safe_divide('prices.fee_x_service_days', 'prices.period_days') }} as line_amount
     from prices
 ),
 
@@ -27,7 +36,7 @@ trial_credits as (
         'trial_credit' as line_type,
         {{ safe_divide('prices.trial_days_in_period', 'prices.period_days') }} as quantity,
         prices.amount as unit_price,
-        -1 * {{ safe_divide(decimal_multiply('prices.amount', 'prices.trial_days_in_period'), 'prices.period_days') }}
+        -1 * {{ safe_divide('prices.fee_x_trial_days', 'prices.period_days') }}
             as line_amount
     from prices
     where prices.trial_days_in_period > 0

@@ -62,11 +62,15 @@ chargeable as (
 
 fees as (
     select
-        chargeable.*,
-        chargeable.event_number <= coalesce(chargeable.free_events, 0) or chargeable.chargeable_amount <= 0 as is_free,
-        {{ safe_divide(decimal_multiply('chargeable.chargeable_amount', 'chargeable.rate'), '100') }}
-        + coalesce(chargeable.fixed_fee, 0) as raw_fee
-    from chargeable
+        rated.*,
+        rated.event_number <= coalesce(rated.free_events, 0) or rated.chargeable_amount <= 0 as is_free,
+        {{ safe_divide('rated.amount_x_rate', '100') }} + coalesce(rated.fixed_fee, 0) as raw_fee
+    from (
+        select
+            chargeable.*,
+            {{ decimal_multiply('chargeable.chargeable_amount', 'chargeable.rate') }} as amount_x_rate
+        from chargeable
+    ) as rated
 ),
 
 clamped as (

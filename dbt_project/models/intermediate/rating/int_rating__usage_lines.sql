@@ -57,6 +57,28 @@ billable as (
     from ranged
 ),
 
+numerators as (
+    {#- products and quotients as plain columns first: the exact division macro repeats its arguments -#}
+    select
+        billable.*,
+        {{ decimal_multiply('billable.billable_hi - billable.billable_lo', 'billable.unit_price') }} as per_unit_numerator,
+        floor({{ safe_divide('billable.billable_hi', 'billable.package_size') }}) as packages_hi_floor,
+        floor({{ safe_divide('billable.billable_lo', 'billable.package_size') }}) as packages_lo_floor
+    from billable
+),
+
+packaged as (
+    select
+        numerators.*,
+        numerators.packages_hi_floor + case
+            when {{ decimal_multiply('numerators.packages_hi_floor', 'numerators.package_size') }} < numerators.billable_hi
+                then 1 else 0 end as packages_hi,
+        numerators.packages_lo_floor + case
+            when {{ decimal_multiply('numerators.packages_lo_floor', 'numerators.package_size') }} < numerators.billable_lo
+                then 1 else 0 end as packages_lo
+    from numerators
+),
+
 tier_amounts as (
     select
         billable.subscription_id,
@@ -117,37 +139,39 @@ tier_lines as (
             "','", "order by tier") }} || ']' as tier_breakdown_json
     from (
         select
-            tier_amounts.*,
-            {{ price_times('tier_quantity', 'tier_unit_price', 'unit_size') }} + tier_flat_fee as tier_amount
-        from tier_amounts
-        where tier_quantity > 0 or tier_flat_fee > 0
+            tier_products.*,
+            {{ safe_divide('tier_numerator', 'unit_size') }} + tier_flat_fee as tier_amount
+        from (
+            select
+                tier_amounts.*,
+                {{ decimal_multiply('tier_quantity', 'tier_unit_price') }} as tier_numerator
+            from tier_amounts
+            where tier_quantity > 0 or tier_flat_fee > 0
+        ) as tier_products
     ) as nonzero_tiers
     group by subscription_id, period_start, price_id, dimensions_json
 ),
 
 quantity_lines as (
     select
-        billable.*,
-        case billable.price_model
-            when 'per_unit' then {{ price_times('billable.billable_hi - billable.billable_lo', 'billable.unit_price',
-                'billable.unit_size') }}
-            when 'package' then {{ decimal_multiply(
-                ceil_divide('billable.billable_hi', 'billable.package_size') ~ ' - '
-                ~ ceil_divide('billable.billable_lo', 'billable.package_size'), 'billable.package_price') }}
+        packaged.*,
+        case packaged.price_model
+            when 'per_unit' then {{ safe_divide('packaged.per_unit_numerator', 'packaged.unit_size') }}
+            when 'package' then {{ decimal_multiply('packaged.packages_hi - packaged.packages_lo', 'packaged.package_price') }}
             else coalesce(tier_lines.amount, cast(0 as decimal(38, 12)))
         end as line_amount,
-        case billable.price_model
-            when 'per_unit' then {{ safe_divide('billable.unit_price', 'billable.unit_size') }}
-            when 'package' then {{ safe_divide('billable.package_price', 'billable.package_size') }}
+        case packaged.price_model
+            when 'per_unit' then {{ safe_divide('packaged.unit_price', 'packaged.unit_size') }}
+            when 'package' then {{ safe_divide('packaged.package_price', 'packaged.package_size') }}
         end as unit_price_per_unit,
         tier_lines.tier_breakdown_json
-    from billable
+    from packaged
     left join tier_lines
         on
-            billable.subscription_id = tier_lines.subscription_id
-            and billable.period_start = tier_lines.period_start
-            and billable.price_id = tier_lines.price_id
-            and billable.dimensions_json = tier_lines.dimensions_json
+            packaged.subscription_id = tier_lines.subscription_id
+            and packaged.period_start = tier_lines.period_start
+            and packaged.price_id = tier_lines.price_id
+            and packaged.dimensions_json = tier_lines.dimensions_json
 ),
 
 percentage_lines as (
