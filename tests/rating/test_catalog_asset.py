@@ -13,6 +13,8 @@ from dagster_project.defs.catalog import CATALOG, defs, raw_catalog
 
 from .scenario_events import SCENARIO_DIR
 
+pytestmark = pytest.mark.slow  # materializes a Dagster asset
+
 
 @pytest.fixture
 def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:

@@ -314,3 +314,30 @@ def test_rate_cli_reports_invalid_catalog(tmp_path: Path, capsys: pytest.Capture
     err = capsys.readouterr().err
     assert code == 1
     assert "plans.yaml: plans[0].versions[0].charges[0].unit_price: 0.01 is a YAML float" in err
+
+
+def test_same_bill_from_shuffled_events_split_into_csv_and_jsonl(rated: RatingResult, tmp_path: Path) -> None:
+    # the same events, shuffled and split over a CSV file and a JSON lines file (two batches): identical lines
+    import csv
+    import random
+
+    from usagebill.rating import rate
+
+    events = scenario_events()
+    random.Random(7).shuffle(events)
+    half = len(events) // 2
+    write_jsonl(tmp_path / "a.jsonl", events[:half])
+    with (tmp_path / "b.csv").open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["event_id", "customer_id", "meter", "timestamp", "quantity", "dimensions", "properties"])
+        for e in events[half:]:
+            writer.writerow([e["event_id"], e["customer_id"], e["meter"], e["timestamp"], e.get("quantity", ""),
+                             json.dumps(e.get("dimensions", {})), json.dumps(e.get("properties", {}))])
+    again = rate(SCENARIO_DIR, [tmp_path / "b.csv", tmp_path / "a.jsonl"], date(2025, 1, 1), date(2026, 7, 1),
+                 as_of=date(2026, 7, 1), progress=lambda m: None)
+    assert again.events_loaded == len(events) and again.events_quarantined == 0
+
+    def key(result: RatingResult) -> list[tuple]:
+        return sorted((x["billing_line_id"], x["quantity"], x["amount"], x["amount_rounded"]) for x in result.lines)
+
+    assert key(again) == key(rated)
