@@ -34,14 +34,46 @@ from usagebill.catalog import CatalogError, load_catalog
 from usagebill.money import MINOR_UNITS
 
 LINE_COLUMNS = (
-    "billing_line_id", "customer_id", "subscription_id", "plan_id", "plan_version", "charge_id", "charge_name",
-    "charge_type", "price_model", "price_id", "price_source", "meter_id", "line_type", "billing_timing",
-    "period_start", "period_end", "service_start", "service_end", "quantity", "unit_price",
-    "tier_breakdown_json", "amount", "amount_rounded", "currency", "minor_unit", "dimensions_json",
-    "application_step", "sequence_in_period",
+    "billing_line_id",
+    "customer_id",
+    "subscription_id",
+    "plan_id",
+    "plan_version",
+    "charge_id",
+    "charge_name",
+    "charge_type",
+    "price_model",
+    "price_id",
+    "price_source",
+    "meter_id",
+    "line_type",
+    "billing_timing",
+    "period_start",
+    "period_end",
+    "service_start",
+    "service_end",
+    "quantity",
+    "unit_price",
+    "tier_breakdown_json",
+    "amount",
+    "amount_rounded",
+    "currency",
+    "minor_unit",
+    "dimensions_json",
+    "application_step",
+    "sequence_in_period",
 )
-BALANCE_COLUMNS = ("grant_id", "customer_id", "currency", "granted_at", "expires_at", "amount_granted",
-                   "amount_used", "amount_expired", "balance")
+BALANCE_COLUMNS = (
+    "grant_id",
+    "customer_id",
+    "currency",
+    "granted_at",
+    "expires_at",
+    "amount_granted",
+    "amount_used",
+    "amount_expired",
+    "balance",
+)
 SELECTORS = ("+fct_billing_lines", "+fct_credit_balances")
 
 
@@ -76,29 +108,55 @@ def _dbt_executable() -> str:
     candidate = Path(sys.executable).parent / "dbt"
     found = str(candidate) if candidate.exists() else shutil.which("dbt")
     if not found:
-        raise RatingError("dbt is not installed next to this Python nor on PATH; install the project (uv sync)")
+        raise RatingError(
+            "dbt is not installed next to this Python nor on PATH; install the project (uv sync)"
+        )
     return found
 
 
-def run_dbt_build(workdir: Path, raw_dir: Path, warehouse: Path, as_of: date,
-                  selectors: tuple[str, ...] = SELECTORS, progress: Callable[[str], None] = print,
-                  unit_tests: bool = False) -> None:
+def run_dbt_build(
+    workdir: Path,
+    raw_dir: Path,
+    warehouse: Path,
+    as_of: date,
+    selectors: tuple[str, ...] = SELECTORS,
+    progress: Callable[[str], None] = print,
+    unit_tests: bool = False,
+) -> None:
     """`dbt build` of the selected models into `warehouse` (a DuckDB file), isolated under `workdir`.
 
     Data tests gate the build (a failing test fails the rating); dbt unit tests of the SQL only run
     when `unit_tests` (they check the code, not the data, and cost about a second each).
     """
     env = dict(os.environ)
-    env.update({
-        "USAGEBILL_RAW_DIR": str(raw_dir), "USAGEBILL_WAREHOUSE": str(warehouse), "USAGEBILL_DBT_TARGET": "duckdb",
-        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false", "DBT_TARGET_PATH": str(workdir / "target"),
-        "DBT_LOG_PATH": str(workdir / "logs"),
-    })
+    env.update(
+        {
+            "USAGEBILL_RAW_DIR": str(raw_dir),
+            "USAGEBILL_WAREHOUSE": str(warehouse),
+            "USAGEBILL_DBT_TARGET": "duckdb",
+            "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+            "DBT_TARGET_PATH": str(workdir / "target"),
+            "DBT_LOG_PATH": str(workdir / "logs"),
+        }
+    )
     project = paths.dbt_project_dir()
     command = [
-        _dbt_executable(), "build", "--select", *selectors, "--indirect-selection", "cautious", "--vars", json.dumps({"as_of_date": as_of.isoformat()}),
-        "--profiles-dir", str(project), "--project-dir", str(project),
-        "--target-path", str(workdir / "target"), "--log-path", str(workdir / "logs"),
+        _dbt_executable(),
+        "build",
+        "--select",
+        *selectors,
+        "--indirect-selection",
+        "cautious",
+        "--vars",
+        json.dumps({"as_of_date": as_of.isoformat()}),
+        "--profiles-dir",
+        str(project),
+        "--project-dir",
+        str(project),
+        "--target-path",
+        str(workdir / "target"),
+        "--log-path",
+        str(workdir / "logs"),
     ]
     if not unit_tests:
         command += ["--exclude-resource-type", "unit_test"]
@@ -106,19 +164,24 @@ def run_dbt_build(workdir: Path, raw_dir: Path, warehouse: Path, as_of: date,
     done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         failing = [ln for ln in done.stdout.splitlines() if "ERROR" in ln or "FAIL" in ln or "Error" in ln]
-        raise RatingError("dbt build failed; nothing was billed. Failing steps:\n  "
-                          + "\n  ".join(failing[-25:] or done.stdout.splitlines()[-25:]))
+        raise RatingError(
+            "dbt build failed; nothing was billed. Failing steps:\n  "
+            + "\n  ".join(failing[-25:] or done.stdout.splitlines()[-25:])
+        )
 
 
-def _load_usage(usage_files: list[Path], workdir: Path, raw_dir: Path, arrival: date,
-                progress: Callable[[str], None]) -> tuple[int, int, list[dict[str, Any]]]:
+def _load_usage(
+    usage_files: list[Path], workdir: Path, raw_dir: Path, arrival: date, progress: Callable[[str], None]
+) -> tuple[int, int, list[dict[str, Any]]]:
     from ingestion.landing import load_landing
 
     landing = workdir / "data" / "landing" / "usage" / f"arrival_date={arrival.isoformat()}"
     landing.mkdir(parents=True, exist_ok=True)
     for index, source in enumerate(usage_files):
         if not source.is_file():
-            raise RatingError(f"usage file {source} does not exist; pass --usage FILE (CSV, JSON lines or Parquet)")
+            raise RatingError(
+                f"usage file {source} does not exist; pass --usage FILE (CSV, JSON lines or Parquet)"
+            )
         shutil.copyfile(source, landing / f"{index:03d}-{source.name}")
     load_landing(workdir / "data", raw_dir, progress=lambda message: None)
     import duckdb
@@ -129,19 +192,24 @@ def _load_usage(usage_files: list[Path], workdir: Path, raw_dir: Path, arrival: 
         reasons: list[dict[str, Any]] = []
         events = list((raw_dir / "usage_events").glob("*/*.parquet"))
         if events:
-            loaded = con.execute(f"select count(*) from read_parquet('{raw_dir}/usage_events/*/*.parquet')").fetchall()[0][0]
+            loaded = con.execute(
+                f"select count(*) from read_parquet('{raw_dir}/usage_events/*/*.parquet')"
+            ).fetchall()[0][0]
         if list((raw_dir / "quarantine").glob("*/*.parquet")):
             rows = con.execute(
                 f"select field, rule, reason, count(*) from read_parquet('{raw_dir}/quarantine/*/*.parquet') "
-                "group by all order by 4 desc, 1, 2, 3").fetchall()
+                "group by all order by 4 desc, 1, 2, 3"
+            ).fetchall()
             reasons = [{"field": f, "rule": r, "reason": why, "count": n} for f, r, why, n in rows]
             quarantined = sum(n for *_, n in rows)
     finally:
         con.close()
     progress(f"rating: {loaded} usage events loaded, {quarantined} quarantined")
     if not loaded:
-        raise RatingError("no valid usage event was loaded; check the file format (docs/events.md) and the "
-                          "quarantine reasons: " + json.dumps(reasons)[:2000])
+        raise RatingError(
+            "no valid usage event was loaded; check the file format (docs/events.md) and the "
+            "quarantine reasons: " + json.dumps(reasons)[:2000]
+        )
     return loaded, quarantined, reasons
 
 
@@ -150,16 +218,26 @@ def _fetch(con: Any, sql: str, columns: tuple[str, ...], params: list[Any]) -> l
     return [dict(zip(columns, row, strict=True)) for row in rows]
 
 
-def rate(catalog_dir: Path | str, usage_files: list[Path | str], period_start: date, period_end: date, *,
-         as_of: date | None = None, keep_dir: Path | str | None = None,
-         progress: Callable[[str], None] = print, unit_tests: bool = False) -> RatingResult:
+def rate(
+    catalog_dir: Path | str,
+    usage_files: list[Path | str],
+    period_start: date,
+    period_end: date,
+    *,
+    as_of: date | None = None,
+    keep_dir: Path | str | None = None,
+    progress: Callable[[str], None] = print,
+    unit_tests: bool = False,
+) -> RatingResult:
     """Rate `usage_files` against the catalog; lines of billing periods starting in [period_start, period_end).
 
     as_of (default period_end) is dbt's var('as_of_date'): periods ended by then are rated in full.
     keep_dir: use (and keep) this directory instead of a temporary one (for inspection).
     """
     if period_end <= period_start:
-        raise RatingError(f"--period-end {period_end} must be after --period-start {period_start} (half-open)")
+        raise RatingError(
+            f"--period-end {period_end} must be after --period-start {period_start} (half-open)"
+        )
     as_of = as_of or period_end
     workdir = Path(keep_dir) if keep_dir else Path(tempfile.mkdtemp(prefix="usagebill-rate-"))
     workdir.mkdir(parents=True, exist_ok=True)
@@ -170,20 +248,32 @@ def rate(catalog_dir: Path | str, usage_files: list[Path | str], period_start: d
             counts = load_catalog(catalog_dir, raw_dir)
         except CatalogError as exc:
             raise RatingError(str(exc)) from exc
-        progress(f"rating: catalog valid ({counts['customers']} customers, {counts['subscriptions']} subscriptions)")
-        loaded, quarantined, reasons = _load_usage([Path(f) for f in usage_files], workdir, raw_dir, period_end,
-                                                   progress)
+        progress(
+            f"rating: catalog valid ({counts['customers']} customers, {counts['subscriptions']} subscriptions)"
+        )
+        loaded, quarantined, reasons = _load_usage(
+            [Path(f) for f in usage_files], workdir, raw_dir, period_end, progress
+        )
         run_dbt_build(workdir, raw_dir, warehouse, as_of, progress=progress, unit_tests=unit_tests)
         import duckdb
 
         con = duckdb.connect(str(warehouse), read_only=True)
         try:
-            lines = _fetch(con, f"select {', '.join(LINE_COLUMNS)} from billing.fct_billing_lines "
-                                "where period_start >= ? and period_start < ? "
-                                "order by customer_id, subscription_id, period_start, sequence_in_period",
-                           LINE_COLUMNS, [period_start, period_end])
-            balances = _fetch(con, f"select {', '.join(BALANCE_COLUMNS)} from billing.fct_credit_balances "
-                                   "order by customer_id, grant_id", BALANCE_COLUMNS, [])
+            lines = _fetch(
+                con,
+                f"select {', '.join(LINE_COLUMNS)} from billing.fct_billing_lines "
+                "where period_start >= ? and period_start < ? "
+                "order by customer_id, subscription_id, period_start, sequence_in_period",
+                LINE_COLUMNS,
+                [period_start, period_end],
+            )
+            balances = _fetch(
+                con,
+                f"select {', '.join(BALANCE_COLUMNS)} from billing.fct_credit_balances "
+                "order by customer_id, grant_id",
+                BALANCE_COLUMNS,
+                [],
+            )
         finally:
             con.close()
         return RatingResult(period_start, period_end, as_of, lines, balances, loaded, quarantined, reasons)
@@ -220,11 +310,19 @@ def result_to_json(result: RatingResult, customer_names: dict[str, str] | None =
         "period_start": result.period_start.isoformat(),
         "period_end": result.period_end.isoformat(),
         "as_of_date": result.as_of_date.isoformat(),
-        "events": {"loaded": result.events_loaded, "quarantined": result.events_quarantined,
-                   "quarantine_reasons": result.quarantine_reasons},
+        "events": {
+            "loaded": result.events_loaded,
+            "quarantined": result.events_quarantined,
+            "quarantine_reasons": result.quarantine_reasons,
+        },
         "customers": [
-            {"customer_id": cid, "lines": rows,
-             "totals": [{"currency": c, "amount": _money_text(a, c)} for c, a in result.totals(cid).items()]}
+            {
+                "customer_id": cid,
+                "lines": rows,
+                "totals": [
+                    {"currency": c, "amount": _money_text(a, c)} for c, a in result.totals(cid).items()
+                ],
+            }
             for cid, rows in sorted(customers.items())
         ],
         "totals": [{"currency": c, "amount": _money_text(a, c)} for c, a in result.totals().items()],
@@ -233,41 +331,66 @@ def result_to_json(result: RatingResult, customer_names: dict[str, str] | None =
 
 
 def result_to_table(result: RatingResult) -> str:
-    out = [f"billing lines of periods starting in [{result.period_start}, {result.period_end}) "
-           f"(as of {result.as_of_date}); {result.events_loaded} events, {result.events_quarantined} quarantined"]
+    out = [
+        f"billing lines of periods starting in [{result.period_start}, {result.period_end}) "
+        f"(as of {result.as_of_date}); {result.events_loaded} events, {result.events_quarantined} quarantined"
+    ]
     current = None
     for line in result.lines:
         if line["customer_id"] != current:
             if current is not None:
-                out.append("  total " + ", ".join(f"{_money_text(a, c)} {c}" for c, a in result.totals(current).items()))
+                out.append(
+                    "  total "
+                    + ", ".join(f"{_money_text(a, c)} {c}" for c, a in result.totals(current).items())
+                )
             current = line["customer_id"]
             out.append(f"\n{current}")
         dims = "" if line["dimensions_json"] in (None, "{}") else f" {line['dimensions_json']}"
-        out.append(f"  {line['sequence_in_period']:>3} {line['subscription_id']:<14} {line['period_start']}.."
-                   f"{line['period_end']} {line['line_type']:<18} {line['charge_id']:<16}{dims:<22} "
-                   f"qty {_text(line['quantity']):>18}  {_money_text(line['amount_rounded'], line['currency']):>14} "
-                   f"{line['currency']}")
+        out.append(
+            f"  {line['sequence_in_period']:>3} {line['subscription_id']:<14} {line['period_start']}.."
+            f"{line['period_end']} {line['line_type']:<18} {line['charge_id']:<16}{dims:<22} "
+            f"qty {_text(line['quantity']):>18}  {_money_text(line['amount_rounded'], line['currency']):>14} "
+            f"{line['currency']}"
+        )
     if current is not None:
-        out.append("  total " + ", ".join(f"{_money_text(a, c)} {c}" for c, a in result.totals(current).items()))
-    out.append("\nall customers: " + (", ".join(f"{_money_text(a, c)} {c}" for c, a in result.totals().items())
-                                      or "nothing billed"))
+        out.append(
+            "  total " + ", ".join(f"{_money_text(a, c)} {c}" for c, a in result.totals(current).items())
+        )
+    out.append(
+        "\nall customers: "
+        + (", ".join(f"{_money_text(a, c)} {c}" for c, a in result.totals().items()) or "nothing billed")
+    )
     return "\n".join(out)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="usagebill rate", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="usagebill rate", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--catalog", required=True, help="catalog directory (YAML)")
-    parser.add_argument("--usage", required=True, action="append", help="usage file (CSV, JSON lines, Parquet); repeatable")
-    parser.add_argument("--period-start", required=True, type=date.fromisoformat, help="YYYY-MM-DD (inclusive)")
+    parser.add_argument(
+        "--usage", required=True, action="append", help="usage file (CSV, JSON lines, Parquet); repeatable"
+    )
+    parser.add_argument(
+        "--period-start", required=True, type=date.fromisoformat, help="YYYY-MM-DD (inclusive)"
+    )
     parser.add_argument("--period-end", required=True, type=date.fromisoformat, help="YYYY-MM-DD (exclusive)")
-    parser.add_argument("--as-of", type=date.fromisoformat, default=None, help="rating date (default: period end)")
+    parser.add_argument(
+        "--as-of", type=date.fromisoformat, default=None, help="rating date (default: period end)"
+    )
     parser.add_argument("--format", choices=["json", "table"], default="table")
     parser.add_argument("--keep-dir", default=None, help="keep the temporary warehouse in this directory")
     args = parser.parse_args(argv)
     try:
-        result = rate(args.catalog, args.usage, args.period_start, args.period_end, as_of=args.as_of,
-                      keep_dir=args.keep_dir, progress=lambda m: print(m, file=sys.stderr))
+        result = rate(
+            args.catalog,
+            args.usage,
+            args.period_start,
+            args.period_end,
+            as_of=args.as_of,
+            keep_dir=args.keep_dir,
+            progress=lambda m: print(m, file=sys.stderr),
+        )
     except RatingError as exc:
         print(f"usagebill rate: {exc}", file=sys.stderr)
         return 1

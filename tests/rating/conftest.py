@@ -24,5 +24,13 @@ def rated(workdir: Path) -> RatingResult:
     (models/intermediate/rating/_rating__models.yml) and singular tests (tests/singular/rating) run
     in the same build and must pass, else `rate` raises RatingError."""
     usage = write_jsonl(workdir / "usage.jsonl", scenario_events(), bad_lines=1)
-    return rate(SCENARIO_DIR, [usage], date(2025, 1, 1), date(2026, 7, 1), as_of=date(2026, 7, 1),
-                keep_dir=workdir / "work", progress=lambda m: None, unit_tests=True)
+    return rate(
+        SCENARIO_DIR,
+        [usage],
+        date(2025, 1, 1),
+        date(2026, 7, 1),
+        as_of=date(2026, 7, 1),
+        keep_dir=workdir / "work",
+        progress=lambda m: None,
+        unit_tests=True,
+    )

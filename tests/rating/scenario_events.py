@@ -9,10 +9,22 @@ from typing import Any
 SCENARIO_DIR = Path(__file__).resolve().parent / "scenario"
 
 
-def _event(n: list[int], customer: str, meter: str, ts: str, quantity: str | None = None,
-           dimensions: dict[str, str] | None = None, properties: dict[str, Any] | None = None) -> dict[str, Any]:
+def _event(
+    n: list[int],
+    customer: str,
+    meter: str,
+    ts: str,
+    quantity: str | None = None,
+    dimensions: dict[str, str] | None = None,
+    properties: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     n[0] += 1
-    event: dict[str, Any] = {"event_id": f"ev{n[0]:05d}", "customer_id": customer, "meter": meter, "timestamp": ts}
+    event: dict[str, Any] = {
+        "event_id": f"ev{n[0]:05d}",
+        "customer_id": customer,
+        "meter": meter,
+        "timestamp": ts,
+    }
     if quantity is not None:
         event["quantity"] = quantity
     if dimensions:
@@ -39,11 +51,15 @@ def scenario_events() -> list[dict[str, Any]]:
     for i, amount in enumerate(["30", "30", "100"]):
         out.append(e(n, "c_pct_free", "payments", f"2026-05-0{i + 1}T12:00:00Z", amount))
     out += [e(n, "c_hybrid", "gpu_ms", may, "20000000", {"gpu_type": "a100"}) for _ in range(3)]
-    out += [e(n, "c_dim", "gpu_ms", may, "1000000", {"gpu_type": "a100"}),
-            e(n, "c_dim", "gpu_ms", may, "1000000", {"gpu_type": "h100"}),
-            e(n, "c_dim", "gpu_ms", may, "500000", {"gpu_type": "l4"})]
-    out += [e(n, "c_pooled", "gpu_ms", may, "1500", {"gpu_type": "a100"}),
-            e(n, "c_pooled", "gpu_ms", may, "1500", {"gpu_type": "h100"})]
+    out += [
+        e(n, "c_dim", "gpu_ms", may, "1000000", {"gpu_type": "a100"}),
+        e(n, "c_dim", "gpu_ms", may, "1000000", {"gpu_type": "h100"}),
+        e(n, "c_dim", "gpu_ms", may, "500000", {"gpu_type": "l4"}),
+    ]
+    out += [
+        e(n, "c_pooled", "gpu_ms", may, "1500", {"gpu_type": "a100"}),
+        e(n, "c_pooled", "gpu_ms", may, "1500", {"gpu_type": "h100"}),
+    ]
     out += [e(n, "c_trial", "api_calls", "2026-05-10T00:00:00Z") for _ in range(3)]
     out += [e(n, "c_trial", "api_calls", "2026-05-20T00:00:00Z") for _ in range(2)]
     out += [e(n, "c_trial_amount", "api_calls", may) for _ in range(3)]
@@ -56,21 +72,31 @@ def scenario_events() -> list[dict[str, Any]]:
     out += [e(n, "c_kwd", "api_calls", may) for _ in range(3)]
     out += [e(n, "c_versioned", "api_calls", may) for _ in range(3)]
     out += [e(n, "c_versioned", "api_calls", june) for _ in range(3)]
-    out += [e(n, "c_meters", "region_calls", may, dimensions={"region": "eu"}),
-            e(n, "c_meters", "region_calls", may, dimensions={"region": "eu"}),
-            e(n, "c_meters", "region_calls", may, dimensions={"region": "us"})]
+    out += [
+        e(n, "c_meters", "region_calls", may, dimensions={"region": "eu"}),
+        e(n, "c_meters", "region_calls", may, dimensions={"region": "eu"}),
+        e(n, "c_meters", "region_calls", may, dimensions={"region": "us"}),
+    ]
     out += [e(n, "c_meters", "peak_gb", may, q) for q in ("3", "7", "5")]
     out += [e(n, "c_meters", "active_users", may, "1", properties={"user": u}) for u in ("a", "b", "a")]
-    out += [e(n, "c_meters", "seats", "2026-05-05T00:00:00Z", "4"), e(n, "c_meters", "seats", "2026-05-20T00:00:00Z", "9")]
+    out += [
+        e(n, "c_meters", "seats", "2026-05-05T00:00:00Z", "4"),
+        e(n, "c_meters", "seats", "2026-05-20T00:00:00Z", "9"),
+    ]
     out += [e(n, "c_meters", "latency_ms", may, q) for q in ("1", "2", "6")]
-    out += [e(n, "c_meters", "storage_gb", "2026-05-31T00:00:00Z", "10"),
-            e(n, "c_meters", "storage_gb", "2026-05-31T12:00:00Z", "20")]
+    out += [
+        e(n, "c_meters", "storage_gb", "2026-05-31T00:00:00Z", "10"),
+        e(n, "c_meters", "storage_gb", "2026-05-31T12:00:00Z", "20"),
+    ]
     out.append(e(n, "c_meters", "gpu_s", may, properties={"seconds": "2.457"}))
     return out
 
 
 def write_jsonl(path: Path, events: list[dict[str, Any]], bad_lines: int = 0) -> Path:
     lines = [json.dumps(event, sort_keys=True) for event in events]
-    lines += [json.dumps({"event_id": f"bad{i}", "customer_id": "c_src", "meter": "gpu_ms"}) for i in range(bad_lines)]
+    lines += [
+        json.dumps({"event_id": f"bad{i}", "customer_id": "c_src", "meter": "gpu_ms"})
+        for i in range(bad_lines)
+    ]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path

@@ -35,17 +35,24 @@ def test_asset_writes_catalog_tables(env: Path) -> None:
     written = sorted(p.name for p in (env / "raw" / "catalog").iterdir())
     assert "plan_charges.parquet" in written and "credit_grants.parquet" in written
     metadata = result.asset_materializations_for_node("raw__catalog")[0].metadata
-    assert metadata["rows_subscriptions"].value == 37  # 36 customers, one with a plan change (2 subscriptions)
+    assert (
+        metadata["rows_subscriptions"].value == 37
+    )  # 36 customers, one with a plan change (2 subscriptions)
 
 
 def test_asset_fails_with_validation_message(env: Path) -> None:
     plans = env / "catalog" / "plans.yaml"
-    plans.write_text(plans.read_text().replace('unit_price: "0.01", unit_size: "1000"',
-                                               'unit_price: "0.01", unit_size: "-1"', 1))
+    plans.write_text(
+        plans.read_text().replace(
+            'unit_price: "0.01", unit_size: "1000"', 'unit_price: "0.01", unit_size: "-1"', 1
+        )
+    )
     result = dg.materialize([raw_catalog], raise_on_error=False)
     assert not result.success
     failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
     message = failure.step_failure_data.user_failure_data.description
-    assert "plans.yaml: plans[0].versions[0].charges[0].unit_size: '-1' is not an exact decimal" in message \
+    assert (
+        "plans.yaml: plans[0].versions[0].charges[0].unit_size: '-1' is not an exact decimal" in message
         or "plans.yaml: plans[0].versions[0].charges[0].unit_size: -1 must be greater than 0" in message
+    )
     assert not (env / "raw" / "catalog").exists()

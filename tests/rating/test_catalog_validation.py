@@ -47,13 +47,21 @@ def test_scenario_and_example_catalogs_are_valid(tmp_path: Path) -> None:
     # the demo generator copies the gpu_cloud example and adds customers + subscriptions
     shutil.copytree(EXAMPLES_DIR / "gpu_cloud", tmp_path / "gpu")
     (tmp_path / "gpu" / "customers.yaml").write_text(
-        "customers:\n  - {id: cus_1, name: A, currency: JPY, country: JP, created_at: 2026-05-03}\n")
+        "customers:\n  - {id: cus_1, name: A, currency: JPY, country: JP, created_at: 2026-05-03}\n"
+    )
     (tmp_path / "gpu" / "subscriptions.yaml").write_text(
         "subscriptions:\n  - {id: sub_1, customer_id: cus_1, plan_id: growth_jpy, start_date: 2026-05-03,"
-        " billing_anchor_day: 1, trial_days: 0}\n")
+        " billing_anchor_day: 1, trial_days: 0}\n"
+    )
     tables = parse_catalog(tmp_path / "gpu").tables
-    assert {p["plan_id"] for p in tables["plans"]} >= {"payg", "starter", "growth", "enterprise_annual",
-                                                       "payg_eur", "growth_jpy"}
+    assert {p["plan_id"] for p in tables["plans"]} >= {
+        "payg",
+        "starter",
+        "growth",
+        "enterprise_annual",
+        "payg_eur",
+        "growth_jpy",
+    }
 
 
 def test_tier_error_names_file_and_full_path(catalog: Path) -> None:
@@ -69,24 +77,43 @@ def test_tier_error_names_file_and_full_path(catalog: Path) -> None:
     ]
 
 
-@pytest.mark.parametrize(("mutate", "expected"), [
-    (lambda d: plan(d, "payg")["versions"][0]["charges"][0].update(unit_price=0.01),
-     "plans.yaml: plans[0].versions[0].charges[0].unit_price: 0.01 is a YAML float; write the amount as a quoted"),
-    (lambda d: plan(d, "payg")["versions"][0]["charges"][0].update(meter="gpu_hours"),
-     "plans.yaml: plans[0].versions[0].charges[0].meter: unknown meter 'gpu_hours'; define it in meters.yaml"),
-    (lambda d: plan(d, "payg")["versions"][0]["charges"][0].update(model="tiered"),
-     "plans.yaml: plans[0].versions[0].charges[0].model: 'tiered' is not one of per_unit, package, graduated"),
-    (lambda d: plan(d, "payg")["versions"][0]["charges"][0].update(unit_prise="1"),
-     "plans.yaml: plans[0].versions[0].charges[0].unit_prise: unknown field 'unit_prise'"),
-    (lambda d: plan(d, "stripe_volume")["versions"][0]["charges"][0]["tiers"][2].update(up_to="20"),
-     "plans.yaml: plans[1].versions[0].charges[0].tiers[2].up_to: the last tier must be open-ended"),
-    (lambda d: plan(d, "lago_package")["versions"][0]["charges"][0].pop("package_size"),
-     "plans.yaml: plans[5].versions[0].charges[0].package_size: is required for model package"),
-    (lambda d: plan(d, "payg").update(currency="XYZ"),
-     "plans.yaml: plans[0].currency: unknown currency 'XYZ'"),
-    (lambda d: plan(d, "versioned")["versions"][1].update(effective_from="2024-01-01"),
-     "plans.yaml: plans[22].versions[1].effective_from: 2024-01-01 must be after the previous version's"),
-])
+@pytest.mark.parametrize(
+    ("mutate", "expected"),
+    [
+        (
+            lambda d: plan(d, "payg")["versions"][0]["charges"][0].update(unit_price=0.01),
+            "plans.yaml: plans[0].versions[0].charges[0].unit_price: 0.01 is a YAML float; write the amount as a quoted",
+        ),
+        (
+            lambda d: plan(d, "payg")["versions"][0]["charges"][0].update(meter="gpu_hours"),
+            "plans.yaml: plans[0].versions[0].charges[0].meter: unknown meter 'gpu_hours'; define it in meters.yaml",
+        ),
+        (
+            lambda d: plan(d, "payg")["versions"][0]["charges"][0].update(model="tiered"),
+            "plans.yaml: plans[0].versions[0].charges[0].model: 'tiered' is not one of per_unit, package, graduated",
+        ),
+        (
+            lambda d: plan(d, "payg")["versions"][0]["charges"][0].update(unit_prise="1"),
+            "plans.yaml: plans[0].versions[0].charges[0].unit_prise: unknown field 'unit_prise'",
+        ),
+        (
+            lambda d: plan(d, "stripe_volume")["versions"][0]["charges"][0]["tiers"][2].update(up_to="20"),
+            "plans.yaml: plans[1].versions[0].charges[0].tiers[2].up_to: the last tier must be open-ended",
+        ),
+        (
+            lambda d: plan(d, "lago_package")["versions"][0]["charges"][0].pop("package_size"),
+            "plans.yaml: plans[5].versions[0].charges[0].package_size: is required for model package",
+        ),
+        (
+            lambda d: plan(d, "payg").update(currency="XYZ"),
+            "plans.yaml: plans[0].currency: unknown currency 'XYZ'",
+        ),
+        (
+            lambda d: plan(d, "versioned")["versions"][1].update(effective_from="2024-01-01"),
+            "plans.yaml: plans[22].versions[1].effective_from: 2024-01-01 must be after the previous version's",
+        ),
+    ],
+)
 def test_plan_errors(catalog: Path, mutate, expected: str) -> None:
     edit(catalog, "plans.yaml", mutate)
     found = problems(catalog)
@@ -125,8 +152,9 @@ def test_missing_file_and_bad_yaml(catalog: Path) -> None:
     assert any(p.startswith("discounts.yaml: line ") and "is not valid YAML" in p for p in found)
 
 
-def test_invalid_catalog_writes_nothing_and_cli_exits_1(catalog: Path, tmp_path: Path,
-                                                          capsys: pytest.CaptureFixture[str]) -> None:
+def test_invalid_catalog_writes_nothing_and_cli_exits_1(
+    catalog: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     edit(catalog, "plans.yaml", lambda d: plan(d, "payg")["versions"][0]["charges"][0].update(unit_size="0"))
     raw = tmp_path / "raw"
     assert catalog_main(["load", "--catalog", str(catalog), "--raw-dir", str(raw)]) == 1
@@ -141,7 +169,9 @@ def test_normalized_parquet_is_deterministic_and_exact(tmp_path: Path) -> None:
     load_catalog(SCENARIO_DIR, tmp_path / "b")
 
     def digest(root: Path) -> dict[str, str]:
-        return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted((root / "catalog").iterdir())}
+        return {
+            p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted((root / "catalog").iterdir())
+        }
 
     assert digest(tmp_path / "a") == digest(tmp_path / "b")
     # one price row per charge, plus one per dimensional price: 23 plans with 35 charges, gpu_by_type's
@@ -151,5 +181,8 @@ def test_normalized_parquet_is_deterministic_and_exact(tmp_path: Path) -> None:
     graduated = [t for t in tiers if t["price_id"] == "stripe_graduated:v1:units"]
     # amounts are exact decimal strings (no float): lower bounds chain 0 -> 5 -> 10, last tier open
     assert [(t["lower_bound"], t["up_to"], t["unit_price"]) for t in graduated] == [
-        ("0", "5", "7.00"), ("5", "10", "6.50"), ("10", None, "6.00")]
+        ("0", "5", "7.00"),
+        ("5", "10", "6.50"),
+        ("10", None, "6.00"),
+    ]
     assert all(isinstance(Decimal(t["unit_price"]), Decimal) for t in graduated)

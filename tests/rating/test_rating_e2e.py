@@ -29,7 +29,8 @@ JUNE = date(2026, 6, 1)
 
 def lines(result: RatingResult, customer: str, period_start: date | None = MAY, line_type: str | None = None):
     return [
-        line for line in result.lines_of(customer)
+        line
+        for line in result.lines_of(customer)
         if (period_start is None or line["period_start"] == period_start)
         and (line_type is None or line["line_type"] == line_type)
     ]
@@ -49,14 +50,17 @@ def test_source_document_gpu_example(rated: RatingResult) -> None:
     assert json.loads(line["dimensions_json"]) == {"gpu_type": "a100"}
 
 
-@pytest.mark.parametrize(("quantity", "volume", "graduated"), [
-    # Stripe docs tiers: 1-5 at $7.00, 6-10 at $6.50, 11+ at $6.00
-    (1, "7.00", "7.00"),  # 1*7 | 1*7
-    (5, "35.00", "35.00"),  # 5*7 | 5*7
-    (6, "39.00", "41.50"),  # 6*6.5 | 5*7 + 1*6.5
-    (20, "120.00", "127.50"),  # 20*6 | 35 + 5*6.5 + 10*6 = 35 + 32.5 + 60 (20 arrives as 7 + 13)
-    (25, "150.00", "157.50"),  # 25*6 | 35 + 32.5 + 15*6
-])
+@pytest.mark.parametrize(
+    ("quantity", "volume", "graduated"),
+    [
+        # Stripe docs tiers: 1-5 at $7.00, 6-10 at $6.50, 11+ at $6.00
+        (1, "7.00", "7.00"),  # 1*7 | 1*7
+        (5, "35.00", "35.00"),  # 5*7 | 5*7
+        (6, "39.00", "41.50"),  # 6*6.5 | 5*7 + 1*6.5
+        (20, "120.00", "127.50"),  # 20*6 | 35 + 5*6.5 + 10*6 = 35 + 32.5 + 60 (20 arrives as 7 + 13)
+        (25, "150.00", "157.50"),  # 25*6 | 35 + 32.5 + 15*6
+    ],
+)
 def test_stripe_tiered_examples(rated: RatingResult, quantity: int, volume: str, graduated: str) -> None:
     assert total(rated, f"c_vol_{quantity}") == D(volume)
     assert total(rated, f"c_grad_{quantity}") == D(graduated)
@@ -129,7 +133,9 @@ def test_included_units_and_tiers_pooled_across_groups(rated: RatingResult) -> N
     # graduated, 1,000 included, then 1-1000 at $1, beyond at $0.50; a100 1500 + h100 1500 = 3000:
     # billable 2000 = 1000*1 + 1000*0.5 = 1500. Groups laid end to end (a100 first):
     # a100 covers [0,1500) -> billable [0,500) -> 500.00; h100 [1500,3000) -> [500,2000) -> 500 + 500 = 1000.00
-    got = {json.loads(x["dimensions_json"])["gpu_type"]: x["amount_rounded"] for x in lines(rated, "c_pooled")}
+    got = {
+        json.loads(x["dimensions_json"])["gpu_type"]: x["amount_rounded"] for x in lines(rated, "c_pooled")
+    }
     assert got == {"a100": D("500.00"), "h100": D("1000.00")}
 
 
@@ -143,7 +149,9 @@ def test_free_trial_days(rated: RatingResult) -> None:
 
 def test_free_trial_usage_amount(rated: RatingResult) -> None:
     # $5.00 of free usage: May usage 3.00 -> credit -3.00; June usage 4.00 -> credit -(5 - 3) = -2.00
-    assert [x["amount_rounded"] for x in lines(rated, "c_trial_amount", line_type="trial_credit")] == [D("-3.00")]
+    assert [x["amount_rounded"] for x in lines(rated, "c_trial_amount", line_type="trial_credit")] == [
+        D("-3.00")
+    ]
     assert [x["amount_rounded"] for x in lines(rated, "c_trial_amount", JUNE, "trial_credit")] == [D("-2.00")]
     assert total(rated, "c_trial_amount", JUNE) == D("2.00")
 
@@ -186,12 +194,16 @@ def test_prepaid_credits_burn_order_and_balances(rated: RatingResult) -> None:
     # May 1 fee 100: g1 (earliest expiry) pays 100.                      -> g1 left 50 (expires May 20)
     # Jun 1 fee 100: g1 expired; g3 (Jul 1) pays 80, then g2 pays 20.    -> g2 left 180
     # Jul 1 fee 100: g3 expired (expires_at is exclusive); g2 pays 100.  -> g2 left 80
-    may = [(x["charge_id"], x["amount_rounded"]) for x in lines(rated, "c_credits", line_type="credit_applied")]
+    may = [
+        (x["charge_id"], x["amount_rounded"]) for x in lines(rated, "c_credits", line_type="credit_applied")
+    ]
     june = [(x["charge_id"], x["amount_rounded"]) for x in lines(rated, "c_credits", JUNE, "credit_applied")]
     assert may == [("g1_short", D("-100.00"))]
     assert june == [("g2_forever", D("-20.00")), ("g3_june", D("-80.00"))]
     assert total(rated, "c_credits") == D("0.00") and total(rated, "c_credits", JUNE) == D("0.00")
-    balances = {b["grant_id"]: (b["amount_used"], b["amount_expired"], b["balance"]) for b in rated.credit_balances}
+    balances = {
+        b["grant_id"]: (b["amount_used"], b["amount_expired"], b["balance"]) for b in rated.credit_balances
+    }
     assert balances == {
         "g1_short": (D("100"), D("50"), D("0")),
         "g2_forever": (D("120"), D("0"), D("80")),
@@ -202,7 +214,10 @@ def test_prepaid_credits_burn_order_and_balances(rated: RatingResult) -> None:
 def test_proration_of_plan_change(rated: RatingResult) -> None:
     # $100 plan until May 11 (exclusive), then $310 plan: May has 31 days
     # old plan 10 days: 100 * 10/31 = 32.258064516129 -> 32.26; new plan 21 days: 310 * 21/31 = 210.00
-    got = {x["subscription_id"]: (x["line_type"], x["amount"], x["amount_rounded"]) for x in lines(rated, "c_change")}
+    got = {
+        x["subscription_id"]: (x["line_type"], x["amount"], x["amount_rounded"])
+        for x in lines(rated, "c_change")
+    }
     assert got == {
         "sub_c_change_a": ("proration", D("32.258064516129"), D("32.26")),
         "sub_c_change_b": ("proration", D("210"), D("210.00")),
@@ -214,12 +229,18 @@ def test_annual_periods_with_anchor_day(rated: RatingResult) -> None:
     # anchor 15, started 2025-05-15, $1,200 a year in arrears: period [2025-05-15, 2026-05-15) -> 1200.00
     (line,) = lines(rated, "c_annual_arrears", date(2025, 5, 15))
     assert (line["period_end"], line["billing_timing"], line["amount_rounded"]) == (
-        date(2026, 5, 15), "in_arrears", D("1200.00"))
+        date(2026, 5, 15),
+        "in_arrears",
+        D("1200.00"),
+    )
     # anchor 15, started 2026-05-20, $1,200 in advance: period [2026-05-15, 2027-05-15) has 365 days,
     # 360 served: 1200 * 360 / 365 = 1183.561643835616... -> 1183.56
     (line,) = lines(rated, "c_annual_advance", date(2026, 5, 15))
     assert (line["line_type"], line["amount"], line["amount_rounded"]) == (
-        "proration", D("1183.561643835616"), D("1183.56"))
+        "proration",
+        D("1183.561643835616"),
+        D("1183.56"),
+    )
 
 
 def test_currency_minor_units(rated: RatingResult) -> None:
@@ -276,7 +297,8 @@ def test_no_float_anywhere(rated: RatingResult, workdir: Path) -> None:
             "select table_schema, table_name, column_name, data_type from information_schema.columns "
             "where (table_schema = 'intermediate' and table_name like 'int_rating%') "
             "or (table_schema = 'billing' and table_name in ('fct_billing_lines', 'fct_credit_balances')) "
-            "or (table_schema = 'staging' and table_name like 'stg_catalog%')").fetchall()
+            "or (table_schema = 'staging' and table_name like 'stg_catalog%')"
+        ).fetchall()
     finally:
         con.close()
     assert len(types) > 100
@@ -307,10 +329,21 @@ def test_rate_cli_reports_invalid_catalog(tmp_path: Path, capsys: pytest.Capture
         (catalog / name).write_text((SCENARIO_DIR / name).read_text())
     (catalog / "plans.yaml").write_text(
         "plans:\n  - id: p\n    currency: USD\n    versions:\n      - version: 1\n        effective_from: 2025-01-01\n"
-        "        charges:\n          - {id: c, type: usage, meter: units, model: per_unit, unit_price: 0.01}\n")
+        "        charges:\n          - {id: c, type: usage, meter: units, model: per_unit, unit_price: 0.01}\n"
+    )
     usage = write_jsonl(tmp_path / "u.jsonl", scenario_events()[:1])
-    code = main(["--catalog", str(catalog), "--usage", str(usage), "--period-start", "2026-05-01",
-                 "--period-end", "2026-06-01"])
+    code = main(
+        [
+            "--catalog",
+            str(catalog),
+            "--usage",
+            str(usage),
+            "--period-start",
+            "2026-05-01",
+            "--period-end",
+            "2026-06-01",
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 1
     assert "plans.yaml: plans[0].versions[0].charges[0].unit_price: 0.01 is a YAML float" in err
@@ -329,15 +362,34 @@ def test_same_bill_from_shuffled_events_split_into_csv_and_jsonl(rated: RatingRe
     write_jsonl(tmp_path / "a.jsonl", events[:half])
     with (tmp_path / "b.csv").open("w", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["event_id", "customer_id", "meter", "timestamp", "quantity", "dimensions", "properties"])
+        writer.writerow(
+            ["event_id", "customer_id", "meter", "timestamp", "quantity", "dimensions", "properties"]
+        )
         for e in events[half:]:
-            writer.writerow([e["event_id"], e["customer_id"], e["meter"], e["timestamp"], e.get("quantity", ""),
-                             json.dumps(e.get("dimensions", {})), json.dumps(e.get("properties", {}))])
-    again = rate(SCENARIO_DIR, [tmp_path / "b.csv", tmp_path / "a.jsonl"], date(2025, 1, 1), date(2026, 7, 1),
-                 as_of=date(2026, 7, 1), progress=lambda m: None)
+            writer.writerow(
+                [
+                    e["event_id"],
+                    e["customer_id"],
+                    e["meter"],
+                    e["timestamp"],
+                    e.get("quantity", ""),
+                    json.dumps(e.get("dimensions", {})),
+                    json.dumps(e.get("properties", {})),
+                ]
+            )
+    again = rate(
+        SCENARIO_DIR,
+        [tmp_path / "b.csv", tmp_path / "a.jsonl"],
+        date(2025, 1, 1),
+        date(2026, 7, 1),
+        as_of=date(2026, 7, 1),
+        progress=lambda m: None,
+    )
     assert again.events_loaded == len(events) and again.events_quarantined == 0
 
     def key(result: RatingResult) -> list[tuple]:
-        return sorted((x["billing_line_id"], x["quantity"], x["amount"], x["amount_rounded"]) for x in result.lines)
+        return sorted(
+            (x["billing_line_id"], x["quantity"], x["amount"], x["amount_rounded"]) for x in result.lines
+        )
 
     assert key(again) == key(rated)

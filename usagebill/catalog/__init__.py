@@ -1,7 +1,7 @@
 """The pricing catalog: validate the YAML files, normalize them to Parquet tables for dbt.
 
-    from usagebill.catalog import load_catalog
-    counts = load_catalog("data/catalog", "warehouse/raw")   # raises CatalogError when invalid
+from usagebill.catalog import load_catalog
+counts = load_catalog("data/catalog", "warehouse/raw")   # raises CatalogError when invalid
 """
 
 from __future__ import annotations
@@ -14,8 +14,17 @@ from usagebill.catalog.write import write_catalog
 
 EXAMPLES_DIR = Path(__file__).resolve().parent / "examples"
 
-__all__ = ["EXAMPLES_DIR", "TABLES", "CatalogError", "CatalogIssue", "NormalizedCatalog", "load_catalog",
-           "parse_catalog", "validate_catalog", "write_catalog"]
+__all__ = [
+    "EXAMPLES_DIR",
+    "TABLES",
+    "CatalogError",
+    "CatalogIssue",
+    "NormalizedCatalog",
+    "load_catalog",
+    "parse_catalog",
+    "validate_catalog",
+    "write_catalog",
+]
 
 
 def validate_catalog(catalog_dir: Path | str) -> NormalizedCatalog:

@@ -56,12 +56,14 @@ class Node:
             self.error(f"must be a mapping (key: value), got {type(self.value).__name__}")
             return False
         for key in sorted(set(self.value) - allowed, key=str):
-            self.issues.add(self.file, f"{self.path}.{key}" if self.path else str(key),
-                            f"unknown field {key!r}; allowed fields: {', '.join(sorted(allowed))}")
+            self.issues.add(
+                self.file,
+                f"{self.path}.{key}" if self.path else str(key),
+                f"unknown field {key!r}; allowed fields: {', '.join(sorted(allowed))}",
+            )
         for key in sorted(required):
             if self.value.get(key) is None:
-                self.issues.add(self.file, f"{self.path}.{key}" if self.path else key,
-                                "is required")
+                self.issues.add(self.file, f"{self.path}.{key}" if self.path else key, "is required")
         return True
 
     def items(self, required: bool = True) -> list[Node]:
@@ -99,8 +101,13 @@ class Node:
             return None
         return str(self.value)
 
-    def decimal(self, required: bool = False, minimum: Decimal | None = None, positive: bool = False,
-                default: Decimal | None = None) -> Decimal | None:
+    def decimal(
+        self,
+        required: bool = False,
+        minimum: Decimal | None = None,
+        positive: bool = False,
+        default: Decimal | None = None,
+    ) -> Decimal | None:
         value = self.value
         if value is None:
             if required:
@@ -136,8 +143,13 @@ class Node:
             return None
         return number
 
-    def integer(self, required: bool = False, minimum: int | None = None, maximum: int | None = None,
-                default: int | None = None) -> int | None:
+    def integer(
+        self,
+        required: bool = False,
+        minimum: int | None = None,
+        maximum: int | None = None,
+        default: int | None = None,
+    ) -> int | None:
         value = self.value
         if value is None:
             if required:

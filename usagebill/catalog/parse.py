@@ -20,7 +20,9 @@ from usagebill.catalog.errors import CatalogError, CatalogIssue
 from usagebill.catalog.fields import ID_RE, METER_ID_RE, Issues, Node
 from usagebill.money import MINOR_UNITS
 
-_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # the C loader when libyaml is there (10x faster)
+_SAFE_LOADER = getattr(
+    yaml, "CSafeLoader", yaml.SafeLoader
+)  # the C loader when libyaml is there (10x faster)
 REQUIRED_FILES = ("meters.yaml", "plans.yaml", "customers.yaml", "subscriptions.yaml")
 OPTIONAL_FILES = ("discounts.yaml", "credits.yaml", "commitments.yaml", "contracts.yaml")
 AGGREGATIONS = ("sum", "count", "max", "unique_count", "latest", "average", "time_weighted_sum")
@@ -31,12 +33,34 @@ MAX_GROUP_BY = 3
 
 # pricing fields shared by plan charges, dimension prices and contract prices
 PRICE_FIELDS = {
-    "model", "amount", "unit_price", "unit_size", "package_size", "package_price", "included_units",
-    "tiers", "rate", "fixed_fee", "free_events", "free_amount", "min_per_event", "max_per_event",
+    "model",
+    "amount",
+    "unit_price",
+    "unit_size",
+    "package_size",
+    "package_price",
+    "included_units",
+    "tiers",
+    "rate",
+    "fixed_fee",
+    "free_events",
+    "free_amount",
+    "min_per_event",
+    "max_per_event",
 }
 PRICE_COLUMNS = (
-    "price_model", "amount", "unit_price", "unit_size", "package_size", "package_price",
-    "included_units", "rate", "fixed_fee", "free_events", "free_amount", "min_per_event",
+    "price_model",
+    "amount",
+    "unit_price",
+    "unit_size",
+    "package_size",
+    "package_price",
+    "included_units",
+    "rate",
+    "fixed_fee",
+    "free_events",
+    "free_amount",
+    "min_per_event",
     "max_per_event",
 )
 
@@ -89,8 +113,18 @@ def _ids_unique(nodes: list[tuple[Node, str | None]], what: str) -> None:
 # -- meters ------------------------------------------------------------------------------------
 def _parse_meters(doc: Any, issues: Issues) -> dict[str, dict[str, Any]]:
     meters: dict[str, dict[str, Any]] = {}
-    allowed = {"id", "name", "unit", "aggregation", "value_property", "unit_multiplier",
-               "unique_property", "filters", "group_by", "description"}
+    allowed = {
+        "id",
+        "name",
+        "unit",
+        "aggregation",
+        "value_property",
+        "unit_multiplier",
+        "unique_property",
+        "filters",
+        "group_by",
+        "description",
+    }
     for node in _root_list(doc, "meters.yaml", "meters", issues, True):
         if not node.mapping(allowed, {"id", "aggregation"}):
             continue
@@ -101,7 +135,9 @@ def _parse_meters(doc: Any, issues: Issues) -> dict[str, dict[str, Any]]:
             node.child("unique_property").error("is required when aggregation is unique_count")
         filters: dict[str, list[str]] = {}
         fnode = node.child("filters")
-        if fnode.value is not None and fnode.mapping(set(fnode.value) if isinstance(fnode.value, dict) else set()):
+        if fnode.value is not None and fnode.mapping(
+            set(fnode.value) if isinstance(fnode.value, dict) else set()
+        ):
             for key in sorted(fnode.value):
                 vnode = fnode.child(str(key))
                 values = vnode.value if isinstance(vnode.value, list) else [vnode.value]
@@ -142,8 +178,14 @@ def _parse_meters(doc: Any, issues: Issues) -> dict[str, dict[str, Any]]:
 
 
 # -- prices (plan charges, dimension prices, contract prices) ------------------------------------
-def _parse_price(node: Node, charge_type: str, base: dict[str, Any] | None, price_id: str,
-                 tiers_out: list[dict[str, Any]], model_optional: bool = False) -> dict[str, Any]:
+def _parse_price(
+    node: Node,
+    charge_type: str,
+    base: dict[str, Any] | None,
+    price_id: str,
+    tiers_out: list[dict[str, Any]],
+    model_optional: bool = False,
+) -> dict[str, Any]:
     """Pricing fields of `node` (falling back to `base` for dimension prices) plus its tiers."""
     values: dict[str, Any] = dict(base) if base else {c: None for c in PRICE_COLUMNS}
     base_tiers = values.pop("_tiers", None)
@@ -160,10 +202,18 @@ def _parse_price(node: Node, charge_type: str, base: dict[str, Any] | None, pric
     else:
         model = node.child("model").choice(USAGE_MODELS, default=default_model)
     values["price_model"] = model
-    for key, kind in (("unit_price", "min0"), ("unit_size", "pos"), ("package_size", "pos"),
-                      ("package_price", "min0"), ("included_units", "min0"), ("rate", "min0"),
-                      ("fixed_fee", "min0"), ("free_amount", "min0"), ("min_per_event", "min0"),
-                      ("max_per_event", "min0")):
+    for key, kind in (
+        ("unit_price", "min0"),
+        ("unit_size", "pos"),
+        ("package_size", "pos"),
+        ("package_price", "min0"),
+        ("included_units", "min0"),
+        ("rate", "min0"),
+        ("fixed_fee", "min0"),
+        ("free_amount", "min0"),
+        ("min_per_event", "min0"),
+        ("max_per_event", "min0"),
+    ):
         if node.value.get(key) is not None:
             number = node.child(key).decimal(positive=kind == "pos", minimum=Decimal(0))
             values[key] = _s(number)
@@ -173,8 +223,13 @@ def _parse_price(node: Node, charge_type: str, base: dict[str, Any] | None, pric
         values["unit_size"] = "1"
     if values.get("included_units") is None:
         values["included_units"] = "0"
-    required = {"per_unit": ("unit_price",), "package": ("package_size", "package_price"),
-                "percentage": ("rate",), "graduated": (), "volume": ()}.get(model or "", ())
+    required = {
+        "per_unit": ("unit_price",),
+        "package": ("package_size", "package_price"),
+        "percentage": ("rate",),
+        "graduated": (),
+        "volume": (),
+    }.get(model or "", ())
     for key in required:
         if values.get(key) is None:
             node.child(key).error(f"is required for model {model}")
@@ -197,14 +252,18 @@ def _parse_price(node: Node, charge_type: str, base: dict[str, Any] | None, pric
             if is_last and tnode.value.get("up_to") is not None:
                 tnode.child("up_to").error("the last tier must be open-ended: write up_to: null")
             if up_to is not None and previous is not None and up_to <= previous:
-                tnode.child("up_to").error(f"{up_to} must be greater than the previous tier's up_to ({previous})")
-            tiers.append({
-                "tier": index + 1,
-                "lower_bound": _s(previous) if previous is not None else None,
-                "up_to": _s(up_to),
-                "unit_price": _s(tnode.child("unit_price").decimal(required=True, minimum=Decimal(0))),
-                "flat_fee": _s(tnode.child("flat_fee").decimal(minimum=Decimal(0), default=Decimal(0))),
-            })
+                tnode.child("up_to").error(
+                    f"{up_to} must be greater than the previous tier's up_to ({previous})"
+                )
+            tiers.append(
+                {
+                    "tier": index + 1,
+                    "lower_bound": _s(previous) if previous is not None else None,
+                    "up_to": _s(up_to),
+                    "unit_price": _s(tnode.child("unit_price").decimal(required=True, minimum=Decimal(0))),
+                    "flat_fee": _s(tnode.child("flat_fee").decimal(minimum=Decimal(0), default=Decimal(0))),
+                }
+            )
             previous = up_to
     if model in ("graduated", "volume") and not tiers:
         node.child("tiers").error(f"is required for model {model} (a list of up_to/unit_price)")
@@ -220,13 +279,22 @@ def _price_columns(values: dict[str, Any]) -> dict[str, Any]:
     return {c: values.get(c) for c in PRICE_COLUMNS}
 
 
-def _parse_plans(doc: Any, meters: dict[str, dict[str, Any]], issues: Issues, out: NormalizedCatalog
-                 ) -> dict[str, dict[str, Any]]:
+def _parse_plans(
+    doc: Any, meters: dict[str, dict[str, Any]], issues: Issues, out: NormalizedCatalog
+) -> dict[str, dict[str, Any]]:
     plans: dict[str, dict[str, Any]] = {}
     plan_allowed = {"id", "name", "currency", "billing_period", "versions", "description"}
     version_allowed = {"version", "effective_from", "charges", "description"}
-    charge_allowed = {"id", "name", "type", "meter", "billing_timing", "dimension", "dimension_prices",
-                      "description"} | PRICE_FIELDS
+    charge_allowed = {
+        "id",
+        "name",
+        "type",
+        "meter",
+        "billing_timing",
+        "dimension",
+        "dimension_prices",
+        "description",
+    } | PRICE_FIELDS
     for pnode in _root_list(doc, "plans.yaml", "plans", issues, True):
         if not pnode.mapping(plan_allowed, {"id", "currency", "versions"}):
             continue
@@ -234,7 +302,8 @@ def _parse_plans(doc: Any, meters: dict[str, dict[str, Any]], issues: Issues, ou
         currency = pnode.child("currency").string()
         if currency is not None and currency not in MINOR_UNITS:
             pnode.child("currency").error(
-                f"unknown currency {currency!r}; use an ISO 4217 code from usagebill.money.MINOR_UNITS")
+                f"unknown currency {currency!r}; use an ISO 4217 code from usagebill.money.MINOR_UNITS"
+            )
         period = pnode.child("billing_period").choice(PERIODS, default="monthly")
         if plan_id in plans:
             pnode.child("id").error(f"duplicate plan id {plan_id!r}")
@@ -252,14 +321,21 @@ def _parse_plans(doc: Any, meters: dict[str, dict[str, Any]], issues: Issues, ou
                 vnode.child("version").error(f"versions must increase; {number} follows {versions[-1][0]}")
             if versions and effective and versions[-1][1] and effective <= versions[-1][1]:
                 vnode.child("effective_from").error(
-                    f"{effective} must be after the previous version's effective_from {versions[-1][1]}")
+                    f"{effective} must be after the previous version's effective_from {versions[-1][1]}"
+                )
             versions.append((number, effective, vnode))
         charge_rows: list[dict[str, Any]] = []
         version_rows: list[dict[str, Any]] = []
         for index, (number, effective, vnode) in enumerate(versions):
             following = versions[index + 1][1] if index + 1 < len(versions) else None
-            version_rows.append({"plan_id": plan_id, "plan_version": number, "effective_from": effective,
-                                 "effective_to": following})
+            version_rows.append(
+                {
+                    "plan_id": plan_id,
+                    "plan_version": number,
+                    "effective_from": effective,
+                    "effective_to": following,
+                }
+            )
             charge_ids: set[str] = set()
             for cnode in vnode.child("charges").items():
                 if not cnode.mapping(charge_allowed, {"id", "type"}):
@@ -284,11 +360,23 @@ def _parse_plans(doc: Any, meters: dict[str, dict[str, Any]], issues: Issues, ou
                 elif meter_id is not None:
                     cnode.child("meter").error("a recurring charge has no meter")
                 price_id = f"{plan_id}:v{number}:{charge_id}"
-                base = _parse_price(cnode, charge_type, None, price_id, out.tables["charge_tiers"],
-                                    model_optional=cnode.value.get("dimension") is not None)
-                common = {"plan_id": plan_id, "plan_version": number, "charge_id": charge_id,
-                          "charge_name": cnode.child("name").string() or charge_id,
-                          "charge_type": charge_type, "meter_id": meter_id, "billing_timing": timing}
+                base = _parse_price(
+                    cnode,
+                    charge_type,
+                    None,
+                    price_id,
+                    out.tables["charge_tiers"],
+                    model_optional=cnode.value.get("dimension") is not None,
+                )
+                common = {
+                    "plan_id": plan_id,
+                    "plan_version": number,
+                    "charge_id": charge_id,
+                    "charge_name": cnode.child("name").string() or charge_id,
+                    "charge_type": charge_type,
+                    "meter_id": meter_id,
+                    "billing_timing": timing,
+                }
                 dimension = cnode.child("dimension").string()
                 dim_prices = cnode.child("dimension_prices")
                 if dimension is not None:
@@ -297,7 +385,8 @@ def _parse_plans(doc: Any, meters: dict[str, dict[str, Any]], issues: Issues, ou
                         cnode.child("dimension").error("dimensional prices apply to usage charges only")
                     elif meter is not None and dimension not in json.loads(meter["group_by_json"]):
                         cnode.child("dimension").error(
-                            f"{dimension!r} is not in meter {meter_id!r} group_by; add it there first")
+                            f"{dimension!r} is not in meter {meter_id!r} group_by; add it there first"
+                        )
                     if not isinstance(dim_prices.value, dict) or not dim_prices.value:
                         dim_prices.error("is required with dimension: a mapping value -> price fields")
                     else:
@@ -306,23 +395,42 @@ def _parse_plans(doc: Any, meters: dict[str, dict[str, Any]], issues: Issues, ou
                             if not dnode.mapping(PRICE_FIELDS):
                                 continue
                             dim_price_id = f"{price_id}:{dimension}={value}"
-                            priced = _parse_price(dnode, charge_type, base, dim_price_id,
-                                                  out.tables["charge_tiers"])
-                            charge_rows.append({**common, "price_id": dim_price_id, "dimension_name": dimension,
-                                                "dimension_value": str(value), **_price_columns(priced)})
+                            priced = _parse_price(
+                                dnode, charge_type, base, dim_price_id, out.tables["charge_tiers"]
+                            )
+                            charge_rows.append(
+                                {
+                                    **common,
+                                    "price_id": dim_price_id,
+                                    "dimension_name": dimension,
+                                    "dimension_value": str(value),
+                                    **_price_columns(priced),
+                                }
+                            )
                 elif dim_prices.value is not None:
                     dim_prices.error("needs `dimension:` naming the dimension the prices depend on")
                 has_base = charge_type == "recurring" or base.get("price_model") is not None
                 if dimension is None or has_base:
                     if base.get("price_model") is None and charge_type == "usage":
                         cnode.child("model").error(f"is required (one of {', '.join(USAGE_MODELS)})")
-                    charge_rows.append({**common, "price_id": price_id, "dimension_name": dimension,
-                                        "dimension_value": None, **_price_columns(base)})
+                    charge_rows.append(
+                        {
+                            **common,
+                            "price_id": price_id,
+                            "dimension_name": dimension,
+                            "dimension_value": None,
+                            **_price_columns(base),
+                        }
+                    )
         if plan_id is None:
             continue
-        plans[plan_id] = {"plan_id": plan_id, "name": pnode.child("name").string() or plan_id,
-                          "currency": currency, "billing_period": period,
-                          "first_effective": min((v[1] for v in versions if v[1]), default=None)}
+        plans[plan_id] = {
+            "plan_id": plan_id,
+            "name": pnode.child("name").string() or plan_id,
+            "currency": currency,
+            "billing_period": period,
+            "first_effective": min((v[1] for v in versions if v[1]), default=None),
+        }
         out.tables["plans"].append({k: v for k, v in plans[plan_id].items() if k != "first_effective"})
         out.tables["plan_versions"].extend(version_rows)
         out.tables["plan_charges"].extend(charge_rows)
@@ -332,8 +440,19 @@ def _parse_plans(doc: Any, meters: dict[str, dict[str, Any]], issues: Issues, ou
 # -- customers and subscriptions -------------------------------------------------------------------
 def _parse_customers(doc: Any, issues: Issues, out: NormalizedCatalog) -> dict[str, dict[str, Any]]:
     customers: dict[str, dict[str, Any]] = {}
-    allowed = {"id", "name", "email", "country", "currency", "customer_type", "tax_id", "tax_exempt",
-               "created_at", "address", "metadata"}
+    allowed = {
+        "id",
+        "name",
+        "email",
+        "country",
+        "currency",
+        "customer_type",
+        "tax_id",
+        "tax_exempt",
+        "created_at",
+        "address",
+        "metadata",
+    }
     for node in _root_list(doc, "customers.yaml", "customers", issues, True):
         if not node.mapping(allowed, {"id", "currency"}):
             continue
@@ -356,7 +475,9 @@ def _parse_customers(doc: Any, issues: Issues, out: NormalizedCatalog) -> dict[s
             "email": node.child("email").string(),
             "country": node.child("country").string(),
             "currency": currency,
-            "customer_type": node.child("customer_type").choice(("business", "individual"), default="business"),
+            "customer_type": node.child("customer_type").choice(
+                ("business", "individual"), default="business"
+            ),
             "tax_id": node.child("tax_id").string(),
             "tax_exempt": node.child("tax_exempt").boolean(),
             "created_at": node.child("created_at").date(),
@@ -367,11 +488,23 @@ def _parse_customers(doc: Any, issues: Issues, out: NormalizedCatalog) -> dict[s
     return customers
 
 
-def _parse_subscriptions(doc: Any, customers: dict[str, Any], plans: dict[str, Any], issues: Issues,
-                         out: NormalizedCatalog) -> dict[str, dict[str, Any]]:
+def _parse_subscriptions(
+    doc: Any, customers: dict[str, Any], plans: dict[str, Any], issues: Issues, out: NormalizedCatalog
+) -> dict[str, dict[str, Any]]:
     subs: dict[str, dict[str, Any]] = {}
-    allowed = {"id", "customer_id", "plan_id", "start_date", "end_date", "billing_anchor_day",
-               "trial_days", "trial_usage_amount", "billing_period", "currency", "metadata"}
+    allowed = {
+        "id",
+        "customer_id",
+        "plan_id",
+        "start_date",
+        "end_date",
+        "billing_anchor_day",
+        "trial_days",
+        "trial_usage_amount",
+        "billing_period",
+        "currency",
+        "metadata",
+    }
     for node in _root_list(doc, "subscriptions.yaml", "subscriptions", issues, True):
         if not node.mapping(allowed, {"id", "customer_id", "plan_id", "start_date"}):
             continue
@@ -393,26 +526,40 @@ def _parse_subscriptions(doc: Any, customers: dict[str, Any], plans: dict[str, A
             node.child("plan_id").error(f"unknown plan {plan_id!r}; define it in plans.yaml")
         if plan and start and plan["first_effective"] and start < plan["first_effective"]:
             node.child("start_date").error(
-                f"{start} is before plan {plan_id!r} has a price (first version effective {plan['first_effective']})")
+                f"{start} is before plan {plan_id!r} has a price (first version effective {plan['first_effective']})"
+            )
         period = node.child("billing_period").choice(PERIODS, default=(plan or {}).get("billing_period"))
         if plan and period != plan["billing_period"]:
             node.child("billing_period").error(
-                f"{period} differs from plan {plan_id!r} billing_period {plan['billing_period']}")
+                f"{period} differs from plan {plan_id!r} billing_period {plan['billing_period']}"
+            )
         currency = node.child("currency").string() or (plan or {}).get("currency")
         if plan and currency != plan["currency"]:
-            node.child("currency").error(f"{currency} differs from plan {plan_id!r} currency {plan['currency']}")
+            node.child("currency").error(
+                f"{currency} differs from plan {plan_id!r} currency {plan['currency']}"
+            )
         if plan and customer and plan["currency"] != customer["currency"]:
             node.child("plan_id").error(
                 f"plan {plan_id!r} is priced in {plan['currency']} but customer {customer_id!r} pays in "
-                f"{customer['currency']}; use the plan variant in {customer['currency']}")
+                f"{customer['currency']}; use the plan variant in {customer['currency']}"
+            )
         if sub_id is None:
             continue
         if sub_id in subs:
             node.child("id").error(f"duplicate subscription id {sub_id!r}")
             continue
-        row = {"subscription_id": sub_id, "customer_id": customer_id, "plan_id": plan_id, "start_date": start,
-               "end_date": end, "billing_anchor_day": anchor, "billing_period": period,
-               "trial_days": trial_days, "trial_usage_amount": _s(trial_amount), "currency": currency}
+        row = {
+            "subscription_id": sub_id,
+            "customer_id": customer_id,
+            "plan_id": plan_id,
+            "start_date": start,
+            "end_date": end,
+            "billing_anchor_day": anchor,
+            "billing_period": period,
+            "trial_days": trial_days,
+            "trial_usage_amount": _s(trial_amount),
+            "currency": currency,
+        }
         subs[sub_id] = row
         out.tables["subscriptions"].append(row)
     return subs
@@ -423,13 +570,29 @@ def _check_minor(node: Node, amount: Decimal | None, currency: str | None) -> No
     if amount is None or currency not in MINOR_UNITS:
         return
     if amount != amount.quantize(Decimal(1).scaleb(-MINOR_UNITS[currency])):
-        node.error(f"{amount} {currency} is finer than the currency's minor unit ({MINOR_UNITS[currency]} places)")
+        node.error(
+            f"{amount} {currency} is finer than the currency's minor unit ({MINOR_UNITS[currency]} places)"
+        )
 
 
-def _parse_discounts(doc: Any, customers: dict, subs: dict, plans: dict, issues: Issues,
-                     out: NormalizedCatalog) -> None:
-    allowed = {"id", "name", "customer_id", "subscription_id", "plan_id", "type", "percent", "amount",
-               "applies_to", "duration", "duration_periods", "start_date", "description"}
+def _parse_discounts(
+    doc: Any, customers: dict, subs: dict, plans: dict, issues: Issues, out: NormalizedCatalog
+) -> None:
+    allowed = {
+        "id",
+        "name",
+        "customer_id",
+        "subscription_id",
+        "plan_id",
+        "type",
+        "percent",
+        "amount",
+        "applies_to",
+        "duration",
+        "duration_periods",
+        "start_date",
+        "description",
+    }
     ids = []
     for node in _root_list(doc, "discounts.yaml", "discounts", issues, False):
         if not node.mapping(allowed, {"id", "type"}):
@@ -468,16 +631,22 @@ def _parse_discounts(doc: Any, customers: dict, subs: dict, plans: dict, issues:
             node.child("duration_periods").error("is required when duration is repeating")
         if duration == "once":
             periods = 1
-        out.tables["discounts"].append({
-            "discount_id": discount_id, "name": node.child("name").string() or discount_id,
-            "customer_id": node.child("customer_id").string(),
-            "subscription_id": node.child("subscription_id").string(),
-            "plan_id": node.child("plan_id").string(), "discount_type": kind, "percent": _s(percent),
-            "amount": _s(amount), "applies_to": node.child("applies_to").choice(("all", "recurring", "usage"),
-                                                                                 default="all"),
-            "duration": duration, "duration_periods": periods if duration != "forever" else None,
-            "start_date": node.child("start_date").date(),
-        })
+        out.tables["discounts"].append(
+            {
+                "discount_id": discount_id,
+                "name": node.child("name").string() or discount_id,
+                "customer_id": node.child("customer_id").string(),
+                "subscription_id": node.child("subscription_id").string(),
+                "plan_id": node.child("plan_id").string(),
+                "discount_type": kind,
+                "percent": _s(percent),
+                "amount": _s(amount),
+                "applies_to": node.child("applies_to").choice(("all", "recurring", "usage"), default="all"),
+                "duration": duration,
+                "duration_periods": periods if duration != "forever" else None,
+                "start_date": node.child("start_date").date(),
+            }
+        )
     _ids_unique(ids, "discount")
 
 
@@ -495,17 +664,26 @@ def _parse_credits(doc: Any, customers: dict, issues: Issues, out: NormalizedCat
             node.child("customer_id").error(f"unknown customer {customer_id!r}")
         currency = node.child("currency").string() or (customer or {}).get("currency")
         if customer and currency != customer["currency"]:
-            node.child("currency").error(f"{currency} differs from the customer's currency {customer['currency']}")
+            node.child("currency").error(
+                f"{currency} differs from the customer's currency {customer['currency']}"
+            )
         amount = node.child("amount").decimal(required=True, positive=True)
         _check_minor(node.child("amount"), amount, currency)
         granted = node.child("granted_at").date(required=True)
         expires = node.child("expires_at").date()
         if granted and expires and expires <= granted:
             node.child("expires_at").error(f"{expires} must be after granted_at {granted} (exclusive)")
-        out.tables["credit_grants"].append({
-            "grant_id": grant_id, "customer_id": customer_id, "currency": currency, "amount": _s(amount),
-            "granted_at": granted, "expires_at": expires,
-            "description": node.child("description").string() or "prepaid credit"})
+        out.tables["credit_grants"].append(
+            {
+                "grant_id": grant_id,
+                "customer_id": customer_id,
+                "currency": currency,
+                "amount": _s(amount),
+                "granted_at": granted,
+                "expires_at": expires,
+                "description": node.child("description").string() or "prepaid credit",
+            }
+        )
     _ids_unique(ids, "credit grant")
 
 
@@ -534,9 +712,17 @@ def _parse_commitments(doc: Any, subs: dict, plans: dict, issues: Issues, out: N
         end = node.child("effective_to").date()
         if start and end and end <= start:
             node.child("effective_to").error(f"{end} must be after effective_from {start} (exclusive)")
-        out.tables["commitments"].append({
-            "commitment_id": commitment_id, "subscription_id": sub_id, "plan_id": plan_id, "amount": _s(amount),
-            "currency": currency, "effective_from": start, "effective_to": end})
+        out.tables["commitments"].append(
+            {
+                "commitment_id": commitment_id,
+                "subscription_id": sub_id,
+                "plan_id": plan_id,
+                "amount": _s(amount),
+                "currency": currency,
+                "effective_from": start,
+                "effective_to": end,
+            }
+        )
     _ids_unique(ids, "commitment")
 
 
@@ -568,24 +754,46 @@ def _parse_contracts(doc: Any, customers: dict, plans: dict, issues: Issues, out
                 pnode.child("plan_id").error(f"unknown plan {plan_id!r}")
             matches = [c for c in charges_by_id.get(charge_id or "", []) if plan_id in (None, c["plan_id"])]
             if charge_id is not None and not matches:
-                pnode.child("charge_id").error(f"no plan charge {charge_id!r}" + (f" in plan {plan_id!r}"
-                                                                                 if plan_id else ""))
+                pnode.child("charge_id").error(
+                    f"no plan charge {charge_id!r}" + (f" in plan {plan_id!r}" if plan_id else "")
+                )
                 continue
             charge_type = matches[0]["charge_type"] if matches else "usage"
             price_id = f"{contract_id}:{index}"
             priced = _parse_price(pnode, charge_type, None, price_id, out.tables["charge_tiers"])
             if priced.get("price_model") is None:
                 pnode.child("model").error("is required (the contract price replaces the plan's price)")
-            out.tables["contract_prices"].append({
-                "price_id": price_id, "contract_id": contract_id, "customer_id": customer_id,
-                "plan_id": plan_id, "charge_id": charge_id,
-                "dimension_value": pnode.child("dimension_value").string(),
-                "effective_from": start, "effective_to": end, **_price_columns(priced)})
+            out.tables["contract_prices"].append(
+                {
+                    "price_id": price_id,
+                    "contract_id": contract_id,
+                    "customer_id": customer_id,
+                    "plan_id": plan_id,
+                    "charge_id": charge_id,
+                    "dimension_value": pnode.child("dimension_value").string(),
+                    "effective_from": start,
+                    "effective_to": end,
+                    **_price_columns(priced),
+                }
+            )
     _ids_unique(ids, "contract")
 
 
-TABLES = ("meters", "meter_filters", "plans", "plan_versions", "plan_charges", "charge_tiers", "customers", "subscriptions",
-          "discounts", "credit_grants", "commitments", "contract_prices", "currencies")
+TABLES = (
+    "meters",
+    "meter_filters",
+    "plans",
+    "plan_versions",
+    "plan_charges",
+    "charge_tiers",
+    "customers",
+    "subscriptions",
+    "discounts",
+    "credit_grants",
+    "commitments",
+    "contract_prices",
+    "currencies",
+)
 
 
 def parse_catalog(directory: Path | str) -> NormalizedCatalog:
@@ -597,8 +805,15 @@ def parse_catalog(directory: Path | str) -> NormalizedCatalog:
     issues = Issues()
     out = NormalizedCatalog({name: [] for name in TABLES})
     if not directory.is_dir():
-        raise CatalogError([CatalogIssue(str(directory), "", "catalog directory does not exist; pass --catalog DIR "
-                                         "or set USAGEBILL_CATALOG_DIR")])
+        raise CatalogError(
+            [
+                CatalogIssue(
+                    str(directory),
+                    "",
+                    "catalog directory does not exist; pass --catalog DIR or set USAGEBILL_CATALOG_DIR",
+                )
+            ]
+        )
     docs = {name: _load_yaml(directory, name, issues, True) for name in REQUIRED_FILES}
     docs.update({name: _load_yaml(directory, name, issues, False) for name in OPTIONAL_FILES})
     meters = _parse_meters(docs["meters.yaml"], issues)
@@ -606,7 +821,9 @@ def parse_catalog(directory: Path | str) -> NormalizedCatalog:
     out.tables["meter_filters"] = [
         {"meter_id": meter_id, "dimension": dim, "value": value}
         for meter_id, meter in meters.items()
-        for dim, values in json.loads(meter["filters_json"]).items() for value in values]
+        for dim, values in json.loads(meter["filters_json"]).items()
+        for value in values
+    ]
     plans = _parse_plans(docs["plans.yaml"], meters, issues, out)
     customers = _parse_customers(docs["customers.yaml"], issues, out)
     subs = _parse_subscriptions(docs["subscriptions.yaml"], customers, plans, issues, out)
@@ -618,10 +835,19 @@ def parse_catalog(directory: Path | str) -> NormalizedCatalog:
         raise CatalogError(issues.items)
     out.tables["currencies"] = [{"currency": c, "minor_unit": m} for c, m in MINOR_UNITS.items()]
     keys = {
-        "meters": ("meter_id",), "meter_filters": ("meter_id", "dimension", "value"), "plans": ("plan_id",), "plan_versions": ("plan_id", "plan_version"),
-        "plan_charges": ("price_id",), "charge_tiers": ("price_id", "tier"), "customers": ("customer_id",),
-        "subscriptions": ("subscription_id",), "discounts": ("discount_id",), "credit_grants": ("grant_id",),
-        "commitments": ("commitment_id",), "contract_prices": ("price_id",), "currencies": ("currency",),
+        "meters": ("meter_id",),
+        "meter_filters": ("meter_id", "dimension", "value"),
+        "plans": ("plan_id",),
+        "plan_versions": ("plan_id", "plan_version"),
+        "plan_charges": ("price_id",),
+        "charge_tiers": ("price_id", "tier"),
+        "customers": ("customer_id",),
+        "subscriptions": ("subscription_id",),
+        "discounts": ("discount_id",),
+        "credit_grants": ("grant_id",),
+        "commitments": ("commitment_id",),
+        "contract_prices": ("price_id",),
+        "currencies": ("currency",),
     }
     for name, key in keys.items():
         out.tables[name].sort(key=lambda row, key=key: tuple(str(row[k]) for k in key))
