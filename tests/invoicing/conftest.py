@@ -162,6 +162,7 @@ def billing_line(
         "currency": currency,
         "dimensions_json": json.dumps(dims or {}),
         "sequence_in_period": seq,
+        "price_id": None,
     }
 
 
@@ -397,7 +398,7 @@ class Warehouse:
                 period_start date, period_end date, service_start date, service_end date, meter_id varchar,
                 quantity decimal(38,12), unit_price decimal(38,12),
                 tier_breakdown_json varchar, amount decimal(38,12), amount_rounded decimal(38,12),
-                currency varchar, dimensions_json varchar, sequence_in_period integer)"""
+                currency varchar, dimensions_json varchar, sequence_in_period integer, price_id varchar)"""
             )
             columns = list(billing_lines[0])
             con.executemany(
@@ -416,6 +417,10 @@ class Warehouse:
                     [c[0], c[1], f"billing@{c[0]}.example", c[2], c[3], c[4], c[5], c[6], json.dumps(c[7])]
                     for c in CUSTOMERS
                 ],
+            )
+            con.execute("drop table if exists staging.stg_catalog__plan_charges")
+            con.execute(
+                "create table staging.stg_catalog__plan_charges (price_id varchar, included_units decimal(38,12))"
             )
             con.execute("drop table if exists staging.stg_catalog__subscriptions")
             con.execute(

@@ -112,6 +112,11 @@ def test_real_rating_gives_hand_computed_invoices(e2e) -> None:
         ("UB-2026-000002", D("1000")),
         ("UB-2026-000003", D("590")),
     ]
+    gpu = e2e.query(
+        "select quantity, included_quantity, amount from billing.fct_invoice_lines"
+        " where invoice_number = 'UB-2026-000003' and line_type = 'usage'"
+    )
+    assert gpu == [(D("60000000"), D("50000000"), D("90"))]  # 60M used, 50M included -> 10M billed
     de = e2e.query(
         "select currency, tax_amount, is_reverse_charge from billing.fct_invoices where customer_id = 'cus_de'"
     )
@@ -229,6 +234,8 @@ def test_documents_contain_the_required_fields(e2e, tmp_path: Path) -> None:
         "Payment terms: 30 days",
     ):
         assert required in text, required
+    starter = (out / "UB-2026-000003.html").read_text(encoding="utf-8")
+    assert "GPU time (gpu_type=h100), 50,000,000 included" in starter
     note = TextByClass()
     note.feed((out / "UBCN-2026-000001.html").read_text(encoding="utf-8"))
     assert note.found["original-invoice"] == ["UB-2026-000003"] and note.found["total"] == ["9.00 USD"]

@@ -45,6 +45,7 @@ class Line:
     unit_price: str
     amount: str
     tax_label: str
+    tax_percent: str
 
 
 @dataclass
@@ -133,11 +134,14 @@ def _address(raw: str | None) -> list[str]:
     return [str(part) for part in parts if part]
 
 
-def _tax_label(row: dict[str, Any]) -> str:
+def _tax_percent(row: dict[str, Any]) -> str:
     rate = row["tax_rate"]
     percent = format((Decimal(rate) * 100).normalize(), "f") if rate is not None else "?"
-    inclusive = " incl." if row["is_tax_inclusive"] else ""
-    return f"{row['tax_name'] or row['tax_rate_id']} {percent}%{inclusive}"
+    return f"{percent}%" + (" incl." if row["is_tax_inclusive"] else "")
+
+
+def _tax_label(row: dict[str, Any]) -> str:
+    return f"{row['tax_name'] or row['tax_rate_id']} {_tax_percent(row)}"
 
 
 def load_documents(warehouse: Path | None = None, number: str | None = None) -> list[Document]:
@@ -204,12 +208,18 @@ def _document(rows: list[dict[str, Any]]) -> Document:
         document.lines.append(
             Line(
                 number=row["line_number"],
-                description=row["description"] or row["charge_id"],
+                description=(row["description"] or row["charge_id"])
+                + (
+                    f", {format_quantity(row['included_quantity'])} included"
+                    if row["included_quantity"]
+                    else ""
+                ),
                 period=_period(row["period_start"], row["period_end"]),
                 quantity=format_quantity(row["quantity"]),
                 unit_price=format_unit_price(row["unit_price"]),
                 amount=format_money(row["amount"], currency),
                 tax_label=label,
+                tax_percent=_tax_percent(row),
             )
         )
         subtotal += row["net_amount"]
@@ -357,7 +367,7 @@ def render_pdf(document: Document, path: Path) -> None:
             new_y=YPos.NEXT,
         )
     pdf.set_y(max(pdf.get_y(), top) + 4)
-    widths = [7, 49, 41, 22, 17, 30, 24]
+    widths = [7, 61, 41, 22, 17, 18, 24]
     row(
         [
             ("#", widths[0], "L"),
@@ -365,7 +375,7 @@ def render_pdf(document: Document, path: Path) -> None:
             ("Service period", widths[2], "L"),
             ("Quantity", widths[3], "R"),
             ("Price", widths[4], "R"),
-            ("Tax", widths[5], "L"),
+            ("Tax", widths[5], "R"),
             (f"Amount {d.currency}", widths[6], "R"),
         ],
         "B",
@@ -378,7 +388,7 @@ def render_pdf(document: Document, path: Path) -> None:
                 (line.period, widths[2], "L"),
                 (line.quantity, widths[3], "R"),
                 (line.unit_price, widths[4], "R"),
-                (line.tax_label, widths[5], "L"),
+                (line.tax_percent, widths[5], "R"),
                 (line.amount, widths[6], "R"),
             ]
         )

@@ -14,6 +14,10 @@ currencies as (
     select * from {{ ref('invoicing_currency_minor_units') }}
 ),
 
+plan_charges as (
+    select * from {{ ref('stg_catalog__plan_charges') }}
+),
+
 dated as (
     select
         billing_lines.*,
@@ -47,6 +51,7 @@ rounded as (
     select
         keyed.*,
         currencies.minor_unit,
+        plan_charges.included_units,
         cast(case currencies.minor_unit
             when 0 then cast(round(cast(keyed.amount as decimal(38, 12)), 0) as decimal(38, 12))
             when 1 then cast(round(cast(keyed.amount as decimal(38, 12)), 1) as decimal(38, 12))
@@ -55,6 +60,7 @@ rounded as (
         end as decimal(38, 12)) as amount_line_rounded
     from keyed
     left join currencies on keyed.currency = currencies.currency
+    left join plan_charges on keyed.price_id = plan_charges.price_id
 ),
 
 final as (
@@ -88,6 +94,7 @@ final as (
         issue_date,
         issue_date <= cast('{{ as_of }}' as date) as is_closed,
         cast(quantity as decimal(38, 12)) as quantity,
+        case when line_type = 'usage' and included_units > 0 then included_units end as included_quantity,
         cast(unit_price as decimal(38, 12)) as unit_price,
         cast(amount as decimal(38, 12)) as amount_full_precision,
         amount_line_rounded as amount,

@@ -19,6 +19,7 @@ final as (
         line_type,
         description,
         quantity,
+        included_quantity,
         unit_price,
         amount,
         cast(case minor_unit

@@ -275,7 +275,8 @@ note_lines as (
                 || changed.source_invoice_number || ' was issued on ' || cast(changed.source_issue_date as varchar)
             else 'Restatement: rating or catalog changed after invoice '
                 || changed.source_invoice_number || ' was issued on ' || cast(changed.source_issue_date as varchar)
-        end as reason
+        end as reason,
+        cast(null as decimal(38, 12)) as included_quantity
     from changed
     inner join new_notes on changed.source_invoice_id = new_notes.source_invoice_id
     left join late_events on changed.source_invoice_id = late_events.source_invoice_id
@@ -342,7 +343,8 @@ adjustment_lines as (
                 then 'Late usage: ' || cast(late_events.late_event_count as varchar)
                 || ' usage events arrived after invoice ' || changed.source_invoice_number || ' was issued'
             else 'Restatement of invoice ' || changed.source_invoice_number
-        end as reason
+        end as reason,
+        cast(null as decimal(38, 12)) as included_quantity
     from changed
     inner join next_invoice
         on changed.customer_id = next_invoice.customer_id
@@ -390,7 +392,8 @@ invoice_own_lines as (
         new_invoice_lines.net_amount,
         new_invoice_lines.gross_amount,
         new_invoice_lines.minor_unit,
-        cast(null as varchar) as reason
+        cast(null as varchar) as reason,
+        new_invoice_lines.included_quantity
     from new_invoice_lines
     inner join new_invoices on new_invoice_lines.invoice_id = new_invoices.invoice_id
 ),
@@ -427,7 +430,8 @@ adjustments_dated as (
         adjustment_lines.net_amount,
         adjustment_lines.gross_amount,
         adjustment_lines.minor_unit,
-        adjustment_lines.reason
+        adjustment_lines.reason,
+        adjustment_lines.included_quantity
     from adjustment_lines
     inner join new_invoices on adjustment_lines.document_id = new_invoices.invoice_id
 ),
@@ -522,6 +526,7 @@ final as (
         lines.period_start,
         lines.period_end,
         cast(lines.quantity as decimal(38, 12)) as quantity,
+        cast(lines.included_quantity as decimal(38, 12)) as included_quantity,
         cast(lines.unit_price as decimal(38, 12)) as unit_price,
         cast(lines.amount as decimal(38, 12)) as amount,
         lines.tax_rate_id,
