@@ -304,7 +304,7 @@ def _safe(text: str, unicode_font: bool) -> str:
 
 def render_pdf(document: Document, path: Path) -> None:
     """A one-column A4 PDF with the same content as the HTML (fpdf2, pure Python)."""
-    from fpdf import FPDF
+    from fpdf import FPDF, FontFace
     from fpdf.enums import XPos, YPos
 
     pdf = FPDF(format="A4")
@@ -367,31 +367,39 @@ def render_pdf(document: Document, path: Path) -> None:
             new_y=YPos.NEXT,
         )
     pdf.set_y(max(pdf.get_y(), top) + 4)
-    widths = [7, 61, 41, 22, 17, 18, 24]
-    row(
-        [
-            ("#", widths[0], "L"),
-            ("Description", widths[1], "L"),
-            ("Service period", widths[2], "L"),
-            ("Quantity", widths[3], "R"),
-            ("Price", widths[4], "R"),
-            ("Tax", widths[5], "R"),
-            (f"Amount {d.currency}", widths[6], "R"),
-        ],
-        "B",
-    )
-    for line in d.lines:
-        row(
-            [
-                (str(line.number), widths[0], "L"),
-                (line.description, widths[1], "L"),
-                (line.period, widths[2], "L"),
-                (line.quantity, widths[3], "R"),
-                (line.unit_price, widths[4], "R"),
-                (line.tax_percent, widths[5], "R"),
-                (line.amount, widths[6], "R"),
-            ]
-        )
+    # the lines table wraps long descriptions onto several lines (fpdf2 table)
+    pdf.set_font(family, "", 8)
+    with pdf.table(
+        col_widths=(7, 61, 41, 22, 17, 18, 24),
+        width=190,
+        text_align=("LEFT", "LEFT", "LEFT", "RIGHT", "RIGHT", "RIGHT", "RIGHT"),
+        borders_layout="HORIZONTAL_LINES",
+        line_height=4.5,
+        headings_style=FontFace(emphasis="BOLD"),
+    ) as table:
+        heading = table.row()
+        for title in (
+            "#",
+            "Description",
+            "Service period",
+            "Quantity",
+            "Price",
+            "Tax",
+            f"Amount {d.currency}",
+        ):
+            heading.cell(title)
+        for line in d.lines:
+            cells = table.row()
+            for value in (
+                str(line.number),
+                line.description,
+                line.period,
+                line.quantity,
+                line.unit_price,
+                line.tax_percent,
+                line.amount,
+            ):
+                cells.cell(_safe(value, unicode_font))
     pdf.ln(3)
     row([("Tax rate", 80, "L"), ("Taxable amount", 55, "R"), ("Tax", 55, "R")], "B")
     for tax in d.taxes:
