@@ -2,31 +2,25 @@
 with
 
 source as (
-    {#- While the folder has no file yet (DuckDB cannot read an empty glob): the same columns,
-        no rows. The source() call keeps the lineage either way. -#}
-    {%- if raw_files_exist('cloud_costs') %}
-        select * from {{ source('raw', 'cloud_costs') }}
-    {%- else %}
-        {%- set _lineage = source('raw', 'cloud_costs') %}
-        select
-            cast(null as date) as billing_period_start,
-            cast(null as timestamp) as charge_period_start,
-            cast(null as timestamp) as charge_period_end,
-            cast(null as varchar) as provider_name,
-            cast(null as varchar) as service_name,
-            cast(null as varchar) as sku_id,
-            cast(null as varchar) as resource_id,
-            cast(null as varchar) as charge_category,
-            cast(null as varchar) as billed_cost,
-            cast(null as varchar) as billing_currency,
-            cast(null as varchar) as consumed_quantity,
-            cast(null as varchar) as consumed_unit,
-            cast(null as varchar) as cost_kind,
-            cast(null as varchar) as usagebill_meter,
-            cast(null as varchar) as source_file,
-            cast(null as bigint) as line_number
-        where false
-    {%- endif %}
+    {#- typed even while the folder holds no file yet (macro raw_with_schema) -#}
+    {{ raw_with_schema(source('raw', 'cloud_costs'), [
+        ('billing_period_start', 'timestamptz'),
+        ('charge_period_start', 'timestamptz'),
+        ('charge_period_end', 'timestamptz'),
+        ('provider_name', 'varchar'),
+        ('service_name', 'varchar'),
+        ('sku_id', 'varchar'),
+        ('resource_id', 'varchar'),
+        ('charge_category', 'varchar'),
+        ('billed_cost', 'varchar'),
+        ('billing_currency', 'varchar'),
+        ('consumed_quantity', 'varchar'),
+        ('consumed_unit', 'varchar'),
+        ('cost_kind', 'varchar'),
+        ('usagebill_meter', 'varchar'),
+        ('source_file', 'varchar'),
+        ('line_number', 'bigint'),
+    ]) }}
 ),
 
 renamed as (

@@ -2,27 +2,21 @@
 with
 
 source as (
-    {#- While the folder has no file yet (DuckDB cannot read an empty glob): the same columns,
-        no rows. The source() call keeps the lineage either way. -#}
-    {%- if raw_files_exist('usage_events') %}
-        select * from {{ source('raw', 'usage_events') }}
-    {%- else %}
-        {%- set _lineage = source('raw', 'usage_events') %}
-        select
-            cast(null as varchar) as tenant_id,
-            cast(null as varchar) as event_id,
-            cast(null as varchar) as customer_id,
-            cast(null as varchar) as meter,
-            cast(null as timestamp) as event_ts,
-            cast(null as varchar) as quantity,
-            cast(null as varchar) as properties_json,
-            cast(null as varchar) as dimensions_json,
-            cast(null as varchar) as source,
-            cast(null as varchar) as source_file,
-            cast(null as timestamp) as arrived_at,
-            cast(null as date) as arrival_date
-        where false
-    {%- endif %}
+    {#- typed even while the folder holds no file yet (macro raw_with_schema) -#}
+    {{ raw_with_schema(source('raw', 'usage_events'), [
+        ('tenant_id', 'varchar'),
+        ('event_id', 'varchar'),
+        ('customer_id', 'varchar'),
+        ('meter', 'varchar'),
+        ('event_ts', 'timestamptz'),
+        ('quantity', 'varchar'),
+        ('properties_json', 'varchar'),
+        ('dimensions_json', 'varchar'),
+        ('source', 'varchar'),
+        ('source_file', 'varchar'),
+        ('arrived_at', 'timestamptz'),
+        ('arrival_date', 'date'),
+    ]) }}
 ),
 
 renamed as (

@@ -2,23 +2,17 @@
 with
 
 source as (
-    {#- While the folder has no file yet (DuckDB cannot read an empty glob): the same columns,
-        no rows. The source() call keeps the lineage either way. -#}
-    {%- if raw_files_exist('quarantine') %}
-        select * from {{ source('raw', 'quarantine') }}
-    {%- else %}
-        {%- set _lineage = source('raw', 'quarantine') %}
-        select
-            cast(null as varchar) as source_file,
-            cast(null as bigint) as line_number,
-            cast(null as varchar) as raw_record,
-            cast(null as varchar) as field,
-            cast(null as varchar) as rule,
-            cast(null as varchar) as reason,
-            cast(null as timestamp) as quarantined_at,
-            cast(null as date) as arrival_date
-        where false
-    {%- endif %}
+    {#- typed even while the folder holds no file yet (macro raw_with_schema) -#}
+    {{ raw_with_schema(source('raw', 'quarantine'), [
+        ('source_file', 'varchar'),
+        ('line_number', 'bigint'),
+        ('raw_record', 'varchar'),
+        ('field', 'varchar'),
+        ('rule', 'varchar'),
+        ('reason', 'varchar'),
+        ('quarantined_at', 'timestamptz'),
+        ('arrival_date', 'date'),
+    ]) }}
 ),
 
 renamed as (
