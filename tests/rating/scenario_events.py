@@ -89,6 +89,8 @@ def scenario_events() -> list[dict[str, Any]]:
         e(n, "c_meters", "storage_gb", "2026-05-31T12:00:00Z", "20"),
     ]
     out.append(e(n, "c_meters", "gpu_s", may, properties={"seconds": "2.457"}))
+    out += [e(n, "c_usage_disc", "units", f"2026-05-{day:02d}T08:00:00Z", "1") for day in range(1, 14)]
+    out += [e(n, "c_growth", "gpu_ms", may, "500000000", {"gpu_type": "h100"}) for _ in range(3)]
     return out
 
 

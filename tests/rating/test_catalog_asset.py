@@ -36,8 +36,8 @@ def test_asset_writes_catalog_tables(env: Path) -> None:
     assert "plan_charges.parquet" in written and "credit_grants.parquet" in written
     metadata = result.asset_materializations_for_node("raw__catalog")[0].metadata
     assert (
-        metadata["rows_subscriptions"].value == 37
-    )  # 36 customers, one with a plan change (2 subscriptions)
+        metadata["rows_subscriptions"].value == 41
+    )  # 40 customers, one with a plan change (2 subscriptions)
 
 
 def test_asset_fails_with_validation_message(env: Path) -> None:

@@ -227,7 +227,7 @@ def test_proration_of_plan_change(rated: RatingResult) -> None:
 
 def test_annual_periods_with_anchor_day(rated: RatingResult) -> None:
     # anchor 15, started 2025-05-15, $1,200 a year in arrears: period [2025-05-15, 2026-05-15) -> 1200.00
-    (line,) = lines(rated, "c_annual_arrears", date(2025, 5, 15))
+    (line,) = lines(rated, "c_annual_arrears", date(2025, 5, 15), "recurring_fee")
     assert (line["period_end"], line["billing_timing"], line["amount_rounded"]) == (
         date(2026, 5, 15),
         "in_arrears",
@@ -393,3 +393,50 @@ def test_same_bill_from_shuffled_events_split_into_csv_and_jsonl(rated: RatingRe
         )
 
     assert key(again) == key(rated)
+
+
+def test_contract_price_of_a_recurring_fee_from_its_effective_date(rated: RatingResult) -> None:
+    # plan fee $100; contract $80 from 2026-06-01: May 100.00 (plan), June 80.00 (contract)
+    (may,) = lines(rated, "c_contract_fee")
+    (june,) = lines(rated, "c_contract_fee", JUNE)
+    assert (may["price_source"], may["amount_rounded"]) == ("plan", D("100.00"))
+    assert (june["price_source"], june["amount_rounded"]) == ("contract", D("80.00"))
+
+
+def test_discount_on_usage_only(rated: RatingResult) -> None:
+    # Kill Bill plan ($30 fee + 13 videos = $18) with 10% off usage only: -1.80, on the in-arrears lines
+    got = [(x["line_type"], x["billing_timing"], x["amount_rounded"]) for x in lines(rated, "c_usage_disc")]
+    assert got == [
+        ("recurring_fee", "in_advance", D("30.00")),
+        ("usage", "in_arrears", D("18.00")),
+        ("discount", "in_arrears", D("-1.80")),
+    ]
+
+
+def test_graduated_overage_after_included_units_with_unit_size(rated: RatingResult) -> None:
+    # $2,000 + 300,000,000 ms included, then per 1K ms: first 1,000,000,000 billable ms at $0.008, beyond $0.007.
+    # 1,500,000,000 ms used -> billable 1,200,000,000: 1e9/1000*0.008 = 8,000 + 2e8/1000*0.007 = 1,400 -> 9,400.00
+    usage = lines(rated, "c_growth", line_type="usage")
+    assert [x["amount_rounded"] for x in usage] == [D("9400.00")]
+    tiers = json.loads(usage[0]["tier_breakdown_json"])
+    assert [(D(t["quantity"]), D(t["amount"])) for t in tiers] == [
+        (D("1000000000"), D("8000")),
+        (D("200000000"), D("1400")),
+    ]
+
+
+def test_cancelled_mid_period_fee_in_arrears_prorated(rated: RatingResult) -> None:
+    # $100/month in arrears, cancelled from May 16 (exclusive end): 15 of 31 days = 48.387096774194 -> 48.39
+    (line,) = lines(rated, "c_cancel")
+    assert (line["line_type"], line["service_end"], line["amount_rounded"]) == (
+        "proration",
+        date(2026, 5, 16),
+        D("48.39"),
+    )
+    assert lines(rated, "c_cancel", JUNE) == []
+
+
+def test_annual_minimum_commitment_true_up(rated: RatingResult) -> None:
+    # $1,500 minimum per annual period, the year's fee was $1,200 -> true-up 300.00 when the year ended
+    got = [(x["line_type"], x["amount_rounded"]) for x in lines(rated, "c_annual_arrears", date(2025, 5, 15))]
+    assert got == [("recurring_fee", D("1200.00")), ("commitment_true_up", D("300.00"))]
