@@ -92,6 +92,7 @@ def test_killbill_recurring_plus_consumable(rated: RatingResult) -> None:
     assert [x["amount_rounded"] for x in fee] == [D("30.00")]
     assert [x["amount_rounded"] for x in usage] == [D("18.00")]
     assert [x["billing_timing"] for x in fee + usage] == ["in_advance", "in_arrears"]
+    assert fee[0]["unit_price"] == D("30")  # the fee of a recurring line
     assert total(rated, "c_killbill", JUNE) == D("30.00")  # June: fee only, no usage
 
 

@@ -25,7 +25,7 @@ fees as (
         prices.*,
         case when prices.service_days = prices.period_days then 'recurring_fee' else 'proration' end as line_type,
         {{ safe_divide('prices.service_days', 'prices.period_days') }} as quantity,
-        prices.amount as unit_price,
+        prices.amount as fee_unit_price,
         {{ safe_divide('prices.fee_x_service_days', 'prices.period_days') }} as line_amount
     from prices
 ),
@@ -35,7 +35,7 @@ trial_credits as (
         prices.*,
         'trial_credit' as line_type,
         {{ safe_divide('prices.trial_days_in_period', 'prices.period_days') }} as quantity,
-        prices.amount as unit_price,
+        prices.amount as fee_unit_price,
         -1 * {{ safe_divide('prices.fee_x_trial_days', 'prices.period_days') }}
             as line_amount
     from prices
@@ -71,7 +71,7 @@ final as (
         billing_timing,
         '{}' as dimensions_json,
         cast(quantity as decimal(38, 12)) as quantity,
-        cast(unit_price as decimal(38, 12)) as unit_price,
+        cast(fee_unit_price as decimal(38, 12)) as unit_price,
         cast(null as {{ dbt.type_string() }}) as tier_breakdown_json,
         cast(line_amount as decimal(38, 12)) as amount
     from unioned
