@@ -22,7 +22,8 @@ dated as (
     select
         billing_lines.*,
         cast(case when billing_lines.billing_timing = 'in_advance' then billing_lines.service_start
-            else billing_lines.period_end end as date) as billing_date
+            else billing_lines.period_end
+        end as date) as billing_date
     from billing_lines
 ),
 
@@ -80,7 +81,8 @@ final as (
         || case
             when dimensions_json is null or dimensions_json in ('', '{}', 'null') then ''
             else ' (' || replace(replace(replace(replace(replace(replace(replace(
-                dimensions_json, '{', ''), '}', ''), '"', ''), ': ', ':'), ', ', ','), ':', '='), ',', ', ') || ')'
+                    dimensions_json, '{', ''
+                ), '}', ''), '"', ''), ': ', ':'), ', ', ','), ':', '='), ',', ', ') || ')'
         end as description,
         price_model,
         line_type,

@@ -7,7 +7,8 @@
     Tax is computed on the rounded line amount and rounded once, half-up, to the minor unit:
     exclusive: tax = round(amount * rate), net = amount, gross = amount + tax;
     inclusive: tax = round(amount * rate / (1 + rate)), net = amount - tax, gross = amount. -#}
-{%- set reverse_charge_note = "Reverse charge: VAT to be accounted for by the recipient, Art. 196 Council Directive 2006/112/EC" -%}
+{%- set reverse_charge_note = "Reverse charge: VAT to be accounted for by the recipient, "
+    ~ "Art. 196 Council Directive 2006/112/EC" -%}
 
 with lines as (
     select * from {{ ref('int_invoice_lines_assigned') }}
@@ -40,7 +41,7 @@ customer_tax as (
         (
             customer_eu.country is not null
             and issuer_eu.country is not null
-            and customers.country <> issuer.country
+            and customers.country != issuer.country
             and customers.customer_type = 'business'
             and nullif(trim(customers.tax_id), '') is not null
         ) as is_reverse_charge
@@ -66,16 +67,16 @@ rate_candidates as (
                 case when rates.state is null then 1 else 0 end,
                 case when rates.customer_type is null then 1 else 0 end,
                 rates.valid_from desc,
-                rates.tax_rate_id
+                rates.tax_rate_id asc
         ) as specificity_rank
     from lines
     inner join customer_tax on lines.customer_id = customer_tax.customer_id
     inner join rates
-        on (rates.country = customer_tax.customer_country or rates.country = '*')
-        and (rates.state is null or rates.state = customer_tax.customer_state)
-        and (rates.customer_type is null or rates.customer_type = customer_tax.customer_type)
-        and rates.valid_from <= lines.issue_date
-        and (rates.valid_to is null or lines.issue_date < rates.valid_to)
+        on (customer_tax.customer_country = rates.country or rates.country = '*')
+            and (rates.state is null or customer_tax.customer_state = rates.state)
+            and (rates.customer_type is null or customer_tax.customer_type = rates.customer_type)
+            and lines.issue_date >= rates.valid_from
+            and (rates.valid_to is null or lines.issue_date < rates.valid_to)
 ),
 
 chosen as (
@@ -111,8 +112,8 @@ chosen as (
     left join customer_tax on lines.customer_id = customer_tax.customer_id
     left join rate_candidates
         on lines.invoice_id = rate_candidates.invoice_id
-        and lines.billing_line_id = rate_candidates.billing_line_id
-        and rate_candidates.specificity_rank = 1
+            and lines.billing_line_id = rate_candidates.billing_line_id
+            and rate_candidates.specificity_rank = 1
 ),
 
 unrounded as (

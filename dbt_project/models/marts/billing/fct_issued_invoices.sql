@@ -1,7 +1,10 @@
 {#- Append-only register of issued invoice headers: one row per invoice, appended by the run that
     issued it and never updated (incremental append, full_refresh disabled). Totals are the sums of
     the invoice's rounded lines in billing.fct_issued_lines. -#}
-{{ config(materialized='incremental', incremental_strategy='append', full_refresh=false, schema='billing') }}
+{{ config(
+    materialized='incremental', incremental_strategy='append', full_refresh=false, on_schema_change='fail',
+    schema='billing',
+) }}
 
 with issued_lines as (
     select * from {{ ref('fct_issued_lines') }}

@@ -10,12 +10,16 @@
        as `adjustment` lines on the customer's next invoice issued in this run
        (late_usage_mode = adjustment_line; pending until that invoice closes).
     The same inputs give no new rows on a re-run (idempotent). -#}
-{{ config(materialized='incremental', incremental_strategy='append', full_refresh=false, schema='billing') }}
+{{ config(
+    materialized='incremental', incremental_strategy='append', full_refresh=false, on_schema_change='fail',
+    schema='billing',
+) }}
 {%- set as_of = var('as_of_date', run_started_at.strftime('%Y-%m-%d')) -%}
 {%- set mode = var('late_usage_mode', 'credit_note') -%}
 {%- if mode not in ['credit_note', 'adjustment_line'] -%}
     {{ exceptions.raise_compiler_error("dbt var late_usage_mode = '" ~ mode ~ "' is not supported: use credit_note or adjustment_line") }}
 {%- endif %}
+{%- set issue_notes = (mode == 'credit_note') %}
 
 with computed as (
     select * from {{ ref('int_invoice_lines_taxed') }}
@@ -34,43 +38,43 @@ journal as (
 ),
 
 previously_issued as (
-{%- if is_incremental() %}
-    select * from {{ this }}
-{%- else %}
-    select
-        cast(null as varchar) as document_id,
-        cast(null as varchar) as document_type,
-        cast(null as varchar) as document_number,
-        cast(null as bigint) as document_sequence,
-        cast(null as varchar) as source_invoice_id,
-        cast(null as varchar) as source_invoice_number,
-        cast(null as varchar) as billing_line_id,
-        cast(null as date) as issue_date,
-        cast(null as date) as document_period_start,
-        cast(null as date) as document_period_end,
-        cast(null as varchar) as customer_id,
-        cast(null as varchar) as subscription_id,
-        cast(null as varchar) as currency,
-        cast(null as varchar) as charge_id,
-        cast(null as varchar) as line_type,
-        cast(null as varchar) as description,
-        cast(null as date) as period_start,
-        cast(null as date) as period_end,
-        cast(null as decimal(38, 12)) as quantity,
-        cast(null as decimal(38, 12)) as unit_price,
-        cast(null as decimal(38, 12)) as amount,
-        cast(null as varchar) as tax_rate_id,
-        cast(null as varchar) as tax_name,
-        cast(null as decimal(38, 12)) as tax_rate,
-        cast(null as boolean) as is_tax_inclusive,
-        cast(null as varchar) as tax_note,
-        cast(null as boolean) as is_reverse_charge,
-        cast(null as decimal(38, 12)) as tax_amount,
-        cast(null as decimal(38, 12)) as net_amount,
-        cast(null as decimal(38, 12)) as gross_amount,
-        cast(null as integer) as minor_unit
-    where 1 = 0
-{%- endif %}
+    {%- if is_incremental() %}
+        select * from {{ this }}
+    {%- else %}
+        select
+            cast(null as varchar) as document_id,
+            cast(null as varchar) as document_type,
+            cast(null as varchar) as document_number,
+            cast(null as bigint) as document_sequence,
+            cast(null as varchar) as source_invoice_id,
+            cast(null as varchar) as source_invoice_number,
+            cast(null as varchar) as billing_line_id,
+            cast(null as date) as issue_date,
+            cast(null as date) as document_period_start,
+            cast(null as date) as document_period_end,
+            cast(null as varchar) as customer_id,
+            cast(null as varchar) as subscription_id,
+            cast(null as varchar) as currency,
+            cast(null as varchar) as charge_id,
+            cast(null as varchar) as line_type,
+            cast(null as varchar) as description,
+            cast(null as date) as period_start,
+            cast(null as date) as period_end,
+            cast(null as decimal(38, 12)) as quantity,
+            cast(null as decimal(38, 12)) as unit_price,
+            cast(null as decimal(38, 12)) as amount,
+            cast(null as varchar) as tax_rate_id,
+            cast(null as varchar) as tax_name,
+            cast(null as decimal(38, 12)) as tax_rate,
+            cast(null as boolean) as is_tax_inclusive,
+            cast(null as varchar) as tax_note,
+            cast(null as boolean) as is_reverse_charge,
+            cast(null as decimal(38, 12)) as tax_amount,
+            cast(null as decimal(38, 12)) as net_amount,
+            cast(null as decimal(38, 12)) as gross_amount,
+            cast(null as integer) as minor_unit
+        where 1 = 0
+    {%- endif %}
 ),
 
 issued_invoices as (
@@ -173,7 +177,7 @@ deltas as (
     from current_of_issued as cur
     full outer join accounted as acc
         on cur.invoice_id = acc.source_invoice_id
-        and cur.billing_line_id = acc.billing_line_id
+            and cur.billing_line_id = acc.billing_line_id
     where coalesce(cur.invoice_id, acc.source_invoice_id) in (select issued_invoices.invoice_id from issued_invoices)
 ),
 
@@ -186,7 +190,7 @@ changed as (
         issued_invoices.period_end as source_period_end
     from deltas
     inner join issued_invoices on deltas.source_invoice_id = issued_invoices.invoice_id
-    where deltas.quantity <> 0 or deltas.amount <> 0 or deltas.tax_amount <> 0
+    where deltas.quantity != 0 or deltas.amount != 0 or deltas.tax_amount != 0
 ),
 
 late_events as (
@@ -194,21 +198,27 @@ late_events as (
         changed_invoices.source_invoice_id,
         count(journal.customer_id) as late_event_count
     from (
-        select distinct source_invoice_id, customer_id, source_issue_date, source_period_start, source_period_end
+        select distinct
+            source_invoice_id,
+            customer_id,
+            source_issue_date,
+            source_period_start,
+            source_period_end
         from changed
     ) as changed_invoices
     left join journal
-        on journal.customer_id = changed_invoices.customer_id
-        and journal.event_ts >= cast(changed_invoices.source_period_start as timestamp)
-        and journal.event_ts < cast(changed_invoices.source_period_end as timestamp)
-        and journal.arrived_at >= cast(changed_invoices.source_issue_date as timestamp)
+        on changed_invoices.customer_id = journal.customer_id
+            and journal.event_ts >= cast(changed_invoices.source_period_start as timestamp)
+            and journal.event_ts < cast(changed_invoices.source_period_end as timestamp)
+            and journal.arrived_at >= cast(changed_invoices.source_issue_date as timestamp)
     group by changed_invoices.source_invoice_id
 ),
 
-{%- if mode == 'credit_note' %}
 
 note_counts as (
-    select source_invoice_id, count(distinct document_id) as earlier_notes
+    select
+        source_invoice_id,
+        count(distinct document_id) as earlier_notes
     from previously_issued
     where document_type in ('credit_note', 'debit_note')
     group by source_invoice_id
@@ -271,8 +281,8 @@ note_lines as (
         case
             when coalesce(late_events.late_event_count, 0) > 0
                 then 'Late usage: ' || cast(late_events.late_event_count as varchar)
-                || ' usage events for the service period arrived after invoice '
-                || changed.source_invoice_number || ' was issued on ' || cast(changed.source_issue_date as varchar)
+                    || ' usage events for the service period arrived after invoice '
+                    || changed.source_invoice_number || ' was issued on ' || cast(changed.source_issue_date as varchar)
             else 'Restatement: rating or catalog changed after invoice '
                 || changed.source_invoice_number || ' was issued on ' || cast(changed.source_issue_date as varchar)
         end as reason,
@@ -280,13 +290,9 @@ note_lines as (
     from changed
     inner join new_notes on changed.source_invoice_id = new_notes.source_invoice_id
     left join late_events on changed.source_invoice_id = late_events.source_invoice_id
+    -- late_usage_mode = credit_note: corrections are issued as credit/debit notes
+    where {{ 'true' if issue_notes else 'false' }}
 ),
-
-adjustment_lines as (
-    select * from note_lines where 1 = 0
-),
-
-{%- else %}
 
 next_invoice as (
     select
@@ -310,7 +316,8 @@ adjustment_lines as (
         cast(null as date) as document_period_end,
         next_invoice.own_line_count + row_number() over (
             partition by next_invoice.invoice_id
-            order by changed.source_issue_date, changed.source_invoice_id, changed.line_type_order,
+            order by
+                changed.source_issue_date, changed.source_invoice_id, changed.line_type_order,
                 changed.original_line_number, changed.billing_line_id
         ) as line_number,
         changed.source_invoice_id,
@@ -322,7 +329,7 @@ adjustment_lines as (
         changed.charge_id,
         'adjustment' as line_type,
         'Adjustment to invoice ' || changed.source_invoice_number || ': ' || changed.original_description
-        as description,
+            as description,
         changed.period_start,
         changed.period_end,
         changed.quantity,
@@ -341,24 +348,20 @@ adjustment_lines as (
         case
             when coalesce(late_events.late_event_count, 0) > 0
                 then 'Late usage: ' || cast(late_events.late_event_count as varchar)
-                || ' usage events arrived after invoice ' || changed.source_invoice_number || ' was issued'
+                    || ' usage events arrived after invoice ' || changed.source_invoice_number || ' was issued'
             else 'Restatement of invoice ' || changed.source_invoice_number
         end as reason,
         cast(null as decimal(38, 12)) as included_quantity
     from changed
     inner join next_invoice
         on changed.customer_id = next_invoice.customer_id
-        and coalesce(changed.subscription_id, '') = coalesce(next_invoice.subscription_id, '')
-        and changed.currency = next_invoice.currency
-        and next_invoice.rank_in_run = 1
+            and coalesce(changed.subscription_id, '') = coalesce(next_invoice.subscription_id, '')
+            and changed.currency = next_invoice.currency
+            and next_invoice.rank_in_run = 1
     left join late_events on changed.source_invoice_id = late_events.source_invoice_id
+    -- late_usage_mode = adjustment_line: corrections ride on the next invoice
+    where {{ 'false' if issue_notes else 'true' }}
 ),
-
-note_lines as (
-    select * from adjustment_lines where 1 = 0
-),
-
-{%- endif %}
 
 invoice_own_lines as (
     select
@@ -503,43 +506,43 @@ documents as (
 
 final as (
     select
-        lines.document_id || '-' || lpad(cast(lines.line_number as varchar), 4, '0') as issued_line_id,
-        lines.document_id,
-        lines.document_type,
+        new_line.document_id || '-' || lpad(cast(new_line.line_number as varchar), 4, '0') as issued_line_id,
+        new_line.document_id,
+        new_line.document_type,
         documents.document_number,
         cast(documents.document_sequence as bigint) as document_sequence,
-        lines.source_invoice_id,
-        coalesce(lines.source_invoice_number, case when lines.document_type = 'invoice' then documents.document_number end)
-        as source_invoice_number,
-        lines.billing_line_id,
-        cast(lines.line_number as integer) as line_number,
-        lines.issue_date,
+        new_line.source_invoice_id,
+        coalesce(new_line.source_invoice_number, case when new_line.document_type = 'invoice' then documents.document_number end)
+            as source_invoice_number,
+        new_line.billing_line_id,
+        cast(new_line.line_number as integer) as line_number,
+        new_line.issue_date,
         documents.due_date,
-        lines.document_period_start,
-        lines.document_period_end,
-        lines.customer_id,
-        lines.subscription_id,
-        lines.currency,
-        lines.charge_id,
-        lines.line_type,
-        lines.description,
-        lines.period_start,
-        lines.period_end,
-        cast(lines.quantity as decimal(38, 12)) as quantity,
-        cast(lines.included_quantity as decimal(38, 12)) as included_quantity,
-        cast(lines.unit_price as decimal(38, 12)) as unit_price,
-        cast(lines.amount as decimal(38, 12)) as amount,
-        lines.tax_rate_id,
-        lines.tax_name,
-        cast(lines.tax_rate as decimal(38, 12)) as tax_rate,
-        lines.is_tax_inclusive,
-        lines.tax_note,
-        lines.is_reverse_charge,
-        cast(lines.tax_amount as decimal(38, 12)) as tax_amount,
-        cast(lines.net_amount as decimal(38, 12)) as net_amount,
-        cast(lines.gross_amount as decimal(38, 12)) as gross_amount,
-        cast(lines.minor_unit as integer) as minor_unit,
-        lines.reason,
+        new_line.document_period_start,
+        new_line.document_period_end,
+        new_line.customer_id,
+        new_line.subscription_id,
+        new_line.currency,
+        new_line.charge_id,
+        new_line.line_type,
+        new_line.description,
+        new_line.period_start,
+        new_line.period_end,
+        cast(new_line.quantity as decimal(38, 12)) as quantity,
+        cast(new_line.included_quantity as decimal(38, 12)) as included_quantity,
+        cast(new_line.unit_price as decimal(38, 12)) as unit_price,
+        cast(new_line.amount as decimal(38, 12)) as amount,
+        new_line.tax_rate_id,
+        new_line.tax_name,
+        cast(new_line.tax_rate as decimal(38, 12)) as tax_rate,
+        new_line.is_tax_inclusive,
+        new_line.tax_note,
+        new_line.is_reverse_charge,
+        cast(new_line.tax_amount as decimal(38, 12)) as tax_amount,
+        cast(new_line.net_amount as decimal(38, 12)) as net_amount,
+        cast(new_line.gross_amount as decimal(38, 12)) as gross_amount,
+        cast(new_line.minor_unit as integer) as minor_unit,
+        new_line.reason,
         customers.name as buyer_name,
         customers.email as buyer_email,
         customers.address_json as buyer_address_json,
@@ -554,9 +557,9 @@ final as (
         documents.payment_terms_days,
         cast('{{ as_of }}' as date) as as_of_date,
         cast('{{ run_started_at.strftime("%Y-%m-%d %H:%M:%S") }}' as timestamp) as issued_at
-    from all_new_lines as lines
-    inner join documents on lines.document_id = documents.document_id
-    left join customers on lines.customer_id = customers.customer_id
+    from all_new_lines as new_line
+    inner join documents on new_line.document_id = documents.document_id
+    left join customers on new_line.customer_id = customers.customer_id
 )
 
 select * from final

@@ -31,8 +31,8 @@ final as (
     from notes
     left join line_sums on notes.credit_note_id = line_sums.credit_note_id
     where line_sums.credit_note_id is null
-        or notes.amount <> line_sums.gross_sum
-        or notes.tax_amount <> line_sums.tax_sum
+        or notes.amount != line_sums.gross_sum
+        or notes.tax_amount != line_sums.tax_sum
         or (notes.kind = 'credit' and notes.amount >= 0)
         or (notes.kind = 'debit' and notes.amount < 0)
 )

@@ -33,10 +33,10 @@ final as (
     from per_billing_line
     left join billing_lines
         on per_billing_line.billing_line_id = billing_lines.billing_line_id
-        and per_billing_line.customer_id = billing_lines.customer_id
-        and per_billing_line.currency = billing_lines.currency
+            and per_billing_line.customer_id = billing_lines.customer_id
+            and per_billing_line.currency = billing_lines.currency
     where per_billing_line.billing_line_id is null
-        or (billing_lines.billing_line_id is null and per_billing_line.issued_amount <> 0)
+        or (billing_lines.billing_line_id is null and per_billing_line.issued_amount != 0)
 )
 
 select * from final

@@ -35,11 +35,11 @@ final as (
     from invoices
     left join line_sums on invoices.invoice_id = line_sums.invoice_id
     where line_sums.invoice_id is null
-        or invoices.subtotal <> line_sums.net_sum
-        or invoices.tax_amount <> line_sums.tax_sum
-        or invoices.total <> line_sums.gross_sum
-        or invoices.total <> invoices.subtotal + invoices.tax_amount
-        or invoices.total_minor <> invoices.subtotal_minor + invoices.tax_amount_minor
+        or invoices.subtotal != line_sums.net_sum
+        or invoices.tax_amount != line_sums.tax_sum
+        or invoices.total != line_sums.gross_sum
+        or invoices.total != invoices.subtotal + invoices.tax_amount
+        or invoices.total_minor != invoices.subtotal_minor + invoices.tax_amount_minor
 )
 
 select * from final

@@ -27,7 +27,9 @@ meter_filters as (
 ),
 
 additive_meters as (
-    select meters.meter_id, meters.aggregation
+    select
+        meters.meter_id,
+        meters.aggregation
     from meters
     where meters.aggregation in ('sum', 'count')
         and meters.meter_id not in (select meter_filters.meter_id from meter_filters)
@@ -73,10 +75,10 @@ journal_totals as (
         end as journal_quantity
     from windows
     left join journal
-        on journal.customer_id = windows.customer_id
-        and journal.meter_id = windows.meter_id
-        and journal.event_ts >= windows.window_start
-        and journal.event_ts < windows.window_end
+        on windows.customer_id = journal.customer_id
+            and windows.meter_id = journal.meter_id
+            and windows.window_start <= journal.event_ts
+            and windows.window_end > journal.event_ts
     group by windows.customer_id, windows.subscription_id, windows.meter_id, windows.period_start, windows.aggregation
 ),
 
@@ -91,9 +93,9 @@ final as (
     from windows
     inner join journal_totals
         on windows.subscription_id = journal_totals.subscription_id
-        and windows.meter_id = journal_totals.meter_id
-        and windows.period_start = journal_totals.period_start
-    where windows.rated_quantity <> journal_totals.journal_quantity
+            and windows.meter_id = journal_totals.meter_id
+            and windows.period_start = journal_totals.period_start
+    where windows.rated_quantity != journal_totals.journal_quantity
 )
 
 select * from final
