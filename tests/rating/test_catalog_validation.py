@@ -126,6 +126,7 @@ def test_cross_file_errors(catalog: Path) -> None:
         doc["subscriptions"][1]["end_date"] = "2020-01-01"
         doc["subscriptions"][2]["billing_anchor_day"] = 31
         doc["subscriptions"][3]["customer_id"] = "c_jpy"  # a USD plan for a JPY customer
+        doc["subscriptions"][7]["customer_id"] = "c_vol_25"  # a 2nd subscription pricing meter `units`
 
     edit(catalog, "subscriptions.yaml", subs)
     edit(catalog, "credits.yaml", lambda d: d["credit_grants"][0].update(amount="10.001"))
@@ -139,6 +140,8 @@ def test_cross_file_errors(catalog: Path) -> None:
         "'c_jpy' pays in JPY",
         "credits.yaml: credit_grants[0].amount: 10.001 USD is finer than the currency's minor unit (2 places)",
         "meters.yaml: meters[1].aggregation: 'median' is not one of sum, count, max, unique_count, latest",
+        "subscriptions.yaml: subscriptions[7]: sub_c_grad_5 overlaps sub_c_vol_25 of the same customer and both "
+        "price meter(s) units: that usage would be billed twice",
     ]
     for prefix in expected:
         assert any(p.startswith(prefix) for p in found), (prefix, found)

@@ -565,6 +565,38 @@ def _parse_subscriptions(
     return subs
 
 
+def _check_overlapping_meters(
+    subs: dict[str, dict[str, Any]], out: NormalizedCatalog, issues: Issues
+) -> None:
+    """Two subscriptions of a customer may overlap in time (add-ons) but not both price the same meter:
+    its usage would be billed twice."""
+    meters_of: dict[str, set[str]] = {}
+    for charge in out.tables["plan_charges"]:
+        if charge["meter_id"]:
+            meters_of.setdefault(charge["plan_id"], set()).add(charge["meter_id"])
+    by_customer: dict[str, list[tuple[int, dict[str, Any]]]] = {}
+    for index, sub in enumerate(out.tables["subscriptions"]):
+        by_customer.setdefault(sub["customer_id"], []).append((index, sub))
+    far = date(9999, 12, 31)
+    for entries in by_customer.values():
+        entries.sort(key=lambda e: (e[1]["start_date"] or far, e[1]["subscription_id"]))
+        for pos, (index, sub) in enumerate(entries):
+            for _, other in entries[pos + 1 :]:
+                if not sub["start_date"] or not other["start_date"]:
+                    continue
+                if other["start_date"] >= (sub["end_date"] or far):
+                    break
+                shared = meters_of.get(sub["plan_id"], set()) & meters_of.get(other["plan_id"], set())
+                if shared:
+                    issues.add(
+                        "subscriptions.yaml",
+                        f"subscriptions[{index}]",
+                        f"{sub['subscription_id']} overlaps {other['subscription_id']} of the same customer "
+                        f"and both price meter(s) {', '.join(sorted(shared))}: that usage would be billed "
+                        "twice; end one subscription where the other starts",
+                    )
+
+
 # -- discounts, credits, commitments, contracts -----------------------------------------------------
 def _check_minor(node: Node, amount: Decimal | None, currency: str | None) -> None:
     if amount is None or currency not in MINOR_UNITS:
@@ -827,6 +859,7 @@ def parse_catalog(directory: Path | str) -> NormalizedCatalog:
     plans = _parse_plans(docs["plans.yaml"], meters, issues, out)
     customers = _parse_customers(docs["customers.yaml"], issues, out)
     subs = _parse_subscriptions(docs["subscriptions.yaml"], customers, plans, issues, out)
+    _check_overlapping_meters(subs, out, issues)
     _parse_discounts(docs["discounts.yaml"], customers, subs, plans, issues, out)
     _parse_credits(docs["credits.yaml"], customers, issues, out)
     _parse_commitments(docs["commitments.yaml"], subs, plans, issues, out)
