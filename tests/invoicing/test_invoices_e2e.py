@@ -213,6 +213,9 @@ def test_documents_contain_the_required_fields(e2e, tmp_path: Path) -> None:
         "UB-2026-000003.pdf",
         "UBCN-2026-000001.pdf",
     ]
+    # issued documents never change: a second render writes nothing, --force writes them again
+    assert documents.render_all(out, e2e.path) == []
+    assert len(documents.render_all(out, e2e.path, force=True)) == 8
     page = TextByClass()
     page.feed((out / "UB-2026-000002.html").read_text(encoding="utf-8"))
     text = " ".join(page.all_text)

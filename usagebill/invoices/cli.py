@@ -43,6 +43,7 @@ def _parser() -> argparse.ArgumentParser:
     render.add_argument("--out", type=Path, default=None, help="default: USAGEBILL_REPORTS_DIR/invoices")
     render.add_argument("--number", default=None, help="only the document with this number")
     render.add_argument("--warehouse", type=Path, default=None, help="default: USAGEBILL_WAREHOUSE")
+    render.add_argument("--force", action="store_true", help="re-render documents already rendered")
     recompute = actions.add_parser("recompute", help="recompute an issued invoice as of a date")
     recompute.add_argument(
         "--invoice-id", required=True, help="invoice id (inv_...) or number (UB-2026-000001)"
@@ -69,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
         from usagebill.invoices.documents import render_all
 
         try:
-            render_all(args.out, args.warehouse, args.number)
+            render_all(args.out, args.warehouse, args.number, force=args.force)
         except (FileNotFoundError, RuntimeError) as error:
             print(f"usagebill invoices render: {error}", file=sys.stderr)
             return 1

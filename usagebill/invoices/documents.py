@@ -422,20 +422,39 @@ def render_pdf(document: Document, path: Path) -> None:
 
 
 def render_all(
-    out_dir: Path | None = None, warehouse: Path | None = None, number: str | None = None
+    out_dir: Path | None = None,
+    warehouse: Path | None = None,
+    number: str | None = None,
+    *,
+    force: bool = False,
 ) -> list[Path]:
-    """Write HTML and PDF for every issued document; returns the files written."""
+    """Write HTML and PDF for every issued document not rendered yet (all of them with force=True).
+
+    Issued documents never change, so a document whose two files exist is skipped: a daily run only
+    renders the new ones. Use force after changing the template. Returns the files written.
+    """
     out = reports_dir() / "invoices" if out_dir is None else out_dir
     out.mkdir(parents=True, exist_ok=True)
     documents = load_documents(warehouse, number)
     written: list[Path] = []
+    skipped = 0
     for index, document in enumerate(documents, start=1):
         html_path = out / f"{document.filename}.html"
-        html_path.write_text(render_html(document), encoding="utf-8")
         pdf_path = out / f"{document.filename}.pdf"
+        if not force and html_path.exists() and pdf_path.exists():
+            skipped += 1
+            continue
+        html_path.write_text(render_html(document), encoding="utf-8")
         render_pdf(document, pdf_path)
         written += [html_path, pdf_path]
-        if index % 50 == 0:
-            print(f"invoices: rendered {index}/{len(documents)} documents")
-    print(f"invoices: rendered {len(documents)} documents (HTML + PDF) to {out}")
+        if index % 100 == 0:
+            print(f"invoices: {index}/{len(documents)} documents done")
+    print(
+        f"invoices: rendered {len(written) // 2} documents (HTML + PDF) to {out}"
+        + (
+            f"; {skipped} already rendered (issued documents never change; --force re-renders)"
+            if skipped
+            else ""
+        )
+    )
     return written

@@ -146,6 +146,9 @@ def rebuild_as_of(
     """A scratch copy of the warehouse where rating and invoicing see only usage arrived before `as_of`."""
     copy = workdir / "recompute.duckdb"
     shutil.copyfile(warehouse, copy)
+    wal = warehouse.with_name(warehouse.name + ".wal")
+    if wal.exists():  # writes not yet checkpointed into the file live in the write-ahead log
+        shutil.copyfile(wal, copy.with_name(copy.name + ".wal"))
     con = duckdb.connect(str(copy))
     try:
         removed = con.execute(

@@ -49,7 +49,7 @@ def invoice_documents(context: AssetExecutionContext) -> dg.MaterializeResult:
     out = reports_dir() / "invoices"
     written = render_all(out)
     context.log.info(f"wrote {len(written)} files to {out}")
-    return dg.MaterializeResult(metadata={"documents": len(written) // 2, "directory": str(out)})
+    return dg.MaterializeResult(metadata={"documents_rendered": len(written) // 2, "directory": str(out)})
 
 
 defs = dg.Definitions(assets=[invoicing_tax_config, invoice_documents])
