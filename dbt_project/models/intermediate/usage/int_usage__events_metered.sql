@@ -1,7 +1,7 @@
 {{ config(materialized='view', schema='intermediate') }}
 
 {#- Each raw event resolved against its meter: journal quantity (unit-converted), event day and
-    hour, canonical dimensions key, lateness, and whether it can enter the journal at all
+    hour, lateness, and whether it can enter the journal at all
     (exclusion_reason is null) or goes to the audit model fct_usage_excluded_events. A view, so
     the journal's arrival-window filter reaches the Parquet scan (partition pruning). -#}
 
@@ -53,11 +53,13 @@ final as (
         {{ trunc_to('hour', 'event_ts') }} as event_hour,
         arrived_at,
         arrival_date,
-        {{ decimal_multiply('base_quantity', 'unit_multiplier') }} as quantity,
+        case
+            when unit_multiplier = 1 then base_quantity
+            else {{ decimal_multiply('base_quantity', 'unit_multiplier') }}
+        end as quantity,
         event_quantity,
         properties_json,
         dimensions_json,
-        {{ dimensions_key('dimensions_json') }} as dimensions_key,
         source,
         source_file,
         arrival_date > cast(event_ts as date) as is_late,

@@ -37,14 +37,26 @@ arrivals as (
         and {{ arrival_window_filter('arrival_date') }}
 ),
 
+window_event_ids as (
+    select distinct
+        tenant_id,
+        event_id
+    from arrivals
+),
+
 journaled_elsewhere as (
-    {#- Events already in the journal from another arrival window (usually an earlier day). -#}
+    {#- This window's event ids already in the journal from another arrival window (usually an
+        earlier day). Joined from the window's ids, so the work follows the window, not history. -#}
     {%- if is_incremental() %}
         select
-            tenant_id,
-            event_id
-        from {{ this }}
-        where not {{ arrival_window_filter('arrival_date') }}
+            journal.tenant_id,
+            journal.event_id
+        from {{ this }} as journal
+        inner join window_event_ids
+            on
+                journal.tenant_id = window_event_ids.tenant_id
+                and journal.event_id = window_event_ids.event_id
+        where not {{ arrival_window_filter('journal.arrival_date') }}
     {%- else %}
         select
             tenant_id,
@@ -69,25 +81,40 @@ ranked as (
     where journaled_elsewhere.event_id is null
 ),
 
-first_arrivals as (
-    select
-        tenant_id,
-        event_id,
-        customer_id,
-        meter_id,
-        event_ts,
-        event_date,
-        event_hour,
-        arrived_at,
-        arrival_date,
-        cast(quantity as decimal(38, 12)) as quantity,
-        properties_json,
-        dimensions_json,
-        dimensions_key,
-        source,
-        is_late
+deduplicated as (
+    select *
     from ranked
     where arrival_rank = 1
+),
+
+dimension_keys as (
+    {#- Canonical dimensions key computed once per distinct dimensions text (few), not per event. -#}
+    select
+        dimensions_json,
+        {{ dimensions_key('dimensions_json') }} as dimensions_key
+    from (select distinct deduplicated.dimensions_json from deduplicated) as distinct_dimensions
+),
+
+first_arrivals as (
+    select
+        deduplicated.tenant_id,
+        deduplicated.event_id,
+        deduplicated.customer_id,
+        deduplicated.meter_id,
+        deduplicated.event_ts,
+        deduplicated.event_date,
+        deduplicated.event_hour,
+        deduplicated.arrived_at,
+        deduplicated.arrival_date,
+        cast(deduplicated.quantity as decimal(38, 12)) as quantity,
+        deduplicated.properties_json,
+        deduplicated.dimensions_json,
+        dimension_keys.dimensions_key,
+        deduplicated.source,
+        deduplicated.is_late
+    from deduplicated
+    inner join dimension_keys
+        on deduplicated.dimensions_json = dimension_keys.dimensions_json
 ),
 
 kept_partition_rows as (
@@ -113,4 +140,4 @@ final as (
 )
 
 select * from final
-order by event_date, tenant_id, customer_id, event_ts, event_id
+order by event_date, tenant_id, customer_id, event_ts
