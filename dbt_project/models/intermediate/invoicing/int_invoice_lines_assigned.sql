@@ -32,9 +32,9 @@ keyed as (
         dated.*,
         'inv_' || substr(md5(
             dated.customer_id || '|' || coalesce(dated.subscription_id, '') || '|'
-            || cast(dated.billing_date as varchar) || '|' || dated.currency
+            || cast(dated.billing_date as {{ dbt.type_string() }}) || '|' || dated.currency
         ), 1, 24) as invoice_id,
-        dated.billing_date + {{ grace }} as issue_date,
+        cast({{ add_interval('day', grace, 'dated.billing_date') }} as date) as issue_date,
         case dated.line_type
             when 'recurring_fee' then 1
             when 'proration' then 2
@@ -53,12 +53,7 @@ rounded as (
         keyed.*,
         currencies.minor_unit,
         plan_charges.included_units,
-        cast(case currencies.minor_unit
-            when 0 then cast(round(cast(keyed.amount as decimal(38, 12)), 0) as decimal(38, 12))
-            when 1 then cast(round(cast(keyed.amount as decimal(38, 12)), 1) as decimal(38, 12))
-            when 2 then cast(round(cast(keyed.amount as decimal(38, 12)), 2) as decimal(38, 12))
-            when 3 then cast(round(cast(keyed.amount as decimal(38, 12)), 3) as decimal(38, 12))
-        end as decimal(38, 12)) as amount_line_rounded
+        {{ round_money('keyed.amount', 'currencies.minor_unit') }} as amount_line_rounded
     from keyed
     left join currencies on keyed.currency = currencies.currency
     left join plan_charges on keyed.price_id = plan_charges.price_id

@@ -34,7 +34,7 @@ customer_tax as (
     select
         customers.customer_id,
         customers.country as customer_country,
-        json_extract_string(customers.address_json, '$.state') as customer_state,
+        {{ json_property('customers.address_json', "'state'") }} as customer_state,
         customers.customer_type,
         nullif(trim(customers.tax_id), '') as customer_tax_id,
         coalesce(customers.tax_exempt, false) as is_tax_exempt,
@@ -129,12 +129,7 @@ unrounded as (
 taxed as (
     select
         unrounded.*,
-        cast(case minor_unit
-            when 0 then cast(round(tax_full_precision, 0) as decimal(38, 12))
-            when 1 then cast(round(tax_full_precision, 1) as decimal(38, 12))
-            when 2 then cast(round(tax_full_precision, 2) as decimal(38, 12))
-            when 3 then cast(round(tax_full_precision, 3) as decimal(38, 12))
-        end as decimal(38, 12)) as tax_amount
+        {{ round_money('tax_full_precision', 'minor_unit') }} as tax_amount
     from unrounded
 ),
 

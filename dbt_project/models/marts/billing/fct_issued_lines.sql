@@ -42,32 +42,32 @@ previously_issued as (
         select * from {{ this }}
     {%- else %}
         select
-            cast(null as varchar) as document_id,
-            cast(null as varchar) as document_type,
-            cast(null as varchar) as document_number,
+            cast(null as {{ dbt.type_string() }}) as document_id,
+            cast(null as {{ dbt.type_string() }}) as document_type,
+            cast(null as {{ dbt.type_string() }}) as document_number,
             cast(null as bigint) as document_sequence,
-            cast(null as varchar) as source_invoice_id,
-            cast(null as varchar) as source_invoice_number,
-            cast(null as varchar) as billing_line_id,
+            cast(null as {{ dbt.type_string() }}) as source_invoice_id,
+            cast(null as {{ dbt.type_string() }}) as source_invoice_number,
+            cast(null as {{ dbt.type_string() }}) as billing_line_id,
             cast(null as date) as issue_date,
             cast(null as date) as document_period_start,
             cast(null as date) as document_period_end,
-            cast(null as varchar) as customer_id,
-            cast(null as varchar) as subscription_id,
-            cast(null as varchar) as currency,
-            cast(null as varchar) as charge_id,
-            cast(null as varchar) as line_type,
-            cast(null as varchar) as description,
+            cast(null as {{ dbt.type_string() }}) as customer_id,
+            cast(null as {{ dbt.type_string() }}) as subscription_id,
+            cast(null as {{ dbt.type_string() }}) as currency,
+            cast(null as {{ dbt.type_string() }}) as charge_id,
+            cast(null as {{ dbt.type_string() }}) as line_type,
+            cast(null as {{ dbt.type_string() }}) as description,
             cast(null as date) as period_start,
             cast(null as date) as period_end,
             cast(null as decimal(38, 12)) as quantity,
             cast(null as decimal(38, 12)) as unit_price,
             cast(null as decimal(38, 12)) as amount,
-            cast(null as varchar) as tax_rate_id,
-            cast(null as varchar) as tax_name,
+            cast(null as {{ dbt.type_string() }}) as tax_rate_id,
+            cast(null as {{ dbt.type_string() }}) as tax_name,
             cast(null as decimal(38, 12)) as tax_rate,
             cast(null as boolean) as is_tax_inclusive,
-            cast(null as varchar) as tax_note,
+            cast(null as {{ dbt.type_string() }}) as tax_note,
             cast(null as boolean) as is_reverse_charge,
             cast(null as decimal(38, 12)) as tax_amount,
             cast(null as decimal(38, 12)) as net_amount,
@@ -236,7 +236,7 @@ new_notes as (
         max(changed.source_period_end) as period_end,
         sum(changed.gross_amount) as gross_total,
         'cn_' || substr(md5(
-            changed.source_invoice_id || '|' || cast(coalesce(max(note_counts.earlier_notes), 0) + 1 as varchar)
+            changed.source_invoice_id || '|' || cast(coalesce(max(note_counts.earlier_notes), 0) + 1 as {{ dbt.type_string() }})
         ), 1, 24) as document_id
     from changed
     left join note_counts on changed.source_invoice_id = note_counts.source_invoice_id
@@ -280,11 +280,13 @@ note_lines as (
         changed.minor_unit,
         case
             when coalesce(late_events.late_event_count, 0) > 0
-                then 'Late usage: ' || cast(late_events.late_event_count as varchar)
+                then 'Late usage: ' || cast(late_events.late_event_count as {{ dbt.type_string() }})
                     || ' usage events for the service period arrived after invoice '
-                    || changed.source_invoice_number || ' was issued on ' || cast(changed.source_issue_date as varchar)
+                    || changed.source_invoice_number || ' was issued on '
+                    || cast(changed.source_issue_date as {{ dbt.type_string() }})
             else 'Restatement: rating or catalog changed after invoice '
-                || changed.source_invoice_number || ' was issued on ' || cast(changed.source_issue_date as varchar)
+                || changed.source_invoice_number || ' was issued on '
+                || cast(changed.source_issue_date as {{ dbt.type_string() }})
         end as reason,
         cast(null as decimal(38, 12)) as included_quantity
     from changed
@@ -347,7 +349,7 @@ adjustment_lines as (
         changed.minor_unit,
         case
             when coalesce(late_events.late_event_count, 0) > 0
-                then 'Late usage: ' || cast(late_events.late_event_count as varchar)
+                then 'Late usage: ' || cast(late_events.late_event_count as {{ dbt.type_string() }})
                     || ' usage events arrived after invoice ' || changed.source_invoice_number || ' was issued'
             else 'Restatement of invoice ' || changed.source_invoice_number
         end as reason,
@@ -372,7 +374,7 @@ invoice_own_lines as (
         new_invoices.period_end as document_period_end,
         new_invoice_lines.line_number,
         new_invoice_lines.invoice_id as source_invoice_id,
-        cast(null as varchar) as source_invoice_number,
+        cast(null as {{ dbt.type_string() }}) as source_invoice_number,
         new_invoice_lines.billing_line_id,
         new_invoice_lines.customer_id,
         new_invoice_lines.subscription_id,
@@ -395,7 +397,7 @@ invoice_own_lines as (
         new_invoice_lines.net_amount,
         new_invoice_lines.gross_amount,
         new_invoice_lines.minor_unit,
-        cast(null as varchar) as reason,
+        cast(null as {{ dbt.type_string() }}) as reason,
         new_invoice_lines.included_quantity
     from new_invoice_lines
     inner join new_invoices on new_invoice_lines.invoice_id = new_invoices.invoice_id
@@ -487,11 +489,11 @@ documents as (
         numbered.*,
         replace(
             case when numbered.document_type = 'invoice' then issuer.invoice_prefix else issuer.credit_note_prefix end,
-            '{year}', cast(extract(year from numbered.issue_date) as varchar)
-        ) || lpad(cast(numbered.document_sequence as varchar), issuer.number_width, '0') as document_number,
+            '{year}', cast(extract(year from numbered.issue_date) as {{ dbt.type_string() }})
+        ) || lpad(cast(numbered.document_sequence as {{ dbt.type_string() }}), issuer.number_width, '0') as document_number,
         case
             when numbered.document_type = 'credit_note' then numbered.issue_date
-            else numbered.issue_date + issuer.payment_terms_days
+            else cast({{ add_interval('day', 'issuer.payment_terms_days', 'numbered.issue_date') }} as date)
         end as due_date,
         issuer.issuer_id,
         issuer.legal_name as issuer_legal_name,
@@ -506,7 +508,7 @@ documents as (
 
 final as (
     select
-        new_line.document_id || '-' || lpad(cast(new_line.line_number as varchar), 4, '0') as issued_line_id,
+        new_line.document_id || '-' || lpad(cast(new_line.line_number as {{ dbt.type_string() }}), 4, '0') as issued_line_id,
         new_line.document_id,
         new_line.document_type,
         documents.document_number,

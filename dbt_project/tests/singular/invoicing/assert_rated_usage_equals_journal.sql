@@ -55,7 +55,7 @@ windows as (
         additive_meters.aggregation,
         greatest(
             cast(rated.service_start as timestamp),
-            cast(subscriptions.start_date + coalesce(subscriptions.trial_days, 0) as timestamp)
+            cast({{ add_interval('day', 'coalesce(subscriptions.trial_days, 0)', 'subscriptions.start_date') }} as timestamp)
         ) as window_start,
         cast(rated.service_end as timestamp) as window_end
     from rated
