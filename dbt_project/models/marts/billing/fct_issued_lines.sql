@@ -45,6 +45,7 @@ previously_issued as (
             cast(null as {{ dbt.type_string() }}) as document_id,
             cast(null as {{ dbt.type_string() }}) as document_type,
             cast(null as {{ dbt.type_string() }}) as document_number,
+            cast(null as {{ dbt.type_string() }}) as issuer_id,
             cast(null as bigint) as document_sequence,
             cast(null as {{ dbt.type_string() }}) as source_invoice_id,
             cast(null as {{ dbt.type_string() }}) as source_invoice_number,
@@ -462,12 +463,16 @@ new_documents as (
     group by document_id, document_type
 ),
 
+-- one gapless series per issuer for invoices, one for credit/debit notes
 series_max as (
     select
-        case when document_type = 'invoice' then 'invoice' else 'note' end as series,
-        max(document_sequence) as max_sequence
+        previously_issued.issuer_id,
+        case when previously_issued.document_type = 'invoice' then 'invoice' else 'note' end as series,
+        max(previously_issued.document_sequence) as max_sequence
     from previously_issued
-    group by case when document_type = 'invoice' then 'invoice' else 'note' end
+    group by
+        previously_issued.issuer_id,
+        case when previously_issued.document_type = 'invoice' then 'invoice' else 'note' end
 ),
 
 numbered as (
@@ -480,8 +485,11 @@ numbered as (
                 new_documents.source_invoice_number, new_documents.document_id
         ) as document_sequence
     from new_documents
+    cross join issuer
     left join series_max
-        on series_max.series = case when new_documents.document_type = 'invoice' then 'invoice' else 'note' end
+        on
+            issuer.issuer_id = series_max.issuer_id
+            and series_max.series = case when new_documents.document_type = 'invoice' then 'invoice' else 'note' end
 ),
 
 documents as (
