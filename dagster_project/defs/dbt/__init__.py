@@ -38,7 +38,7 @@ def _dbt_executable() -> str:
 dbt_project = DbtProject(
     project_dir=dbt_project_dir(),
     profiles_dir=dbt_project_dir(),
-    target_path=Path(os.environ.get("USAGEBILL_DBT_TARGET_PATH", "target")),
+    target_path=Path(os.environ.get("DBT_TARGET_PATH", "target")),
 )
 if not dbt_project.manifest_path.exists():
     # First load on a fresh checkout (or a test's own target dir): parse the project once.
