@@ -61,7 +61,7 @@ journaled_elsewhere as (
         select
             tenant_id,
             event_id
-        from arrivals
+        from window_event_ids
         where false
     {%- endif %}
 ),
