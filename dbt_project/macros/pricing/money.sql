@@ -22,3 +22,8 @@
 {% macro json_string(expr) -%}
     coalesce('"' || replace(replace(cast({{ expr }} as {{ dbt.type_string() }}), chr(92), chr(92) || chr(92)), '"', chr(92) || '"') || '"', 'null')
 {%- endmacro %}
+
+{#- price * quantity / unit_size at DECIMAL(38,12) without a binary float (marketplace price parity). -#}
+{% macro price_times(quantity_expr, unit_price_expr, unit_size_expr) -%}
+    {{ safe_divide(decimal_multiply(quantity_expr, unit_price_expr), unit_size_expr) }}
+{%- endmacro %}
