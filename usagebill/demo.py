@@ -109,6 +109,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.prepare_only:
         return 0
 
+    # The demo replays history: the marketplaces' reporting windows are judged against the hour
+    # after the reported day, as they would have been at the time.
+    if os.environ.get("USAGEBILL_MARKETPLACE_MODE", "fake") == "fake":
+        os.environ.setdefault("USAGEBILL_MARKETPLACE_NOW", f"{DEMO_HISTORY_END.isoformat()}T00:30:00Z")
+
     with ExitStack() as stack:
         step("Starting local export servers")
         export_targets = start_local_servers(stack, warehouse_path().parent / "local_servers")

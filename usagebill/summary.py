@@ -8,7 +8,13 @@ from pathlib import Path
 
 import duckdb
 
+from usagebill.money import round_money
 from usagebill.paths import warehouse_path
+
+
+def fmt(amount, currency: str) -> str:
+    """An amount as a person reads it: rounded to the currency's minor unit, with its currency."""
+    return f"{currency} {round_money(amount, currency):,}"
 
 
 def _rows(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) -> list[tuple]:
@@ -25,7 +31,40 @@ def _table_exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bo
     )
 
 
-def build_summary(warehouse: Path, *, as_of: date | None = None, top: int = 5) -> str:
+def _export_lines(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """What the export ledgers hold: each line counts things sent once, however often the demo ran."""
+    lines: list[str] = []
+    if _table_exists(con, "ledger", "stripe_exports"):
+        (finalized, items) = _rows(
+            con,
+            """
+            select count(distinct usagebill_id) filter (where step = 'finalize'),
+                   count(*) filter (where step = 'add_item')
+            from ledger.stripe_exports where status = 'ok'
+            """,
+        )[0]
+        lines.append(f"Stripe export ledger: {finalized} invoices finalized in Stripe, {items} invoice items")
+    if _table_exists(con, "ledger", "marketplace_reports"):
+        for marketplace, states in _rows(
+            con,
+            """
+            with latest as (
+                select marketplace, customer_id, dimension, hour_start, state
+                from ledger.marketplace_reports
+                qualify row_number() over (
+                    partition by marketplace, customer_id, dimension, hour_start order by seq desc
+                ) = 1
+            )
+            select marketplace, string_agg(state || ' ' || n, ', ' order by state)
+            from (select marketplace, state, count(*) as n from latest group by all)
+            group by marketplace order by marketplace
+            """,
+        ):
+            lines.append(f"Marketplace reporting ledger ({marketplace}): customer-dimension-hours {states}")
+    return lines
+
+
+def build_summary(warehouse: Path, *, as_of: date | None = None, top: int = 3) -> str:
     if not warehouse.exists():
         raise FileNotFoundError(f"no warehouse at {warehouse}: run `make demo` first (or set USAGEBILL_WAREHOUSE)")
     con = duckdb.connect(str(warehouse), read_only=True)
@@ -42,19 +81,19 @@ def build_summary(warehouse: Path, *, as_of: date | None = None, top: int = 5) -
             con,
             "select currency, sum(total), count(*) from billing.fct_invoices group by currency order by currency",
         ):
-            lines.append(f"  {currency} {total:,} over {count} invoices")
-        lines.append(f"Largest invoices (top {top}, by total within currency):")
+            lines.append(f"  {fmt(total, currency)} over {count} invoices")
+        lines.append(f"Largest invoices (top {top} per currency):")
         for number, customer, currency, total, start, end in _rows(
             con,
             """
             select invoice_number, customer_id, currency, total, period_start, period_end
             from billing.fct_invoices
-            order by total desc, invoice_number
-            limit ?
+            qualify row_number() over (partition by currency order by total desc, invoice_number) <= ?
+            order by currency, total desc, invoice_number
             """,
             [top],
         ):
-            lines.append(f"  {number}  {customer:<10} {currency} {total:>14,}  service period [{start}, {end})")
+            lines.append(f"  {number}  {customer:<10} {fmt(total, currency):>16}  service period [{start}, {end})")
         if _table_exists(con, "analytics", "fct_mrr"):
             mrr_rows = _rows(
                 con,
@@ -72,7 +111,8 @@ def build_summary(warehouse: Path, *, as_of: date | None = None, top: int = 5) -
                 [as_of],
             )
             for month, currency, mrr in mrr_rows:
-                lines.append(f"MRR {month:%Y-%m} (last full month): {currency} {mrr:,}")
+                lines.append(f"MRR {month:%Y-%m} (last full month): {fmt(mrr, currency)}")
+        lines += _export_lines(con)
         return "\n".join(lines)
     finally:
         con.close()
