@@ -83,6 +83,11 @@ def materialize_everything(as_of: date) -> None:
     if not result.success:
         raise SystemExit("the marketplace run failed: open `make dev` and look at the failed run's logs")
 
+    step("Refreshing the marts that read the export ledgers")
+    result = defs.get_job_def(EXPORT_LEDGER_MARTS_JOB).execute_in_process(instance=instance)
+    if not result.success:
+        raise SystemExit("refreshing the ledger marts failed: open `make dev` and look at the failed run's logs")
+
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="usagebill demo", description=__doc__)

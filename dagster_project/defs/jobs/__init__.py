@@ -23,4 +23,15 @@ daily_billing_schedule = dg.build_schedule_from_partitioned_job(
     daily_billing_job, hour_of_day=6, name="daily_billing_schedule"
 )
 
-defs = dg.Definitions(jobs=[daily_billing_job], schedules=[daily_billing_schedule])
+# Marts that read the export ledgers (written by the exporters, read by dbt as source `ledger`),
+# refreshed after an export run so that they show what was just sent.
+EXPORT_LEDGER_MARTS_JOB = "refresh_export_ledger_marts"
+export_ledger_marts_job = dg.define_asset_job(
+    EXPORT_LEDGER_MARTS_JOB,
+    selection=dg.AssetSelection.key_prefixes(["ledger"], include_sources=True).downstream(include_self=False) - hourly_assets,
+    description="Rebuild the marts that read the export ledgers (after an hourly marketplace run).",
+)
+
+defs = dg.Definitions(
+    jobs=[daily_billing_job, export_ledger_marts_job], schedules=[daily_billing_schedule]
+)
