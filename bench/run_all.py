@@ -18,9 +18,14 @@ SMALL = os.environ.get("BENCH_SCALE", "full") == "small"
 
 BENCHMARKS: list[tuple[str, list[str]]] = [
     ("collector throughput (durable acks)", ["bench/bench_collector.py"]),
-    ("journal + daily rollup vs hand-written DuckDB SQL; day-30 vs day-1 incremental",
-     ["bench/bench_journal.py"] + (["--events", "1000000"] if SMALL else [])),
-    ("rating a month for 100,000 customers", ["bench/bench_rating.py"] + (["--customers", "10000"] if SMALL else [])),
+    (
+        "journal + daily rollup vs hand-written DuckDB SQL; day-30 vs day-1 incremental",
+        ["bench/bench_journal.py"] + (["--events", "1000000"] if SMALL else []),
+    ),
+    (
+        "rating a month for 100,000 customers",
+        ["bench/bench_rating.py"] + (["--customers", "10000"] if SMALL else []),
+    ),
     ("marketplace hourly report, 50,000 records", ["bench/bench_marketplace.py"]),
 ]
 

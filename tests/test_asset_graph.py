@@ -44,7 +44,9 @@ def test_flow_step_is_wired(asset_graph, upstream, downstream):
     if downstream == K("billing", "fct_billing_lines") and upstream == K("usage", "fct_usage_hourly"):
         # Rating reads the journal (exact per-event pricing), not the hourly rollup; both come from it.
         upstream = K("usage", "fct_usage_journal")
-    assert upstream in ancestors(asset_graph, downstream), f"{downstream.to_user_string()} must depend on {upstream.to_user_string()}"
+    assert upstream in ancestors(asset_graph, downstream), (
+        f"{downstream.to_user_string()} must depend on {upstream.to_user_string()}"
+    )
 
 
 def test_catalog_feeds_rating(asset_graph):

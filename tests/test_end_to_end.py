@@ -125,12 +125,15 @@ def test_every_layer_has_rows(con, demo_run):
 
 def test_journal_dedups_and_quarantine_keeps_bad_events(con):
     # 548 records landed: 541 unique valid events + 3 duplicates + 4 malformed (quarantined).
-    assert rows(con, "select count(*), count(distinct event_id) from usage.fct_usage_journal")[0] == (541, 541)
+    assert rows(con, "select count(*), count(distinct event_id) from usage.fct_usage_journal")[0] == (
+        541,
+        541,
+    )
     assert rows(con, "select count(*) from staging.stg_usage__quarantined_events")[0][0] == 4
     # 2,457 + 72,000,000 + 9,000,000 + 18,000,000 + 4,800,000 GPU ms
-    assert rows(con, "select sum(quantity) from usage.fct_usage_journal where meter_id = 'gpu_ms'")[0][0] == Decimal(
-        "103802457"
-    )
+    assert rows(con, "select sum(quantity) from usage.fct_usage_journal where meter_id = 'gpu_ms'")[0][
+        0
+    ] == Decimal("103802457")
 
 
 def invoice_for(con, customer: str, issue_date: str = "2026-11-04") -> tuple:
@@ -146,7 +149,11 @@ def invoice_for(con, customer: str, issue_date: str = "2026-11-04") -> tuple:
 
 def line_amounts(con, invoice_id: str) -> dict[str, Decimal]:
     return dict(
-        rows(con, "select charge_id, sum(amount) from billing.fct_invoice_lines where invoice_id = ? group by 1", [invoice_id])
+        rows(
+            con,
+            "select charge_id, sum(amount) from billing.fct_invoice_lines where invoice_id = ? group by 1",
+            [invoice_id],
+        )
     )
 
 
@@ -189,7 +196,13 @@ def test_eu_reverse_charge_jpy_tax_and_exempt_customer(con):
     # 18,000,000 ms x JPY 1.5 / 1,000 = 27,000; 144 GB-h x JPY 0.015 = 2.16 -> 2; subtotal 27,002;
     # tax 2,700.2 -> 2,700; total 29,702 = 29,702 minor units.
     _, currency, subtotal, tax, total, total_minor = invoice_for(con, "cus_d")
-    assert (currency, subtotal, tax, total, total_minor) == ("JPY", Decimal("27002"), Decimal("2700"), Decimal("29702"), 29702)
+    assert (currency, subtotal, tax, total, total_minor) == (
+        "JPY",
+        Decimal("27002"),
+        Decimal("2700"),
+        Decimal("29702"),
+        29702,
+    )
     # cus_e, tax exempt, ended 2026-10-31: 4,800,000 ms x $0.01 / 1,000 = $48.00, no tax.
     _, currency, subtotal, tax, total, _ = invoice_for(con, "cus_e")
     assert (currency, subtotal, tax, total) == ("USD", Decimal("48.00"), Decimal("0.00"), Decimal("48.00"))
@@ -201,12 +214,16 @@ def test_totals_per_currency_and_mrr(con):
     assert totals == {"USD": Decimal("1246.80"), "EUR": Decimal("90.01"), "JPY": Decimal("29702")}
     # October MRR (usage-inclusive, before tax): USD 0.05 + 500 + 198.75 + 48.00 = 746.80
     mrr = dict(
-        rows(con, "select currency, sum(mrr) from analytics.fct_mrr where month_start = date '2026-10-01' group by 1")
+        rows(
+            con,
+            "select currency, sum(mrr) from analytics.fct_mrr where month_start = date '2026-10-01' group by 1",
+        )
     )
     assert mrr["USD"] == Decimal("746.80")
-    assert rows(con, "select sum(arr) from analytics.fct_arr where month_start = date '2026-10-01' and currency = 'USD'")[0][
-        0
-    ] == Decimal("8961.60")  # 746.80 x 12
+    assert rows(
+        con,
+        "select sum(arr) from analytics.fct_arr where month_start = date '2026-10-01' and currency = 'USD'",
+    )[0][0] == Decimal("8961.60")  # 746.80 x 12
 
 
 def test_second_run_changes_no_table_and_sends_nothing_twice(demo_run):
@@ -215,7 +232,10 @@ def test_second_run_changes_no_table_and_sends_nothing_twice(demo_run):
     try:
         # The Stripe ledger logs every call; the second run made none.
         assert rows(con, "select count(*) from ledger.stripe_exports")[0][0] == demo_run["stripe_ledger_rows"]
-        assert rows(con, "select count(*) from ledger.marketplace_reports")[0][0] == demo_run["marketplace_ledger_rows"]
+        assert (
+            rows(con, "select count(*) from ledger.marketplace_reports")[0][0]
+            == demo_run["marketplace_ledger_rows"]
+        )
         # Exactly one Stripe invoice per usagebill invoice.
         assert rows(
             con,

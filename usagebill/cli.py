@@ -14,9 +14,21 @@ SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
     "keys": ("ingestion.collector.cli", "keys_main", "manage collector API keys (keys create --tenant NAME)"),
     "catalog": ("usagebill.catalog.cli", "main", "validate / normalize the pricing catalog"),
     "rate": ("usagebill.rating", "main", "rate a usage file against a catalog for a period"),
-    "invoices": ("usagebill.invoices.cli", "main", "render invoice documents, recompute invoices as of a date"),
-    "stripe": ("exports.stripe.cli", "main", "export invoices to Stripe, reconcile, poll payment events, run the fake"),
-    "marketplace": ("exports.marketplace.run", "main", "report usage to AWS / Azure / Google marketplaces, load feeds"),
+    "invoices": (
+        "usagebill.invoices.cli",
+        "main",
+        "render invoice documents, recompute invoices as of a date",
+    ),
+    "stripe": (
+        "exports.stripe.cli",
+        "main",
+        "export invoices to Stripe, reconcile, poll payment events, run the fake",
+    ),
+    "marketplace": (
+        "exports.marketplace.run",
+        "main",
+        "report usage to AWS / Azure / Google marketplaces, load feeds",
+    ),
     "summary": ("usagebill.summary", "main", "print the billing summary of the warehouse"),
 }
 

@@ -53,18 +53,22 @@ def materialize_everything(as_of: date) -> None:
     import dagster as dg
 
     from dagster_project.definitions import defs
-    from dagster_project.defs.jobs import HOURLY_EXPORTS_JOB, DAILY_BILLING_JOB
+    from dagster_project.defs.jobs import DAILY_BILLING_JOB, EXPORT_LEDGER_MARTS_JOB, HOURLY_EXPORTS_JOB
 
     instance = dg.DagsterInstance.get()
     range_tags = {
         "dagster/asset_partition_range_start": DEMO_HISTORY_START.isoformat(),
         "dagster/asset_partition_range_end": (as_of - timedelta(days=1)).isoformat(),
     }
-    step(f"Materializing every daily asset for {range_tags['dagster/asset_partition_range_start']} .. "
-         f"{range_tags['dagster/asset_partition_range_end']} in one run (dbt runs once for the whole range)")
+    step(
+        f"Materializing every daily asset for {range_tags['dagster/asset_partition_range_start']} .. "
+        f"{range_tags['dagster/asset_partition_range_end']} in one run (dbt runs once for the whole range)"
+    )
     started = time.monotonic()
     result = defs.get_job_def(DAILY_BILLING_JOB).execute_in_process(instance=instance, tags=range_tags)
-    print(f"    billing run {'succeeded' if result.success else 'FAILED'} in {time.monotonic() - started:.0f} s")
+    print(
+        f"    billing run {'succeeded' if result.success else 'FAILED'} in {time.monotonic() - started:.0f} s"
+    )
     if not result.success:
         raise SystemExit("the billing run failed: open `make dev` and look at the failed run's logs")
 
@@ -79,21 +83,27 @@ def materialize_everything(as_of: date) -> None:
             "dagster/asset_partition_range_end": hourly_end,
         },
     )
-    print(f"    marketplace run {'succeeded' if result.success else 'FAILED'} in {time.monotonic() - started:.0f} s")
+    print(
+        f"    marketplace run {'succeeded' if result.success else 'FAILED'} in {time.monotonic() - started:.0f} s"
+    )
     if not result.success:
         raise SystemExit("the marketplace run failed: open `make dev` and look at the failed run's logs")
 
     step("Refreshing the marts that read the export ledgers")
     result = defs.get_job_def(EXPORT_LEDGER_MARTS_JOB).execute_in_process(instance=instance)
     if not result.success:
-        raise SystemExit("refreshing the ledger marts failed: open `make dev` and look at the failed run's logs")
+        raise SystemExit(
+            "refreshing the ledger marts failed: open `make dev` and look at the failed run's logs"
+        )
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="usagebill demo", description=__doc__)
     parser.add_argument("--size", default="small", help="demo data size: tiny | small (default)")
     parser.add_argument("--seed", type=int, default=42)
-    parser.add_argument("--prepare-only", action="store_true", help="only generate data and parse dbt (make dev)")
+    parser.add_argument(
+        "--prepare-only", action="store_true", help="only generate data and parse dbt (make dev)"
+    )
     args = parser.parse_args(argv)
 
     os.environ.setdefault("USAGEBILL_AS_OF_DATE", DEMO_AS_OF.isoformat())

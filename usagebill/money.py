@@ -12,10 +12,34 @@ from decimal import ROUND_HALF_UP, Decimal
 
 # ISO 4217 minor units for the currencies we support out of the box.
 MINOR_UNITS: dict[str, int] = {
-    "USD": 2, "EUR": 2, "GBP": 2, "CAD": 2, "AUD": 2, "CHF": 2, "SEK": 2, "NOK": 2, "DKK": 2,
-    "INR": 2, "BRL": 2, "MXN": 2, "SGD": 2, "NZD": 2, "PLN": 2, "CNY": 2, "HKD": 2, "ZAR": 2,
-    "JPY": 0, "KRW": 0, "CLP": 0, "VND": 0, "ISK": 0,
-    "KWD": 3, "BHD": 3, "JOD": 3, "OMR": 3, "TND": 3,
+    "USD": 2,
+    "EUR": 2,
+    "GBP": 2,
+    "CAD": 2,
+    "AUD": 2,
+    "CHF": 2,
+    "SEK": 2,
+    "NOK": 2,
+    "DKK": 2,
+    "INR": 2,
+    "BRL": 2,
+    "MXN": 2,
+    "SGD": 2,
+    "NZD": 2,
+    "PLN": 2,
+    "CNY": 2,
+    "HKD": 2,
+    "ZAR": 2,
+    "JPY": 0,
+    "KRW": 0,
+    "CLP": 0,
+    "VND": 0,
+    "ISK": 0,
+    "KWD": 3,
+    "BHD": 3,
+    "JOD": 3,
+    "OMR": 3,
+    "TND": 3,
 }
 
 

@@ -66,7 +66,9 @@ def _export_lines(con: duckdb.DuckDBPyConnection) -> list[str]:
 
 def build_summary(warehouse: Path, *, as_of: date | None = None, top: int = 3) -> str:
     if not warehouse.exists():
-        raise FileNotFoundError(f"no warehouse at {warehouse}: run `make demo` first (or set USAGEBILL_WAREHOUSE)")
+        raise FileNotFoundError(
+            f"no warehouse at {warehouse}: run `make demo` first (or set USAGEBILL_WAREHOUSE)"
+        )
     con = duckdb.connect(str(warehouse), read_only=True)
     try:
         lines: list[str] = []
@@ -93,7 +95,9 @@ def build_summary(warehouse: Path, *, as_of: date | None = None, top: int = 3) -
             """,
             [top],
         ):
-            lines.append(f"  {number}  {customer:<10} {fmt(total, currency):>16}  service period [{start}, {end})")
+            lines.append(
+                f"  {number}  {customer:<10} {fmt(total, currency):>16}  service period [{start}, {end})"
+            )
         if _table_exists(con, "analytics", "fct_mrr"):
             mrr_rows = _rows(
                 con,
@@ -120,8 +124,12 @@ def build_summary(warehouse: Path, *, as_of: date | None = None, top: int = 3) -
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="usagebill summary", description=__doc__)
-    parser.add_argument("--warehouse", type=Path, default=None, help="DuckDB file (default: USAGEBILL_WAREHOUSE)")
-    parser.add_argument("--as-of", type=date.fromisoformat, default=None, help="YYYY-MM-DD for 'last full month'")
+    parser.add_argument(
+        "--warehouse", type=Path, default=None, help="DuckDB file (default: USAGEBILL_WAREHOUSE)"
+    )
+    parser.add_argument(
+        "--as-of", type=date.fromisoformat, default=None, help="YYYY-MM-DD for 'last full month'"
+    )
     args = parser.parse_args(argv)
     print(build_summary(args.warehouse or warehouse_path(), as_of=args.as_of))
     return 0

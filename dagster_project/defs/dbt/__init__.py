@@ -10,7 +10,6 @@ Rules (no per-model lists in Python):
 - dbt tests are asset checks; a failing test fails the run before downstream billing.
 """
 
-
 import json
 import os
 import shutil
@@ -21,7 +20,13 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
-from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, DbtProject, dbt_assets
+from dagster_dbt import (
+    DagsterDbtTranslator,
+    DagsterDbtTranslatorSettings,
+    DbtCliResource,
+    DbtProject,
+    dbt_assets,
+)
 
 from dagster_project.partitions import daily_partitions
 from dagster_project.run_dates import as_of_date_for
@@ -48,7 +53,15 @@ dbt_project = DbtProject(
 if not dbt_project.manifest_path.exists():
     # First load on a fresh checkout (or a test's own target dir): parse the project once.
     subprocess.run(
-        [_dbt_executable(), "parse", "--quiet", "--profiles-dir", ".", "--target-path", str(dbt_project.target_path)],
+        [
+            _dbt_executable(),
+            "parse",
+            "--quiet",
+            "--profiles-dir",
+            ".",
+            "--target-path",
+            str(dbt_project.target_path),
+        ],
         cwd=dbt_project_dir(),
         check=True,
     )
@@ -71,10 +84,14 @@ class UsagebillDbtTranslator(DagsterDbtTranslator):
         return dbt_resource_props.get("config", {}).get("schema") or dbt_resource_props["schema"]
 
 
-translator = UsagebillDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True, enable_duplicate_source_asset_keys=True))
+translator = UsagebillDbtTranslator(
+    settings=DagsterDbtTranslatorSettings(enable_asset_checks=True, enable_duplicate_source_asset_keys=True)
+)
 
 
-def _run_dbt(context: dg.AssetExecutionContext, dbt: DbtCliResource, dbt_vars: dict[str, str]) -> Iterator[Any]:
+def _run_dbt(
+    context: dg.AssetExecutionContext, dbt: DbtCliResource, dbt_vars: dict[str, str]
+) -> Iterator[Any]:
     context.log.info(f"dbt build with vars {dbt_vars}")
     yield from dbt.cli(["build", "--vars", json.dumps(dbt_vars)], context=context).stream()
 

@@ -28,10 +28,9 @@ daily_billing_schedule = dg.build_schedule_from_partitioned_job(
 EXPORT_LEDGER_MARTS_JOB = "refresh_export_ledger_marts"
 export_ledger_marts_job = dg.define_asset_job(
     EXPORT_LEDGER_MARTS_JOB,
-    selection=dg.AssetSelection.key_prefixes(["ledger"], include_sources=True).downstream(include_self=False) - hourly_assets,
+    selection=dg.AssetSelection.key_prefixes(["ledger"], include_sources=True).downstream(include_self=False)
+    - hourly_assets,
     description="Rebuild the marts that read the export ledgers (after an hourly marketplace run).",
 )
 
-defs = dg.Definitions(
-    jobs=[daily_billing_job, export_ledger_marts_job], schedules=[daily_billing_schedule]
-)
+defs = dg.Definitions(jobs=[daily_billing_job, export_ledger_marts_job], schedules=[daily_billing_schedule])
