@@ -42,7 +42,7 @@ test: install-dev
 
 dev: install
 	$(BIN)/python -m usagebill.demo --prepare-only
-	$(BIN)/dg dev --host 127.0.0.1 --port 3000
+	$(BIN)/dagster dev -m dagster_project.definitions --host 127.0.0.1 --port 3000
 
 lint: install-dev
 	$(BIN)/ruff check .

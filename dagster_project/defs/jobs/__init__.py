@@ -33,4 +33,10 @@ export_ledger_marts_job = dg.define_asset_job(
     description="Rebuild the marts that read the export ledgers (after an hourly marketplace run).",
 )
 
-defs = dg.Definitions(jobs=[daily_billing_job, export_ledger_marts_job], schedules=[daily_billing_schedule])
+# One step at a time, in one process: DuckDB allows a single writer per warehouse file, and dbt,
+# the loaders and the exporters all write to it.
+defs = dg.Definitions(
+    jobs=[daily_billing_job, export_ledger_marts_job],
+    schedules=[daily_billing_schedule],
+    executor=dg.in_process_executor,
+)
