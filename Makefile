@@ -9,6 +9,9 @@ BIN := $(VENV)/bin
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export DAGSTER_HOME := $(CURDIR)/.dagster_home
 export PYTHONUNBUFFERED := 1
+# Absolute paths: dbt views read raw Parquet by path, and every reader must resolve it alike.
+export USAGEBILL_RAW_DIR ?= $(CURDIR)/warehouse/raw
+export USAGEBILL_WAREHOUSE ?= $(CURDIR)/warehouse/usagebill.duckdb
 
 .PHONY: help install install-dev demo test dev lint format docs bench clean
 

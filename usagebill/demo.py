@@ -107,6 +107,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     os.environ.setdefault("USAGEBILL_AS_OF_DATE", DEMO_AS_OF.isoformat())
+    # Absolute locations for every process the demo starts (dbt views embed the raw path).
+    os.environ.setdefault("USAGEBILL_RAW_DIR", str(raw_dir()))
+    os.environ.setdefault("USAGEBILL_WAREHOUSE", str(warehouse_path()))
     as_of = date.fromisoformat(os.environ["USAGEBILL_AS_OF_DATE"])
     os.environ.setdefault("DAGSTER_HOME", str(PROJECT_ROOT / ".dagster_home"))
     Path(os.environ["DAGSTER_HOME"]).mkdir(parents=True, exist_ok=True)

@@ -30,7 +30,7 @@ from dagster_dbt import (
 
 from dagster_project.partitions import daily_partitions
 from dagster_project.run_dates import as_of_date_for
-from usagebill.paths import dbt_project_dir
+from usagebill.paths import dbt_project_dir, raw_dir, warehouse_path
 
 PARTITIONED_TAG = "partitioned_daily"
 
@@ -38,6 +38,11 @@ PARTITIONED_TAG = "partitioned_daily"
 # reconciliation test that reads models of two steps must run with the later one, when all the
 # models it reads exist: dbt's "buildable" indirect selection does exactly that.
 os.environ.setdefault("DBT_INDIRECT_SELECTION", "buildable")
+
+# dbt's views read raw Parquet by path; the path must be absolute so that the same views work for
+# every reader (dbt runs in dbt_project/, the exporters and analysts elsewhere).
+os.environ.setdefault("USAGEBILL_RAW_DIR", str(raw_dir()))
+os.environ.setdefault("USAGEBILL_WAREHOUSE", str(warehouse_path()))
 
 
 def _dbt_executable() -> str:
