@@ -326,10 +326,22 @@ class FakeStripe:
         }
 
     def save(self) -> None:
+        """Mark the state changed. Writing the whole state on every request would make a run of N
+        requests cost O(N^2); it is written at most once a second and on shutdown (flush)."""
         if self.state_file:
-            tmp = self.state_file.with_suffix(".tmp")
-            tmp.write_text(json.dumps({"state": self._persisted()}))
-            tmp.replace(self.state_file)
+            with self.lock:
+                self._dirty = True
+                if time.monotonic() - getattr(self, "_saved_at", 0.0) >= 1.0:
+                    self.flush()
+
+    def flush(self) -> None:
+        with self.lock:
+            if self.state_file and getattr(self, "_dirty", False):
+                tmp = self.state_file.with_suffix(".tmp")
+                tmp.write_text(json.dumps({"state": self._persisted()}))
+                tmp.replace(self.state_file)
+                self._dirty = False
+                self._saved_at = time.monotonic()
 
     def now(self) -> int:
         return int(time.time()) + self.clock_offset
@@ -1295,6 +1307,10 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     fake: FakeStripe
     verbose: bool = False
+
+    def shutdown(self) -> None:
+        super().shutdown()
+        self.fake.flush()
 
 
 def serve(
