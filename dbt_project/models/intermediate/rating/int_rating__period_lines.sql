@@ -71,7 +71,9 @@ trial_allowance as (
     select
         usage_totals.*,
         usage_totals.trial_usage_amount - coalesce(sum(case when usage_totals.usage_total > 0
-            then usage_totals.usage_total else 0 end) over (
+                then usage_totals.usage_total
+            else 0
+        end) over (
             partition by usage_totals.subscription_id
             order by usage_totals.period_start
             rows between unbounded preceding and 1 preceding
@@ -105,7 +107,9 @@ trial_usage_credits as (
         cast(null as decimal(38, 12)) as unit_price,
         cast(null as {{ dbt.type_string() }}) as tier_breakdown_json,
         cast(-1 * case when trial_allowance.allowance_left < trial_allowance.usage_total
-            then trial_allowance.allowance_left else trial_allowance.usage_total end as decimal(38, 12)) as amount,
+                then trial_allowance.allowance_left
+            else trial_allowance.usage_total
+        end as decimal(38, 12)) as amount,
         4 as application_step
     from trial_allowance
     inner join periods
@@ -159,9 +163,9 @@ discount_periods as (
     inner join discounts
         on
             (
-                discounts.customer_id = periods.customer_id
-                or discounts.subscription_id = periods.subscription_id
-                or discounts.plan_id = periods.plan_id
+                periods.customer_id = discounts.customer_id
+                or periods.subscription_id = discounts.subscription_id
+                or periods.plan_id = discounts.plan_id
             )
             and periods.period_end > coalesce(discounts.start_date, periods.start_date)
 ),
@@ -209,10 +213,12 @@ discount_amounts as (
                 then -1 * {{ safe_divide(decimal_multiply('arrears_eligible', 'percent'), '100') }}
             when arrears_eligible <= 0 then cast(0 as decimal(38, 12))
             when discount_amount - (case when advance_eligible <= 0 then 0
-                    when discount_amount < advance_eligible then discount_amount else advance_eligible end)
+                    when discount_amount < advance_eligible then discount_amount else advance_eligible
+                end)
                 < arrears_eligible
                 then -1 * (discount_amount - (case when advance_eligible <= 0 then 0
-                    when discount_amount < advance_eligible then discount_amount else advance_eligible end))
+                        when discount_amount < advance_eligible then discount_amount else advance_eligible
+                    end))
             else -1 * arrears_eligible
         end as amount
     from discount_bases
@@ -247,7 +253,7 @@ discount_lines as (
         5 as application_step,
         {{ round_money('amount', 'minor_unit') }} as amount_rounded
     from discount_amounts
-    where amount <> 0
+    where amount != 0
 ),
 
 discounted_lines as (
@@ -295,9 +301,9 @@ true_ups as (
     from periods
     inner join commitments
         on
-            (commitments.subscription_id = periods.subscription_id or commitments.plan_id = periods.plan_id)
-            and (commitments.effective_from is null or commitments.effective_from <= periods.service_start)
-            and (commitments.effective_to is null or commitments.effective_to > periods.service_start)
+            (periods.subscription_id = commitments.subscription_id or periods.plan_id = commitments.plan_id)
+            and (commitments.effective_from is null or periods.service_start >= commitments.effective_from)
+            and (commitments.effective_to is null or periods.service_start < commitments.effective_to)
     left join period_net
         on
             periods.subscription_id = period_net.subscription_id

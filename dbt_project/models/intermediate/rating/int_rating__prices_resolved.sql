@@ -49,7 +49,7 @@ contract_candidates as (
                 case when contract_prices.dimension_value is not null then 0 else 1 end,
                 case when contract_prices.plan_id is not null then 0 else 1 end,
                 contract_prices.effective_from desc,
-                contract_prices.price_id
+                contract_prices.price_id asc
         ) as preference
     from plan_prices
     inner join contract_prices
@@ -70,8 +70,8 @@ final as (
         case when contract_prices.price_id is null then 'plan' else 'contract' end as price_source,
         contract_prices.contract_id,
         {%- for column in price_columns %}
-        case when contract_prices.price_id is null then plan_charges.{{ column }} else contract_prices.{{ column }} end
-            as {{ column }}{% if not loop.last %},{% endif %}
+            case when contract_prices.price_id is null then plan_charges.{{ column }} else contract_prices.{{ column }} end
+                as {{ column }}{% if not loop.last %},{% endif %}
         {%- endfor %}
     from plan_prices
     inner join plan_charges

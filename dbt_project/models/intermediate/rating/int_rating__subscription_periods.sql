@@ -54,8 +54,10 @@ periods as (
         numbers.n as period_index,
         cast({{ add_interval('month', 'numbers.n * first_periods.period_months', 'first_periods.first_period_start') }} as date)
             as period_start,
-        cast({{ add_interval('month', '(numbers.n + 1) * first_periods.period_months', 'first_periods.first_period_start') }} as date)
-            as period_end,
+        cast(
+            {{ add_interval('month', '(numbers.n + 1) * first_periods.period_months', 'first_periods.first_period_start') }}
+            as date
+        ) as period_end,
         cast({{ add_interval('day', 'first_periods.trial_days', 'first_periods.start_date') }} as date) as trial_end
     from first_periods
     inner join numbers
@@ -111,8 +113,8 @@ final as (
     inner join plan_versions
         on
             served.plan_id = plan_versions.plan_id
-            and plan_versions.effective_from <= served.service_start
-            and (plan_versions.effective_to is null or plan_versions.effective_to > served.service_start)
+            and served.service_start >= plan_versions.effective_from
+            and (plan_versions.effective_to is null or served.service_start < plan_versions.effective_to)
     inner join currencies
         on served.currency = currencies.currency
     where served.service_start < served.service_end

@@ -54,11 +54,14 @@ in_period as (
         meters.group_by_2,
         meters.group_by_3,
         case when meters.group_by_1 is not null
-            then {{ json_property('journal.dimensions_json', 'meters.group_by_1') }} end as group_value_1,
+                then {{ json_property('journal.dimensions_json', 'meters.group_by_1') }}
+        end as group_value_1,
         case when meters.group_by_2 is not null
-            then {{ json_property('journal.dimensions_json', 'meters.group_by_2') }} end as group_value_2,
+                then {{ json_property('journal.dimensions_json', 'meters.group_by_2') }}
+        end as group_value_2,
         case when meters.group_by_3 is not null
-            then {{ json_property('journal.dimensions_json', 'meters.group_by_3') }} end as group_value_3
+                then {{ json_property('journal.dimensions_json', 'meters.group_by_3') }}
+        end as group_value_3
     from journal
     inner join periods
         on
@@ -74,19 +77,19 @@ in_period as (
     inner join meters
         on journal.meter_id = meters.meter_id
     where not exists (
-        select 1
-        from filter_dimensions
-        where
-            filter_dimensions.meter_id = journal.meter_id
-            and not exists (
-                select 1
-                from meter_filters
-                where
-                    meter_filters.meter_id = filter_dimensions.meter_id
-                    and meter_filters.dimension = filter_dimensions.dimension
-                    and meter_filters.value = {{ json_property('journal.dimensions_json', 'filter_dimensions.dimension') }}
-            )
-    )
+            select 1
+            from filter_dimensions
+            where
+                filter_dimensions.meter_id = journal.meter_id
+                and not exists (
+                    select 1
+                    from meter_filters
+                    where
+                        meter_filters.meter_id = filter_dimensions.meter_id
+                        and meter_filters.dimension = filter_dimensions.dimension
+                        and meter_filters.value = {{ json_property('journal.dimensions_json', 'filter_dimensions.dimension') }}
+                )
+        )
 ),
 
 final as (
@@ -94,11 +97,17 @@ final as (
         in_period.*,
         '{'
         || case when group_by_1 is not null
-            then {{ json_string('group_by_1') }} || ':' || {{ json_string('group_value_1') }} else '' end
+                then {{ json_string('group_by_1') }} || ':' || {{ json_string('group_value_1') }}
+            else ''
+        end
         || case when group_by_2 is not null
-            then ',' || {{ json_string('group_by_2') }} || ':' || {{ json_string('group_value_2') }} else '' end
+                then ',' || {{ json_string('group_by_2') }} || ':' || {{ json_string('group_value_2') }}
+            else ''
+        end
         || case when group_by_3 is not null
-            then ',' || {{ json_string('group_by_3') }} || ':' || {{ json_string('group_value_3') }} else '' end
+                then ',' || {{ json_string('group_by_3') }} || ':' || {{ json_string('group_value_3') }}
+            else ''
+        end
         || '}' as dimensions_json
     from in_period
 )

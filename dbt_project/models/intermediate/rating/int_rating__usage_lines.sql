@@ -40,20 +40,23 @@ ranged as (
             partition by matched.subscription_id, matched.period_start, matched.price_id
         ) as price_total_quantity
     from matched
-    where matched.price_model <> 'percentage'
+    where matched.price_model != 'percentage'
 ),
 
 billable as (
     select
         ranged.*,
         case when ranged.range_lo > ranged.included_units then ranged.range_lo - ranged.included_units
-            else cast(0 as decimal(38, 12)) end as billable_lo,
+            else cast(0 as decimal(38, 12))
+        end as billable_lo,
         case when ranged.range_lo + ranged.quantity > ranged.included_units
-            then ranged.range_lo + ranged.quantity - ranged.included_units
-            else cast(0 as decimal(38, 12)) end as billable_hi,
+                then ranged.range_lo + ranged.quantity - ranged.included_units
+            else cast(0 as decimal(38, 12))
+        end as billable_hi,
         case when ranged.price_total_quantity > ranged.included_units
-            then ranged.price_total_quantity - ranged.included_units
-            else cast(0 as decimal(38, 12)) end as price_total_billable
+                then ranged.price_total_quantity - ranged.included_units
+            else cast(0 as decimal(38, 12))
+        end as price_total_billable
     from ranged
 ),
 
@@ -72,10 +75,14 @@ packaged as (
         numerators.*,
         numerators.packages_hi_floor + case
             when {{ decimal_multiply('numerators.packages_hi_floor', 'numerators.package_size') }} < numerators.billable_hi
-                then 1 else 0 end as packages_hi,
+                then 1
+            else 0
+        end as packages_hi,
         numerators.packages_lo_floor + case
             when {{ decimal_multiply('numerators.packages_lo_floor', 'numerators.package_size') }} < numerators.billable_lo
-                then 1 else 0 end as packages_lo
+                then 1
+            else 0
+        end as packages_lo
     from numerators
 ),
 
@@ -90,16 +97,22 @@ tier_amounts as (
         case
             when billable.price_model = 'graduated'
                 then case
-                    when (case when tiers.up_to is null or tiers.up_to > billable.billable_hi
-                            then billable.billable_hi else tiers.up_to end)
+                        when (case when tiers.up_to is null or tiers.up_to > billable.billable_hi
+                                then billable.billable_hi
+                            else tiers.up_to
+                        end)
                         > (case when tiers.lower_bound > billable.billable_lo then tiers.lower_bound
-                            else billable.billable_lo end)
-                        then (case when tiers.up_to is null or tiers.up_to > billable.billable_hi
-                            then billable.billable_hi else tiers.up_to end)
-                        - (case when tiers.lower_bound > billable.billable_lo then tiers.lower_bound
-                            else billable.billable_lo end)
-                    else cast(0 as decimal(38, 12))
-                end
+                            else billable.billable_lo
+                        end)
+                            then (case when tiers.up_to is null or tiers.up_to > billable.billable_hi
+                                    then billable.billable_hi
+                                else tiers.up_to
+                            end)
+                            - (case when tiers.lower_bound > billable.billable_lo then tiers.lower_bound
+                                else billable.billable_lo
+                            end)
+                        else cast(0 as decimal(38, 12))
+                    end
             else billable.billable_hi - billable.billable_lo
         end as tier_quantity,
         case

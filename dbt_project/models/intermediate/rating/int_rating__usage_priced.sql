@@ -22,7 +22,8 @@ candidates as (
         quantities.quantity,
         prices.*,
         row_number() over (
-            partition by quantities.subscription_id, quantities.period_start, quantities.meter_id,
+            partition by
+                quantities.subscription_id, quantities.period_start, quantities.meter_id,
                 quantities.dimensions_json, prices.charge_id
             order by case when prices.dimension_value is null then 1 else 0 end, prices.price_id
         ) as preference

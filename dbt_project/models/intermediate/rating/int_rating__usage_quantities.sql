@@ -58,7 +58,8 @@ aggregated as (
             when 'sum' then sum(quantity)
             when 'count' then cast(count(*) as decimal(38, 12))
             when 'max' then max(quantity)
-            when 'unique_count' then cast(count(distinct {{ json_property('properties_json', 'unique_property') }}) as decimal(38, 12))
+            when 'unique_count'
+                then cast(count(distinct {{ json_property('properties_json', 'unique_property') }}) as decimal(38, 12))
             when 'latest' then {{ value_at_max('quantity', ['event_ts', 'event_id']) }}
             when 'average' then {{ safe_divide('sum(quantity)', 'count(*)') }}
         end as aggregated_quantity
@@ -85,7 +86,8 @@ final as (
         aggregated.event_count,
         cast(
             case when aggregated.aggregation = 'time_weighted_sum' then time_weighted.quantity_hours
-                else aggregated.aggregated_quantity end
+                else aggregated.aggregated_quantity
+            end
             as decimal(38, 12)
         ) as quantity
     from aggregated

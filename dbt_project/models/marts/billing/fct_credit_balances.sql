@@ -32,9 +32,13 @@ final as (
         cast(grants.amount as decimal(38, 12)) as amount_granted,
         cast(coalesce(used.amount_used, 0) as decimal(38, 12)) as amount_used,
         cast(case when grants.expires_at is not null and grants.expires_at <= {{ as_of_date() }}
-            then grants.amount - coalesce(used.amount_used, 0) else 0 end as decimal(38, 12)) as amount_expired,
+                then grants.amount - coalesce(used.amount_used, 0)
+            else 0
+        end as decimal(38, 12)) as amount_expired,
         cast(case when grants.expires_at is not null and grants.expires_at <= {{ as_of_date() }}
-            then 0 else grants.amount - coalesce(used.amount_used, 0) end as decimal(38, 12)) as balance,
+                then 0
+            else grants.amount - coalesce(used.amount_used, 0)
+        end as decimal(38, 12)) as balance,
         used.last_used_on,
         {{ as_of_date() }} as as_of_date
     from grants

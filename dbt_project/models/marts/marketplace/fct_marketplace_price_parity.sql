@@ -45,7 +45,7 @@ final as (
     select
         compared.*,
         cast(case when compared.catalog_price > 0
-            then {{ safe_divide(decimal_multiply('compared.marketplace_price - compared.catalog_price', '100'),
+                then {{ safe_divide(decimal_multiply('compared.marketplace_price - compared.catalog_price', '100'),
                 'compared.catalog_price') }}
         end as decimal(38, 12)) as difference_pct,
         fees.tolerance_pct,

@@ -51,7 +51,7 @@ owed as (
     from invoices
     left join latest_state
         on invoices.invoice_id = latest_state.usagebill_invoice_id
-        and latest_state.recency = 1
+            and latest_state.recency = 1
     where invoices.issue_date <= cast('{{ as_of }}' as date)
 ),
 

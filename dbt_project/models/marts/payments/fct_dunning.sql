@@ -65,7 +65,7 @@ final as (
     from failed
     inner join latest
         on failed.stripe_invoice_id = latest.stripe_invoice_id
-        and latest.recency = 1
+            and latest.recency = 1
     left join outcomes on failed.stripe_invoice_id = outcomes.stripe_invoice_id
     left join currencies on latest.currency = currencies.currency
 )

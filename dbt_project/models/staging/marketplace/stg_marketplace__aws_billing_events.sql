@@ -2,26 +2,26 @@
 with
 
 {% if raw_files_exist('marketplace/aws_billing_events') -%}
-source as (
-    select * from {{ source('raw', 'marketplace_aws_billing_events') }}
-),
+    source as (
+        select * from {{ source('raw', 'marketplace_aws_billing_events') }}
+    ),
 {%- else -%}
-source as (
-    {#- Not loaded yet: same columns, no rows (keeps the lineage to the source). -#}
-    {%- set _lineage = source('raw', 'marketplace_aws_billing_events') %}
-    select
-        cast(null as varchar) as billing_event_id,
-        cast(null as varchar) as end_user_account_id,
-        cast(null as varchar) as product_id,
-        cast(null as varchar) as action,
-        cast(null as varchar) as transaction_type,
-        cast(null as varchar) as amount,
-        cast(null as varchar) as currency,
-        cast(null as varchar) as invoice_date,
-        cast(null as varchar) as invoice_id,
-        cast(null as varchar) as source_file
-    where false
-),
+    source as (
+        {#- Not loaded yet: same columns, no rows (keeps the lineage to the source). -#}
+        {%- set _lineage = source('raw', 'marketplace_aws_billing_events') %}
+        select
+            cast(null as varchar) as billing_event_id,
+            cast(null as varchar) as end_user_account_id,
+            cast(null as varchar) as product_id,
+            cast(null as varchar) as action,
+            cast(null as varchar) as transaction_type,
+            cast(null as varchar) as amount,
+            cast(null as varchar) as currency,
+            cast(null as varchar) as invoice_date,
+            cast(null as varchar) as invoice_id,
+            cast(null as varchar) as source_file
+        where false
+    ),
 {%- endif %}
 
 renamed as (

@@ -2,24 +2,24 @@
 with
 
 {% if raw_files_exist('marketplace/azure_transactions') -%}
-source as (
-    select * from {{ source('raw', 'marketplace_azure_transactions') }}
-),
+    source as (
+        select * from {{ source('raw', 'marketplace_azure_transactions') }}
+    ),
 {%- else -%}
-source as (
-    {#- Not loaded yet: same columns, no rows (keeps the lineage to the source). -#}
-    {%- set _lineage = source('raw', 'marketplace_azure_transactions') %}
-    select
-        cast(null as varchar) as transaction_id,
-        cast(null as varchar) as resource_id,
-        cast(null as varchar) as offer_id,
-        cast(null as varchar) as plan_id,
-        cast(null as varchar) as transaction_date,
-        cast(null as varchar) as billed_amount,
-        cast(null as varchar) as currency,
-        cast(null as varchar) as source_file
-    where false
-),
+    source as (
+        {#- Not loaded yet: same columns, no rows (keeps the lineage to the source). -#}
+        {%- set _lineage = source('raw', 'marketplace_azure_transactions') %}
+        select
+            cast(null as varchar) as transaction_id,
+            cast(null as varchar) as resource_id,
+            cast(null as varchar) as offer_id,
+            cast(null as varchar) as plan_id,
+            cast(null as varchar) as transaction_date,
+            cast(null as varchar) as billed_amount,
+            cast(null as varchar) as currency,
+            cast(null as varchar) as source_file
+        where false
+    ),
 {%- endif %}
 
 renamed as (

@@ -1,28 +1,29 @@
-{#- Marketplace dimensions of the offering catalog. Amounts arrive as exact decimal text and are cast to DECIMAL(38,12); times are UTC. -#}
+{#- Marketplace dimensions of the offering catalog.
+    Amounts arrive as exact decimal text and are cast to DECIMAL(38,12); times are UTC. -#}
 with
 
 {% if raw_files_exist('marketplace/dimensions') -%}
-source as (
-    select * from {{ source('raw', 'marketplace_dimensions') }}
-),
+    source as (
+        select * from {{ source('raw', 'marketplace_dimensions') }}
+    ),
 {%- else -%}
-source as (
-    {#- Not loaded yet: same columns, no rows (keeps the lineage to the source). -#}
-    {%- set _lineage = source('raw', 'marketplace_dimensions') %}
-    select
-        cast(null as varchar) as marketplace,
-        cast(null as varchar) as offering_id,
-        cast(null as varchar) as product_id,
-        cast(null as varchar) as dimension,
-        cast(null as varchar) as meter_id,
-        cast(null as varchar) as unit,
-        cast(null as varchar) as unit_price,
-        cast(null as varchar) as currency,
-        cast(null as varchar) as meter_units_per_unit,
-        cast(null as varchar) as filters_json,
-        cast(null as varchar) as plan_id
-    where false
-),
+    source as (
+        {#- Not loaded yet: same columns, no rows (keeps the lineage to the source). -#}
+        {%- set _lineage = source('raw', 'marketplace_dimensions') %}
+        select
+            cast(null as varchar) as marketplace,
+            cast(null as varchar) as offering_id,
+            cast(null as varchar) as product_id,
+            cast(null as varchar) as dimension,
+            cast(null as varchar) as meter_id,
+            cast(null as varchar) as unit,
+            cast(null as varchar) as unit_price,
+            cast(null as varchar) as currency,
+            cast(null as varchar) as meter_units_per_unit,
+            cast(null as varchar) as filters_json,
+            cast(null as varchar) as plan_id
+        where false
+    ),
 {%- endif %}
 
 renamed as (

@@ -1,20 +1,21 @@
-{#- Listing fee percent per marketplace and the parity tolerance. Amounts arrive as exact decimal text and are cast to DECIMAL(38,12); times are UTC. -#}
+{#- Listing fee percent per marketplace and the parity tolerance.
+    Amounts arrive as exact decimal text and are cast to DECIMAL(38,12); times are UTC. -#}
 with
 
 {% if raw_files_exist('marketplace/fees') -%}
-source as (
-    select * from {{ source('raw', 'marketplace_fees') }}
-),
+    source as (
+        select * from {{ source('raw', 'marketplace_fees') }}
+    ),
 {%- else -%}
-source as (
-    {#- Not loaded yet: same columns, no rows (keeps the lineage to the source). -#}
-    {%- set _lineage = source('raw', 'marketplace_fees') %}
-    select
-        cast(null as varchar) as marketplace,
-        cast(null as varchar) as listing_fee_pct,
-        cast(null as varchar) as parity_tolerance_pct
-    where false
-),
+    source as (
+        {#- Not loaded yet: same columns, no rows (keeps the lineage to the source). -#}
+        {%- set _lineage = source('raw', 'marketplace_fees') %}
+        select
+            cast(null as varchar) as marketplace,
+            cast(null as varchar) as listing_fee_pct,
+            cast(null as varchar) as parity_tolerance_pct
+        where false
+    ),
 {%- endif %}
 
 renamed as (

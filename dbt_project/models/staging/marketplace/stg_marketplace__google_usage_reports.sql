@@ -2,23 +2,23 @@
 with
 
 {% if raw_files_exist('marketplace/google_usage_reports') -%}
-source as (
-    select * from {{ source('raw', 'marketplace_google_usage_reports') }}
-),
+    source as (
+        select * from {{ source('raw', 'marketplace_google_usage_reports') }}
+    ),
 {%- else -%}
-source as (
-    {#- Not loaded yet: same columns, no rows (keeps the lineage to the source). -#}
-    {%- set _lineage = source('raw', 'marketplace_google_usage_reports') %}
-    select
-        cast(null as varchar) as report_line_id,
-        cast(null as varchar) as usage_reporting_id,
-        cast(null as varchar) as product_id,
-        cast(null as varchar) as usage_date,
-        cast(null as varchar) as billed_amount,
-        cast(null as varchar) as currency,
-        cast(null as varchar) as source_file
-    where false
-),
+    source as (
+        {#- Not loaded yet: same columns, no rows (keeps the lineage to the source). -#}
+        {%- set _lineage = source('raw', 'marketplace_google_usage_reports') %}
+        select
+            cast(null as varchar) as report_line_id,
+            cast(null as varchar) as usage_reporting_id,
+            cast(null as varchar) as product_id,
+            cast(null as varchar) as usage_date,
+            cast(null as varchar) as billed_amount,
+            cast(null as varchar) as currency,
+            cast(null as varchar) as source_file
+        where false
+    ),
 {%- endif %}
 
 renamed as (

@@ -1,30 +1,31 @@
-{#- Customer marketplace identities and subscription state periods. Amounts arrive as exact decimal text and are cast to DECIMAL(38,12); times are UTC. -#}
+{#- Customer marketplace identities and subscription state periods.
+    Amounts arrive as exact decimal text and are cast to DECIMAL(38,12); times are UTC. -#}
 with
 
 {% if raw_files_exist('marketplace/identities') -%}
-source as (
-    select * from {{ source('raw', 'marketplace_identities') }}
-),
+    source as (
+        select * from {{ source('raw', 'marketplace_identities') }}
+    ),
 {%- else -%}
-source as (
-    {#- Not loaded yet: same columns, no rows (keeps the lineage to the source). -#}
-    {%- set _lineage = source('raw', 'marketplace_identities') %}
-    select
-        cast(null as varchar) as customer_id,
-        cast(null as varchar) as marketplace,
-        cast(null as varchar) as offering_id,
-        cast(null as varchar) as marketplace_customer,
-        cast(null as varchar) as account_id,
-        cast(null as varchar) as customer_identifier,
-        cast(null as varchar) as license_arn,
-        cast(null as varchar) as resource_id,
-        cast(null as varchar) as plan_id,
-        cast(null as varchar) as usage_reporting_id,
-        cast(null as varchar) as state,
-        cast(null as varchar) as valid_from,
-        cast(null as varchar) as valid_to
-    where false
-),
+    source as (
+        {#- Not loaded yet: same columns, no rows (keeps the lineage to the source). -#}
+        {%- set _lineage = source('raw', 'marketplace_identities') %}
+        select
+            cast(null as varchar) as customer_id,
+            cast(null as varchar) as marketplace,
+            cast(null as varchar) as offering_id,
+            cast(null as varchar) as marketplace_customer,
+            cast(null as varchar) as account_id,
+            cast(null as varchar) as customer_identifier,
+            cast(null as varchar) as license_arn,
+            cast(null as varchar) as resource_id,
+            cast(null as varchar) as plan_id,
+            cast(null as varchar) as usage_reporting_id,
+            cast(null as varchar) as state,
+            cast(null as varchar) as valid_from,
+            cast(null as varchar) as valid_to
+        where false
+    ),
 {%- endif %}
 
 renamed as (

@@ -10,36 +10,36 @@
 with
 
 {% if ledger_exists -%}
-source as (
-    select * from {{ ledger_source }}
-),
+    source as (
+        select * from {{ ledger_source }}
+    ),
 {%- else -%}
-source as (
-    select
-        cast(null as bigint) as seq,
-        cast(null as varchar) as run_id,
-        cast(null as timestamp) as recorded_at,
-        cast(null as varchar) as marketplace,
-        cast(null as varchar) as customer_id,
-        cast(null as varchar) as marketplace_customer,
-        cast(null as varchar) as offering_id,
-        cast(null as varchar) as dimension,
-        cast(null as timestamp) as hour_start,
-        cast(null as varchar) as state,
-        cast(null as decimal(38, 12)) as quantity,
-        cast(null as decimal(38, 12)) as cumulative_units,
-        cast(null as decimal(38, 12)) as carried_remainder,
-        cast(null as decimal(38, 12)) as unit_price,
-        cast(null as varchar) as currency,
-        cast(null as boolean) as counted,
-        cast(null as timestamp) as carried_to_hour,
-        cast(null as timestamp) as window_start,
-        cast(null as timestamp) as window_end,
-        cast(null as varchar) as request_key,
-        cast(null as varchar) as metering_record_id,
-        cast(null as varchar) as detail
-    where false
-),
+    source as (
+        select
+            cast(null as bigint) as seq,
+            cast(null as varchar) as run_id,
+            cast(null as timestamp) as recorded_at,
+            cast(null as varchar) as marketplace,
+            cast(null as varchar) as customer_id,
+            cast(null as varchar) as marketplace_customer,
+            cast(null as varchar) as offering_id,
+            cast(null as varchar) as dimension,
+            cast(null as timestamp) as hour_start,
+            cast(null as varchar) as state,
+            cast(null as decimal(38, 12)) as quantity,
+            cast(null as decimal(38, 12)) as cumulative_units,
+            cast(null as decimal(38, 12)) as carried_remainder,
+            cast(null as decimal(38, 12)) as unit_price,
+            cast(null as varchar) as currency,
+            cast(null as boolean) as counted,
+            cast(null as timestamp) as carried_to_hour,
+            cast(null as timestamp) as window_start,
+            cast(null as timestamp) as window_end,
+            cast(null as varchar) as request_key,
+            cast(null as varchar) as metering_record_id,
+            cast(null as varchar) as detail
+        where false
+    ),
 {%- endif %}
 
 renamed as (

@@ -2,5 +2,5 @@
 select *
 from {{ ref('int_marketplace__revenue_lines') }}
 where
-    net_payout <> billed_amount - listing_fee
+    net_payout != billed_amount - listing_fee
     or abs(listing_fee) > abs(billed_amount)

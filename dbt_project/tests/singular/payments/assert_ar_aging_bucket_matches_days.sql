@@ -2,7 +2,7 @@
 select *
 from {{ ref('fct_ar_aging') }}
 where outstanding_minor <= 0
-    or aging_bucket <> case
+    or aging_bucket != case
         when days_past_due <= 0 then 'current'
         when days_past_due <= 30 then '1-30'
         when days_past_due <= 60 then '31-60'

@@ -16,7 +16,7 @@ overdrawn as (
     where
         balance < 0
         or amount_used > amount_granted
-        or amount_used + amount_expired + balance <> amount_granted
+        or amount_used + amount_expired + balance != amount_granted
 ),
 
 invoice_points as (

@@ -12,7 +12,7 @@ final as (
         amount_rounded,
         minor_unit
     from lines
-    where amount_rounded <> {{ round_money('amount', 'minor_unit') }}
+    where amount_rounded != {{ round_money('amount', 'minor_unit') }}
 )
 
 select * from final

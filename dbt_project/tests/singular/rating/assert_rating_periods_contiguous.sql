@@ -19,7 +19,7 @@ final as (
     select *
     from ordered
     where
-        (previous_end is not null and previous_end <> period_start)
+        (previous_end is not null and previous_end != period_start)
         or period_end <= period_start
         or service_start < period_start
         or service_end > period_end

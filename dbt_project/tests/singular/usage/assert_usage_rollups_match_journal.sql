@@ -25,19 +25,19 @@ journal as (
     ('monthly', 'fct_usage_monthly', 'usage_month'),
 ] %}
 
-{{ grain }} as (
-    select
-        tenant_id,
-        customer_id,
-        meter_id,
-        dimensions_key,
-        cast({{ trunc_to('month', period) }} as date) as usage_month,
-        max(aggregation) as aggregation,
-        sum(event_count) as event_count,
-        sum(quantity) as quantity
-    from {{ ref(model) }}
-    group by 1, 2, 3, 4, 5
-),
+    {{ grain }} as (
+        select
+            tenant_id,
+            customer_id,
+            meter_id,
+            dimensions_key,
+            cast({{ trunc_to('month', period) }} as date) as usage_month,
+            max(aggregation) as aggregation,
+            sum(event_count) as event_count,
+            sum(quantity) as quantity
+        from {{ ref(model) }}
+        group by 1, 2, 3, 4, 5
+    ),
 {%- endfor %}
 
 compared as (
