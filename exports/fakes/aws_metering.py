@@ -15,13 +15,14 @@ Signatures are not verified (any credentials work).
 from __future__ import annotations
 
 import json
-import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from email.message import Message
 from typing import Any
+
+from exports.fakes.http_fake import JsonPostFake
 
 TARGET = "AWSMPMeteringService.BatchMeterUsage"
 MAX_QUANTITY = 2_147_483_647
@@ -55,8 +56,10 @@ def _window_ok(ts: datetime, now: datetime, window_hours: int) -> bool:
     return (ts.year, ts.month) == (previous.year, previous.month) and now < first + timedelta(hours=6)
 
 
-class FakeAwsMetering:
+class FakeAwsMetering(JsonPostFake):
     """Start with `with FakeAwsMetering(subscribed={...}) as fake:`; point boto3 at fake.url."""
+
+    content_type = "application/x-amz-json-1.1"
 
     def __init__(
         self,
@@ -64,6 +67,7 @@ class FakeAwsMetering:
         window_hours: int = 6,
         now: Callable[[], datetime] | None = None,
     ) -> None:
+        super().__init__()
         self.subscribed = set(subscribed or ())
         self.window_hours = window_hours
         self.now = now or (lambda: datetime.now(UTC))
@@ -74,49 +78,11 @@ class FakeAwsMetering:
         self.throttle_next = 0
         self.internal_error_next = 0
         self.unprocessed_next: list[int] = []  # per call: leave the last N records unprocessed
-        self._lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
 
     # ---------------------------------------------------------------- server
-    @property
-    def url(self) -> str:
-        assert self._server is not None, "start() the fake first"
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
-
-    def start(self) -> FakeAwsMetering:
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: Any) -> None:
-                return
-
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                status, payload = fake.handle(self.headers.get("X-Amz-Target", ""), body)
-                data = json.dumps(payload).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/x-amz-json-1.1")
-                self.send_header("x-amzn-RequestId", str(uuid.uuid4()))
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    def __enter__(self) -> FakeAwsMetering:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+    def respond(self, path: str, headers: Message, body: bytes) -> tuple[int, Any, dict[str, str]]:
+        status, payload = self.handle(headers.get("X-Amz-Target", ""), body)
+        return status, payload, {"x-amzn-RequestId": str(uuid.uuid4())}
 
     # ---------------------------------------------------------------- contract
     def handle(self, target: str, body: bytes) -> tuple[int, dict[str, Any]]:

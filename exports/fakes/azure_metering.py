@@ -16,15 +16,16 @@ Injectable: throttling (429), expired tokens.
 from __future__ import annotations
 
 import json
-import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from email.message import Message
 from typing import Any
 from urllib.parse import parse_qs, urlparse
+
+from exports.fakes.http_fake import JsonPostFake
 
 MARKETPLACE_APP_ID = "20e940b3-4c77-4b0b-9a53-9e16a1b010a7"
 API_VERSION = "2018-08-31"
@@ -38,7 +39,7 @@ class AzureSubscription:
     active: bool = True
 
 
-class FakeAzureMetering:
+class FakeAzureMetering(JsonPostFake):
     def __init__(
         self,
         tenant_id: str,
@@ -48,6 +49,7 @@ class FakeAzureMetering:
         window_hours: int = 24,
         now: Callable[[], datetime] | None = None,
     ) -> None:
+        super().__init__()
         self.tenant_id, self.client_id, self.client_secret = tenant_id, client_id, client_secret
         self.subscriptions = {s.resource_id: s for s in subscriptions or []}
         self.window_hours = window_hours
@@ -59,49 +61,9 @@ class FakeAzureMetering:
         self.events_received = 0
         self.batch_sizes: list[int] = []
         self.throttle_next = 0
-        self._lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
 
-    @property
-    def url(self) -> str:
-        assert self._server is not None, "start() the fake first"
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
-
-    def start(self) -> FakeAzureMetering:
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: Any) -> None:
-                return
-
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                status, payload, headers = fake.handle(self.path, dict(self.headers), body)
-                data = json.dumps(payload).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                for k, v in headers.items():
-                    self.send_header(k, v)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    def __enter__(self) -> FakeAzureMetering:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+    def respond(self, path: str, headers: Message, body: bytes) -> tuple[int, Any, dict[str, str]]:
+        return self.handle(path, dict(headers), body)
 
     def expire_tokens(self) -> None:
         with self._lock:

@@ -15,18 +15,19 @@ Injectable: 429 throttling, a reportError for chosen operation ids.
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from email.message import Message
 from typing import Any
+
+from exports.fakes.http_fake import JsonPostFake
 
 
 def _time(value: Any) -> datetime:
     return datetime.fromisoformat(str(value).replace("Z", "+00:00")).astimezone(UTC)
 
 
-class FakeServiceControl:
+class FakeServiceControl(JsonPostFake):
     def __init__(
         self,
         service: str,
@@ -36,6 +37,7 @@ class FakeServiceControl:
         window_hours: int = 1,
         now: Callable[[], datetime] | None = None,
     ) -> None:
+        super().__init__()
         self.service = service
         self.access_token = access_token
         self.consumers = set(consumers)
@@ -48,47 +50,10 @@ class FakeServiceControl:
         self.operations_received = 0
         self.throttle_next = 0
         self.fail_operation_ids: set[str] = set()
-        self._lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
 
-    @property
-    def url(self) -> str:
-        assert self._server is not None, "start() the fake first"
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
-
-    def start(self) -> FakeServiceControl:
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: Any) -> None:
-                return
-
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                status, payload = fake.handle(self.path, self.headers.get("Authorization", ""), body)
-                data = json.dumps(payload).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    def __enter__(self) -> FakeServiceControl:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+    def respond(self, path: str, headers: Message, body: bytes) -> tuple[int, Any, dict[str, str]]:
+        status, payload = self.handle(path, headers.get("Authorization", ""), body)
+        return status, payload, {}
 
     @staticmethod
     def _status(code: int, status: str, message: str) -> dict[str, Any]:
