@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -15,8 +16,9 @@ from exports.marketplace.catalog import (
     OfferingCatalog,
     StatePeriod,
 )
-from exports.marketplace.ledger import Ledger
-from exports.marketplace.transport import Backoff
+from exports.marketplace.ledger import Ledger, ReportRow
+from exports.marketplace.reporter import RunSummary, report_hours
+from exports.marketplace.transport import Backoff, Outcome, Transport
 
 SINCE = datetime(2026, 5, 1, tzinfo=UTC)
 SERVICE = "gpu.endpoints.demo.cloud.goog"
@@ -109,6 +111,50 @@ class Clock:
 
     def __call__(self) -> datetime:
         return self.now
+
+
+def report_quietly(
+    marketplace: str,
+    hours: Sequence[datetime],
+    catalog: OfferingCatalog,
+    identities: Sequence[MarketplaceIdentity],
+    series: BilledSeries,
+    ledger: Ledger,
+    transport: Transport,
+    now: datetime,
+) -> RunSummary:
+    """report_hours without progress output."""
+    return report_hours(
+        marketplace,
+        hours,
+        catalog=catalog,
+        identities=identities,
+        billed=series,
+        ledger=ledger,
+        transport=transport,
+        now=now,
+        log=lambda _m: None,
+    )
+
+
+class CrashAfterSend:
+    """Wraps a transport: the call reaches the marketplace, then `error` is raised before the ledger write
+    (a process killed between the send and the ledger write)."""
+
+    calls = 0
+
+    def __init__(self, transport: Transport, error: Exception) -> None:
+        self.marketplace = transport.marketplace
+        self.transport, self.error = transport, error
+
+    def send(
+        self,
+        rows: Sequence[ReportRow],
+        identities: dict[str, MarketplaceIdentity],
+        catalog: OfferingCatalog,
+    ) -> list[Outcome]:
+        self.transport.send(rows, identities, catalog)
+        raise self.error
 
 
 @pytest.fixture

@@ -10,9 +10,8 @@ import pytest
 from exports.fakes.aws_metering import FakeAwsMetering
 from exports.marketplace.aws import AwsMeteringTransport, make_client
 from exports.marketplace.ledger import Ledger
-from exports.marketplace.reporter import report_hours
 
-from .conftest import Clock, aws_ident, billed, dim, make_catalog
+from .conftest import Clock, CrashAfterSend, aws_ident, billed, dim, make_catalog, report_quietly
 
 H0 = datetime(2026, 5, 10, 12, tzinfo=UTC)
 DIMS = ["gpu_usage", "api", "storage", "egress", "seats"]
@@ -40,16 +39,8 @@ def _transport(fake: FakeAwsMetering, clock: Clock, backoff) -> AwsMeteringTrans
 def test_sixty_records_go_in_three_calls_of_at_most_25(ledger, clock, fast_backoff):
     catalog, idents = _setup(12)  # 12 customers x 5 dimensions = 60 records -> 25 + 25 + 10
     with FakeAwsMetering({i.license_arn for i in idents}, now=clock) as fake:
-        summary = report_hours(
-            "aws",
-            [H0],
-            catalog=catalog,
-            identities=idents,
-            billed=billed([]),
-            ledger=ledger,
-            transport=_transport(fake, clock, fast_backoff),
-            now=clock.now,
-            log=lambda _m: None,
+        summary = report_quietly(
+            "aws", [H0], catalog, idents, billed([]), ledger, _transport(fake, clock, fast_backoff), clock.now
         )
     assert fake.batch_sizes == [25, 25, 10]
     assert summary.states["acknowledged"] == 60
@@ -61,16 +52,15 @@ def test_throttling_is_retried_with_backoff(ledger, clock, fast_backoff):
     with FakeAwsMetering({idents[0].license_arn}, now=clock) as fake:
         fake.throttle_next = 2
         fake.internal_error_next = 0
-        summary = report_hours(
+        summary = report_quietly(
             "aws",
             [H0],
-            catalog=catalog,
-            identities=idents,
-            billed=billed([("cus_0001", "gpu_ms", H0, "1.23")]),
-            ledger=ledger,
-            transport=_transport(fake, clock, fast_backoff),
-            now=clock.now,
-            log=lambda _m: None,
+            catalog,
+            idents,
+            billed([("cus_0001", "gpu_ms", H0, "1.23")]),
+            ledger,
+            _transport(fake, clock, fast_backoff),
+            clock.now,
         )
     # 2 throttled calls + 1 successful = 3 calls; backoff 0.01 then 0.02 s
     assert fake.calls == 3 and summary.calls == 3
@@ -83,16 +73,8 @@ def test_internal_error_retried_then_unprocessed_records_resent(ledger, clock, f
     with FakeAwsMetering({i.license_arn for i in idents}, now=clock) as fake:
         fake.internal_error_next = 1
         fake.unprocessed_next = [3]  # first processed call leaves the last 3 of 4 records unprocessed
-        summary = report_hours(
-            "aws",
-            [H0],
-            catalog=catalog,
-            identities=idents,
-            billed=billed([]),
-            ledger=ledger,
-            transport=_transport(fake, clock, fast_backoff),
-            now=clock.now,
-            log=lambda _m: None,
+        summary = report_quietly(
+            "aws", [H0], catalog, idents, billed([]), ledger, _transport(fake, clock, fast_backoff), clock.now
         )
     # call 1: 500; call 2: 1 processed + 3 unprocessed; call 3: the 3 resent
     assert fake.calls == 3 and fake.batch_sizes == [4, 3]
@@ -107,39 +89,23 @@ def test_crash_after_call_before_ledger_write_then_rerun_reports_each_hour_once(
     with FakeAwsMetering({i.license_arn for i in idents}, now=clock) as fake:
         transport = _transport(fake, clock, fast_backoff)
 
-        class CrashAfterSend:
-            marketplace, calls = "aws", 0
-
-            def send(self, rows, identities, cat):
-                transport.send(rows, identities, cat)  # the call reached AWS ...
-                raise Crash("process killed before the ledger write")  # ... but its outcome was never written
-
+        # the call reaches AWS ... but its outcome is never written
+        crashing = CrashAfterSend(transport, Crash("process killed before the ledger write"))
         ledger = Ledger(isolated / "wh.duckdb", run_id="run-1")
         with pytest.raises(Crash):
-            report_hours(
-                "aws",
-                [H0],
-                catalog=catalog,
-                identities=idents,
-                billed=series,
-                ledger=ledger,
-                transport=CrashAfterSend(),
-                now=clock.now,
-                log=lambda _m: None,
-            )
+            report_quietly("aws", [H0], catalog, idents, series, ledger, crashing, clock.now)
         assert {r.state for r in Ledger(isolated / "wh.duckdb").current("aws").values()} == {"sent"}
         # re-run (and a second re-run): the sent records are resent identically -> idempotent at AWS
         for run in ("run-2", "run-3"):
-            summary = report_hours(
+            summary = report_quietly(
                 "aws",
                 [H0],
-                catalog=catalog,
-                identities=idents,
-                billed=series,
-                ledger=Ledger(isolated / "wh.duckdb", run_id=run),
-                transport=transport,
-                now=clock.now,
-                log=lambda _m: None,
+                catalog,
+                idents,
+                series,
+                Ledger(isolated / "wh.duckdb", run_id=run),
+                transport,
+                clock.now,
             )
         assert summary.calls == 0  # third run: nothing left to do
     # each customer-hour exactly once at AWS with 200 units ($2.00 / $0.01); 3 records each sent twice
@@ -158,29 +124,9 @@ def test_backfill_reports_only_never_reported_hours(ledger, fast_backoff):
         transport = _transport(fake, clock, fast_backoff)
         # hours 0 and 2 were reported by the hourly schedule (hour 2 carries hour 1's units: 20)
         for h in (hours[0], hours[2]):
-            report_hours(
-                "aws",
-                [h],
-                catalog=catalog,
-                identities=idents,
-                billed=series,
-                ledger=ledger,
-                transport=transport,
-                now=clock.now,
-                log=lambda _m: None,
-            )
+            report_quietly("aws", [h], catalog, idents, series, ledger, transport, clock.now)
         calls_before = fake.calls
-        summary = report_hours(
-            "aws",
-            hours,
-            catalog=catalog,
-            identities=idents,
-            billed=series,
-            ledger=ledger,
-            transport=transport,
-            now=clock.now,
-            log=lambda _m: None,
-        )
+        summary = report_quietly("aws", hours, catalog, idents, series, ledger, transport, clock.now)
     assert summary.planned == 2  # only hours 1 and 3
     assert fake.calls - calls_before == 1
     # hour 0: 10; hour 2: cumulative 30 - 10 = 20; backfilled hour 1: cumulative 20 - 30 reported -> 0;
@@ -215,17 +161,7 @@ def test_window_missed_usage_is_carried_and_the_fake_would_have_refused_it(ledge
                     }
                 ]
             )
-        report_hours(
-            "aws",
-            [old, recent],
-            catalog=catalog,
-            identities=idents,
-            billed=series,
-            ledger=ledger,
-            transport=transport,
-            now=clock.now,
-            log=lambda _m: None,
-        )
+        report_quietly("aws", [old, recent], catalog, idents, series, ledger, transport, clock.now)
     rows = ledger.current("aws")
     assert rows[("aws", "cus_0001", "gpu_usage", old)].state == "carried"
     # 50 carried + 5 new units reported with the next open hour
@@ -239,31 +175,11 @@ def test_not_subscribed_at_aws_fails_and_its_quantity_goes_with_the_next_hour(le
     clock = Clock(H0 + timedelta(hours=1, minutes=5))
     with FakeAwsMetering(set(), now=clock) as fake:  # AWS does not know the customer yet
         transport = _transport(fake, clock, fast_backoff)
-        report_hours(
-            "aws",
-            [H0],
-            catalog=catalog,
-            identities=idents,
-            billed=series,
-            ledger=ledger,
-            transport=transport,
-            now=clock.now,
-            log=lambda _m: None,
-        )
+        report_quietly("aws", [H0], catalog, idents, series, ledger, transport, clock.now)
         assert ledger.current("aws")[("aws", "cus_0001", "gpu_usage", H0)].state == "failed"
         fake.subscribed.add(idents[0].license_arn)
         clock.now = h1 + timedelta(hours=1, minutes=5)
-        report_hours(
-            "aws",
-            [h1],
-            catalog=catalog,
-            identities=idents,
-            billed=series,
-            ledger=ledger,
-            transport=transport,
-            now=clock.now,
-            log=lambda _m: None,
-        )
+        report_quietly("aws", [h1], catalog, idents, series, ledger, transport, clock.now)
     assert fake.quantities() == {("000000000001", "gpu_usage", h1): 50}  # 30 + 20
 
 
@@ -316,16 +232,15 @@ def test_real_boto3_client_against_moto_server_seeded_in_process(ledger, fast_ba
         transport = AwsMeteringTransport(
             make_client(endpoint_url=f"http://{host}:{port}"), backoff=fast_backoff, now=clock
         )
-        summary = report_hours(
+        summary = report_quietly(
             "aws",
             [hour],
-            catalog=catalog,
-            identities=[legacy],
-            billed=billed([("cus_0001", "gpu_ms", hour, "0.07")]),
-            ledger=ledger,
-            transport=transport,
-            now=clock.now,
-            log=lambda _m: None,
+            catalog,
+            [legacy],
+            billed([("cus_0001", "gpu_ms", hour, "0.07")]),
+            ledger,
+            transport,
+            clock.now,
         )
     finally:
         server.stop()

@@ -13,12 +13,20 @@ from exports.fakes.google_servicecontrol import FakeServiceControl
 from exports.marketplace.azure import AzureMeteringTransport, EntraToken
 from exports.marketplace.google import GoogleServiceControlTransport
 from exports.marketplace.ledger import Ledger
-from exports.marketplace.reporter import report_hours
 
-from .conftest import SERVICE, Clock, azure_ident, billed, dim, google_ident, make_catalog
+from .conftest import (
+    SERVICE,
+    Clock,
+    CrashAfterSend,
+    azure_ident,
+    billed,
+    dim,
+    google_ident,
+    make_catalog,
+    report_quietly,
+)
 
 H0 = datetime(2026, 5, 10, 12, tzinfo=UTC)
-QUIET = {"log": lambda _m: None}
 
 
 @pytest.fixture
@@ -52,17 +60,7 @@ def test_azure_token_batch_and_only_positive_quantities(azure_env, ledger, fast_
     series = billed([(i.customer_id, "gpu_ms", H0, "18.00") for i in idents])
     with fake:
         transport = _azure_transport(fake, clock, fast_backoff, version)
-        summary = report_hours(
-            "azure",
-            [H0],
-            catalog=catalog,
-            identities=idents,
-            billed=series,
-            ledger=ledger,
-            transport=transport,
-            now=clock.now,
-            **QUIET,
-        )
+        summary = report_quietly("azure", [H0], catalog, idents, series, ledger, transport, clock.now)
     assert fake.batch_sizes == [25, 5]  # 30 events (zero-quantity api events never sent)
     assert fake.token_requests == 1
     assert summary.states["acknowledged"] == 30
@@ -76,36 +74,20 @@ def test_azure_409_duplicate_counts_as_already_reported_after_a_crash(azure_env,
     with fake:
         transport = _azure_transport(fake, clock, fast_backoff)
 
-        class CrashAfterSend:
-            marketplace, calls = "azure", 0
-
-            def send(self, rows, identities, cat):
-                transport.send(rows, identities, cat)
-                raise RuntimeError("killed before the ledger write")
-
         with pytest.raises(RuntimeError):
-            report_hours(
+            report_quietly(
                 "azure",
                 [H0],
-                catalog=catalog,
-                identities=idents,
-                billed=series,
-                ledger=Ledger(isolated / "wh.duckdb"),
-                transport=CrashAfterSend(),
-                now=clock.now,
-                **QUIET,
+                catalog,
+                idents,
+                series,
+                Ledger(isolated / "wh.duckdb"),
+                CrashAfterSend(transport, RuntimeError("killed before the ledger write")),
+                clock.now,
             )
         fake.expire_tokens()  # the re-run also has to refresh its token (403 -> new token)
-        summary = report_hours(
-            "azure",
-            [H0],
-            catalog=catalog,
-            identities=idents,
-            billed=series,
-            ledger=Ledger(isolated / "wh.duckdb"),
-            transport=transport,
-            now=clock.now,
-            **QUIET,
+        summary = report_quietly(
+            "azure", [H0], catalog, idents, series, Ledger(isolated / "wh.duckdb"), transport, clock.now
         )
     assert summary.states["duplicate"] == 2  # Azure: Duplicate / 409 = already reported
     assert len(fake.quantities()) == 2 and set(fake.quantities().values()) == {Decimal("0.25")}
@@ -119,16 +101,15 @@ def test_azure_throttling_retried_and_single_event_api_answers_409(azure_env, le
     with fake:
         fake.throttle_next = 1
         transport = _azure_transport(fake, clock, fast_backoff)
-        summary = report_hours(
+        summary = report_quietly(
             "azure",
             [H0],
-            catalog=catalog,
-            identities=idents,
-            billed=billed([("cus_0001", "gpu_ms", H0, "36.00")]),
-            ledger=ledger,
-            transport=transport,
-            now=clock.now,
-            **QUIET,
+            catalog,
+            idents,
+            billed([("cus_0001", "gpu_ms", H0, "36.00")]),
+            ledger,
+            transport,
+            clock.now,
         )
         assert summary.states["acknowledged"] == 1 and fast_backoff.sleeps == [0.01]
         token = transport.token.get()
@@ -165,42 +146,24 @@ def _google(n: int, clock: Clock):
     return catalog, idents, fake, metric
 
 
+def _google_transport(fake, clock, backoff):
+    return GoogleServiceControlTransport(endpoint=fake.url, access_token="tok", backoff=backoff, now=clock)
+
+
 def test_google_windows_are_contiguous_and_missed_hours_widen_the_next_window(ledger, fast_backoff):
     clock = Clock(H0)
     catalog, idents, fake, metric = _google(1, clock)
     hours = [H0 + timedelta(hours=i) for i in range(4)]
     series = billed([("cus_0001", "gpu_ms", h, "0.05") for h in hours])  # 5 units per hour
     with fake:
-        transport = GoogleServiceControlTransport(
-            endpoint=fake.url, access_token="tok", backoff=fast_backoff, now=clock
-        )
+        transport = _google_transport(fake, clock, fast_backoff)
         # hourly runs for hours 0 and 1; the run for hour 2 never happened; hour 3 runs late enough that
         # hour 2 is outside Google's 1 h window -> carried, and hour 3's window starts where hour 1 ended
         for h in (hours[0], hours[1]):
             clock.now = h + timedelta(hours=1, minutes=5)
-            report_hours(
-                "google",
-                [h],
-                catalog=catalog,
-                identities=idents,
-                billed=series,
-                ledger=ledger,
-                transport=transport,
-                now=clock.now,
-                **QUIET,
-            )
+            report_quietly("google", [h], catalog, idents, series, ledger, transport, clock.now)
         clock.now = hours[3] + timedelta(hours=1, minutes=5)
-        report_hours(
-            "google",
-            hours,
-            catalog=catalog,
-            identities=idents,
-            billed=series,
-            ledger=ledger,
-            transport=transport,
-            now=clock.now,
-            **QUIET,
-        )
+        report_quietly("google", hours, catalog, idents, series, ledger, transport, clock.now)
     windows = sorted(
         (op["startTime"], op["endTime"], op["metricValueSets"][0]["metricValues"][0]["int64Value"])
         for op in fake.operations.values()
@@ -219,41 +182,23 @@ def test_google_uuid5_operation_id_dedups_a_resend_and_report_errors_fail(isolat
     catalog, idents, fake, metric = _google(2, clock)
     series = billed([(i.customer_id, "gpu_ms", H0, "0.03") for i in idents])
     with fake:
-        transport = GoogleServiceControlTransport(
-            endpoint=fake.url, access_token="tok", backoff=fast_backoff, now=clock
-        )
-
-        class CrashAfterSend:
-            marketplace, calls = "google", 0
-
-            def send(self, rows, identities, cat):
-                transport.send(rows, identities, cat)
-                raise RuntimeError("killed before the ledger write")
+        transport = _google_transport(fake, clock, fast_backoff)
 
         with pytest.raises(RuntimeError):
-            report_hours(
+            report_quietly(
                 "google",
                 [H0],
-                catalog=catalog,
-                identities=idents,
-                billed=series,
-                ledger=Ledger(isolated / "wh.duckdb"),
-                transport=CrashAfterSend(),
-                now=clock.now,
-                **QUIET,
+                catalog,
+                idents,
+                series,
+                Ledger(isolated / "wh.duckdb"),
+                CrashAfterSend(transport, RuntimeError("killed before the ledger write")),
+                clock.now,
             )
         sent = Ledger(isolated / "wh.duckdb").current("google")
         op_ids = {r.request_key for r in sent.values()}
-        summary = report_hours(
-            "google",
-            [H0],
-            catalog=catalog,
-            identities=idents,
-            billed=series,
-            ledger=Ledger(isolated / "wh.duckdb"),
-            transport=transport,
-            now=clock.now,
-            **QUIET,
+        summary = report_quietly(
+            "google", [H0], catalog, idents, series, Ledger(isolated / "wh.duckdb"), transport, clock.now
         )
     assert fake.operations_received == 4 and len(fake.operations) == 2  # resent once, counted once
     assert set(fake.operations) == op_ids and summary.states["acknowledged"] == 2
@@ -267,37 +212,17 @@ def test_google_report_error_is_recorded_failed_and_quantity_moves_on(ledger, fa
         [("cus_0001", "gpu_ms", H0, "0.07"), ("cus_0001", "gpu_ms", H0 + timedelta(hours=1), "0.01")]
     )
     with fake:
-        transport = GoogleServiceControlTransport(
-            endpoint=fake.url, access_token="tok", backoff=fast_backoff, now=clock
-        )
+        transport = _google_transport(fake, clock, fast_backoff)
         from exports.marketplace.planning import google_operation_id
 
         fake.fail_operation_ids.add(
             google_operation_id(SERVICE, "project_number:1", H0, H0 + timedelta(hours=1))
         )
-        report_hours(
-            "google",
-            [H0],
-            catalog=catalog,
-            identities=idents,
-            billed=series,
-            ledger=ledger,
-            transport=transport,
-            now=clock.now,
-            **QUIET,
-        )
+        report_quietly("google", [H0], catalog, idents, series, ledger, transport, clock.now)
         assert ledger.current("google")[("google", "cus_0001", metric, H0)].state == "failed"
         clock.now += timedelta(hours=1)
-        report_hours(
-            "google",
-            [H0 + timedelta(hours=1)],
-            catalog=catalog,
-            identities=idents,
-            billed=series,
-            ledger=ledger,
-            transport=transport,
-            now=clock.now,
-            **QUIET,
+        report_quietly(
+            "google", [H0 + timedelta(hours=1)], catalog, idents, series, ledger, transport, clock.now
         )
     ops = list(fake.operations.values())
     # the failed window is re-covered: [12:00, 14:00) with 7 + 1 = 8 units
