@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -120,6 +121,39 @@ class Collector:
         if n > self.config.max_batch_events:
             return f"batch has {n} events; the limit is {self.config.max_batch_events} per request: split the batch"
         return None
+
+    def _translate_and_process(
+        self,
+        items: list[Any],
+        translate: Callable[[Any, dict[str, str], datetime], dict[str, Any] | Rejection],
+        *,
+        tenant: str,
+        now: datetime,
+        endpoint: str,
+        default_source: str,
+    ) -> tuple[list[Any], BatchOutcome]:
+        """Translate compatible-API items to native events (None where `translate` refused one; the
+        refusal becomes that item's rejection) and process the batch against the raw items."""
+        translated: list[Any] = []
+        pre: dict[int, Rejection] = {}
+        for i, item in enumerate(items):
+            ev = translate(item, self.value_map, now)
+            if isinstance(ev, Rejection):
+                pre[i] = ev
+                translated.append(None)
+            else:
+                translated.append(ev)
+        outcome = process_batch(
+            translated,
+            tenant_id=tenant,
+            index=self.log.index,
+            now=now,
+            endpoint=endpoint,
+            default_source=default_source,
+            raw_items=items,
+            pre_rejections=pre or None,
+        )
+        return translated, outcome
 
     async def _read(self, request: web.Request) -> bytes:
         return await request.read()
@@ -268,24 +302,13 @@ class Collector:
                 f"{len(errors)} invalid CloudEvent(s); nothing was ingested",
                 errors=errors,
             )
-        translated: list[Any] = []
-        pre: dict[int, Rejection] = {}
-        for i, item in enumerate(items):
-            ev = compat.from_cloudevent(item, self.value_map, now)
-            if isinstance(ev, Rejection):
-                pre[i] = ev
-                translated.append(None)
-            else:
-                translated.append(ev)
-        outcome = process_batch(
-            translated,
-            tenant_id=tenant,
-            index=self.log.index,
+        _, outcome = self._translate_and_process(
+            items,
+            compat.from_cloudevent,
+            tenant=tenant,
             now=now,
             endpoint=endpoint,
             default_source="cloudevents",
-            raw_items=items,
-            pre_rejections=pre or None,
         )
         try:
             await self._commit(outcome)
@@ -358,24 +381,8 @@ class Collector:
         if msg := self._too_many(len(items)):
             return self._lago_error(413, "Payload Too Large", "payload_too_large", {"base": [msg]})
         now = datetime.now(UTC)
-        translated: list[Any] = []
-        pre: dict[int, Rejection] = {}
-        for i, item in enumerate(items):
-            ev = compat.from_lago(item, self.value_map, now)
-            if isinstance(ev, Rejection):
-                pre[i] = ev
-                translated.append(None)
-            else:
-                translated.append(ev)
-        outcome = process_batch(
-            translated,
-            tenant_id=tenant,
-            index=self.log.index,
-            now=now,
-            endpoint=endpoint,
-            default_source="lago-api",
-            raw_items=items,
-            pre_rejections=pre or None,
+        translated, outcome = self._translate_and_process(
+            items, compat.from_lago, tenant=tenant, now=now, endpoint=endpoint, default_source="lago-api"
         )
         failed = [r for r in outcome.results if r.status != "accepted"]
         if failed:
