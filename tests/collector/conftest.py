@@ -16,6 +16,7 @@ import pytest
 import requests
 
 from ingestion.collector.keys import create_key
+from tests.isolation import isolate_paths
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -77,10 +78,7 @@ class CollectorProcess:
 def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     d = tmp_path / "data"
     d.mkdir()
-    monkeypatch.setenv("USAGEBILL_DATA_DIR", str(d))
-    monkeypatch.setenv("USAGEBILL_RAW_DIR", str(tmp_path / "raw"))
-    monkeypatch.setenv("USAGEBILL_WAREHOUSE", str(tmp_path / "wh.duckdb"))
-    monkeypatch.setenv("USAGEBILL_REPORTS_DIR", str(tmp_path / "reports"))
+    isolate_paths(tmp_path, monkeypatch)
     return d
 
 

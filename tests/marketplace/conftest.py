@@ -19,6 +19,7 @@ from exports.marketplace.catalog import (
 from exports.marketplace.ledger import Ledger, ReportRow
 from exports.marketplace.reporter import RunSummary, report_hours
 from exports.marketplace.transport import Backoff, Outcome, Transport
+from tests.isolation import isolate_paths
 
 SINCE = datetime(2026, 5, 1, tzinfo=UTC)
 SERVICE = "gpu.endpoints.demo.cloud.goog"
@@ -26,13 +27,7 @@ SERVICE = "gpu.endpoints.demo.cloud.goog"
 
 @pytest.fixture(autouse=True)
 def isolated(tmp_path, monkeypatch):
-    for name, sub in (
-        ("USAGEBILL_WAREHOUSE", "wh.duckdb"),
-        ("USAGEBILL_RAW_DIR", "raw"),
-        ("USAGEBILL_DATA_DIR", "data"),
-        ("USAGEBILL_REPORTS_DIR", "reports"),
-    ):
-        monkeypatch.setenv(name, str(tmp_path / sub))
+    isolate_paths(tmp_path, monkeypatch)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")

@@ -10,6 +10,7 @@ import dagster as dg
 import pytest
 
 from dagster_project.defs.catalog import CATALOG, defs, raw_catalog
+from tests.isolation import isolate_paths
 
 from .scenario_events import SCENARIO_DIR
 
@@ -21,10 +22,7 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     catalog = tmp_path / "catalog"
     shutil.copytree(SCENARIO_DIR, catalog)
     monkeypatch.setenv("USAGEBILL_CATALOG_DIR", str(catalog))
-    monkeypatch.setenv("USAGEBILL_RAW_DIR", str(tmp_path / "raw"))
-    monkeypatch.setenv("USAGEBILL_WAREHOUSE", str(tmp_path / "w.duckdb"))
-    monkeypatch.setenv("USAGEBILL_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("USAGEBILL_REPORTS_DIR", str(tmp_path / "reports"))
+    isolate_paths(tmp_path, monkeypatch, warehouse="w.duckdb")
     return tmp_path
 
 

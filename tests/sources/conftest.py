@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.isolation import isolate_paths
+
 
 def _free_port() -> int:
     with socket.socket() as s:
@@ -32,10 +34,7 @@ def _pg_bin() -> Path | None:
 def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     d = tmp_path / "data"
     d.mkdir()
-    monkeypatch.setenv("USAGEBILL_DATA_DIR", str(d))
-    monkeypatch.setenv("USAGEBILL_RAW_DIR", str(tmp_path / "raw"))
-    monkeypatch.setenv("USAGEBILL_WAREHOUSE", str(tmp_path / "wh.duckdb"))
-    monkeypatch.setenv("USAGEBILL_REPORTS_DIR", str(tmp_path / "reports"))
+    isolate_paths(tmp_path, monkeypatch)
     return d
 
 

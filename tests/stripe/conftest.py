@@ -17,6 +17,7 @@ import stripe
 
 from exports.fakes.stripe_server import serve
 from exports.stripe.api import RetryPolicy, StripeApi
+from tests.isolation import isolate_paths
 
 LIVE = os.environ.get("STRIPE_LIVE_TESTS") == "1" and os.environ.get("STRIPE_API_KEY", "").startswith(
     "sk_test_"
@@ -77,13 +78,7 @@ def target(request, fake_server) -> Target:
 
 @pytest.fixture
 def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    for name, sub in (
-        ("USAGEBILL_WAREHOUSE", "usagebill.duckdb"),
-        ("USAGEBILL_RAW_DIR", "raw"),
-        ("USAGEBILL_DATA_DIR", "data"),
-        ("USAGEBILL_REPORTS_DIR", "reports"),
-    ):
-        monkeypatch.setenv(name, str(tmp_path / sub))
+    isolate_paths(tmp_path, monkeypatch, warehouse="usagebill.duckdb")
     for name in (
         "STRIPE_API_KEY",
         "STRIPE_API_BASE",
