@@ -170,6 +170,16 @@ def format_quantity(value: Decimal) -> str:
     return "-" + out if sign and out != "0" else out
 
 
+def _negative_quantity(value: int | Decimal, event_id: str | None) -> Rejection:
+    return Rejection(
+        "quantity",
+        "non_negative",
+        f"quantity {value} is negative; usage is never negative: send corrections as adjustments, "
+        f"not negative events",
+        event_id,
+    )
+
+
 def _check_decimal_size(text: str, event_id: str | None, shown: str) -> Rejection | None:
     integer, _, fraction = text.partition(".")
     if len(fraction) > MAX_DECIMAL_PLACES:
@@ -235,13 +245,7 @@ def _quantity(value: Any, event_id: str | None) -> str | Rejection | None:
         )
     if isinstance(value, int):
         if value < 0:
-            return Rejection(
-                "quantity",
-                "non_negative",
-                f"quantity {value} is negative; usage is never negative: send corrections as adjustments, "
-                f"not negative events",
-                event_id,
-            )
+            return _negative_quantity(value, event_id)
         text = str(value)
         too_big = _check_decimal_size(text, event_id, text)
         return too_big if too_big is not None else text
@@ -254,13 +258,7 @@ def _quantity(value: Any, event_id: str | None) -> str | Rejection | None:
                 event_id,
             )
         if value < 0:
-            return Rejection(
-                "quantity",
-                "non_negative",
-                f"quantity {value} is negative; usage is never negative: send corrections as adjustments, "
-                f"not negative events",
-                event_id,
-            )
+            return _negative_quantity(value, event_id)
         text = format_quantity(value)
         too_big = _check_decimal_size(text, event_id, str(value))
         return too_big if too_big is not None else text
