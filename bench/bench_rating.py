@@ -34,6 +34,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from usagebill.catalog import EXAMPLES_DIR, load_catalog  # noqa: E402
+from usagebill.dbt_cli import dbt_path_args  # noqa: E402
 
 PLANS = ["payg"] * 5 + ["starter"] * 3 + ["growth"] * 2 + ["enterprise_annual"]
 GPU_TYPES = ["a100", "h100", "l4"]
@@ -148,14 +149,7 @@ def dbt_run(workdir: Path, raw_dir: Path, warehouse: Path, args: list[str]) -> f
         *args,
         "--vars",
         '{"as_of_date": "2026-06-01"}',
-        "--profiles-dir",
-        str(project),
-        "--project-dir",
-        str(project),
-        "--target-path",
-        str(workdir / "target"),
-        "--log-path",
-        str(workdir / "logs"),
+        *dbt_path_args(project, workdir),
     ]
     began = time.perf_counter()
     done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)

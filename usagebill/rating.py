@@ -31,6 +31,7 @@ from typing import Any
 
 from usagebill import paths
 from usagebill.catalog import CatalogError, load_catalog
+from usagebill.dbt_cli import dbt_path_args, find_dbt
 from usagebill.money import MINOR_UNITS
 
 LINE_COLUMNS = (
@@ -105,8 +106,7 @@ class RatingResult:
 
 
 def _dbt_executable() -> str:
-    candidate = Path(sys.executable).parent / "dbt"
-    found = str(candidate) if candidate.exists() else shutil.which("dbt")
+    found = find_dbt()
     if not found:
         raise RatingError(
             "dbt is not installed next to this Python nor on PATH; install the project (uv sync)"
@@ -149,14 +149,7 @@ def run_dbt_build(
         "cautious",
         "--vars",
         json.dumps({"as_of_date": as_of.isoformat()}),
-        "--profiles-dir",
-        str(project),
-        "--project-dir",
-        str(project),
-        "--target-path",
-        str(workdir / "target"),
-        "--log-path",
-        str(workdir / "logs"),
+        *dbt_path_args(project, workdir),
     ]
     if not unit_tests:
         command += ["--exclude-resource-type", "unit_test"]

@@ -19,7 +19,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -31,6 +30,7 @@ from typing import Any
 import duckdb
 
 from usagebill import paths
+from usagebill.dbt_cli import dbt_path_args, find_dbt
 from usagebill.money import minor_unit
 
 SELECTOR = "fct_usage_journal+,+int_invoice_lines_taxed"
@@ -99,8 +99,7 @@ def _rows(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any]) -> list[d
 
 
 def _dbt_executable() -> str:
-    beside = Path(sys.executable).parent / "dbt"
-    found = str(beside) if beside.exists() else shutil.which("dbt")
+    found = find_dbt()
     if not found:
         raise RecomputeError(
             "dbt is not installed next to this Python nor on PATH; install the project (make install)"
@@ -176,14 +175,7 @@ def rebuild_as_of(
         "fct_usage_journal",
         "--vars",
         json.dumps({"as_of_date": as_of.isoformat()}),
-        "--profiles-dir",
-        str(project),
-        "--project-dir",
-        str(project),
-        "--target-path",
-        str(workdir / "target"),
-        "--log-path",
-        str(workdir / "logs"),
+        *dbt_path_args(project, workdir),
     ]
     progress(f"invoices: rebuilding rating and invoice lines as of {as_of} (dbt run --select {SELECTOR}) ...")
     done = subprocess.run(command, env=env, cwd=project, capture_output=True, text=True, check=False)
