@@ -1,4 +1,4 @@
-"""The usage journal and rollups, built by dbt on hand-made raw files (tests/dbt/raw_fixtures.py).
+"""The usage journal and rollups, built by dbt on hand-made raw files (tests/usage_models/raw_fixtures.py).
 
 Scenario: a day-1 batch (arrived 2026-05-01), then a day-3 batch (arrived 2026-05-03) that
 re-sends e1 and brings a late event of day 1. Every expected number is computed by hand below.
@@ -10,8 +10,8 @@ from decimal import Decimal
 
 import pytest
 
-from tests.dbt import raw_fixtures as fx
-from tests.dbt.conftest import INCREMENTAL_USAGE_MODELS, USAGE_MODELS, Warehouse
+from tests.usage_models import raw_fixtures as fx
+from tests.usage_models.conftest import INCREMENTAL_USAGE_MODELS, USAGE_MODELS, Warehouse
 
 pytestmark = pytest.mark.slow
 

@@ -17,7 +17,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ingestion.costs import CLOUD_COSTS_SCHEMA
-from tests.dbt.raw_fixtures import event, ts
+from tests.usage_models.raw_fixtures import event, ts
 
 # (invoice_id, customer_id, currency, line_type, period_start, period_end, amount)
 INVOICE_LINES: list[tuple[str, str, str, str, str, str, str]] = [

@@ -1,5 +1,5 @@
 """Analytics marts on hand-made invoices, billing lines, usage and FOCUS costs
-(tests/dbt/analytics_fixtures.py). Expected numbers are computed by hand in the comments."""
+(tests/usage_models/analytics_fixtures.py). Expected numbers are computed by hand in the comments."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
 
-from tests.dbt import analytics_fixtures as afx
-from tests.dbt import raw_fixtures as fx
-from tests.dbt.conftest import ANALYTICS_MODELS, USAGE_MODELS, Warehouse
+from tests.usage_models import analytics_fixtures as afx
+from tests.usage_models import raw_fixtures as fx
+from tests.usage_models.conftest import ANALYTICS_MODELS, USAGE_MODELS, Warehouse
 
 pytestmark = pytest.mark.slow
 
