@@ -20,6 +20,14 @@ or the record's own `arrived_at` (the collector's landing log writes one per lin
 quarantined_at = arrived_at of the file: no wall-clock value enters the outputs, so a re-run
 writes byte-identical files.
 
+The collector's rejected events (`<data_dir>/quarantine/collector-YYYY-MM-DD.jsonl`, one file per
+UTC day, appended while that day lasts) are loaded into `<raw>/quarantine/arrival_date=YYYY-MM-DD/`
+too, once each through the same manifest, as soon as their day is over (a file of the current UTC
+day is still being written and is left for a later run). Each line keeps the raw_record, field,
+rule, reason and quarantined_at the collector recorded; source_file is the quarantine file
+(`quarantine/collector-YYYY-MM-DD.jsonl`) and line_number its line, where the tenant, endpoint and
+event_id of the rejection stay readable.
+
 Duplicated event ids are kept here (raw keeps everything that was valid); the usage journal
 (dbt) deduplicates by (tenant_id, event_id), first arrival wins.
 """
@@ -56,6 +64,7 @@ __all__ = [
     "MANIFEST_SCHEMA",
     "QUARANTINE_SCHEMA",
     "USAGE_EVENTS_SCHEMA",
+    "collector_quarantine_files",
     "ingest_files",
     "landing_files",
     "load_landing",
@@ -68,6 +77,9 @@ JSONL_SUFFIXES = (".jsonl", ".ndjson", ".json", ".jsonl.gz", ".ndjson.gz", ".jso
 CSV_SUFFIXES = (".csv", ".csv.gz")
 PARQUET_SUFFIXES = (".parquet",)
 ARRIVAL_SEGMENT_RE = re.compile(r"(?:^|/)arrival_date=(\d{4}-\d{2}-\d{2})(?:/|$)")
+COLLECTOR_QUARANTINE_RE = re.compile(r"collector-(\d{4}-\d{2}-\d{2})\.jsonl")
+EVENTS = "events"  # LandingFile.kind: a file of usage events
+COLLECTOR_QUARANTINE = "collector_quarantine"  # LandingFile.kind: the collector's rejected events
 BATCH_ROWS = 100_000
 RAW_RECORD_LIMIT = 10_000  # characters of a rejected record kept in quarantine
 
@@ -126,6 +138,7 @@ class LandingFile:
     arrival_date: date
     open: Callable[[], contextlib.AbstractContextManager[BinaryIO]]
     etag: str | None = None
+    kind: str = EVENTS  # EVENTS or COLLECTOR_QUARANTINE
 
 
 @dataclass
@@ -208,6 +221,44 @@ def landing_files(data_dir: Path, *, arrival_dates: Iterable[date] | None = None
         if wanted is not None and day not in wanted:
             continue
         files.append(LandingFile(name, stat.st_size, modified, day, lambda p=path: open(p, "rb")))  # noqa: SIM115
+    return files
+
+
+def collector_quarantine_files(
+    data_dir: Path, *, arrival_dates: Iterable[date] | None = None, now: datetime | None = None
+) -> list[LandingFile]:
+    """The collector's quarantine files <data_dir>/quarantine/collector-YYYY-MM-DD.jsonl whose UTC day
+    is over (before the day of `now`, default the current time), sorted by name; arrival date = the
+    file name's day. Today's file is still being appended to, so it waits for a later run."""
+    data_dir = Path(data_dir)
+    root = data_dir / "quarantine"
+    today = (now or datetime.now(UTC)).astimezone(UTC).date()
+    wanted = set(arrival_dates) if arrival_dates is not None else None
+    files: list[LandingFile] = []
+    if not root.is_dir():
+        return files
+    for path in sorted(root.iterdir()):
+        match = COLLECTOR_QUARANTINE_RE.fullmatch(path.name)
+        if match is None or not path.is_file():
+            continue
+        try:
+            day = date.fromisoformat(match.group(1))
+        except ValueError:
+            continue
+        if day >= today or (wanted is not None and day not in wanted):
+            continue
+        stat = path.stat()
+        modified = datetime.fromtimestamp(stat.st_mtime_ns // 1000 / 1_000_000, tz=UTC)
+        files.append(
+            LandingFile(
+                path.relative_to(data_dir).as_posix(),
+                stat.st_size,
+                modified,
+                day,
+                lambda p=path: open(p, "rb"),  # noqa: SIM115
+                kind=COLLECTOR_QUARANTINE,
+            )
+        )
     return files
 
 
@@ -582,6 +633,82 @@ def _ingest_one(landing_file: LandingFile, sha256: str, raw_dir: Path, default_s
     }
 
 
+_COLLECTOR_TEXT_FIELDS = ("raw_record", "field", "rule", "reason")
+
+
+def _collector_quarantine_row(
+    source_file: str, number: int, line: bytes, file_arrived: datetime
+) -> tuple[Any, ...]:
+    """One raw quarantine row from one line of the collector's quarantine file, kept as recorded."""
+    text = line.decode("utf-8", errors="replace")
+    raw = text if len(text) <= RAW_RECORD_LIMIT else text[:RAW_RECORD_LIMIT]
+    try:
+        doc = loads(line)
+    except (ValueError, msgspec.DecodeError) as exc:
+        reason = (
+            f"line {number} of {source_file} is not valid JSON ({exc}), e.g. a write torn by a crash; "
+            f"the line is kept here as it was found"
+        )
+        return (source_file, number, raw, "$", "json", reason, file_arrived)
+    if not isinstance(doc, dict) or not all(isinstance(doc.get(k), str) for k in _COLLECTOR_TEXT_FIELDS):
+        reason = (
+            f"line {number} of {source_file} is not a collector quarantine record (it needs the text "
+            f"fields {', '.join(_COLLECTOR_TEXT_FIELDS)}); the line is kept here as it was found"
+        )
+        return (source_file, number, raw, "$", "collector_record", reason, file_arrived)
+    record = doc["raw_record"]
+    return (
+        source_file,
+        number,
+        record if len(record) <= RAW_RECORD_LIMIT else record[:RAW_RECORD_LIMIT],
+        doc["field"],
+        doc["rule"],
+        doc["reason"],
+        _parse_arrived_at(doc.get("quarantined_at")) or file_arrived,
+    )
+
+
+def _ingest_collector_quarantine(landing_file: LandingFile, sha256: str, raw_dir: Path) -> dict[str, Any]:
+    """Copy one collector quarantine file into raw/quarantine (line by line); return its manifest row."""
+    day = landing_file.arrival_date
+    quarantine_rel = (
+        f"quarantine/arrival_date={day.isoformat()}/{_output_name(landing_file.source_file, sha256)}"
+    )
+    source_file = landing_file.source_file
+    quarantine = _PartWriter(raw_dir / quarantine_rel, QUARANTINE_SCHEMA)
+    status = "loaded"
+    try:
+        with landing_file.open() as handle:
+            for number, line in enumerate(handle, start=1):
+                stripped = line.strip()
+                if stripped:
+                    quarantine.add(
+                        _collector_quarantine_row(source_file, number, stripped, landing_file.arrived_at)
+                    )
+    except Exception as exc:
+        quarantine.abort()
+        quarantine = _PartWriter(raw_dir / quarantine_rel, QUARANTINE_SCHEMA)
+        status = "unreadable"
+        reason = (
+            f"{source_file} could not be read ({type(exc).__name__}: {exc}); check the file's permissions"
+        )
+        quarantine.add((source_file, 0, "", "$file", "readable", reason, landing_file.arrived_at))
+    wrote = quarantine.close()
+    return {
+        "source_file": source_file,
+        "size_bytes": landing_file.size,
+        "sha256": sha256,
+        "etag": landing_file.etag,
+        "arrival_date": day,
+        "arrived_at": landing_file.arrived_at,
+        "status": status,
+        "rows_loaded": 0,
+        "rows_quarantined": quarantine.total,
+        "output_file": None,
+        "quarantine_file": quarantine_rel if wrote else None,
+    }
+
+
 def _changed_file(
     landing_file: LandingFile, sha256: str, previous: dict[str, Any], raw_dir: Path
 ) -> dict[str, Any]:
@@ -659,7 +786,11 @@ def ingest_files(
                     f"(kept in quarantine, not reloaded)"
                 )
             else:
-                row = _ingest_one(landing_file, sha, raw_dir, default_source)
+                row = (
+                    _ingest_collector_quarantine(landing_file, sha, raw_dir)
+                    if landing_file.kind == COLLECTOR_QUARANTINE
+                    else _ingest_one(landing_file, sha, raw_dir, default_source)
+                )
                 if row["status"] == "loaded":
                     report.files_loaded += 1
                 else:
@@ -695,8 +826,11 @@ def load_landing(
     arrival_dates: list[date] | None = None,
     progress: Callable[[str], None] = print,
 ) -> LoadReport:
-    """Load every not-yet-loaded file under <data_dir>/landing/usage/ (optionally only some arrival days)."""
+    """Load every not-yet-loaded file under <data_dir>/landing/usage/ and the collector's quarantine
+    files of past days (<data_dir>/quarantine/collector-YYYY-MM-DD.jsonl), optionally only some
+    arrival days."""
     files = landing_files(Path(data_dir), arrival_dates=arrival_dates)
+    files += collector_quarantine_files(Path(data_dir), arrival_dates=arrival_dates)
     return ingest_files(files, Path(raw_dir), default_source="file", progress=progress)
 
 
