@@ -50,14 +50,19 @@ dev: install
 lint: install-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/sqlfluff lint dbt_project
+	@mkdir -p .lint/raw
+	USAGEBILL_WAREHOUSE=$(CURDIR)/.lint/lint.duckdb USAGEBILL_RAW_DIR=$(CURDIR)/.lint/raw DBT_TARGET_PATH=$(CURDIR)/.lint/target \
+		$(BIN)/sqlfluff lint dbt_project
 
 format: install-dev
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
-	$(BIN)/sqlfluff fix dbt_project
+	@mkdir -p .lint/raw
+	USAGEBILL_WAREHOUSE=$(CURDIR)/.lint/lint.duckdb USAGEBILL_RAW_DIR=$(CURDIR)/.lint/raw DBT_TARGET_PATH=$(CURDIR)/.lint/target \
+		$(BIN)/sqlfluff fix dbt_project
 
 docs: install
+	@mkdir -p $(dir $(USAGEBILL_WAREHOUSE)) $(USAGEBILL_RAW_DIR)
 	cd dbt_project && ../$(BIN)/dbt docs generate --profiles-dir . && ../$(BIN)/dbt docs serve --profiles-dir . --host 127.0.0.1 --port 8081
 
 bench: install-dev
