@@ -134,7 +134,14 @@ def read_metric(
         f"{config.namespace.replace('/', '_')}__{config.metric_name}__"
         f"{window_start.strftime('%Y%m%dT%H%M%SZ')}_{window_end.strftime('%Y%m%dT%H%M%SZ')}"
     )
-    return write_landing(data_dir, SOURCE, name, events, tenant_id=config.tenant_id)
+    return write_landing(
+        data_dir,
+        SOURCE,
+        name,
+        events,
+        arrival_date=window_start.astimezone(UTC).date(),  # the partition day of the window
+        tenant_id=config.tenant_id,
+    )
 
 
 def default_window(now: datetime, hours: int = 1) -> tuple[datetime, datetime]:

@@ -1,11 +1,14 @@
 """Write measured usage events into the landing zone as sealed JSONL files.
 
 Every source validates its events against the event contract (ingestion.events.validate_event),
-writes the valid ones to ``DATA_DIR/landing/usage/<source>/<name>.jsonl`` (written to a temporary
-``.jsonl.open`` file, fsync'd, then renamed: the landing loader only ever sees complete files) and
-the refused ones, with their reason, to ``DATA_DIR/quarantine/<source>-<name>.jsonl``. File names
-are deterministic per measurement window, so a re-run rewrites the same file with the same
-deterministic event ids: nothing is counted twice.
+writes the valid ones to ``DATA_DIR/landing/usage/<source>/arrival_date=YYYY-MM-DD/<name>.jsonl``
+(written to a temporary ``.jsonl.open`` file, fsync'd, then renamed: the landing loader only ever sees
+complete files) and the refused ones, with their reason, to ``DATA_DIR/quarantine/<source>-<name>.jsonl``.
+The arrival date is the UTC day the measurement was taken for (the window start's day: the Dagster
+partition day; the sample hour's day), not the wall clock, so the landing loader puts the file in
+that day's raw partition and ``load_landing(..., arrival_dates=[day])`` (a backfill of that
+partition) picks it up. File names are deterministic per measurement window, so a re-run rewrites
+the same file with the same deterministic event ids: nothing is counted twice.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import hashlib
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -86,10 +89,13 @@ def write_landing(
     name: str,
     events: Iterable[dict[str, Any] | Rejection],
     *,
+    arrival_date: date,
     tenant_id: str | None = None,
     raw_records: Iterable[Any] | None = None,
 ) -> LandingResult:
-    """Validate and land ``events`` (or pre-made Rejections) as ``landing/usage/<source>/<name>.jsonl``."""
+    """Validate and land ``events`` (or pre-made Rejections) as
+    ``landing/usage/<source>/arrival_date=<arrival_date>/<name>.jsonl``; ``arrival_date`` is the UTC
+    day the measurement is for (the raw partition it belongs to)."""
     now = datetime.now(UTC)
     good: list[bytes] = []
     bad: list[bytes] = []
@@ -133,7 +139,9 @@ def write_landing(
         if outcome.quantity is not None:
             doc["quantity"] = outcome.quantity
         good.append(_ENC.encode(doc) + b"\n")
-    path = data_dir / "landing" / "usage" / source / f"{name}.jsonl"
+    path = (
+        data_dir / "landing" / "usage" / source / f"arrival_date={arrival_date.isoformat()}" / f"{name}.jsonl"
+    )
     _atomic_write(path, good)
     result.path, result.events = path, len(good)
     if bad:

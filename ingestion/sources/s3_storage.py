@@ -81,4 +81,4 @@ def sample_storage(s3: Any, config: StorageConfig, sampled_at: datetime, data_di
             }
         )
     name = f"{config.bucket}__{hour.strftime('%Y%m%dT%H')}"
-    return write_landing(data_dir, SOURCE, name, events, tenant_id=config.tenant_id)
+    return write_landing(data_dir, SOURCE, name, events, arrival_date=hour.date(), tenant_id=config.tenant_id)

@@ -29,7 +29,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -182,6 +182,7 @@ def run_query(query: SqlQuery, window_start: datetime, window_end: datetime, dat
         SOURCE,
         name,
         events,
+        arrival_date=window_start.astimezone(UTC).date(),  # the partition day of the window
         tenant_id=query.tenant_id,
         raw_records=[{k: _key_text(v) for k, v in r.items()} for r in rows],
     )

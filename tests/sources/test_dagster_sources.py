@@ -64,12 +64,13 @@ def test_source_assets_materialize(
     assert sql_mat.metadata["events"].value == 1  # the 2026-05-03T00:00 row is outside [05-02, 05-03)
     cw_mat = result.asset_materializations_for_node("landing__cloudwatch_usage")[0]
     assert "USAGEBILL_CW_NAMESPACE" in cw_mat.metadata["skipped"].value
-    (line,) = (data_dir / "landing/usage/sql").glob("*.jsonl")
+    (line,) = (data_dir / "landing/usage/sql").rglob("*.jsonl")
+    assert line.parent.name == "arrival_date=2026-05-02"  # the partition day
     assert json.loads(line.read_text())["quantity"] == "2457"
 
     result = dg.materialize([s3_storage_usage])
     assert result.success
-    (f,) = (data_dir / "landing/usage/s3_storage").glob("*.jsonl")
+    (f,) = (data_dir / "landing/usage/s3_storage").rglob("*.jsonl")
     # 2,000 bytes = 0.000002 GB
     assert json.loads(f.read_text())["quantity"] == "0.000002"
 

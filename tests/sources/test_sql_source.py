@@ -70,15 +70,16 @@ def test_sql_query_lands_events_with_deterministic_ids(app_db: str, data_dir: Pa
     ]
     assert (
         result.path
-        == data_dir / "landing/usage/sql/api_calls_hourly__20230101T130000Z_20230101T150000Z.jsonl"
+        == data_dir
+        / "landing/usage/sql/arrival_date=2023-01-01/api_calls_hourly__20230101T130000Z_20230101T150000Z.jsonl"
     )
     assert all(r["event_id"].startswith("sql-") and r["meter"] == "api_calls" for r in rows)
     first = result.path.read_bytes()
     # re-running the same window rewrites the same file with the same ids: nothing counts twice
     again = run_query(queries["api_calls_hourly"], start, end, data_dir)
     assert again.path == result.path and again.path.read_bytes() == first
-    assert len(list((data_dir / "landing/usage/sql").glob("*.jsonl"))) == 1
-    assert not list((data_dir / "landing/usage/sql").glob("*.open"))
+    assert len(list((data_dir / "landing/usage/sql").rglob("*.jsonl"))) == 1
+    assert not list((data_dir / "landing/usage/sql").rglob("*.open"))
 
 
 def test_sql_rows_with_float_or_naive_time_are_quarantined(

@@ -1,4 +1,6 @@
-"""Measurement sources as Dagster assets: each lands usage events in DATA_DIR/landing/usage/<source>/.
+"""Measurement sources as Dagster assets: each lands usage events in
+DATA_DIR/landing/usage/<source>/arrival_date=YYYY-MM-DD/ (the partition day, or the sample hour's day
+for storage), so the landing loader's partition of that day loads them.
 
 Asset keys (all group ``sources``, upstream of the landing loader ``["raw", "usage_events"]``):
 - ``["landing", "sql_usage"]``: the configured PostgreSQL queries for a day (daily partitions).
