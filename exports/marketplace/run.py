@@ -6,7 +6,9 @@
 Modes (USAGEBILL_MARKETPLACE_MODE): `live` (default) sends to the endpoints configured by environment
 variables (docs/marketplaces.md); `fake` starts the contract fakes in-process on 127.0.0.1 (demo):
 every identity subscribed there, and the clock at `now`.
-Clock: USAGEBILL_MARKETPLACE_NOW (RFC 3339) replaces the wall clock (replaying the demo history).
+Clock (USAGEBILL_MARKETPLACE_NOW): unset -> the wall clock (production); an RFC 3339 time -> that fixed
+moment for every hour; `replay` (fake mode only) -> each hour is judged at its own end + 10 minutes, as
+the hourly schedule would have run it, so a range replayed in one run reports every hour in its window.
 """
 
 from __future__ import annotations
@@ -38,10 +40,33 @@ from usagebill.paths import catalog_dir, data_dir
 EXAMPLES = Path(__file__).resolve().parents[2] / "usagebill" / "marketplace_examples"
 
 
-def configured_now() -> datetime:
-    value = os.environ.get("USAGEBILL_MARKETPLACE_NOW")
+REPLAY = "replay"
+# The hourly schedule runs 10 minutes past each hour: a replayed hour is judged at its end + 10 minutes.
+REPLAY_DELAY = timedelta(minutes=10)
+
+
+def replay_requested(value: str | None = None) -> bool:
+    """True when the clock setting (default: USAGEBILL_MARKETPLACE_NOW) is `replay`."""
+    value = os.environ.get("USAGEBILL_MARKETPLACE_NOW") if value is None else value
+    return (value or "").strip().lower() == REPLAY
+
+
+def replay_now(hour_start: datetime) -> datetime:
+    """The moment a replayed hour is reported: its end + 10 minutes (when the schedule would run)."""
+    return hour_floor(hour_start) + HOUR + REPLAY_DELAY
+
+
+def configured_now(value: str | None = None) -> datetime:
+    """The fixed clock of a run: the RFC 3339 setting (default: USAGEBILL_MARKETPLACE_NOW), else the
+    wall clock. `replay` has no single moment (each hour has its own): see replay_requested()."""
+    value = os.environ.get("USAGEBILL_MARKETPLACE_NOW") if value is None else value
     if not value:
         return datetime.now(UTC)
+    if replay_requested(value):
+        raise ValueError(
+            "USAGEBILL_MARKETPLACE_NOW=replay gives every hour its own clock (hour end + 10 minutes); "
+            "pass replay=True to report() instead of asking for one fixed time"
+        )
     try:
         moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
@@ -91,12 +116,13 @@ def transport_for(
     marketplace: str,
     catalog: OfferingCatalog,
     identities: list[MarketplaceIdentity],
-    now: datetime,
+    now: datetime | Callable[[], datetime],
     mode: str | None = None,
     log: Callable[[str], None] = print,
 ) -> Iterator[Transport]:
+    """The marketplace's transport; `now` is a fixed moment or a clock read at every call (replay)."""
     mode = mode or os.environ.get("USAGEBILL_MARKETPLACE_MODE", "live")
-    clock = lambda: now  # noqa: E731
+    clock: Callable[[], datetime] = now if callable(now) else (lambda: now)
     with ExitStack() as stack:
         if marketplace == "aws":
             from exports.marketplace.aws import AwsMeteringTransport, make_client
@@ -185,9 +211,24 @@ def report(
     mode: str | None = None,
     log: Callable[[str], None] = print,
     billed: BilledSeries | None = None,
+    replay: bool | None = None,
 ) -> RunSummary:
-    """Report the hours [start, end) to one marketplace from the warehouse, exactly once per key."""
-    now = now or configured_now()
+    """Report the hours [start, end) to one marketplace from the warehouse, exactly once per key.
+
+    Replay (default: USAGEBILL_MARKETPLACE_NOW=replay; fake mode only): every hour is planned and sent
+    at its own clock, replay_now(hour), in order, through one transport (the fakes keep their state).
+    """
+    replay = replay_requested() if replay is None else replay
+    mode = mode or os.environ.get("USAGEBILL_MARKETPLACE_MODE", "live")
+    if replay and mode != "fake":
+        raise ValueError(
+            f"replay (USAGEBILL_MARKETPLACE_NOW=replay) needs USAGEBILL_MARKETPLACE_MODE=fake, not {mode!r}: "
+            "a real marketplace judges its window by its own clock; unset USAGEBILL_MARKETPLACE_NOW"
+        )
+    if replay and now is not None:
+        raise ValueError("give either now or replay=True, not both")
+    if not replay:
+        now = now or configured_now()
     catalog, identities = load_catalog(log)
     mine = [i for i in identities if i.marketplace == marketplace]
     hours = []
@@ -211,6 +252,9 @@ def report(
                 "intermediate.int_marketplace__billed_hourly first (dbt build -s "
                 "+int_marketplace__billed_hourly)"
             ) from exc
+    if replay:
+        return _replay(marketplace, hours, catalog, mine, billed, mode, log)
+    assert now is not None
     with transport_for(marketplace, catalog, mine, now, mode, log) as transport:
         return report_hours(
             marketplace,
@@ -223,6 +267,45 @@ def report(
             now=now,
             log=log,
         )
+
+
+def _replay(
+    marketplace: str,
+    hours: list[datetime],
+    catalog: OfferingCatalog,
+    identities: list[MarketplaceIdentity],
+    billed: BilledSeries,
+    mode: str,
+    log: Callable[[str], None],
+) -> RunSummary:
+    """Each hour reported at replay_now(hour), in order, as the hourly schedule would have done."""
+    total = RunSummary(marketplace)
+    if not hours:
+        return total
+    moment = [replay_now(hours[0])]
+    ledger = Ledger(run_id=f"{marketplace}-replay-{moment[0].strftime('%Y%m%dT%H%M%S')}")
+    log(f"{marketplace}: replay: each hour judged at its end + {REPLAY_DELAY.seconds // 60} minutes")
+    with transport_for(marketplace, catalog, identities, lambda: moment[0], mode, log) as transport:
+        for hour in hours:
+            moment[0] = replay_now(hour)
+            one = report_hours(
+                marketplace,
+                [hour],
+                catalog=catalog,
+                identities=identities,
+                billed=billed,
+                ledger=ledger,
+                transport=transport,
+                now=moment[0],
+                log=log,
+            )
+            total.hours += one.hours
+            total.planned += one.planned
+            total.recovered += one.recovered
+            total.calls += one.calls
+            total.states.update(one.states)
+    log(str(total))
+    return total
 
 
 def _hour(text: str) -> datetime:

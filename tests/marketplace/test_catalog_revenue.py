@@ -93,5 +93,6 @@ def test_feeds_and_catalog_written_as_raw_parquet_with_quarantine(tmp_path):
     catalog = load_offerings(EXAMPLES / "marketplace_offerings.yaml")
     identities = load_identities(catalog, EXAMPLES / "marketplace_customers.yaml")
     written = write_catalog_tables(catalog, identities, tmp_path / "raw")
-    # 3 aws + 2 azure + 2 google dimensions x 1 plan; identity state periods: 1 + 3 + 1 + 2
-    assert written == {"dimensions": 7, "fees": 3, "identities": 7}
+    # 3 aws + 2 azure + 2 google dimensions x 1 plan; identity state periods:
+    # cus_0002 1 + cus_0005 3 + cus_0003 1 + cus_0004 2 + cus_0006 1 + cus_0007 1 + cus_a 1 + cus_b 1 = 11
+    assert written == {"dimensions": 7, "fees": 3, "identities": 11}

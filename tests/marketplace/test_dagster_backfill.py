@@ -92,3 +92,43 @@ def test_hourly_partition_then_day_backfill_reports_only_never_reported_hours(wa
     assert [
         current[("aws", "cus_a", "gpu_usage", DAY + timedelta(hours=h))].quantity for h in (0, 11, 13, 23)
     ] == [0, 0, 25, 25]
+
+
+def test_replay_judges_each_hour_at_its_own_end_so_a_day_in_one_run_is_all_acknowledged(warehouse):
+    """A fixed clock 24h10m after the day's start leaves most hours outside a 6 h AWS window (carried);
+    replay judges hour H at H + 1h10m, inside the window, as the hourly schedule would have."""
+    import dagster as dg
+
+    from dagster_project.defs.marketplace import CLOCK_TAG, defs
+    from exports.marketplace.run import catalog_dir
+
+    offerings = catalog_dir() / "marketplace_offerings.yaml"
+    offerings.write_text(offerings.read_text().replace("window_hours: {aws: 48}", "window_hours: {aws: 6}"))
+    asset = next(a for a in defs.assets if a.key == dg.AssetKey(["exports", "aws_marketplace_usage"]))
+    tags = {
+        "dagster/asset_partition_range_start": "2026-05-10-00:00",
+        "dagster/asset_partition_range_end": "2026-05-10-23:00",
+        CLOCK_TAG: "replay",
+    }
+    assert dg.materialize([asset], tags=tags).success
+    current = Ledger(warehouse).current("aws")
+    assert len(current) == 24 and {r.state for r in current.values()} == {"acknowledged"}
+    # $0.25 = 25 units in every hour, each reported in its own hour: 25 x 24 = 600
+    assert [r.quantity for _, r in sorted(current.items())] == [25] * 24
+    # a second run of the same range plans nothing new (ledger unchanged)
+    before = len(Ledger(warehouse).history("aws"))
+    assert dg.materialize([asset], tags=tags).success
+    assert len(Ledger(warehouse).history("aws")) == before
+
+
+def test_replay_refuses_live_mode_and_fixes_nothing_else(warehouse, monkeypatch):
+    from exports.marketplace.run import configured_now, replay_now, report
+
+    assert replay_now(DAY + timedelta(hours=23)) == DAY + timedelta(days=1, minutes=10)
+    assert configured_now("2026-05-11T00:10:00Z") == DAY + timedelta(days=1, minutes=10)
+    monkeypatch.setenv("USAGEBILL_MARKETPLACE_NOW", "replay")
+    with pytest.raises(ValueError, match="replay gives every hour its own clock"):
+        configured_now()
+    monkeypatch.setenv("USAGEBILL_MARKETPLACE_MODE", "live")
+    with pytest.raises(ValueError, match="needs USAGEBILL_MARKETPLACE_MODE=fake"):
+        report("aws", DAY, DAY + timedelta(hours=1))

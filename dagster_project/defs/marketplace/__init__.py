@@ -9,12 +9,21 @@ Assets
   ["usage", "fct_usage_hourly"] and the billed-hours model. A backfill of a range of hours runs as one
   run, hours in order, and reports only keys never reported (the ledger decides).
 Schedule: `marketplace_hourly_schedule` reports the hour that just ended, 10 minutes past each hour.
+Clock: the wall clock (production). A run tag `usagebill/marketplace_now` (else USAGEBILL_MARKETPLACE_NOW)
+set to an RFC 3339 time fixes it; `replay` (fake mode, the demo) judges each hour at its end + 10 minutes.
 Settings and secrets come from environment variables only (docs/marketplaces.md).
 """
 
 import dagster as dg
 
-from exports.marketplace.run import configured_now, load_catalog_tables, load_feeds, report
+from exports.marketplace.run import (
+    REPLAY_DELAY,
+    configured_now,
+    load_catalog_tables,
+    load_feeds,
+    replay_requested,
+    report,
+)
 
 HISTORY_START = "2026-05-01-00:00"
 hourly_partitions = dg.HourlyPartitionsDefinition(start_date=HISTORY_START, timezone="UTC")
@@ -22,6 +31,8 @@ hourly_partitions = dg.HourlyPartitionsDefinition(start_date=HISTORY_START, time
 USAGE_HOURLY = dg.AssetKey(["usage", "fct_usage_hourly"])
 BILLED_HOURLY = dg.AssetKey(["intermediate", "int_marketplace__billed_hourly"])
 CATALOG = dg.AssetKey(["raw", "marketplace_catalog"])
+# Run tag overriding USAGEBILL_MARKETPLACE_NOW for one run: an RFC 3339 time, or `replay` (fake mode only).
+CLOCK_TAG = "usagebill/marketplace_now"
 
 
 @dg.asset(
@@ -60,8 +71,16 @@ def _usage_asset(marketplace: str) -> dg.AssetsDefinition:
     )
     def _report(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
         window = context.partition_time_window
-        now = configured_now()
-        summary = report(marketplace, window.start, window.end, now=now, log=context.log.info)
+        setting = context.run.tags.get(CLOCK_TAG) or None
+        if replay_requested(setting):
+            now_label = f"replay: each hour at its end + {REPLAY_DELAY.seconds // 60} minutes"
+            summary = report(marketplace, window.start, window.end, replay=True, log=context.log.info)
+        else:
+            now = configured_now(setting)
+            now_label = now.isoformat()
+            summary = report(
+                marketplace, window.start, window.end, now=now, replay=False, log=context.log.info
+            )
         if summary.states.get("sent (unresolved)"):
             context.log.warning(
                 f"{summary.states['sent (unresolved)']} record(s) left `sent` (throttled or "
@@ -73,7 +92,7 @@ def _usage_asset(marketplace: str) -> dg.AssetsDefinition:
                 "new_keys": summary.planned,
                 "recovered": summary.recovered,
                 "calls": summary.calls,
-                "now": now.isoformat(),
+                "now": now_label,
                 **{f"state_{k.replace(' ', '_')}": v for k, v in summary.states.items()},
             }
         )
