@@ -10,12 +10,12 @@ from __future__ import annotations
 import argparse
 import os
 import subprocess
-import sys
 import time
 from contextlib import ExitStack
 from datetime import date, timedelta
 from pathlib import Path
 
+from usagebill.dbt_cli import find_dbt
 from usagebill.paths import PROJECT_ROOT, data_dir, dbt_project_dir, raw_dir, reports_dir, warehouse_path
 
 # The demo history is 2026-05-01 .. 2026-11-01 (exclusive); bill as of a few days after its end
@@ -31,9 +31,8 @@ def step(message: str) -> None:
 
 def parse_dbt_project() -> None:
     """Refresh dbt's manifest so that Dagster's asset graph matches the SQL on disk."""
-    dbt = Path(sys.executable).parent / "dbt"
     subprocess.run(
-        [str(dbt), "parse", "--quiet", "--profiles-dir", ".", "--project-dir", "."],
+        [find_dbt() or "dbt", "parse", "--quiet", "--profiles-dir", ".", "--project-dir", "."],
         cwd=dbt_project_dir(),
         check=True,
     )

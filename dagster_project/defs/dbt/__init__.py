@@ -12,9 +12,7 @@ Rules (no per-model lists in Python):
 
 import json
 import os
-import shutil
 import subprocess
-import sys
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -30,6 +28,7 @@ from dagster_dbt import (
 
 from dagster_project.partitions import daily_partitions
 from dagster_project.run_dates import as_of_date_for
+from usagebill.dbt_cli import find_dbt
 from usagebill.paths import dbt_project_dir, raw_dir, warehouse_path
 
 PARTITIONED_TAG = "partitioned_daily"
@@ -46,8 +45,7 @@ os.environ.setdefault("USAGEBILL_WAREHOUSE", str(warehouse_path()))
 
 
 def _dbt_executable() -> str:
-    beside_python = Path(sys.executable).parent / "dbt"
-    return str(beside_python) if beside_python.exists() else (shutil.which("dbt") or "dbt")
+    return find_dbt() or "dbt"
 
 
 dbt_project = DbtProject(
