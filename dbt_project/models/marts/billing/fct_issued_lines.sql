@@ -20,6 +20,12 @@
     {{ exceptions.raise_compiler_error("dbt var late_usage_mode = '" ~ mode ~ "' is not supported: use credit_note or adjustment_line") }}
 {%- endif %}
 {%- set issue_notes = (mode == 'credit_note') %}
+{#- Amount and tax columns every issued line carries, in ledger order (shared by invoice, note
+    and adjustment lines; the ledger's column order must not change: on_schema_change='fail'). -#}
+{%- set line_amount_columns = [
+    'period_start', 'period_end', 'quantity', 'unit_price', 'amount', 'tax_rate_id', 'tax_name', 'tax_rate',
+    'is_tax_inclusive', 'tax_note', 'is_reverse_charge', 'tax_amount', 'net_amount', 'gross_amount', 'minor_unit',
+] %}
 
 with computed as (
     select * from {{ ref('int_invoice_lines_taxed') }}
@@ -264,21 +270,9 @@ note_lines as (
         changed.charge_id,
         changed.original_line_type as line_type,
         changed.original_description as description,
-        changed.period_start,
-        changed.period_end,
-        changed.quantity,
-        changed.unit_price,
-        changed.amount,
-        changed.tax_rate_id,
-        changed.tax_name,
-        changed.tax_rate,
-        changed.is_tax_inclusive,
-        changed.tax_note,
-        changed.is_reverse_charge,
-        changed.tax_amount,
-        changed.net_amount,
-        changed.gross_amount,
-        changed.minor_unit,
+        {%- for column in line_amount_columns %}
+            changed.{{ column }},
+        {%- endfor %}
         case
             when coalesce(late_events.late_event_count, 0) > 0
                 then 'Late usage: ' || cast(late_events.late_event_count as {{ dbt.type_string() }})
@@ -333,21 +327,9 @@ adjustment_lines as (
         'adjustment' as line_type,
         'Adjustment to invoice ' || changed.source_invoice_number || ': ' || changed.original_description
             as description,
-        changed.period_start,
-        changed.period_end,
-        changed.quantity,
-        changed.unit_price,
-        changed.amount,
-        changed.tax_rate_id,
-        changed.tax_name,
-        changed.tax_rate,
-        changed.is_tax_inclusive,
-        changed.tax_note,
-        changed.is_reverse_charge,
-        changed.tax_amount,
-        changed.net_amount,
-        changed.gross_amount,
-        changed.minor_unit,
+        {%- for column in line_amount_columns %}
+            changed.{{ column }},
+        {%- endfor %}
         case
             when coalesce(late_events.late_event_count, 0) > 0
                 then 'Late usage: ' || cast(late_events.late_event_count as {{ dbt.type_string() }})
@@ -383,21 +365,9 @@ invoice_own_lines as (
         new_invoice_lines.charge_id,
         new_invoice_lines.line_type,
         new_invoice_lines.description,
-        new_invoice_lines.period_start,
-        new_invoice_lines.period_end,
-        new_invoice_lines.quantity,
-        new_invoice_lines.unit_price,
-        new_invoice_lines.amount,
-        new_invoice_lines.tax_rate_id,
-        new_invoice_lines.tax_name,
-        new_invoice_lines.tax_rate,
-        new_invoice_lines.is_tax_inclusive,
-        new_invoice_lines.tax_note,
-        new_invoice_lines.is_reverse_charge,
-        new_invoice_lines.tax_amount,
-        new_invoice_lines.net_amount,
-        new_invoice_lines.gross_amount,
-        new_invoice_lines.minor_unit,
+        {%- for column in line_amount_columns %}
+            new_invoice_lines.{{ column }},
+        {%- endfor %}
         cast(null as {{ dbt.type_string() }}) as reason,
         new_invoice_lines.included_quantity
     from new_invoice_lines
