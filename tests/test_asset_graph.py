@@ -81,7 +81,7 @@ def test_dbt_tests_are_asset_checks():
 def test_daily_billing_schedule_exists():
     from dagster_project.definitions import defs
 
-    schedule = defs.get_schedule_def("daily_billing_schedule")
+    schedule = defs.resolve_schedule_def("daily_billing_schedule")
     assert schedule.cron_schedule.split()[2:] == ["*", "*", "*"], "the billing run is daily"
 
 
@@ -194,5 +194,5 @@ def test_failed_run_is_reported(tmp_path, monkeypatch):
 def test_failure_sensor_and_schedules_are_defined():
     from dagster_project.definitions import defs
 
-    assert defs.get_sensor_def("report_failed_runs") is not None
-    assert defs.get_schedule_def("marketplace_hourly_schedule").cron_schedule == "10 * * * *"
+    assert defs.resolve_sensor_def("report_failed_runs") is not None
+    assert defs.resolve_schedule_def("marketplace_hourly_schedule").cron_schedule == "10 * * * *"

@@ -74,6 +74,7 @@ def _check(key: dg.AssetKey) -> list[dg.AssetCheckSpec]:
     key=SQL_KEY,
     group_name=flow.COLLECT,
     partitions_def=daily_partitions,
+    backfill_policy=dg.BackfillPolicy.single_run(),  # _window() reads the whole range
     check_specs=_check(SQL_KEY),
     description="Usage measured by SQL queries against operational PostgreSQL databases (USAGEBILL_SQL_SOURCES).",
     kinds={"postgres", "python"},
@@ -124,6 +125,7 @@ def s3_storage_usage(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     key=CW_KEY,
     group_name=flow.COLLECT,
     partitions_def=daily_partitions,
+    backfill_policy=dg.BackfillPolicy.single_run(),  # _window() reads the whole range
     check_specs=_check(CW_KEY),
     description="A CloudWatch metric per EC2 instance tagged usagebill:customer, one event per instance and hour.",
     kinds={"cloudwatch", "python"},
