@@ -30,6 +30,7 @@ SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
         "report usage to AWS / Azure / Google marketplaces, load feeds",
     ),
     "summary": ("usagebill.summary", "main", "print the billing summary of the warehouse"),
+    "report": ("usagebill.reports.executive", "main", "executive report (HTML + PDF): report --period 2026-Q3"),
 }
 
 
