@@ -30,6 +30,7 @@ SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
         "report usage to AWS / Azure / Google marketplaces, load feeds",
     ),
     "summary": ("usagebill.summary", "main", "print the billing summary of the warehouse"),
+    "pricing": ("usagebill.pricing_lab", "main", "pricing lab: pricing backtest --candidate DIR --from 2026-05 --to 2026-10"),
     "report": ("usagebill.reports.executive", "main", "executive report (HTML + PDF): report --period 2026-Q3"),
 }
 
