@@ -6,11 +6,12 @@ e.g. 2026-07-01 = 2026-Q3): reads the analytics, marketplace and pricing-lab mar
 usagebill/cadence=quarterly): materialize a quarter from the UI once it is complete.
 """
 
-from __future__ import annotations
 
 from datetime import date
 
 import dagster as dg
+
+from dagster_project import flow
 
 from usagebill.paths import catalog_dir, raw_dir, reports_dir, warehouse_path
 
@@ -31,7 +32,7 @@ def quarter_label(partition_key: str) -> str:
 
 @dg.asset(
     key=["reports", "executive_report"],
-    group_name="reports",
+    group_name=flow.REPORTS,
     deps=ANALYTICS_INPUTS,
     partitions_def=quarterly_partitions,
     tags={"usagebill/cadence": "quarterly"},
@@ -61,7 +62,7 @@ class PricingBacktestConfig(dg.Config):
 
 @dg.asset(
     key=["reports", "pricing_backtest"],
-    group_name="reports",
+    group_name=flow.REPORTS,
     deps=[dg.AssetKey(["usage", "fct_usage_journal"]), dg.AssetKey(["billing", "fct_billing_lines"])],
     kinds={"python", "parquet"},
     description="Pricing lab: re-rates the real usage journal under candidate price books (run config: candidates, "
