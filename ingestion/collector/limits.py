@@ -1,7 +1,7 @@
 """Per-key limits of the collector: an event rate (token bucket) and a daily quarantine budget.
 
 Rate: each key has a bucket of ``burst`` tokens refilled at ``rate`` tokens per second. A request
-is admitted while the bucket is positive and then costs max(1, number of events), so the bucket
+is admitted while the bucket holds at least one token and then costs max(1, number of events), so the bucket
 may go negative (a large batch is never refused for its size alone) and the key waits until it
 refills: **429** with ``Retry-After`` (whole seconds, RFC 9110 section 10.2.3) in the meantime.
 
@@ -55,7 +55,7 @@ class KeyLimits:
         if self.rate <= 0:
             return None
         bucket = self._bucket(key_id, time.monotonic() if now is None else now)
-        if bucket.tokens > 0:
+        if bucket.tokens >= 1:
             return None
         self.rate_limited += 1
         return max(1, math.ceil((1 - bucket.tokens) / self.rate))

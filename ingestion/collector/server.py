@@ -57,7 +57,9 @@ class ConnectionGuard:
             made(handler, transport)
             if len(self.live) >= self.max_connections:
                 self.refused += 1
-                transport.abort()  # connection_lost follows and cleans up the handler
+                # abort on the next loop turn: aiohttp starts the handler's task after this call,
+                # and connection_lost must come after that task started
+                loop.call_soon(transport.abort)
                 return
             self.live.add(handler)
             loop.call_later(self.header_timeout, self._check_head, handler, transport)
