@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import dagster as dg
 
+from dagster_project.defs.jobs.alerts import report_failed_runs
+
 DAILY_BILLING_JOB = "daily_billing"
 HOURLY_EXPORTS_JOB = "marketplace_hourly_job"  # defined in dagster_project/defs/marketplace
 
@@ -38,5 +40,6 @@ export_ledger_marts_job = dg.define_asset_job(
 defs = dg.Definitions(
     jobs=[daily_billing_job, export_ledger_marts_job],
     schedules=[daily_billing_schedule],
+    sensors=[report_failed_runs],
     executor=dg.in_process_executor,
 )
