@@ -335,7 +335,23 @@ def _quantity(value: Any, event_id: str | None) -> str | Rejection | None:
     )
 
 
+_TS_CACHE: dict[str, datetime] = {}  # parsed RFC 3339 text -> UTC datetime (events of a batch share many)
+_TS_CACHE_MAX = 4096
+
+
 def _timestamp(value: Any, event_id: str | None) -> datetime | Rejection:
+    cached = _TS_CACHE.get(value) if isinstance(value, str) else None
+    if cached is not None:
+        return cached
+    parsed = _parse_timestamp(value, event_id)
+    if isinstance(parsed, datetime):
+        if len(_TS_CACHE) >= _TS_CACHE_MAX:
+            _TS_CACHE.clear()
+        _TS_CACHE[value] = parsed
+    return parsed
+
+
+def _parse_timestamp(value: Any, event_id: str | None) -> datetime | Rejection:
     if not isinstance(value, str):
         return Rejection(
             "timestamp",
