@@ -872,4 +872,3 @@ def archive_loaded_segments(data_dir: Path, raw_dir: Path) -> int:
         os.replace(path, target)
         moved += 1
     return moved
-

@@ -219,3 +219,21 @@ def test_unknown_meter_is_visible_in_answer_and_counters(data_dir: Path, keys: d
         assert _metric(c.url, "usagebill_collector_unknown_meter_total") == 1
     finally:
         c.stop()
+
+
+def test_large_bodies_processed_off_the_loop_still_deduplicate(
+    collector: CollectorProcess, keys: dict[str, str]
+) -> None:
+    """Bodies of 64 KiB or more are validated in a worker thread. Four concurrent copies of one
+    600-event batch (~100 KiB each): every event is accepted exactly once (600) and answered
+    duplicate in the other three requests (1,800), whatever the interleaving."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    batch = [event(i, properties={"pad": "x" * 64}) for i in range(600)]
+    with ThreadPoolExecutor(4) as pool:
+        answers = list(pool.map(lambda _: post(f"{collector.url}/v1/events", keys["acme"], batch), range(4)))
+    assert all(r.status_code == 200 for r in answers)
+    assert sum(r.json()["accepted"] for r in answers) == 600
+    assert sum(r.json()["duplicate"] for r in answers) == 1800
+    collector.stop()
+    assert len(landed(collector.data_dir)) == 600
