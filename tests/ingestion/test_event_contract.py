@@ -202,7 +202,15 @@ def test_validator_never_raises(event: dict) -> None:
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.decimals(min_value=0, max_value=Decimal("999999999999999999.999999999999"), places=12, allow_nan=False, allow_infinity=False))
+@given(
+    st.decimals(
+        min_value=0,
+        max_value=Decimal("999999999999999999.999999999999"),
+        places=12,
+        allow_nan=False,
+        allow_infinity=False,
+    )
+)
 def test_quantity_text_is_exact(value: Decimal) -> None:
     result = validate_event(with_(quantity=value))
     assert isinstance(result, ValidEvent)
