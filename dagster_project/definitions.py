@@ -25,6 +25,7 @@ AREAS = (
     "invoicing",  # invoice documents (HTML/PDF)
     "stripe",  # invoices to Stripe, payment events back
     "marketplace",  # usage to AWS / Azure / Google marketplaces
+    "reports",  # the executive report (quarterly) and the pricing lab
     "jobs",  # the daily billing job and its schedule
 )
 

@@ -13,10 +13,13 @@ DAILY_BILLING_JOB = "daily_billing"
 HOURLY_EXPORTS_JOB = "marketplace_hourly_job"  # defined in dagster_project/defs/marketplace
 
 hourly_assets = dg.AssetSelection.tag("usagebill/cadence", "hourly")
+# Assets with their own cadence (hourly marketplace reports, quarterly executive report) are not
+# part of the daily job: a job runs one partitioning.
+other_cadences = hourly_assets | dg.AssetSelection.tag("usagebill/cadence", "quarterly")
 
 daily_billing_job = dg.define_asset_job(
     DAILY_BILLING_JOB,
-    selection=dg.AssetSelection.all() - hourly_assets,
+    selection=dg.AssetSelection.all() - other_cadences,
     description="Load the day's usage, rebuild the journal window, rate, invoice, export to Stripe, refresh analytics.",
 )
 
@@ -31,7 +34,7 @@ EXPORT_LEDGER_MARTS_JOB = "refresh_export_ledger_marts"
 export_ledger_marts_job = dg.define_asset_job(
     EXPORT_LEDGER_MARTS_JOB,
     selection=dg.AssetSelection.key_prefixes(["ledger"], include_sources=True).downstream(include_self=False)
-    - hourly_assets,
+    - other_cadences,
     description="Rebuild the marts that read the export ledgers (after an hourly marketplace run).",
 )
 
