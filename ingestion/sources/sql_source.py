@@ -157,24 +157,47 @@ def _key_text(value: Any) -> str:
     return str(value)
 
 
-def run_query(query: SqlQuery, window_start: datetime, window_end: datetime, data_dir: Path) -> LandingResult:
-    """Run one query for ``[window_start, window_end)`` and land its rows as events."""
+def fetch_rows(
+    connection_env: str,
+    sql: str,
+    params: dict[str, Any] | None = None,
+    *,
+    what: str,
+    max_rows: int | None = None,
+) -> list[dict[str, Any]]:
+    """Run `sql` read-only on the PostgreSQL database whose DSN is in $connection_env (secrets only
+    from the environment); rows as dicts. More than max_rows rows is an error (bounded input)."""
     import psycopg
     from psycopg.rows import dict_row
 
-    if window_start.tzinfo is None or window_end.tzinfo is None or window_end <= window_start:
-        raise ValueError("window: pass aware datetimes with window_start < window_end (half-open)")
-    dsn = os.environ.get(query.connection_env)
+    dsn = os.environ.get(connection_env)
     if not dsn:
         raise RuntimeError(
-            f"query {query.name}: environment variable {query.connection_env} is not set; "
+            f"{what}: environment variable {connection_env} is not set; "
             f"export it with the database's connection string"
         )
     with psycopg.connect(dsn) as conn:
-        conn.read_only = True  # a measurement query never writes to the operational database
+        conn.read_only = True  # reading for billing never writes to the operational database
         with conn.cursor(row_factory=dict_row) as cur:
-            cur.execute(query.sql, {"window_start": window_start, "window_end": window_end})
-            rows = cur.fetchall()
+            cur.execute(sql, params or {})
+            if max_rows is None:
+                return cur.fetchall()
+            rows = cur.fetchmany(max_rows + 1)
+    if len(rows) > max_rows:
+        raise ValueError(f"{what}: the query returned more than {max_rows:,} rows; narrow it")
+    return rows
+
+
+def run_query(query: SqlQuery, window_start: datetime, window_end: datetime, data_dir: Path) -> LandingResult:
+    """Run one query for ``[window_start, window_end)`` and land its rows as events."""
+    if window_start.tzinfo is None or window_end.tzinfo is None or window_end <= window_start:
+        raise ValueError("window: pass aware datetimes with window_start < window_end (half-open)")
+    rows = fetch_rows(
+        query.connection_env,
+        query.sql,
+        {"window_start": window_start, "window_end": window_end},
+        what=f"query {query.name}",
+    )
     events = [row_to_event(query, row) for row in rows]
     name = f"{query.name}__{window_start.strftime('%Y%m%dT%H%M%SZ')}_{window_end.strftime('%Y%m%dT%H%M%SZ')}"
     return write_landing(
