@@ -26,6 +26,14 @@ BENCHMARKS: list[tuple[str, list[str]]] = [
         "rating a month for 100,000 customers",
         ["bench/bench_rating.py"] + (["--customers", "10000"] if SMALL else []),
     ),
+    (
+        "bulk catalog import: 100,000 customers from CSV / Parquet vs YAML",
+        ["bench/bench_catalog_import.py"] + (["--customers", "10000"] if SMALL else []),
+    ),
+    (
+        "invoice documents/s: fpdf2 (font cache, process pool) vs Chromium --print-to-pdf",
+        ["bench/bench_documents.py"] + (["--documents", "20"] if SMALL else []),
+    ),
     ("marketplace hourly report, 50,000 records", ["bench/bench_marketplace.py"]),
     ("executive report and 6-month pricing back-test vs the analytics marts", ["bench/bench_report.py"]),
     ("month close: 100M events, 100,000 customers (BENCH_SCALE=0.01 for 1M)", ["bench/bench_month_close.py"]),
