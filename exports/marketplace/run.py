@@ -174,7 +174,15 @@ def transport_for(
             from exports.marketplace.google import GoogleServiceControlTransport
 
             if mode == "fake":
-                from exports.fakes.google_servicecontrol import FakeServiceControl
+                from google.oauth2 import service_account
+
+                from exports.fakes.google_servicecontrol import (
+                    SCOPE,
+                    SERVICE_ACCOUNT_EMAIL,
+                    FakeServiceControl,
+                    new_service_account_key,
+                    service_account_info,
+                )
 
                 services = {
                     listing.service_name for listing in catalog.listings if listing.marketplace == "google"
@@ -184,18 +192,23 @@ def transport_for(
                         "fake mode serves one Google service; the catalog lists "
                         f"{sorted(s or '' for s in services)}"
                     )
+                private_pem, public_pem = new_service_account_key()
                 fake = stack.enter_context(
                     FakeServiceControl(
                         services.pop() or "",
-                        "fake-token",
+                        SERVICE_ACCOUNT_EMAIL,
+                        public_pem,
                         {i.usage_reporting_id or "" for i in identities},
                         {d.name for d in catalog.dimensions("google")},
                         catalog.window_hours["google"],
                         now=clock,
                     )
                 )
+                credentials = service_account.Credentials.from_service_account_info(
+                    service_account_info(private_pem, f"{fake.url}/token"), scopes=[SCOPE]
+                )
                 yield GoogleServiceControlTransport(
-                    endpoint=fake.url, access_token="fake-token", now=clock, log=log
+                    endpoint=fake.url, credentials=credentials, now=clock, log=log
                 )
             else:
                 yield GoogleServiceControlTransport(now=clock, log=log)
