@@ -25,6 +25,7 @@ from datetime import UTC, datetime
 
 from exports.marketplace.billable import BilledSeries
 from exports.marketplace.catalog import MarketplaceIdentity, OfferingCatalog
+from exports.marketplace.fx import CurrencyConversionError
 from exports.marketplace.ledger import Ledger, ReportRow
 from exports.marketplace.planning import ReportedTotals, pending, plan_hour
 from exports.marketplace.transport import Outcome, Transport
@@ -40,6 +41,8 @@ class RunSummary:
     states: Counter[str] = field(default_factory=Counter)
     quantity_sent: dict[str, str] = field(default_factory=dict)
     calls: int = 0
+    refused: dict[str, str] = field(default_factory=dict)  # customer -> why nothing was reported
+    blocked: tuple[str, ...] = ()  # customers held back by the marketplace reconciliation
 
     def __str__(self) -> str:
         states = ", ".join(f"{k}={v}" for k, v in sorted(self.states.items()))
@@ -85,12 +88,22 @@ def report_hours(
     now: datetime | None = None,
     chunk_size: int = 1000,
     log: Callable[[str], None] = print,
+    blocked: Iterable[str] = (),
 ) -> RunSummary:
-    """Report the given hours (UTC hour starts) to one marketplace, exactly once per key."""
+    """Report the given hours (UTC hour starts) to one marketplace, exactly once per key.
+    `blocked`: customers whose marketplace reconciliation does not agree: nothing of theirs is planned or
+    resent (their usage stays in the running total); every other customer is reported."""
     now = now or datetime.now(UTC)
+    blocked = set(blocked)
+    if blocked:
+        identities = [i for i in identities if i.customer_id not in blocked]
+        log(
+            f"{marketplace}: exports blocked by the marketplace reconciliation for {', '.join(sorted(blocked))} "
+            "(see marketplace.fct_marketplace_reconciliation); the other customers are reported"
+        )
     window = catalog.window_hours[marketplace]
     by_customer = _identities_by_customer(identities, marketplace)
-    summary = RunSummary(marketplace)
+    summary = RunSummary(marketplace, blocked=tuple(sorted(blocked)))
     calls_before = transport.calls
 
     # 1. recovery
@@ -98,6 +111,8 @@ def report_hours(
     resend: list[ReportRow] = []
     closed: list[ReportRow] = []
     for row in pending(current):
+        if row.customer_id in blocked:
+            continue
         window_open = is_open(marketplace, row.hour_start, now, window)
         if row.state == "planned" and window_open:
             resend.append(row)
@@ -154,7 +169,9 @@ def report_hours(
     planned: list[ReportRow] = []
     for hour in sorted(set(hours)):
         summary.hours += 1
-        rows = plan_hour(marketplace, hour, now, catalog, identities, billed, totals, current)
+        rows = plan_hour(
+            marketplace, hour, now, catalog, identities, billed, totals, current, summary.refused
+        )
         planned.extend(ledger.append(rows))
     for row in planned:
         current[row.key] = row
@@ -171,6 +188,12 @@ def report_hours(
     _send(marketplace, to_send, ledger, transport, by_customer, catalog, summary, chunk_size, log)
     summary.calls = transport.calls - calls_before
     log(str(summary))
+    if summary.refused:
+        raise CurrencyConversionError(
+            f"{marketplace}: usage of {len(summary.refused)} customer(s) was NOT reported (the others were):\n"
+            + "\n".join(summary.refused.values()),
+            summary.refused,
+        )
     return summary
 
 
