@@ -56,7 +56,7 @@ def _dbt(root: Path, env: dict[str, str], *args: str) -> subprocess.CompletedPro
     return result
 
 
-def _row(customer: str, hour: datetime, state: str, quantity: str, seq_hint: str = "") -> ReportRow:
+def _row(customer: str, hour: datetime, state: str, quantity: str, sent: str | None = None) -> ReportRow:
     return ReportRow(
         "aws",
         customer,
@@ -71,7 +71,7 @@ def _row(customer: str, hour: datetime, state: str, quantity: str, seq_hint: str
         Decimal("0.01"),
         "USD",
         state in ("acknowledged", "duplicate"),
-        detail=seq_hint or None,
+        sent_quantity=None if sent is None else Decimal(sent),
     )
 
 
@@ -107,7 +107,9 @@ def warehouse(tmp_path_factory):
     try:
         for schema in ("intermediate", "billing", "staging"):
             con.execute(f"create schema if not exists {schema}")
-        con.execute("create table staging.stg_catalog__currencies as select 'USD' as currency, 2 as minor_unit")
+        con.execute(
+            "create table staging.stg_catalog__currencies as select 'USD' as currency, 2 as minor_unit"
+        )
         con.execute(
             """create table intermediate.int_marketplace__billed_hourly (customer_id varchar, meter_id varchar,
             dimensions_json varchar, hour_start timestamp, subscription_id varchar, period_start date,
@@ -150,7 +152,7 @@ def warehouse(tmp_path_factory):
             _row("cus_0001", H12, "acknowledged", "150"),
             _row("cus_0001", H13, "acknowledged", "40"),
             _row("cus_0002", H12, "acknowledged", "1085"),
-            _row("cus_0003", H12, "duplicate", "120"),  # the marketplace holds 120 units = USD 1.20
+            _row("cus_0003", H12, "duplicate", "120", sent="100"),  # we sent 100; the marketplace holds 120
             _row("cus_0004", H12, "acknowledged", "200"),
             _row("cus_0004", H13, "failed", "0"),
         ]
@@ -215,6 +217,12 @@ def test_reconciliation_flags_exactly_the_disagreeing_customers(warehouse):
     # only these customers' AWS exports are blocked; Azure / Google have none
     assert blocked_customers("aws", path) == {"cus_0003", "cus_0004", "cus_0005"}
     assert blocked_customers("azure", path) == set()
+    # the ledger mart flags the Duplicate whose marketplace quantity differs: 100 sent - 120 held = -20
+    assert _query(
+        path,
+        "select customer_id, quantity, sent_quantity, quantity_difference from "
+        "marketplace.fct_marketplace_reporting_ledger where quantity_differs",
+    ) == [("cus_0003", Decimal("120"), Decimal("100"), Decimal("-20"))]
 
 
 def test_revenue_by_channel_counts_each_sale_once(warehouse):
