@@ -62,6 +62,16 @@ class CrashBeforeSend:
 
 
 # ---------------------------------------------------------------- crash before the request leaves
+def _killed_before_send(catalog, idents, series, path, fake, clock, backoff) -> AwsMeteringTransport:
+    """A run for H0 killed after planning, before the request left; returns a working transport."""
+    transport = AwsMeteringTransport(make_client(endpoint_url=fake.url), backoff=backoff, now=clock)
+    with pytest.raises(Killed):
+        report_quietly(
+            "aws", [H0], catalog, idents, series, Ledger(path), CrashBeforeSend(transport), clock.now
+        )
+    return transport
+
+
 def test_crash_before_the_request_leaves_is_resent_and_never_counted_as_delivered(isolated, fast_backoff):
     catalog = make_catalog({"aws": [dim("aws", "gpu_usage")]})
     idents = [aws_ident(1)]
@@ -69,11 +79,7 @@ def test_crash_before_the_request_leaves_is_resent_and_never_counted_as_delivere
     clock = Clock(H0 + timedelta(hours=1, minutes=10))
     path = isolated / "wh.duckdb"
     with FakeAwsMetering({idents[0].license_arn}, now=clock) as fake:
-        transport = AwsMeteringTransport(make_client(endpoint_url=fake.url), backoff=fast_backoff, now=clock)
-        with pytest.raises(Killed):
-            report_quietly(
-                "aws", [H0], catalog, idents, series, Ledger(path), CrashBeforeSend(transport), clock.now
-            )
+        transport = _killed_before_send(catalog, idents, series, path, fake, clock, fast_backoff)
         # before the fix the row was `sent` (counted as delivered) although nothing left
         assert [r.state for r in Ledger(path).history("aws")] == ["planned"]
         assert fake.calls == 0
@@ -92,11 +98,7 @@ def test_crash_before_send_then_window_closed_carries_the_units_to_the_next_hour
     clock = Clock(H0 + timedelta(hours=1, minutes=10))
     path = isolated / "wh.duckdb"
     with FakeAwsMetering({idents[0].license_arn}, now=clock) as fake:
-        transport = AwsMeteringTransport(make_client(endpoint_url=fake.url), backoff=fast_backoff, now=clock)
-        with pytest.raises(Killed):
-            report_quietly(
-                "aws", [H0], catalog, idents, series, Ledger(path), CrashBeforeSend(transport), clock.now
-            )
+        transport = _killed_before_send(catalog, idents, series, path, fake, clock, fast_backoff)
         clock.now = later + timedelta(hours=1, minutes=10)
         report_quietly("aws", [later], catalog, idents, series, Ledger(path), transport, clock.now)
     current = Ledger(path).current("aws")
@@ -106,12 +108,21 @@ def test_crash_before_send_then_window_closed_carries_the_units_to_the_next_hour
 
 
 # ---------------------------------------------------------------- Azure: expired secret for 25 hours
-def test_azure_expired_secret_for_25_hours_loses_nothing(isolated, monkeypatch, fast_backoff):
+def _azure_setup(monkeypatch):
     monkeypatch.setenv("USAGEBILL_AZURE_TENANT_ID", "tenant-1")
     monkeypatch.setenv("USAGEBILL_AZURE_CLIENT_ID", "client-1")
     monkeypatch.setenv("USAGEBILL_AZURE_CLIENT_SECRET", "s3cret")
-    catalog = make_catalog({"azure": [dim("azure", "gpu_hours", price="36.00")]})
-    ident = azure_ident(1)
+    return make_catalog({"azure": [dim("azure", "gpu_hours", price="36.00")]}), azure_ident(1)
+
+
+def _azure_transport(fake, clock, backoff) -> AzureMeteringTransport:
+    session = requests.Session()
+    token = EntraToken(session, authority=fake.url)
+    return AzureMeteringTransport(endpoint=fake.url, token=token, session=session, backoff=backoff, now=clock)
+
+
+def test_azure_expired_secret_for_25_hours_loses_nothing(isolated, monkeypatch, fast_backoff):
+    catalog, ident = _azure_setup(monkeypatch)
     hours = [H0 + i * HOUR for i in range(26)]
     # $3.60 per hour at $36 per gpu_hour = 0.1 gpu_hours per hour
     series = billed([("cus_0001", "gpu_ms", h, "3.60") for h in hours])
@@ -119,11 +130,7 @@ def test_azure_expired_secret_for_25_hours_loses_nothing(isolated, monkeypatch, 
     path = isolated / "wh.duckdb"
     sub = AzureSubscription(ident.resource_id, "payg-plan", {"gpu_hours"})
     with FakeAzureMetering("tenant-1", "client-1", "s3cret", [sub], now=clock) as fake:
-        session = requests.Session()
-        token = EntraToken(session, authority=fake.url)
-        transport = AzureMeteringTransport(
-            endpoint=fake.url, token=token, session=session, backoff=fast_backoff, now=clock
-        )
+        transport = _azure_transport(fake, clock, fast_backoff)
         fake.secret_expired = True  # AADSTS7000222 for hours 0..24 (25 hourly runs)
         for hour in hours[:25]:
             clock.now = hour + timedelta(hours=1, minutes=10)
@@ -143,22 +150,15 @@ def test_azure_expired_secret_for_25_hours_loses_nothing(isolated, monkeypatch, 
 def test_azure_duplicate_records_the_marketplace_quantity_and_flags_the_difference(
     isolated, monkeypatch, fast_backoff
 ):
-    monkeypatch.setenv("USAGEBILL_AZURE_TENANT_ID", "tenant-1")
-    monkeypatch.setenv("USAGEBILL_AZURE_CLIENT_ID", "client-1")
-    monkeypatch.setenv("USAGEBILL_AZURE_CLIENT_SECRET", "s3cret")
-    catalog = make_catalog({"azure": [dim("azure", "gpu_hours", price="36.00")]})
-    ident = azure_ident(1)
+    catalog, ident = _azure_setup(monkeypatch)
     # H0: $9.00 -> 0.25 gpu_hours; H0+1: $3.60 -> 0.1
     series = billed([("cus_0001", "gpu_ms", H0, "9.00"), ("cus_0001", "gpu_ms", H0 + HOUR, "3.60")])
     clock = Clock(H0 + timedelta(hours=1, minutes=10))
     path = isolated / "wh.duckdb"
     sub = AzureSubscription(ident.resource_id, "payg-plan", {"gpu_hours"})
     with FakeAzureMetering("tenant-1", "client-1", "s3cret", [sub], now=clock) as fake:
-        session = requests.Session()
-        token = EntraToken(session, authority=fake.url)
-        transport = AzureMeteringTransport(
-            endpoint=fake.url, token=token, session=session, backoff=fast_backoff, now=clock
-        )
+        transport = _azure_transport(fake, clock, fast_backoff)
+        session, token = transport.session, transport.token
         # another process already reported 0.2 for this resource + dimension + hour
         answer = session.post(
             f"{fake.url}/api/usageEvent?api-version=2018-08-31",
