@@ -217,6 +217,29 @@ def test_google_429_burst_loses_nothing_and_the_next_window_starts_at_the_last_a
     assert fake.totals() == {("project_number:1", metric): 600}
 
 
+def test_google_default_window_lets_the_next_scheduled_run_recover_a_killed_report(isolated, fast_backoff):
+    """The hourly schedule runs at :10, so the run after a killed one comes 70 min after the hour's end.
+    With the old 1 h Google window that recovery fell outside the window and the hour was carried; the
+    default window (2 h, > run_interval_minutes) lets the next run resend it inside the window."""
+    clock = Clock(H0 + timedelta(hours=1, minutes=10))
+    catalog, idents, fake, metric = _google(clock)
+    series = billed([("cus_0001", "gpu_ms", H0, "0.09")])  # 9 units
+    path = isolated / "wh.duckdb"
+    with fake:
+        transport = google_transport(fake, clock, fast_backoff)
+        with pytest.raises(Killed):
+            report_quietly(
+                "google", [H0], catalog, idents, series, Ledger(path), CrashBeforeSend(transport), clock.now
+            )
+        clock.now += HOUR  # next scheduled run: 2 h 10 min after H0 starts, 1 h 10 min after it ends
+        report_quietly("google", [], catalog, idents, series, Ledger(path), transport, clock.now)
+    assert Ledger(path).current("google")[("google", "cus_0001", metric, H0)].state == "acknowledged"
+    assert [(o["startTime"], o["endTime"]) for o in fake.accepted] == [
+        ("2026-05-10T12:00:00Z", "2026-05-10T13:00:00Z")
+    ]
+    assert fake.totals() == {("project_number:1", metric): 9}
+
+
 def test_google_token_expiry_is_refreshed_by_google_auth(isolated, fast_backoff):
     clock = Clock(H0 + timedelta(hours=1, minutes=10))
     catalog, idents, fake, metric = _google(clock)
