@@ -341,6 +341,7 @@ def _replay(
     ledger = Ledger(run_id=f"{marketplace}-replay-{moment[0].strftime('%Y%m%dT%H%M%S')}")
     log(f"{marketplace}: replay: each hour judged at its end + {REPLAY_DELAY.seconds // 60} minutes")
     blocked = blocked_customers(marketplace)
+    total.blocked = tuple(sorted(blocked))
     refused: dict[str, str] = {}
     with transport_for(marketplace, catalog, identities, lambda: moment[0], mode, log) as transport:
         for hour in hours:
