@@ -35,8 +35,16 @@ SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
     ),
     "summary": ("usagebill.summary", "main", "print the billing summary of the warehouse"),
     "sql": ("usagebill.sql", "main", 'query the warehouse read-only: usagebill sql "select ..."'),
-    "pricing": ("usagebill.pricing_lab", "main", "pricing lab: pricing backtest --candidate DIR --from 2026-05 --to 2026-10"),
-    "report": ("usagebill.reports.executive", "main", "executive report (HTML + PDF): report --period 2026-Q3"),
+    "pricing": (
+        "usagebill.pricing_lab",
+        "main",
+        "pricing lab: pricing backtest --candidate DIR --from 2026-05 --to 2026-10",
+    ),
+    "report": (
+        "usagebill.reports.executive",
+        "main",
+        "executive report (HTML + PDF): report --period 2026-Q3",
+    ),
 }
 
 

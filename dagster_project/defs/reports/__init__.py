@@ -6,12 +6,11 @@ e.g. 2026-07-01 = 2026-Q3): reads the analytics, marketplace and pricing-lab mar
 usagebill/cadence=quarterly): materialize a quarter from the UI once it is complete.
 """
 
-from __future__ import annotations
-
 from datetime import date
 
 import dagster as dg
 
+from dagster_project import flow
 from usagebill.paths import catalog_dir, raw_dir, reports_dir, warehouse_path
 
 quarterly_partitions = dg.TimeWindowPartitionsDefinition(
@@ -20,7 +19,14 @@ quarterly_partitions = dg.TimeWindowPartitionsDefinition(
 
 ANALYTICS_INPUTS = [
     dg.AssetKey(["analytics", name])
-    for name in ("fct_mrr", "fct_mrr_growth", "fct_cohort_retention", "fct_unit_cost", "fct_customer_margin", "fct_revenue_projection")
+    for name in (
+        "fct_mrr",
+        "fct_mrr_growth",
+        "fct_cohort_retention",
+        "fct_unit_cost",
+        "fct_customer_margin",
+        "fct_revenue_projection",
+    )
 ] + [dg.AssetKey(["marketplace", "fct_revenue_by_channel"])]
 
 
@@ -31,7 +37,7 @@ def quarter_label(partition_key: str) -> str:
 
 @dg.asset(
     key=["reports", "executive_report"],
-    group_name="reports",
+    group_name=flow.REPORTS,
     deps=ANALYTICS_INPUTS,
     partitions_def=quarterly_partitions,
     tags={"usagebill/cadence": "quarterly"},
@@ -46,7 +52,10 @@ def executive_report(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     paths = build_report(warehouse_path(), period, reports_dir() / "executive")
     context.log.info(f"executive report {period.label}: {paths['html']}")
     return dg.MaterializeResult(
-        metadata={"html": dg.MetadataValue.path(str(paths["html"])), "pdf": dg.MetadataValue.path(str(paths["pdf"]))}
+        metadata={
+            "html": dg.MetadataValue.path(str(paths["html"])),
+            "pdf": dg.MetadataValue.path(str(paths["pdf"])),
+        }
     )
 
 
@@ -61,14 +70,16 @@ class PricingBacktestConfig(dg.Config):
 
 @dg.asset(
     key=["reports", "pricing_backtest"],
-    group_name="reports",
+    group_name=flow.REPORTS,
     deps=[dg.AssetKey(["usage", "fct_usage_journal"]), dg.AssetKey(["billing", "fct_billing_lines"])],
     kinds={"python", "parquet"},
     description="Pricing lab: re-rates the real usage journal under candidate price books (run config: candidates, "
     "from_month, to_month) through the production rating models; dbt then builds the pricing_lab marts. With no "
     "candidate configured (the daily run) it keeps the last back-test's lines.",
 )
-def pricing_backtest(context: dg.AssetExecutionContext, config: PricingBacktestConfig) -> dg.MaterializeResult:
+def pricing_backtest(
+    context: dg.AssetExecutionContext, config: PricingBacktestConfig
+) -> dg.MaterializeResult:
     from decimal import Decimal
     from pathlib import Path
 
@@ -91,7 +102,9 @@ def pricing_backtest(context: dg.AssetExecutionContext, config: PricingBacktestC
             as_of=as_of_date_for(context),
             progress=context.log.info,
         )
-    return dg.MaterializeResult(metadata={"candidates": len(config.candidates), "window": f"{start} .. {last}"})
+    return dg.MaterializeResult(
+        metadata={"candidates": len(config.candidates), "window": f"{start} .. {last}"}
+    )
 
 
 defs = dg.Definitions(assets=[executive_report, pricing_backtest])
