@@ -72,10 +72,18 @@ def test_jpy_amount_is_whole_yen_and_usd_lines_exact(target, isolated_env, seed)
     usd_items = client.v1.invoice_items.list(params={"invoice": stripe_ids[f"inv_a{target.suffix}"]})
     assert sorted(i["amount"] for i in usd_items.data) == [1234, 50000]  # 12.34 USD and 500.00 USD
     vat = client.v1.invoice_items.list(params={"invoice": stripe_ids[f"inv_c{target.suffix}"]})
-    assert sorted((i["metadata"]["usagebill_line_key"], i["amount"]) for i in vat.data) == [
-        ("line:1", 10000),
-        ("tax:vat_20", 2000),
-    ]  # 100.00 + 20% = 20.00 tax
+    # tax reaches Stripe as tax: one item of the net 100.00 carrying a 20 % exclusive TaxRate, and Stripe's
+    # invoice shows subtotal 100.00, tax 20.00 (100.00 x 20 %), total 120.00
+    assert [(i["metadata"]["usagebill_line_key"], i["amount"]) for i in vat.data] == [("line:1", 10000)]
+    rate = client.v1.tax_rates.retrieve(
+        vat.data[0]["tax_rates"][0]["id"]
+        if isinstance(vat.data[0]["tax_rates"][0], dict)
+        else vat.data[0]["tax_rates"][0]
+    )
+    assert (str(rate["percentage"]), rate["inclusive"]) in (("20", False), ("20.0", False))
+    vat_invoice = client.v1.invoices.retrieve(stripe_ids[f"inv_c{target.suffix}"])
+    assert vat_invoice["subtotal"] == 10000 and vat_invoice["total"] == 12000
+    assert sum(t["amount"] for t in vat_invoice["total_taxes"]) == 2000
 
 
 def test_rate_limited_then_success(target, isolated_env, seed):
@@ -98,11 +106,11 @@ def test_lost_response_5xx_is_replayed_not_duplicated(target, isolated_env, seed
     summary = export(target, db)
     assert not summary.failed
     state = target.control("state", method="GET")
-    assert len(state["objects"]["invoiceitem"]) == 5  # inv_a 2 lines + inv_b 1 + inv_c line and tax = 5
+    assert len(state["objects"]["invoiceitem"]) == 4  # inv_a 2 lines + inv_b 1 + inv_c 1 (tax via TaxRate) = 4
     replays = [r for r in target.requests() if r["path"] == "/v1/invoiceitems"]
-    assert len(replays) == 6  # one item sent twice with the same key
+    assert len(replays) == 5  # 4 items, one sent twice with the same key
     keys = [r["idempotency_key"] for r in replays]
-    assert len(set(keys)) == 5
+    assert len(set(keys)) == 4
 
 
 def test_retries_are_bounded(target, isolated_env, seed):
