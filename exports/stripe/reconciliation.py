@@ -11,7 +11,8 @@ warehouse as it is now (billing.fct_invoices / fct_invoice_lines / fct_credit_no
   lines             Stripe's lines (usagebill_line_key, amount) == the invoice's items, one by one
   amount_due        Stripe `amount_due` == usagebill amount_due (total - credits applied after tax) plus any
                     amount Stripe carried to the customer balance from the customer's previous invoice below
-                    the minimum charge (computed here from the ledger order and the currency table)
+                    the minimum charge (computed here from the ledger order and the currency table), minus
+                    pre-payment credit notes (Stripe lowers amount_due by them; they are checked themselves)
   credit_notes      each exported credit note is on the Stripe invoice with its amount, and Stripe has no
                     other credit note on it
 
@@ -38,9 +39,9 @@ import duckdb
 import stripe
 
 from exports.stripe.api import StripeApi
-from exports.stripe.currencies import stripe_currency
+from exports.stripe.currencies import StripeCurrencyError, stripe_currency, to_stripe_amount
 from exports.stripe.ledger import Ledger, utc_now
-from exports.stripe.source import ExportInvoice, load_credit_notes, load_invoices
+from exports.stripe.source import ExportInvoice, _columns, load_credit_notes, load_invoices
 
 
 @dataclass
@@ -70,15 +71,37 @@ class ReconciliationResult:
         ]
 
 
-def _expected(con: duckdb.DuckDBPyConnection) -> tuple[dict[str, ExportInvoice], dict[str, dict[str, Any]]]:
-    """What Stripe should hold, in Stripe units: invoices and debit notes by id, credit notes by id."""
-    invoices, _, _ = load_invoices(con)
+def _expected(
+    con: duckdb.DuckDBPyConnection,
+) -> tuple[dict[str, ExportInvoice], dict[str, dict[str, Any]], dict[str, str]]:
+    """What Stripe should hold, in Stripe units: invoices and debit notes by id, credit notes by id, and the
+    invoices that fail the export rules now (with the reason; their head figures are still compared)."""
+    invoices, errors, _ = load_invoices(con)
     credits, debits, _ = load_credit_notes(con)
     by_id = {i.usagebill_id: i for i in invoices + debits}
+    invalid = dict(errors)
+    if invalid:
+        cols = _columns(con, "billing", "fct_invoices")
+        due = "amount_due_minor" if "amount_due_minor" in cols else "total_minor"
+        for inv_id, customer, currency, total_minor, due_minor in con.execute(
+            f"select invoice_id, customer_id, upper(currency), total_minor, {due} from billing.fct_invoices "
+            f"where invoice_id in ({','.join('?' * len(invalid))})",
+            list(invalid),
+        ).fetchall():
+            try:
+                total_s, due_s = (
+                    to_stripe_amount(total_minor, currency),
+                    to_stripe_amount(due_minor, currency),
+                )
+            except StripeCurrencyError:
+                continue
+            by_id[inv_id] = ExportInvoice(
+                "invoice", inv_id, "", customer, currency, None, None, total_s, (), amount_due_minor=due_s
+            )
     notes = {
         c.credit_note_id: {"invoice_id": c.original_invoice_id, "amount": c.total_minor} for c in credits
     }
-    return by_id, notes
+    return by_id, notes, invalid
 
 
 def reconcile(
@@ -95,7 +118,7 @@ def reconcile(
     ledger.record_check(
         run_id, checked_at, None, None, "run_started", None, None, True, "incomplete until `run`"
     )
-    expected, notes = _expected(con)
+    expected, notes, invalid = _expected(con)
     exported = ledger.exported_invoices()
     exported_ids = {e["usagebill_id"] for e in exported}
     result.not_exported = sum(1 for i in expected if i not in exported_ids)
@@ -172,21 +195,31 @@ def reconcile(
             "open|paid|uncollectible" if status_ok else inv["status"],
             f"Stripe status {inv['status']}",
         )
-        lines = inv.get("lines") or {}
-        stripe_lines = lines.get("data") or []
-        if lines.get("has_more"):
-            stripe_lines = api.list_invoice_lines(stripe_id)
-        have_lines = sorted(
-            ((ln.get("metadata") or {}).get("usagebill_line_key", "?"), int(ln["amount"]))
-            for ln in stripe_lines
-        )
-        want_lines = sorted((it.line_key, it.amount_minor) for it in want.items)
-        check(
-            inv_id, stripe_id, customer, "lines", want_lines, have_lines, "(line key, amount) in Stripe units"
-        )
+        if inv_id in invalid:
+            check(inv_id, stripe_id, customer, "warehouse", "valid", "invalid", invalid[inv_id])
+        else:
+            lines = inv.get("lines") or {}
+            stripe_lines = lines.get("data") or []
+            if lines.get("has_more"):
+                stripe_lines = api.list_invoice_lines(stripe_id)
+            have_lines = sorted(
+                ((ln.get("metadata") or {}).get("usagebill_line_key", "?"), int(ln["amount"]))
+                for ln in stripe_lines
+            )
+            want_lines = sorted((it.line_key, it.amount_minor) for it in want.items)
+            check(
+                inv_id,
+                stripe_id,
+                customer,
+                "lines",
+                want_lines,
+                have_lines,
+                "(line key, amount), Stripe units",
+            )
         # amount due: ours (after credits) plus what Stripe carried from this customer's previous invoice
         carry_in = carried.pop(customer, 0)
-        want_due = max(want.due_minor + carry_in, 0)
+        pre_notes = int(inv.get("pre_payment_credit_notes_amount") or 0)  # credit notes, checked below
+        want_due = max(want.due_minor + carry_in - pre_notes, 0)
         check(
             inv_id,
             stripe_id,
@@ -194,10 +227,11 @@ def reconcile(
             "amount_due",
             want_due,
             int(inv.get("amount_due") or 0),
-            f"usagebill amount due {want.due_minor} + carried from a previous invoice below the minimum {carry_in}",
+            f"usagebill amount due {want.due_minor} + carried from a previous invoice below the minimum "
+            f"{carry_in} - pre-payment credit notes {pre_notes}",
         )
         minimum = stripe_currency(want.currency).minimum_charge_minor
-        if minimum and 0 < want_due < minimum:
+        if minimum and 0 < want_due + pre_notes < minimum:
             carried[customer] = want_due
         want_notes = {cid: c["amount"] for cid, c in notes.items() if c["invoice_id"] == inv_id}
         if (

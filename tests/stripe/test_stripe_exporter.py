@@ -106,7 +106,9 @@ def test_lost_response_5xx_is_replayed_not_duplicated(target, isolated_env, seed
     summary = export(target, db)
     assert not summary.failed
     state = target.control("state", method="GET")
-    assert len(state["objects"]["invoiceitem"]) == 4  # inv_a 2 lines + inv_b 1 + inv_c 1 (tax via TaxRate) = 4
+    assert (
+        len(state["objects"]["invoiceitem"]) == 4
+    )  # inv_a 2 lines + inv_b 1 + inv_c 1 (tax via TaxRate) = 4
     replays = [r for r in target.requests() if r["path"] == "/v1/invoiceitems"]
     assert len(replays) == 5  # 4 items, one sent twice with the same key
     keys = [r["idempotency_key"] for r in replays]
@@ -153,18 +155,69 @@ def test_a_4xx_on_one_invoice_does_not_stop_the_batch(target, isolated_env, seed
     assert again.sent == [failed_id] and not again.failed
 
 
-def test_reconciliation_gate_blocks_and_override(target, isolated_env, seed):
+def test_reconciliation_gate_blocks_only_the_customer_and_override(target, isolated_env, seed):
     db = isolated_env / "usagebill.duckdb"
     seed(db)
     con = duckdb.connect(str(db))
     ledger = Ledger(con, "recon-1")
-    ledger.record_check("recon-1", utc_now(), "inv_a", "in_123", "total", 51234, 51000, False, "differs")
+    # a complete run (closing `run` row) with a mismatch on inv_a of cust_acme
+    ledger.record_check(
+        "recon-1",
+        utc_now(),
+        "inv_a",
+        "in_123",
+        "total",
+        51234,
+        51000,
+        False,
+        "differs",
+        customer_id="cust_acme",
+    )
+    ledger.record_check("recon-1", utc_now(), None, None, "run", 0, 1, False)
+    summary = StripeExporter(con, target.api(), progress=lambda m: None).run()
+    # only cust_tokyo's invoice goes out; cust_acme's inv_a and inv_c wait, naming the mismatch
+    assert summary.sent == ["inv_b"]
+    assert sorted(b[0] for b in summary.blocked) == ["inv_a", "inv_c"]
+    assert "total: expected 51234, Stripe has 51000" in summary.blocked[0][1]
+    summary = StripeExporter(con, target.api(), override_reconciliation=True, progress=lambda m: None).run()
+    assert sorted(summary.sent) == ["inv_a", "inv_c"]
+    con.close()
+
+
+def test_mismatch_without_customer_refuses_everything(target, isolated_env, seed):
+    db = isolated_env / "usagebill.duckdb"
+    seed(db)
+    con = duckdb.connect(str(db))
+    ledger = Ledger(con, "recon-1")
+    ledger.record_check("recon-1", utc_now(), "inv_x", "in_123", "total", 51234, 51000, False, "differs")
+    ledger.record_check("recon-1", utc_now(), None, None, "run", 0, 1, False)
     with pytest.raises(
-        ReconciliationBlocked, match=r"inv_a.*in_123.*total: expected 51234, Stripe has 51000"
+        ReconciliationBlocked, match=r"inv_x.*in_123.*total: expected 51234, Stripe has 51000"
     ):
         StripeExporter(con, target.api(), progress=lambda m: None).run()
-    summary = StripeExporter(con, target.api(), override_reconciliation=True, progress=lambda m: None).run()
-    assert len(summary.sent) == 3
+    con.close()
+
+
+def test_crashed_reconciliation_run_neither_clears_nor_sets_the_gate(target, isolated_env, seed):
+    db = isolated_env / "usagebill.duckdb"
+    seed(db)
+    con = duckdb.connect(str(db))
+    ledger = Ledger(con, "recon-1")
+    ledger.record_check(
+        "recon-1", utc_now(), "inv_a", "in_1", "total", 51234, 51000, False, customer_id="cust_acme"
+    )
+    ledger.record_check("recon-1", utc_now(), None, None, "run", 0, 1, False)
+    # a later run that crashed after checking inv_a as fine: no closing `run` row
+    ledger.record_check("recon-2", utc_now(), None, None, "run_started", None, None, True)
+    ledger.record_check(
+        "recon-2", utc_now(), "inv_a", "in_1", "total", 51234, 51234, True, customer_id="cust_acme"
+    )
+    # and a crashed run that found a mismatch on cust_tokyo must not block it either
+    ledger.record_check(
+        "recon-3", utc_now(), "inv_b", "in_2", "total", 1234, 1, False, customer_id="cust_tokyo"
+    )
+    summary = StripeExporter(con, target.api(), progress=lambda m: None).run()
+    assert summary.sent == ["inv_b"] and sorted(b[0] for b in summary.blocked) == ["inv_a", "inv_c"]
     con.close()
 
 
