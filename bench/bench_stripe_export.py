@@ -106,7 +106,7 @@ def run(customers: int, workers: int, rate: int | None, tmp: Path) -> tuple[int,
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--customers", type=int, default=int(os.environ.get("BENCH_STRIPE_CUSTOMERS", "150")))
-    parser.add_argument("--workers", type=int, default=8)
+    parser.add_argument("--workers", type=int, default=16)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)

@@ -277,15 +277,18 @@ class StripeExporter:
             for group in groups:
                 export_customer(group)
         else:
-            with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="stripe-export") as pool:
-                futures = [pool.submit(export_customer, g) for g in groups]
-                finished, _ = wait(futures, return_when=FIRST_EXCEPTION)
-                failed = [f for f in finished if f.exception() is not None]
-                if failed:  # a crash (or a bug): stop starting new customers, let running ones end, re-raise
-                    for f in futures:
-                        f.cancel()
-                    wait(futures)
-                    raise failed[0].exception()  # type: ignore[misc]
+            try:
+                with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="stripe-export") as pool:
+                    futures = [pool.submit(export_customer, g) for g in groups]
+                    finished, _ = wait(futures, return_when=FIRST_EXCEPTION)
+                    failed = [f for f in finished if f.exception() is not None]
+                    if failed:  # a crash (or a bug): start no new customer, let running ones end, re-raise
+                        for f in futures:
+                            f.cancel()
+                        wait(futures)
+                        raise failed[0].exception()  # type: ignore[misc]
+            finally:
+                self.ledger.close_cursors()
         summary.api_calls = self.api.calls
         summary.retries = self.api.retries
         summary.rate_limited = getattr(self.api, "rate_limited", 0)

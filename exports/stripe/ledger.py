@@ -78,15 +78,34 @@ class Ledger:
         self.con = con
         self.run_id = run_id
         self.write = write
-        # one DuckDB connection shared by the exporter's worker threads: every statement under this lock
-        self.lock = threading.RLock()
-        with self.lock:
-            con.execute(EXPORTS_DDL)
-            con.execute(RECONCILIATION_DDL)
+        con.execute(EXPORTS_DDL)
+        con.execute(RECONCILIATION_DDL)
+        # The exporter's worker threads each use their own cursor (a DuckDB connection to the same database):
+        # a DuckDB connection is not safe to share between threads, and each autocommit insert waits for its
+        # commit to reach the disk, so separate cursors let the threads' commits overlap instead of queueing.
+        self._local = threading.local()
+        self._cursors: list[duckdb.DuckDBPyConnection] = []
+        self._cursor_lock = threading.Lock()
+
+    def _cursor(self) -> duckdb.DuckDBPyConnection:
+        if threading.current_thread() is threading.main_thread():
+            return self.con
+        cur = getattr(self._local, "cursor", None)
+        if cur is None:
+            cur = self.con.cursor()
+            self._local.cursor = cur
+            with self._cursor_lock:
+                self._cursors.append(cur)
+        return cur
+
+    def close_cursors(self) -> None:
+        with self._cursor_lock:
+            for cur in self._cursors:
+                cur.close()
+            self._cursors.clear()
 
     def _rows(self, sql: str, params: list[Any] | None = None) -> list[tuple]:
-        with self.lock:
-            return self.con.execute(sql, params or []).fetchall()
+        return self._cursor().execute(sql, params or []).fetchall()
 
     def record(
         self,
