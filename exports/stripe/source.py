@@ -321,10 +321,6 @@ def _build_invoice(
         item_iso = int(amount_minor) if rate else net_iso
         line_sum += item_iso
         tax_sum += tax_iso if (rate and not rate.inclusive) else 0
-        if not rate and tax_iso:
-            raise SourceError(
-                f"{where} line {line_number}: tax without rate"
-            )  # pragma: no cover - guarded above
         items.append(
             Item(
                 line_key=f"line:{line_number}",
