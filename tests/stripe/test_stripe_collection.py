@@ -147,3 +147,28 @@ def test_credits_applied_after_tax_as_customer_balance(target, isolated_env, see
     assert (c["starting_balance"], c["amount_due"]) == (-3000, 9000)
     assert reconcile(con, target.api(), progress=lambda m: None).ok
     con.close()
+
+
+def test_inclusive_tax_line_goes_as_gross_amount_with_an_inclusive_rate(target, isolated_env, seed):
+    _fake_only(target)
+    db = isolated_env / "usagebill.duckdb"
+    seed(db)
+    con = duckdb.connect(str(db))
+    # inv_c restated as tax-inclusive: gross 120.00 at 20 % inclusive -> tax 120 x 0.2 / 1.2 = 20.00, net 100.00;
+    # the invoice total is the gross 120.00 (12000)
+    con.execute(
+        "update billing.fct_invoice_lines set amount = 120.00, amount_minor = 12000, net_amount = 100.00, "
+        "is_tax_inclusive = true where invoice_id = 'inv_c'"
+    )
+    summary = _run(target, con)
+    assert not summary.failed, summary.failed
+    c = _stripe_invoice(con, target, "inv_c")
+    assert [(ln["amount"], len(ln["tax_rates"])) for ln in c["lines"]["data"]] == [(12000, 1)]
+    assert (c["total"], sum(t["amount"] for t in c["total_taxes"]), c["total_excluding_tax"]) == (
+        12000,
+        2000,
+        10000,
+    )
+    rate = target.control("state", method="GET")["objects"]["tax_rate"]
+    assert [(r["percentage"], r["inclusive"]) for r in rate.values()] == [("20", True)]
+    con.close()
