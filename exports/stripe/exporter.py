@@ -467,8 +467,8 @@ class StripeExporter:
         stripe_id, fresh = self._ensure_draft(inv, customer, draft_row, burned, method)
         self._ensure_items(inv, customer, stripe_id, fresh, steps, burned)
         self._apply_credit(inv, customer, steps, burned)
-        self._finalize(inv, stripe_id, method)
-        self._collect(inv, stripe_id, method)
+        finalized = self._finalize(inv, stripe_id, method)
+        self._collect(inv, stripe_id, method, finalized)
         return "sent"
 
     def _draft_deleted(
@@ -701,12 +701,13 @@ class StripeExporter:
             lookup,
         )
 
-    def _finalize(self, inv: ExportInvoice, stripe_id: str, method: str) -> None:
+    def _finalize(self, inv: ExportInvoice, stripe_id: str, method: str) -> dict[str, Any] | None:
+        """Finalize; returns the invoice as Stripe answered (the collect step starts from it)."""
         key = idempotency_key(inv.usagebill_id, "finalize")
         auto_advance = method == "charge_automatically"  # Stripe retries failed payments (Smart Retries)
         if self.dry_run:
             self.api.finalize_invoice(stripe_id, key, auto_advance)
-            return
+            return None
         current = self.api.retrieve_invoice(stripe_id)
         want_tax = sum(it.tax_minor for it in inv.items)
         have_tax = sum(int(t.get("amount") or 0) for t in current.get("total_taxes") or [])
@@ -731,7 +732,7 @@ class StripeExporter:
                 amount_minor=inv.total_minor,
                 detail=f"already {current['status']} with number {current.get('number')}",
             )
-            return
+            return current
         self._record(
             inv, "finalize", "started", key, stripe_object_id=stripe_id, amount_minor=inv.total_minor
         )
@@ -752,14 +753,18 @@ class StripeExporter:
             amount_minor=inv.total_minor,
             detail=f"number {done.get('number')}",
         )
+        return done
 
-    def _collect(self, inv: ExportInvoice, stripe_id: str, method: str) -> None:
+    def _collect(
+        self, inv: ExportInvoice, stripe_id: str, method: str, current: dict[str, Any] | None = None
+    ) -> None:
         """Send (send_invoice) or charge (charge_automatically) the finalized invoice. An invoice Stripe already
         marked paid, e.g. below the minimum charge amount (then carried to the customer balance), is recorded."""
         key = idempotency_key(inv.usagebill_id, "collect")
         if self.dry_run:
             return
-        current = self.api.retrieve_invoice(stripe_id)
+        if current is None:  # resumed after a crash: ask Stripe
+            current = self.api.retrieve_invoice(stripe_id)
         due = int(current.get("amount_due") or 0)
         if current["status"] != "open":
             carried = due - int(current.get("amount_paid") or 0) if current["status"] == "paid" else 0
