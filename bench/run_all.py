@@ -31,6 +31,7 @@ BENCHMARKS: list[tuple[str, list[str]]] = [
         "Stripe export: achieved vs configured request rate (25/s test mode, 100/s live)",
         ["bench/bench_stripe_export.py"] + (["--customers", "40"] if SMALL else []),
     ),
+    ("executive report and 6-month pricing back-test vs the analytics marts", ["bench/bench_report.py"]),
 ]
 
 
