@@ -59,6 +59,7 @@ from exports.stripe.source import (
     load_invoices,
 )
 from usagebill import paths
+from usagebill.progress import Progress
 
 
 class ExportError(RuntimeError):
@@ -239,18 +240,17 @@ class StripeExporter:
                 continue
             by_customer.setdefault(obj.customer_id, []).append((entity, obj))
         total = sum(len(v) for v in by_customer.values())
-        state = {"processed": 0, "last": time.monotonic()}
 
-        def report(final: bool = False) -> None:
+        def emit(line: str) -> None:
             elapsed = max(time.monotonic() - started, 1e-9)
-            n = state["processed"]
-            rate = self.api.calls / elapsed
-            per_doc = elapsed / n if n else 0.0
-            eta = per_doc * (total - n)
             self.progress(
-                f"stripe export: {n}/{total} documents ({len(summary.sent)} sent, {len(summary.failed)} failed), "
-                f"{self.api.calls} calls, {rate:.1f} calls/s, " + ("done" if final else f"ETA {eta:.0f} s")
+                f"{line} ({len(summary.sent)} sent, {len(summary.failed)} failed); {self.api.calls} API calls, "
+                f"{self.api.calls / elapsed:.1f} calls/s"
             )
+
+        progress = Progress(
+            "stripe export", total, emit=emit, every_seconds=self.progress_every, unit="documents"
+        )
 
         def export_customer(items: list[tuple[str, Any]]) -> None:
             for entity, obj in items:
@@ -263,14 +263,11 @@ class StripeExporter:
                 except (stripe.StripeError, ExportError, SourceError, SavedErrorReplay) as e:
                     with self._summary_lock:
                         self._fail(summary, entity, obj_id, _reason(e))
-                        state["processed"] += 1
+                        progress.advance()
                     continue
                 with self._summary_lock:
                     (summary.sent if outcome == "sent" else summary.skipped).append(obj_id)
-                    state["processed"] += 1
-                    if time.monotonic() - state["last"] >= self.progress_every:
-                        state["last"] = time.monotonic()
-                        report()
+                    progress.advance()
 
         groups = list(by_customer.values())
         if self.workers == 1 or len(groups) <= 1:
@@ -294,7 +291,7 @@ class StripeExporter:
         summary.rate_limited = getattr(self.api, "rate_limited", 0)
         summary.seconds = time.monotonic() - started
         if total:
-            report(final=True)
+            progress.finish()
         if isinstance(self.api, PlannedCallsApi):
             self.api.close()
             summary.planned_calls_file = str(self.api.path)
