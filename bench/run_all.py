@@ -32,6 +32,7 @@ BENCHMARKS: list[tuple[str, list[str]]] = [
         ["bench/bench_stripe_export.py"] + (["--customers", "40"] if SMALL else []),
     ),
     ("executive report and 6-month pricing back-test vs the analytics marts", ["bench/bench_report.py"]),
+    ("month close: 100M events, 100,000 customers (BENCH_SCALE=0.01 for 1M)", ["bench/bench_month_close.py"]),
 ]
 
 
