@@ -90,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def keys_main(argv: list[str] | None = None) -> int:
-    from ingestion.collector.keys import create_key, list_keys
+    from ingestion.collector.keys import create_key, list_keys, revoke_key
 
     p = argparse.ArgumentParser(prog="usagebill keys", description="Manage collector API keys.")
     p.add_argument("--data-dir", type=Path, default=None, help="default: USAGEBILL_DATA_DIR or data/")
@@ -98,6 +98,9 @@ def keys_main(argv: list[str] | None = None) -> int:
     c = sub.add_parser("create", help="create a key for a tenant; prints it once")
     c.add_argument("--tenant", required=True)
     c.add_argument("--data-dir", type=Path, default=None, dest="data_dir_sub")
+    r = sub.add_parser("revoke", help="revoke a key by its id; running collectors refuse it within ~1 s")
+    r.add_argument("key_id", help="the key id (`usagebill keys list`; the part after ubk_ in the key)")
+    r.add_argument("--data-dir", type=Path, default=None, dest="data_dir_sub")
     ls = sub.add_parser("list", help="list key ids and tenants (never the keys)")
     ls.add_argument("--data-dir", type=Path, default=None, dest="data_dir_sub")
     args = p.parse_args(argv)
@@ -113,6 +116,18 @@ def keys_main(argv: list[str] | None = None) -> int:
         print(
             f"(key for tenant {args.tenant!r}; stored hashed in {keys_dir}; it is shown only now: "
             f"keep it in a secret store)",
+            file=sys.stderr,
+        )
+        return 0
+    if args.command == "revoke":
+        try:
+            record = revoke_key(keys_dir, args.key_id)
+        except KeyError as exc:
+            print(f"usagebill keys: {exc.args[0]}", file=sys.stderr)
+            return 2
+        print(
+            f"revoked key {record.key_id} of tenant {record.tenant_id!r}; running collectors refuse it "
+            f"within about a second (record kept in {keys_dir / 'revoked'})",
             file=sys.stderr,
         )
         return 0
