@@ -39,6 +39,7 @@ from exports.stripe.source import (
     ExportCreditNote,
     ExportInvoice,
     SourceError,
+    customer_key,
     load_credit_notes,
     load_customers,
     load_invoices,
@@ -195,21 +196,29 @@ class StripeExporter:
         self.progress(f"stripe export: FAILED {entity} {obj_id}: {reason}")
 
     # ------------------------------------------------------------------ customers
-    def ensure_customer(self, customer_id: str) -> str:
-        if customer_id in self._customers:
-            return self._customers[customer_id]
-        row = self.ledger.latest_steps("customer", customer_id).get(("create_customer", ""))
+    def ensure_customer(self, customer_id: str, tenant_id: str = "default") -> str:
+        """The Stripe customer of (tenant_id, customer_id): two tenants' customers with the same id
+        are two Stripe customers (metadata usagebill_tenant_id tells them apart)."""
+        ref = customer_key(customer_id, tenant_id)
+        if ref in self._customers:
+            return self._customers[ref]
+        row = self.ledger.latest_steps("customer", ref).get(("create_customer", ""))
         if row and row.status in DONE and row.stripe_object_id:
-            self._customers[customer_id] = row.stripe_object_id
+            self._customers[ref] = row.stripe_object_id
             return row.stripe_object_id
-        key = idempotency_key("customer", customer_id, "create")
+        key = idempotency_key("customer", ref, "create")
         query = f"metadata['usagebill_customer_id']:'{_q(customer_id)}'"
-        found = self.api.search_customers(query)
+        # a customer created before tenants existed has no usagebill_tenant_id: it is the default tenant's
+        found = [
+            c
+            for c in self.api.search_customers(query)
+            if (c.get("metadata") or {}).get("usagebill_tenant_id", "default") == tenant_id
+        ]
         if found:
             cus_id = min(found, key=lambda c: (c["created"], c["id"]))["id"]
             self.ledger.record(
                 "customer",
-                customer_id,
+                ref,
                 "create_customer",
                 "recovered",
                 key,
@@ -217,26 +226,26 @@ class StripeExporter:
                 detail=f"found by search ({len(found)} match)",
             )
         else:
-            info = self._catalog.get(customer_id, Customer(customer_id))
+            info = self._catalog.get(ref, Customer(customer_id, tenant_id=tenant_id))
             params: dict[str, Any] = {
                 "name": info.name or customer_id,
-                "metadata": {"usagebill_customer_id": customer_id},
+                "metadata": {"usagebill_customer_id": customer_id, "usagebill_tenant_id": tenant_id},
             }
             if info.email:
                 params["email"] = info.email
             if info.country:
                 params["address"] = {"country": info.country}
-            self.ledger.record("customer", customer_id, "create_customer", "started", key)
+            self.ledger.record("customer", ref, "create_customer", "started", key)
             try:
                 cus_id = self.api.create_customer(params, key)["id"]
             except stripe.IdempotencyError as e:
                 raise ExportError(
-                    f"customer {customer_id}: its details changed since an earlier unacknowledged "
+                    f"customer {ref}: its details changed since an earlier unacknowledged "
                     f"create with key {key} ({e.user_message}); it will be found by search on the next "
                     "run once Stripe's search index has it"
                 ) from e
-            self.ledger.record("customer", customer_id, "create_customer", "ok", key, stripe_object_id=cus_id)
-        self._customers[customer_id] = cus_id
+            self.ledger.record("customer", ref, "create_customer", "ok", key, stripe_object_id=cus_id)
+        self._customers[ref] = cus_id
         return cus_id
 
     # ------------------------------------------------------------------ invoices
@@ -245,7 +254,7 @@ class StripeExporter:
         fin = steps.get(("finalize", ""))
         if fin and fin.status in DONE:
             return "skipped"
-        customer = self.ensure_customer(inv.customer_id)
+        customer = self.ensure_customer(inv.customer_id, inv.tenant_id)
         stripe_id, fresh = self._ensure_draft(inv, customer, steps.get(("create_invoice", "")))
         self._ensure_items(inv, customer, stripe_id, fresh, steps)
         self._finalize(inv, stripe_id)
@@ -291,6 +300,7 @@ class StripeExporter:
             "usagebill_invoice_id": inv.usagebill_id,
             "usagebill_invoice_number": inv.number,
             "usagebill_customer_id": inv.customer_id,
+            "usagebill_tenant_id": inv.tenant_id,
             "usagebill_kind": inv.entity,
         }
         if inv.original_invoice_id:
@@ -455,6 +465,7 @@ class StripeExporter:
                 "usagebill_credit_note_id": cn.credit_note_id,
                 "usagebill_credit_note_number": cn.number,
                 "usagebill_invoice_id": cn.original_invoice_id,
+                "usagebill_tenant_id": cn.tenant_id,
             },
         }
         if not self.dry_run:

@@ -23,12 +23,23 @@ class SourceError(ValueError):
     """An invoice breaks a money rule; it is reported as failed (naming invoice and field), never sent."""
 
 
+DEFAULT_TENANT = "default"
+
+
+def customer_key(customer_id: str, tenant_id: str = DEFAULT_TENANT) -> str:
+    """The exporter's identity of a customer, (tenant_id, customer_id) as one string: the customer id
+    for the default tenant (the key used before tenants existed), else ``tenant/customer_id`` (a
+    catalog id never contains '/'). Used for the ledger rows and the idempotency key of the customer."""
+    return customer_id if tenant_id == DEFAULT_TENANT else f"{tenant_id}/{customer_id}"
+
+
 @dataclass(frozen=True)
 class Customer:
     customer_id: str
     name: str | None = None
     email: str | None = None
     country: str | None = None
+    tenant_id: str = DEFAULT_TENANT
 
 
 @dataclass(frozen=True)
@@ -53,6 +64,7 @@ class ExportInvoice:
     total_minor: int
     items: tuple[Item, ...]
     original_invoice_id: str | None = None
+    tenant_id: str = DEFAULT_TENANT
 
 
 @dataclass(frozen=True)
@@ -64,6 +76,7 @@ class ExportCreditNote:
     currency: str
     total_minor: int  # |amount| (tax included), in minor units
     reason: str | None
+    tenant_id: str = DEFAULT_TENANT
 
 
 def _table_exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
@@ -99,13 +112,25 @@ def _as_date(value: object) -> date | None:
     return value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
 
 
+def _tenant_column(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> str:
+    """`tenant_id`, or the default tenant for a warehouse built before tenants existed."""
+    rows = con.execute(
+        "select count(*) from information_schema.columns where table_schema = ? and table_name = ? "
+        "and column_name = 'tenant_id'",
+        [schema, table],
+    ).fetchall()
+    return "tenant_id" if rows[0][0] else f"'{DEFAULT_TENANT}'"
+
+
 def load_customers(con: duckdb.DuckDBPyConnection) -> dict[str, Customer]:
+    """Catalog customers by customer_key(customer_id, tenant_id)."""
     if not _table_exists(con, "staging", "stg_catalog__customers"):
         return {}
+    tenant = _tenant_column(con, "staging", "stg_catalog__customers")
     rows = con.execute(
-        "select customer_id, name, email, country from staging.stg_catalog__customers"
+        f"select customer_id, name, email, country, {tenant} from staging.stg_catalog__customers"
     ).fetchall()
-    return {r[0]: Customer(*r) for r in rows}
+    return {customer_key(r[0], r[4]): Customer(*r) for r in rows}
 
 
 def load_invoices(
@@ -125,9 +150,11 @@ def load_invoices(
             list(statuses),
         ).fetchall()
     )
+    tenant = _tenant_column(con, "billing", "fct_invoices")
     heads = con.execute(
         f"""
-        select invoice_id, invoice_number, customer_id, upper(currency), issue_date, due_date, total, total_minor
+        select invoice_id, invoice_number, customer_id, upper(currency), issue_date, due_date, total, total_minor,
+               {tenant} as tenant_id
         from billing.fct_invoices where status in ({",".join("?" * len(statuses))})
         order by issue_date, invoice_id
         """,
@@ -158,7 +185,7 @@ def load_invoices(
     for row in lines:
         by_invoice.setdefault(row[0], []).append(row)
     invoices, errors = [], []
-    for inv_id, number, customer_id, currency, issue_date, due_date, total, total_minor in heads:
+    for inv_id, number, customer_id, currency, issue_date, due_date, total, total_minor, tenant_id in heads:
         try:
             invoices.append(
                 _build_invoice(
@@ -171,6 +198,7 @@ def load_invoices(
                     total,
                     total_minor,
                     by_invoice.get(inv_id, []),
+                    tenant_id,
                 )
             )
         except (SourceError, ValueError) as e:
@@ -188,6 +216,7 @@ def _build_invoice(
     total: Decimal,
     total_minor: int,
     lines: list[tuple],
+    tenant_id: str = DEFAULT_TENANT,
 ) -> ExportInvoice:
     where = f"invoice {inv_id} ({number})"
     if _minor(total, currency, f"{where}: total") != total_minor:
@@ -272,6 +301,7 @@ def _build_invoice(
         _as_date(due_date),
         int(total_minor),
         tuple(items),
+        tenant_id=tenant_id,
     )
 
 
@@ -288,10 +318,12 @@ def load_credit_notes(
     """Credit notes (to Stripe credit notes) and debit notes (to new Stripe invoices)."""
     if not _table_exists(con, "billing", "fct_credit_notes"):
         return [], [], []
+    tenant = _tenant_column(con, "billing", "fct_credit_notes")
     rows = con.execute(
-        """
+        f"""
         select credit_note_id, credit_note_number, kind, original_invoice_id, customer_id, upper(currency),
-               period_start, period_end, reason, amount, amount_minor, tax_amount, issue_date
+               period_start, period_end, reason, amount, amount_minor, tax_amount, issue_date,
+               {tenant} as tenant_id
         from billing.fct_credit_notes order by issue_date, credit_note_id
         """
     ).fetchall()
@@ -310,6 +342,7 @@ def load_credit_notes(
         amount_minor,
         tax_amount,
         issue_date,
+        tenant_id,
     ) in rows:
         where = f"credit note {note_id} ({number})"
         try:
@@ -321,7 +354,9 @@ def load_credit_notes(
             net = total - tax
             if kind == "credit":
                 credits.append(
-                    ExportCreditNote(note_id, number, original, customer_id, currency, total, reason)
+                    ExportCreditNote(
+                        note_id, number, original, customer_id, currency, total, reason, tenant_id
+                    )
                 )
             elif kind == "debit":
                 items = [
@@ -355,6 +390,7 @@ def load_credit_notes(
                         total,
                         tuple(items),
                         original,
+                        tenant_id,
                     )
                 )
             else:

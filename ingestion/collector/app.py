@@ -14,6 +14,8 @@ import msgspec
 from aiohttp import web
 
 from ingestion.collector import compat
+from ingestion.collector.customers import RULE as FOREIGN_CUSTOMER
+from ingestion.collector.customers import CustomerTenants
 from ingestion.collector.keys import KeyStore
 from ingestion.collector.landing_log import LandingLog, LogFailedError
 from ingestion.collector.processing import Answer, BatchOutcome, process_batch, quarantine_line, utc_text
@@ -35,6 +37,8 @@ class CollectorConfig:
     dedup_horizon_keys: int = 5_000_000
     value_map_path: Path | None = None
     fsync: bool = True
+    # customers.yaml of this catalog says which tenant owns which customer (None: no check)
+    catalog_dir: Path | None = None
 
 
 class Counters:
@@ -77,6 +81,7 @@ class Collector:
             fsync=config.fsync,
         )
         self.value_map = compat.load_value_map(config.value_map_path)
+        self.customer_tenants = CustomerTenants(config.catalog_dir)
         self.counters = Counters()
         self.started = time.time()
         self.recovery = self.log.recover()
@@ -96,9 +101,11 @@ class Collector:
 
     async def _on_startup(self, _app: web.Application) -> None:
         await self.log.start()
+        self.customer_tenants.start()
 
     async def _on_shutdown(self, _app: web.Application) -> None:
         await self.log.close()
+        await self.customer_tenants.stop()
 
     # ------------------------------------------------------------------ helpers
     def _tenant(self, request: web.Request) -> str | None:
@@ -152,6 +159,7 @@ class Collector:
             default_source=default_source,
             raw_items=items,
             pre_rejections=pre or None,
+            check_customer=self.customer_tenants.check,
         )
         return translated, outcome
 
@@ -228,6 +236,7 @@ class Collector:
             endpoint=endpoint,
             raw_items=raw_items,
             pre_rejections=pre or None,
+            check_customer=self.customer_tenants.check,
         )
         try:
             await self._commit(outcome)
@@ -237,7 +246,7 @@ class Collector:
                 503,
             )
         self.counters.add_events(endpoint, outcome)
-        return _json(outcome.summary())
+        return _json(outcome.summary(), 403 if _all_foreign(outcome) else 200)
 
     # ------------------------------------------------------------------ OpenMeter (CloudEvents)
     async def post_openmeter(self, request: web.Request) -> web.Response:
@@ -315,6 +324,13 @@ class Collector:
         except LogFailedError as exc:
             return _problem(503, "Service Unavailable", str(exc))
         self.counters.add_events(endpoint, outcome)
+        if _all_foreign(outcome):
+            return _problem(
+                403,
+                "Forbidden",
+                "every event names a customer of another tenant; nothing was ingested",
+                errors=[{"index": r.index, "detail": r.reason} for r in outcome.results],
+            )
         # OpenMeter answers 204 No Content; events failing meter validation are kept aside
         # (here: quarantined with their reason), as OpenMeter keeps them with validation errors.
         return web.Response(status=204)
@@ -405,6 +421,8 @@ class Collector:
                 details: Any = {str(r.index): detail(r) for r in failed}
             else:
                 details = detail(failed[0])
+            if _all_foreign(outcome):
+                return self._lago_error(403, "Forbidden", "forbidden", details)
             return self._lago_error(422, "Unprocessable Entity", "validation_errors", details)
         try:
             await self._commit(outcome)
@@ -473,6 +491,12 @@ class Collector:
             f"usagebill_collector_up {0 if self.log.failed else 1}",
         ]
         return web.Response(text="\n".join(lines) + "\n", content_type="text/plain", charset="utf-8")
+
+
+def _all_foreign(outcome: BatchOutcome) -> bool:
+    """Every event of the request names a customer of another tenant: the request is answered 403
+    (the events are still quarantined with their reason)."""
+    return bool(outcome.results) and all(r.rule == FOREIGN_CUSTOMER for r in outcome.results)
 
 
 def _lago_field(field: str) -> str:

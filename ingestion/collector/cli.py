@@ -29,6 +29,13 @@ def _parser() -> argparse.ArgumentParser:
         "--value-map", type=Path, default=None, help="YAML meter -> value property (CloudEvents/Lago)"
     )
     p.add_argument(
+        "--catalog",
+        type=Path,
+        default=None,
+        help="catalog whose customers.yaml says which tenant owns each customer (events of a key for "
+        "another tenant's customer are refused); default: USAGEBILL_CATALOG_DIR or DATA_DIR/catalog",
+    )
+    p.add_argument(
         "--no-fsync",
         action="store_true",
         help="UNSAFE, for benchmarks only: acknowledge without fsync (an acknowledged event can be lost)",
@@ -52,9 +59,19 @@ async def _serve(args: argparse.Namespace) -> None:
             dedup_horizon_keys=args.dedup_horizon,
             value_map_path=args.value_map,
             fsync=not args.no_fsync,
+            catalog_dir=(args.catalog or _default_catalog(args.data_dir)).resolve(),
         )
     )
     rec = collector.recovery
+    owners = collector.customer_tenants
+    print(
+        f"collector: customer tenants from {owners.path}: "
+        + (
+            owners.error
+            or f"{len(owners.owners)} customer id(s); refreshed every {owners.refresh_seconds:g} s"
+        ),
+        flush=True,
+    )
     print(
         f"collector: data dir {data_dir}; recovered {rec.sealed_open_segments} open segment(s) "
         f"({rec.truncated_bytes} torn bytes cut), dedup index {rec.indexed_keys} keys "
@@ -75,6 +92,14 @@ async def _serve(args: argparse.Namespace) -> None:
     print("collector: shutting down (sealing the open segment)", flush=True)
     await runner.cleanup()
     print("collector: stopped", flush=True)
+
+
+def _default_catalog(data_dir: Path | None) -> Path:
+    import os
+
+    if os.environ.get("USAGEBILL_CATALOG_DIR") or data_dir is None:
+        return paths.catalog_dir()
+    return data_dir / "catalog"
 
 
 def main(argv: list[str] | None = None) -> int:

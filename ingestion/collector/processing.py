@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -137,10 +138,12 @@ def process_batch(
     default_source: str = "api",
     raw_items: list[Any] | None = None,
     pre_rejections: dict[int, Rejection] | None = None,
+    check_customer: Callable[[ValidEvent], Rejection | None] | None = None,
 ) -> BatchOutcome:
     """Validate, deduplicate and encode a batch. ``raw_items`` (same length) is what gets quarantined
     when it differs from the decoded item (e.g. the NDJSON line, the original CloudEvent);
-    ``pre_rejections`` marks items a translation step already refused."""
+    ``pre_rejections`` marks items a translation step already refused; ``check_customer`` refuses a
+    valid event whose customer belongs to another tenant (ingestion/collector/customers.py)."""
     out = BatchOutcome()
     arrived_at = utc_text(now)
     seen: set[bytes] = set()
@@ -151,6 +154,8 @@ def process_batch(
             result = validate_event(item, tenant_id=tenant_id, now=now, default_source=default_source)
             if isinstance(result, Rejection):
                 rejection = result
+            elif check_customer is not None:
+                rejection = check_customer(result)
         if rejection is not None:
             out.rejected += 1
             results.append(

@@ -548,6 +548,18 @@ def _parse_customers(doc: Any, issues: Issues, out: NormalizedCatalog) -> Custom
     return customers
 
 
+def customer_tenants(directory: Path | str) -> dict[str, frozenset[str]]:
+    """customer_id -> the tenants that have a customer with that id, from customers.yaml alone (the
+    collector uses it to refuse events for another tenant's customer). Raises CatalogError when
+    customers.yaml is missing or invalid."""
+    issues = Issues()
+    doc = _load_yaml(Path(directory), "customers.yaml", issues, True)
+    customers = _parse_customers(doc, issues, NormalizedCatalog({"customers": []}))
+    if issues.items:
+        raise CatalogError(issues.items)
+    return {cid: frozenset(row["tenant_id"] for row in rows) for cid, rows in customers.by_id.items()}
+
+
 def _parse_subscriptions(
     doc: Any,
     customers: Customers,
