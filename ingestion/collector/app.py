@@ -159,7 +159,7 @@ class Collector:
             default_source=default_source,
             raw_items=items,
             pre_rejections=pre or None,
-            check_customer=self.customer_tenants.check,
+            check_customer=self.customer_tenants.checker,
         )
         return translated, outcome
 
@@ -236,7 +236,7 @@ class Collector:
             endpoint=endpoint,
             raw_items=raw_items,
             pre_rejections=pre or None,
-            check_customer=self.customer_tenants.check,
+            check_customer=self.customer_tenants.checker,
         )
         try:
             await self._commit(outcome)

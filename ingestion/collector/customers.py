@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import logging
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 from ingestion.events import Rejection, ValidEvent
@@ -76,6 +77,11 @@ class CustomerTenants:
             return False
         self.owners, self._stamp, self.error = owners, stamp, None
         return True
+
+    @property
+    def checker(self) -> Callable[[ValidEvent], Rejection | None] | None:
+        """`check`, or None while the map is empty (no per-event cost without a catalog)."""
+        return self.check if self.owners else None
 
     def check(self, event: ValidEvent) -> Rejection | None:
         """A rejection when the catalog gives ``event.customer_id`` only to other tenants."""

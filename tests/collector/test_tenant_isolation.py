@@ -208,3 +208,32 @@ def test_revoked_key_is_refused_within_seconds(collector: CollectorProcess, keys
     assert post(url, keys["globex"], event(1)).status_code == 200
     again = _keys_cli(collector.data_dir, "revoke", key_id)
     assert again.returncode == 2 and "no active key" in again.stderr
+
+
+def test_customer_map_is_bounded_and_keeps_the_last_good_map(tmp_path: Path) -> None:
+    from ingestion.collector.customers import CustomerTenants
+
+    (tmp_path / "customers.yaml").write_text(CUSTOMERS)
+    owners = CustomerTenants(tmp_path, max_bytes=4096)
+    assert owners.owners == {
+        "cus_a": frozenset({"acme"}),
+        "cus_g": frozenset({"globex"}),
+        "cus_shared": frozenset({"acme", "globex"}),
+    }
+    now = datetime(2023, 1, 2, tzinfo=UTC)
+    assert owners.check(validate_event(event(1, customer_id="cus_a"), tenant_id="acme", now=now)) is None
+    foreign = owners.check(validate_event(event(1, customer_id="cus_a"), tenant_id="globex", now=now))
+    assert foreign is not None and foreign.rule == RULE
+
+    # an invalid file (bad tenant name) keeps the previous map and says why
+    (tmp_path / "customers.yaml").write_text(
+        CUSTOMERS + "  - {id: cus_x, tenant_id: acme corp, currency: USD}\n"
+    )
+    assert owners.refresh() is False
+    assert "invalid" in (owners.error or "") and "acme corp" in (owners.error or "")
+    assert owners.owners["cus_a"] == frozenset({"acme"})
+    # a file above the size bound is not parsed at all
+    (tmp_path / "customers.yaml").write_text(CUSTOMERS + "#" * 5000 + "\n")
+    assert owners.refresh() is False
+    assert "above the limit of 4096" in (owners.error or "")
+    assert owners.owners["cus_a"] == frozenset({"acme"})
