@@ -136,10 +136,9 @@ sub_6,cus_1,starter,,,,
     assert problems(catalog) == [
         "customers.csv: column colour: unknown column 'colour'; allowed columns: address_city, address_country, "
         "address_line1, address_line2, address_postal_code, address_state, country, created_at, currency, "
-        "customer_type, "
-        "email, id, metadata, name, tax_exempt, tax_id",
+        "customer_type, email, id, metadata, name, tax_exempt, tax_id, tenant_id",
         "customers.csv: line 3.currency: unknown currency 'EUX'; use an ISO 4217 code",
-        "customers.csv: line 4.id: duplicate customer id 'cus_1'",
+        "customers.csv: line 4.id: duplicate customer id 'cus_1' in tenant 'default'",
         "customers.csv: line 5.id: 'bad id!' is not a valid id (letters, digits, _ . : -; must match "
         "[A-Za-z0-9][A-Za-z0-9_.:\\-]{0,127})",
         "customers.csv: line 6.created_at: '2026-13-01' is not a date YYYY-MM-DD",
@@ -189,7 +188,9 @@ def test_yaml_and_bulk_customers_are_one_catalog(catalog: Path) -> None:
         catalog, "subscriptions.csv", "id,customer_id,plan_id,start_date\nsub_1,cus_2,payg_eur,2026-03-01\n"
     )
     # an id of customers.yaml used again in the file is a duplicate
-    assert problems(catalog) == ["customers.csv: line 3.id: duplicate customer id 'cus_1'"]
+    assert problems(catalog) == [
+        "customers.csv: line 3.id: duplicate customer id 'cus_1' in tenant 'default'"
+    ]
 
 
 def test_parquet_rows_are_typed_and_floats_refused(catalog: Path) -> None:
@@ -253,9 +254,9 @@ ctr_3,cus_1,2026-01-01,api_calls,payg,graduated,,"[{""up_to"": "
     found = problems(catalog)
     assert found == [
         "contract_prices.csv: line 3.customer_id: cus_2 differs from cus_1 on line 2 of contract 'ctr_1'; every "
-        "row of a contract repeats its customer_id, effective_from and effective_to",
+        "row of a contract repeats its tenant_id, customer_id, effective_from and effective_to",
         "contract_prices.csv: line 4.charge_id: no plan charge 'nope' in plan 'payg'",
-        "contract_prices.csv: line 5.customer_id: unknown customer 'cus_9'",
+        "contract_prices.csv: line 5.customer_id: unknown customer 'cus_9'; define it in customers.yaml",
         "contract_prices.csv: line 5.model: is required (one of per_unit, package, graduated, volume, percentage)",
         "contract_prices.csv: line 5.model: is required (the contract price replaces the plan's price)",
         "contract_prices.csv: line 6.tiers: is not JSON (Expecting value at character 11); e.g. "

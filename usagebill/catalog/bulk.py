@@ -53,7 +53,7 @@ INTEGER_FIELDS = {"billing_anchor_day", "trial_days", "free_events"}
 BOOLEAN_FIELDS = {"tax_exempt"}
 JSON_FIELDS = {"metadata", "tiers"}
 ADDRESS_FIELDS = ("line1", "line2", "city", "postal_code", "state", "country")
-CONTRACT_HEAD_FIELDS = ("contract_id", "customer_id", "effective_from", "effective_to")
+CONTRACT_HEAD_FIELDS = ("contract_id", "tenant_id", "customer_id", "effective_from", "effective_to")
 COLUMNS: dict[str, set[str]] = {
     "customers": (CUSTOMER_FIELDS - {"address"}) | {f"address_{part}" for part in ADDRESS_FIELDS},
     "subscriptions": set(SUBSCRIPTION_FIELDS),
@@ -278,7 +278,7 @@ def bulk_contract_prices(
                 if now != then:
                     node.child(field).error(
                         f"{now} differs from {then} on {seen_node.path} of contract {contract_id!r}; "
-                        "every row of a contract repeats its customer_id, effective_from and effective_to"
+                        "every row of a contract repeats its tenant_id, customer_id, effective_from and effective_to"
                     )
         else:
             first[contract_id] = (node, head)
