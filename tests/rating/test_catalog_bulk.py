@@ -308,3 +308,17 @@ def test_import_command_installs_the_files_and_loads_them(
         == 0
     )
     assert (catalog / "customers.parquet").exists() and not (catalog / "customers.csv").exists()
+
+
+def test_bulk_customers_carry_their_tenant_for_the_collector(catalog: Path) -> None:
+    from usagebill.catalog.parse import customer_tenants
+
+    # an empty tenant_id cell is the default tenant, as a customers.yaml item without tenant_id
+    write(catalog, "customers.csv", "id,tenant_id,currency\ncus_1,acme,USD\ncus_1,globex,USD\ncus_2,,EUR\n")
+    assert customer_tenants(catalog) == {
+        "cus_1": frozenset({"acme", "globex"}),
+        "cus_2": frozenset({"default"}),
+    }
+    write(catalog, "customers.csv", "id,tenant_id,currency\ncus_1,bad tenant!,USD\n")
+    with pytest.raises(CatalogError, match=r"customers.csv: line 2.tenant_id: "):
+        customer_tenants(catalog)
