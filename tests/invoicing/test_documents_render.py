@@ -178,3 +178,20 @@ def test_worker_setting_is_checked(value: str, monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setenv("USAGEBILL_DOCUMENT_WORKERS", value)
     with pytest.raises(ValueError, match="USAGEBILL_DOCUMENT_WORKERS"):
         documents.default_workers()
+
+
+@pytest.mark.skipif(not DEJAVU or not shutil.which("pdftotext"), reason="DejaVu fonts or pdftotext missing")
+def test_characters_outside_the_reduced_font_use_the_full_font(tmp_path: Path) -> None:
+    latin, armenian = sample(), variant("UB-2026-000044", "Երևան Ltd")  # Armenian: not in REDUCED_RANGES
+    assert documents._fits_reduced_font(latin) and not documents._fits_reduced_font(armenian)
+    documents.render_pdf(latin, tmp_path / "latin.pdf")
+    documents.render_pdf(armenian, tmp_path / "armenian.pdf")
+    for name, expected in (("latin.pdf", "Cäsar <Vision> GmbH – Labs"), ("armenian.pdf", "Երևան Ltd")):
+        text = subprocess.run(
+            ["pdftotext", str(tmp_path / name), "-"], capture_output=True, text=True, check=True
+        ).stdout
+        assert expected in text, name
+    # the reduced font is much smaller than DejaVu Sans: the Latin document embeds a smaller subset
+    # source; both embed only the glyphs they use, so check the source font chosen instead
+    reduced = documents._reduced_font(documents.UNICODE_FONTS[""])
+    assert reduced is not None and reduced.stat().st_size < documents.UNICODE_FONTS[""].stat().st_size / 3

@@ -352,6 +352,61 @@ def _add_font(pdf: Any, family: str, style: str, path: Path) -> None:
     pdf.fonts[fontkey] = font
 
 
+# Unicode blocks of the reduced font: Latin (basic, Latin-1, Extended-A/B), Greek, Cyrillic, general
+# punctuation, currency symbols, letterlike symbols. DejaVu Sans has 6,000 glyphs; these ~1,250
+# cover most invoices, and parsing + subsetting a font costs in proportion to its glyphs (the
+# reduced font halves a document's time, bench/bench_documents.py). A document with any other
+# character (Hebrew, Arabic, Armenian, symbols...) is rendered with the full font.
+REDUCED_RANGES = ((0x20, 0x250), (0x370, 0x530), (0x2000, 0x2070), (0x20A0, 0x20D0), (0x2100, 0x2150))
+REDUCED_VERSION = "1"
+_REDUCED: dict[str, Path | None] = {}
+
+
+def _fits_reduced_font(document: Document) -> bool:
+    text = json.dumps(asdict(document), default=str, ensure_ascii=False)
+    return all(any(low <= ord(ch) < high for low, high in REDUCED_RANGES) for ch in set(text))
+
+
+def _reduced_font(path: Path) -> Path | None:
+    """The font subset to REDUCED_RANGES, built once (fontTools) into the temporary directory and
+    reused by every process; None when it cannot be built (the full font is used)."""
+    if str(path) in _REDUCED:
+        return _REDUCED[str(path)]
+    import logging
+    import tempfile
+
+    from fontTools import subset, ttLib
+
+    stat = path.stat()
+    folder = Path(tempfile.gettempdir()) / "usagebill-fonts"
+    target = folder / f"{path.stem}-{stat.st_size}-{int(stat.st_mtime)}-r{REDUCED_VERSION}.ttf"
+    try:
+        if not target.exists():
+            folder.mkdir(parents=True, exist_ok=True)
+            font = ttLib.TTFont(str(path), recalcTimestamp=False)
+            options = subset.Options()
+            options.notdef_outline = True
+            options.recommended_glyphs = True
+            options.name_IDs = ["*"]
+            options.layout_features = ["*"]
+            subsetter = subset.Subsetter(options)
+            subsetter.populate(unicodes=[c for low, high in REDUCED_RANGES for c in range(low, high)])
+            level = logging.getLogger("fontTools.subset").level
+            logging.getLogger("fontTools.subset").setLevel(logging.ERROR)  # "FFTM NOT subset"
+            try:
+                subsetter.subset(font)
+            finally:
+                logging.getLogger("fontTools.subset").setLevel(level)
+            tmp = folder / f".{target.name}.{os.getpid()}.tmp"
+            font.save(str(tmp))
+            os.replace(tmp, target)  # workers building it at once write the same bytes
+        _REDUCED[str(path)] = target
+    except (OSError, ValueError, KeyError) as error:  # pragma: no cover - unusual font files
+        print(f"invoice documents: no reduced font from {path} ({error}); using the full font")
+        _REDUCED[str(path)] = None
+    return _REDUCED[str(path)]
+
+
 def render_pdf(document: Document, path: Path) -> None:
     """A one-column A4 PDF with the same content as the HTML (fpdf2, pure Python)."""
     from fpdf import FPDF, FontFace
@@ -366,8 +421,9 @@ def render_pdf(document: Document, path: Path) -> None:
     unicode_font = all(p.exists() for p in UNICODE_FONTS.values())
     family = "Helvetica"
     if unicode_font:
+        small = _fits_reduced_font(document)
         for style, font_path in UNICODE_FONTS.items():
-            _add_font(pdf, "DejaVu", style, font_path)
+            _add_font(pdf, "DejaVu", style, (small and _reduced_font(font_path)) or font_path)
         family = "DejaVu"
     pdf.add_page()
     d = document
