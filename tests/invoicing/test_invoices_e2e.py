@@ -279,7 +279,7 @@ def test_reconciliation_tests_catch_tampering(e2e, tmp_path: Path) -> None:
         )
         # and a current invoice line that differs from what was issued, with no note for it
         con.execute(
-            "update intermediate.int_invoice_lines_taxed set amount = amount + 1 where customer_id = 'cus_de'"
+            "update intermediate.int_invoice_lines_credited set amount = amount + 1 where customer_id = 'cus_de'"
         )
     finally:
         con.close()

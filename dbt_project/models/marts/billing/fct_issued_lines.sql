@@ -28,7 +28,7 @@
 ] %}
 
 with computed as (
-    select * from {{ ref('int_invoice_lines_taxed') }}
+    select * from {{ ref('int_invoice_lines_credited') }}
 ),
 
 customers as (
@@ -324,7 +324,9 @@ adjustment_lines as (
         changed.subscription_id,
         changed.currency,
         changed.charge_id,
-        'adjustment' as line_type,
+        -- a correction of a prepaid credit stays a credit (applied after tax, outside the tax base)
+        case when changed.original_line_type = 'credit_applied' then 'credit_applied' else 'adjustment' end
+            as line_type,
         'Adjustment to invoice ' || changed.source_invoice_number || ': ' || changed.original_description
             as description,
         {%- for column in line_amount_columns %}
