@@ -458,9 +458,9 @@ class Warehouse:
                 """create table usage.fct_usage_journal (tenant_id varchar, event_id varchar, customer_id varchar,
                 meter_id varchar, event_ts timestamp, arrived_at timestamp, quantity decimal(38,12))"""
             )
-            con.executemany(
-                "insert into usage.fct_usage_journal values ('default', ?, ?, ?, ?, ?, ?)",
-                [
+            for j in journal:
+                con.execute(
+                    "insert into usage.fct_usage_journal values ('default', ?, ?, ?, ?, ?, ?)",
                     [
                         j["event_id"],
                         j["customer_id"],
@@ -468,10 +468,8 @@ class Warehouse:
                         j["event_ts"],
                         j["arrived_at"],
                         j["quantity"],
-                    ]
-                    for j in journal
-                ],
-            )
+                    ],
+                )
         finally:
             con.close()
 
