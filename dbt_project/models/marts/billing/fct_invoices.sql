@@ -33,6 +33,11 @@ line_figures as (
     group by document_id
 ),
 
+-- billing channel of the invoice's subscription (marketplace helper; docs/marketplaces.md)
+subscription_channels as (
+    select * from {{ ref('int_marketplace__subscription_channels') }}
+),
+
 note_totals as (
     select
         original_invoice_id,
@@ -92,9 +97,12 @@ final as (
         figures.buyer_name,
         figures.buyer_tax_id,
         figures.buyer_country,
-        figures.payment_terms_days
+        figures.payment_terms_days,
+        -- one channel per subscription: stripe | aws | azure | google (only 'stripe' is exported to Stripe)
+        cast(coalesce(subscription_channels.billing_channel, 'stripe') as {{ dbt.type_string() }}) as billing_channel
     from figures
     left join note_totals on figures.invoice_id = note_totals.original_invoice_id
+    left join subscription_channels on figures.subscription_id = subscription_channels.subscription_id
 )
 
 select * from final
