@@ -444,14 +444,16 @@ class Warehouse:
             )
             con.execute("drop table if exists staging.stg_catalog__credit_grants")
             con.execute(
-                """create table staging.stg_catalog__credit_grants (grant_id varchar, customer_id varchar,
-                currency varchar, amount decimal(38,12), granted_at date, expires_at date, description varchar)"""
+                """create table staging.stg_catalog__credit_grants (grant_id varchar, tenant_id varchar,
+                customer_id varchar, currency varchar, amount decimal(38,12), granted_at date, expires_at date,
+                description varchar)"""
             )
             for grant in credit_grants or []:
                 con.execute(
-                    "insert into staging.stg_catalog__credit_grants values (?, ?, ?, ?, ?, ?, ?)",
+                    "insert into staging.stg_catalog__credit_grants values (?, ?, ?, ?, ?, ?, ?, ?)",
                     [
                         grant["grant_id"],
+                        grant.get("tenant_id", "default"),
                         grant["customer_id"],
                         grant["currency"],
                         grant["amount"],
