@@ -50,6 +50,11 @@ def scenario_events() -> list[dict[str, Any]]:
         out.append(e(n, "c_pct", "payments", f"2026-05-0{i + 1}T12:00:00Z", amount))
     for i, amount in enumerate(["30", "30", "100"]):
         out.append(e(n, "c_pct_free", "payments", f"2026-05-0{i + 1}T12:00:00Z", amount))
+    # both free allowances (3 events, $500): the amount runs out first / the event count runs out first
+    for i, amount in enumerate(["200", "200", "200", "50"]):
+        out.append(e(n, "c_pct_both_amount", "payments", f"2026-05-0{i + 1}T12:00:00Z", amount))
+    for i in range(4):
+        out.append(e(n, "c_pct_both_count", "payments", f"2026-05-0{i + 1}T12:00:00Z", "10"))
     out += [e(n, "c_hybrid", "gpu_ms", may, "20000000", {"gpu_type": "a100"}) for _ in range(3)]
     out += [
         e(n, "c_dim", "gpu_ms", may, "1000000", {"gpu_type": "a100"}),

@@ -113,6 +113,28 @@ def test_percentage_with_free_amount(rated: RatingResult) -> None:
     assert total(rated, "c_pct_free") == D("3.79")
 
 
+@pytest.mark.parametrize(
+    ("customer", "expected", "free"),
+    [
+        # 2.9% + $0.30, free: the first 3 events AND the first $500 (Lago percentage model: "the first
+        # 3 events or $500 are free", whichever runs out first ends the free usage).
+        # Amount runs out first: 200 (free, $300 left), 200 (free, $100 left), 200 (event 3: the
+        # allowance covers 100, 100 charged: 2.90 + 0.30 = 3.20), 50 (event 4: no allowance,
+        # 1.45 + 0.30 = 1.75) -> 4.95
+        ("c_pct_both_amount", "4.95", 2),
+        # Count runs out first: 10, 10, 10 free (events 1-3, $30 of $500 used); event 4 pays in full
+        # although $470 of free amount is left: 0.29 + 0.30 = 0.59
+        ("c_pct_both_count", "0.59", 3),
+    ],
+)
+def test_percentage_free_while_both_allowances_last(
+    rated: RatingResult, customer: str, expected: str, free: int
+) -> None:
+    (line,) = lines(rated, customer)
+    assert line["amount_rounded"] == D(expected)
+    assert json.loads(line["tier_breakdown_json"])[0]["free_events"] == free
+
+
 def test_flat_fee_in_arrears(rated: RatingResult) -> None:
     (may,) = lines(rated, "c_arrears")
     assert (may["billing_timing"], may["amount_rounded"]) == ("in_arrears", D("100.00"))

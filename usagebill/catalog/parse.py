@@ -18,11 +18,9 @@ import yaml
 
 from usagebill.catalog.errors import CatalogError, CatalogIssue
 from usagebill.catalog.fields import ID_RE, METER_ID_RE, Issues, Node
+from usagebill.catalog.yaml_loader import DuplicateKeyError, load_yaml, yaml_error_location
 from usagebill.money import MINOR_UNITS
 
-_SAFE_LOADER = getattr(
-    yaml, "CSafeLoader", yaml.SafeLoader
-)  # the C loader when libyaml is there (10x faster)
 REQUIRED_FILES = ("meters.yaml", "plans.yaml", "customers.yaml", "subscriptions.yaml")
 OPTIONAL_FILES = ("discounts.yaml", "credits.yaml", "commitments.yaml", "contracts.yaml")
 AGGREGATIONS = ("sum", "count", "max", "unique_count", "latest", "average", "time_weighted_sum")
@@ -82,11 +80,12 @@ def _load_yaml(directory: Path, name: str, issues: Issues, required: bool) -> An
             issues.add(name, "", f"file is missing from {directory}; create it (see docs/pricing.md)")
         return None
     try:
-        return yaml.load(path.read_text(encoding="utf-8"), Loader=_SAFE_LOADER)  # noqa: S506 (safe loader)
+        return load_yaml(path.read_text(encoding="utf-8"))
+    except DuplicateKeyError as exc:
+        issues.add(name, yaml_error_location(exc), str(exc.problem))
+        return None
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        issues.add(name, where, f"is not valid YAML: {getattr(exc, 'problem', exc)}")
+        issues.add(name, yaml_error_location(exc), f"is not valid YAML: {getattr(exc, 'problem', exc)}")
         return None
 
 
