@@ -176,7 +176,8 @@ def _load_usage(
                 f"usage file {source} does not exist; pass --usage FILE (CSV, JSON lines or Parquet)"
             )
         shutil.copyfile(source, landing / f"{index:03d}-{source.name}")
-    load_landing(workdir / "data", raw_dir, progress=lambda message: None)
+    if usage_files:
+        load_landing(workdir / "data", raw_dir, progress=lambda message: None)
     import duckdb
 
     con = duckdb.connect()
@@ -198,11 +199,14 @@ def _load_usage(
     finally:
         con.close()
     progress(f"rating: {loaded} usage events loaded, {quarantined} quarantined")
-    if not loaded:
+    if not loaded and quarantined:
+        # events were given but none is valid: rating only the fees would hide a broken file
         raise RatingError(
             "no valid usage event was loaded; check the file format (docs/events.md) and the "
             "quarantine reasons: " + json.dumps(reasons)[:2000]
         )
+    if not loaded:
+        progress("rating: no usage events (no usage file, or empty files): rating the fees only")
     return loaded, quarantined, reasons
 
 
@@ -362,7 +366,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--catalog", required=True, help="catalog directory (YAML)")
     parser.add_argument(
-        "--usage", required=True, action="append", help="usage file (CSV, JSON lines, Parquet); repeatable"
+        "--usage",
+        action="append",
+        default=[],
+        help="usage file (CSV, JSON lines, Parquet); repeatable; omit it to rate the fees only",
     )
     parser.add_argument(
         "--period-start", required=True, type=date.fromisoformat, help="YYYY-MM-DD (inclusive)"

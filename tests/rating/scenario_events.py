@@ -55,6 +55,11 @@ def scenario_events() -> list[dict[str, Any]]:
         out.append(e(n, "c_pct_both_amount", "payments", f"2026-05-0{i + 1}T12:00:00Z", amount))
     for i in range(4):
         out.append(e(n, "c_pct_both_count", "payments", f"2026-05-0{i + 1}T12:00:00Z", "10"))
+    # block rounding (unit_size 100): 150 + 100 up; 250 down; 450 graduated up; 210 volume down
+    out += [e(n, "c_block_up", "units", may, "150"), e(n, "c_block_up", "units", june, "100")]
+    out[-1]["timestamp"] = "2026-05-20T00:00:00Z"
+    out += [e(n, "c_block_down", "units", may, "250"), e(n, "c_block_grad", "units", may, "450")]
+    out += [e(n, "c_block_vol", "units", may, "210")]
     out += [e(n, "c_hybrid", "gpu_ms", may, "20000000", {"gpu_type": "a100"}) for _ in range(3)]
     out += [
         e(n, "c_dim", "gpu_ms", may, "1000000", {"gpu_type": "a100"}),

@@ -135,6 +135,30 @@ def test_percentage_free_while_both_allowances_last(
     assert json.loads(line["tier_breakdown_json"])[0]["free_events"] == free
 
 
+@pytest.mark.parametrize(
+    ("customer", "expected", "billed_tiers"),
+    [
+        # Kill Bill block usage: a partial block counts as a whole block. $1 per block of 100,
+        # 150 + 100 = 250 units -> ceil(2.5) = 3 blocks = $3.00 (exact would be $2.50)
+        ("c_block_up", "3.00", None),
+        # rounding down: 250 units -> floor(2.5) = 2 blocks = $2.00 (the partial block is free)
+        ("c_block_down", "2.00", None),
+        # graduated, blocks of 100 rounded up, tiers 0-200 $1/block, beyond $0.50/block (Orb tiered
+        # package): 450 -> 5 blocks = 500 units: 2 x 1.00 + 3 x 0.50 = $3.50 (exact: 2 + 2.5 x 0.5 = 3.25)
+        ("c_block_grad", "3.50", [("1", "200"), ("2", "300")]),
+        # volume, rounded down BEFORE the tier is chosen: 210 -> 2 blocks = 200 units -> tier 1 prices
+        # every block: 2 x 1.00 = $2.00 (exact would select tier 2: 2.1 x 0.50 = $1.05)
+        ("c_block_vol", "2.00", [("1", "200")]),
+    ],
+)
+def test_block_rounding(rated: RatingResult, customer: str, expected: str, billed_tiers: list | None) -> None:
+    (line,) = lines(rated, customer)
+    assert line["amount_rounded"] == D(expected)
+    if billed_tiers is not None:
+        tiers = json.loads(line["tier_breakdown_json"])
+        assert [(str(t["tier"]), format(D(t["quantity"]).normalize(), "f")) for t in tiers] == billed_tiers
+
+
 def test_flat_fee_in_arrears(rated: RatingResult) -> None:
     (may,) = lines(rated, "c_arrears")
     assert (may["billing_timing"], may["amount_rounded"]) == ("in_arrears", D("100.00"))

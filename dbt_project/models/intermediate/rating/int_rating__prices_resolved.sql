@@ -3,7 +3,7 @@
     dimension_value replaces only that dimensional price; one naming a plan_id wins over one that
     does not; then the latest effective_from. -#}
 
-{%- set price_columns = ['price_model', 'amount', 'unit_price', 'unit_size', 'package_size', 'package_price',
+{%- set price_columns = ['price_model', 'amount', 'unit_price', 'unit_size', 'block_rounding', 'package_size', 'package_price',
     'included_units', 'rate', 'fixed_fee', 'free_events', 'free_amount', 'min_per_event', 'max_per_event'] -%}
 
 with periods as (
@@ -27,6 +27,7 @@ plan_prices as (
         plan_charges.charge_type,
         plan_charges.meter_id,
         plan_charges.billing_timing,
+        plan_charges.usage_interval,
         plan_charges.dimension_name,
         plan_charges.dimension_value
     from periods
