@@ -60,6 +60,13 @@ def scenario_events() -> list[dict[str, Any]]:
     out[-1]["timestamp"] = "2026-05-20T00:00:00Z"
     out += [e(n, "c_block_down", "units", may, "250"), e(n, "c_block_grad", "units", may, "450")]
     out += [e(n, "c_block_vol", "units", may, "210")]
+    # annual plan billing usage monthly: 3 calls in May, 4 in June; quarterly plan: 1 call in April,
+    # 2 in May (monthly), 5 units in May (billed with the quarter)
+    out += [e(n, "c_annual_monthly", "api_calls", may) for _ in range(3)]
+    out += [e(n, "c_annual_monthly", "api_calls", june) for _ in range(4)]
+    out += [e(n, "c_quarterly", "api_calls", "2026-04-10T00:00:00Z")]
+    out += [e(n, "c_quarterly", "api_calls", may) for _ in range(2)]
+    out += [e(n, "c_quarterly", "units", may, "5")]
     out += [e(n, "c_hybrid", "gpu_ms", may, "20000000", {"gpu_type": "a100"}) for _ in range(3)]
     out += [
         e(n, "c_dim", "gpu_ms", may, "1000000", {"gpu_type": "a100"}),

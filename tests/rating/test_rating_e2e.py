@@ -159,6 +159,42 @@ def test_block_rounding(rated: RatingResult, customer: str, expected: str, bille
         assert [(str(t["tier"]), format(D(t["quantity"]).normalize(), "f")) for t in tiers] == billed_tiers
 
 
+def test_annual_plan_bills_usage_monthly(rated: RatingResult) -> None:
+    # Lago "bill charges monthly" on a yearly plan: $1,200/year in advance, calls at $1 billed every
+    # month in arrears, 10% off everything. Year [2026-05-01, 2027-05-01): fee 1200 - 120 = 1080 on
+    # the first day; May (3 calls): 3.00 - 0.30; June (4 calls): 4.00 - 0.40, each in its own month
+    got = sorted(
+        (x["period_start"], x["period_end"], x["line_type"], x["billing_timing"], x["amount_rounded"])
+        for x in rated.lines_of("c_annual_monthly")
+    )
+    year_end, july = date(2027, 5, 1), date(2026, 7, 1)
+    assert got == [
+        (MAY, JUNE, "discount", "in_arrears", D("-0.30")),
+        (MAY, JUNE, "usage", "in_arrears", D("3.00")),
+        (MAY, year_end, "discount", "in_advance", D("-120.00")),
+        (MAY, year_end, "recurring_fee", "in_advance", D("1200.00")),
+        (JUNE, july, "discount", "in_arrears", D("-0.40")),
+        (JUNE, july, "usage", "in_arrears", D("4.00")),
+    ]
+    assert len({x["billing_line_id"] for x in rated.lines_of("c_annual_monthly")}) == 6
+
+
+def test_quarterly_plan_with_one_charge_billed_monthly(rated: RatingResult) -> None:
+    # quarter [2026-04-01, 2026-07-01): $90 fee in advance; calls (bill_monthly) $1 each per month:
+    # April 1 call, May 2 calls; units (with the quarter) 5 x $1 at the end of the quarter
+    got = sorted(
+        (x["period_start"], x["period_end"], x["charge_id"], x["amount_rounded"])
+        for x in rated.lines_of("c_quarterly")
+    )
+    april, july = date(2026, 4, 1), date(2026, 7, 1)
+    assert got == [
+        (april, MAY, "calls", D("1.00")),
+        (april, july, "platform_fee", D("90.00")),
+        (april, july, "units", D("5.00")),
+        (MAY, JUNE, "calls", D("2.00")),
+    ]
+
+
 def test_flat_fee_in_arrears(rated: RatingResult) -> None:
     (may,) = lines(rated, "c_arrears")
     assert (may["billing_timing"], may["amount_rounded"]) == ("in_arrears", D("100.00"))

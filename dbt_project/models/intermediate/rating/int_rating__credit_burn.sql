@@ -27,6 +27,7 @@ demands as (
         lines.currency,
         lines.subscription_id,
         lines.period_start,
+        lines.period_end,
         lines.billing_timing,
         case when lines.billing_timing = 'in_advance' then min(lines.service_start) else min(lines.period_end) end
             as due_date,
@@ -34,7 +35,9 @@ demands as (
     from lines
     inner join customers_with_grants
         on lines.customer_id = customers_with_grants.customer_id
-    group by lines.customer_id, lines.currency, lines.subscription_id, lines.period_start, lines.billing_timing
+    group by
+        lines.customer_id, lines.currency, lines.subscription_id, lines.period_start, lines.period_end,
+        lines.billing_timing
     having sum(lines.amount_rounded) > 0
 ),
 
@@ -47,7 +50,8 @@ numbered_demands as (
                 demands.due_date,
                 case when demands.billing_timing = 'in_arrears' then 0 else 1 end,
                 demands.subscription_id,
-                demands.period_start
+                demands.period_start,
+                demands.period_end
         ) as demand_number
     from demands
 ),
@@ -147,6 +151,7 @@ final as (
         burn.demand_number,
         numbered_demands.subscription_id,
         numbered_demands.period_start,
+        numbered_demands.period_end,
         numbered_demands.billing_timing,
         numbered_demands.due_date,
         burn.used,

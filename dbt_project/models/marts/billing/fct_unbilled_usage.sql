@@ -46,12 +46,18 @@ periods as (
 ),
 
 charged_meters as (
+    {#- the meters each billing period prices, its usage months' included -#}
     select distinct
-        subscription_id,
-        period_start,
-        meter_id
-    from {{ ref('int_rating__prices_resolved') }}
-    where charge_type = 'usage'
+        prices.subscription_id,
+        rating_periods.billing_period_start as period_start,
+        prices.meter_id
+    from {{ ref('int_rating__prices_resolved') }} as prices
+    inner join {{ ref('int_rating__rating_periods') }} as rating_periods
+        on
+            prices.subscription_id = rating_periods.subscription_id
+            and prices.period_start = rating_periods.period_start
+            and prices.period_end = rating_periods.period_end
+    where prices.charge_type = 'usage'
 ),
 
 excluded_rows as (
