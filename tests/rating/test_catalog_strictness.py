@@ -203,3 +203,42 @@ def test_unknown_customer_currency_is_one_error(catalog: Path) -> None:
     path.write_text(yaml.safe_dump(doc, sort_keys=False))
     found = problems(catalog)
     assert found == ["customers.yaml: customers[0].currency: unknown currency 'XXY'; use an ISO 4217 code"]
+
+
+# -- bill_charges_monthly / bill_monthly / block_rounding fields ---------------------------------------
+def test_monthly_usage_settings_are_checked(catalog: Path) -> None:
+    path = catalog / "plans.yaml"
+    doc = yaml.safe_load(path.read_text())
+    by_id = {p["id"]: (i, p) for i, p in enumerate(doc["plans"])}
+    payg_index, payg = by_id["payg"]
+    payg["bill_charges_monthly"] = True  # a monthly plan
+    q_index, quarterly = by_id["quarterly_calls_monthly"]
+    quarterly["versions"][0]["charges"][0]["bill_monthly"] = True  # a recurring fee
+    quarterly["versions"][0]["charges"].append(
+        {"id": "calls2", "type": "usage", "meter": "api_calls", "model": "per_unit", "unit_price": "2"}
+    )  # the same meter as `calls` (monthly) but billed with the quarter
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    found = problems(catalog)
+    assert [f.split(": ", 2)[1] for f in found] == [
+        f"plans[{payg_index}].bill_charges_monthly",
+        f"plans[{q_index}].versions[0].charges[0].bill_monthly",
+        f"plans[{q_index}].versions[0].charges[3].bill_monthly",
+    ], found
+
+
+def test_block_rounding_tiers_end_on_block_boundaries(catalog: Path) -> None:
+    path = catalog / "plans.yaml"
+    doc = yaml.safe_load(path.read_text())
+    index = next(i for i, p in enumerate(doc["plans"]) if p["id"] == "graduated_blocks_up")
+    doc["plans"][index]["versions"][0]["charges"][0]["tiers"][0]["up_to"] = "250"
+    doc["plans"][index]["versions"][0]["charges"][0]["block_rounding"] = "nearest"
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    assert problems(catalog) == [
+        f"plans.yaml: plans[{index}].versions[0].charges[0].block_rounding: 'nearest' is not one of none, up, down"
+    ]
+    doc["plans"][index]["versions"][0]["charges"][0]["block_rounding"] = "up"
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    assert problems(catalog) == [
+        f"plans.yaml: plans[{index}].versions[0].charges[0].tiers[0].up_to: 250 is not a whole number of "
+        "blocks of unit_size 100; with block_rounding up every tier must end on a block boundary"
+    ]

@@ -431,12 +431,16 @@ def _parse_plans(
                         cnode.child("bill_monthly").error(
                             "only applies on quarterly and annual plans (monthly plans bill usage monthly)"
                         )
-                if charge_type == "usage" and meter_id is not None and period != "monthly":
-                    if meter_monthly.setdefault(meter_id, bill_monthly) != bill_monthly:
-                        cnode.child("bill_monthly").error(
-                            f"charges on meter {meter_id!r} in one plan version must all be billed monthly "
-                            "or all with the plan's billing_period"
-                        )
+                if (
+                    charge_type == "usage"
+                    and meter_id is not None
+                    and period != "monthly"
+                    and meter_monthly.setdefault(meter_id, bill_monthly) != bill_monthly
+                ):
+                    cnode.child("bill_monthly").error(
+                        f"charges on meter {meter_id!r} in one plan version must all be billed monthly "
+                        "or all with the plan's billing_period"
+                    )
                 price_id = f"{plan_id}:v{number}:{charge_id}"
                 base = _parse_price(
                     cnode,
