@@ -195,6 +195,16 @@ def test_quarterly_plan_with_one_charge_billed_monthly(rated: RatingResult) -> N
     ]
 
 
+def test_unbilled_usage_of_the_scenario_by_design(rated: RatingResult) -> None:
+    # c_trial: 3 calls on May 10, inside its 14-day free trial (3.9); c_meters: 1 region_calls event
+    # in region "us", refused by the meter's filter (eu only). Reported, not silently dropped.
+    by_reason = rated.unbilled_totals()
+    assert by_reason["free_trial"] == (3, D("3"))
+    assert by_reason["meter_filter"] == (1, D("1"))
+    trial = [r for r in rated.unbilled if r["reason"] == "free_trial"]
+    assert [(r["meter_id"], r["events"]) for r in trial] == [("api_calls", 3)]
+
+
 def test_flat_fee_in_arrears(rated: RatingResult) -> None:
     (may,) = lines(rated, "c_arrears")
     assert (may["billing_timing"], may["amount_rounded"]) == ("in_arrears", D("100.00"))
