@@ -1,6 +1,9 @@
 """`usagebill rate`: rate a usage file against a catalog for a period, through the production path.
 
-    usagebill rate --catalog DIR --usage FILE --period-start 2026-05-01 --period-end 2026-06-01 [--format json|table]
+    usagebill rate --catalog DIR [--usage FILE] --period-start 2026-05-01 --period-end 2026-06-01 [--format json|table]
+
+Without --usage (or with empty files) only the catalog's fees are rated. Usage that is not billed is
+reported per reason (warning line, JSON `unbilled`, billing.fct_unbilled_usage).
 
 Same code as production, in a temporary directory that is deleted afterwards:
 1. validate and normalize the catalog (usagebill.catalog) into <tmp>/raw/catalog/*.parquet;
