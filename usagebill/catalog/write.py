@@ -74,6 +74,7 @@ SCHEMAS: dict[str, list[tuple[str, pa.DataType]]] = {
         ("flat_fee", S),
     ],
     "customers": [
+        ("tenant_id", S),
         ("customer_id", S),
         ("name", S),
         ("email", S),
@@ -87,6 +88,7 @@ SCHEMAS: dict[str, list[tuple[str, pa.DataType]]] = {
     ],
     "subscriptions": [
         ("subscription_id", S),
+        ("tenant_id", S),
         ("customer_id", S),
         ("plan_id", S),
         ("start_date", D),
@@ -100,6 +102,7 @@ SCHEMAS: dict[str, list[tuple[str, pa.DataType]]] = {
     "discounts": [
         ("discount_id", S),
         ("name", S),
+        ("tenant_id", S),
         ("customer_id", S),
         ("subscription_id", S),
         ("plan_id", S),
@@ -113,6 +116,7 @@ SCHEMAS: dict[str, list[tuple[str, pa.DataType]]] = {
     ],
     "credit_grants": [
         ("grant_id", S),
+        ("tenant_id", S),
         ("customer_id", S),
         ("currency", S),
         ("amount", S),
@@ -132,6 +136,7 @@ SCHEMAS: dict[str, list[tuple[str, pa.DataType]]] = {
     "contract_prices": [
         ("price_id", S),
         ("contract_id", S),
+        ("tenant_id", S),
         ("customer_id", S),
         ("plan_id", S),
         ("charge_id", S),

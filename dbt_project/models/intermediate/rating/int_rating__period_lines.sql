@@ -88,6 +88,7 @@ trial_allowance as (
 trial_usage_credits as (
     select
         periods.subscription_id,
+        periods.tenant_id,
         periods.customer_id,
         periods.plan_id,
         periods.plan_version,
@@ -170,7 +171,7 @@ discount_periods as (
     inner join discounts
         on
             (
-                periods.customer_id = discounts.customer_id
+                (periods.tenant_id = discounts.tenant_id and periods.customer_id = discounts.customer_id)
                 or periods.subscription_id = discounts.subscription_id
                 or periods.plan_id = discounts.plan_id
             )
@@ -237,6 +238,7 @@ discount_amounts as (
 discount_lines as (
     select
         subscription_id,
+        tenant_id,
         customer_id,
         plan_id,
         plan_version,
@@ -290,6 +292,7 @@ period_net as (
 true_ups as (
     select
         periods.subscription_id,
+        periods.tenant_id,
         periods.customer_id,
         periods.plan_id,
         periods.plan_version,
@@ -330,6 +333,7 @@ true_ups as (
 true_up_lines as (
     select
         subscription_id,
+        tenant_id,
         customer_id,
         plan_id,
         plan_version,

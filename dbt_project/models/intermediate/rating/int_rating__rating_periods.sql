@@ -58,6 +58,7 @@ month_served as (
 usage_months as (
     select
         subscription_id,
+        tenant_id,
         customer_id,
         plan_id,
         plan_version,

@@ -120,7 +120,8 @@ not_billed as (
     from journal
     left join billed_events
         on
-            journal.customer_id = billed_events.customer_id
+            journal.tenant_id = billed_events.tenant_id
+            and journal.customer_id = billed_events.customer_id
             and journal.event_id = billed_events.event_id
     where billed_events.event_id is null
 ),
@@ -140,7 +141,9 @@ subscription_cover as (
         max(subscriptions.end_date) as last_end
     from not_billed
     left join subscriptions
-        on not_billed.customer_id = subscriptions.customer_id
+        on
+            not_billed.tenant_id = subscriptions.tenant_id
+            and not_billed.customer_id = subscriptions.customer_id
     group by not_billed.tenant_id, not_billed.event_id
 ),
 
@@ -199,7 +202,8 @@ unpriced_groups as (
     from billed_events
     inner join journal
         on
-            billed_events.customer_id = journal.customer_id
+            billed_events.tenant_id = journal.tenant_id
+            and billed_events.customer_id = journal.customer_id
             and billed_events.event_id = journal.event_id
     left join priced
         on

@@ -12,13 +12,14 @@ with unbilled as (
 final as (
     select
         reason,
+        tenant_id,
         customer_id,
         meter_id,
         {{ trunc_to('month', 'event_ts') }} as usage_month,
         count(*) as event_count,
         sum(quantity) as quantity
     from unbilled
-    group by reason, customer_id, meter_id, {{ trunc_to('month', 'event_ts') }}
+    group by reason, tenant_id, customer_id, meter_id, {{ trunc_to('month', 'event_ts') }}
 )
 
 select * from final
