@@ -45,12 +45,12 @@ issuer:
 
 TAX_RATES_YAML = """
 tax_rates:
-  - {id: fr_vat_20, name: TVA, country: FR, rate: "0.20", inclusive: false, valid_from: 2014-01-01}
-  - {id: de_vat_19, name: MwSt, country: DE, rate: "0.19", inclusive: false, valid_from: 2007-01-01}
-  - {id: gb_vat_20_incl, name: VAT, country: GB, customer_type: individual, rate: "0.20", inclusive: true,
+  - {id: fr_vat_20, name: TVA, country: FR, percent: "20", inclusive: false, valid_from: 2014-01-01}
+  - {id: de_vat_19, name: MwSt, country: DE, percent: "19", inclusive: false, valid_from: 2007-01-01}
+  - {id: gb_vat_20_incl, name: VAT, country: GB, customer_type: individual, percent: "20", inclusive: true,
      valid_from: 2011-01-04}
-  - {id: jp_ct_10, name: Consumption tax, country: JP, rate: "0.10", inclusive: false, valid_from: 2019-10-01}
-  - {id: out_of_scope, name: Out of scope, country: "*", rate: "0", inclusive: false, valid_from: 2000-01-01}
+  - {id: jp_ct_10, name: Consumption tax, country: JP, percent: "10", inclusive: false, valid_from: 2019-10-01}
+  - {id: out_of_scope, name: Out of scope, country: "*", percent: "0", inclusive: false, valid_from: 2000-01-01}
 """
 
 CUSTOMERS = [

@@ -1,4 +1,5 @@
-{#- Journal events billable in an ENDED billing period of a subscription whose plan charges the
+{#- Journal events billable in an ENDED rating period (a billing period, or a usage month of a
+    plan billing usage monthly: int_rating__rating_periods) of a subscription whose plan charges the
     meter: event_ts in [service_start, service_end), after the free trial (trial_end), and
     accepted by the meter's filters. Each event carries the values of the meter's group-by
     dimensions and the canonical JSON of those values (dimensions_json), which splits lines. -#}
@@ -8,7 +9,7 @@ with journal as (
 ),
 
 periods as (
-    select * from {{ ref('int_rating__subscription_periods') }}
+    select * from {{ ref('int_rating__rating_periods') }}
     where is_ended
 ),
 
@@ -16,6 +17,7 @@ charged_meters as (
     select distinct
         subscription_id,
         period_start,
+        period_end,
         meter_id
     from {{ ref('int_rating__prices_resolved') }}
     where charge_type = 'usage'
@@ -75,6 +77,7 @@ in_period as (
         on
             periods.subscription_id = charged_meters.subscription_id
             and periods.period_start = charged_meters.period_start
+            and periods.period_end = charged_meters.period_end
             and journal.meter_id = charged_meters.meter_id
     inner join meters
         on journal.meter_id = meters.meter_id

@@ -12,13 +12,33 @@ with period_lines as (
     select * from {{ ref('int_rating__period_lines') }}
 ),
 
+usage_months as (
+    select
+        subscription_id,
+        period_start,
+        period_end
+    from {{ ref('int_rating__rating_periods') }}
+    where is_usage_month
+),
+
+all_lines as (
+    select * from period_lines
+),
+
 final as (
     select
-        {{ surrogate_key(['subscription_id', 'period_start', 'line_type', 'billing_timing', 'charge_id',
-            'price_id', 'dimensions_json']) }} as billing_line_id,
+        {# a usage month starts on its billing period's first day: its lines also key on period_end
+            (the ids of all other lines are unchanged) #}
+        case
+            when usage_months.subscription_id is null
+                then {{ surrogate_key(['all_lines.subscription_id', 'all_lines.period_start', 'line_type',
+                    'billing_timing', 'charge_id', 'price_id', 'dimensions_json']) }}
+            else {{ surrogate_key(['all_lines.subscription_id', 'all_lines.period_start', 'line_type',
+                'billing_timing', 'charge_id', 'price_id', 'dimensions_json', 'all_lines.period_end']) }}
+        end as billing_line_id,
         tenant_id,
         customer_id,
-        subscription_id,
+        all_lines.subscription_id,
         plan_id,
         cast(plan_version as integer) as plan_version,
         charge_id,
@@ -30,8 +50,8 @@ final as (
         meter_id,
         line_type,
         billing_timing,
-        period_start,
-        period_end,
+        all_lines.period_start,
+        all_lines.period_end,
         service_start,
         service_end,
         cast(quantity as decimal(38, 12)) as quantity,
@@ -44,10 +64,15 @@ final as (
         dimensions_json,
         cast(application_step as integer) as application_step,
         cast(row_number() over (
-            partition by subscription_id, period_start
+            partition by all_lines.subscription_id, all_lines.period_start, all_lines.period_end
             order by application_step, billing_timing, charge_id, dimensions_json, line_type
         ) as integer) as sequence_in_period
-    from period_lines
+    from all_lines
+    left join usage_months
+        on
+            all_lines.subscription_id = usage_months.subscription_id
+            and all_lines.period_start = usage_months.period_start
+            and all_lines.period_end = usage_months.period_end
 )
 
 select * from final
