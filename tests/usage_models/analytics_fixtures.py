@@ -31,13 +31,25 @@ INVOICE_LINES: list[tuple[str, str, str, str, str, str, str]] = [
     # cus_annual (USD): 1,200 annual in advance from 2026-02-01 (= 100 / month) + 20 usage in Feb
     ("inv_ann_02", "cus_annual", "USD", "recurring_fee", "2026-02-01", "2027-02-01", "1200"),
     ("inv_ann_02u", "cus_annual", "USD", "usage", "2026-02-01", "2026-03-01", "20"),
-    # cus_eur (EUR): 200 Jan, 150 Feb, Mar, Apr, May
+    # cus_eur (EUR): 200 Jan, 150 Feb, Mar, Apr, May + 10 usage in May, invoiced 2026-06-01: the
+    # latest billed usage, so the default as-of date is 2026-06-01 (June is the provisional month)
     ("inv_eur_01", "cus_eur", "EUR", "recurring_fee", "2026-01-01", "2026-02-01", "200"),
     ("inv_eur_02", "cus_eur", "EUR", "recurring_fee", "2026-02-01", "2026-03-01", "150"),
     ("inv_eur_03", "cus_eur", "EUR", "recurring_fee", "2026-03-01", "2026-04-01", "150"),
     ("inv_eur_04", "cus_eur", "EUR", "recurring_fee", "2026-04-01", "2026-05-01", "150"),
     ("inv_eur_05", "cus_eur", "EUR", "recurring_fee", "2026-05-01", "2026-06-01", "150"),
+    ("inv_eur_05u", "cus_eur", "EUR", "usage", "2026-05-01", "2026-06-01", "10"),
+    # cus_mid (USD): signs up 2026-03-15 on a 62 / month plan: proration 62 x 17 / 31 = 34 for
+    # [03-15, 04-01), then 62 in April and May
+    ("inv_mid_03", "cus_mid", "USD", "proration", "2026-03-15", "2026-04-01", "34"),
+    ("inv_mid_04", "cus_mid", "USD", "recurring_fee", "2026-04-01", "2026-05-01", "62"),
+    ("inv_mid_05", "cus_mid", "USD", "recurring_fee", "2026-05-01", "2026-06-01", "62"),
+    # cus_annual_mid (USD): 3,650 annual in advance for [2026-03-15, 2027-03-15) = 365 days = 10 / day
+    ("inv_amid_03", "cus_annual_mid", "USD", "recurring_fee", "2026-03-15", "2027-03-15", "3650"),
 ]
+
+# Invoices issued on another day than their period start (default): usage billed in arrears
+ISSUE_DATES = {"inv_ann_02u": "2026-03-01", "inv_eur_05u": "2026-06-01"}
 
 CUSTOMERS: list[dict[str, Any]] = [
     {
@@ -57,6 +69,18 @@ CUSTOMERS: list[dict[str, Any]] = [
         "name": "Annual Inc",
         "currency": "USD",
         "created_at": date.fromisoformat("2026-02-01"),
+    },
+    {
+        "customer_id": "cus_mid",
+        "name": "Mid Month Co",
+        "currency": "USD",
+        "created_at": date.fromisoformat("2026-03-15"),
+    },
+    {
+        "customer_id": "cus_annual_mid",
+        "name": "Annual Mid Co",
+        "currency": "USD",
+        "created_at": date.fromisoformat("2026-03-15"),
     },
     {
         "customer_id": "cus_m",
@@ -108,7 +132,17 @@ def create_billing_tables(warehouse: Path) -> None:
         for invoice_id, (customer, currency, start, end) in invoices.items():
             con.execute(
                 "insert into billing.fct_invoices values (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, 0, 0, 0)",
-                [invoice_id, invoice_id, customer, f"sub_{customer}", currency, start, end, start, start],
+                [
+                    invoice_id,
+                    invoice_id,
+                    customer,
+                    f"sub_{customer}",
+                    currency,
+                    start,
+                    end,
+                    ISSUE_DATES.get(invoice_id, start),
+                    ISSUE_DATES.get(invoice_id, start),
+                ],
             )
         con.execute(
             """create or replace table billing.fct_billing_lines (billing_line_id varchar, customer_id varchar,
