@@ -50,9 +50,16 @@ ANALYTICS_MODELS = [
     "fct_revenue_recognition",
     "fct_revenue_balances",
     "fct_revenue_projection",
+    "int_analytics__cost_pools",
+    "int_analytics__pool_usage",
+    "int_analytics__revenue_by_sku",
     "fct_cost_breakdown",
     "fct_unit_cost",
+    "fct_customer_cost",
     "fct_customer_margin",
+    "fct_margin_by_customer",
+    "fct_margin_by_plan",
+    "fct_margin_monthly",
 ]
 
 

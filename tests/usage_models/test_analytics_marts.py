@@ -158,8 +158,8 @@ def company_mrr() -> dict[str, Decimal]:
         # cus_new 100 + 50 usage, cus_mid 34, cus_annual_mid 17 days = 170
         "2026-03-01": 150 + 31 * DAILY_1200 + 162 + 34 + 170,
         "2026-04-01": 0 + 30 * DAILY_1200 + 162 + 62 + 300,
-        # cus_new back with 80; cus_eur 150 + 10 usage = 160 EUR = 172.8 USD
-        "2026-05-01": 80 + 31 * DAILY_1200 + Decimal("172.8") + 62 + 310,
+        # cus_new back with 80; cus_eur 150 + 10 usage = 160 EUR = 172.8 USD; cus_m 10 usage + 5 fee
+        "2026-05-01": 80 + 31 * DAILY_1200 + Decimal("172.8") + 62 + 310 + 15,
     }
 
 
@@ -283,23 +283,146 @@ def test_unit_cost_fixed_variable_and_per_1k(wh):
     )
     # 2.70 fixed + 6.00 variable = 8.70 for 600,000 + 400,000 ms -> 8.70 / 1,000 K ms = $0.0087 per 1K ms
     assert rows == [(Decimal("8.7"), Decimal("2.7"), Decimal("6"), Decimal("1000000"), Decimal("0.0087"))]
-    shared = wh.rows("select billed_cost from analytics.fct_cost_breakdown where meter_id is null")
+    shared = wh.rows(
+        "select billed_cost from analytics.fct_cost_breakdown where meter_id is null and customer_id is null"
+    )
     assert shared == [(Decimal("5"),)]  # shared cost stays visible in the breakdown
 
 
 def test_margin_and_markup_are_both_shown(wh):
     rows = wh.rows(
-        """select revenue_reporting, cost_reporting, contribution_margin_reporting, markup_on_cost_pct,
-            margin_on_revenue_pct
+        """select revenue_reporting, variable_cost_reporting, cost_reporting, contribution_margin_reporting,
+            gross_margin_reporting, markup_on_cost_pct, margin_on_revenue_pct
         from analytics.fct_customer_margin where customer_id = 'cus_m' and sku_id = 'gpu_ms'"""
     )
-    revenue, cost, margin, markup_pct, margin_pct = rows[0]
+    revenue, variable, cost, contribution, gross, markup_pct, margin_pct = rows[0]
     # pricing-examples.md case 4: $0.01 price per 1K ms on a $0.0087 unit cost, 1,000 K ms:
-    # revenue 10.00, cost 8.70; markup (10 - 8.7) / 8.7 = 14.94 %; margin (10 - 8.7) / 10 = 13.0 %
-    assert (revenue, cost, margin) == (Decimal("10"), Decimal("8.7"), Decimal("1.3"))
+    # revenue 10.00, cost 8.70 (6.00 variable + 2.70 fixed); contribution 10 - 6 = 4; gross 10 - 8.7 = 1.3;
+    # markup (10 - 8.7) / 8.7 = 14.94 %; margin (10 - 8.7) / 10 = 13.0 %
+    assert (revenue, variable, cost, contribution, gross) == (10, 6, Decimal("8.7"), 4, Decimal("1.3"))
     assert markup_pct.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP) == Decimal("14.94")
     assert margin_pct == Decimal("13.0")
     fee = wh.rows(
         "select revenue_reporting, cost_reporting from analytics.fct_customer_margin where sku_id = 'platform_fee'"
     )
     assert fee == [(Decimal("5"), Decimal("0"))]  # a fee without a meter carries no usage cost
+
+
+def test_gpu_types_priced_differently_are_not_blended(wh):
+    unit = wh.rows(
+        """select dimension_value, usage_quantity, cost_per_1k_units from analytics.fct_unit_cost
+        where month_start = '2026-04-01' order by 1"""
+    )
+    # a100: 8.70 / 1,000 K ms = 0.0087; h100: 8.70 / 500 K ms = 0.0174 (blended would be 0.0116)
+    assert unit == [
+        ("a100", Decimal("1000000"), Decimal("0.0087")),
+        ("h100", Decimal("500000"), Decimal("0.0174")),
+    ]
+    costs = dict(
+        wh.rows(
+            """select customer_id, sum(cost_reporting) from analytics.fct_customer_cost
+            where month_start = '2026-04-01' group by 1"""
+        )
+    )
+    # cus_g1: 600 K a100 ms x 0.0087 = 5.22 (blended: 600 x 0.0116 = 6.96);
+    # cus_g2: 400 K a100 x 0.0087 + 500 K h100 x 0.0174 = 3.48 + 8.70 = 12.18
+    assert costs == {"cus_g1": Decimal("5.22"), "cus_g2": Decimal("12.18")}
+
+
+def may_revenue() -> Decimal:
+    return company_mrr()["2026-05-01"]
+
+
+def test_cost_allocation_direct_usage_and_shared(wh):
+    rows = wh.rows(
+        """select allocation_method, meter_id, variable_cost_reporting, fixed_cost_reporting, cost_reporting
+        from analytics.fct_customer_cost where customer_id = 'cus_m' and month_start = '2026-05-01'
+        order by allocation_method"""
+    )
+    # direct: the 1.00 dedicated to cus_m; usage: cus_m is all of May's GPU usage -> 6.00 + 2.70;
+    # revenue_share: shared 5.00 x cus_m's May revenue 15 / the company's May revenue
+    shared = q12(5 * Decimal(15) / may_revenue())
+    assert rows == [
+        ("direct", None, Decimal("0"), Decimal("1"), Decimal("1")),
+        ("revenue_share", None, Decimal("0"), shared, shared),
+        ("usage", "gpu_ms", Decimal("6"), Decimal("2.7"), Decimal("8.7")),
+    ]
+    # the shared 5.00 is spread over every customer with May revenue, and adds back up (within rounding)
+    total = wh.rows(
+        """select sum(cost_reporting) from analytics.fct_customer_cost
+        where allocation_method = 'revenue_share' and month_start = '2026-05-01'"""
+    )[0][0]
+    assert abs(total - 5) < Decimal("1e-10")
+
+
+def test_margins_per_customer_plan_and_company(wh):
+    shared = q12(5 * Decimal(15) / may_revenue())
+    customer = wh.rows(
+        """select revenue_reporting, variable_cost_reporting, fixed_cost_reporting, shared_cost_reporting,
+            contribution_margin_reporting, gross_margin_reporting, contribution_margin_pct
+        from analytics.fct_margin_by_customer where customer_id = 'cus_m' and month_start = '2026-05-01'"""
+    )
+    # cus_m May: revenue 15; variable 6; fixed 2.70 + 1.00 direct; shared by revenue share;
+    # contribution 15 - 6 = 9 (60 %); gross 15 - 6 - 3.7 - shared
+    assert customer == [
+        (
+            Decimal("15"),
+            Decimal("6"),
+            Decimal("3.7"),
+            shared,
+            Decimal("9"),
+            Decimal("5.3") - shared,
+            Decimal("60"),
+        )
+    ]
+    plan = wh.rows(
+        """select customers, revenue_reporting, contribution_margin_reporting, gross_margin_reporting
+        from analytics.fct_margin_by_plan where plan_id = 'payg' and month_start = '2026-05-01'"""
+    )
+    assert plan == [(1, Decimal("15"), Decimal("9"), Decimal("5.3") - shared)]  # cus_m is the payg plan
+    company = wh.rows(
+        """select month_start::varchar, revenue_reporting, variable_cost_reporting, total_cost_reporting,
+            unallocated_cost_reporting, contribution_margin_reporting, gross_margin_reporting
+        from analytics.fct_margin_monthly where month_start in ('2026-04-01', '2026-05-01') order by 1"""
+    )
+    m = company_mrr()
+    # April: 17.40 of GPU cost, all used (cus_g1, cus_g2); May: 6 variable + 2.70 + 5 + 1 fixed = 14.70
+    # and the shared 5 allocated in full (up to rounding at 12 decimals)
+    april, may = company
+    assert april == (
+        "2026-04-01",
+        m["2026-04-01"],
+        Decimal("17.4"),
+        Decimal("17.4"),
+        Decimal("0"),
+        m["2026-04-01"] - Decimal("17.4"),
+        m["2026-04-01"] - Decimal("17.4"),
+    )
+    assert may[:4] == ("2026-05-01", m["2026-05-01"], Decimal("6"), Decimal("14.7"))
+    assert abs(may[4]) < Decimal("1e-10")
+    assert may[5:] == (m["2026-05-01"] - 6, m["2026-05-01"] - Decimal("14.7"))
+    # margins use revenue spread by service period: revenue = the company's MRR of the month
+    assert wh.rows(
+        """select count(*) from analytics.fct_margin_monthly m join analytics.fct_mrr_growth g using (month_start)
+        where m.revenue_reporting != g.mrr_reporting"""
+    ) == [(0,)]
+
+
+def test_as_of_date_var_moves_the_provisional_month(wh):
+    """Last in the module: rebuilds the MRR marts with --vars as_of_date (reproducible re-runs)."""
+    out = wh.dbt("run", ["int_analytics__as_of"], dbt_vars={"as_of_date": "May 15"}, expect_failure=True)
+    assert "is not a date like 2026-11-01" in out
+    wh.dbt(
+        "run",
+        ["int_analytics__as_of", "fct_mrr", "fct_mrr_movements", "fct_mrr_growth"],
+        dbt_vars={"as_of_date": "2026-05-15"},
+    )
+    assert wh.rows("select as_of_date::varchar, as_of_source from intermediate.int_analytics__as_of") == [
+        ("2026-05-15", "var")
+    ]
+    # May is now the provisional month: no movement for it, June is not a month yet
+    assert wh.rows("select max(month_start)::varchar from analytics.fct_mrr") == [("2026-05-01",)]
+    assert wh.rows("select distinct month_start::varchar from analytics.fct_mrr where is_provisional") == [
+        ("2026-05-01",)
+    ]
+    assert wh.rows("select max(month_start)::varchar from analytics.fct_mrr_movements") == [("2026-04-01",)]
