@@ -101,8 +101,9 @@ final as (
         cast(shares.driver_quantity as decimal(38, 12)) as driver_quantity,
         cast(shares.pool_driver_quantity as decimal(38, 12)) as pool_driver_quantity,
         pools.reporting_currency,
-        {{ safe_divide(decimal_multiply('pools.variable_cost_reporting', 'shares.driver_quantity'), 'shares.pool_driver_quantity') }}
-            as variable_cost_reporting,
+        {{ safe_divide(
+            decimal_multiply('pools.variable_cost_reporting', 'shares.driver_quantity'), 'shares.pool_driver_quantity'
+        ) }} as variable_cost_reporting,
         {{ safe_divide(decimal_multiply('pools.fixed_cost_reporting', 'shares.driver_quantity'), 'shares.pool_driver_quantity') }}
             as fixed_cost_reporting,
         {{ safe_divide(decimal_multiply('pools.total_cost_reporting', 'shares.driver_quantity'), 'shares.pool_driver_quantity') }}

@@ -72,8 +72,10 @@ final as (
         combined.variable_cost_reporting,
         combined.fixed_cost_reporting,
         combined.shared_cost_reporting,
-        cast(combined.variable_cost_reporting + combined.fixed_cost_reporting + combined.shared_cost_reporting
-            as decimal(38, 12)) as total_cost_reporting,
+        cast(
+            combined.variable_cost_reporting + combined.fixed_cost_reporting + combined.shared_cost_reporting
+            as decimal(38, 12)
+        ) as total_cost_reporting,
         cast(combined.revenue_reporting - combined.variable_cost_reporting as decimal(38, 12))
             as contribution_margin_reporting,
         cast(

@@ -78,8 +78,9 @@ final as (
             as gross_margin_reporting,
         {{ safe_divide('sum(revenue_reporting - variable_cost_reporting) * 100', 'sum(revenue_reporting)') }}
             as contribution_margin_pct,
-        {{ safe_divide('sum(revenue_reporting - variable_cost_reporting - other_cost_reporting) * 100', 'sum(revenue_reporting)') }}
-            as gross_margin_pct
+        {{ safe_divide(
+            'sum(revenue_reporting - variable_cost_reporting - other_cost_reporting) * 100', 'sum(revenue_reporting)'
+        ) }} as gross_margin_pct
     from allocated
     group by 1, 2, 3, 4
 )

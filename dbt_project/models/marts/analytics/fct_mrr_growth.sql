@@ -67,11 +67,13 @@ final as (
     select
         *,
         cast(mrr_reporting * 12 as decimal(38, 12)) as arr_reporting,
-        case when not is_provisional then
-            {{ safe_divide('mrr_reporting - previous_mrr_reporting', 'previous_mrr_reporting') }}
+        case
+            when not is_provisional
+                then {{ safe_divide('mrr_reporting - previous_mrr_reporting', 'previous_mrr_reporting') }}
         end as mom_growth,
-        case when not is_provisional then
-            {{ safe_divide('mrr_reporting - mrr_reporting_12_months_ago', 'mrr_reporting_12_months_ago') }}
+        case
+            when not is_provisional
+                then {{ safe_divide('mrr_reporting - mrr_reporting_12_months_ago', 'mrr_reporting_12_months_ago') }}
         end as yoy_growth
     from with_history
 )

@@ -36,7 +36,7 @@ line_months as (
         cast({{ trunc_to('month', 'recognition_date') }} as date) as month_start,
         sum(recognized_amount) as recognized_amount
     from recognition
-    group by 1, 2
+    group by invoice_line_id, {{ trunc_to('month', 'recognition_date') }}
 ),
 
 line_spans as (
@@ -79,8 +79,15 @@ with_recognized as (
     left join line_months
         on
             line_month_ends.invoice_line_id = line_months.invoice_line_id
-            and line_months.month_start <= line_month_ends.month_start
-    group by 1, 2, 3, 4, 5, 6, 7
+            and line_month_ends.month_start >= line_months.month_start
+    group by
+        line_month_ends.invoice_line_id,
+        line_month_ends.customer_id,
+        line_month_ends.currency,
+        line_month_ends.mrr_category,
+        line_month_ends.month_start,
+        line_month_ends.is_billed,
+        line_month_ends.billed_to_date
 ),
 
 per_line as (
@@ -105,10 +112,14 @@ final as (
         cast(sum(per_line.recognized_to_date) as decimal(38, 12)) as recognized_to_date,
         cast(sum(per_line.deferred_revenue) as decimal(38, 12)) as deferred_revenue,
         cast(sum(per_line.unbilled_revenue) as decimal(38, 12)) as unbilled_revenue,
-        cast(sum(case when per_line.mrr_category = 'usage' then per_line.unbilled_revenue else 0 end)
-            as decimal(38, 12)) as unbilled_usage,
-        cast(sum(case when per_line.mrr_category = 'recurring' then per_line.unbilled_revenue else 0 end)
-            as decimal(38, 12)) as unbilled_fees
+        cast(
+            sum(case when per_line.mrr_category = 'usage' then per_line.unbilled_revenue else 0 end)
+            as decimal(38, 12)
+        ) as unbilled_usage,
+        cast(
+            sum(case when per_line.mrr_category = 'recurring' then per_line.unbilled_revenue else 0 end)
+            as decimal(38, 12)
+        ) as unbilled_fees
     from per_line
     cross join as_of
     group by per_line.customer_id, per_line.currency, per_line.month_start

@@ -90,7 +90,7 @@ billed as (
         sum(listing_fee) as listing_fee,
         sum(net_revenue) as net_revenue
     from all_channels
-    group by channel, revenue_month, currency
+    group by 1, 2, 3
 ),
 
 final as (
