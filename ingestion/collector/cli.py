@@ -29,6 +29,26 @@ def _parser() -> argparse.ArgumentParser:
         "--value-map", type=Path, default=None, help="YAML meter -> value property (CloudEvents/Lago)"
     )
     p.add_argument(
+        "--catalog-dir",
+        type=Path,
+        default=None,
+        help="catalog with meters.yaml (default: USAGEBILL_CATALOG_DIR or DATA_DIR/catalog)",
+    )
+    p.add_argument(
+        "--rate-limit-events", type=float, default=100_000.0, help="events per second per key (0 = off)"
+    )
+    p.add_argument("--rate-limit-burst", type=float, default=200_000.0, help="bucket size of the rate limit")
+    p.add_argument(
+        "--quarantine-bytes-per-key-day",
+        type=int,
+        default=256 * 1024 * 1024,
+        help="quarantine bytes one key may add per UTC day (0 = unbounded)",
+    )
+    p.add_argument("--max-connections", type=int, default=None, help="default: soft fd limit - 128")
+    p.add_argument("--header-timeout", type=float, default=10.0, help="seconds to send a request head")
+    p.add_argument("--body-timeout", type=float, default=30.0, help="seconds to send a request body")
+    p.add_argument("--keepalive-timeout", type=float, default=15.0, help="idle keep-alive seconds")
+    p.add_argument(
         "--no-fsync",
         action="store_true",
         help="UNSAFE, for benchmarks only: acknowledge without fsync (an acknowledged event can be lost)",
@@ -37,9 +57,8 @@ def _parser() -> argparse.ArgumentParser:
 
 
 async def _serve(args: argparse.Namespace) -> None:
-    from aiohttp import web
-
     from ingestion.collector.app import Collector, CollectorConfig
+    from ingestion.collector.server import default_max_connections, raise_fd_limit, start_server
 
     data_dir = (args.data_dir or paths.data_dir()).resolve()
     collector = Collector(
@@ -52,6 +71,11 @@ async def _serve(args: argparse.Namespace) -> None:
             dedup_horizon_keys=args.dedup_horizon,
             value_map_path=args.value_map,
             fsync=not args.no_fsync,
+            catalog_dir=args.catalog_dir or paths.catalog_dir(),
+            rate_limit_events=args.rate_limit_events,
+            rate_limit_burst=args.rate_limit_burst,
+            quarantine_bytes_per_key_day=args.quarantine_bytes_per_key_day,
+            body_timeout=args.body_timeout,
         )
     )
     rec = collector.recovery
@@ -61,11 +85,16 @@ async def _serve(args: argparse.Namespace) -> None:
         f"from {rec.indexed_segments} segment(s)",
         flush=True,
     )
-    runner = web.AppRunner(collector.app(), access_log=None, handle_signals=False)
-    await runner.setup()
-    site = web.TCPSite(runner, args.host, args.port, backlog=1024)
-    await site.start()
-    port = runner.addresses[0][1] if runner.addresses else args.port
+    raise_fd_limit()
+    runner, guard, port = await start_server(
+        collector.app(),
+        args.host,
+        args.port,
+        max_connections=args.max_connections or default_max_connections(),
+        header_timeout=args.header_timeout,
+        keepalive_timeout=args.keepalive_timeout,
+    )
+    collector.extra_metrics = guard.metrics
     print(f"collector: listening on http://{args.host}:{port}", flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -21,6 +21,8 @@ from typing import Optional
 
 import dagster as dg
 
+from dagster_project import flow
+
 STRIPE_INVOICES = dg.AssetKey(["exports", "stripe_invoices"])
 STRIPE_EVENTS = dg.AssetKey(["raw", "stripe_events"])
 FCT_INVOICES = dg.AssetKey(["billing", "fct_invoices"])
@@ -37,17 +39,21 @@ class StripeResource(dg.ConfigurableResource):
     def settings(self):  # -> exports.stripe.settings.StripeSettings
         from exports.stripe.settings import StripeSettings
 
+        env = StripeSettings.from_env()  # rate limit and concurrency (STRIPE_RATE_LIMIT, STRIPE_CONCURRENCY)
         return StripeSettings(
             api_key=self.api_key,
             api_base=self.api_base,
             allow_live=os.environ.get("STRIPE_ALLOW_LIVE") == "1",
+            rate_limit=env.rate_limit,
+            workers=env.workers,
         )
 
     def api(self):  # -> exports.stripe.api.StripeApi
         from exports.stripe.api import StripeApi
         from exports.stripe.settings import make_client
 
-        return StripeApi(make_client(self.settings()))
+        settings = self.settings()
+        return StripeApi(make_client(settings), rate_limit=settings.requests_per_second)
 
 
 def _env(name: str) -> dg.EnvVar | None:
@@ -57,7 +63,7 @@ def _env(name: str) -> dg.EnvVar | None:
 @dg.asset(
     key=STRIPE_INVOICES,
     deps=[FCT_INVOICES, FCT_CREDIT_NOTES],
-    group_name="exports",
+    group_name=flow.PAY,
     description="Issued invoices, debit and credit notes sent to Stripe exactly once (ledger.stripe_exports). "
     "Dry run (planned calls only) when STRIPE_API_KEY and STRIPE_API_BASE are unset.",
 )
@@ -82,10 +88,17 @@ def stripe_invoices(context: dg.AssetExecutionContext, stripe_api: StripeResourc
         "sent": len(summary.sent),
         "skipped_already_exported": len(summary.skipped),
         "failed": len(summary.failed),
+        "blocked_by_reconciliation": len(summary.blocked),
         "api_calls": summary.api_calls,
+        "calls_per_second": round(summary.calls_per_second, 1),
         "retries": summary.retries,
+        "rate_limited_429": summary.rate_limited,
         "run_id": summary.run_id,
     }
+    if summary.blocked:
+        metadata["blocked"] = dg.MetadataValue.md(
+            "\n".join(f"- `{obj}`: {reason}" for obj, reason in summary.blocked[:50])
+        )
     if summary.failed:
         metadata["failures"] = dg.MetadataValue.md(
             "\n".join(f"- `{obj}`: {reason}" for obj, reason in summary.failed[:50])
@@ -99,7 +112,8 @@ def stripe_invoices(context: dg.AssetExecutionContext, stripe_api: StripeResourc
     asset=STRIPE_INVOICES,
     name="stripe_reconciliation",
     blocking=True,
-    description="Every exported invoice's total, currency, status and credit notes equal Stripe's.",
+    description="Every exported invoice's total, lines, amount due, currency, status and credit notes equal "
+    "Stripe's, and Stripe has no invoice with our metadata that the ledger does not know.",
 )
 def stripe_reconciliation(
     context: dg.AssetCheckExecutionContext, stripe_api: StripeResource
@@ -131,7 +145,7 @@ def stripe_reconciliation(
 @dg.asset(
     key=STRIPE_EVENTS,
     deps=[STRIPE_INVOICES],
-    group_name="raw",
+    group_name=flow.PAY,
     description="Stripe payment events polled from /v1/events (webhook fallback), one Parquet file per event id "
     "under USAGEBILL_RAW_DIR/stripe_events/.",
 )

@@ -8,6 +8,11 @@ notes as (
     select * from {{ ref('fct_credit_notes') }}
 ),
 
+-- billing channel of the invoice's subscription (marketplace helper; docs/marketplaces.md)
+subscription_channels as (
+    select * from {{ ref('int_marketplace__subscription_channels') }}
+),
+
 note_totals as (
     select
         original_invoice_id,
@@ -55,9 +60,12 @@ final as (
         issued.buyer_name,
         issued.buyer_tax_id,
         issued.buyer_country,
-        issued.payment_terms_days
+        issued.payment_terms_days,
+        -- one channel per subscription: stripe | aws | azure | google (only 'stripe' is exported to Stripe)
+        cast(coalesce(subscription_channels.billing_channel, 'stripe') as {{ dbt.type_string() }}) as billing_channel
     from issued
     left join note_totals on issued.invoice_id = note_totals.original_invoice_id
+    left join subscription_channels on issued.subscription_id = subscription_channels.subscription_id
 )
 
 select * from final

@@ -3,11 +3,13 @@
 {#- Revenue, MRR and ARR by sales channel (aws, azure, google, direct) per month and currency.
     - Marketplace channels: what the marketplaces billed (marketplace.fct_marketplace_revenue), their
       listing fees and payouts.
-    - direct: invoices (billing.fct_invoices, exported to Stripe) of customers with no marketplace
-      identity; an invoice's subtotal (tax excluded) counts in the month its period starts.
+    - direct: invoices (billing.fct_invoices) whose billing_channel is 'stripe' (the only ones exported
+      to Stripe); invoices of marketplace subscriptions stay in the books but their sale is the
+      marketplace's row, so each sale is counted once; an invoice's subtotal (tax excluded) counts in
+      the month its period starts.
     MRR: one definition for the whole product: analytics.fct_mrr (usage-inclusive, fees spread over
-    their service period by days) summed over the customers of the channel (a customer with a
-    marketplace identity sells through that marketplace, else direct); ARR = MRR x 12. The test
+    their service period by days) summed over the customers of the channel (the billing_channel of
+    the customer's invoices: a marketplace, or 'stripe' = direct); ARR = MRR x 12. The test
     assert_channel_mrr_matches_fct_mrr proves the channels add up to fct_mrr per month and
     currency. -#}
 
@@ -19,10 +21,6 @@ invoices as (
     select * from {{ ref('fct_invoices') }}
 ),
 
-marketplace_customers as (
-    select distinct customer_id from {{ ref('stg_marketplace__identities') }}
-),
-
 mrr as (
     select * from {{ ref('fct_mrr') }}
 ),
@@ -30,8 +28,8 @@ mrr as (
 customer_channels as (
     select
         customer_id,
-        min(marketplace) as channel
-    from {{ ref('stg_marketplace__identities') }}
+        min(case when billing_channel = 'stripe' then 'direct' else billing_channel end) as channel
+    from invoices
     group by 1
 ),
 
@@ -57,9 +55,7 @@ direct as (
         cast(0 as decimal(38, 12)) as listing_fee,
         cast(invoices.subtotal as decimal(38, 12)) as net_revenue
     from invoices
-    left join marketplace_customers
-        on invoices.customer_id = marketplace_customers.customer_id
-    where marketplace_customers.customer_id is null
+    where invoices.billing_channel = 'stripe'
 ),
 
 marketplace as (
