@@ -54,6 +54,7 @@ from exports.stripe.source import (
     ExportInvoice,
     SourceError,
     TaxRate,
+    customer_key,
     load_credit_notes,
     load_customers,
     load_invoices,
@@ -336,32 +337,40 @@ class StripeExporter:
         raise ExportError(f"Stripe kept answering 5xx for {base_key} (3 key generations); retry later")
 
     # ------------------------------------------------------------------ customers
-    def ensure_customer(self, customer_id: str) -> str:
-        if customer_id in self._customers:
-            return self._customers[customer_id]
-        row = self.ledger.latest_steps("customer", customer_id).get(("create_customer", ""))
+    def ensure_customer(self, customer_id: str, tenant_id: str = "default") -> str:
+        """The Stripe customer of (tenant_id, customer_id): two tenants' customers with the same id
+        are two Stripe customers (metadata usagebill_tenant_id tells them apart)."""
+        ref = customer_key(customer_id, tenant_id)
+        if ref in self._customers:
+            return self._customers[ref]
+        row = self.ledger.latest_steps("customer", ref).get(("create_customer", ""))
         if row and row.status in DONE and row.stripe_object_id:
-            self._customers[customer_id] = row.stripe_object_id
+            self._customers[ref] = row.stripe_object_id
             return row.stripe_object_id
-        base = idempotency_key("customer", customer_id, "create")
+        base = idempotency_key("customer", ref, "create")
         query = f"metadata['usagebill_customer_id']:'{_q(customer_id)}'"
 
         def lookup() -> dict[str, Any] | None:
-            found = self.api.search_customers(query)
+            # a customer created before tenants existed has no usagebill_tenant_id: it is the default tenant's
+            found = [
+                c
+                for c in self.api.search_customers(query)
+                if (c.get("metadata") or {}).get("usagebill_tenant_id", "default") == tenant_id
+            ]
             return min(found, key=lambda c: (c["created"], c["id"])) if found else None
 
         def record(status: str, key: str, **kw: Any) -> None:
-            self.ledger.record("customer", customer_id, "create_customer", status, key, **kw)
+            self.ledger.record("customer", ref, "create_customer", status, key, **kw)
 
         existing = lookup()
         if existing:
             record("recovered", base, stripe_object_id=existing["id"], detail="found by search")
             cus_id = existing["id"]
         else:
-            info = self._catalog.get(customer_id, Customer(customer_id))
+            info = self._catalog.get(ref, Customer(customer_id, tenant_id=tenant_id))
             params: dict[str, Any] = {
                 "name": info.name or customer_id,
-                "metadata": {"usagebill_customer_id": customer_id},
+                "metadata": {"usagebill_customer_id": customer_id, "usagebill_tenant_id": tenant_id},
             }
             if info.email:
                 params["email"] = info.email
@@ -371,21 +380,23 @@ class StripeExporter:
                 cus_id = self._create(
                     record,
                     base,
-                    self.ledger.burned_keys("customer", customer_id),
+                    self.ledger.burned_keys("customer", ref),
                     lambda key: self.api.create_customer(params, key),
                     lookup,
                 )["id"]
             except stripe.IdempotencyError as e:
                 raise ExportError(
-                    f"customer {customer_id}: its details changed since an earlier unacknowledged "
+                    f"customer {ref}: its details changed since an earlier unacknowledged "
                     f"create with key {base} ({e.user_message}); it will be found by search on the next "
                     "run once Stripe's search index has it"
                 ) from e
-        self._customers[customer_id] = cus_id
+        self._customers[ref] = cus_id
         return cus_id
 
-    def collection_method_for(self, customer_id: str) -> str:
-        method = self._catalog.get(customer_id, Customer(customer_id)).collection_method
+    def collection_method_for(self, customer_id: str, tenant_id: str = "default") -> str:
+        method = self._catalog.get(
+            customer_key(customer_id, tenant_id), Customer(customer_id)
+        ).collection_method
         if method and method not in COLLECTION_METHODS:
             raise ExportError(
                 f"customer {customer_id}: collection_method {method!r} must be send_invoice or charge_automatically"
@@ -444,8 +455,8 @@ class StripeExporter:
         col = steps.get(("collect", ""))
         if col and col.status in DONE:
             return "skipped"
-        customer = self.ensure_customer(inv.customer_id)
-        method = self.collection_method_for(inv.customer_id)
+        customer = self.ensure_customer(inv.customer_id, inv.tenant_id)
+        method = self.collection_method_for(inv.customer_id, inv.tenant_id)
         fin = steps.get(("finalize", ""))
         if fin and fin.status in DONE and fin.stripe_object_id:
             self._collect(inv, fin.stripe_object_id, method)
@@ -550,6 +561,7 @@ class StripeExporter:
             "usagebill_invoice_id": inv.usagebill_id,
             "usagebill_invoice_number": inv.number,
             "usagebill_customer_id": inv.customer_id,
+            "usagebill_tenant_id": inv.tenant_id,
             "usagebill_kind": inv.entity,
         }
         if inv.original_invoice_id:
@@ -847,6 +859,7 @@ class StripeExporter:
                 "usagebill_credit_note_id": cn.credit_note_id,
                 "usagebill_credit_note_number": cn.number,
                 "usagebill_invoice_id": cn.original_invoice_id,
+                "usagebill_tenant_id": cn.tenant_id,
             },
         }
         if not self.dry_run:

@@ -24,6 +24,16 @@ class SourceError(ValueError):
     """An invoice breaks a money rule; it is reported as failed (naming invoice and field), never sent."""
 
 
+DEFAULT_TENANT = "default"
+
+
+def customer_key(customer_id: str, tenant_id: str = DEFAULT_TENANT) -> str:
+    """The exporter's identity of a customer, (tenant_id, customer_id) as one string: the customer id
+    for the default tenant (the key used before tenants existed), else ``tenant/customer_id`` (a
+    catalog id never contains '/'). Used for the ledger rows and the idempotency key of the customer."""
+    return customer_id if tenant_id == DEFAULT_TENANT else f"{tenant_id}/{customer_id}"
+
+
 @dataclass(frozen=True)
 class Customer:
     customer_id: str
@@ -31,6 +41,7 @@ class Customer:
     email: str | None = None
     country: str | None = None
     collection_method: str | None = None  # optional catalog column; None = STRIPE_COLLECTION_METHOD
+    tenant_id: str = DEFAULT_TENANT
 
 
 @dataclass(frozen=True)
@@ -75,6 +86,7 @@ class ExportInvoice:
     original_invoice_id: str | None = None
     amount_due_minor: int | None = None  # Stripe units; total - credits applied (None: = total)
     credits_minor: int = 0  # Stripe units; usagebill credits applied after tax (customer balance credit)
+    tenant_id: str = DEFAULT_TENANT
 
     @property
     def due_minor(self) -> int:
@@ -90,6 +102,7 @@ class ExportCreditNote:
     currency: str
     total_minor: int  # |amount| (tax included), in Stripe units
     reason: str | None
+    tenant_id: str = DEFAULT_TENANT
 
 
 def _table_exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
@@ -135,15 +148,27 @@ def _columns(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> set[str
     }
 
 
+def _tenant_column(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> str:
+    """`tenant_id`, or the default tenant for a warehouse built before tenants existed."""
+    rows = con.execute(
+        "select count(*) from information_schema.columns where table_schema = ? and table_name = ? "
+        "and column_name = 'tenant_id'",
+        [schema, table],
+    ).fetchall()
+    return "tenant_id" if rows[0][0] else f"'{DEFAULT_TENANT}'"
+
+
 def load_customers(con: duckdb.DuckDBPyConnection) -> dict[str, Customer]:
+    """Catalog customers by customer_key(customer_id, tenant_id)."""
     if not _table_exists(con, "staging", "stg_catalog__customers"):
         return {}
     cols = _columns(con, "staging", "stg_catalog__customers")
     method = "collection_method" if "collection_method" in cols else "cast(null as varchar)"
+    tenant = _tenant_column(con, "staging", "stg_catalog__customers")
     rows = con.execute(
-        f"select customer_id, name, email, country, {method} from staging.stg_catalog__customers"
+        f"select customer_id, name, email, country, {method}, {tenant} from staging.stg_catalog__customers"
     ).fetchall()
-    return {r[0]: Customer(*r) for r in rows}
+    return {customer_key(r[0], r[5]): Customer(*r) for r in rows}
 
 
 def channel_filter(con: duckdb.DuckDBPyConnection) -> tuple[str, str]:
@@ -188,12 +213,13 @@ def load_invoices(
         ).fetchall()
     )
     head_cols = _columns(con, "billing", "fct_invoices")
+    tenant = _tenant_column(con, "billing", "fct_invoices")
     due = "amount_due_minor" if "amount_due_minor" in head_cols else "cast(null as bigint)"
     credits = "credits_applied_minor" if "credits_applied_minor" in head_cols else "cast(0 as bigint)"
     heads = con.execute(
         f"""
         select invoice_id, invoice_number, customer_id, upper(currency), issue_date, due_date, total, total_minor,
-               {due}, {credits}
+               {due}, {credits}, {tenant} as tenant_id
         from billing.fct_invoices
         where status in ({marks}) and {channel} = 'stripe'
         order by issue_date, invoice_id
@@ -234,6 +260,7 @@ def load_invoices(
         total_minor,
         due_m,
         cred_m,
+        tenant_id,
     ) in heads:
         try:
             invoices.append(
@@ -249,6 +276,7 @@ def load_invoices(
                     by_invoice.get(inv_id, []),
                     due_m,
                     cred_m,
+                    tenant_id,
                 )
             )
         except (SourceError, ValueError) as e:
@@ -268,6 +296,7 @@ def _build_invoice(
     lines: list[tuple],
     amount_due_minor: int | None = None,
     credits_minor: int | None = 0,
+    tenant_id: str = DEFAULT_TENANT,
 ) -> ExportInvoice:
     """Checks the ISO figures of the books, then converts every amount to Stripe units (ISK x100)."""
     where = f"invoice {inv_id} ({number})"
@@ -376,6 +405,7 @@ def _build_invoice(
         tuple(items),
         amount_due_minor=due_stripe,
         credits_minor=to_stripe_amount(credits_iso, currency),
+        tenant_id=tenant_id,
     )
 
 
@@ -392,10 +422,12 @@ def load_credit_notes(
     """Credit notes (to Stripe credit notes) and debit notes (to new Stripe invoices)."""
     if not _table_exists(con, "billing", "fct_credit_notes"):
         return [], [], []
+    tenant = _tenant_column(con, "billing", "fct_credit_notes")
     rows = con.execute(
-        """
+        f"""
         select credit_note_id, credit_note_number, kind, original_invoice_id, customer_id, upper(currency),
-               period_start, period_end, reason, amount, amount_minor, tax_amount, issue_date
+               period_start, period_end, reason, amount, amount_minor, tax_amount, issue_date,
+               {tenant} as tenant_id
         from billing.fct_credit_notes order by issue_date, credit_note_id
         """
     ).fetchall()
@@ -414,6 +446,7 @@ def load_credit_notes(
         amount_minor,
         tax_amount,
         issue_date,
+        tenant_id,
     ) in rows:
         where = f"credit note {note_id} ({number})"
         try:
@@ -426,7 +459,9 @@ def load_credit_notes(
             net = total - tax
             if kind == "credit":
                 credits.append(
-                    ExportCreditNote(note_id, number, original, customer_id, currency, total, reason)
+                    ExportCreditNote(
+                        note_id, number, original, customer_id, currency, total, reason, tenant_id
+                    )
                 )
             elif kind == "debit":
                 items = [
@@ -460,6 +495,7 @@ def load_credit_notes(
                         total,
                         tuple(items),
                         original,
+                        tenant_id=tenant_id,
                     )
                 )
             else:
