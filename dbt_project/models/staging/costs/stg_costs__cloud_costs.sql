@@ -1,4 +1,7 @@
-{#- FOCUS cost rows: renamed to snake_case usagebill names and cast (money as DECIMAL(38,12)). -#}
+{#- FOCUS cost rows (from FOCUS CSV or AWS CUR 2.0, ingestion/costs.py): renamed to snake_case usagebill
+    names and cast (money as DECIMAL(38,12)), with what each row serves: a meter (and one of its
+    dimensions, e.g. gpu_type = h100), a customer, or nothing (shared cost). Files written before
+    the attribution columns existed read as attribution_source 'columns'. -#}
 with
 
 source as (
@@ -18,6 +21,11 @@ source as (
         ('consumed_unit', 'varchar'),
         ('cost_kind', 'varchar'),
         ('usagebill_meter', 'varchar'),
+        ('dimension_name', 'varchar'),
+        ('dimension_value', 'varchar'),
+        ('tenant_id', 'varchar'),
+        ('customer_id', 'varchar'),
+        ('attribution_source', 'varchar'),
         ('source_file', 'varchar'),
         ('line_number', 'bigint'),
     ]) }}
@@ -39,6 +47,11 @@ renamed as (
         cast(consumed_unit as varchar) as consumed_unit,
         lower(cast(cost_kind as varchar)) as cost_kind,
         cast(usagebill_meter as varchar) as meter_id,
+        cast(dimension_name as {{ dbt.type_string() }}) as dimension_name,
+        cast(dimension_value as {{ dbt.type_string() }}) as dimension_value,
+        cast(tenant_id as {{ dbt.type_string() }}) as tenant_id,
+        cast(customer_id as {{ dbt.type_string() }}) as customer_id,
+        coalesce(cast(attribution_source as {{ dbt.type_string() }}), 'columns') as attribution_source,
         cast(source_file as varchar) as source_file,
         cast(line_number as bigint) as line_number
     from source
