@@ -30,7 +30,7 @@ from ingestion.collector.processing import (
     split_json_array,
     utc_text,
 )
-from ingestion.events import Rejection, loads
+from ingestion.events import Rejection, decode_wire_array, loads
 
 T = TypeVar("T")
 
@@ -386,11 +386,14 @@ class Collector:
             lines = [ln for ln in body.split(b"\n") if ln.strip()]
             self._check_count(len(lines))
             raw_items = lines
-            items, pre = decode_items(lines)
+            items, pre = decode_items(lines, wire=True)
             for i, rejection in pre.items():  # name the line, as the docs say
                 pre[i] = rejection._replace(
                     reason=rejection.reason.replace(f"element {i} of the array", f"line {i + 1}")
                 )
+        elif (wire := decode_wire_array(body)) is not None:  # fast path: typed decode of an array
+            self._check_count(len(wire))
+            items = wire
         else:
             items, raw_items, pre = self._decode_array_or_object(body)
         self.meters.refresh()

@@ -24,7 +24,7 @@ import hashlib
 import os
 import time
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -128,6 +128,10 @@ class DedupIndex:
 
     def __contains__(self, key: bytes) -> bool:
         return key in self._keys
+
+    def membership(self) -> Callable[[bytes], bool]:
+        """``key in index`` as a C-level callable (for loops over every event of a batch)."""
+        return self._keys.__contains__
 
     def __len__(self) -> int:
         return len(self._keys)
