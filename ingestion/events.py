@@ -759,11 +759,17 @@ def _plain_text(value: Any) -> bool:
 
 
 def validate_wire(
-    event: WireEvent, tenant_id: str | None, not_after: datetime | None, default_source: str
+    event: WireEvent,
+    tenant_id: str | None,
+    not_after: datetime | None,
+    default_source: str,
+    checked_ts: dict[str, datetime] | None = None,
 ) -> ValidEvent | None:
     """The `ValidEvent` that `validate_event(wire_to_dict(event), ...)` returns, when the event is
     plainly valid; None otherwise (then call `validate_event`, which says what is wrong).
-    ``not_after`` is ``now + future_tolerance`` (None: no future check)."""
+    ``not_after`` is ``now + future_tolerance`` (None: no future check). ``checked_ts``: a dict
+    kept by the caller for one batch (one ``not_after``): timestamp text -> UTC time, of the
+    timestamps already found valid and not after ``not_after``."""
     event_id = event.event_id
     customer_id = event.customer_id
     # ids: str (else UNSET), 1-255 characters, not blank, no lone surrogate (as _id_field)
@@ -786,16 +792,18 @@ def validate_wire(
             _GOOD_METERS.clear()
         _GOOD_METERS.add(meter)
     ts = event.timestamp
-    if type(ts) is not str:
-        return None
-    event_ts = _TS_CACHE.get(ts)
+    event_ts = checked_ts.get(ts) if checked_ts is not None and type(ts) is str else None
     if event_ts is None:
+        if type(ts) is not str:
+            return None
         parsed = _timestamp(ts, None)
         if isinstance(parsed, Rejection):
             return None
+        if not_after is not None and parsed > not_after:
+            return None
         event_ts = parsed
-    if not_after is not None and event_ts > not_after:
-        return None
+        if checked_ts is not None and len(checked_ts) < _CACHE_MAX:
+            checked_ts[ts] = parsed
 
     raw = event.quantity
     if raw is msgspec.UNSET:
@@ -843,9 +851,13 @@ def validate_wire(
             _GOOD_TENANTS.add(tenant)
         if tenant_id is not None and tenant != tenant_id:
             return None
-    return ValidEvent(
-        tenant, event_id, customer_id, meter, event_ts, quantity, properties_json, dimensions_json, source
+    return _new_tuple(
+        ValidEvent,
+        (tenant, event_id, customer_id, meter, event_ts, quantity, properties_json, dimensions_json, source),
     )
+
+
+_new_tuple = tuple.__new__  # ValidEvent(...) without the NamedTuple's Python-level __new__
 
 
 def _raw_object(raw: msgspec.Raw, cache: dict[bytes, str], check: Any) -> str | None:

@@ -94,15 +94,16 @@ def _raw(text: str) -> msgspec.Raw:
     return raw
 
 
-def landed_line(ev: ValidEvent, arrived_at: str) -> bytes:
-    """One landing-log line: the normalized event (tenant_id set) plus arrived_at."""
+def landed_line(ev: ValidEvent, arrived_at: str, ts_text: str | None = None) -> bytes:
+    """One landing-log line: the normalized event (tenant_id set) plus arrived_at. ``ts_text``:
+    `utc_text(ev.event_ts)` when the caller has it already."""
     doc = LandedEvent(
         ev.event_id,
         ev.customer_id,
         ev.meter,
-        _ts_text(ev.event_ts),
-        _raw(ev.properties_json),
-        _raw(ev.dimensions_json),
+        ts_text or _ts_text(ev.event_ts),
+        _raw_cache.get(ev.properties_json) or _raw(ev.properties_json),
+        _raw_cache.get(ev.dimensions_json) or _raw(ev.dimensions_json),
         ev.source,
         ev.tenant_id,
         arrived_at,
@@ -187,18 +188,25 @@ def process_batch(
     # locals: this loop runs once per event (docs/benchmarks.md, "Collector")
     results, lines, keys, valid, accepted_at = out.results, out.lines, out.keys, out.valid, out.accepted_at
     in_index = index.membership()
+    checked_ts: dict[str, datetime] = {}  # fast path: timestamp text -> UTC, checked for this batch
+    ts_texts: dict[str, str] = {}  # fast path: timestamp text -> its UTC text in landed lines
     for i, item in enumerate(items):
         rejection = pre_rejections.get(i) if pre_rejections else None
         result: ValidEvent | Rejection | None = None
         if rejection is None:
             try:
                 if type(item) is WireEvent:  # fast path (ingestion/events.py); None: not plainly valid
-                    result = validate_wire(item, tenant_id, not_after, default_source)
+                    result = validate_wire(item, tenant_id, not_after, default_source, checked_ts)
                     if result is None:
                         item = wire_to_dict(item)
+                    else:
+                        ts_text = ts_texts.get(item.timestamp)  # type: ignore[arg-type]
+                        if ts_text is None:
+                            ts_text = ts_texts[item.timestamp] = utc_text(result.event_ts)  # type: ignore[index]
+                        line = landed_line(result, arrived_at, ts_text)
                 if result is None:
                     result = validate_event(item, tenant_id=tenant_id, now=now, default_source=default_source)
-                line = None if type(result) is Rejection else landed_line(result, arrived_at)
+                    line = None if type(result) is Rejection else landed_line(result, arrived_at)
             except Exception as exc:  # noqa: BLE001 - one event's problem never fails the batch
                 result = Rejection(
                     "$",
