@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 import uuid
 from collections.abc import Callable
@@ -16,7 +17,7 @@ from aiohttp import web
 
 from ingestion.collector import compat
 from ingestion.collector.keys import KeyStore
-from ingestion.collector.landing_log import LandingLog, LogBusyError, LogFailedError
+from ingestion.collector.landing_log import LandingLog, LogBusyError, LogFailedError, shard_of
 from ingestion.collector.limits import KeyLimits
 from ingestion.collector.meters import MeterCatalog
 from ingestion.collector.processing import (
@@ -24,12 +25,14 @@ from ingestion.collector.processing import (
     BatchOutcome,
     decode_items,
     json_error_reason,
+    mark_duplicates,
     process_batch,
     quarantine_line,
     recheck_duplicates,
     split_json_array,
     utc_text,
 )
+from ingestion.collector.shards import ShardClient, ShardServer
 from ingestion.events import Rejection, decode_wire_array, loads
 
 T = TypeVar("T")
@@ -56,6 +59,11 @@ class CollectorConfig:
     quarantine_bytes_per_key_day: int = 256 * 1024 * 1024  # 0 = unbounded
     body_timeout: float = 30.0  # seconds to receive a whole body once its headers arrived
     offload_bytes: int = 64 * 1024  # bodies at least this large are decoded/validated off the loop
+    # --workers N: this process is worker `shard` of `workers` sharing the port; `run_dir` holds
+    # the workers' shard sockets (ingestion/collector/shards.py, docs/collector.md "Workers")
+    workers: int = 1
+    shard: int = 0
+    run_dir: Path | None = None
 
 
 class Refusal(Exception):
@@ -120,8 +128,9 @@ class Collector:
             config.data_dir,
             max_segment_bytes=config.max_segment_bytes,
             max_segment_age=config.max_segment_age,
-            dedup_horizon_keys=config.dedup_horizon_keys,
+            dedup_horizon_keys=max(1, config.dedup_horizon_keys // config.workers),
             fsync=config.fsync,
+            shard=(config.shard, config.workers) if config.workers > 1 else None,
         )
         self.value_map = compat.load_value_map(config.value_map_path)
         self.meters = MeterCatalog(config.catalog_dir)
@@ -129,6 +138,8 @@ class Collector:
             config.rate_limit_events, config.rate_limit_burst, config.quarantine_bytes_per_key_day
         )
         self.counters = Counters()
+        self.shard_server: ShardServer | None = None
+        self.peers: dict[int, ShardClient] = {}  # the other workers (--workers > 1), by shard
         self.started = time.time()
         self.recovery = self.log.recover()
 
@@ -151,8 +162,21 @@ class Collector:
 
     async def _on_startup(self, _app: web.Application) -> None:
         await self.log.start()
+        if self.config.workers > 1:
+            assert self.config.run_dir is not None, "--workers > 1 needs the supervisor's run dir"
+            self.shard_server = ShardServer(self.config.run_dir, self.config.shard, self._own_commit)
+            await self.shard_server.start()
+            self.peers = {
+                i: ShardClient(self.config.run_dir, i)
+                for i in range(self.config.workers)
+                if i != self.config.shard
+            }
 
     async def _on_shutdown(self, _app: web.Application) -> None:
+        for peer in self.peers.values():
+            await peer.close()
+        if self.shard_server is not None:
+            await self.shard_server.close()
         await self.log.close()
 
     # ------------------------------------------------------------------ helpers
@@ -353,8 +377,56 @@ class Collector:
     async def _commit(self, outcome: BatchOutcome, key_id: str | None = None) -> None:
         if key_id is not None:
             self._bound_quarantine(key_id, outcome)
+        if self.peers:
+            await self._commit_sharded(outcome)
+            return
         fut = self.log.stage(outcome.lines, outcome.keys, outcome.quarantine)
         await fut
+
+    async def _commit_sharded(self, outcome: BatchOutcome) -> None:
+        """--workers > 1: each key is decided and landed by the worker owning its shard; the keys
+        of this worker's shard are re-checked and staged here, the others sent to their owners.
+        Returns once every part is durable; the owners' duplicates become `duplicate` answers.
+        Any part failing fails the request (503 + Retry-After): nothing of it is acknowledged."""
+        n, me = self.config.workers, self.config.shard
+        parts: dict[int, list[int]] = {}
+        for pos, key in enumerate(outcome.keys):
+            parts.setdefault(shard_of(key, n), []).append(pos)
+        local = parts.pop(me, [])
+        index = self.log.index
+        dups = {pos for pos in local if outcome.keys[pos] in index}
+        keep = [pos for pos in local if pos not in dups]
+        fut = self.log.stage(
+            [outcome.lines[p] for p in keep], [outcome.keys[p] for p in keep], outcome.quarantine
+        )
+        order = list(parts.items())
+        answers = await asyncio.gather(
+            fut,
+            *(
+                self.peers[shard].commit([outcome.keys[p] for p in pos], [outcome.lines[p] for p in pos])
+                for shard, pos in order
+            ),
+            return_exceptions=True,
+        )
+        for answer in answers:
+            if isinstance(answer, BaseException):
+                if isinstance(answer, LogFailedError):
+                    raise answer
+                raise LogBusyError(f"could not land the request ({answer}); retry") from answer
+        for (_, pos), remote_dups in zip(order, answers[1:], strict=True):
+            dups.update(pos[i] for i in remote_dups)
+        mark_duplicates(outcome, dups)
+
+    async def _own_commit(self, keys: list[bytes], lines: list[bytes]) -> list[int]:
+        """A peer worker's keys of this worker's shard: positions of those already accepted; the
+        others are staged and durable when this returns (ShardServer answers the peer then)."""
+        index = self.log.index
+        dups = [i for i, k in enumerate(keys) if k in index]
+        if len(dups) < len(keys):
+            skip = set(dups)
+            keep = [i for i in range(len(keys)) if i not in skip]
+            await self.log.stage([lines[i] for i in keep], [keys[i] for i in keep], [])
+        return dups
 
     def _settle(self, outcome: BatchOutcome, offloaded: bool, key_id: str, n: int) -> None:
         """On the loop, after the work: dedup again if it ran in a thread, charge the key's rate."""
@@ -617,6 +689,9 @@ class Collector:
             {
                 "status": "ok",
                 "uptime_seconds": round(time.time() - self.started, 3),
+                "worker": self.config.shard,
+                "workers": self.config.workers,
+                "pid": os.getpid(),
                 "dedup_index_keys": len(self.log.index),
             }
         )

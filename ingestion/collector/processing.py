@@ -266,11 +266,19 @@ def _unknown_meter_warning(meter: str) -> str:
 def recheck_duplicates(out: BatchOutcome, index: DedupIndex) -> None:
     """After `process_batch` ran off the event loop: turn accepted events whose key another request
     staged meanwhile into duplicates (run on the loop, right before staging)."""
-    if not any(k in index for k in out.keys):
+    mark_duplicates(out, {n for n, k in enumerate(out.keys) if k in index})
+
+
+def mark_duplicates(out: BatchOutcome, positions: set[int]) -> None:
+    """Turn the accepted events at ``positions`` (indexes into ``out.keys``) into duplicates: the
+    dedup index (this worker's, or the owning worker's) had their keys already."""
+    if not positions:
         return
     lines, keys, valid, at = [], [], [], []
-    for line, key, ev, pos in zip(out.lines, out.keys, out.valid, out.accepted_at, strict=True):
-        if key in index:
+    for n, (line, key, ev, pos) in enumerate(
+        zip(out.lines, out.keys, out.valid, out.accepted_at, strict=True)
+    ):
+        if n in positions:
             answer = out.results[pos]
             out.results[pos] = Answer(answer.index, answer.event_id, DUPLICATE)
             out.accepted -= 1
