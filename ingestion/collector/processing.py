@@ -37,7 +37,7 @@ def utc_text(ts: datetime) -> str:
     return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
-class LandedEvent(msgspec.Struct, omit_defaults=True):
+class LandedEvent(msgspec.Struct, omit_defaults=True, gc=False):
     """One landing-log line: the normalized event (tenant_id set) plus arrived_at."""
 
     event_id: str
@@ -52,7 +52,7 @@ class LandedEvent(msgspec.Struct, omit_defaults=True):
     quantity: str | None = None
 
 
-class Answer(msgspec.Struct, omit_defaults=True):
+class Answer(msgspec.Struct, omit_defaults=True, gc=False):
     """The collector's answer for one event of a request."""
 
     index: int
