@@ -821,15 +821,19 @@ def validate_wire(
     raw = event.properties
     if raw is msgspec.UNSET:
         properties_json = "{}"
-    else:
-        properties_json = _raw_object(raw, _PROPERTIES_CACHE, _properties_field)
+    else:  # the cache is tried inline: most events share a few property/dimension objects
+        properties_json = _PROPERTIES_CACHE.get(key := bytes(raw)) or _raw_object(
+            key, _PROPERTIES_CACHE, _properties_field
+        )
         if properties_json is None:
             return None
     raw = event.dimensions
     if raw is msgspec.UNSET:
         dimensions_json = "{}"
     else:
-        dimensions_json = _raw_object(raw, _DIMENSIONS_CACHE, _dimensions_field)
+        dimensions_json = _DIMENSIONS_CACHE.get(key := bytes(raw)) or _raw_object(
+            key, _DIMENSIONS_CACHE, _dimensions_field
+        )
         if dimensions_json is None:
             return None
 
@@ -860,16 +864,12 @@ def validate_wire(
 _new_tuple = tuple.__new__  # ValidEvent(...) without the NamedTuple's Python-level __new__
 
 
-def _raw_object(raw: msgspec.Raw, cache: dict[bytes, str], check: Any) -> str | None:
-    """Canonical JSON of a raw properties/dimensions value (cached by its text), None if refused."""
-    key = bytes(raw)
+def _raw_object(key: bytes, cache: dict[bytes, str], check: Any) -> str | None:
+    """Canonical JSON of a raw properties/dimensions value (then cached by its text), None if refused."""
     if key in _EMPTY_OBJECTS:
         return "{}"
-    text = cache.get(key)
-    if text is None:
-        result = check(_DECODER.decode(key), None)
-        if isinstance(result, Rejection):
-            return None
-        text = result
-        _remember(cache, key, text)
-    return text
+    result = check(_DECODER.decode(key), None)
+    if isinstance(result, Rejection):
+        return None
+    _remember(cache, key, result)
+    return result

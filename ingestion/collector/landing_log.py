@@ -38,6 +38,7 @@ DIGEST_SIZE = 16
 
 
 _KEY_HASH = hashlib.blake2b(digest_size=DIGEST_SIZE)  # copied per key: cheaper than a new object
+new_key_hash = _KEY_HASH.copy  # a fresh blake2b-128 hasher; event_key(t, e) = it fed "t\0e"
 
 
 def shard_of(key: bytes, shards: int) -> int:
@@ -48,7 +49,7 @@ def shard_of(key: bytes, shards: int) -> int:
 
 def event_key(tenant_id: str, event_id: str) -> bytes:
     """Fixed-size dedup key of (tenant_id, event_id): blake2b-128 (collision odds ~n^2/2^129)."""
-    h = _KEY_HASH.copy()
+    h = new_key_hash()
     h.update(f"{tenant_id}\x00{event_id}".encode())
     return h.digest()
 
