@@ -11,6 +11,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from usagebill import paths
@@ -175,28 +176,33 @@ def _supervise(args: argparse.Namespace, argv: list[str]) -> int:
         return proc
 
     workers = {i: spawn(i) for i in range(args.workers)}
+    spawned = dict.fromkeys(workers, time.monotonic())
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stopping.set())
+    code = 0
     for event in ready:
         while not event.wait(0.2):
             if stopping.is_set() or any(p.poll() is not None for p in workers.values()):
+                print("collector: a worker did not start (see its output above); stopping", flush=True)
                 stopping.set()
+                code = 1
                 break
     if not stopping.is_set():
         print(f"collector: listening on http://{args.host}:{port} ({args.workers} workers)", flush=True)
     while not stopping.wait(0.2):
         for shard, proc in list(workers.items()):
-            if proc.poll() is not None and not stopping.is_set():
+            # restart a dead worker, at most once a second (a worker failing at start does not spin)
+            if proc.poll() is not None and time.monotonic() - spawned[shard] >= 1.0:
                 print(
                     f"collector: worker {shard} (pid {proc.pid}) exited with {proc.returncode}; restarting it",
                     flush=True,
                 )
                 workers[shard] = spawn(shard)
+                spawned[shard] = time.monotonic()
     print("collector: stopping the workers", flush=True)
     for proc in workers.values():
         if proc.poll() is None:
             proc.send_signal(signal.SIGTERM)
-    code = 0
     for proc in workers.values():
         try:
             proc.wait(timeout=60)
