@@ -16,6 +16,8 @@ import msgspec
 from aiohttp import web
 
 from ingestion.collector import compat
+from ingestion.collector.customers import RULE as FOREIGN_CUSTOMER
+from ingestion.collector.customers import CustomerTenants
 from ingestion.collector.keys import KeyStore
 from ingestion.collector.landing_log import LandingLog, LogBusyError, LogFailedError, shard_of
 from ingestion.collector.limits import KeyLimits
@@ -53,7 +55,8 @@ class CollectorConfig:
     dedup_horizon_keys: int = 5_000_000
     value_map_path: Path | None = None
     fsync: bool = True
-    catalog_dir: Path | None = None  # meters.yaml: unknown-meter warnings, compat dimensions/values
+    # meters.yaml: unknown-meter warnings, compat dimensions/values; customers.yaml: customer tenants
+    catalog_dir: Path | None = None
     rate_limit_events: float = 100_000.0  # per key and second (0 = off); a request costs max(1, events)
     rate_limit_burst: float = 200_000.0
     quarantine_bytes_per_key_day: int = 256 * 1024 * 1024  # 0 = unbounded
@@ -134,6 +137,8 @@ class Collector:
         )
         self.value_map = compat.load_value_map(config.value_map_path)
         self.meters = MeterCatalog(config.catalog_dir)
+        # customers.yaml of the same catalog: which tenant owns which customer
+        self.customer_tenants = CustomerTenants(config.catalog_dir)
         self.limits = KeyLimits(
             config.rate_limit_events, config.rate_limit_burst, config.quarantine_bytes_per_key_day
         )
@@ -162,6 +167,7 @@ class Collector:
 
     async def _on_startup(self, _app: web.Application) -> None:
         await self.log.start()
+        self.customer_tenants.start()
         if self.config.workers > 1:
             assert self.config.run_dir is not None, "--workers > 1 needs the supervisor's run dir"
             self.shard_server = ShardServer(self.config.run_dir, self.config.shard, self._own_commit)
@@ -178,6 +184,7 @@ class Collector:
         if self.shard_server is not None:
             await self.shard_server.close()
         await self.log.close()
+        await self.customer_tenants.stop()
 
     # ------------------------------------------------------------------ helpers
     def _auth(self, request: web.Request) -> tuple[str, str]:
@@ -347,6 +354,7 @@ class Collector:
             raw_items=raw_items,
             pre_rejections=pre or None,
             is_unknown_meter=self.meters.is_unknown if self.meters.known else None,
+            check_customer=self.customer_tenants.checker,
         )
 
     def _bound_quarantine(self, key_id: str, outcome: BatchOutcome) -> None:
@@ -484,7 +492,7 @@ class Collector:
         except LogFailedError as exc:
             raise self._unavailable(exc) from exc
         self.counters.add_events(endpoint, outcome)
-        return _json(outcome.summary())
+        return _json(outcome.summary(), 403 if _all_foreign(outcome) else 200)
 
     # ------------------------------------------------------------------ OpenMeter (CloudEvents)
     async def post_openmeter(self, request: web.Request) -> web.Response:
@@ -558,6 +566,13 @@ class Collector:
                 "Bad Request",
                 f"{len(errors)} invalid CloudEvent(s); nothing was ingested",
                 errors=errors,
+            )
+        if _all_foreign(outcome):
+            return _problem(
+                403,
+                "Forbidden",
+                "every event names a customer of another tenant; nothing was ingested",
+                errors=[{"index": r.index, "detail": r.reason} for r in outcome.results],
             )
         # OpenMeter answers 204 No Content; events failing meter validation are kept aside
         # (here: quarantined with their reason), as OpenMeter keeps them with validation errors.
@@ -663,6 +678,8 @@ class Collector:
                 details: Any = {str(r.index): detail(r) for r in failed}
             else:
                 details = detail(failed[0])
+            if _all_foreign(outcome):
+                return self._lago_error(403, "Forbidden", "forbidden", details)
             return self._lago_error(422, "Unprocessable Entity", "validation_errors", details)
         try:
             await self._commit(outcome, key_id)
@@ -751,6 +768,12 @@ class Collector:
             f"usagebill_collector_up {0 if self.log.failed else 1}",
         ]
         return web.Response(text="\n".join(lines) + "\n", content_type="text/plain", charset="utf-8")
+
+
+def _all_foreign(outcome: BatchOutcome) -> bool:
+    """Every event of the request names a customer of another tenant: the request is answered 403
+    (the events are still quarantined with their reason)."""
+    return bool(outcome.results) and all(r.rule == FOREIGN_CUSTOMER for r in outcome.results)
 
 
 def _lago_field(field: str) -> str:

@@ -36,9 +36,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--catalog-dir",
+        "--catalog",
+        dest="catalog_dir",
         type=Path,
         default=None,
-        help="catalog with meters.yaml (default: USAGEBILL_CATALOG_DIR or DATA_DIR/catalog)",
+        help="catalog: meters.yaml (unknown meters are flagged) and customers.yaml (which tenant owns each "
+        "customer: a key's events for another tenant's customer are refused); "
+        "default: USAGEBILL_CATALOG_DIR or DATA_DIR/catalog",
     )
     p.add_argument(
         "--rate-limit-events", type=float, default=100_000.0, help="events per second per key (0 = off)"
@@ -86,7 +90,7 @@ async def _serve(args: argparse.Namespace) -> None:
             dedup_horizon_keys=args.dedup_horizon,
             value_map_path=args.value_map,
             fsync=not args.no_fsync,
-            catalog_dir=args.catalog_dir or paths.catalog_dir(),
+            catalog_dir=(args.catalog_dir or _default_catalog(args.data_dir)).resolve(),
             rate_limit_events=args.rate_limit_events,
             rate_limit_burst=args.rate_limit_burst,
             quarantine_bytes_per_key_day=args.quarantine_bytes_per_key_day,
@@ -103,6 +107,15 @@ async def _serve(args: argparse.Namespace) -> None:
     gc.freeze()
     gc.set_threshold(50_000, 20, 20)
     who = f"collector worker {args.shard}" if args.workers > 1 else "collector"
+    owners = collector.customer_tenants
+    print(
+        f"{who}: customer tenants from {owners.path}: "
+        + (
+            owners.error
+            or f"{len(owners.owners)} customer id(s); refreshed every {owners.refresh_seconds:g} s"
+        ),
+        flush=True,
+    )
     print(
         f"{who}: data dir {data_dir}; recovered {rec.sealed_open_segments} open segment(s) "
         f"({rec.truncated_bytes} torn bytes cut), dedup index {rec.indexed_keys} keys "
@@ -223,6 +236,14 @@ def _die_with_parent() -> None:
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)
 
 
+def _default_catalog(data_dir: Path | None) -> Path:
+    import os
+
+    if os.environ.get("USAGEBILL_CATALOG_DIR") or data_dir is None:
+        return paths.catalog_dir()
+    return data_dir / "catalog"
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = _parser().parse_args(argv)
@@ -242,7 +263,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def keys_main(argv: list[str] | None = None) -> int:
-    from ingestion.collector.keys import create_key, list_keys
+    from ingestion.collector.keys import create_key, list_keys, revoke_key
 
     p = argparse.ArgumentParser(prog="usagebill keys", description="Manage collector API keys.")
     p.add_argument("--data-dir", type=Path, default=None, help="default: USAGEBILL_DATA_DIR or data/")
@@ -250,6 +271,9 @@ def keys_main(argv: list[str] | None = None) -> int:
     c = sub.add_parser("create", help="create a key for a tenant; prints it once")
     c.add_argument("--tenant", required=True)
     c.add_argument("--data-dir", type=Path, default=None, dest="data_dir_sub")
+    r = sub.add_parser("revoke", help="revoke a key by its id; running collectors refuse it within ~1 s")
+    r.add_argument("key_id", help="the key id (`usagebill keys list`; the part after ubk_ in the key)")
+    r.add_argument("--data-dir", type=Path, default=None, dest="data_dir_sub")
     ls = sub.add_parser("list", help="list key ids and tenants (never the keys)")
     ls.add_argument("--data-dir", type=Path, default=None, dest="data_dir_sub")
     args = p.parse_args(argv)
@@ -265,6 +289,18 @@ def keys_main(argv: list[str] | None = None) -> int:
         print(
             f"(key for tenant {args.tenant!r}; stored hashed in {keys_dir}; it is shown only now: "
             f"keep it in a secret store)",
+            file=sys.stderr,
+        )
+        return 0
+    if args.command == "revoke":
+        try:
+            record = revoke_key(keys_dir, args.key_id)
+        except KeyError as exc:
+            print(f"usagebill keys: {exc.args[0]}", file=sys.stderr)
+            return 2
+        print(
+            f"revoked key {record.key_id} of tenant {record.tenant_id!r}; running collectors refuse it "
+            f"within about a second (record kept in {keys_dir / 'revoked'})",
             file=sys.stderr,
         )
         return 0

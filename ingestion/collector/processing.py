@@ -172,11 +172,13 @@ def process_batch(
     raw_items: list[Any] | None = None,
     pre_rejections: dict[int, Rejection] | None = None,
     is_unknown_meter: Callable[[str], bool] | None = None,
+    check_customer: Callable[[ValidEvent], Rejection | None] | None = None,
 ) -> BatchOutcome:
     """Validate, deduplicate and encode a batch. ``raw_items`` (same length) is what gets quarantined
     when it differs from the decoded item (e.g. the NDJSON line, the original CloudEvent);
     ``pre_rejections`` marks items a translation step already refused. ``is_unknown_meter`` flags
-    accepted events whose meter the catalog does not define (answer ``warning``).
+    accepted events whose meter the catalog does not define (answer ``warning``). ``check_customer``
+    refuses a valid event whose customer belongs to another tenant (ingestion/collector/customers.py).
 
     Pure except for reading ``index``: it may run in a worker thread; then call
     `recheck_duplicates` on the event loop before staging (another request may have accepted the
@@ -216,6 +218,8 @@ def process_batch(
                 )
             if type(result) is Rejection:
                 rejection = result
+            elif check_customer is not None:
+                rejection = check_customer(result)
         if rejection is not None:
             out.rejected += 1
             results.append(

@@ -405,6 +405,10 @@ class Warehouse:
                 f"insert into billing.fct_billing_lines ({', '.join(columns)}) values ({', '.join('?' * len(columns))})",
                 [[row[c] for c in columns] for row in billing_lines],
             )
+            # a customer is (tenant_id, customer_id); these fixtures are all the default tenant's
+            con.execute(
+                "alter table billing.fct_billing_lines add column tenant_id varchar default 'default'"
+            )
             con.execute("drop table if exists staging.stg_catalog__customers")
             con.execute(
                 """create table staging.stg_catalog__customers (customer_id varchar, name varchar, email varchar,
@@ -418,6 +422,9 @@ class Warehouse:
                     for c in CUSTOMERS
                 ],
             )
+            con.execute(
+                "alter table staging.stg_catalog__customers add column tenant_id varchar default 'default'"
+            )
             con.execute("drop table if exists staging.stg_catalog__plan_charges")
             con.execute(
                 "create table staging.stg_catalog__plan_charges (price_id varchar, included_units decimal(38,12))"
@@ -425,7 +432,7 @@ class Warehouse:
             con.execute("drop table if exists staging.stg_catalog__subscriptions")
             con.execute(
                 """create table staging.stg_catalog__subscriptions as
-                select 'sub_' || substr(customer_id, 5) as subscription_id, customer_id, 'payg' as plan_id,
+                select 'sub_' || substr(customer_id, 5) as subscription_id, tenant_id, customer_id, 'payg' as plan_id,
                     date '2026-05-01' as start_date, cast(null as date) as end_date, 1 as billing_anchor_day,
                     'month' as billing_period, 0 as trial_days, currency
                 from staging.stg_catalog__customers"""

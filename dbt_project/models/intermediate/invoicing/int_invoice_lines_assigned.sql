@@ -67,6 +67,7 @@ final as (
             partition by invoice_id
             order by line_type_order, period_start, sequence_in_period, charge_id, billing_line_id
         ) as line_number,
+        tenant_id,
         customer_id,
         subscription_id,
         plan_id,

@@ -32,6 +32,7 @@ eu as (
 
 customer_tax as (
     select
+        customers.tenant_id,
         customers.customer_id,
         customers.country as customer_country,
         {{ json_property('customers.address_json', "'state'") }} as customer_state,
@@ -70,7 +71,8 @@ rate_candidates as (
                 rates.tax_rate_id asc
         ) as specificity_rank
     from lines
-    inner join customer_tax on lines.customer_id = customer_tax.customer_id
+    inner join customer_tax
+        on lines.tenant_id = customer_tax.tenant_id and lines.customer_id = customer_tax.customer_id
     inner join rates
         on (customer_tax.customer_country = rates.country or rates.country = '*')
             and (rates.state is null or customer_tax.customer_state = rates.state)
@@ -109,7 +111,8 @@ chosen as (
             else rate_candidates.tax_note
         end as tax_note
     from lines
-    left join customer_tax on lines.customer_id = customer_tax.customer_id
+    left join customer_tax
+        on lines.tenant_id = customer_tax.tenant_id and lines.customer_id = customer_tax.customer_id
     left join rate_candidates
         on lines.invoice_id = rate_candidates.invoice_id
             and lines.billing_line_id = rate_candidates.billing_line_id

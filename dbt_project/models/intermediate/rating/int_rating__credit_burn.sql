@@ -18,11 +18,12 @@ grants as (
 ),
 
 customers_with_grants as (
-    select distinct customer_id from grants
+    select distinct tenant_id, customer_id from grants
 ),
 
 demands as (
     select
+        lines.tenant_id,
         lines.customer_id,
         lines.currency,
         lines.subscription_id,
@@ -33,8 +34,10 @@ demands as (
         sum(lines.amount_rounded) as demand_amount
     from lines
     inner join customers_with_grants
-        on lines.customer_id = customers_with_grants.customer_id
-    group by lines.customer_id, lines.currency, lines.subscription_id, lines.period_start, lines.billing_timing
+        on
+            lines.tenant_id = customers_with_grants.tenant_id
+            and lines.customer_id = customers_with_grants.customer_id
+    group by lines.tenant_id, lines.customer_id, lines.currency, lines.subscription_id, lines.period_start, lines.billing_timing
     having sum(lines.amount_rounded) > 0
 ),
 
@@ -42,7 +45,7 @@ numbered_demands as (
     select
         demands.*,
         row_number() over (
-            partition by demands.customer_id, demands.currency
+            partition by demands.tenant_id, demands.customer_id, demands.currency
             order by
                 demands.due_date,
                 case when demands.billing_timing = 'in_arrears' then 0 else 1 end,
@@ -56,7 +59,7 @@ ranked_grants as (
     select
         grants.*,
         row_number() over (
-            partition by grants.customer_id, grants.currency
+            partition by grants.tenant_id, grants.customer_id, grants.currency
             order by
                 case when grants.expires_at is null then 1 else 0 end,
                 grants.expires_at,
@@ -68,6 +71,7 @@ ranked_grants as (
 
 burn as (
     select
+        ranked_grants.tenant_id,
         ranked_grants.customer_id,
         ranked_grants.currency,
         ranked_grants.grant_id,
@@ -80,6 +84,7 @@ burn as (
     from ranked_grants
     union all
     select
+        step.tenant_id,
         step.customer_id,
         step.currency,
         step.grant_id,
@@ -101,6 +106,7 @@ burn as (
             end as used_now
         from (
             select
+                burn.tenant_id,
                 burn.customer_id,
                 burn.currency,
                 burn.grant_id,
@@ -122,14 +128,15 @@ burn as (
                         else 0
                     end
                 ) over (
-                    partition by burn.customer_id, burn.currency
+                    partition by burn.tenant_id, burn.customer_id, burn.currency
                     order by burn.burn_rank
                     rows between unbounded preceding and 1 preceding
                 ), 0) as available_before
             from burn
             inner join numbered_demands
                 on
-                    burn.customer_id = numbered_demands.customer_id
+                    burn.tenant_id = numbered_demands.tenant_id
+                    and burn.customer_id = numbered_demands.customer_id
                     and burn.currency = numbered_demands.currency
                     and numbered_demands.demand_number = burn.demand_number + 1
         ) as eligible
@@ -138,6 +145,7 @@ burn as (
 
 final as (
     select
+        burn.tenant_id,
         burn.customer_id,
         burn.currency,
         burn.grant_id,
@@ -154,7 +162,8 @@ final as (
     from burn
     inner join numbered_demands
         on
-            burn.customer_id = numbered_demands.customer_id
+            burn.tenant_id = numbered_demands.tenant_id
+            and burn.customer_id = numbered_demands.customer_id
             and burn.currency = numbered_demands.currency
             and burn.demand_number = numbered_demands.demand_number
 )

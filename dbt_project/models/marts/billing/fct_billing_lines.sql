@@ -20,6 +20,7 @@ period_attributes as (
     select distinct
         subscription_id,
         period_start,
+        tenant_id,
         customer_id,
         plan_id,
         plan_version,
@@ -34,6 +35,7 @@ period_attributes as (
 credit_lines as (
     select
         period_attributes.subscription_id,
+        period_attributes.tenant_id,
         period_attributes.customer_id,
         period_attributes.plan_id,
         period_attributes.plan_version,
@@ -76,6 +78,7 @@ final as (
     select
         {{ surrogate_key(['subscription_id', 'period_start', 'line_type', 'billing_timing', 'charge_id',
             'price_id', 'dimensions_json']) }} as billing_line_id,
+        tenant_id,
         customer_id,
         subscription_id,
         plan_id,

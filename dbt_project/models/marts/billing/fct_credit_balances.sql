@@ -24,6 +24,7 @@ used as (
 final as (
     select
         grants.grant_id,
+        grants.tenant_id,
         grants.customer_id,
         grants.currency,
         grants.description,

@@ -13,6 +13,7 @@ final as (
         line_number,
         billing_line_id,
         source_invoice_id,
+        tenant_id,
         customer_id,
         subscription_id,
         charge_id,

@@ -28,6 +28,7 @@ final as (
         issued.invoice_number,
         issued.invoice_sequence,
         issued.issuer_id,
+        issued.tenant_id,
         issued.customer_id,
         issued.subscription_id,
         issued.currency,

@@ -2,7 +2,7 @@
     note. Rows are never updated or deleted (incremental append, full_refresh disabled).
     Each run appends:
     1. the lines of invoices that closed (issue_date <= as_of_date) and were never issued, numbered
-       gaplessly after the largest existing number in the order issue_date, customer_id,
+       gaplessly after the largest existing number in the order issue_date, tenant_id, customer_id,
        subscription_id, invoice_id;
     2. for invoices already issued: the difference between what the current computation says and
        what was already accounted for (the original lines plus earlier notes / adjustment lines),
@@ -59,6 +59,7 @@ previously_issued as (
             cast(null as date) as issue_date,
             cast(null as date) as document_period_start,
             cast(null as date) as document_period_end,
+            cast(null as {{ dbt.type_string() }}) as tenant_id,
             cast(null as {{ dbt.type_string() }}) as customer_id,
             cast(null as {{ dbt.type_string() }}) as subscription_id,
             cast(null as {{ dbt.type_string() }}) as currency,
@@ -107,6 +108,7 @@ new_invoice_lines as (
 new_invoices as (
     select
         invoice_id,
+        tenant_id,
         customer_id,
         subscription_id,
         currency,
@@ -115,7 +117,7 @@ new_invoices as (
         max(period_end) as period_end,
         max(line_number) as own_line_count
     from new_invoice_lines
-    group by invoice_id, customer_id, subscription_id, currency
+    group by invoice_id, tenant_id, customer_id, subscription_id, currency
 ),
 
 -- 2. corrections of invoices issued by earlier runs
@@ -123,6 +125,7 @@ accounted as (
     select
         source_invoice_id,
         billing_line_id,
+        max(tenant_id) as tenant_id,
         max(customer_id) as customer_id,
         max(subscription_id) as subscription_id,
         max(currency) as currency,
@@ -158,6 +161,7 @@ deltas as (
     select
         coalesce(cur.invoice_id, acc.source_invoice_id) as source_invoice_id,
         coalesce(cur.billing_line_id, acc.billing_line_id) as billing_line_id,
+        coalesce(cur.tenant_id, acc.tenant_id) as tenant_id,
         coalesce(cur.customer_id, acc.customer_id) as customer_id,
         coalesce(cur.subscription_id, acc.subscription_id) as subscription_id,
         coalesce(cur.currency, acc.currency) as currency,
@@ -207,6 +211,7 @@ late_events as (
     from (
         select distinct
             source_invoice_id,
+            tenant_id,
             customer_id,
             source_issue_date,
             source_period_start,
@@ -214,7 +219,8 @@ late_events as (
         from changed
     ) as changed_invoices
     left join journal
-        on changed_invoices.customer_id = journal.customer_id
+        on changed_invoices.tenant_id = journal.tenant_id
+            and changed_invoices.customer_id = journal.customer_id
             and journal.event_ts >= cast(changed_invoices.source_period_start as timestamp)
             and journal.event_ts < cast(changed_invoices.source_period_end as timestamp)
             and journal.arrived_at >= cast(changed_invoices.source_issue_date as timestamp)
@@ -235,6 +241,7 @@ new_notes as (
     select
         changed.source_invoice_id,
         max(changed.source_invoice_number) as source_invoice_number,
+        max(changed.tenant_id) as tenant_id,
         max(changed.customer_id) as customer_id,
         max(changed.subscription_id) as subscription_id,
         max(changed.currency) as currency,
@@ -264,6 +271,7 @@ note_lines as (
         changed.source_invoice_id,
         changed.source_invoice_number,
         changed.billing_line_id,
+        changed.tenant_id,
         changed.customer_id,
         changed.subscription_id,
         changed.currency,
@@ -294,12 +302,13 @@ note_lines as (
 next_invoice as (
     select
         invoice_id,
+        tenant_id,
         customer_id,
         subscription_id,
         currency,
         own_line_count,
         row_number() over (
-            partition by customer_id, coalesce(subscription_id, ''), currency order by issue_date, invoice_id
+            partition by tenant_id, customer_id, coalesce(subscription_id, ''), currency order by issue_date, invoice_id
         ) as rank_in_run
     from new_invoices
 ),
@@ -320,6 +329,7 @@ adjustment_lines as (
         changed.source_invoice_id,
         changed.source_invoice_number,
         changed.billing_line_id,
+        changed.tenant_id,
         changed.customer_id,
         changed.subscription_id,
         changed.currency,
@@ -339,7 +349,8 @@ adjustment_lines as (
         cast(null as decimal(38, 12)) as included_quantity
     from changed
     inner join next_invoice
-        on changed.customer_id = next_invoice.customer_id
+        on changed.tenant_id = next_invoice.tenant_id
+            and changed.customer_id = next_invoice.customer_id
             and coalesce(changed.subscription_id, '') = coalesce(next_invoice.subscription_id, '')
             and changed.currency = next_invoice.currency
             and next_invoice.rank_in_run = 1
@@ -359,6 +370,7 @@ invoice_own_lines as (
         new_invoice_lines.invoice_id as source_invoice_id,
         cast(null as {{ dbt.type_string() }}) as source_invoice_number,
         new_invoice_lines.billing_line_id,
+        new_invoice_lines.tenant_id,
         new_invoice_lines.customer_id,
         new_invoice_lines.subscription_id,
         new_invoice_lines.currency,
@@ -385,6 +397,7 @@ adjustments_dated as (
         adjustment_lines.source_invoice_id,
         adjustment_lines.source_invoice_number,
         adjustment_lines.billing_line_id,
+        adjustment_lines.tenant_id,
         adjustment_lines.customer_id,
         adjustment_lines.subscription_id,
         adjustment_lines.currency,
@@ -425,6 +438,7 @@ new_documents as (
         document_id,
         document_type,
         max(issue_date) as issue_date,
+        max(tenant_id) as tenant_id,
         max(customer_id) as customer_id,
         max(subscription_id) as subscription_id,
         max(source_invoice_number) as source_invoice_number,
@@ -451,7 +465,7 @@ numbered as (
         coalesce(series_max.max_sequence, 0) + row_number() over (
             partition by case when new_documents.document_type = 'invoice' then 'invoice' else 'note' end
             order by
-                new_documents.issue_date, new_documents.customer_id, new_documents.subscription_id,
+                new_documents.issue_date, new_documents.tenant_id, new_documents.customer_id, new_documents.subscription_id,
                 new_documents.source_invoice_number, new_documents.document_id
         ) as document_sequence
     from new_documents
@@ -500,6 +514,7 @@ final as (
         documents.due_date,
         new_line.document_period_start,
         new_line.document_period_end,
+        new_line.tenant_id,
         new_line.customer_id,
         new_line.subscription_id,
         new_line.currency,
@@ -539,7 +554,8 @@ final as (
         cast('{{ run_started_at.strftime("%Y-%m-%d %H:%M:%S") }}' as timestamp) as issued_at
     from all_new_lines as new_line
     inner join documents on new_line.document_id = documents.document_id
-    left join customers on new_line.customer_id = customers.customer_id
+    left join customers
+        on new_line.tenant_id = customers.tenant_id and new_line.customer_id = customers.customer_id
 )
 
 select * from final
