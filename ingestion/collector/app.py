@@ -402,7 +402,8 @@ class Collector:
             parts.setdefault(shard_of(key, n), []).append(pos)
         local = parts.pop(me, [])
         index = self.log.index
-        dups = {pos for pos in local if outcome.keys[pos] in index}
+        contains = index.membership()
+        dups = {pos for pos in local if contains(outcome.keys[pos])}
         keep = [pos for pos in local if pos not in dups]
         fut = self.log.stage(
             [outcome.lines[p] for p in keep], [outcome.keys[p] for p in keep], outcome.quarantine
@@ -428,8 +429,8 @@ class Collector:
     async def _own_commit(self, keys: list[bytes], lines: list[bytes]) -> list[int]:
         """A peer worker's keys of this worker's shard: positions of those already accepted; the
         others are staged and durable when this returns (ShardServer answers the peer then)."""
-        index = self.log.index
-        dups = [i for i, k in enumerate(keys) if k in index]
+        contains = self.log.index.membership()
+        dups = [i for i, k in enumerate(keys) if contains(k)]
         if len(dups) < len(keys):
             skip = set(dups)
             keep = [i for i in range(len(keys)) if i not in skip]

@@ -142,6 +142,10 @@ class DedupIndex:
     def __contains__(self, key: bytes) -> bool:
         return key in self._keys
 
+    def intersection(self, keys: Iterable[bytes]) -> set[bytes]:
+        """The ``keys`` that are in the index."""
+        return self._keys.intersection(keys)
+
     def membership(self) -> Callable[[bytes], bool]:
         """``key in index`` as a C-level callable (for loops over every event of a batch)."""
         return self._keys.__contains__

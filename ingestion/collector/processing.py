@@ -272,7 +272,9 @@ def _unknown_meter_warning(meter: str) -> str:
 def recheck_duplicates(out: BatchOutcome, index: DedupIndex) -> None:
     """After `process_batch` ran off the event loop: turn accepted events whose key another request
     staged meanwhile into duplicates (run on the loop, right before staging)."""
-    mark_duplicates(out, {n for n, k in enumerate(out.keys) if k in index})
+    staged = index.intersection(out.keys)  # in C: usually empty
+    if staged:
+        mark_duplicates(out, {n for n, k in enumerate(out.keys) if k in staged})
 
 
 def mark_duplicates(out: BatchOutcome, positions: set[int]) -> None:
