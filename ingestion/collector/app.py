@@ -426,12 +426,30 @@ class Collector:
             dups.update(pos[i] for i in remote_dups)
         mark_duplicates(outcome, dups)
 
-    async def _own_commit(self, keys: list[bytes], lines: list[bytes]) -> list[int]:
+    async def _mark_remote_duplicates(self, outcome: BatchOutcome) -> None:
+        """--workers > 1: ask the owners of the other shards which of these keys they accepted
+        already (nothing is landed) and answer those `duplicate` (the Lago API refuses a batch
+        with a duplicate before landing any of it)."""
+        n, me = self.config.workers, self.config.shard
+        parts: dict[int, list[int]] = {}
+        for pos, key in enumerate(outcome.keys):
+            if (owner := shard_of(key, n)) != me:
+                parts.setdefault(owner, []).append(pos)
+        order = list(parts.items())
+        answers = await asyncio.gather(
+            *(self.peers[shard].commit([outcome.keys[p] for p in pos], None) for shard, pos in order)
+        )
+        mark_duplicates(
+            outcome, {pos[i] for (_, pos), dups in zip(order, answers, strict=True) for i in dups}
+        )
+
+    async def _own_commit(self, keys: list[bytes], lines: list[bytes] | None) -> list[int]:
         """A peer worker's keys of this worker's shard: positions of those already accepted; the
-        others are staged and durable when this returns (ShardServer answers the peer then)."""
+        others are staged and durable when this returns (ShardServer answers the peer then).
+        ``lines`` None: only say which keys are known, land nothing."""
         contains = self.log.index.membership()
         dups = [i for i, k in enumerate(keys) if contains(k)]
-        if len(dups) < len(keys):
+        if lines is not None and len(dups) < len(keys):
             skip = set(dups)
             keep = [i for i in range(len(keys)) if i not in skip]
             await self.log.stage([lines[i] for i in keep], [keys[i] for i in keep], [])
@@ -652,6 +670,11 @@ class Collector:
             body, lambda: self._lago_work(body, tenant, now, endpoint, batch)
         )
         self._settle(outcome, offloaded, key_id, len(items))
+        if self.peers:  # --workers > 1: the owners say which keys they have, before anything lands
+            try:
+                await self._mark_remote_duplicates(outcome)
+            except LogFailedError as exc:
+                raise self._unavailable(exc) from exc
         failed = [r for r in outcome.results if r.status != "accepted"]
         if failed:
             # Lago batches are atomic: one invalid or duplicate event -> 422, nothing persisted.
@@ -687,6 +710,18 @@ class Collector:
         except LogFailedError as exc:
             raise self._unavailable(exc) from exc
         self.counters.add_events(endpoint, outcome)
+        if outcome.duplicate:  # another worker accepted one of these ids between check and commit
+            details = {
+                str(r.index): {"transaction_id": ["value_already_exist"]}
+                for r in outcome.results
+                if r.status == "duplicate"
+            }
+            return self._lago_error(
+                422,
+                "Unprocessable Entity",
+                "validation_errors",
+                details if batch else next(iter(details.values())),
+            )
         created_at = utc_text(now.replace(microsecond=0))
         events = [self._lago_event(tenant, translated[i], items[i], created_at) for i in range(len(items))]
         return _json({"events": events} if batch else {"event": events[0]})

@@ -8,7 +8,8 @@ over a Unix socket (``<run dir>/shard-<i>.sock``, the run dir is private to the 
 0700) and waits for the owner's durable answer. So two copies of one event sent to two workers meet
 in one place: one ``accepted``, one ``duplicate``.
 
-Frames: 4-byte big-endian length + msgpack. Request ``[id, keys, lines]``; answer ``[id, ok,
+Frames: 4-byte big-endian length + msgpack. Request ``[id, keys, lines]`` (lines null: a check
+that lands nothing, used by the Lago API before it lands a batch); answer ``[id, ok,
 duplicate_positions | error]``. An owner that is down or answers nothing within the timeout makes
 the request fail with 503 + Retry-After (nothing acknowledged; lines the owner did land are
 answered ``duplicate`` on the retry).
@@ -33,7 +34,8 @@ _ENC = msgspec.msgpack.Encoder()
 _DEC = msgspec.msgpack.Decoder()
 
 # the owner's side: (keys, lines) -> positions of the keys that were duplicates, once durable
-CommitHandler = Callable[[list[bytes], list[bytes]], Awaitable[list[int]]]
+# (lines None: only say which keys are known, land nothing)
+CommitHandler = Callable[[list[bytes], list[bytes] | None], Awaitable[list[int]]]
 
 
 def socket_path(run_dir: Path, shard: int) -> Path:
@@ -74,7 +76,7 @@ class ShardServer:
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         lock = asyncio.Lock()
 
-        async def one(req_id: int, keys: list[bytes], lines: list[bytes]) -> None:
+        async def one(req_id: int, keys: list[bytes], lines: list[bytes] | None) -> None:
             try:
                 dups = await self.handler(keys, lines)
                 answer = [req_id, True, dups]
@@ -142,9 +144,10 @@ class ShardClient:
                     fut.set_exception(LogBusyError(f"worker {self.shard} is not reachable ({error})"))
             self._pending.clear()
 
-    async def commit(self, keys: list[bytes], lines: list[bytes]) -> list[int]:
+    async def commit(self, keys: list[bytes], lines: list[bytes] | None) -> list[int]:
         """Positions (in ``keys``) of the keys the owner found already accepted; the others are
-        durable in the owner's landing log when this returns. LogBusyError when the owner is down."""
+        durable in the owner's landing log when this returns (``lines`` None: nothing is landed,
+        the owner only says which keys it has). LogBusyError when the owner is down."""
         try:
             writer = await self._connect()
         except OSError as exc:

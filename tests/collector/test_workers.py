@@ -152,3 +152,42 @@ def test_sigkill_of_a_worker_loses_no_acknowledged_event(data_dir: Path, keys: d
     counts = collections.Counter(r["event_id"] for r in landed(data_dir))
     assert all(counts[eid] == 1 for eid in acked), "every acknowledged event is landed exactly once"
     assert max(counts.values()) == 1, "no event is landed twice"
+
+
+def test_lago_batch_resent_to_another_worker_is_refused_whole(data_dir: Path, keys: dict[str, str]) -> None:
+    """A Lago batch is atomic: resent through the other worker, whose shard owns only some of its
+    ids, it is refused with 422 value_already_exist for each of them and lands nothing more."""
+
+    def ev(tid: str) -> dict:
+        return {"transaction_id": tid, "external_customer_id": "cus_a", "code": "api_calls",
+                "timestamp": "1651240791", "properties": {}}  # fmt: skip
+
+    c = CollectorProcess(data_dir, "--workers", "2").start()
+    try:
+        a, b = _conn_to_worker(c.url, 0), _conn_to_worker(c.url, 1)
+        ids = [f"lago-{i}" for i in range(10)]
+        assert {shard_of(event_key("acme", t), 2) for t in ids} == {0, 1}
+
+        def lago(conn: http.client.HTTPConnection, events: list[dict]) -> tuple[int, dict]:
+            conn.request(
+                "POST",
+                "/lago/api/v1/events/batch",
+                body=json.dumps({"events": events}).encode(),
+                headers={"Authorization": f"Bearer {keys['acme']}", "Content-Type": "application/json"},
+            )
+            resp = conn.getresponse()
+            return resp.status, json.loads(resp.read())
+
+        status, _ = lago(a, [ev(t) for t in ids])
+        assert status == 200
+        # resent with one new id through the other worker: refused whole, the new id not landed
+        status, body = lago(b, [ev(t) for t in [*ids, "lago-new"]])
+        assert status == 422
+        assert body["error_details"] == {
+            str(i): {"transaction_id": ["value_already_exist"]} for i in range(10)
+        }
+        a.close()
+        b.close()
+    finally:
+        c.stop()
+    assert sorted(r["event_id"] for r in landed(data_dir)) == sorted(ids)
