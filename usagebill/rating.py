@@ -251,6 +251,14 @@ def rate(
         progress(
             f"rating: catalog valid ({counts['customers']} customers, {counts['subscriptions']} subscriptions)"
         )
+        # prepaid credits pay invoices after tax (docs/invoices.md), so credit balances need the tax
+        # configuration: the catalog's issuer.yaml / tax_rates.yaml, else the shipped examples
+        from usagebill.invoices.tax_config import TaxConfigError, write_raw
+
+        try:
+            write_raw(Path(catalog_dir), raw_dir, announce=False)
+        except TaxConfigError as exc:
+            raise RatingError(str(exc)) from exc
         loaded, quarantined, reasons = _load_usage(
             [Path(f) for f in usage_files], workdir, raw_dir, period_end, progress
         )

@@ -384,7 +384,12 @@ class Warehouse:
     def path(self) -> Path:
         return Path(self.env["USAGEBILL_WAREHOUSE"])
 
-    def write_upstream(self, billing_lines: list[dict[str, Any]], journal: list[dict[str, Any]]) -> None:
+    def write_upstream(
+        self,
+        billing_lines: list[dict[str, Any]],
+        journal: list[dict[str, Any]],
+        credit_grants: list[dict[str, Any]] | None = None,
+    ) -> None:
         """(Re)create the upstream tables at their contract columns and types."""
         con = duckdb.connect(str(self.path))
         try:
@@ -437,14 +442,32 @@ class Warehouse:
                     'month' as billing_period, 0 as trial_days, currency
                 from staging.stg_catalog__customers"""
             )
+            con.execute("drop table if exists staging.stg_catalog__credit_grants")
+            con.execute(
+                """create table staging.stg_catalog__credit_grants (grant_id varchar, customer_id varchar,
+                currency varchar, amount decimal(38,12), granted_at date, expires_at date, description varchar)"""
+            )
+            for grant in credit_grants or []:
+                con.execute(
+                    "insert into staging.stg_catalog__credit_grants values (?, ?, ?, ?, ?, ?, ?)",
+                    [
+                        grant["grant_id"],
+                        grant["customer_id"],
+                        grant["currency"],
+                        grant["amount"],
+                        grant["granted_at"],
+                        grant.get("expires_at"),
+                        grant.get("description"),
+                    ],
+                )
             con.execute("drop table if exists usage.fct_usage_journal")
             con.execute(
                 """create table usage.fct_usage_journal (tenant_id varchar, event_id varchar, customer_id varchar,
                 meter_id varchar, event_ts timestamp, arrived_at timestamp, quantity decimal(38,12))"""
             )
-            con.executemany(
-                "insert into usage.fct_usage_journal values ('default', ?, ?, ?, ?, ?, ?)",
-                [
+            for j in journal:
+                con.execute(
+                    "insert into usage.fct_usage_journal values ('default', ?, ?, ?, ?, ?, ?)",
                     [
                         j["event_id"],
                         j["customer_id"],
@@ -452,10 +475,8 @@ class Warehouse:
                         j["event_ts"],
                         j["arrived_at"],
                         j["quantity"],
-                    ]
-                    for j in journal
-                ],
-            )
+                    ],
+                )
         finally:
             con.close()
 
