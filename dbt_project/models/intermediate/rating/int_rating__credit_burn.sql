@@ -6,10 +6,17 @@
     A grant can pay a demand when granted_at <= due date < expires_at and it is in the demand's
     currency. Burn order (documented in docs/pricing.md): earliest expiry first (never-expiring
     last), then oldest grant (granted_at), then grant_id.
-    A recursive CTE walks the demands of each customer one by one, carrying every grant's
-    remaining balance (DuckDB, PostgreSQL; Spark >= 4.1 for recursive CTEs). -#}
+    Set-based, no recursion (every engine, Spark included), no cap on demands per customer: a demand
+    takes from its eligible grants in burn order, so what grant r uses depends only on the grants
+    ranked before it. One step per burn rank (as many as the most grants a customer holds in one
+    currency, read from the data at compile time): grant r serves the demands' residuals (after ranks
+    < r) inside its window as a running allocation in demand order:
+        used(r, d) = max(0, min(residual(d), amount(r) - sum of residual(d') over eligible d' < d))
+    which is exactly what walking the demands one by one gives. -#}
 
-with recursive lines as (
+with
+
+lines as (
     select * from {{ ref('int_rating__period_lines') }}
 ),
 
@@ -66,74 +73,113 @@ ranked_grants as (
     from grants
 ),
 
-burn as (
+{%- set max_rank = 1 -%}
+{%- if execute -%}
+    {%- set counted = run_query(
+        'select max(n) from (select count(*) as n from ' ~ ref('stg_catalog__credit_grants')
+        ~ ' group by customer_id, currency) as per_customer'
+    ).columns[0].values()[0] -%}
+    {%- set max_rank = (counted or 1) | int -%}
+{%- endif %}
+residual_1 as (
     select
-        ranked_grants.customer_id,
-        ranked_grants.currency,
+        numbered_demands.customer_id,
+        numbered_demands.currency,
+        numbered_demands.demand_number,
+        numbered_demands.due_date,
+        cast(numbered_demands.demand_amount as decimal(38, 12)) as residual
+    from numbered_demands
+),
+
+{% for rank in range(1, max_rank + 1) -%}
+windowed_{{ rank }} as (
+    select
+        residual_{{ rank }}.*,
         ranked_grants.grant_id,
         ranked_grants.burn_rank,
         ranked_grants.granted_at,
         ranked_grants.expires_at,
-        cast(0 as bigint) as demand_number,
-        cast(ranked_grants.amount as decimal(38, 12)) as remaining,
-        cast(0 as decimal(38, 12)) as used
-    from ranked_grants
-    union all
+        cast(ranked_grants.amount as decimal(38, 12)) as grant_amount,
+        (
+            ranked_grants.granted_at <= residual_{{ rank }}.due_date
+            and (ranked_grants.expires_at is null or ranked_grants.expires_at > residual_{{ rank }}.due_date)
+        ) as is_eligible
+    from residual_{{ rank }}
+    inner join ranked_grants
+        on
+            residual_{{ rank }}.customer_id = ranked_grants.customer_id
+            and residual_{{ rank }}.currency = ranked_grants.currency
+            and ranked_grants.burn_rank = {{ rank }}
+),
+
+used_{{ rank }} as (
     select
-        step.customer_id,
-        step.currency,
-        step.grant_id,
-        step.burn_rank,
-        step.granted_at,
-        step.expires_at,
-        step.demand_number,
-        cast(step.remaining - step.used_now as decimal(38, 12)) as remaining,
-        cast(step.used_now as decimal(38, 12)) as used
-    from (
-        select
-            eligible.*,
-            case
-                when not eligible.is_eligible then cast(0 as decimal(38, 12))
-                when eligible.demand_amount - eligible.available_before <= 0 then cast(0 as decimal(38, 12))
-                when eligible.demand_amount - eligible.available_before < eligible.remaining
-                    then eligible.demand_amount - eligible.available_before
-                else eligible.remaining
-            end as used_now
-        from (
-            select
-                burn.customer_id,
-                burn.currency,
-                burn.grant_id,
-                burn.burn_rank,
-                burn.granted_at,
-                burn.expires_at,
-                numbered_demands.demand_number,
-                numbered_demands.demand_amount,
-                burn.remaining,
-                burn.remaining > 0
-                and burn.granted_at <= numbered_demands.due_date
-                and (burn.expires_at is null or burn.expires_at > numbered_demands.due_date) as is_eligible,
-                coalesce(sum(
-                    case
-                        when burn.remaining > 0
-                            and burn.granted_at <= numbered_demands.due_date
-                            and (burn.expires_at is null or burn.expires_at > numbered_demands.due_date)
-                            then burn.remaining
-                        else 0
-                    end
-                ) over (
-                    partition by burn.customer_id, burn.currency
-                    order by burn.burn_rank
+        windowed.*,
+        case
+            when not windowed.is_eligible then cast(0 as decimal(38, 12))
+            else cast(greatest(cast(0 as decimal(38, 12)), least(
+                windowed.residual,
+                windowed.grant_amount - coalesce(sum(case when windowed.is_eligible then windowed.residual end) over (
+                    partition by windowed.customer_id, windowed.currency
+                    order by windowed.demand_number
                     rows between unbounded preceding and 1 preceding
-                ), 0) as available_before
-            from burn
-            inner join numbered_demands
-                on
-                    burn.customer_id = numbered_demands.customer_id
-                    and burn.currency = numbered_demands.currency
-                    and numbered_demands.demand_number = burn.demand_number + 1
-        ) as eligible
-    ) as step
+                ), 0)
+            )) as decimal(38, 12))
+        end as used
+    from windowed_{{ rank }} as windowed
+),
+
+residual_{{ rank + 1 }} as (
+    select
+        residual_{{ rank }}.customer_id,
+        residual_{{ rank }}.currency,
+        residual_{{ rank }}.demand_number,
+        residual_{{ rank }}.due_date,
+        cast(residual_{{ rank }}.residual - coalesce(used_{{ rank }}.used, 0) as decimal(38, 12)) as residual
+    from residual_{{ rank }}
+    left join used_{{ rank }}
+        on
+            residual_{{ rank }}.customer_id = used_{{ rank }}.customer_id
+            and residual_{{ rank }}.currency = used_{{ rank }}.currency
+            and residual_{{ rank }}.demand_number = used_{{ rank }}.demand_number
+),
+
+{% endfor -%}
+all_used as (
+    {%- for rank in range(1, max_rank + 1) %}
+    select
+        customer_id,
+        currency,
+        grant_id,
+        burn_rank,
+        granted_at,
+        expires_at,
+        demand_number,
+        grant_amount,
+        used
+    from used_{{ rank }}
+    {%- if not loop.last %}
+    union all
+    {%- endif %}
+    {%- endfor %}
+),
+
+burn as (
+    select
+        all_used.customer_id,
+        all_used.currency,
+        all_used.grant_id,
+        all_used.burn_rank,
+        all_used.granted_at,
+        all_used.expires_at,
+        cast(all_used.demand_number as bigint) as demand_number,
+        cast(all_used.grant_amount - sum(all_used.used) over (
+            partition by all_used.customer_id, all_used.currency, all_used.grant_id
+            order by all_used.demand_number
+            rows between unbounded preceding and current row
+        ) as decimal(38, 12)) as remaining,
+        all_used.used
+    from all_used
 ),
 
 final as (

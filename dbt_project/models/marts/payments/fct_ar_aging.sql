@@ -47,7 +47,7 @@ owed as (
             when latest_state.invoice_status is null then invoices.total_minor
             else latest_state.amount_remaining_minor
         end as outstanding_minor,
-        date_diff('day', invoices.due_date, cast('{{ as_of }}' as date)) as days_past_due
+        {{ usagebill.days_between('invoices.due_date', "cast('" ~ as_of ~ "' as date)") }} as days_past_due
     from invoices
     left join latest_state
         on invoices.invoice_id = latest_state.usagebill_invoice_id
