@@ -9,7 +9,7 @@
     Parquet table in the metastore at the start of each run, and hive partitions are refreshed
     (MSCK REPAIR TABLE), so files and days loaded since the last run are seen:
       - raw sources: the folder (or file) named by meta.external_location (globs cut at the first
-        folder with a wildcard; hive partitioning and union by name -> mergeSchema);
+        folder with a wildcard; schema and hive partitions inferred from the files);
       - ledger sources (transactional tables in DuckDB, exported to Parquet by
         usagebill.spark_sources before each Spark run): USAGEBILL_SPARK_DIR/ledger/<table>.
     A source with no Parquet file yet is dropped from the metastore instead (Spark cannot infer a
@@ -78,14 +78,15 @@
     {%- do return(run_query('select path from usagebill_meta.' ~ name).columns[0].values() | list) -%}
 {%- endmacro %}
 
-{#- True when one of `paths` lies in (or is) `location`; relative locations ('../warehouse/raw/x')
-    match on their absolute tail. -#}
-{% macro spark_location_has_files(location, paths) -%}
+{#- The paths among `paths` that lie in (or are) `location`; relative locations
+    ('../warehouse/raw/x') match on their absolute tail. -#}
+{% macro spark_location_files(location, paths) -%}
     {%- set key = location.lstrip('.').rstrip('/') -%}
+    {%- set found = [] -%}
     {%- for path in paths -%}
-        {%- if path.endswith(key) or (key ~ '/') in path -%}{%- do return(true) -%}{%- endif -%}
+        {%- if path.endswith(key) or (key ~ '/') in path -%}{%- do found.append(path.split(key ~ '/') | last) -%}{%- endif -%}
     {%- endfor -%}
-    {%- do return(false) -%}
+    {%- do return(found) -%}
 {%- endmacro %}
 
 {% macro register_spark_sources() -%}
@@ -103,20 +104,31 @@
     {%- set files = usagebill.spark_parquet_files(raw_dir, 'raw_files')
         + usagebill.spark_parquet_files(spark_dir ~ '/ledger', 'ledger_files') -%}
     {%- set registered = [] -%}
+    {%- set schemas = [] -%}
     {%- for node in graph.sources.values() -%}
         {%- set found = usagebill.spark_source_location(node) -%}
         {%- if found is not none -%}
             {%- set location, partitioned = found -%}
             {%- set relation = node.schema ~ '.' ~ node.identifier -%}
-            {%- set has_files = usagebill.spark_location_has_files(location, files) -%}
-            {%- do run_query('create schema if not exists ' ~ node.schema) -%}
+            {%- set located = usagebill.spark_location_files(location, files) -%}
+            {#- hive partition columns: the key=value folders above the files (e.g. arrival_date) -#}
+            {%- set partition_columns = [] -%}
+            {%- for relative in located -%}
+                {%- for folder in relative.split('/')[:-1] -%}
+                    {%- set name = folder.split('=')[0] -%}
+                    {%- if '=' in folder and name not in partition_columns -%}{%- do partition_columns.append(name) -%}{%- endif -%}
+                {%- endfor -%}
+            {%- endfor -%}
+            {%- if not partitioned -%}{%- set partition_columns = [] -%}{%- endif -%}
+            {%- if node.schema not in schemas -%}
+                {%- do run_query('create schema if not exists ' ~ node.schema) -%}
+                {%- do schemas.append(node.schema) -%}
+            {%- endif -%}
             {%- do run_query('drop table if exists ' ~ relation) -%}
-            {%- if has_files -%}
-                {%- do run_query(
-                    'create table ' ~ relation ~ " using parquet options (mergeSchema 'true') location '"
-                    ~ location ~ "'"
-                ) -%}
-                {%- if partitioned -%}
+            {%- if located -%}
+                {#- schema and hive partitions inferred from the files -#}
+                {%- do run_query('create table ' ~ relation ~ " using parquet location '" ~ location ~ "'") -%}
+                {%- if partition_columns -%}
                     {%- do run_query('msck repair table ' ~ relation) -%}
                 {%- endif -%}
                 {%- do registered.append(relation) -%}

@@ -74,9 +74,12 @@ ranked_grants as (
 ),
 
 {%- set max_rank = 1 -%}
-{%- if execute -%}
+{%- set grants_relation = ref('stg_catalog__credit_grants') -%}
+{%- if execute and adapter.get_relation(
+        database=grants_relation.database, schema=grants_relation.schema, identifier=grants_relation.identifier
+    ) is not none -%}
     {%- set counted = run_query(
-        'select max(n) from (select count(*) as n from ' ~ ref('stg_catalog__credit_grants')
+        'select max(n) from (select count(*) as n from ' ~ grants_relation
         ~ ' group by customer_id, currency) as per_customer'
     ).columns[0].values()[0] -%}
     {%- set max_rank = (counted or 1) | int -%}

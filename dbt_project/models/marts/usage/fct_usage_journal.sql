@@ -121,7 +121,10 @@ kept_partition_rows as (
     {#- Spark insert_overwrite replaces whole event_date partitions: carry over the rows of other
         arrival windows in the partitions this window touches. Empty elsewhere. -#}
     {%- if is_incremental() and is_spark %}
-        select *
+        {#- columns by name: Spark stores the partition column (event_date) last -#}
+        select
+            tenant_id, event_id, customer_id, meter_id, event_ts, event_date, event_hour, arrived_at,
+            arrival_date, quantity, properties_json, dimensions_json, dimensions_key, source, is_late
         from {{ this }}
         where
             event_date in (select distinct first_arrivals.event_date from first_arrivals)
