@@ -6,8 +6,9 @@
 
     register_spark_sources: the loaders write Parquet files, which dbt-spark cannot read by path
     the way dbt-duckdb's external_location does. Every source is (re)registered as an external
-    Parquet table in the metastore at the start of each run, and hive partitions are refreshed
-    (MSCK REPAIR TABLE), so files and days loaded since the last run are seen:
+    Parquet table in the metastore (once; schema inferred from the files: after a loader changes
+    a file schema, `drop table` the source to register it again) and hive partitions are refreshed
+    at the start of each run (MSCK REPAIR TABLE), so files and days loaded since are seen:
       - raw sources: the folder (or file) named by meta.external_location (globs cut at the first
         folder with a wildcard; schema and hive partitions inferred from the files);
       - ledger sources (transactional tables in DuckDB, exported to Parquet by
@@ -124,11 +125,18 @@
                 {%- do run_query('create schema if not exists ' ~ node.schema) -%}
                 {%- do schemas.append(node.schema) -%}
             {%- endif -%}
-            {%- do run_query('drop table if exists ' ~ relation) -%}
+            {%- set exists = adapter.get_relation(database=none, schema=node.schema, identifier=node.identifier) is not none -%}
+            {%- if exists and not located -%}
+                {%- do run_query('drop table ' ~ relation) -%}
+            {%- endif -%}
             {%- if located -%}
-                {#- schema and hive partitions inferred from the files -#}
-                {%- do run_query('create table ' ~ relation ~ " using parquet location '" ~ location ~ "'") -%}
-                {%- if partition_columns -%}
+                {%- if not exists -%}
+                    {#- schema and hive partitions inferred from the files -#}
+                    {%- do run_query('create table ' ~ relation ~ " using parquet location '" ~ location ~ "'") -%}
+                {%- endif -%}
+                {#- Spark partitions the table only when the folder key is not also a file column (else
+                    the files are listed at every query: new days are seen without a repair) -#}
+                {%- if partition_columns and 'PARTITIONED BY' in (run_query('show create table ' ~ relation).columns[0].values()[0] | upper) -%}
                     {%- do run_query('msck repair table ' ~ relation) -%}
                 {%- endif -%}
                 {%- do registered.append(relation) -%}

@@ -51,7 +51,6 @@ keyed as (
 rounded as (
     select
         keyed.*,
-        currencies.minor_unit,
         plan_charges.included_units,
         {{ round_money('keyed.amount', 'currencies.minor_unit') }} as amount_line_rounded
     from keyed
