@@ -27,6 +27,7 @@ BENCHMARKS: list[tuple[str, list[str]]] = [
         ["bench/bench_rating.py"] + (["--customers", "10000"] if SMALL else []),
     ),
     ("marketplace hourly report, 50,000 records", ["bench/bench_marketplace.py"]),
+    ("executive report and 6-month pricing back-test vs the analytics marts", ["bench/bench_report.py"]),
 ]
 
 

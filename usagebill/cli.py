@@ -9,7 +9,11 @@ import sys
 # subcommand -> (module, function taking argv list, one-line help)
 SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
     "demo-data": ("ingestion.demo_data", "main", "generate the deterministic demo dataset (GPU cloud)"),
-    "load": ("ingestion.landing", "main", "load landing files into the raw layer (validate, quarantine)"),
+    "load": (
+        "ingestion.load_command",
+        "main",
+        "load landing files into the raw layer (validate, quarantine)",
+    ),
     "collector": ("ingestion.collector.cli", "main", "run the HTTP usage collector"),
     "keys": ("ingestion.collector.cli", "keys_main", "manage collector API keys (keys create --tenant NAME)"),
     "catalog": ("usagebill.catalog.cli", "main", "validate / normalize the pricing catalog"),
@@ -30,6 +34,17 @@ SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
         "report usage to AWS / Azure / Google marketplaces, load feeds",
     ),
     "summary": ("usagebill.summary", "main", "print the billing summary of the warehouse"),
+    "sql": ("usagebill.sql", "main", 'query the warehouse read-only: usagebill sql "select ..."'),
+    "pricing": (
+        "usagebill.pricing_lab",
+        "main",
+        "pricing lab: pricing backtest --candidate DIR --from 2026-05 --to 2026-10",
+    ),
+    "report": (
+        "usagebill.reports.executive",
+        "main",
+        "executive report (HTML + PDF): report --period 2026-Q3",
+    ),
 }
 
 

@@ -141,6 +141,27 @@ def _duckdb_relations(con: Any) -> list[str]:
     return [r[0] for r in rows]
 
 
+def _as_text(cols: list[str], types: dict[str, str]) -> str:
+    """Columns as text. Spark's Parquet timestamps are UTC instants (TIMESTAMPTZ in DuckDB): back
+    to UTC wall time first, as the DuckDB tables hold them."""
+    return ", ".join(
+        f'cast(timezone(\'UTC\', "{c}") as varchar) as "{c}"'
+        if types[c] == "TIMESTAMP WITH TIME ZONE"
+        else f'cast("{c}" as varchar) as "{c}"'
+        for c in cols
+    )
+
+
+def _differs(
+    con: Any, cols: list[str], left: tuple[str, dict[str, str]], right: tuple[str, dict[str, str]]
+) -> bool:
+    """Whether the two relations differ on `cols` as multisets of rows."""
+    a = f"select {_as_text(cols, left[1])} from {left[0]}"
+    b = f"select {_as_text(cols, right[1])} from {right[0]}"
+    sql = f"select count(*) from (({a} except all {b}) union all ({b} except all {a}))"
+    return con.execute(sql).fetchone()[0] > 0
+
+
 def compare(duckdb_path: Path, export_dir: Path) -> list[RelationParity]:
     """Every DuckDB relation against Spark's copy of the same name (Parquet under export_dir)."""
     import duckdb
@@ -161,30 +182,27 @@ def compare(duckdb_path: Path, export_dir: Path) -> list[RelationParity]:
             if files
             else f"(select * from {name} where false)"  # Spark wrote no file: no row
         )
-        duck_cols = [r[0] for r in con.execute(f"describe {name}").fetchall()]
-        spark_cols = [r[0] for r in con.execute(f"describe select * from {spark_rel}").fetchall()]
+        duck_types = dict(con.execute(f"select column_name, column_type from (describe {name})").fetchall())
+        spark_types = dict(
+            con.execute(
+                f"select column_name, column_type from (describe select * from {spark_rel})"
+            ).fetchall()
+        )
+        duck_cols = list(duck_types)
         duck_rows = con.execute(f"select count(*) from {name}").fetchone()[0]
         spark_rows = con.execute(f"select count(*) from {spark_rel}").fetchone()[0]
-        if sorted(duck_cols) != sorted(spark_cols):
-            only = sorted(set(duck_cols) ^ set(spark_cols))
+        if sorted(duck_cols) != sorted(spark_types):
+            only = sorted(set(duck_cols) ^ set(spark_types))
             results.append(
                 RelationParity(name, "different", duck_rows, spark_rows, only, "columns differ by name")
             )
             continue
 
-        def text(cols: list[str]) -> str:
-            return ", ".join(f'cast("{c}" as varchar) as "{c}"' for c in cols)
-
-        def differs(cols: list[str], name: str = name, spark_rel: str = spark_rel) -> bool:
-            a = f"select {text(cols)} from {name}"
-            b = f"select {text(cols)} from {spark_rel}"
-            sql = f"select count(*) from (({a} except all {b}) union all ({b} except all {a}))"
-            return con.execute(sql).fetchone()[0] > 0
-
-        if not differs(duck_cols):
+        duck_side, spark_side = (name, duck_types), (spark_rel, spark_types)
+        if not _differs(con, duck_cols, duck_side, spark_side):
             results.append(RelationParity(name, "identical", duck_rows, spark_rows))
         else:
-            columns = [c for c in duck_cols if differs([c])]
+            columns = [c for c in duck_cols if _differs(con, [c], duck_side, spark_side)]
             results.append(RelationParity(name, "different", duck_rows, spark_rows, columns, "values differ"))
     con.close()
     return results
@@ -195,8 +213,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--size", default="tiny", help="demo data size: tiny (default) | small")
     parser.add_argument("--work", type=Path, default=PROJECT_ROOT / "warehouse" / "spark_parity")
     parser.add_argument("--out", type=Path, default=PROJECT_ROOT / "warehouse" / "spark_parity.json")
+    parser.add_argument(
+        "--compare-only", action="store_true", help="compare the relations of an earlier run in --work"
+    )
     args = parser.parse_args(argv)
     work: Path = args.work.resolve()
+    if args.compare_only:
+        return _report(
+            args, work, compare(work / "duckdb" / "usagebill.duckdb", work / "spark_export"), {}, []
+        )
     if work.exists():
         shutil.rmtree(work)
     (work / "duckdb").mkdir(parents=True)
@@ -226,6 +251,17 @@ def main(argv: list[str] | None = None) -> int:
 
     _say("comparing every relation")
     results = compare(work / "duckdb" / "usagebill.duckdb", export_dir)
+    return _report(args, work, results, timings, windows, started)
+
+
+def _report(
+    args: argparse.Namespace,
+    work: Path,
+    results: list[RelationParity],
+    timings: dict[str, float],
+    windows: list[tuple[date, date]],
+    started: float | None = None,
+) -> int:
     different = [r for r in results if r.status != "identical"]
     report = {
         "dataset": args.size,
@@ -235,16 +271,18 @@ def main(argv: list[str] | None = None) -> int:
         "identical": len(results) - len(different),
         "different": len(different),
         "build_seconds": {k: round(v, 1) for k, v in timings.items()},
-        "total_seconds": round(time.monotonic() - started, 1),
+        "total_seconds": round(time.monotonic() - started, 1) if started else None,
         "results": [asdict(r) for r in results],
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2) + "\n")
     for r in different:
         print(f"    DIFFERENT {r.relation}: {r.detail} {', '.join(r.differing_columns)}")
+    seconds = ", ".join(f"{k} {v:.0f} s" for k, v in timings.items())
     print(
-        f"{report['identical']} of {report['relations']} relations identical; "
-        f"dbt build DuckDB {timings['duckdb']:.0f} s, Spark {timings['spark']:.0f} s; report {args.out}"
+        f"{report['identical']} of {report['relations']} relations identical"
+        + (f"; dbt builds: {seconds}" if seconds else "")
+        + f"; report {args.out}"
     )
     return 1 if different else 0
 

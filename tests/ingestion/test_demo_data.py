@@ -197,3 +197,29 @@ def test_small_dataset_shape(tmp_path: Path) -> None:
 def test_cli_writes_tiny(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--size", "tiny", "--out", str(tmp_path)]) == 0
     assert "541 events (+3 duplicates, 4 malformed, 2 late) in 5 landing files" in capsys.readouterr().out
+
+
+def test_demo_never_overwrites_a_users_catalog(tmp_path):
+    """`make dev` / `make demo` regenerate the demo data; a price book the user edited stays as it is."""
+    generate(tmp_path, size="tiny", seed=1)
+    catalog = tmp_path / "catalog"
+    plans = catalog / "plans.yaml"
+    demo_plans = plans.read_bytes()
+    # Untouched demo files are the demo's to rewrite: a second run leaves them byte-identical.
+    generate(tmp_path, size="tiny", seed=1)
+    assert plans.read_bytes() == demo_plans
+    # The user edits a price: the next demo run keeps the edit and puts its own version beside it.
+    edited = demo_plans + b"\n# my edit: price raised on 2026-12-01\n"
+    plans.write_bytes(edited)
+    (catalog / "my_deals.yaml").write_text("# the user's own file\n")
+    generate(tmp_path, size="tiny", seed=1)
+    assert plans.read_bytes() == edited
+    assert (tmp_path / "demo_catalog" / "plans.yaml").read_bytes() == demo_plans
+    assert (catalog / "my_deals.yaml").read_text() == "# the user's own file\n"
+    # A file the user wrote before the demo ever ran is theirs too.
+    other = tmp_path / "other"
+    (other / "catalog").mkdir(parents=True)
+    (other / "catalog" / "customers.yaml").write_text("customers: []\n")
+    generate(other, size="tiny", seed=1)
+    assert (other / "catalog" / "customers.yaml").read_text() == "customers: []\n"
+    assert (other / "demo_catalog" / "customers.yaml").exists()

@@ -14,7 +14,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from ingestion.demo_data import generate
-from ingestion.landing import QUARANTINE_SCHEMA, USAGE_EVENTS_SCHEMA, load_landing, main, read_manifest
+from ingestion.landing import QUARANTINE_SCHEMA, USAGE_EVENTS_SCHEMA, load_landing, read_manifest
+from ingestion.load_command import main
 
 
 def quiet(_: str) -> None:

@@ -80,4 +80,4 @@ def test_definitions_expose_the_source_assets() -> None:
 
     keys = {a.key for a in defs.assets}  # type: ignore[union-attr]
     assert keys == {SQL_KEY, S3_KEY, CW_KEY}
-    assert defs.get_schedule_def("storage_sampling_schedule").cron_schedule == "5 * * * *"
+    assert defs.resolve_schedule_def("storage_sampling_schedule").cron_schedule == "5 * * * *"

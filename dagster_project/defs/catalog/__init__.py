@@ -12,6 +12,7 @@ nothing is billed from an invalid catalog.
 
 import dagster as dg
 
+from dagster_project import flow
 from usagebill import paths
 
 CATALOG = dg.AssetKey(["raw", "catalog"])
@@ -19,7 +20,7 @@ CATALOG = dg.AssetKey(["raw", "catalog"])
 
 @dg.asset(
     key=CATALOG,
-    group_name="raw",
+    group_name=flow.CATALOG,
     kinds={"python", "parquet"},
     description="The validated, normalized pricing catalog (raw/catalog/*.parquet), one file per table.",
 )

@@ -1,7 +1,8 @@
 """The dbt project as Dagster assets.
 
 Rules (no per-model lists in Python):
-- asset key = [schema, model]; group = schema; dbt sources in source `raw` are the Python
+- asset key = [schema, model]; group = the step of the flow (meta.dagster.group, set by folder in
+  dbt_project.yml; see dagster_project/flow.py); dbt sources in source `raw` are the Python
   loader assets ["raw", table]; source `ledger` tables are written by the exporters.
 - models tagged `partitioned_daily` (the usage journal and the rollups built from it
   incrementally) run per daily partition with the half-open window [min_date, max_date)
@@ -84,9 +85,12 @@ class UsagebillDbtTranslator(DagsterDbtTranslator):
         return dg.AssetKey([schema, dbt_resource_props["name"]])
 
     def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
-        meta_group = dbt_resource_props.get("meta", {}).get("dagster", {}).get("group")
-        if meta_group:
-            return meta_group
+        # The step of the flow (dagster_project/flow.py), set by folder in dbt_project.yml or, for a
+        # source, on the source (its tables inherit it).
+        for meta in (dbt_resource_props.get("meta"), dbt_resource_props.get("source_meta")):
+            meta_group = (meta or {}).get("dagster", {}).get("group")
+            if meta_group:
+                return meta_group
         return dbt_resource_props.get("config", {}).get("schema") or dbt_resource_props["schema"]
 
 

@@ -21,6 +21,7 @@ from typing import Any
 
 import dagster as dg
 
+from dagster_project import flow
 from dagster_project.partitions import HISTORY_START, daily_partitions
 from usagebill import paths
 
@@ -49,7 +50,7 @@ def _days(context: dg.AssetExecutionContext) -> list[date]:
     specs=[
         dg.AssetSpec(
             USAGE_EVENTS,
-            group_name="raw",
+            group_name=flow.COLLECT,
             deps=SOURCE_LANDING_ASSETS,
             description="Valid usage events as landed (raw/usage_events/arrival_date=*/), one Parquet file per "
             "landing file; partitioned by arrival day. Duplicated event ids are kept (the journal dedups).",
@@ -57,7 +58,7 @@ def _days(context: dg.AssetExecutionContext) -> list[date]:
         ),
         dg.AssetSpec(
             QUARANTINE,
-            group_name="raw",
+            group_name=flow.COLLECT,
             description="Rejected records with source_file, line_number, raw_record, field, rule and reason "
             "(raw/quarantine/arrival_date=*/).",
             kinds={"python", "parquet"},
@@ -110,7 +111,7 @@ def raw_usage_landing(context: dg.AssetExecutionContext) -> Any:
 
 @dg.asset(
     key=CLOUD_COSTS,
-    group_name="raw",
+    group_name=flow.ANALYTICS,
     kinds={"python", "parquet"},
     description="FOCUS cost exports (DATA_DIR/costs/*.csv) validated into raw/cloud_costs; amounts are exact "
     "decimal strings; bad rows quarantined.",

@@ -13,6 +13,8 @@ from collections.abc import Iterator
 import dagster as dg
 from dagster import AssetExecutionContext
 
+from dagster_project import flow
+
 ISSUER_KEY = dg.AssetKey(["raw", "catalog_issuer"])
 TAX_RATES_KEY = dg.AssetKey(["raw", "catalog_tax_rates"])
 
@@ -20,10 +22,10 @@ TAX_RATES_KEY = dg.AssetKey(["raw", "catalog_tax_rates"])
 @dg.multi_asset(
     specs=[
         dg.AssetSpec(
-            ISSUER_KEY, group_name="raw", description="The seller printed on invoices (issuer.yaml)."
+            ISSUER_KEY, group_name=flow.CATALOG, description="The seller printed on invoices (issuer.yaml)."
         ),
         dg.AssetSpec(
-            TAX_RATES_KEY, group_name="raw", description="Tax rates by jurisdiction (tax_rates.yaml)."
+            TAX_RATES_KEY, group_name=flow.CATALOG, description="Tax rates by jurisdiction (tax_rates.yaml)."
         ),
     ],
     name="invoicing_tax_config",
@@ -39,7 +41,7 @@ def invoicing_tax_config(context: AssetExecutionContext) -> Iterator[dg.Material
 @dg.asset(
     key=["reports", "invoice_documents"],
     deps=[dg.AssetKey(["billing", "fct_invoices"]), dg.AssetKey(["billing", "fct_credit_notes"])],
-    group_name="reports",
+    group_name=flow.INVOICE,
     description="Tax-compliant HTML and PDF for every issued invoice and credit/debit note (reports/invoices).",
 )
 def invoice_documents(context: AssetExecutionContext) -> dg.MaterializeResult:

@@ -7,14 +7,19 @@ from __future__ import annotations
 
 import dagster as dg
 
+from dagster_project.defs.jobs.alerts import report_failed_runs
+
 DAILY_BILLING_JOB = "daily_billing"
 HOURLY_EXPORTS_JOB = "marketplace_hourly_job"  # defined in dagster_project/defs/marketplace
 
 hourly_assets = dg.AssetSelection.tag("usagebill/cadence", "hourly")
+# Assets with their own cadence (hourly marketplace reports, quarterly executive report) are not
+# part of the daily job: a job runs one partitioning.
+other_cadences = hourly_assets | dg.AssetSelection.tag("usagebill/cadence", "quarterly")
 
 daily_billing_job = dg.define_asset_job(
     DAILY_BILLING_JOB,
-    selection=dg.AssetSelection.all() - hourly_assets,
+    selection=dg.AssetSelection.all() - other_cadences,
     description="Load the day's usage, rebuild the journal window, rate, invoice, export to Stripe, refresh analytics.",
 )
 
@@ -29,7 +34,7 @@ EXPORT_LEDGER_MARTS_JOB = "refresh_export_ledger_marts"
 export_ledger_marts_job = dg.define_asset_job(
     EXPORT_LEDGER_MARTS_JOB,
     selection=dg.AssetSelection.key_prefixes(["ledger"], include_sources=True).downstream(include_self=False)
-    - hourly_assets,
+    - other_cadences,
     description="Rebuild the marts that read the export ledgers (after an hourly marketplace run).",
 )
 
@@ -38,5 +43,6 @@ export_ledger_marts_job = dg.define_asset_job(
 defs = dg.Definitions(
     jobs=[daily_billing_job, export_ledger_marts_job],
     schedules=[daily_billing_schedule],
+    sensors=[report_failed_runs],
     executor=dg.in_process_executor,
 )

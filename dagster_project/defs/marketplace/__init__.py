@@ -16,6 +16,7 @@ Settings and secrets come from environment variables only (docs/marketplaces.md)
 
 import dagster as dg
 
+from dagster_project import flow
 from exports.marketplace.run import (
     REPLAY_DELAY,
     configured_now,
@@ -37,7 +38,7 @@ CLOCK_TAG = "usagebill/marketplace_now"
 
 @dg.asset(
     key=CATALOG,
-    group_name="raw",
+    group_name=flow.MARKETPLACES,
     description="Marketplace offering catalog and customer identities "
     "(YAML, validated) as raw Parquet for dbt.",
 )
@@ -49,7 +50,7 @@ def marketplace_catalog(context: dg.AssetExecutionContext) -> dg.MaterializeResu
 @dg.asset(
     key=["raw", "marketplace_revenue_feeds"],
     deps=[CATALOG],
-    group_name="raw",
+    group_name=flow.MARKETPLACES,
     description="Marketplace revenue feeds (AWS billing events, Azure/Google reports) as raw Parquet. "
     "Bad rows are quarantined with their reason.",
 )
@@ -64,7 +65,7 @@ def _usage_asset(marketplace: str) -> dg.AssetsDefinition:
         deps=[USAGE_HOURLY, BILLED_HOURLY, CATALOG],
         partitions_def=hourly_partitions,
         backfill_policy=dg.BackfillPolicy.single_run(),
-        group_name="exports",
+        group_name=flow.MARKETPLACES,
         tags={"usagebill/cadence": "hourly"},  # excluded from the daily billing job (defs/jobs)
         description=f"Hourly usage reported to the {marketplace} marketplace exactly once "
         "(ledger.marketplace_reports; mart marketplace.fct_marketplace_reporting_ledger).",
@@ -113,8 +114,17 @@ marketplace_hourly_schedule = dg.build_schedule_from_partitioned_job(
     default_status=dg.DefaultScheduleStatus.STOPPED,
 )
 
+# The exactly-once reporting ledger, written by the usage assets above and read by dbt (source
+# `ledger`): declared here so that it sits in the marketplaces step of the lineage.
+marketplace_reports_ledger = dg.AssetSpec(
+    ["ledger", "marketplace_reports"],
+    group_name=flow.MARKETPLACES,
+    description="The marketplace reporting ledger (warehouse schema `ledger`): one row per state change of "
+    "a customer-dimension-hour; written only by the marketplace usage assets.",
+)
+
 defs = dg.Definitions(
-    assets=[marketplace_catalog, marketplace_revenue_feeds, *usage_assets],
+    assets=[marketplace_catalog, marketplace_revenue_feeds, *usage_assets, marketplace_reports_ledger],
     jobs=[marketplace_hourly_job],
     schedules=[marketplace_hourly_schedule],
 )

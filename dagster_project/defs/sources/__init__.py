@@ -26,6 +26,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from dagster_project import flow
 from dagster_project.partitions import daily_partitions
 from usagebill import paths
 
@@ -71,8 +72,9 @@ def _check(key: dg.AssetKey) -> list[dg.AssetCheckSpec]:
 
 @dg.asset(
     key=SQL_KEY,
-    group_name="sources",
+    group_name=flow.COLLECT,
     partitions_def=daily_partitions,
+    backfill_policy=dg.BackfillPolicy.single_run(),  # _window() reads the whole range
     check_specs=_check(SQL_KEY),
     description="Usage measured by SQL queries against operational PostgreSQL databases (USAGEBILL_SQL_SOURCES).",
     kinds={"postgres", "python"},
@@ -98,7 +100,7 @@ def sql_usage(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
 
 @dg.asset(
     key=S3_KEY,
-    group_name="sources",
+    group_name=flow.COLLECT,
     check_specs=_check(S3_KEY),
     description="Bytes stored per customer under s3://USAGEBILL_STORAGE_BUCKET/<prefix><customer>/, as storage_gb.",
     kinds={"s3", "python"},
@@ -121,8 +123,9 @@ def s3_storage_usage(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
 
 @dg.asset(
     key=CW_KEY,
-    group_name="sources",
+    group_name=flow.COLLECT,
     partitions_def=daily_partitions,
+    backfill_policy=dg.BackfillPolicy.single_run(),  # _window() reads the whole range
     check_specs=_check(CW_KEY),
     description="A CloudWatch metric per EC2 instance tagged usagebill:customer, one event per instance and hour.",
     kinds={"cloudwatch", "python"},

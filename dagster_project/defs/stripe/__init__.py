@@ -21,6 +21,8 @@ from typing import Optional
 
 import dagster as dg
 
+from dagster_project import flow
+
 STRIPE_INVOICES = dg.AssetKey(["exports", "stripe_invoices"])
 STRIPE_EVENTS = dg.AssetKey(["raw", "stripe_events"])
 FCT_INVOICES = dg.AssetKey(["billing", "fct_invoices"])
@@ -57,7 +59,7 @@ def _env(name: str) -> dg.EnvVar | None:
 @dg.asset(
     key=STRIPE_INVOICES,
     deps=[FCT_INVOICES, FCT_CREDIT_NOTES],
-    group_name="exports",
+    group_name=flow.PAY,
     description="Issued invoices, debit and credit notes sent to Stripe exactly once (ledger.stripe_exports). "
     "Dry run (planned calls only) when STRIPE_API_KEY and STRIPE_API_BASE are unset.",
 )
@@ -131,7 +133,7 @@ def stripe_reconciliation(
 @dg.asset(
     key=STRIPE_EVENTS,
     deps=[STRIPE_INVOICES],
-    group_name="raw",
+    group_name=flow.PAY,
     description="Stripe payment events polled from /v1/events (webhook fallback), one Parquet file per event id "
     "under USAGEBILL_RAW_DIR/stripe_events/.",
 )
