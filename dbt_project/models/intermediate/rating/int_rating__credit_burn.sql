@@ -14,6 +14,18 @@
         used(r, d) = max(0, min(residual(d), amount(r) - sum of residual(d') over eligible d' < d))
     which is exactly what walking the demands one by one gives. -#}
 
+{%- set max_rank = 1 -%}
+{%- set grants_relation = ref('stg_catalog__credit_grants') -%}
+{%- if execute and adapter.get_relation(
+        database=grants_relation.database, schema=grants_relation.schema, identifier=grants_relation.identifier
+    ) is not none -%}
+    {%- set counted = run_query(
+        'select max(n) from (select count(*) as n from ' ~ grants_relation
+        ~ ' group by customer_id, currency) as per_customer'
+    ).columns[0].values()[0] -%}
+    {%- set max_rank = (counted or 1) | int -%}
+{%- endif %}
+
 with
 
 lines as (
@@ -73,17 +85,6 @@ ranked_grants as (
     from grants
 ),
 
-{%- set max_rank = 1 -%}
-{%- set grants_relation = ref('stg_catalog__credit_grants') -%}
-{%- if execute and adapter.get_relation(
-        database=grants_relation.database, schema=grants_relation.schema, identifier=grants_relation.identifier
-    ) is not none -%}
-    {%- set counted = run_query(
-        'select max(n) from (select count(*) as n from ' ~ grants_relation
-        ~ ' group by customer_id, currency) as per_customer'
-    ).columns[0].values()[0] -%}
-    {%- set max_rank = (counted or 1) | int -%}
-{%- endif %}
 residual_1 as (
     select
         numbered_demands.customer_id,

@@ -36,9 +36,9 @@ filter_dimensions as (
     from meter_filters
 ),
 
-{#- (meter, dimensions) pairs that some filter dimension of the meter rejects (no allowed value
-    matches). A join, not a correlated subquery two levels deep: that runs on every engine. -#}
 filtered_dimension_sets as (
+    {#- (meter, dimensions) pairs that some filter dimension of the meter rejects (no allowed value
+        matches): a join, not a correlated subquery two levels deep, runs on every engine -#}
     select distinct
         journal.meter_id,
         journal.dimensions_json
@@ -58,7 +58,8 @@ filter_failures as (
         on
             filter_dimensions.meter_id = meter_filters.meter_id
             and filter_dimensions.dimension = meter_filters.dimension
-            and meter_filters.value = {{ json_property('filtered_dimension_sets.dimensions_json', 'filter_dimensions.dimension') }}
+            and meter_filters.value
+            = {{ json_property('filtered_dimension_sets.dimensions_json', 'filter_dimensions.dimension') }}
     where meter_filters.meter_id is null
 ),
 

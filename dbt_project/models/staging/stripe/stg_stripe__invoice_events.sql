@@ -23,7 +23,8 @@ final as (
         cast({{ usagebill.json_path_text('payload_json', '$.data.object.total') }} as bigint) as total_minor,
         cast({{ usagebill.json_path_text('payload_json', '$.data.object.amount_due') }} as bigint) as amount_due_minor,
         cast({{ usagebill.json_path_text('payload_json', '$.data.object.amount_paid') }} as bigint) as amount_paid_minor,
-        cast({{ usagebill.json_path_text('payload_json', '$.data.object.amount_remaining') }} as bigint) as amount_remaining_minor,
+        cast({{ usagebill.json_path_text('payload_json', '$.data.object.amount_remaining') }} as bigint)
+            as amount_remaining_minor,
         cast({{ usagebill.json_path_text('payload_json', '$.data.object.attempt_count') }} as integer) as attempt_count,
         coalesce(cast({{ usagebill.json_path_text('payload_json', '$.data.object.paid_out_of_band') }} as boolean), false)
             as paid_out_of_band,
