@@ -1,15 +1,18 @@
-"""Collector throughput benchmark: 1,000-event batches with durable (fsync'd) acknowledgements.
+"""Collector throughput benchmark: durable (fsync'd) acknowledgements at batch sizes 1, 100, 1000.
 
     .venv/bin/python bench/bench_collector.py [--seconds 8] [--concurrency 8] [--batch 1000]
+                                              [--batch-sizes 1,100,1000]
 
 Runs on this machine only (127.0.0.1), three phases of ``--seconds`` each, in one run:
 1. baseline "fsync-append": the same request bodies appended to a file with fdatasync after each
    batch, no HTTP (the storage floor for one-batch-per-fsync);
 2. baseline "http-noop": the same POSTs, same client, to an aiohttp handler that reads the body and
    answers a constant (the HTTP + framework floor);
-3. the collector (``usagebill collector``) with durable acks: parse, validate every event, dedup,
-   group-commit fsync, per-event answers.
-Prints events/s, p50/p99 ack latency, the collector's CPU use, and the ratios to the baselines.
+3. the collector (``usagebill collector``, rate limit off) with durable acks: parse, validate every
+   event, dedup, group-commit fsync, per-event answers; once per batch size of --batch-sizes, each
+   phase with fresh event ids.
+Prints events/s, p50/p99 ack latency, the collector's CPU time per event (from /proc, so the load
+generator's CPU is not counted) per batch size, and the ratios to the baselines (batch --batch).
 """
 
 from __future__ import annotations
@@ -164,6 +167,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--concurrency", type=int, default=8, help="requests in flight")
     p.add_argument("--batch", type=int, default=1000, help="events per request")
     p.add_argument("--max-batches", type=int, default=1500, help="request bodies prepared per phase")
+    p.add_argument("--batch-sizes", default="1,100,1000", help="collector phases: events per request")
     args = p.parse_args(argv)
 
     from ingestion.collector.keys import create_key
@@ -202,45 +206,61 @@ def main(argv: list[str] | None = None) -> int:
         results["http-noop"] = acked / elapsed
         report("http-noop", acked / elapsed, lat)
 
-        print("phase 3/3: collector, durable acks (fsync before answering)", flush=True)
+        sizes = [int(x) for x in args.batch_sizes.split(",") if x.strip()]
+        print(f"phase 3/3: collector, durable acks (fsync before answering), batch sizes {sizes}", flush=True)
         data_dir = tmpdir / "data"
         key = create_key(data_dir / "keys", "bench")
         env = {**os.environ, "USAGEBILL_DATA_DIR": str(data_dir), "PYTHONUNBUFFERED": "1"}
         coll = subprocess.Popen(
-            [sys.executable, "-m", "usagebill.cli", "collector", "--port", "0", "--data-dir", str(data_dir)],
+            [sys.executable, "-m", "usagebill.cli", "collector", "--port", "0", "--data-dir", str(data_dir),
+             "--rate-limit-events", "0"],
             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         )  # fmt: skip
+        total_acked = 0
+        per_size: dict[int, tuple[float, float]] = {}
         try:
             url = wait_ready(coll, r"http://127\.0\.0\.1:\d+")
-            cpu0, t0, own0 = cpu_seconds(coll.pid), time.perf_counter(), time.process_time()
             headers = {"Content-Type": "application/json", "Authorization": f"Bearer {key}"}
-            acked, elapsed, lat, errors = asyncio.run(
-                load(f"{url}/v1/events", headers, bodies[2], args.seconds, args.concurrency, args.batch)
-            )
-            cpu = cpu_seconds(coll.pid) - cpu0
-            wall = time.perf_counter() - t0
-            own = time.process_time() - own0
+            for k, size in enumerate(sizes):
+                n_bodies = min(max(1, args.max_batches * args.batch // size), 200_000)
+                phase_bodies = (
+                    bodies[2] if size == args.batch else [make_body(10 + k, b, size) for b in range(n_bodies)]
+                )
+                cpu0, t0, own0 = cpu_seconds(coll.pid), time.perf_counter(), time.process_time()
+                acked, elapsed, lat, errors = asyncio.run(
+                    load(f"{url}/v1/events", headers, phase_bodies, args.seconds, args.concurrency, size)
+                )
+                cpu = cpu_seconds(coll.pid) - cpu0
+                wall = time.perf_counter() - t0
+                own = time.process_time() - own0
+                total_acked += acked
+                eps = acked / elapsed
+                us = cpu / max(acked, 1) * 1e6
+                per_size[size] = (eps, us)
+                report(f"collector b={size}", eps, lat)
+                print(
+                    f"    collector CPU {us:.1f} us/event ({cpu / wall * 100:.0f}% of one core); errors {errors}; "
+                    f"load generator CPU {own / wall * 100:.0f}% of one core",
+                    flush=True,
+                )
             metrics = asyncio.run(_get(f"{url}/metrics"))
         finally:
             stop(coll)
-        eps = acked / elapsed
+        eps, us_per_event = per_size.get(args.batch, next(iter(per_size.values())))
         results["collector"] = eps
-        report("collector", eps, lat)
         fsyncs = re.search(r"usagebill_collector_fsyncs_total (\d+)", metrics)
         groups = re.search(r"usagebill_collector_commit_groups_total (\d+)", metrics)
+        print(f"  machine load average {os.getloadavg()[0]:.2f}; fsyncs {fsyncs.group(1) if fsyncs else '?'}, "
+              f"commit groups {groups.group(1) if groups else '?'}")  # fmt: skip
+        print("  batch  events/s (durable)  collector CPU us/event  (goal at 1000: <= 4.0 us)")
+        for size, (e, u) in per_size.items():
+            print(f"  {size:>5}  {e:>18,.0f}  {u:>22.1f}")
         print(
-            f"  load generator CPU {own / wall * 100:.0f}% of one core; machine load average {os.getloadavg()[0]:.2f}"
-        )
-        print(f"  collector errors: {errors}; CPU {cpu / wall * 100:.0f}% of one core "
-              f"({cpu / max(acked, 1) * 1e6:.1f} us CPU per event); "
-              f"fsyncs {fsyncs.group(1) if fsyncs else '?'}, commit groups {groups.group(1) if groups else '?'}")  # fmt: skip
-        us_per_event = cpu / max(acked, 1) * 1e6
-        print(
-            f"  CPU-bound ceiling of the single-process collector on one uncontended core: "
+            f"  CPU-bound ceiling of one collector process on one uncontended core at batch {args.batch}: "
             f"~{1e6 / us_per_event:,.0f} events/s (1e6 / {us_per_event:.1f} us)"
         )
         landed = sum(1 for f in (data_dir / "landing/usage/collector").glob("*.jsonl") for _ in f.open("rb"))
-        print(f"  landed lines after shutdown: {landed:,} (acknowledged: {acked:,})")
+        print(f"  landed lines after shutdown: {landed:,} (acknowledged: {total_acked:,})")
 
     print()
     print(f"collector / http-noop    = {results['collector'] / results['http-noop']:.2f}")

@@ -27,7 +27,12 @@ BENCHMARKS: list[tuple[str, list[str]]] = [
         ["bench/bench_rating.py"] + (["--customers", "10000"] if SMALL else []),
     ),
     ("marketplace hourly report, 50,000 records", ["bench/bench_marketplace.py"]),
+    (
+        "Stripe export: achieved vs configured request rate (25/s test mode, 100/s live)",
+        ["bench/bench_stripe_export.py"] + (["--customers", "40"] if SMALL else []),
+    ),
     ("executive report and 6-month pricing back-test vs the analytics marts", ["bench/bench_report.py"]),
+    ("month close: 100M events, 100,000 customers (BENCH_SCALE=0.01 for 1M)", ["bench/bench_month_close.py"]),
 ]
 
 

@@ -15,6 +15,10 @@ Guarantees (docs/sdk.md):
 - Batches go out when ``batch_size`` events are waiting or every ``flush_interval`` seconds, from a
   background thread; connection errors, 429 and 5xx are retried with exponential backoff and full
   jitter. Nothing is ever dropped: after ``max_retries`` the batch stays spooled and is tried again.
+- One bad event never blocks the others: an event the collector answers ``rejected`` goes to
+  ``spool_dir/dead-letter.jsonl`` with its reason; a batch refused as a whole (400, 413, 422, or
+  a 500 that persists through the retries) is split in halves until the refused event is alone,
+  which is dead-lettered with the answer; everything after it is delivered.
 - Quantities are exact: ``Decimal``, ``int`` or a decimal ``str``. A ``float`` raises TypeError
   (its exact value is already lost; pass ``Decimal("0.1")`` or ``"0.1"``).
 """
@@ -44,6 +48,10 @@ from typing import Any
 log = logging.getLogger("usagebill.client")
 
 _RETRY_STATUS = {408, 425, 429, 500, 502, 503, 504}
+# answers that refuse the request because of its content: split the batch to find the culprit
+_CONTENT_REFUSED = {400, 413, 422}
+MAX_KEPT_REJECTIONS = 1000
+DEAD_LETTER_FILE = "dead-letter.jsonl"
 
 
 class DeliveryError(RuntimeError):
@@ -127,7 +135,9 @@ class UsageClient:
         self.source = source
         self.spool_file_events = spool_file_events
         self.flush_on_exit_timeout = flush_on_exit_timeout
-        self.rejections: list[dict[str, Any]] = []  # answers of events the collector quarantined
+        self.rejections: list[dict[str, Any]] = []  # last answers of rejected events (at most 1,000)
+        self.dead_letter_path = Path(spool_dir) / DEAD_LETTER_FILE
+        self.dead_lettered = 0
         self.last_error: str | None = None
         self.sent = {"accepted": 0, "duplicate": 0, "rejected": 0}
 
@@ -313,11 +323,11 @@ class UsageClient:
                     return
                 batch = [self._pending[i] for i in range(min(self.batch_size, len(self._pending)))]
                 self._in_flight = len(batch)
-            ok = self._deliver(batch)
+            settled = self._deliver(batch)
             last_send = time.monotonic()
             with self._cond:
-                if ok:
-                    for _ in batch:
+                if settled:
+                    for _ in range(settled):
                         self._pending.popleft()
                     self._advance_cursor()
                 if not self._pending:
@@ -336,44 +346,108 @@ class UsageClient:
                 with contextlib.suppress(FileNotFoundError):
                     path.unlink()
 
-    def _deliver(self, batch: list[_Pending]) -> bool:
-        """POST one batch with retries; True once the collector answered for every event."""
+    def _deliver(self, batch: list[_Pending]) -> int:
+        """POST one batch with retries; return how many events from its front are settled
+        (acknowledged by the collector, or dead-lettered); the rest stay spooled."""
         body = b"[" + b",".join(p.data for p in batch) + b"]"
+        status: int = 0
+        payload: Any = None
         for attempt in range(self.max_retries + 1):
             if self._closed:
-                return False
+                return 0
             status, payload, retry_after = self._post(body)
             if status == 200:
                 answers = payload.get("results", []) if isinstance(payload, dict) else []
                 for a in answers:
-                    self.sent[a.get("status", "accepted")] = self.sent.get(a.get("status", "accepted"), 0) + 1
-                    if a.get("status") == "rejected":
-                        self.rejections.append(a)
-                        log.warning(
-                            "usagebill collector rejected event %s: %s", a.get("event_id"), a.get("reason")
-                        )
+                    outcome = a.get("status", "accepted")
+                    self.sent[outcome] = self.sent.get(outcome, 0) + 1
+                    if outcome == "rejected":
+                        idx = a.get("index")
+                        if isinstance(idx, int) and 0 <= idx < len(batch):
+                            self._dead_letter(batch[idx], a)
                 self.last_error = None
-                return True
-            if status == 413 and len(batch) > 1:
-                half = len(batch) // 2
-                return self._deliver(batch[:half]) and self._deliver(batch[half:])
+                return len(batch)
             self.last_error = f"HTTP {status}: {payload}" if status else str(payload)
+            if status in _CONTENT_REFUSED:
+                return self._split(batch, status, payload)
             if status and status not in _RETRY_STATUS and status < 500:
-                # 400/401/403/413...: retrying soon will not help; keep the events spooled
+                # 401/403...: not the events' fault; retrying soon will not help; keep them spooled
                 log.error("usagebill collector refused a batch (%s); events stay spooled", self.last_error)
                 self._sleep(self.backoff_cap)
-                return False
+                return 0
             if attempt < self.max_retries:
                 delay = random.uniform(0, min(self.backoff_cap, self.backoff_base * (2**attempt)))
                 if retry_after is not None:
                     delay = max(delay, retry_after)
                 self._sleep(delay)
+        if status == 500:
+            # a 500 through every retry while the collector answers: possibly one event it cannot
+            # process; find it so the others are not held behind it
+            return self._split(batch, status, payload)
         log.warning(
             "usagebill client: batch not delivered after %d retries (%s); kept spooled",
             self.max_retries,
             self.last_error,
         )
-        return False
+        return 0
+
+    def _split(self, batch: list[_Pending], status: int, payload: Any) -> int:
+        """The collector refused the whole batch: deliver its halves separately, so only the event
+        that causes the refusal is left; that one goes to the dead-letter file with the answer."""
+        if len(batch) == 1:
+            reason = payload.get("detail") or payload.get("error") if isinstance(payload, dict) else None
+            self._dead_letter(
+                batch[0],
+                {
+                    "status": "refused",
+                    "http_status": status,
+                    "reason": str(reason or payload),
+                    "answer": payload,
+                },
+            )
+            return 1
+        half = len(batch) // 2
+        settled = 0
+        for part in (batch[:half], batch[half:]):
+            n = self._deliver(part)
+            settled += n
+            if n < len(part):
+                break
+        return settled
+
+    def _dead_letter(self, pending: _Pending, answer: dict[str, Any]) -> None:
+        """Keep an event the collector will not take, with why, in spool_dir/dead-letter.jsonl
+        (appended, fsync'd): fix it and record it again, or drop it knowingly."""
+        try:
+            event: Any = json.loads(pending.data)
+        except ValueError:
+            event = pending.data.decode("utf-8", errors="replace")
+        record = {
+            "dead_lettered_at": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
+            "event_id": pending.event_id,
+            "event": event,
+            "status": answer.get("status"),
+            "field": answer.get("field"),
+            "rule": answer.get("rule"),
+            "reason": answer.get("reason"),
+        }
+        if "http_status" in answer:
+            record["http_status"] = answer["http_status"]
+        fd = os.open(self.dead_letter_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        try:
+            os.write(fd, json.dumps(record, separators=(",", ":")).encode() + b"\n")
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        self.dead_lettered += 1
+        self.rejections.append(answer)
+        del self.rejections[:-MAX_KEPT_REJECTIONS]
+        log.warning(
+            "usagebill collector did not take event %s (%s); kept in %s",
+            pending.event_id,
+            answer.get("reason"),
+            self.dead_letter_path,
+        )
 
     def _sleep(self, seconds: float) -> None:
         with self._cond:

@@ -43,7 +43,11 @@ __all__ = [
 DEFAULT_TENANT = "default"
 MAX_ID_LENGTH = 255
 MAX_DECIMAL_PLACES = 12  # DECIMAL(38, 12) in the warehouse
-MAX_INTEGER_DIGITS = 26  # 38 - 12
+# DECIMAL(38, 12) holds 26 integer digits; one event holds at most 18 so that the sum of up to
+# 10^8 maximal events of one customer, meter and month (and a gauge held 744 hours) still fits
+# the rollups' DECIMAL(38, 12) (docs/events.md, "Quantity bounds").
+MAX_INTEGER_DIGITS = 18
+MAX_QUANTITY_TEXT = 200  # characters of a quantity string; longer is refused before any parsing
 MAX_PROPERTIES_BYTES = 65_536
 MAX_DIMENSIONS = 32
 MAX_DIMENSION_KEY_LENGTH = 64
@@ -171,10 +175,11 @@ def format_quantity(value: Decimal) -> str:
 
 
 def _negative_quantity(value: int | Decimal, event_id: str | None) -> Rejection:
+    shown = _show(str(value)) if isinstance(value, Decimal) or value > -(10**40) else "(a large number)"
     return Rejection(
         "quantity",
         "non_negative",
-        f"quantity {value} is negative; usage is never negative: send corrections as adjustments, "
+        f"quantity {shown} is negative; usage is never negative: send corrections as adjustments, "
         f"not negative events",
         event_id,
     )
@@ -193,9 +198,40 @@ def _check_decimal_size(text: str, event_id: str | None, shown: str) -> Rejectio
     if len(integer) > MAX_INTEGER_DIGITS:
         return Rejection(
             "quantity",
-            "max_26_integer_digits",
-            f"quantity {shown} has {len(integer)} integer digits; at most {MAX_INTEGER_DIGITS} fit "
-            f"DECIMAL(38,12): use a larger unit",
+            f"max_{MAX_INTEGER_DIGITS}_integer_digits",
+            f"quantity {shown} has {len(integer)} integer digits; at most {MAX_INTEGER_DIGITS} are accepted "
+            f"so that sums of many events still fit DECIMAL(38,12): use a larger unit",
+            event_id,
+        )
+    return None
+
+
+def _check_decimal_bounds(value: Decimal, event_id: str | None) -> Rejection | None:
+    """Refuse, from the digits and exponent alone, a Decimal whose plain text would be long:
+    1e-1000000000 or 1e400000 are 14 bytes of JSON but a billion characters as plain text.
+    Constant work per digit of the input; runs before anything formats or converts the value."""
+    _, digits, exponent = value.as_tuple()
+    assert isinstance(exponent, int)  # finite: checked by the caller
+    n = len(digits)
+    while n > 1 and digits[n - 1] == 0:  # trailing zeros of the coefficient do not count
+        n -= 1
+        exponent += 1
+    if n == 1 and digits[0] == 0:
+        return None  # zero, whatever its exponent
+    if exponent < -MAX_DECIMAL_PLACES:
+        return Rejection(
+            "quantity",
+            "max_12_decimal_places",
+            f"quantity {_show(str(value))} has {-exponent} decimal places; at most {MAX_DECIMAL_PLACES} are "
+            f"kept exactly (DECIMAL(38,12)): round it at the source or use a smaller unit",
+            event_id,
+        )
+    if n + exponent > MAX_INTEGER_DIGITS:
+        return Rejection(
+            "quantity",
+            f"max_{MAX_INTEGER_DIGITS}_integer_digits",
+            f"quantity {_show(str(value))} has {n + exponent} integer digits; at most {MAX_INTEGER_DIGITS} "
+            f"are accepted so that sums of many events still fit DECIMAL(38,12): use a larger unit",
             event_id,
         )
     return None
@@ -206,6 +242,14 @@ def _quantity(value: Any, event_id: str | None) -> str | Rejection | None:
     if value is None:
         return None
     if isinstance(value, str):
+        if len(value) > MAX_QUANTITY_TEXT:
+            return Rejection(
+                "quantity",
+                "decimal",
+                f"quantity is a string of {len(value)} characters; a quantity has at most "
+                f"{MAX_INTEGER_DIGITS} integer digits and {MAX_DECIMAL_PLACES} decimal places",
+                event_id,
+            )
         m = DECIMAL_STR_RE.fullmatch(value)
         if m is None:
             if _SIGNED_DECIMAL_RE.fullmatch(value):
@@ -246,6 +290,14 @@ def _quantity(value: Any, event_id: str | None) -> str | Rejection | None:
     if isinstance(value, int):
         if value < 0:
             return _negative_quantity(value, event_id)
+        if value >= 10**MAX_INTEGER_DIGITS:  # checked before str(): huge ints are slow to print
+            return Rejection(
+                "quantity",
+                f"max_{MAX_INTEGER_DIGITS}_integer_digits",
+                f"quantity has more than {MAX_INTEGER_DIGITS} integer digits; at most {MAX_INTEGER_DIGITS} "
+                f"are accepted so that sums of many events still fit DECIMAL(38,12): use a larger unit",
+                event_id,
+            )
         text = str(value)
         too_big = _check_decimal_size(text, event_id, text)
         return too_big if too_big is not None else text
@@ -257,10 +309,15 @@ def _quantity(value: Any, event_id: str | None) -> str | Rejection | None:
                 f'quantity {value} is not a finite number; send a decimal like "2457"',
                 event_id,
             )
+        if not value:
+            return "0"  # 0E+1000000000 is zero: never spell out its exponent
         if value < 0:
             return _negative_quantity(value, event_id)
+        too_big = _check_decimal_bounds(value, event_id)
+        if too_big is not None:
+            return too_big
         text = format_quantity(value)
-        too_big = _check_decimal_size(text, event_id, str(value))
+        too_big = _check_decimal_size(text, event_id, _show(str(value)))
         return too_big if too_big is not None else text
     if isinstance(value, float):
         return Rejection(
@@ -278,7 +335,23 @@ def _quantity(value: Any, event_id: str | None) -> str | Rejection | None:
     )
 
 
+_TS_CACHE: dict[str, datetime] = {}  # parsed RFC 3339 text -> UTC datetime (events of a batch share many)
+_TS_CACHE_MAX = 4096
+
+
 def _timestamp(value: Any, event_id: str | None) -> datetime | Rejection:
+    cached = _TS_CACHE.get(value) if isinstance(value, str) else None
+    if cached is not None:
+        return cached
+    parsed = _parse_timestamp(value, event_id)
+    if isinstance(parsed, datetime):
+        if len(_TS_CACHE) >= _TS_CACHE_MAX:
+            _TS_CACHE.clear()
+        _TS_CACHE[value] = parsed
+    return parsed
+
+
+def _parse_timestamp(value: Any, event_id: str | None) -> datetime | Rejection:
     if not isinstance(value, str):
         return Rejection(
             "timestamp",
@@ -309,7 +382,38 @@ def _timestamp(value: Any, event_id: str | None) -> datetime | Rejection:
             f"hours < 24, minutes and seconds < 60, offset within +-23:59",
             event_id,
         )
-    return parsed.astimezone(UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:  # 9999-12-31T23:00:00-05:00 is in year 10000 in UTC
+        return Rejection(
+            "timestamp",
+            "utc_range",
+            f"timestamp {_show(value)} is outside the years 0001-9999 once converted to UTC; send the real "
+            f"time of the usage",
+            event_id,
+        )
+
+
+def has_lone_surrogate(text: str) -> bool:
+    """True when `text` holds a UTF-16 surrogate code point (from a JSON escape like \\ud800), which
+    has no UTF-8 encoding: such a string cannot be stored or answered."""
+    if text.isascii():
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def _surrogate(field: str, event_id: str | None) -> Rejection:
+    return Rejection(
+        field,
+        "unicode",
+        f"{field} holds a lone UTF-16 surrogate (an escape like \\ud800 without its pair), which is not a "
+        f"character; send valid Unicode text",
+        event_id if event_id is None or not has_lone_surrogate(event_id) else None,
+    )
 
 
 def _id_field(obj: Mapping[str, Any], name: str, event_id: str | None) -> str | Rejection:
@@ -334,6 +438,8 @@ def _id_field(obj: Mapping[str, Any], name: str, event_id: str | None) -> str | 
             f"{name} has {len(value)} characters; at most {MAX_ID_LENGTH} are allowed",
             event_id,
         )
+    if has_lone_surrogate(value):
+        return _surrogate(name, event_id)
     return value
 
 
@@ -380,6 +486,8 @@ def _dimensions(value: Any, event_id: str | None) -> str | Rejection:
                 f"dimension {key} has {len(item)} characters; at most {MAX_DIMENSION_VALUE_LENGTH}",
                 event_id,
             )
+        if has_lone_surrogate(key) or has_lone_surrogate(item):
+            return _surrogate("dimensions", event_id)
     return canonical_json(value)
 
 
@@ -407,11 +515,12 @@ def validate_event(
             f"the event is {_type_name(obj)}, not a JSON object; send one object per event",
         )
     raw_id = obj.get("event_id")
-    event_id = raw_id if isinstance(raw_id, str) else None
+    # the id echoed in answers: only an encodable one (no lone surrogate)
+    event_id = raw_id if isinstance(raw_id, str) and not has_lone_surrogate(raw_id) else None
     if len(obj) > len(ALLOWED_FIELDS) or not ALLOWED_FIELDS.issuperset(obj.keys()):
         unknown = sorted(str(k) for k in obj if k not in ALLOWED_FIELDS)
         return Rejection(
-            unknown[0],
+            unknown[0] if len(unknown[0]) <= 64 and not has_lone_surrogate(unknown[0]) else "$",
             "unknown_field",
             f"unknown field {unknown[0]!r}; allowed fields are {', '.join(sorted(ALLOWED_FIELDS))} "
             f"(put extra data in properties or dimensions)",
@@ -517,7 +626,9 @@ def validate_event(
     source = obj.get("source")
     if source is None:
         source = default_source
-    elif not isinstance(source, str) or not source or len(source) > MAX_ID_LENGTH:
+    elif (
+        not isinstance(source, str) or not source or len(source) > MAX_ID_LENGTH or has_lone_surrogate(source)
+    ):
         return Rejection(
             "source",
             "string",

@@ -28,6 +28,13 @@ rule, reason and quarantined_at the collector recorded; source_file is the quara
 (`quarantine/collector-YYYY-MM-DD.jsonl`) and line_number its line, where the tenant, endpoint and
 event_id of the rejection stay readable.
 
+The collector's sealed segments (`<data_dir>/landing/usage/collector/*.jsonl`) are never left
+behind: a segment whose arrival day is before the days a run asks for and that was never loaded
+(e.g. one a crash left open, sealed at the restart with the crash day's date) is loaded by that run,
+under the run's first arrival day. Once loaded, a segment is moved to
+`<data_dir>/archive/usage/collector/YYYY-MM-DD/` (the day of its creation stamp), so the landing
+folder, the collector's lag metric and its restart time stay bounded as history grows.
+
 Duplicated event ids are kept here (raw keeps everything that was valid); the usage journal
 (dbt) deduplicates by (tenant_id, event_id), first arrival wins.
 """
@@ -77,6 +84,7 @@ ARRIVAL_SEGMENT_RE = re.compile(r"(?:^|/)arrival_date=(\d{4}-\d{2}-\d{2})(?:/|$)
 COLLECTOR_QUARANTINE_RE = re.compile(r"collector-(\d{4}-\d{2}-\d{2})\.jsonl")
 EVENTS = "events"  # LandingFile.kind: a file of usage events
 COLLECTOR_QUARANTINE = "collector_quarantine"  # LandingFile.kind: the collector's rejected events
+COLLECTOR_SEGMENTS = "landing/usage/collector/"  # the collector's landing log (sealed *.jsonl)
 BATCH_ROWS = 100_000
 RAW_RECORD_LIMIT = 10_000  # characters of a rejected record kept in quarantine
 
@@ -203,6 +211,7 @@ def landing_files(data_dir: Path, *, arrival_dates: Iterable[date] | None = None
     data_dir = Path(data_dir)
     root = data_dir / "landing" / "usage"
     wanted = set(arrival_dates) if arrival_dates is not None else None
+    first_wanted = min(wanted) if wanted else None
     files: list[LandingFile] = []
     if not root.is_dir():
         return files
@@ -216,7 +225,11 @@ def landing_files(data_dir: Path, *, arrival_dates: Iterable[date] | None = None
         modified = datetime.fromtimestamp(stat.st_mtime_ns // 1000 / 1_000_000, tz=UTC)
         day = arrival_date_of(name, modified)
         if wanted is not None and day not in wanted:
-            continue
+            if first_wanted is None or day > first_wanted or not name.startswith(COLLECTOR_SEGMENTS):
+                continue
+            # a collector segment of an earlier day still in the landing folder was never loaded
+            # (loaded ones are archived): this run loads it, as arrived on its first day
+            day = first_wanted
         files.append(LandingFile(name, stat.st_size, modified, day, lambda p=path: open(p, "rb")))  # noqa: SIM115
     return files
 
@@ -828,4 +841,34 @@ def load_landing(
     arrival days."""
     files = landing_files(Path(data_dir), arrival_dates=arrival_dates)
     files += collector_quarantine_files(Path(data_dir), arrival_dates=arrival_dates)
-    return ingest_files(files, Path(raw_dir), default_source="file", progress=progress)
+    report = ingest_files(files, Path(raw_dir), default_source="file", progress=progress)
+    archived = archive_loaded_segments(Path(data_dir), Path(raw_dir))
+    if archived:
+        progress(f"  archived {archived} loaded collector segment(s) to {Path(data_dir) / 'archive'}")
+    return report
+
+
+def archive_loaded_segments(data_dir: Path, raw_dir: Path) -> int:
+    """Move the collector segments the manifest records as loaded (same name and size: sealed
+    segments never change) out of the landing folder into archive/usage/collector/YYYY-MM-DD/;
+    return how many moved. The collector finds them there to rebuild a damaged dedup index file."""
+    from ingestion.collector.landing_log import archive_path
+
+    folder = data_dir / COLLECTOR_SEGMENTS
+    if not folder.is_dir():
+        return 0
+    loaded = {
+        (r["source_file"], r["size_bytes"])
+        for r in read_manifest(raw_dir)
+        if r["status"] == "loaded" and str(r["source_file"]).startswith(COLLECTOR_SEGMENTS)
+    }
+    moved = 0
+    for path in sorted(folder.glob("*.jsonl")):
+        name = path.relative_to(data_dir).as_posix()
+        if (name, path.stat().st_size) not in loaded:
+            continue
+        target = archive_path(data_dir, path.name)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(path, target)
+        moved += 1
+    return moved

@@ -36,6 +36,7 @@ from usagebill.money import MINOR_UNITS
 
 LINE_COLUMNS = (
     "billing_line_id",
+    "tenant_id",
     "customer_id",
     "subscription_id",
     "plan_id",
@@ -66,6 +67,7 @@ LINE_COLUMNS = (
 )
 BALANCE_COLUMNS = (
     "grant_id",
+    "tenant_id",
     "customer_id",
     "currency",
     "granted_at",
@@ -93,16 +95,21 @@ class RatingResult:
     events_quarantined: int
     quarantine_reasons: list[dict[str, Any]] = field(default_factory=list)
 
-    def totals(self, customer_id: str | None = None) -> dict[str, Decimal]:
-        """Sum of the rounded lines per currency (for one customer, or all)."""
+    def totals(self, customer_id: str | None = None, tenant_id: str | None = None) -> dict[str, Decimal]:
+        """Sum of the rounded lines per currency (for one customer, or all; a customer is
+        (tenant_id, customer_id): give tenant_id when two tenants use the same customer id)."""
         out: dict[str, Decimal] = {}
-        for line in self.lines:
-            if customer_id is None or line["customer_id"] == customer_id:
-                out[line["currency"]] = out.get(line["currency"], Decimal(0)) + line["amount_rounded"]
+        for line in self.lines_of(customer_id, tenant_id):
+            out[line["currency"]] = out.get(line["currency"], Decimal(0)) + line["amount_rounded"]
         return dict(sorted(out.items()))
 
-    def lines_of(self, customer_id: str) -> list[dict[str, Any]]:
-        return [line for line in self.lines if line["customer_id"] == customer_id]
+    def lines_of(self, customer_id: str | None, tenant_id: str | None = None) -> list[dict[str, Any]]:
+        return [
+            line
+            for line in self.lines
+            if (customer_id is None or line["customer_id"] == customer_id)
+            and (tenant_id is None or line["tenant_id"] == tenant_id)
+        ]
 
 
 def _dbt_executable() -> str:
@@ -244,6 +251,14 @@ def rate(
         progress(
             f"rating: catalog valid ({counts['customers']} customers, {counts['subscriptions']} subscriptions)"
         )
+        # prepaid credits pay invoices after tax (docs/invoices.md), so credit balances need the tax
+        # configuration: the catalog's issuer.yaml / tax_rates.yaml, else the shipped examples
+        from usagebill.invoices.tax_config import TaxConfigError, write_raw
+
+        try:
+            write_raw(Path(catalog_dir), raw_dir, announce=False)
+        except TaxConfigError as exc:
+            raise RatingError(str(exc)) from exc
         loaded, quarantined, reasons = _load_usage(
             [Path(f) for f in usage_files], workdir, raw_dir, period_end, progress
         )
@@ -256,14 +271,14 @@ def rate(
                 con,
                 f"select {', '.join(LINE_COLUMNS)} from billing.fct_billing_lines "
                 "where period_start >= ? and period_start < ? "
-                "order by customer_id, subscription_id, period_start, sequence_in_period",
+                "order by tenant_id, customer_id, subscription_id, period_start, sequence_in_period",
                 LINE_COLUMNS,
                 [period_start, period_end],
             )
             balances = _fetch(
                 con,
                 f"select {', '.join(BALANCE_COLUMNS)} from billing.fct_credit_balances "
-                "order by customer_id, grant_id",
+                "order by tenant_id, customer_id, grant_id",
                 BALANCE_COLUMNS,
                 [],
             )
@@ -291,14 +306,14 @@ def _money_text(amount: Decimal, currency: str) -> str:
 
 def result_to_json(result: RatingResult, customer_names: dict[str, str] | None = None) -> dict[str, Any]:
     """The documented JSON document of `usagebill rate --format json`."""
-    customers: dict[str, list[dict[str, Any]]] = {}
+    customers: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for line in result.lines:
         row = {k: _text(v) for k, v in line.items()}
         row["amount_rounded"] = _money_text(line["amount_rounded"], line["currency"])
         if line["tier_breakdown_json"]:
             row["tier_breakdown_json"] = json.loads(line["tier_breakdown_json"])
         row["dimensions_json"] = json.loads(line["dimensions_json"] or "{}")
-        customers.setdefault(line["customer_id"], []).append(row)
+        customers.setdefault((line["tenant_id"], line["customer_id"]), []).append(row)
     return {
         "period_start": result.period_start.isoformat(),
         "period_end": result.period_end.isoformat(),
@@ -310,13 +325,15 @@ def result_to_json(result: RatingResult, customer_names: dict[str, str] | None =
         },
         "customers": [
             {
+                "tenant_id": tenant,
                 "customer_id": cid,
                 "lines": rows,
                 "totals": [
-                    {"currency": c, "amount": _money_text(a, c)} for c, a in result.totals(cid).items()
+                    {"currency": c, "amount": _money_text(a, c)}
+                    for c, a in result.totals(cid, tenant).items()
                 ],
             }
-            for cid, rows in sorted(customers.items())
+            for (tenant, cid), rows in sorted(customers.items())
         ],
         "totals": [{"currency": c, "amount": _money_text(a, c)} for c, a in result.totals().items()],
         "credit_balances": [{k: _text(v) for k, v in row.items()} for row in result.credit_balances],
@@ -328,16 +345,18 @@ def result_to_table(result: RatingResult) -> str:
         f"billing lines of periods starting in [{result.period_start}, {result.period_end}) "
         f"(as of {result.as_of_date}); {result.events_loaded} events, {result.events_quarantined} quarantined"
     ]
-    current = None
+    current: tuple[str, str] | None = None
     for line in result.lines:
-        if line["customer_id"] != current:
+        if (line["tenant_id"], line["customer_id"]) != current:
             if current is not None:
                 out.append(
                     "  total "
-                    + ", ".join(f"{_money_text(a, c)} {c}" for c, a in result.totals(current).items())
+                    + ", ".join(
+                        f"{_money_text(a, c)} {c}" for c, a in result.totals(current[1], current[0]).items()
+                    )
                 )
-            current = line["customer_id"]
-            out.append(f"\n{current}")
+            current = (line["tenant_id"], line["customer_id"])
+            out.append(f"\n{current[1]}" + ("" if current[0] == "default" else f" (tenant {current[0]})"))
         dims = "" if line["dimensions_json"] in (None, "{}") else f" {line['dimensions_json']}"
         out.append(
             f"  {line['sequence_in_period']:>3} {line['subscription_id']:<14} {line['period_start']}.."
@@ -347,7 +366,8 @@ def result_to_table(result: RatingResult) -> str:
         )
     if current is not None:
         out.append(
-            "  total " + ", ".join(f"{_money_text(a, c)} {c}" for c, a in result.totals(current).items())
+            "  total "
+            + ", ".join(f"{_money_text(a, c)} {c}" for c, a in result.totals(current[1], current[0]).items())
         )
     out.append(
         "\nall customers: "

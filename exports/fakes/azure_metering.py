@@ -10,7 +10,16 @@ From the public contract (../shared/api-contracts.md):
   ResourceNotActive|InvalidDimension|InvalidQuantity|BadArgument, ...}]}.
 Event: resourceId, quantity (> 0; zero invalid), dimension, effectiveStartTime (within the last 24 h),
 planId. One event per resource + dimension + hour (a second one is a Duplicate).
-Injectable: throttling (429), expired tokens.
+Injectable: throttling (429), expired tokens, an expired client secret.
+
+Sources: https://learn.microsoft.com/en-us/partner-center/marketplace-offers/marketplace-metering-service-apis
+(usage event, batch usage event, 403 "authorization token isn't provided, is invalid or expired", 409
+Conflict with additionalInfo.acceptedMessage = the event Azure holds);
+https://learn.microsoft.com/en-us/entra/identity-platform/v2-oauth2-client-creds-grant-flow (token
+request/response, expires_in) and https://learn.microsoft.com/en-us/entra/identity-platform/reference-error-codes
+(AADSTS7000222: the client secret keys are expired -> HTTP 401 invalid_client).
+Tokens expire `expires_in` seconds after issue on the fake's clock (`now`), so a test that moves the
+clock past an hour sees the 403 and the client's refresh.
 """
 
 from __future__ import annotations
@@ -54,7 +63,9 @@ class FakeAzureMetering(JsonPostFake):
         self.subscriptions = {s.resource_id: s for s in subscriptions or []}
         self.window_hours = window_hours
         self.now = now or (lambda: datetime.now(UTC))
-        self.tokens: set[str] = set()
+        self.tokens: dict[str, datetime] = {}  # access token -> expiry on the fake's clock
+        self.secret_expired = False  # AADSTS7000222: every token request is refused until rotated
+        self.token_lifetime = timedelta(seconds=3599)
         self.events: dict[tuple[str, str, datetime], dict[str, Any]] = {}
         self.calls = 0
         self.token_requests = 0
@@ -87,7 +98,8 @@ class FakeAzureMetering(JsonPostFake):
                     {},
                 )
             auth = {k.lower(): v for k, v in headers.items()}.get("authorization", "")
-            if not auth.startswith("Bearer ") or auth[7:] not in self.tokens:
+            expiry = self.tokens.get(auth[7:]) if auth.startswith("Bearer ") else None
+            if expiry is None or self.now() >= expiry:
                 return 403, {"error": {"code": "Forbidden", "message": "invalid or expired token"}}, {}
             if self.throttle_next > 0:
                 self.throttle_next -= 1
@@ -125,6 +137,17 @@ class FakeAzureMetering(JsonPostFake):
             if v2
             else form.get("resource") == MARKETPLACE_APP_ID
         )
+        if self.secret_expired:
+            return (
+                401,
+                {
+                    "error": "invalid_client",
+                    "error_description": "AADSTS7000222: The provided client secret keys for app "
+                    f"'{self.client_id}' are expired.",
+                    "error_codes": [7000222],
+                },
+                {},
+            )
         if (
             form.get("grant_type") != "client_credentials"
             or form.get("client_id") != self.client_id
@@ -134,7 +157,7 @@ class FakeAzureMetering(JsonPostFake):
         if not audience_ok:
             return 400, {"error": "invalid_resource", "error_description": "wrong resource/scope"}, {}
         token = uuid.uuid4().hex
-        self.tokens.add(token)
+        self.tokens[token] = self.now() + self.token_lifetime
         return 200, {"token_type": "Bearer", "expires_in": 3599, "access_token": token}, {}
 
     def _event(self, event: dict[str, Any]) -> dict[str, Any]:

@@ -13,8 +13,19 @@ so the official `stripe` SDK is the client:
   same key + different request -> 400 ``idempotency_error``; keys kept 24 h (fake clock);
   like Stripe, a response is saved only once the endpoint started executing (not for 429/auth/fault);
 - faults for tests under ``/_fake/``: fail the next N requests with 429/5xx (``mode: before`` = not
-  executed; ``mode: after`` = executed and saved, but the client sees the error: a lost response),
-  a per-second rate limit (Stripe test mode allows 25/s), a clock offset, reset, state dump, request log;
+  executed; ``mode: after`` = executed and saved, but the client sees the error: a lost response;
+  ``mode: saved`` = a 5xx saved under the request's Idempotency-Key and replayed for every retry with that
+  key, as Stripe does: "results are saved ... including 500 errors",
+  https://docs.stripe.com/api/idempotent_requests), a rate limit answering 429 like Stripe
+  (https://docs.stripe.com/rate-limits: 25 requests/s in test mode; token bucket, burst = one second),
+  a clock offset, reset, state dump, request log;
+- customer invoice balance (https://docs.stripe.com/billing/customer/balance): balance transactions, applied
+  to the next finalized invoice (amount_due = total + starting_balance); an invoice whose amount due is below
+  Stripe's minimum charge is marked paid and its amount added to the balance (https://docs.stripe.com/api/invoices
+  and https://docs.stripe.com/currencies#minimum-and-maximum-charge-amounts); Stripe's currency rules
+  (https://docs.stripe.com/currencies#special-cases: ISK amounts divisible by 100; three-decimal currencies
+  charge only amounts ending in 0) from the table exports/stripe/currencies.py;
+- send (send_invoice) and pay (charge_automatically) of finalized invoices;
 - optional JSON state file so state survives a restart; optional signed webhook delivery.
 
 Run standalone: ``python -m exports.fakes.stripe_server --port 12111 [--state-file F]``.
@@ -38,6 +49,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
+
+from exports.stripe.currencies import StripeCurrencyError, stripe_currency
 
 API_VERSION = "2026-10-28.endive"
 IDEMPOTENCY_TTL_SECONDS = 24 * 3600
@@ -271,11 +284,27 @@ ALLOWED_PARAMS: dict[str, set[str]] = {
         "active",
     },
     "finalize": {"auto_advance"},
+    "send": set(),
+    "balance_transaction": {"amount", "currency", "description", "metadata"},
     "pay": {"paid_out_of_band", "payment_method"},
     "void": set(),
     "mark_uncollectible": set(),
 }
 CREDIT_NOTE_REASONS = {"duplicate", "fraudulent", "order_change", "product_unsatisfactory"}
+
+
+def _check_currency_amount(currency: str, amount: int | None, param: str) -> None:
+    """Stripe's per-currency amount rules (https://docs.stripe.com/currencies#special-cases)."""
+    try:
+        cur = stripe_currency(currency)
+    except StripeCurrencyError:
+        raise invalid(f"Invalid currency: {currency}", param="currency") from None
+    if amount is not None and cur.currency == "ISK" and amount % 100:
+        raise invalid(
+            f"ISK amounts must be divisible by 100 (ISK is zero-decimal but two-decimal in the API): {amount}",
+            param=param,
+            code="amount_invalid",
+        )
 
 
 def check_params(endpoint: str, params: dict[str, Any]) -> None:
@@ -309,6 +338,7 @@ class FakeStripe:
                 "invoice": {},
                 "credit_note": {},
                 "tax_rate": {},
+                "balance_transaction": {},
             }
             self.events: list[dict[str, Any]] = []
             self.idempotency: dict[str, dict[str, Any]] = {}
@@ -537,6 +567,7 @@ class FakeStripe:
             quantity = 1 if quantity is None else quantity
             # Stripe rounds quantity x unit_amount_decimal to the minor unit; the fake rounds half-up.
             amount = int((unit * quantity).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+        _check_currency_amount(currency, amount, "amount")
         period = p.get("period") or {}
         now = self.now()
         start = _int(period, "start") if period else None
@@ -637,7 +668,9 @@ class FakeStripe:
         )
         paid = inv["amount_paid"]
         pre = inv["pre_payment_credit_notes_amount"]
-        inv["amount_due"] = max(total - pre, 0)
+        # the customer balance applied at finalization (negative = credit, positive = carried debit)
+        applied = inv.get("starting_balance", 0) - inv.get("ending_balance", 0)
+        inv["amount_due"] = max(total + applied - pre, 0)
         inv["amount_remaining"] = max(inv["amount_due"] - paid, 0)
         if inv["lines"]["data"]:
             inv["period_start"] = min(line["period"]["start"] for line in inv["lines"]["data"])
@@ -751,10 +784,95 @@ class FakeStripe:
         for line in inv["lines"]["data"]:
             item_id = line["parent"]["invoice_item_details"]["invoice_item"]
             self.objects["invoiceitem"][item_id]["invoice"] = inv["id"]
+        # The customer's invoice balance applies to the next finalized invoice, after tax
+        # (https://docs.stripe.com/billing/customer/balance): a credit (< 0) at most up to the total.
+        balance = customer.get("balance", 0)
+        applied = max(balance, -inv["total"]) if balance < 0 else balance
+        inv["starting_balance"] = balance
+        inv["ending_balance"] = balance - applied
+        customer["balance"] = balance - applied
         self._recompute(inv)
+        try:
+            cur = stripe_currency(inv["currency"])
+        except StripeCurrencyError:
+            raise invalid(f"Invalid currency: {inv['currency']}", param="currency") from None
+        if inv["amount_due"] % cur.charge_multiple:
+            raise invalid(
+                f"Amount due {inv['amount_due']} {inv['currency']} must be a multiple of {cur.charge_multiple} "
+                f"({cur.rule}; https://docs.stripe.com/currencies)",
+                code="amount_invalid",
+            )
         self.emit("invoice.finalized", inv)
         if inv["amount_due"] == 0:  # Stripe marks zero-amount invoices paid on finalization
             self._mark_paid(inv, out_of_band=False)
+        elif cur.minimum_charge_minor and inv["amount_due"] < cur.minimum_charge_minor:
+            # below the minimum charge: marked paid, the amount due added to the customer's balance
+            # (https://docs.stripe.com/api/invoices; balance transaction type invoice_too_small)
+            carried = inv["amount_due"]
+            self._balance_transaction(
+                customer,
+                carried,
+                inv["currency"],
+                "invoice_too_small",
+                f"Invoice {inv['number']} below minimum",
+            )
+            inv["amount_remaining"] = 0
+            inv["status"] = "paid"
+            inv["status_transitions"]["paid_at"] = self.now()
+            self.emit("invoice.paid", inv)
+        return inv
+
+    def _balance_transaction(
+        self,
+        customer: dict[str, Any],
+        amount: int,
+        currency: str,
+        type_: str,
+        description: str | None,
+        metadata: dict[str, str] | None = None,
+    ) -> dict[str, Any]:
+        start = customer.get("balance", 0)
+        customer["balance"] = start + amount
+        tx = {
+            "id": self.new_id("cbtxn"),
+            "object": "customer_balance_transaction",
+            "created": self.now(),
+            "customer": customer["id"],
+            "amount": amount,
+            "currency": currency,
+            "description": description,
+            "ending_balance": customer["balance"],
+            "type": type_,
+            "metadata": metadata or {},
+            "livemode": False,
+        }
+        self.objects["balance_transaction"][tx["id"]] = tx
+        self.emit("customer.updated", customer)
+        return tx
+
+    def create_balance_transaction(self, customer_id: str, p: dict[str, Any]) -> dict[str, Any]:
+        customer = self.get("customer", customer_id, "customer")
+        amount = _int(p, "amount", required=True)
+        currency = (p.get("currency") or "").lower()
+        if not currency:
+            raise invalid("Missing required param: currency.", param="currency", code="parameter_missing")
+        if customer.get("currency") and customer["currency"] != currency:
+            raise invalid(f"Customer currency is {customer['currency']}", param="currency")
+        customer["currency"] = currency
+        return self._balance_transaction(
+            customer, int(amount or 0), currency, "adjustment", p.get("description"), _metadata(p)
+        )
+
+    def send(self, id_: str) -> dict[str, Any]:
+        inv = self.get("invoice", id_, "invoice")
+        self._transition(inv, ("open",), "send")
+        if inv["collection_method"] != "send_invoice":
+            raise invalid(
+                "You can only manually send an invoice if its collection method is 'send_invoice'.",
+                code="invoice_not_editable",
+            )
+        inv["_sent_count"] = inv.get("_sent_count", 0) + 1
+        self.emit("invoice.sent", inv)
         return inv
 
     def _mark_paid(self, inv: dict[str, Any], out_of_band: bool) -> None:
@@ -770,6 +888,7 @@ class FakeStripe:
     def pay(self, id_: str, p: dict[str, Any]) -> dict[str, Any]:
         inv = self.get("invoice", id_, "invoice")
         self._transition(inv, ("open", "uncollectible"), "pay")
+        inv["_pay_calls"] = inv.get("_pay_calls", 0) + 1
         if _bool(p, "paid_out_of_band", False):
             self._mark_paid(inv, out_of_band=True)
             return inv
@@ -1022,6 +1141,13 @@ class FakeStripe:
                         obj[f] = params[f]
                 self.emit(f"{kind}.updated", obj)
                 return 200, obj
+        if kind == "customer" and len(parts) == 3 and parts[2] == "balance_transactions":
+            if method == "POST":
+                check_params("balance_transaction", params)
+                return 200, self.create_balance_transaction(obj_id, params)
+            self.get("customer", obj_id, "customer")
+            txs = [t for t in self.objects["balance_transaction"].values() if t["customer"] == obj_id]
+            return 200, self.page(txs, params, path)
         if kind == "invoice" and len(parts) == 3:
             action = parts[2]
             if action == "lines" and method == "GET":
@@ -1033,6 +1159,8 @@ class FakeStripe:
                 check_params(action, params)
                 if action == "finalize":
                     return 200, self.finalize(obj_id, params)
+                if action == "send":
+                    return 200, self.send(obj_id)
                 if action == "pay":
                     return 200, self.pay(obj_id, params)
                 if action == "void":
@@ -1129,6 +1257,13 @@ class _Handler(BaseHTTPRequestHandler):
                 fault = self._take_fault(method, split.path)
                 if fault and fault.get("mode", "before") == "before":
                     raise self._fault_error(fault)
+                if fault and fault["mode"] == "saved":
+                    err = self._fault_error(fault)
+                    if key_header and method == "POST":
+                        self._save_result(
+                            api_key, key_header, method, split.path, pairs, err.status, err.body()
+                        )
+                    raise err
                 if key_header and method == "POST":
                     status, body, replayed = self._idempotent(
                         api_key, key_header, method, split.path, pairs, params
@@ -1144,7 +1279,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(status, body, {"Idempotent-Replayed": "true"} if replayed else None)
         except StripeFakeError as e:
             entry["status"] = e.status
-            headers = {"Retry-After": "1"} if e.status == 429 else {}
+            headers = {"Retry-After": "1", "Stripe-Should-Retry": "true"} if e.status == 429 else {}
             self._send(e.status, e.body(), headers)
 
     def _api_key(self) -> str:
@@ -1173,15 +1308,18 @@ class _Handler(BaseHTTPRequestHandler):
         return key
 
     def _rate_limit(self, api_key: str) -> None:
+        """Token bucket per API key: `per_second` tokens a second, burst of one second's worth. An empty bucket
+        answers 429 `rate_limit` with Retry-After (https://docs.stripe.com/rate-limits)."""
         fake = self.server.fake
         limit = fake.rate_limit_per_second
         if not limit:
             return
-        second = int(time.time())
-        window_second, count = fake._window.get(api_key, (second, 0))
-        if window_second != second:
-            window_second, count = second, 0
-        if count >= limit:
+        now = time.monotonic()
+        tokens, at = fake._window.get(api_key, (float(limit), now))
+        tokens = min(float(limit), tokens + (now - at) * float(limit))
+        if tokens < 1.0:
+            fake._window[api_key] = (tokens, now)
+            fake.rate_limited = getattr(fake, "rate_limited", 0) + 1
             raise StripeFakeError(
                 429,
                 "invalid_request_error",
@@ -1189,7 +1327,7 @@ class _Handler(BaseHTTPRequestHandler):
                 "rate limits here https://stripe.com/docs/rate-limits.",
                 code="rate_limit",
             )
-        fake._window[api_key] = (window_second, count + 1)
+        fake._window[api_key] = (tokens - 1.0, now)
 
     def _take_fault(self, method: str, path: str) -> dict[str, Any] | None:
         fake = self.server.fake
@@ -1251,13 +1389,28 @@ class _Handler(BaseHTTPRequestHandler):
         status, body = self._execute(method, path, params)
         # Like Stripe: a request rejected by parameter validation (400/404 invalid_request_error) is not saved.
         if not (status in (400, 404) and body.get("error", {}).get("type") == "invalid_request_error"):
-            fake.idempotency[scope] = {
-                "fingerprint": fingerprint,
-                "status": status,
-                "body": body,
-                "created": now,
-            }
+            self._save_result(api_key, key, method, path, pairs, status, body)
         return status, copy.deepcopy(body), False
+
+    def _save_result(
+        self,
+        api_key: str,
+        key: str,
+        method: str,
+        path: str,
+        pairs: list[tuple[str, str]],
+        status: int,
+        body: Any,
+    ) -> None:
+        fake = self.server.fake
+        scope = hashlib.sha256(f"{api_key}\0{key}".encode()).hexdigest()
+        fingerprint = hashlib.sha256(json.dumps([method, path, sorted(pairs)]).encode()).hexdigest()
+        fake.idempotency[scope] = {
+            "fingerprint": fingerprint,
+            "status": status,
+            "body": body,
+            "created": fake.now(),
+        }
 
     # -- control endpoints (no auth; bound to 127.0.0.1 only)
     def _control(self, method: str, path: str, raw: bytes) -> None:
@@ -1284,14 +1437,15 @@ class _Handler(BaseHTTPRequestHandler):
                         "path_prefix": body.get("path_prefix"),
                         "skip": int(body.get("skip", 0)),
                     }
-                    if fault["mode"] not in ("before", "after"):
-                        return self._send(400, {"error": {"message": "mode must be before or after"}})
+                    if fault["mode"] not in ("before", "after", "saved"):
+                        return self._send(400, {"error": {"message": "mode must be before, after or saved"}})
                     fake.faults.append(fault)
                 elif method == "DELETE":
                     fake.faults.clear()
                 return self._send(200, {"faults": list(fake.faults)})
             if path == "/_fake/rate_limit" and method == "POST":
                 fake.rate_limit_per_second = body.get("per_second")
+                fake._window.clear()
                 return self._send(200, {"per_second": fake.rate_limit_per_second})
             if path == "/_fake/clock" and method == "POST":
                 fake.clock_offset += int(body.get("advance_seconds", 0))

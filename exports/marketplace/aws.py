@@ -23,7 +23,7 @@ from typing import Any
 
 from exports.marketplace.catalog import MarketplaceIdentity, OfferingCatalog
 from exports.marketplace.ledger import ReportRow
-from exports.marketplace.transport import MAX_BATCH, Backoff, Outcome, RetryableError, chunks, env
+from exports.marketplace.transport import MAX_BATCH, Backoff, Outcome, RetryableError, chunks, env, unanswered
 from exports.marketplace.windows import is_open
 
 MAX_QUANTITY = 2_147_483_647
@@ -118,13 +118,17 @@ class AwsMeteringTransport:
                     code in RETRYABLE
                     or exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) >= 500
                 ):
-                    raise RetryableError(f"{code}: {exc}") from exc
+                    raise RetryableError(f"{code}: {exc}", throttled=code == "ThrottlingException") from exc
                 raise
 
         return self.backoff.run(once, lambda n, e: self.log(f"aws: retry {n} after {e}"))
 
     def send(
-        self, rows: Sequence[ReportRow], identities: dict[str, MarketplaceIdentity], catalog: OfferingCatalog
+        self,
+        rows: Sequence[ReportRow],
+        identities: dict[str, MarketplaceIdentity],
+        catalog: OfferingCatalog,
+        recovery: bool = False,
     ) -> list[Outcome]:
         from botocore.exceptions import ClientError
 
@@ -160,11 +164,8 @@ class AwsMeteringTransport:
             try:
                 response = self._call(todo, product)
             except RetryableError as exc:
-                self.log(
-                    f"aws: giving up for this run after {self.backoff.max_attempts} attempts ({exc}); "
-                    f"{len(todo)} records stay `sent` and are resent by the next run"
-                )
-                return outcomes
+                self.log(f"aws: giving up for this run after {self.backoff.max_attempts} attempts ({exc})")
+                return outcomes + unanswered([by_key[_record_key(r)] for r in todo], exc, "aws")
             except client_error as exc:  # type: ignore[misc]
                 code = exc.response.get("Error", {}).get("Code", "")  # type: ignore[attr-defined]
                 state = "carried" if code == "TimestampOutOfBoundsException" else "failed"

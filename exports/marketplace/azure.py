@@ -27,7 +27,17 @@ import requests
 
 from exports.marketplace.catalog import MarketplaceIdentity, OfferingCatalog
 from exports.marketplace.ledger import ReportRow
-from exports.marketplace.transport import MAX_BATCH, Backoff, Outcome, RetryableError, chunks, env, rfc3339
+from exports.marketplace.transport import (
+    MAX_BATCH,
+    Backoff,
+    Outcome,
+    RetryableError,
+    chunks,
+    env,
+    refused,
+    rfc3339,
+    unanswered,
+)
 from exports.marketplace.windows import is_open
 
 MARKETPLACE_APP_ID = "20e940b3-4c77-4b0b-9a53-9e16a1b010a7"  # the Marketplace metering API resource
@@ -36,7 +46,11 @@ _REQUEST_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://usagebill.dev/marke
 
 
 class AzureAuthError(RuntimeError):
-    pass
+    """The token endpoint or the metering API refused our credentials (definite refusal)."""
+
+
+class AzureRefusal(RuntimeError):
+    """The metering API refused a whole batch with a 4xx (definite refusal)."""
 
 
 def dumps_with_decimals(body: Any) -> str:
@@ -111,6 +125,19 @@ class EntraToken:
         return self._token
 
 
+def _accepted_quantity(accepted: dict[str, Any]) -> Decimal | None:
+    """The quantity Azure holds for a Duplicate (additionalInfo.acceptedMessage.quantity), exact; the
+    response is parsed with parse_float=Decimal so no binary float is involved."""
+    value = accepted.get("quantity")
+    if value is None:
+        return None
+    try:
+        quantity = Decimal(str(value))
+    except ArithmeticError:
+        return None
+    return quantity if quantity.is_finite() and quantity >= 0 else None
+
+
 def usage_event(row: ReportRow, ident: MarketplaceIdentity) -> dict[str, Any]:
     if row.quantity <= 0:
         raise ValueError(f"{row.key}: Azure quantity must be > 0 (zero is invalid), got {row.quantity}")
@@ -168,13 +195,16 @@ class AzureMeteringTransport:
                 if response.status_code in (401, 403) and not refresh:
                     continue
                 if response.status_code == 429 or response.status_code >= 500:
-                    raise RetryableError(f"HTTP {response.status_code}: {response.text[:200]}")
+                    raise RetryableError(
+                        f"HTTP {response.status_code}: {response.text[:200]}",
+                        throttled=response.status_code == 429,
+                    )
                 if response.status_code != 200:
-                    raise RuntimeError(
+                    raise AzureRefusal(
                         f"Azure batchUsageEvent refused the batch: HTTP {response.status_code} "
                         f"{response.text[:300]}"
                     )
-                return response.json()
+                return json.loads(response.text, parse_float=Decimal)
             raise AzureAuthError(
                 "Azure metering API refused the token twice (HTTP 401/403): check the "
                 "app registration's access to the offer"
@@ -183,7 +213,11 @@ class AzureMeteringTransport:
         return self.backoff.run(once, lambda n, e: self.log(f"azure: retry {n} after {e}"))
 
     def send(
-        self, rows: Sequence[ReportRow], identities: dict[str, MarketplaceIdentity], catalog: OfferingCatalog
+        self,
+        rows: Sequence[ReportRow],
+        identities: dict[str, MarketplaceIdentity],
+        catalog: OfferingCatalog,
+        recovery: bool = False,
     ) -> list[Outcome]:
         window = catalog.window_hours["azure"]
         now = self.now()
@@ -197,10 +231,17 @@ class AzureMeteringTransport:
             else:
                 ready.append((row, usage_event(row, identities[row.customer_id])))
         for batch in chunks(ready, MAX_BATCH):
+            batch_rows = [row for row, _ in batch]
             try:
                 response = self._post([event for _, event in batch])
             except RetryableError as exc:
-                self.log(f"azure: giving up for this run ({exc}); {len(batch)} events stay `sent`")
+                self.log(f"azure: giving up for this run ({exc})")
+                outcomes.extend(unanswered(batch_rows, exc, "azure"))
+                continue
+            except (AzureAuthError, AzureRefusal) as exc:
+                # expired secret, revoked app, whole-batch 4xx: definite refusal, never delivered
+                self.log(f"azure: refused ({exc})")
+                outcomes.extend(refused(batch_rows, f"azure refused the batch: {exc}"))
                 continue
             outcomes.extend(self._outcomes(list(batch), response))
         return outcomes
@@ -222,13 +263,16 @@ class AzureMeteringTransport:
             if status == "Accepted":
                 outcomes.append(Outcome(row, "acknowledged", True, item.get("usageEventId")))
             elif status == "Duplicate":
+                held = _accepted_quantity(accepted)
+                note = "Duplicate (409 Conflict): already reported"
+                if held is not None and held != row.quantity:
+                    note += (
+                        f"; QUANTITY DIFFERS: Azure holds {held}, we sent {row.quantity} "
+                        f"(difference {row.quantity - held}): the ledger counts Azure's quantity"
+                    )
                 outcomes.append(
                     Outcome(
-                        row,
-                        "duplicate",
-                        True,
-                        accepted.get("usageEventId"),
-                        "Duplicate (409 Conflict): already reported",
+                        row, "duplicate", True, accepted.get("usageEventId"), note, marketplace_quantity=held
                     )
                 )
             elif status == "Expired":

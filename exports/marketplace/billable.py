@@ -22,6 +22,7 @@ from pathlib import Path
 import duckdb
 
 from exports.marketplace.catalog import Dimension
+from exports.marketplace.fx import CurrencyConversionError, FxRates
 from usagebill.paths import warehouse_path
 
 MODEL = "intermediate.int_marketplace__billed_hourly"
@@ -38,24 +39,33 @@ class BilledHour:
 
 
 class BilledSeries:
-    """Cumulative billed amount per (customer, marketplace dimension) as of the end of any hour."""
+    """Cumulative billed amount per (customer, marketplace dimension) as of the end of any hour, in the
+    dimension's (listing) currency: amounts in another currency are converted hour by hour through the
+    dated rates table (exports/marketplace/fx.py); a missing rate raises CurrencyConversionError."""
 
-    def __init__(self, rows: Iterable[BilledHour]) -> None:
+    def __init__(self, rows: Iterable[BilledHour], fx: FxRates | None = None) -> None:
+        self.fx = fx or FxRates()
         self._by_meter: dict[tuple[str, str], list[BilledHour]] = defaultdict(list)
         for row in rows:
             self._by_meter[(row.customer_id, row.meter_id)].append(row)
         self._prefix: dict[
-            tuple[str, str, tuple[tuple[str, str], ...]], tuple[list[datetime], list[Decimal]]
+            tuple[str, str, tuple[tuple[str, str], ...], str], tuple[list[datetime], list[Decimal]]
         ] = {}
 
     def _series(self, customer_id: str, dimension: Dimension) -> tuple[list[datetime], list[Decimal]]:
-        key = (customer_id, dimension.meter_id, dimension.filters)
+        key = (customer_id, dimension.meter_id, dimension.filters, dimension.currency)
         if key not in self._prefix:
             per_hour: dict[datetime, Decimal] = defaultdict(Decimal)
             for row in self._by_meter.get((customer_id, dimension.meter_id), []):
                 dims = dict(row.dimensions)
                 if all(dims.get(k) == v for k, v in dimension.filters):
-                    per_hour[row.hour_start] += row.billed_amount
+                    try:
+                        amount = self.fx.convert(
+                            row.billed_amount, row.currency, dimension.currency, row.hour_start.date()
+                        )
+                    except CurrencyConversionError as exc:
+                        raise CurrencyConversionError(f"customer {customer_id}: {exc}") from None
+                    per_hour[row.hour_start] += amount
             hours = sorted(per_hour)
             sums: list[Decimal] = []
             total = Decimal(0)

@@ -27,7 +27,11 @@ _AWS_DIMENSION = re.compile(r"^[\s\S]{1,255}$")
 _AWS_ACCOUNT = re.compile(r"^\d{12}$")
 _AWS_LICENSE_ARN = re.compile(r"^arn:aws[a-z-]*:license-manager::\d{12}:license:l-[0-9a-z]+$")
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
-DEFAULT_WINDOW_HOURS = {"aws": 6, "azure": 24, "google": 1}
+DEFAULT_WINDOW_HOURS = {"aws": 6, "azure": 24, "google": 2}
+# Minutes between an hour's end and the run after the one that first reports it: the hourly schedule runs
+# at 10 past the hour, so an hour is first reported 10 min after it ends and recovered (resent) by the
+# next run, 70 min after it ends. Every window must outlast this, or recovery never runs inside it.
+DEFAULT_RUN_INTERVAL_MINUTES = 70
 
 
 class MarketplaceCatalogError(ValueError):
@@ -79,6 +83,7 @@ class OfferingCatalog:
     window_hours: dict[str, int]
     listings: tuple[Listing, ...]
     source_file: str = ""
+    run_interval_minutes: int = DEFAULT_RUN_INTERVAL_MINUTES
 
     def listing(self, marketplace: str, offering_id: str) -> Listing:
         for listing in self.listings:
@@ -290,6 +295,20 @@ def load_offerings(path: Path | None = None) -> OfferingCatalog:
             c.err(f"window_hours.{key}", f"must be a whole number of hours >= 1, got {value!r}")
         else:
             windows[key] = value
+    interval = root.get("run_interval_minutes", DEFAULT_RUN_INTERVAL_MINUTES)
+    if not isinstance(interval, int) or isinstance(interval, bool) or not 1 <= interval <= 24 * 60:
+        c.err("run_interval_minutes", f"must be a whole number of minutes 1..1440, got {interval!r}")
+        interval = DEFAULT_RUN_INTERVAL_MINUTES
+    for mp, hours in windows.items():
+        # google's window runs from the window END, aws/azure's from the hour START (one hour earlier)
+        usable = hours * 60 - (0 if mp == "google" else 60)
+        if usable <= interval:
+            c.err(
+                f"window_hours.{mp}",
+                f"{hours} h leaves {usable} min after the hour ends, not more than run_interval_minutes "
+                f"({interval}): a failed report would never be retried inside the window; raise the window "
+                "or run the schedule more often",
+            )
 
     listings: list[Listing] = []
     seen_dims: set[tuple[str, str, str]] = set()
@@ -365,7 +384,7 @@ def load_offerings(path: Path | None = None) -> OfferingCatalog:
                 )
     if c.problems:
         raise MarketplaceCatalogError(c.problems)
-    return OfferingCatalog(currency, tolerance, fees, windows, tuple(listings), str(path))
+    return OfferingCatalog(currency, tolerance, fees, windows, tuple(listings), str(path), interval)
 
 
 # ---------------------------------------------------------------- customers

@@ -1,13 +1,24 @@
-"""Google Cloud Marketplace (SaaS): Service Control services/{service}:report.
+"""Google Cloud Marketplace (SaaS): Service Control services.check, then services.report.
 
-One operation per consumer and hour (window), carrying every metric of the listing: operationId is a
-UUIDv5 of service|consumer|window (deterministic: a resend after a crash is deduplicated by Google),
-consumerId = the entitlement's usageReportingId, startTime = the end of the consumer's previous report
-(contiguous windows), metricValueSets[{metricName, metricValues[{int64Value}]}]. A response's
-reportErrors name the operations that failed; the others are accepted.
+Rules (docs/marketplaces.md; sources):
+- "you must first make a services.check API call ... if the checkErrors[] object is empty, make a
+  services.report API call" (https://cloud.google.com/marketplace/docs/partners/integrated-saas/configure-usage-reports):
+  every operation is checked first; a checkError (e.g. SERVICE_NOT_ACTIVATED) is a definite refusal of
+  that consumer-hour: `failed`, not counted, the usage goes with the next window.
+- One operation per consumer and window, carrying every metric of the listing: operationId = UUIDv5 of
+  service|consumer|window, consumerId = the entitlement's usageReportingId, startTime = the end of the
+  consumer's last ACCEPTED window (contiguous; a failed window never moves the start), metricValueSets
+  [{metricName, metricValues[{int64Value}]}]. reportErrors name the operations that failed.
+- Google documents no de-duplication of a re-sent operationId: an operation without a definite answer
+  (5xx) is not resent (see reporter.py: `sent` -> `unconfirmed`, settled by the reconciliation).
+- Auth: OAuth 2.0 access tokens from google-auth (service account key file USAGEBILL_GOOGLE_CREDENTIALS,
+  else Application Default Credentials), scope https://www.googleapis.com/auth/servicecontrol; the
+  AuthorizedSession refreshes the token before it expires and once on a 401
+  (https://googleapis.dev/python/google-auth/latest/reference/google.auth.transport.requests.html).
+  A refused refresh (revoked key) or a 401/403 after it is a definite refusal: `failed`.
 
 Env: USAGEBILL_GOOGLE_SERVICECONTROL_ENDPOINT (default https://servicecontrol.googleapis.com),
-USAGEBILL_GOOGLE_ACCESS_TOKEN (an OAuth access token of the service account that owns the service).
+USAGEBILL_GOOGLE_CREDENTIALS (path to a service-account JSON key; unset: ADC).
 """
 
 from __future__ import annotations
@@ -18,12 +29,30 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-import requests
-
 from exports.marketplace.catalog import MarketplaceIdentity, OfferingCatalog
 from exports.marketplace.ledger import ReportRow
-from exports.marketplace.transport import Backoff, Outcome, RetryableError, env, rfc3339
+from exports.marketplace.transport import Backoff, Outcome, RetryableError, env, refused, rfc3339, unanswered
 from exports.marketplace.windows import is_open
+
+SCOPES = ("https://www.googleapis.com/auth/servicecontrol",)
+
+
+class GoogleRefusal(RuntimeError):
+    """Service Control or Google's token endpoint refused the request (definite refusal)."""
+
+
+def load_credentials() -> Any:
+    """google-auth credentials: the service-account key file in USAGEBILL_GOOGLE_CREDENTIALS, else
+    Application Default Credentials (GOOGLE_APPLICATION_CREDENTIALS, gcloud, the metadata server)."""
+    import google.auth
+    from google.oauth2 import service_account
+
+    path = env("USAGEBILL_GOOGLE_CREDENTIALS")
+    if path:
+        return service_account.Credentials.from_service_account_file(path, scopes=list(SCOPES))
+    credentials, _project = google.auth.default(scopes=list(SCOPES))
+    return credentials
+
 
 MAX_OPERATIONS = 100
 MAX_BYTES = 1_000_000
@@ -53,47 +82,67 @@ class GoogleServiceControlTransport:
         self,
         *,
         endpoint: str | None = None,
-        access_token: str | None = None,
-        session: requests.Session | None = None,
+        credentials: Any = None,
+        session: Any = None,
         backoff: Backoff | None = None,
         now: Callable[[], datetime] | None = None,
         log: Callable[[str], None] = lambda _m: None,
     ) -> None:
-        self.session = session or requests.Session()
+        if session is None:
+            from google.auth.transport.requests import AuthorizedSession
+
+            session = AuthorizedSession(credentials or load_credentials())
+        self.session = session
         self.endpoint = (
             endpoint
             or env("USAGEBILL_GOOGLE_SERVICECONTROL_ENDPOINT", "https://servicecontrol.googleapis.com")
             or ""
         ).rstrip("/")
-        self.access_token = access_token or env("USAGEBILL_GOOGLE_ACCESS_TOKEN", required=True)
         self.backoff = backoff or Backoff()
         self.now = now or (lambda: datetime.now(UTC))
         self.log = log
         self.calls = 0
 
-    def _report(self, service: str, operations: list[dict[str, Any]]) -> dict[str, Any]:
-        body = json.dumps({"operations": operations}, separators=(",", ":"))
+    def _post(self, service: str, method: str, payload: dict[str, Any]) -> dict[str, Any]:
+        from google.auth.exceptions import RefreshError, TransportError
+
+        body = json.dumps(payload, separators=(",", ":"))
 
         def once() -> dict[str, Any]:
             self.calls += 1
-            response = self.session.post(
-                f"{self.endpoint}/v1/services/{service}:report",
-                data=body,
-                headers={"authorization": f"Bearer {self.access_token}", "content-type": "application/json"},
-                timeout=60,
-            )
+            try:
+                response = self.session.post(
+                    f"{self.endpoint}/v1/services/{service}:{method}",
+                    data=body,
+                    headers={"content-type": "application/json"},
+                    timeout=60,
+                )
+            except RefreshError as exc:
+                raise GoogleRefusal(
+                    f"Google refused to issue an access token ({exc}): check the service account key "
+                    "(USAGEBILL_GOOGLE_CREDENTIALS / ADC) and its servicecontrol role"
+                ) from exc
+            except TransportError as exc:  # the token endpoint was unreachable: nothing was sent
+                raise GoogleRefusal(f"Google token endpoint unreachable ({exc})") from exc
             if response.status_code == 429 or response.status_code >= 500:
-                raise RetryableError(f"HTTP {response.status_code}: {response.text[:200]}")
+                raise RetryableError(
+                    f"HTTP {response.status_code}: {response.text[:200]}",
+                    throttled=response.status_code == 429,
+                )
             if response.status_code != 200:
-                raise RuntimeError(
-                    f"Service Control refused the report: HTTP {response.status_code} {response.text[:300]}"
+                raise GoogleRefusal(
+                    f"Service Control refused services.{method}: HTTP {response.status_code} {response.text[:300]}"
                 )
             return response.json()
 
         return self.backoff.run(once, lambda n, e: self.log(f"google: retry {n} after {e}"))
 
     def send(
-        self, rows: Sequence[ReportRow], identities: dict[str, MarketplaceIdentity], catalog: OfferingCatalog
+        self,
+        rows: Sequence[ReportRow],
+        identities: dict[str, MarketplaceIdentity],
+        catalog: OfferingCatalog,
+        recovery: bool = False,
     ) -> list[Outcome]:
         window = catalog.window_hours["google"]
         now = self.now()
@@ -119,27 +168,73 @@ class GoogleServiceControlTransport:
             for op, op_rows in ops:
                 op_size = len(json.dumps(op))
                 if batch and (len(batch) >= MAX_OPERATIONS or size + op_size > MAX_BYTES - 1000):
-                    outcomes.extend(self._send_batch(service, batch))
+                    outcomes.extend(self._send_batch(service, batch, recovery))
                     batch, size = [], 0
                 batch.append((op, op_rows))
                 size += op_size
             if batch:
-                outcomes.extend(self._send_batch(service, batch))
+                outcomes.extend(self._send_batch(service, batch, recovery))
         return outcomes
 
-    def _send_batch(self, service: str, batch: list[tuple[dict[str, Any], list[ReportRow]]]) -> list[Outcome]:
+    def _send_batch(
+        self, service: str, batch: list[tuple[dict[str, Any], list[ReportRow]]], recovery: bool = False
+    ) -> list[Outcome]:
+        outcomes: list[Outcome] = []
+        checked: list[tuple[dict[str, Any], list[ReportRow]]] = []
+        for op, op_rows in batch:  # services.check first, as Google's marketplace guide requires
+            check_op = {
+                k: op[k] for k in ("operationId", "operationName", "consumerId", "startTime", "endTime")
+            }
+            try:
+                answer = self._post(service, "check", {"operation": check_op})
+            except RetryableError as exc:
+                outcomes.extend(
+                    unanswered(op_rows, exc, "google")
+                    if exc.throttled
+                    else refused(op_rows, f"google: services.check failed ({exc}), not reported")
+                )
+                continue
+            except GoogleRefusal as exc:
+                outcomes.extend(refused(op_rows, f"google: {exc}"))
+                continue
+            errors = answer.get("checkErrors") or []
+            if errors:
+                reason = "; ".join(f"{e.get('code')}: {e.get('detail', '')}" for e in errors)
+                outcomes.extend(
+                    refused(op_rows, f"google services.check refused {op['consumerId']}: {reason}")
+                )
+            else:
+                checked.append((op, op_rows))
+        if not checked:
+            return outcomes
+        rows = [row for _, op_rows in checked for row in op_rows]
         try:
-            response = self._report(service, [op for op, _ in batch])
+            response = self._post(service, "report", {"operations": [op for op, _ in checked]})
         except RetryableError as exc:
-            self.log(f"google: giving up for this run ({exc}); {len(batch)} operations stay `sent`")
-            return []
+            self.log(f"google: giving up for this run ({exc})")
+            return outcomes + unanswered(rows, exc, "google")
+        except GoogleRefusal as exc:
+            return outcomes + refused(rows, f"google: {exc}")
         errors = {e.get("operationId"): e.get("status", {}) for e in response.get("reportErrors", [])}
-        outcomes = []
-        for op, op_rows in batch:
+        for op, op_rows in checked:
             status = errors.get(op["operationId"])
             for row in op_rows:
                 if status is None:
                     outcomes.append(Outcome(row, "acknowledged", True, op["operationId"]))
+                elif recovery:
+                    # the earlier run stopped during this very call: a refusal of the resend (e.g. the
+                    # window now overlaps the one Google accepted then) means Google most likely holds it
+                    outcomes.append(
+                        Outcome(
+                            row,
+                            "unconfirmed",
+                            True,
+                            op["operationId"],
+                            f"resend after an interrupted run refused (reportError {status.get('code')}: "
+                            f"{status.get('message')}): Google most likely holds the first send; counted, "
+                            "confirmed by the reconciliation against Google's usage report",
+                        )
+                    )
                 else:
                     outcomes.append(
                         Outcome(
@@ -147,7 +242,8 @@ class GoogleServiceControlTransport:
                             "failed",
                             False,
                             op["operationId"],
-                            f"reportError {status.get('code')}: {status.get('message')}",
+                            f"reportError {status.get('code')}: {status.get('message')}; the usage goes "
+                            "with the next window",
                         )
                     )
         return outcomes

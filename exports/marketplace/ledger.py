@@ -1,10 +1,18 @@
 """The exactly-once reporting ledger: ledger.marketplace_reports in the DuckDB warehouse.
 
 Append-only. One row per state change of a report key (marketplace, customer, dimension, hour):
-planned -> sent -> acknowledged | duplicate | failed, or planned -> carried. The current state of a key
-is its row with the highest `seq`. `counted` says whether the row's quantity counts as reported
-(planned/sent/acknowledged/duplicate: yes; carried and rejected: no, so the quantity flows into the
-next reported hour). dbt reads it as source `ledger` (marketplace.fct_marketplace_reporting_ledger).
+planned -> acknowledged | duplicate | failed | carried, or planned -> sent -> ... The current state of a
+key is its row with the highest `seq`.
+- `planned`: written before the call; the request may not have left (a crash during the call leaves it).
+- `sent`: the request left but no definite answer came back (HTTP 5xx / timeout past the retry budget).
+- `failed`: a definite refusal (401/403, a whole-batch 4xx, 429 past the retry budget, a per-record
+  rejection): NOT counted, so its quantity goes with the next reported hour (never counted as delivered).
+- `unconfirmed`: sent, no answer, window closed: counted (the marketplace most likely has it), to be
+  confirmed by the marketplace reconciliation against the billing feed.
+`counted` says whether the row's quantity counts as reported (planned/sent/acknowledged/duplicate/
+unconfirmed: yes; carried and failed: no, so the quantity flows into the next reported hour).
+`sent_quantity`: on a Duplicate whose marketplace quantity differs from ours, what we sent (the row's
+`quantity` is then the marketplace's quantity). dbt reads it as source `ledger` (marketplace.fct_marketplace_reporting_ledger).
 """
 
 from __future__ import annotations
@@ -21,7 +29,7 @@ import pyarrow as pa
 from usagebill.paths import warehouse_path
 
 TABLE = "ledger.marketplace_reports"
-DONE_STATES = ("acknowledged", "duplicate", "carried", "failed")
+DONE_STATES = ("acknowledged", "duplicate", "carried", "failed", "unconfirmed")
 PENDING_STATES = ("planned", "sent")
 
 _DEC = pa.decimal128(38, 12)
@@ -51,8 +59,10 @@ create table if not exists {TABLE} (
     window_end timestamp,
     request_key varchar,
     metering_record_id varchar,
-    detail varchar
+    detail varchar,
+    sent_quantity decimal(38, 12)
 );
+alter table {TABLE} add column if not exists sent_quantity decimal(38, 12);
 """
 
 
@@ -77,6 +87,7 @@ class ReportRow:
     request_key: str | None = None
     metering_record_id: str | None = None
     detail: str | None = None
+    sent_quantity: Decimal | None = None
     seq: int = 0
     run_id: str = ""
     recorded_at: datetime | None = field(default=None, compare=False)
@@ -111,6 +122,7 @@ _SCHEMA = pa.schema(
         ("request_key", pa.string()),
         ("metering_record_id", pa.string()),
         ("detail", pa.string()),
+        ("sent_quantity", _DEC),
         ("seq", pa.int64()),
         ("run_id", pa.string()),
         ("recorded_at", _TS),

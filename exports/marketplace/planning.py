@@ -22,6 +22,7 @@ from decimal import ROUND_DOWN, Decimal
 
 from exports.marketplace.billable import BilledSeries
 from exports.marketplace.catalog import Dimension, MarketplaceIdentity, OfferingCatalog
+from exports.marketplace.fx import CurrencyConversionError
 from exports.marketplace.ledger import DONE_STATES, ReportRow
 from exports.marketplace.windows import HOUR, is_closed, is_open, next_open_hour
 
@@ -94,9 +95,12 @@ def plan_hour(
     billed: BilledSeries,
     totals: ReportedTotals,
     existing: dict[Key, ReportRow],
+    refused: dict[str, str] | None = None,
 ) -> list[ReportRow]:
     """New ledger rows (`planned` or `carried`) for one hour's keys not yet in the ledger.
-    Updates `totals` as it goes, so consecutive hours planned in one run see each other."""
+    Updates `totals` as it goes, so consecutive hours planned in one run see each other.
+    A customer whose billed amount cannot be converted into the listing currency gets no rows (its
+    usage stays in the running total); the reason goes into `refused` (customer -> message)."""
     if not is_closed(hour_start, now):
         return []
     window = catalog.window_hours[marketplace]
@@ -122,6 +126,14 @@ def plan_hour(
             request_key = ident.license_arn or listing.product_code
         else:
             request_key = ident.plan_id
+        try:
+            for dim in listing.dimensions:  # convert first: all of a customer's hour, or nothing
+                billed.amount_between(ident.customer_id, dim, hour_start, hour_start + HOUR)
+        except CurrencyConversionError as exc:
+            if refused is None:
+                raise
+            refused[ident.customer_id] = str(exc)
+            continue
         for dim in listing.dimensions:
             key = (marketplace, ident.customer_id, dim.name, hour_start)
             if key in existing:

@@ -25,6 +25,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from exports.marketplace.catalog import MarketplaceIdentity, OfferingCatalog
+from exports.marketplace.fx import FxRates
 from usagebill.money import MINOR_UNITS, round_money
 from usagebill.paths import raw_dir
 
@@ -170,10 +171,24 @@ def load_revenue_feeds(files: dict[str, list[Path]], out_dir: Path | None = None
 
 
 def write_catalog_tables(
-    catalog: OfferingCatalog, identities: list[MarketplaceIdentity], out_dir: Path | None = None
+    catalog: OfferingCatalog,
+    identities: list[MarketplaceIdentity],
+    out_dir: Path | None = None,
+    fx: FxRates | None = None,
 ) -> dict[str, int]:
-    """The offering catalog and identities as raw Parquet for dbt (parity, channel mapping, fees)."""
+    """The offering catalog, identities and listing-currency rates as raw Parquet for dbt (parity,
+    channel mapping, fees, reconciliation)."""
     out_dir = out_dir or raw_dir() / "marketplace"
+    fx_rows = [
+        {
+            "from_currency": src,
+            "to_currency": dst,
+            "rate": str(rate),
+            "effective_date": effective.isoformat(),
+        }
+        for (src, dst), effective, rate in (fx or FxRates()).rows()
+    ]
+    _write("fx_rates", fx_rows, ("from_currency", "to_currency", "rate", "effective_date"), out_dir)
     dims = [
         {
             "marketplace": d.marketplace,
@@ -238,4 +253,9 @@ def write_catalog_tables(
         "valid_to",
     )
     _write("identities", ident_rows, columns, out_dir)
-    return {"dimensions": len(dims), "fees": len(fees), "identities": len(ident_rows)}
+    return {
+        "dimensions": len(dims),
+        "fees": len(fees),
+        "identities": len(ident_rows),
+        "fx_rates": len(fx_rows),
+    }

@@ -21,6 +21,8 @@ from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import duckdb
+
 from exports.marketplace.billable import BilledSeries, read_billed_hours
 from exports.marketplace.catalog import (
     CUSTOMERS_FILE,
@@ -30,12 +32,13 @@ from exports.marketplace.catalog import (
     load_identities,
     load_offerings,
 )
+from exports.marketplace.fx import FX_FILE, CurrencyConversionError, FxRates, load_fx_rates
 from exports.marketplace.ledger import Ledger
 from exports.marketplace.reporter import RunSummary, report_hours
 from exports.marketplace.revenue import FEEDS, load_revenue_feeds, write_catalog_tables
 from exports.marketplace.transport import Transport
 from exports.marketplace.windows import HOUR, hour_floor
-from usagebill.paths import catalog_dir, data_dir
+from usagebill.paths import catalog_dir, data_dir, warehouse_path
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "usagebill" / "marketplace_examples"
 
@@ -88,10 +91,46 @@ def load_catalog(log: Callable[[str], None] = print) -> tuple[OfferingCatalog, l
     return catalog, load_identities(catalog, directory / CUSTOMERS_FILE)
 
 
+def load_fx(log: Callable[[str], None] = print) -> FxRates:
+    """The dated rates into listing currencies (data/catalog/marketplace_fx_rates.csv; the example is
+    copied there when missing)."""
+    directory = catalog_dir()
+    if not (directory / FX_FILE).exists():
+        directory.mkdir(parents=True, exist_ok=True)
+        shutil.copy(EXAMPLES / FX_FILE, directory / FX_FILE)
+        log(
+            f"{directory / FX_FILE} did not exist: copied the example rates from {EXAMPLES / FX_FILE}; replace them"
+        )
+    return load_fx_rates(directory / FX_FILE)
+
+
+RECONCILIATION = "marketplace.fct_marketplace_reconciliation"
+
+
+def blocked_customers(marketplace: str, path: Path | None = None) -> set[str]:
+    """Customers whose marketplace reconciliation disagrees (blocks_export): their exports wait.
+    Before the reconciliation mart is first built nothing is blocked."""
+    path = Path(path) if path else warehouse_path()
+    if not path.exists():
+        return set()
+    with duckdb.connect(str(path), read_only=True) as con:
+        exists = con.execute(
+            "select count(*) from information_schema.tables "
+            "where table_schema = 'marketplace' and table_name = 'fct_marketplace_reconciliation'"
+        ).fetchone()
+        if not exists or not exists[0]:
+            return set()
+        rows = con.execute(
+            f"select distinct customer_id from {RECONCILIATION} where marketplace = ? and blocks_export",
+            [marketplace],
+        ).fetchall()
+    return {str(r[0]) for r in rows}
+
+
 def load_catalog_tables(log: Callable[[str], None] = print) -> dict[str, int]:
     """Offering catalog + identities -> raw/marketplace/ Parquet."""
     catalog, identities = load_catalog(log)
-    return write_catalog_tables(catalog, identities)
+    return write_catalog_tables(catalog, identities, fx=load_fx(log))
 
 
 def load_feeds(log: Callable[[str], None] = print) -> dict[str, int]:
@@ -174,7 +213,15 @@ def transport_for(
             from exports.marketplace.google import GoogleServiceControlTransport
 
             if mode == "fake":
-                from exports.fakes.google_servicecontrol import FakeServiceControl
+                from google.oauth2 import service_account
+
+                from exports.fakes.google_servicecontrol import (
+                    SCOPE,
+                    SERVICE_ACCOUNT_EMAIL,
+                    FakeServiceControl,
+                    new_service_account_key,
+                    service_account_info,
+                )
 
                 services = {
                     listing.service_name for listing in catalog.listings if listing.marketplace == "google"
@@ -184,18 +231,23 @@ def transport_for(
                         "fake mode serves one Google service; the catalog lists "
                         f"{sorted(s or '' for s in services)}"
                     )
+                private_pem, public_pem = new_service_account_key()
                 fake = stack.enter_context(
                     FakeServiceControl(
                         services.pop() or "",
-                        "fake-token",
+                        SERVICE_ACCOUNT_EMAIL,
+                        public_pem,
                         {i.usage_reporting_id or "" for i in identities},
                         {d.name for d in catalog.dimensions("google")},
                         catalog.window_hours["google"],
                         now=clock,
                     )
                 )
+                credentials = service_account.Credentials.from_service_account_info(
+                    service_account_info(private_pem, f"{fake.url}/token"), scopes=[SCOPE]
+                )
                 yield GoogleServiceControlTransport(
-                    endpoint=fake.url, access_token="fake-token", now=clock, log=log
+                    endpoint=fake.url, credentials=credentials, now=clock, log=log
                 )
             else:
                 yield GoogleServiceControlTransport(now=clock, log=log)
@@ -245,7 +297,9 @@ def report(
     if billed is None:
         try:
             since = min((s for i in mine for s, _ in i.subscribed_intervals()), default=start)
-            billed = BilledSeries(read_billed_hours(min(since, start), end + timedelta(hours=1)))
+            billed = BilledSeries(
+                read_billed_hours(min(since, start), end + timedelta(hours=1)), load_fx(log)
+            )
         except Exception as exc:  # duckdb.CatalogException and friends
             raise RuntimeError(
                 f"cannot read the billed hours ({exc}); build the dbt model "
@@ -266,6 +320,7 @@ def report(
             transport=transport,
             now=now,
             log=log,
+            blocked=blocked_customers(marketplace),
         )
 
 
@@ -285,26 +340,40 @@ def _replay(
     moment = [replay_now(hours[0])]
     ledger = Ledger(run_id=f"{marketplace}-replay-{moment[0].strftime('%Y%m%dT%H%M%S')}")
     log(f"{marketplace}: replay: each hour judged at its end + {REPLAY_DELAY.seconds // 60} minutes")
+    blocked = blocked_customers(marketplace)
+    total.blocked = tuple(sorted(blocked))
+    refused: dict[str, str] = {}
     with transport_for(marketplace, catalog, identities, lambda: moment[0], mode, log) as transport:
         for hour in hours:
             moment[0] = replay_now(hour)
-            one = report_hours(
-                marketplace,
-                [hour],
-                catalog=catalog,
-                identities=identities,
-                billed=billed,
-                ledger=ledger,
-                transport=transport,
-                now=moment[0],
-                log=log,
-            )
+            try:
+                one = report_hours(
+                    marketplace,
+                    [hour],
+                    catalog=catalog,
+                    identities=[i for i in identities if i.customer_id not in refused],
+                    billed=billed,
+                    ledger=ledger,
+                    transport=transport,
+                    now=moment[0],
+                    log=log,
+                    blocked=blocked,
+                )
+            except CurrencyConversionError as exc:  # the others were reported; go on without them
+                refused.update(exc.refused)
+                continue
             total.hours += one.hours
             total.planned += one.planned
             total.recovered += one.recovered
             total.calls += one.calls
             total.states.update(one.states)
     log(str(total))
+    if refused:
+        raise CurrencyConversionError(
+            f"{marketplace}: usage of {len(refused)} customer(s) was NOT reported (the others were):\n"
+            + "\n".join(refused.values()),
+            refused,
+        )
     return total
 
 

@@ -6,6 +6,7 @@ import os
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Protocol, TypeVar
 
 from exports.marketplace.catalog import MarketplaceIdentity, OfferingCatalog
@@ -17,14 +18,18 @@ MAX_BATCH = 25  # AWS BatchMeterUsage and Azure batchUsageEvent both take at mos
 
 @dataclass(frozen=True)
 class Outcome:
-    """What the marketplace said about one sent row. Rows without an outcome stay `sent` and are resent
-    by the next run (e.g. throttled past the retry budget)."""
+    """What the marketplace said about one row. `sent`: the request left, no definite answer (resent by
+    the next run while the window is open); `failed`: a definite refusal, not counted (the quantity goes
+    with the next reported hour). Rows without an outcome stay `planned`."""
 
     row: ReportRow
-    state: str  # acknowledged | duplicate | carried | failed
+    state: str  # acknowledged | duplicate | carried | failed | sent
     counted: bool
     metering_record_id: str | None = None
     detail: str | None = None
+    # Duplicate answers carrying the quantity the marketplace holds (Azure acceptedMessage): the ledger
+    # records that quantity and keeps ours in sent_quantity, flagging the difference
+    marketplace_quantity: Decimal | None = None
 
 
 class Transport(Protocol):
@@ -32,12 +37,56 @@ class Transport(Protocol):
     calls: int
 
     def send(
-        self, rows: Sequence[ReportRow], identities: dict[str, MarketplaceIdentity], catalog: OfferingCatalog
-    ) -> list[Outcome]: ...
+        self,
+        rows: Sequence[ReportRow],
+        identities: dict[str, MarketplaceIdentity],
+        catalog: OfferingCatalog,
+        recovery: bool = False,
+    ) -> list[Outcome]:
+        """Send rows; `recovery`: they were left `planned`/`sent` by an earlier run (may have arrived)."""
+        ...
 
 
 class RetryableError(Exception):
-    """Throttling or a server error: try again after a pause."""
+    """Throttling or a server error: try again after a pause. `throttled` (HTTP 429, AWS
+    ThrottlingException) means the marketplace did not process the request: past the retry budget it is
+    a definite refusal (failed, carried to the next hour); otherwise (5xx) the outcome is unknown."""
+
+    def __init__(self, message: str, throttled: bool = False) -> None:
+        super().__init__(message)
+        self.throttled = throttled
+
+
+def unanswered(rows: Sequence[ReportRow], exc: RetryableError, marketplace: str) -> list[Outcome]:
+    """Outcomes for rows whose request got no definite answer within the retry budget."""
+    if exc.throttled:
+        return [
+            Outcome(
+                row,
+                "failed",
+                False,
+                detail=f"{marketplace}: throttled past the retry budget ({exc}): not processed, "
+                "the quantity goes with the next reported hour",
+            )
+            for row in rows
+        ]
+    return [
+        Outcome(
+            row,
+            "sent",
+            True,
+            detail=f"{marketplace}: no definite answer ({exc}): resent by the next run while the window is open",
+        )
+        for row in rows
+    ]
+
+
+def refused(rows: Sequence[ReportRow], reason: str) -> list[Outcome]:
+    """A definite refusal of a whole request (401/403, a whole-batch 4xx): failed, not counted."""
+    return [
+        Outcome(row, "failed", False, detail=f"{reason}; the quantity goes with the next reported hour")
+        for row in rows
+    ]
 
 
 @dataclass

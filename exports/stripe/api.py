@@ -5,14 +5,27 @@ idempotency key, exponential backoff with full jitter: sleep uniform(0, min(cap,
 at most `max_attempts` tries in all. The SDK's own retries are off (max_network_retries=0) so retries never
 multiply. Any other 4xx is final and raised to the caller (which reports it naming the invoice).
 
+Rate: every call first takes a slot from a shared `RateLimiter` (requests per second, configurable; Stripe
+documents 25/s in test mode and 100/s in live mode, https://docs.stripe.com/rate-limits), so worker threads
+together never exceed it. A 429 is honoured: the call waits `Retry-After` seconds when Stripe sends the header
+(else the backoff), and the limiter pauses every thread for that long. `Stripe-Should-Retry: false` makes an
+error final, `true` makes it retryable (https://docs.stripe.com/error-low-level#idempotency).
+
+Saved errors: Stripe saves the result of a keyed request once the endpoint began executing, including 500
+errors, and replays it for every retry with the same key (https://docs.stripe.com/api/idempotent_requests).
+A 5xx that comes back with `Idempotent-Replayed: true` therefore can never succeed with that key: it is raised
+at once as `SavedErrorReplay` and the exporter looks the object up, then uses a new key generation.
+
 Hooks: `hook(position, call_number, name)` is called with position "before" and "after" every call (after =
 the response arrived, before the ledger write). Tests raise from it to inject crashes between calls.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import random
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -34,7 +47,55 @@ class RetryPolicy:
         return rng.uniform(0, min(self.cap_seconds, self.base_seconds * (2**attempt)))
 
 
+class SavedErrorReplay(Exception):
+    """Stripe replayed a saved 5xx for this idempotency key: retrying with the same key is pointless."""
+
+    def __init__(self, key: str | None, error: stripe.StripeError) -> None:
+        super().__init__(
+            f"Stripe replayed a saved HTTP {error.http_status} for Idempotency-Key {key}: {error.user_message}"
+        )
+        self.key = key
+        self.error = error
+
+
+def _header(error: Exception, name: str) -> str | None:
+    headers = getattr(error, "headers", None) or {}
+    for k, v in dict(headers).items():
+        if k.lower() == name.lower():
+            return str(v)
+    return None
+
+
+class RateLimiter:
+    """Paces calls to `per_second` across threads (one slot every 1/per_second s); `pause` pushes every
+    thread's next slot back (after a 429's Retry-After)."""
+
+    def __init__(self, per_second: float | None, clock: Callable[[], float] = time.monotonic) -> None:
+        if per_second is not None and per_second <= 0:
+            raise ValueError("rate limit must be > 0 requests per second")
+        self.per_second = per_second
+        self.clock = clock
+        self._next = 0.0
+        self._lock = threading.Lock()
+
+    def wait_time(self) -> float:
+        if not self.per_second:
+            return 0.0
+        with self._lock:
+            now = self.clock()
+            slot = max(now, self._next)
+            self._next = slot + 1.0 / self.per_second
+            return slot - now
+
+    def pause(self, seconds: float) -> None:
+        with self._lock:
+            self._next = max(self._next, self.clock() + seconds)
+
+
 def is_retryable(error: Exception) -> bool:
+    should = _header(error, "Stripe-Should-Retry")
+    if should in ("true", "false"):
+        return should == "true"
     if isinstance(error, stripe.RateLimitError | stripe.APIConnectionError):
         return True
     if isinstance(error, stripe.IdempotencyError):
@@ -60,31 +121,51 @@ class StripeApi:
         hook: Hook | None = None,
         sleep: Callable[[float], None] = time.sleep,
         seed: int | None = None,
+        rate_limit: float | None = None,
     ) -> None:
         self.client = client
         self.policy = policy or RetryPolicy()
         self.hook = hook
         self.sleep = sleep
         self.rng = random.Random(seed)
+        self.limiter = RateLimiter(rate_limit)
         self.calls = 0
         self.retries = 0
+        self.rate_limited = 0  # 429 answers received
+        self._lock = threading.Lock()
 
-    def _call(self, name: str, fn: Callable[[], Any]) -> Any:
-        self.calls += 1
-        n = self.calls
+    def _call(self, name: str, fn: Callable[[], Any], key: str | None = None) -> Any:
+        with self._lock:
+            self.calls += 1
+            n = self.calls
         if self.hook:
             self.hook("before", n, name)
         attempt = 0
         while True:
+            wait = self.limiter.wait_time()
+            if wait > 0:
+                self.sleep(wait)
             try:
                 result = fn()
                 break
             except stripe.StripeError as e:
+                status = getattr(e, "http_status", None) or 0
+                if key and status >= 500 and _header(e, "Idempotent-Replayed") == "true":
+                    raise SavedErrorReplay(key, e) from e
                 attempt += 1
                 if not is_retryable(e) or attempt >= self.policy.max_attempts:
                     raise
-                self.retries += 1
-                self.sleep(self.policy.delay(attempt, self.rng))
+                with self._lock:
+                    self.retries += 1
+                    self.rate_limited += status == 429
+                delay = self.policy.delay(attempt, self.rng)
+                retry_after = _header(e, "Retry-After")
+                if status == 429 and retry_after:
+                    with contextlib.suppress(ValueError):
+                        delay = max(delay, min(float(retry_after), 60.0))
+                if status == 429:
+                    self.limiter.pause(delay)
+                self.sleep(delay)
         if self.hook:
             self.hook("after", n, name)
         return to_plain(result)
@@ -100,7 +181,9 @@ class StripeApi:
 
     def create_customer(self, params: dict[str, Any], key: str) -> dict[str, Any]:
         return self._call(
-            "create_customer", lambda: self.client.v1.customers.create(params=params, options=self._opts(key))
+            "create_customer",
+            lambda: self.client.v1.customers.create(params=params, options=self._opts(key)),
+            key,
         )
 
     # -- invoices
@@ -110,24 +193,73 @@ class StripeApi:
 
     def create_invoice(self, params: dict[str, Any], key: str) -> dict[str, Any]:
         return self._call(
-            "create_invoice", lambda: self.client.v1.invoices.create(params=params, options=self._opts(key))
+            "create_invoice",
+            lambda: self.client.v1.invoices.create(params=params, options=self._opts(key)),
+            key,
         )
 
     def retrieve_invoice(self, invoice_id: str) -> dict[str, Any]:
         return self._call("retrieve_invoice", lambda: self.client.v1.invoices.retrieve(invoice_id))
 
-    def finalize_invoice(self, invoice_id: str, key: str) -> dict[str, Any]:
+    def finalize_invoice(self, invoice_id: str, key: str, auto_advance: bool = False) -> dict[str, Any]:
         return self._call(
             "finalize_invoice",
             lambda: self.client.v1.invoices.finalize_invoice(
-                invoice_id, params={"auto_advance": False}, options=self._opts(key)
+                invoice_id, params={"auto_advance": auto_advance}, options=self._opts(key)
             ),
+            key,
         )
 
     def pay_invoice(self, invoice_id: str, params: dict[str, Any], key: str | None = None) -> dict[str, Any]:
         return self._call(
             "pay_invoice",
             lambda: self.client.v1.invoices.pay(invoice_id, params=params, options=self._opts(key)),
+            key,
+        )
+
+    def send_invoice(self, invoice_id: str, key: str | None = None) -> dict[str, Any]:
+        return self._call(
+            "send_invoice",
+            lambda: self.client.v1.invoices.send_invoice(invoice_id, options=self._opts(key)),
+            key,
+        )
+
+    def list_invoices(self, params: dict[str, Any]) -> list[dict[str, Any]]:
+        return self._list_all("list_invoices", lambda p: self.client.v1.invoices.list(params=p), params)
+
+    def list_invoice_lines(self, invoice_id: str) -> list[dict[str, Any]]:
+        return self._list_all(
+            "list_invoice_lines", lambda p: self.client.v1.invoices.line_items.list(invoice_id, params=p), {}
+        )
+
+    # -- customer balance (credits applied after tax; amounts carried from invoices below the minimum)
+    def list_balance_transactions(self, customer_id: str) -> list[dict[str, Any]]:
+        return self._list_all(
+            "list_balance_transactions",
+            lambda p: self.client.v1.customers.balance_transactions.list(customer_id, params=p),
+            {},
+        )
+
+    def create_balance_transaction(
+        self, customer_id: str, params: dict[str, Any], key: str
+    ) -> dict[str, Any]:
+        return self._call(
+            "create_balance_transaction",
+            lambda: self.client.v1.customers.balance_transactions.create(
+                customer_id, params=params, options=self._opts(key)
+            ),
+            key,
+        )
+
+    # -- tax rates
+    def list_tax_rates(self) -> list[dict[str, Any]]:
+        return self._list_all("list_tax_rates", lambda p: self.client.v1.tax_rates.list(params=p), {})
+
+    def create_tax_rate(self, params: dict[str, Any], key: str) -> dict[str, Any]:
+        return self._call(
+            "create_tax_rate",
+            lambda: self.client.v1.tax_rates.create(params=params, options=self._opts(key)),
+            key,
         )
 
     def void_invoice(self, invoice_id: str, key: str | None = None) -> dict[str, Any]:
@@ -159,6 +291,7 @@ class StripeApi:
         return self._call(
             "create_invoice_item",
             lambda: self.client.v1.invoice_items.create(params=params, options=self._opts(key)),
+            key,
         )
 
     # -- credit notes
@@ -171,6 +304,7 @@ class StripeApi:
         return self._call(
             "create_credit_note",
             lambda: self.client.v1.credit_notes.create(params=params, options=self._opts(key)),
+            key,
         )
 
     # -- events
@@ -216,7 +350,12 @@ class PlannedCallsApi:
         return []
 
     def create_invoice(self, params: dict[str, Any], key: str) -> dict[str, Any]:
-        return {"id": "in_" + self._plan("POST", "/v1/invoices", params, key), "status": "draft", "total": 0}
+        return {
+            "id": "in_" + self._plan("POST", "/v1/invoices", params, key),
+            "status": "draft",
+            "total": 0,
+            "lines": {"data": []},
+        }
 
     def create_invoice_item(self, params: dict[str, Any], key: str) -> dict[str, Any]:
         return {
@@ -230,9 +369,29 @@ class PlannedCallsApi:
     def retrieve_invoice(self, invoice_id: str) -> dict[str, Any]:
         raise NotImplementedError("dry run never retrieves")
 
-    def finalize_invoice(self, invoice_id: str, key: str) -> dict[str, Any]:
-        self._plan("POST", f"/v1/invoices/{invoice_id}/finalize", {"auto_advance": False}, key)
+    def finalize_invoice(self, invoice_id: str, key: str, auto_advance: bool = False) -> dict[str, Any]:
+        self._plan("POST", f"/v1/invoices/{invoice_id}/finalize", {"auto_advance": auto_advance}, key)
         return {"id": invoice_id, "status": "open", "number": None}
+
+    def list_invoices(self, params: dict[str, Any]) -> list[dict[str, Any]]:
+        return []
+
+    def list_tax_rates(self) -> list[dict[str, Any]]:
+        return []
+
+    def create_tax_rate(self, params: dict[str, Any], key: str) -> dict[str, Any]:
+        return {"id": "txr_" + self._plan("POST", "/v1/tax_rates", params, key)}
+
+    def list_balance_transactions(self, customer_id: str) -> list[dict[str, Any]]:
+        return []
+
+    def create_balance_transaction(
+        self, customer_id: str, params: dict[str, Any], key: str
+    ) -> dict[str, Any]:
+        return {
+            "id": "cbtxn_"
+            + self._plan("POST", f"/v1/customers/{customer_id}/balance_transactions", params, key)
+        }
 
     def list_credit_notes(self, invoice_id: str) -> list[dict[str, Any]]:
         return []

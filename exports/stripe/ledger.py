@@ -10,6 +10,7 @@ ledger.stripe_reconciliation: one row per check of a reconciliation run (see rec
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -27,7 +28,7 @@ create table if not exists ledger.stripe_exports (
     line_key varchar not null,        -- add_item: line:<n> or tax:<rate>; '' otherwise
     stripe_object_id varchar,
     idempotency_key varchar not null,
-    status varchar not null,          -- started | ok | recovered | failed
+    status varchar not null,          -- started | ok | recovered | failed | key_burned (never reuse that key)
     amount_minor bigint,
     currency varchar,
     detail varchar,
@@ -42,12 +43,14 @@ create table if not exists ledger.stripe_reconciliation (
     checked_at timestamp not null,    -- UTC
     invoice_id varchar,               -- usagebill invoice (null for the run summary row)
     stripe_invoice_id varchar,
-    check_name varchar not null,      -- run | total | currency | status | credit_notes | missing_in_stripe
+    check_name varchar not null,      -- run_started | run | total | currency | status | lines | amount_due |
+                                      -- credit_notes | credit_balance | warehouse | unknown_in_ledger
     expected varchar,
     actual varchar,
     ok boolean not null,
     detail varchar
 );
+alter table ledger.stripe_reconciliation add column if not exists customer_id varchar;
 """
 
 DONE = ("ok", "recovered")
@@ -77,6 +80,32 @@ class Ledger:
         self.write = write
         con.execute(EXPORTS_DDL)
         con.execute(RECONCILIATION_DDL)
+        # The exporter's worker threads each use their own cursor (a DuckDB connection to the same database):
+        # a DuckDB connection is not safe to share between threads, and each autocommit insert waits for its
+        # commit to reach the disk, so separate cursors let the threads' commits overlap instead of queueing.
+        self._local = threading.local()
+        self._cursors: list[duckdb.DuckDBPyConnection] = []
+        self._cursor_lock = threading.Lock()
+
+    def _cursor(self) -> duckdb.DuckDBPyConnection:
+        if threading.current_thread() is threading.main_thread():
+            return self.con
+        cur = getattr(self._local, "cursor", None)
+        if cur is None:
+            cur = self.con.cursor()
+            self._local.cursor = cur
+            with self._cursor_lock:
+                self._cursors.append(cur)
+        return cur
+
+    def close_cursors(self) -> None:
+        with self._cursor_lock:
+            for cur in self._cursors:
+                cur.close()
+            self._cursors.clear()
+
+    def _rows(self, sql: str, params: list[Any] | None = None) -> list[tuple]:
+        return self._cursor().execute(sql, params or []).fetchall()
 
     def record(
         self,
@@ -95,7 +124,7 @@ class Ledger:
     ) -> None:
         if not self.write:
             return
-        self.con.execute(
+        self._rows(
             "insert into ledger.stripe_exports values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 self.run_id,
@@ -116,7 +145,7 @@ class Ledger:
 
     def latest_steps(self, entity: str, usagebill_id: str) -> dict[tuple[str, str], StepRow]:
         """Latest row per (step, line_key) for one object; a `started` row means the call is in doubt."""
-        rows = self.con.execute(
+        rows = self._rows(
             """
             select step, line_key, status, stripe_object_id, idempotency_key, amount_minor, recorded_at
             from ledger.stripe_exports
@@ -124,65 +153,99 @@ class Ledger:
             qualify row_number() over (partition by step, line_key order by recorded_at desc, status = 'started') = 1
             """,
             [entity, usagebill_id],
-        ).fetchall()
+        )
         return {(r[0], r[1]): StepRow(*r) for r in rows}
 
+    def burned_keys(self, entity: str, usagebill_id: str) -> set[str]:
+        """Idempotency keys that must never be sent again: Stripe saved a 5xx for them (replayed for 24 h) or
+        they created an object that was deleted in Stripe (the key would replay the deleted object)."""
+        rows = self._rows(
+            "select distinct idempotency_key from ledger.stripe_exports where entity = ? and usagebill_id = ? "
+            "and status = 'key_burned'",
+            [entity, usagebill_id],
+        )
+        return {r[0] for r in rows}
+
     def done_ids(self, entity: str, final_step: str) -> set[str]:
-        rows = self.con.execute(
+        rows = self._rows(
             "select distinct usagebill_id from ledger.stripe_exports where entity = ? and step = ? "
             "and status in ('ok', 'recovered')",
             [entity, final_step],
-        ).fetchall()
+        )
         return {r[0] for r in rows}
 
     def stripe_id(self, entity: str, usagebill_id: str, step: str) -> str | None:
-        rows = self.con.execute(
+        rows = self._rows(
             "select stripe_object_id from ledger.stripe_exports where entity = ? and usagebill_id = ? and step = ? "
             "and status in ('ok', 'recovered') and stripe_object_id is not null order by recorded_at desc limit 1",
             [entity, usagebill_id, step],
-        ).fetchall()
+        )
         return rows[0][0] if rows else None
 
     def exported_invoices(self) -> list[dict[str, Any]]:
         """Invoices (and debit notes) whose finalize step is acknowledged, with their Stripe invoice id."""
-        rows = self.con.execute(
+        rows = self._rows(
             """
-            select entity, usagebill_id, stripe_object_id, amount_minor, currency
+            select entity, usagebill_id, stripe_object_id, amount_minor, currency, recorded_at
             from ledger.stripe_exports
             where entity in ('invoice', 'debit_note') and step = 'finalize' and status in ('ok', 'recovered')
             qualify row_number() over (partition by entity, usagebill_id order by recorded_at desc) = 1
-            order by usagebill_id
+            order by recorded_at, usagebill_id
             """
-        ).fetchall()
-        keys = ["entity", "usagebill_id", "stripe_invoice_id", "amount_minor", "currency"]
+        )
+        keys = ["entity", "usagebill_id", "stripe_invoice_id", "amount_minor", "currency", "finalized_at"]
         return [dict(zip(keys, r, strict=True)) for r in rows]
 
+    def known_stripe_invoices(self) -> dict[str, set[str]]:
+        """Every Stripe invoice id the ledger created or recovered, by usagebill invoice / debit note id."""
+        rows = self._rows(
+            "select usagebill_id, stripe_object_id from ledger.stripe_exports where entity in ('invoice', "
+            "'debit_note') and step in ('create_invoice', 'finalize') and status in ('ok', 'recovered') "
+            "and stripe_object_id is not null"
+        )
+        out: dict[str, set[str]] = {}
+        for ub_id, stripe_id in rows:
+            out.setdefault(ub_id, set()).add(stripe_id)
+        return out
+
     def exported_credit_notes(self) -> list[dict[str, Any]]:
-        rows = self.con.execute(
+        rows = self._rows(
             """
             select usagebill_id, invoice_id, stripe_object_id, amount_minor, currency
             from ledger.stripe_exports
             where entity = 'credit_note' and step = 'create_credit_note' and status in ('ok', 'recovered')
             qualify row_number() over (partition by usagebill_id order by recorded_at desc) = 1
             """
-        ).fetchall()
+        )
         keys = ["credit_note_id", "invoice_id", "stripe_credit_note_id", "amount_minor", "currency"]
         return [dict(zip(keys, r, strict=True)) for r in rows]
 
     # -- reconciliation
     def last_reconciliation_mismatches(self) -> list[dict[str, Any]]:
-        rows = self.con.execute(
+        # Only a COMPLETE run counts: its closing `run` row is written last, after every check. A run that
+        # crashed or was killed has no `run` row, so it can neither clear nor set the gate.
+        rows = self._rows(
             """
             with last_run as (
-                select run_id from ledger.stripe_reconciliation order by checked_at desc limit 1
+                select run_id from ledger.stripe_reconciliation where check_name = 'run'
+                order by checked_at desc, run_id desc limit 1
             )
-            select invoice_id, stripe_invoice_id, check_name, expected, actual, detail, checked_at
+            select invoice_id, stripe_invoice_id, check_name, expected, actual, detail, checked_at, customer_id
             from ledger.stripe_reconciliation
-            where run_id = (select run_id from last_run) and not ok and check_name <> 'run'
+            where run_id = (select run_id from last_run) and not ok and check_name not in ('run', 'run_started')
             order by invoice_id, check_name
             """
-        ).fetchall()
-        keys = ["invoice_id", "stripe_invoice_id", "check_name", "expected", "actual", "detail", "checked_at"]
+        )
+        keys = [
+            "invoice_id",
+            "stripe_invoice_id",
+            "check_name",
+            "expected",
+            "actual",
+            "detail",
+            "checked_at",
+            "customer_id",
+        ]
         return [dict(zip(keys, r, strict=True)) for r in rows]
 
     def record_check(
@@ -196,9 +259,11 @@ class Ledger:
         actual: object,
         ok: bool,
         detail: str | None = None,
+        customer_id: str | None = None,
     ) -> None:
-        self.con.execute(
-            "insert into ledger.stripe_reconciliation values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        self._rows(
+            "insert into ledger.stripe_reconciliation (run_id, checked_at, invoice_id, stripe_invoice_id, "
+            "check_name, expected, actual, ok, detail, customer_id) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 run_id,
                 checked_at,
@@ -209,5 +274,6 @@ class Ledger:
                 None if actual is None else str(actual),
                 ok,
                 detail,
+                customer_id,
             ],
         )

@@ -20,6 +20,16 @@ class StripeSettings:
     api_base: str | None
     webhook_secret: str | None = None
     allow_live: bool = False
+    rate_limit: float | None = None  # requests/s; None = Stripe's documented limit for the mode
+    workers: int = 4
+
+    @property
+    def requests_per_second(self) -> float:
+        """STRIPE_RATE_LIMIT, else Stripe's documented limits (https://docs.stripe.com/rate-limits): 100/s in
+        live mode, 25/s in test mode (and against the local fake)."""
+        if self.rate_limit:
+            return self.rate_limit
+        return 100.0 if self.mode == LIVE_MODE else 25.0
 
     @classmethod
     def from_env(cls) -> StripeSettings:
@@ -28,6 +38,8 @@ class StripeSettings:
             api_base=os.environ.get("STRIPE_API_BASE") or None,
             webhook_secret=os.environ.get("STRIPE_WEBHOOK_SECRET") or None,
             allow_live=os.environ.get("STRIPE_ALLOW_LIVE") == "1",
+            rate_limit=_positive(os.environ.get("STRIPE_RATE_LIMIT"), "STRIPE_RATE_LIMIT"),
+            workers=int(_positive(os.environ.get("STRIPE_CONCURRENCY"), "STRIPE_CONCURRENCY") or 4),
         )
 
     @property
@@ -62,6 +74,20 @@ class StripeSettings:
             raise StripeConfigError(
                 "STRIPE_API_KEY is a live key: refusing to send invoices to live Stripe unless STRIPE_ALLOW_LIVE=1"
             )
+
+
+def _positive(raw: str | None, name: str) -> float | None:
+    if raw is None or raw == "":
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        raise StripeConfigError(
+            f"{name}={raw!r} is not a number: set a positive number or unset it"
+        ) from None
+    if not 0 < value <= 10_000:
+        raise StripeConfigError(f"{name}={raw!r} must be > 0 and <= 10000")
+    return value
 
 
 def make_client(settings: StripeSettings) -> stripe.StripeClient:

@@ -13,6 +13,7 @@ from decimal import Decimal
 
 import duckdb
 
+from exports.stripe.currencies import StripeCurrencyError, check_chargeable, stripe_currency, to_stripe_amount
 from usagebill.money import minor_unit, round_money, to_minor_units
 
 # Statuses of billing.fct_invoices that are final and may go to Stripe (override: STRIPE_EXPORT_STATUSES).
@@ -23,22 +24,52 @@ class SourceError(ValueError):
     """An invoice breaks a money rule; it is reported as failed (naming invoice and field), never sent."""
 
 
+DEFAULT_TENANT = "default"
+
+
+def customer_key(customer_id: str, tenant_id: str = DEFAULT_TENANT) -> str:
+    """The exporter's identity of a customer, (tenant_id, customer_id) as one string: the customer id
+    for the default tenant (the key used before tenants existed), else ``tenant/customer_id`` (a
+    catalog id never contains '/'). Used for the ledger rows and the idempotency key of the customer."""
+    return customer_id if tenant_id == DEFAULT_TENANT else f"{tenant_id}/{customer_id}"
+
+
 @dataclass(frozen=True)
 class Customer:
     customer_id: str
     name: str | None = None
     email: str | None = None
     country: str | None = None
+    collection_method: str | None = None  # optional catalog column; None = STRIPE_COLLECTION_METHOD
+    tenant_id: str = DEFAULT_TENANT
+
+
+@dataclass(frozen=True)
+class TaxRate:
+    """A usagebill tax rate as a Stripe TaxRate (percentage = rate x 100, exact decimal text)."""
+
+    rate_id: str
+    percentage: str
+    inclusive: bool
+    display_name: str
+
+    @property
+    def key(self) -> str:
+        return f"{self.rate_id}:{self.percentage}:{'incl' if self.inclusive else 'excl'}"
 
 
 @dataclass(frozen=True)
 class Item:
-    line_key: str  # line:<line_number> | tax:<tax_rate_id> | note:<credit_note_id>
+    line_key: str  # line:<line_number> | note:<credit_note_id>
     description: str
-    amount_minor: int
+    amount_minor: (
+        int  # Stripe units (docs: exports/stripe/currencies.py); tax excluded unless the rate is inclusive
+    )
     period_start: date | None = None
     period_end: date | None = None  # exclusive (half-open)
     metadata: dict[str, str] = field(default_factory=dict)
+    tax_rate: TaxRate | None = None
+    tax_minor: int = 0  # the line's tax as usagebill computed it (Stripe units); Stripe must compute the same
 
 
 @dataclass(frozen=True)
@@ -50,9 +81,16 @@ class ExportInvoice:
     currency: str  # ISO upper case
     issue_date: date | None
     due_date: date | None
-    total_minor: int
+    total_minor: int  # Stripe units
     items: tuple[Item, ...]
     original_invoice_id: str | None = None
+    amount_due_minor: int | None = None  # Stripe units; total - credits applied (None: = total)
+    credits_minor: int = 0  # Stripe units; usagebill credits applied after tax (customer balance credit)
+    tenant_id: str = DEFAULT_TENANT
+
+    @property
+    def due_minor(self) -> int:
+        return self.total_minor if self.amount_due_minor is None else self.amount_due_minor
 
 
 @dataclass(frozen=True)
@@ -62,8 +100,9 @@ class ExportCreditNote:
     original_invoice_id: str
     customer_id: str
     currency: str
-    total_minor: int  # |amount| (tax included), in minor units
+    total_minor: int  # |amount| (tax included), in Stripe units
     reason: str | None
+    tenant_id: str = DEFAULT_TENANT
 
 
 def _table_exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
@@ -99,13 +138,54 @@ def _as_date(value: object) -> date | None:
     return value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
 
 
+def _columns(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> set[str]:
+    return {
+        r[0]
+        for r in con.execute(
+            "select column_name from information_schema.columns where table_schema = ? and table_name = ?",
+            [schema, table],
+        ).fetchall()
+    }
+
+
+def _tenant_column(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> str:
+    """`tenant_id`, or the default tenant for a warehouse built before tenants existed."""
+    rows = con.execute(
+        "select count(*) from information_schema.columns where table_schema = ? and table_name = ? "
+        "and column_name = 'tenant_id'",
+        [schema, table],
+    ).fetchall()
+    return "tenant_id" if rows[0][0] else f"'{DEFAULT_TENANT}'"
+
+
 def load_customers(con: duckdb.DuckDBPyConnection) -> dict[str, Customer]:
+    """Catalog customers by customer_key(customer_id, tenant_id)."""
     if not _table_exists(con, "staging", "stg_catalog__customers"):
         return {}
+    cols = _columns(con, "staging", "stg_catalog__customers")
+    method = "collection_method" if "collection_method" in cols else "cast(null as varchar)"
+    tenant = _tenant_column(con, "staging", "stg_catalog__customers")
     rows = con.execute(
-        "select customer_id, name, email, country from staging.stg_catalog__customers"
+        f"select customer_id, name, email, country, {method}, {tenant} from staging.stg_catalog__customers"
     ).fetchall()
-    return {r[0]: Customer(*r) for r in rows}
+    return {customer_key(r[0], r[5]): Customer(*r) for r in rows}
+
+
+def channel_filter(con: duckdb.DuckDBPyConnection) -> tuple[str, str]:
+    """SQL (select-list expression, source description) giving each fct_invoices row's billing channel.
+
+    billing.fct_invoices.billing_channel (marketplace helper, per subscription) when the column exists;
+    otherwise derived defensively: a customer with any marketplace identity (staging.stg_marketplace__identities)
+    is billed through that marketplace, never through Stripe."""
+    if "billing_channel" in _columns(con, "billing", "fct_invoices"):
+        return "billing_channel", "billing.fct_invoices.billing_channel"
+    if _table_exists(con, "staging", "stg_marketplace__identities"):
+        return (
+            "coalesce((select min(m.marketplace) from staging.stg_marketplace__identities m "
+            "where m.customer_id = fct_invoices.customer_id), 'stripe')",
+            "derived from staging.stg_marketplace__identities (no billing_channel column yet)",
+        )
+    return "'stripe'", "no billing_channel column and no marketplace identities: every invoice is stripe"
 
 
 def load_invoices(
@@ -118,38 +198,49 @@ def load_invoices(
             "(dbt build --select marts.billing)"
         )
     statuses = export_statuses()
+    channel, _ = channel_filter(con)
+    marks = ",".join("?" * len(statuses))
     skipped = dict(
         con.execute(
-            "select coalesce(status, 'null'), count(*) from billing.fct_invoices "
-            f"where status is null or status not in ({','.join('?' * len(statuses))}) group by 1",
-            list(statuses),
+            f"""
+            select case when status is null or status not in ({marks}) then coalesce(status, 'null')
+                        else 'channel ' || coalesce(channel, 'unknown') end, count(*)
+            from (select status, {channel} as channel from billing.fct_invoices) as s
+            where status is null or status not in ({marks}) or channel is null or channel <> 'stripe'
+            group by 1
+            """,
+            list(statuses) * 2,
         ).fetchall()
     )
+    head_cols = _columns(con, "billing", "fct_invoices")
+    tenant = _tenant_column(con, "billing", "fct_invoices")
+    due = "amount_due_minor" if "amount_due_minor" in head_cols else "cast(null as bigint)"
+    credits = "credits_applied_minor" if "credits_applied_minor" in head_cols else "cast(0 as bigint)"
     heads = con.execute(
         f"""
-        select invoice_id, invoice_number, customer_id, upper(currency), issue_date, due_date, total, total_minor
-        from billing.fct_invoices where status in ({",".join("?" * len(statuses))})
+        select invoice_id, invoice_number, customer_id, upper(currency), issue_date, due_date, total, total_minor,
+               {due}, {credits}, {tenant} as tenant_id
+        from billing.fct_invoices
+        where status in ({marks}) and {channel} = 'stripe'
         order by issue_date, invoice_id
         """,
         list(statuses),
     ).fetchall()
-    line_cols = {
-        r[0]
-        for r in con.execute(
-            "select column_name from information_schema.columns where table_schema = 'billing' "
-            "and table_name = 'fct_invoice_lines'"
-        ).fetchall()
-    }
-    tax_rate = "tax_rate_id" if "tax_rate_id" in line_cols else "cast(null as varchar)"
+    line_cols = _columns(con, "billing", "fct_invoice_lines")
+    tax_rate_id = "tax_rate_id" if "tax_rate_id" in line_cols else "cast(null as varchar)"
     tax_amount = "tax_amount" if "tax_amount" in line_cols else "cast(0 as decimal(38, 12))"
-    # amount includes the tax when the rate is inclusive: the Stripe item is the net amount, tax is its own item
+    tax_rate = "tax_rate" if "tax_rate" in line_cols else "cast(null as decimal(38, 12))"
+    inclusive = "is_tax_inclusive" if "is_tax_inclusive" in line_cols else "cast(null as boolean)"
+    tax_name = "tax_name" if "tax_name" in line_cols else "cast(null as varchar)"
+    # With an inclusive rate `amount` includes the tax (net = amount - tax); with an exclusive one it is the net.
+    # Either way the Stripe item carries `amount` and a TaxRate of the same kind, so Stripe shows the tax as tax.
     net_amount = "net_amount" if "net_amount" in line_cols else "amount"
     lines = con.execute(
         f"""
         select invoice_id, invoice_line_id, line_number, charge_id, line_type, description, quantity,
-               unit_price, amount, amount_minor, {net_amount} as net_amount, {tax_rate} as tax_rate_id,
-               {tax_amount} as tax_amount,
-               period_start, period_end
+               unit_price, amount, amount_minor, {net_amount} as net_amount, {tax_rate_id} as tax_rate_id,
+               {tax_amount} as tax_amount, period_start, period_end, {tax_rate} as tax_rate,
+               {inclusive} as is_tax_inclusive, {tax_name} as tax_name
         from billing.fct_invoice_lines
         order by invoice_id, line_number
         """
@@ -158,7 +249,19 @@ def load_invoices(
     for row in lines:
         by_invoice.setdefault(row[0], []).append(row)
     invoices, errors = [], []
-    for inv_id, number, customer_id, currency, issue_date, due_date, total, total_minor in heads:
+    for (
+        inv_id,
+        number,
+        customer_id,
+        currency,
+        issue_date,
+        due_date,
+        total,
+        total_minor,
+        due_m,
+        cred_m,
+        tenant_id,
+    ) in heads:
         try:
             invoices.append(
                 _build_invoice(
@@ -171,6 +274,9 @@ def load_invoices(
                     total,
                     total_minor,
                     by_invoice.get(inv_id, []),
+                    due_m,
+                    cred_m,
+                    tenant_id,
                 )
             )
         except (SourceError, ValueError) as e:
@@ -188,12 +294,20 @@ def _build_invoice(
     total: Decimal,
     total_minor: int,
     lines: list[tuple],
+    amount_due_minor: int | None = None,
+    credits_minor: int | None = 0,
+    tenant_id: str = DEFAULT_TENANT,
 ) -> ExportInvoice:
+    """Checks the ISO figures of the books, then converts every amount to Stripe units (ISK x100)."""
     where = f"invoice {inv_id} ({number})"
+    try:
+        stripe_currency(currency)
+    except StripeCurrencyError as e:
+        raise SourceError(f"{where}: {e}") from None
     if _minor(total, currency, f"{where}: total") != total_minor:
         raise SourceError(f"{where}: total {total} {currency} != total_minor {total_minor}")
     items: list[Item] = []
-    tax_by_rate: dict[str, Decimal] = {}
+    line_sum = tax_sum = 0
     for (
         _,
         line_id,
@@ -210,17 +324,37 @@ def _build_invoice(
         tax_amount,
         period_start,
         period_end,
+        tax_rate,
+        is_inclusive,
+        tax_name,
     ) in lines:
         if _minor(amount, currency, f"{where} line {line_number}: amount") != amount_minor:
             raise SourceError(f"{where} line {line_number}: amount {amount} != amount_minor {amount_minor}")
+        tax_iso = _minor(tax_amount, currency, f"{where} line {line_number}: tax_amount")
+        net_iso = _minor(net_amount, currency, f"{where} line {line_number}: net_amount")
+        inclusive = bool(is_inclusive) if is_inclusive is not None else (net_iso != amount_minor)
+        rate: TaxRate | None = None
+        if tax_iso:
+            if tax_rate is None:
+                raise SourceError(
+                    f"{where} line {line_number}: tax_amount {tax_amount} {currency} without a tax_rate: "
+                    "Stripe needs the rate to show the tax as tax; add tax_rate to billing.fct_invoice_lines"
+                )
+            pct = format((Decimal(tax_rate) * 100).normalize(), "f")
+            rid = str(tax_rate_id or "tax")
+            rate = TaxRate(rid, pct, inclusive, str(tax_name or rid)[:50])
         label = description or charge_id or line_type or f"line {line_number}"
         if quantity is not None and unit_price is not None:
             label = f"{label} ({_plain(quantity)} x {_plain(unit_price)} {currency})"
+        # exclusive rate: amount == net (tax added by Stripe); inclusive: amount == gross (tax inside)
+        item_iso = int(amount_minor) if rate else net_iso
+        line_sum += item_iso
+        tax_sum += tax_iso if (rate and not rate.inclusive) else 0
         items.append(
             Item(
                 line_key=f"line:{line_number}",
                 description=label[:500],
-                amount_minor=_minor(net_amount, currency, f"{where} line {line_number}: net_amount"),
+                amount_minor=to_stripe_amount(item_iso, currency),
                 period_start=_as_date(period_start),
                 period_end=_as_date(period_end),
                 metadata={
@@ -231,22 +365,8 @@ def _build_invoice(
                     "usagebill_quantity": _plain(quantity),
                     "usagebill_unit_price": _plain(unit_price),
                 },
-            )
-        )
-        if tax_amount:
-            key = tax_rate_id or "tax"
-            tax_by_rate[key] = tax_by_rate.get(key, Decimal(0)) + Decimal(tax_amount)
-    for rate_id, tax in sorted(tax_by_rate.items()):
-        items.append(
-            Item(
-                line_key=f"tax:{rate_id}",
-                description=f"Tax ({rate_id})",
-                amount_minor=_minor(tax, currency, f"{where}: tax for rate {rate_id}"),
-                metadata={
-                    "usagebill_invoice_id": inv_id,
-                    "usagebill_line_key": f"tax:{rate_id}",
-                    "usagebill_tax_rate_id": rate_id,
-                },
+                tax_rate=rate,
+                tax_minor=to_stripe_amount(tax_iso, currency),
             )
         )
     if len(items) > 250:
@@ -256,12 +376,23 @@ def _build_invoice(
         )
     if not items:
         raise SourceError(f"{where}: has no lines in billing.fct_invoice_lines")
-    item_sum = sum(i.amount_minor for i in items)
-    if item_sum != total_minor:
+    if line_sum + tax_sum != total_minor:
         raise SourceError(
-            f"{where}: lines + tax = {item_sum} minor units but total_minor = {total_minor}; "
-            "the invoice total must be the sum of its rounded lines"
+            f"{where}: lines + exclusive tax = {line_sum + tax_sum} minor units but total_minor = "
+            f"{total_minor}; the invoice total must be the sum of its rounded lines and taxes"
         )
+    credits_iso = int(credits_minor or 0)
+    due_iso = int(total_minor) - credits_iso if amount_due_minor is None else int(amount_due_minor)
+    if due_iso != int(total_minor) - credits_iso or credits_iso < 0:
+        raise SourceError(
+            f"{where}: amount_due_minor {due_iso} != total_minor {total_minor} - credits_applied_minor "
+            f"{credits_iso} (credits are applied after tax and never negative)"
+        )
+    due_stripe = to_stripe_amount(due_iso, currency)
+    try:
+        check_chargeable(due_stripe, currency, where)
+    except StripeCurrencyError as e:
+        raise SourceError(str(e)) from None
     return ExportInvoice(
         "invoice",
         inv_id,
@@ -270,8 +401,11 @@ def _build_invoice(
         currency,
         _as_date(issue_date),
         _as_date(due_date),
-        int(total_minor),
+        to_stripe_amount(int(total_minor), currency),
         tuple(items),
+        amount_due_minor=due_stripe,
+        credits_minor=to_stripe_amount(credits_iso, currency),
+        tenant_id=tenant_id,
     )
 
 
@@ -288,10 +422,12 @@ def load_credit_notes(
     """Credit notes (to Stripe credit notes) and debit notes (to new Stripe invoices)."""
     if not _table_exists(con, "billing", "fct_credit_notes"):
         return [], [], []
+    tenant = _tenant_column(con, "billing", "fct_credit_notes")
     rows = con.execute(
-        """
+        f"""
         select credit_note_id, credit_note_number, kind, original_invoice_id, customer_id, upper(currency),
-               period_start, period_end, reason, amount, amount_minor, tax_amount, issue_date
+               period_start, period_end, reason, amount, amount_minor, tax_amount, issue_date,
+               {tenant} as tenant_id
         from billing.fct_credit_notes order by issue_date, credit_note_id
         """
     ).fetchall()
@@ -310,18 +446,22 @@ def load_credit_notes(
         amount_minor,
         tax_amount,
         issue_date,
+        tenant_id,
     ) in rows:
         where = f"credit note {note_id} ({number})"
         try:
             if _minor(amount, currency, f"{where}: amount") != amount_minor:
                 raise SourceError(f"{where}: amount {amount} != amount_minor {amount_minor}")
             # fct_credit_notes.amount is signed (credit < 0, debit > 0) and includes the tax
-            total = abs(int(amount_minor))
-            tax = abs(_minor(tax_amount, currency, f"{where}: tax_amount"))
+            stripe_currency(currency)
+            total = to_stripe_amount(abs(int(amount_minor)), currency)
+            tax = to_stripe_amount(abs(_minor(tax_amount, currency, f"{where}: tax_amount")), currency)
             net = total - tax
             if kind == "credit":
                 credits.append(
-                    ExportCreditNote(note_id, number, original, customer_id, currency, total, reason)
+                    ExportCreditNote(
+                        note_id, number, original, customer_id, currency, total, reason, tenant_id
+                    )
                 )
             elif kind == "debit":
                 items = [
@@ -355,10 +495,11 @@ def load_credit_notes(
                         total,
                         tuple(items),
                         original,
+                        tenant_id=tenant_id,
                     )
                 )
             else:
                 raise SourceError(f"{where}: kind must be credit or debit, got {kind!r}")
-        except (SourceError, ValueError) as e:
+        except (SourceError, StripeCurrencyError, ValueError) as e:
             errors.append((note_id, str(e)))
     return credits, debits, errors

@@ -2,22 +2,39 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import msgspec
 from aiohttp import web
 
 from ingestion.collector import compat
+from ingestion.collector.customers import RULE as FOREIGN_CUSTOMER
+from ingestion.collector.customers import CustomerTenants
 from ingestion.collector.keys import KeyStore
-from ingestion.collector.landing_log import LandingLog, LogFailedError
-from ingestion.collector.processing import Answer, BatchOutcome, process_batch, quarantine_line, utc_text
+from ingestion.collector.landing_log import LandingLog, LogBusyError, LogFailedError
+from ingestion.collector.limits import KeyLimits
+from ingestion.collector.meters import MeterCatalog
+from ingestion.collector.processing import (
+    Answer,
+    BatchOutcome,
+    decode_items,
+    json_error_reason,
+    process_batch,
+    quarantine_line,
+    recheck_duplicates,
+    split_json_array,
+    utc_text,
+)
 from ingestion.events import Rejection, loads
+
+T = TypeVar("T")
 
 _ENC = msgspec.json.Encoder(decimal_format="number")
 JSON = "application/json"
@@ -35,6 +52,21 @@ class CollectorConfig:
     dedup_horizon_keys: int = 5_000_000
     value_map_path: Path | None = None
     fsync: bool = True
+    # meters.yaml: unknown-meter warnings, compat dimensions/values; customers.yaml: customer tenants
+    catalog_dir: Path | None = None
+    rate_limit_events: float = 100_000.0  # per key and second (0 = off); a request costs max(1, events)
+    rate_limit_burst: float = 200_000.0
+    quarantine_bytes_per_key_day: int = 256 * 1024 * 1024  # 0 = unbounded
+    body_timeout: float = 30.0  # seconds to receive a whole body once its headers arrived
+    offload_bytes: int = 64 * 1024  # bodies at least this large are decoded/validated off the loop
+
+
+class Refusal(Exception):
+    """A request refused as a whole (auth, size, rate, timeout, not JSON); each API shapes it."""
+
+    def __init__(self, status: int, code: str, detail: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(detail)
+        self.status, self.code, self.detail, self.headers = status, code, detail, headers or {}
 
 
 class Counters:
@@ -47,6 +79,7 @@ class Counters:
             ("accepted", outcome.accepted),
             ("duplicate", outcome.duplicate),
             ("rejected", outcome.rejected),
+            ("unknown_meter", outcome.unknown_meter),
         ):
             if n:
                 self.events[(endpoint, name)] = self.events.get((endpoint, name), 0) + n
@@ -55,14 +88,31 @@ class Counters:
         self.requests[(endpoint, status)] = self.requests.get((endpoint, status), 0) + 1
 
 
-def _json(body: Any, status: int = 200, content_type: str = JSON) -> web.Response:
-    return web.Response(body=_ENC.encode(body), status=status, content_type=content_type)
+def _json(
+    body: Any, status: int = 200, content_type: str = JSON, headers: dict[str, str] | None = None
+) -> web.Response:
+    return web.Response(body=_ENC.encode(body), status=status, content_type=content_type, headers=headers)
 
 
-def _problem(status: int, title: str, detail: str, **extra: Any) -> web.Response:
+def _problem(
+    status: int, title: str, detail: str, headers: dict[str, str] | None = None, **extra: Any
+) -> web.Response:
     return _json(
-        {"type": "about:blank", "title": title, "status": status, "detail": detail, **extra}, status, PROBLEM
+        {"type": "about:blank", "title": title, "status": status, "detail": detail, **extra},
+        status,
+        PROBLEM,
+        headers,
     )
+
+
+_TITLES = {
+    400: "Bad Request",
+    401: "Unauthorized",
+    408: "Request Timeout",
+    413: "Payload Too Large",
+    429: "Too Many Requests",
+    503: "Service Unavailable",
+}
 
 
 class Collector:
@@ -77,6 +127,12 @@ class Collector:
             fsync=config.fsync,
         )
         self.value_map = compat.load_value_map(config.value_map_path)
+        self.meters = MeterCatalog(config.catalog_dir)
+        # customers.yaml of the same catalog: which tenant owns which customer
+        self.customer_tenants = CustomerTenants(config.catalog_dir)
+        self.limits = KeyLimits(
+            config.rate_limit_events, config.rate_limit_burst, config.quarantine_bytes_per_key_day
+        )
         self.counters = Counters()
         self.started = time.time()
         self.recovery = self.log.recover()
@@ -88,6 +144,10 @@ class Collector:
         app.router.add_post("/openmeter/api/v1/events", self.post_openmeter)
         app.router.add_post("/lago/api/v1/events", self.post_lago)
         app.router.add_post("/lago/api/v1/events/batch", self.post_lago_batch)
+        # Lago's SDKs build URLs with urljoin(api_url, "api/v1/"), which drops a last path segment
+        # without a trailing slash ("http://host/lago" -> "http://host/api/v1/"): serve that too
+        app.router.add_post("/api/v1/events", self.post_lago)
+        app.router.add_post("/api/v1/events/batch", self.post_lago_batch)
         app.router.add_get("/healthz", self.healthz)
         app.router.add_get("/metrics", self.metrics)
         app.on_startup.append(self._on_startup)
@@ -96,17 +156,42 @@ class Collector:
 
     async def _on_startup(self, _app: web.Application) -> None:
         await self.log.start()
+        self.customer_tenants.start()
 
     async def _on_shutdown(self, _app: web.Application) -> None:
         await self.log.close()
+        await self.customer_tenants.stop()
 
     # ------------------------------------------------------------------ helpers
-    def _tenant(self, request: web.Request) -> str | None:
+    def _auth(self, request: web.Request) -> tuple[str, str]:
+        """(tenant, key id) of the request's bearer key; Refusal 401 otherwise, 429 when the key
+        is over its rate (docs/collector.md, "Limits")."""
         header = request.headers.get("Authorization", "")
         scheme, _, token = header.partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
-            return None
-        return self.keys.tenant_for(token.strip())
+        token = token.strip()
+        if scheme.lower() != "bearer" or not token:
+            raise Refusal(
+                401, "unauthorized", "send Authorization: Bearer <key> (usagebill keys create --tenant NAME)"
+            )
+        try:
+            tenant = self.keys.tenant_for(token)
+        except OSError as exc:  # e.g. no file descriptor left to re-read the keys folder
+            raise Refusal(503, "unavailable", f"could not check the key now ({exc}); retry") from exc
+        if tenant is None:
+            raise Refusal(
+                401, "unauthorized", "send Authorization: Bearer <key> (usagebill keys create --tenant NAME)"
+            )
+        key_id = token.split("_", 2)[1] if token.count("_") >= 2 else token[:16]
+        wait = self.limits.retry_after(key_id)
+        if wait is not None:
+            raise Refusal(
+                429,
+                "rate_limited",
+                f"this key sends more than {self.config.rate_limit_events:g} events per second; "
+                f"retry after {wait} s with the same event ids",
+                {"Retry-After": str(wait)},
+            )
+        return tenant, key_id
 
     def _too_large(self, request: web.Request) -> str | None:
         length = request.content_length
@@ -122,6 +207,63 @@ class Collector:
             return f"batch has {n} events; the limit is {self.config.max_batch_events} per request: split the batch"
         return None
 
+    def _check_count(self, n: int) -> None:
+        if msg := self._too_many(n):
+            raise Refusal(413, "payload_too_large", msg)
+
+    async def _read(self, request: web.Request) -> bytes:
+        """The whole body within ``body_timeout`` seconds and ``max_body_bytes``; Refusal otherwise."""
+        if msg := self._too_large(request):
+            raise Refusal(413, "payload_too_large", msg)
+        try:
+            async with asyncio.timeout(self.config.body_timeout):
+                return await request.read()
+        except TimeoutError as exc:
+            raise Refusal(
+                408,
+                "request_timeout",
+                f"the body did not arrive within {self.config.body_timeout:g} s; send it at once and retry",
+            ) from exc
+        except web.HTTPRequestEntityTooLarge as exc:
+            raise Refusal(
+                413,
+                "payload_too_large",
+                f"the limit is {self.config.max_body_bytes} bytes (and {self.config.max_batch_events} "
+                f"events): split the batch",
+            ) from exc
+
+    async def _work(self, body: bytes, fn: Callable[[], T]) -> tuple[T, bool]:
+        """Run the CPU work of a request (decode, translate, validate, encode): inline for small
+        bodies, in a worker thread for large ones so the event loop keeps answering other
+        requests. Returns (result, offloaded)."""
+        if len(body) >= self.config.offload_bytes:
+            return await asyncio.to_thread(fn), True
+        return fn(), False
+
+    def _decode_array_or_object(
+        self, body: bytes
+    ) -> tuple[list[Any], list[Any] | None, dict[int, Rejection]]:
+        """Items of a JSON body (one object or an array). When the whole body does not decode
+        (a too-deep or non-JSON element), the array is split and each element decoded alone, so
+        one bad element is that element's rejection. Refusal 400 when it is not JSON at all."""
+        try:
+            decoded = loads(body)
+        except (ValueError, RecursionError) as exc:
+            parts = split_json_array(body)
+            if parts is None:
+                raise Refusal(
+                    400,
+                    "invalid_json",
+                    json_error_reason(exc, "the body")
+                    + "; send an event object, an array of events, or NDJSON with Content-Type application/x-ndjson",
+                ) from exc
+            self._check_count(len(parts))
+            items, pre = decode_items(parts)
+            return items, parts, pre
+        items = decoded if isinstance(decoded, list) else [decoded]
+        self._check_count(len(items))
+        return items, None, {}
+
     def _translate_and_process(
         self,
         items: list[Any],
@@ -131,151 +273,176 @@ class Collector:
         now: datetime,
         endpoint: str,
         default_source: str,
+        pre: dict[int, Rejection] | None = None,
+        raw_items: list[Any] | None = None,
     ) -> tuple[list[Any], BatchOutcome]:
         """Translate compatible-API items to native events (None where `translate` refused one; the
-        refusal becomes that item's rejection) and process the batch against the raw items."""
+        refusal becomes that item's rejection), fill them from their catalog meter (dimensions,
+        value property) and process the batch against the raw items."""
         translated: list[Any] = []
-        pre: dict[int, Rejection] = {}
+        pre = dict(pre or {})
         for i, item in enumerate(items):
-            ev = translate(item, self.value_map, now)
+            if i in pre:
+                translated.append(None)
+                continue
+            try:
+                ev = translate(item, self.value_map, now)
+                if not isinstance(ev, Rejection) and isinstance(ev.get("meter"), str):
+                    compat.apply_meter(ev, self.meters.get(ev["meter"]))
+            except Exception as exc:  # noqa: BLE001 - one item's problem never fails the batch
+                ev = Rejection(
+                    "$", "unprocessable", f"the event could not be translated ({type(exc).__name__})"
+                )
             if isinstance(ev, Rejection):
                 pre[i] = ev
                 translated.append(None)
             else:
                 translated.append(ev)
-        outcome = process_batch(
+        outcome = self._process(
             translated,
-            tenant_id=tenant,
-            index=self.log.index,
+            tenant=tenant,
             now=now,
             endpoint=endpoint,
             default_source=default_source,
-            raw_items=items,
-            pre_rejections=pre or None,
+            raw_items=raw_items or items,
+            pre=pre,
         )
         return translated, outcome
 
-    async def _read(self, request: web.Request) -> bytes:
-        return await request.read()
-
-    async def _commit(self, outcome: BatchOutcome) -> None:
-        fut = self.log.stage(outcome.lines, outcome.keys, outcome.quarantine)
-        await fut
-
-    # ------------------------------------------------------------------ native API
-    async def post_events(self, request: web.Request) -> web.Response:
-        endpoint = "/v1/events"
-        resp = await self._post_events(request, endpoint)
-        self.counters.add_request(endpoint, resp.status)
-        return resp
-
-    async def _post_events(self, request: web.Request, endpoint: str) -> web.Response:
-        tenant = self._tenant(request)
-        if tenant is None:
-            return _json(
-                {
-                    "error": "unauthorized",
-                    "detail": "send Authorization: Bearer <key> (usagebill keys create --tenant NAME)",
-                },
-                401,
-            )
-        if msg := self._too_large(request):
-            return _json({"error": "payload_too_large", "detail": msg}, 413)
-        try:
-            body = await self._read(request)
-        except web.HTTPRequestEntityTooLarge:
-            return _json(
-                {"error": "payload_too_large", "detail": f"the limit is {self.config.max_body_bytes} bytes"},
-                413,
-            )
-        ctype = request.content_type
-        raw_items: list[Any] | None = None
-        pre: dict[int, Rejection] = {}
-        if ctype in ("application/x-ndjson", "application/jsonl", "application/ndjson"):
-            lines = [ln for ln in body.split(b"\n") if ln.strip()]
-            if msg := self._too_many(len(lines)):
-                return _json({"error": "payload_too_large", "detail": msg}, 413)
-            items: list[Any] = []
-            raw_items = lines
-            for i, ln in enumerate(lines):
-                try:
-                    items.append(loads(ln))
-                except ValueError as exc:
-                    items.append(None)
-                    pre[i] = Rejection(
-                        "$", "json", f"line {i + 1} is not JSON ({exc}); send one JSON object per line"
-                    )
-        else:
-            try:
-                decoded = loads(body)
-            except ValueError as exc:
-                return _json(
-                    {
-                        "error": "invalid_json",
-                        "detail": f"the body is not JSON ({exc}); send an event object, an array of events, or NDJSON with Content-Type application/x-ndjson",
-                    },
-                    400,
-                )
-            items = decoded if isinstance(decoded, list) else [decoded]
-            if msg := self._too_many(len(items)):
-                return _json({"error": "payload_too_large", "detail": msg}, 413)
-        now = datetime.now(UTC)
-        outcome = process_batch(
+    def _process(
+        self,
+        items: list[Any],
+        *,
+        tenant: str,
+        now: datetime,
+        endpoint: str,
+        default_source: str = "api",
+        raw_items: list[Any] | None = None,
+        pre: dict[int, Rejection] | None = None,
+    ) -> BatchOutcome:
+        return process_batch(
             items,
             tenant_id=tenant,
             index=self.log.index,
             now=now,
             endpoint=endpoint,
+            default_source=default_source,
             raw_items=raw_items,
             pre_rejections=pre or None,
+            is_unknown_meter=self.meters.is_unknown if self.meters.known else None,
+            check_customer=self.customer_tenants.checker,
         )
+
+    def _bound_quarantine(self, key_id: str, outcome: BatchOutcome) -> None:
+        """Keep at most the key's daily quarantine budget; answers of events past it say so."""
+        if not outcome.quarantine:
+            return
+        allowed = self.limits.quarantine_allowance(key_id, [len(q) for q in outcome.quarantine])
+        if allowed == len(outcome.quarantine):
+            return
+        outcome.quarantine = outcome.quarantine[:allowed]
+        seen = 0
+        for pos, answer in enumerate(outcome.results):
+            if answer.status != "rejected":
+                continue
+            seen += 1
+            if seen > allowed:
+                outcome.results[pos] = Answer(
+                    answer.index,
+                    answer.event_id,
+                    answer.status,
+                    answer.field,
+                    answer.rule,
+                    f"{answer.reason} (not kept in the collector's quarantine: this key used its "
+                    f"{self.config.quarantine_bytes_per_key_day} bytes of quarantine for today; keep the "
+                    f"event on your side)",
+                )
+
+    async def _commit(self, outcome: BatchOutcome, key_id: str | None = None) -> None:
+        if key_id is not None:
+            self._bound_quarantine(key_id, outcome)
+        fut = self.log.stage(outcome.lines, outcome.keys, outcome.quarantine)
+        await fut
+
+    def _settle(self, outcome: BatchOutcome, offloaded: bool, key_id: str, n: int) -> None:
+        """On the loop, after the work: dedup again if it ran in a thread, charge the key's rate."""
+        if offloaded:
+            recheck_duplicates(outcome, self.log.index)
+        self.limits.charge(key_id, n)
+
+    @staticmethod
+    def _unavailable(exc: LogFailedError) -> Refusal:
+        retry = {"Retry-After": "1"} if isinstance(exc, LogBusyError) else None
+        return Refusal(503, "unavailable", f"{exc}; nothing in this request was acknowledged: retry", retry)
+
+    # ------------------------------------------------------------------ native API
+    async def post_events(self, request: web.Request) -> web.Response:
+        endpoint = "/v1/events"
         try:
-            await self._commit(outcome)
+            resp = await self._post_events(request, endpoint)
+        except Refusal as r:
+            resp = _json({"error": r.code, "detail": r.detail}, r.status, headers=r.headers)
+        self.counters.add_request(endpoint, resp.status)
+        return resp
+
+    def _native_work(
+        self, body: bytes, ctype: str, tenant: str, now: datetime, endpoint: str
+    ) -> BatchOutcome:
+        raw_items: list[Any] | None = None
+        pre: dict[int, Rejection] = {}
+        if ctype in ("application/x-ndjson", "application/jsonl", "application/ndjson"):
+            lines = [ln for ln in body.split(b"\n") if ln.strip()]
+            self._check_count(len(lines))
+            raw_items = lines
+            items, pre = decode_items(lines)
+            for i, rejection in pre.items():  # name the line, as the docs say
+                pre[i] = rejection._replace(
+                    reason=rejection.reason.replace(f"element {i} of the array", f"line {i + 1}")
+                )
+        else:
+            items, raw_items, pre = self._decode_array_or_object(body)
+        self.meters.refresh()
+        return self._process(items, tenant=tenant, now=now, endpoint=endpoint, raw_items=raw_items, pre=pre)
+
+    async def _post_events(self, request: web.Request, endpoint: str) -> web.Response:
+        tenant, key_id = self._auth(request)
+        body = await self._read(request)
+        now = datetime.now(UTC)
+        outcome, offloaded = await self._work(
+            body, lambda: self._native_work(body, request.content_type, tenant, now, endpoint)
+        )
+        self._settle(outcome, offloaded, key_id, len(outcome.results))
+        try:
+            await self._commit(outcome, key_id)
         except LogFailedError as exc:
-            return _json(
-                {"error": "unavailable", "detail": f"{exc}; nothing in this request was acknowledged: retry"},
-                503,
-            )
+            raise self._unavailable(exc) from exc
         self.counters.add_events(endpoint, outcome)
-        return _json(outcome.summary())
+        return _json(outcome.summary(), 403 if _all_foreign(outcome) else 200)
 
     # ------------------------------------------------------------------ OpenMeter (CloudEvents)
     async def post_openmeter(self, request: web.Request) -> web.Response:
         endpoint = "/openmeter/api/v1/events"
-        resp = await self._post_openmeter(request, endpoint)
+        try:
+            resp = await self._post_openmeter(request, endpoint)
+        except Refusal as r:
+            resp = _problem(r.status, _TITLES.get(r.status, "Error"), r.detail, r.headers)
         self.counters.add_request(endpoint, resp.status)
         return resp
 
-    async def _post_openmeter(self, request: web.Request, endpoint: str) -> web.Response:
-        tenant = self._tenant(request)
-        if tenant is None:
-            return _problem(401, "Unauthorized", "send Authorization: Bearer <key>")
-        if msg := self._too_large(request):
-            return _problem(413, "Payload Too Large", msg)
-        try:
-            body = await self._read(request)
-        except web.HTTPRequestEntityTooLarge:
-            return _problem(413, "Payload Too Large", f"the limit is {self.config.max_body_bytes} bytes")
-        try:
-            decoded = loads(body)
-        except ValueError as exc:
-            return _problem(400, "Bad Request", f"the body is not JSON ({exc})")
-        ctype = request.content_type
-        if ctype == "application/cloudevents-batch+json" or isinstance(decoded, list):
-            if not isinstance(decoded, list):
-                return _problem(
-                    400, "Bad Request", "application/cloudevents-batch+json needs a JSON array of CloudEvents"
-                )
-            items = decoded
-        else:
-            items = [decoded]
-        if msg := self._too_many(len(items)):
-            return _problem(413, "Payload Too Large", msg)
-        now = datetime.now(UTC)
+    def _openmeter_work(
+        self, body: bytes, ctype: str, tenant: str, now: datetime, endpoint: str
+    ) -> tuple[dict[int, str], BatchOutcome]:
+        items, parts, pre = self._decode_array_or_object(body)
+        if ctype == "application/cloudevents-batch+json" and not body.lstrip().startswith(b"["):
+            raise Refusal(
+                400, "bad_request", "application/cloudevents-batch+json needs a JSON array of CloudEvents"
+            )
         # structurally invalid CloudEvents refuse the whole request (as OpenMeter does); they are
         # still quarantined with their reason
         structural = {
-            i: err for i, item in enumerate(items) if (err := compat.cloudevent_structure_error(item))
+            i: err
+            for i, item in enumerate(items)
+            if i not in pre and (err := compat.cloudevent_structure_error(item))
         }
         if structural:
             stamp = utc_text(now)
@@ -290,18 +457,8 @@ class Collector:
                 )
                 for i, err in structural.items()
             ]
-            try:
-                await self._commit(BatchOutcome(quarantine=quarantine))
-            except LogFailedError as exc:
-                return _problem(503, "Service Unavailable", str(exc))
-            self.counters.add_events(endpoint, BatchOutcome(rejected=len(structural)))
-            errors = [{"index": i, "detail": err} for i, err in structural.items()]
-            return _problem(
-                400,
-                "Bad Request",
-                f"{len(errors)} invalid CloudEvent(s); nothing was ingested",
-                errors=errors,
-            )
+            return structural, BatchOutcome(quarantine=quarantine, rejected=len(structural))
+        self.meters.refresh()
         _, outcome = self._translate_and_process(
             items,
             compat.from_cloudevent,
@@ -309,35 +466,71 @@ class Collector:
             now=now,
             endpoint=endpoint,
             default_source="cloudevents",
+            pre=pre,
+            raw_items=parts,
         )
+        return {}, outcome
+
+    async def _post_openmeter(self, request: web.Request, endpoint: str) -> web.Response:
+        tenant, key_id = self._auth(request)
+        body = await self._read(request)
+        now = datetime.now(UTC)
+        (structural, outcome), offloaded = await self._work(
+            body, lambda: self._openmeter_work(body, request.content_type, tenant, now, endpoint)
+        )
+        self._settle(outcome, offloaded, key_id, max(len(outcome.results), outcome.rejected))
         try:
-            await self._commit(outcome)
+            await self._commit(outcome, key_id)
         except LogFailedError as exc:
-            return _problem(503, "Service Unavailable", str(exc))
+            raise self._unavailable(exc) from exc
         self.counters.add_events(endpoint, outcome)
+        if structural:
+            errors = [{"index": i, "detail": err} for i, err in structural.items()]
+            return _problem(
+                400,
+                "Bad Request",
+                f"{len(errors)} invalid CloudEvent(s); nothing was ingested",
+                errors=errors,
+            )
+        if _all_foreign(outcome):
+            return _problem(
+                403,
+                "Forbidden",
+                "every event names a customer of another tenant; nothing was ingested",
+                errors=[{"index": r.index, "detail": r.reason} for r in outcome.results],
+            )
         # OpenMeter answers 204 No Content; events failing meter validation are kept aside
         # (here: quarantined with their reason), as OpenMeter keeps them with validation errors.
         return web.Response(status=204)
 
     # ------------------------------------------------------------------ Lago
     async def post_lago(self, request: web.Request) -> web.Response:
-        endpoint = "/lago/api/v1/events"
-        resp = await self._post_lago(request, endpoint, batch=False)
-        self.counters.add_request(endpoint, resp.status)
-        return resp
+        return await self._lago_endpoint(request, "/lago/api/v1/events", batch=False)
 
     async def post_lago_batch(self, request: web.Request) -> web.Response:
-        endpoint = "/lago/api/v1/events/batch"
-        resp = await self._post_lago(request, endpoint, batch=True)
+        return await self._lago_endpoint(request, "/lago/api/v1/events/batch", batch=True)
+
+    async def _lago_endpoint(self, request: web.Request, endpoint: str, *, batch: bool) -> web.Response:
+        try:
+            resp = await self._post_lago(request, endpoint, batch=batch)
+        except Refusal as r:
+            if r.status == 401:
+                resp = self._lago_error(401, "Unauthorized", "unauthorized")
+            else:
+                resp = self._lago_error(
+                    r.status, _TITLES.get(r.status, "Error"), r.code, {"base": [r.detail]}, r.headers
+                )
         self.counters.add_request(endpoint, resp.status)
         return resp
 
     @staticmethod
-    def _lago_error(status: int, error: str, code: str, details: Any = None) -> web.Response:
+    def _lago_error(
+        status: int, error: str, code: str, details: Any = None, headers: dict[str, str] | None = None
+    ) -> web.Response:
         body: dict[str, Any] = {"status": status, "error": error, "code": code}
         if details is not None:
             body["error_details"] = details
-        return _json(body, status)
+        return _json(body, status, headers=headers)
 
     def _lago_event(
         self, tenant: str, ev: dict[str, Any], original: dict[str, Any], created_at: str
@@ -355,43 +548,48 @@ class Collector:
             "created_at": created_at,
         }
 
-    async def _post_lago(self, request: web.Request, endpoint: str, *, batch: bool) -> web.Response:
-        tenant = self._tenant(request)
-        if tenant is None:
-            return self._lago_error(401, "Unauthorized", "unauthorized")
-        if msg := self._too_large(request):
-            return self._lago_error(413, "Payload Too Large", "payload_too_large", {"base": [msg]})
+    def _lago_work(
+        self, body: bytes, tenant: str, now: datetime, endpoint: str, batch: bool
+    ) -> tuple[list[Any], list[Any], BatchOutcome]:
         try:
-            body = await self._read(request)
             decoded = loads(body)
-        except web.HTTPRequestEntityTooLarge:
-            return self._lago_error(413, "Payload Too Large", "payload_too_large")
-        except ValueError as exc:
-            return self._lago_error(
-                400, "Bad Request", "bad_request", {"base": [f"the body is not JSON ({exc})"]}
-            )
+        except (ValueError, RecursionError) as exc:
+            raise Refusal(400, "bad_request", json_error_reason(exc, "the body")) from exc
         key = "events" if batch else "event"
         if not isinstance(decoded, dict) or key not in decoded:
-            return self._lago_error(
-                400, "BadRequest", "bad_request", {"base": [f"param is missing or the value is empty: {key}"]}
-            )
+            raise Refusal(400, "bad_request", f"param is missing or the value is empty: {key}")
         items = decoded[key] if batch else [decoded[key]]
         if not isinstance(items, list):
-            return self._lago_error(400, "BadRequest", "bad_request", {"base": ["events must be an array"]})
-        if msg := self._too_many(len(items)):
-            return self._lago_error(413, "Payload Too Large", "payload_too_large", {"base": [msg]})
-        now = datetime.now(UTC)
+            raise Refusal(400, "bad_request", "events must be an array")
+        self._check_count(len(items))
+        self.meters.refresh()
         translated, outcome = self._translate_and_process(
             items, compat.from_lago, tenant=tenant, now=now, endpoint=endpoint, default_source="lago-api"
         )
+        return items, translated, outcome
+
+    async def _post_lago(self, request: web.Request, endpoint: str, *, batch: bool) -> web.Response:
+        tenant, key_id = self._auth(request)
+        body = await self._read(request)
+        now = datetime.now(UTC)
+        (items, translated, outcome), offloaded = await self._work(
+            body, lambda: self._lago_work(body, tenant, now, endpoint, batch)
+        )
+        self._settle(outcome, offloaded, key_id, len(items))
         failed = [r for r in outcome.results if r.status != "accepted"]
         if failed:
             # Lago batches are atomic: one invalid or duplicate event -> 422, nothing persisted.
             # Rejected events are still quarantined with their reason.
+            refused = BatchOutcome(
+                results=outcome.results,
+                quarantine=outcome.quarantine,
+                rejected=outcome.rejected,
+                duplicate=outcome.duplicate,
+            )
             try:
-                await self._commit(BatchOutcome(quarantine=outcome.quarantine))
+                await self._commit(refused, key_id)
             except LogFailedError as exc:
-                return self._lago_error(503, "Service Unavailable", "unavailable", {"base": [str(exc)]})
+                raise self._unavailable(exc) from exc
             self.counters.add_events(
                 endpoint, BatchOutcome(rejected=outcome.rejected, duplicate=outcome.duplicate)
             )
@@ -405,17 +603,21 @@ class Collector:
                 details: Any = {str(r.index): detail(r) for r in failed}
             else:
                 details = detail(failed[0])
+            if _all_foreign(outcome):
+                return self._lago_error(403, "Forbidden", "forbidden", details)
             return self._lago_error(422, "Unprocessable Entity", "validation_errors", details)
         try:
-            await self._commit(outcome)
+            await self._commit(outcome, key_id)
         except LogFailedError as exc:
-            return self._lago_error(503, "Service Unavailable", "unavailable", {"base": [str(exc)]})
+            raise self._unavailable(exc) from exc
         self.counters.add_events(endpoint, outcome)
         created_at = utc_text(now.replace(microsecond=0))
         events = [self._lago_event(tenant, translated[i], items[i], created_at) for i in range(len(items))]
         return _json({"events": events} if batch else {"event": events[0]})
 
     # ------------------------------------------------------------------ ops
+    extra_metrics: Callable[[], list[str]] = staticmethod(lambda: [])  # set by the server (connections)
+
     async def healthz(self, _request: web.Request) -> web.Response:
         if self.log.failed is not None:
             return _json(
@@ -438,13 +640,18 @@ class Collector:
             "# HELP usagebill_collector_events_total Events answered, by endpoint and outcome.",
             "# TYPE usagebill_collector_events_total counter",
         ]
-        totals = {"accepted": 0, "duplicate": 0, "rejected": 0}
+        totals = {"accepted": 0, "duplicate": 0, "rejected": 0, "unknown_meter": 0}
         for (endpoint, outcome), n in sorted(self.counters.events.items()):
             totals[outcome] += n
             lines.append(f'usagebill_collector_events_total{{endpoint="{endpoint}",outcome="{outcome}"}} {n}')
-        for outcome in ("accepted", "duplicate", "rejected"):
+        for outcome in ("accepted", "duplicate", "rejected", "unknown_meter"):
             lines += [
-                f"# HELP usagebill_collector_{outcome}_total Events {outcome}, all endpoints.",
+                f"# HELP usagebill_collector_{outcome}_total Events {outcome}, all endpoints"
+                + (
+                    " (accepted, but the catalog has no such meter: they bill nothing)."
+                    if outcome == "unknown_meter"
+                    else "."
+                ),
                 f"# TYPE usagebill_collector_{outcome}_total counter",
                 f"usagebill_collector_{outcome}_total {totals[outcome]}",
             ]
@@ -469,10 +676,26 @@ class Collector:
             f"usagebill_collector_commit_groups_total {self.log.stats['groups']}",
             "# TYPE usagebill_collector_sealed_segments_total counter",
             f"usagebill_collector_sealed_segments_total {self.log.stats['sealed_segments']}",
+            "# TYPE usagebill_collector_transient_write_failures_total counter",
+            f"usagebill_collector_transient_write_failures_total {self.log.stats['transient_failures']}",
+            "# HELP usagebill_collector_rate_limited_total Requests answered 429 (per-key rate).",
+            "# TYPE usagebill_collector_rate_limited_total counter",
+            f"usagebill_collector_rate_limited_total {self.limits.rate_limited}",
+            "# HELP usagebill_collector_quarantine_refused_total Rejected events not kept in quarantine "
+            "(their key used its daily quarantine budget).",
+            "# TYPE usagebill_collector_quarantine_refused_total counter",
+            f"usagebill_collector_quarantine_refused_total {self.limits.quarantine_refused}",
+            *self.extra_metrics(),
             "# TYPE usagebill_collector_up gauge",
             f"usagebill_collector_up {0 if self.log.failed else 1}",
         ]
         return web.Response(text="\n".join(lines) + "\n", content_type="text/plain", charset="utf-8")
+
+
+def _all_foreign(outcome: BatchOutcome) -> bool:
+    """Every event of the request names a customer of another tenant: the request is answered 403
+    (the events are still quarantined with their reason)."""
+    return bool(outcome.results) and all(r.rule == FOREIGN_CUSTOMER for r in outcome.results)
 
 
 def _lago_field(field: str) -> str:

@@ -29,6 +29,30 @@ def _parser() -> argparse.ArgumentParser:
         "--value-map", type=Path, default=None, help="YAML meter -> value property (CloudEvents/Lago)"
     )
     p.add_argument(
+        "--catalog-dir",
+        "--catalog",
+        dest="catalog_dir",
+        type=Path,
+        default=None,
+        help="catalog: meters.yaml (unknown meters are flagged) and customers.yaml (which tenant owns each "
+        "customer: a key's events for another tenant's customer are refused); "
+        "default: USAGEBILL_CATALOG_DIR or DATA_DIR/catalog",
+    )
+    p.add_argument(
+        "--rate-limit-events", type=float, default=100_000.0, help="events per second per key (0 = off)"
+    )
+    p.add_argument("--rate-limit-burst", type=float, default=200_000.0, help="bucket size of the rate limit")
+    p.add_argument(
+        "--quarantine-bytes-per-key-day",
+        type=int,
+        default=256 * 1024 * 1024,
+        help="quarantine bytes one key may add per UTC day (0 = unbounded)",
+    )
+    p.add_argument("--max-connections", type=int, default=None, help="default: soft fd limit - 128")
+    p.add_argument("--header-timeout", type=float, default=10.0, help="seconds to send a request head")
+    p.add_argument("--body-timeout", type=float, default=30.0, help="seconds to send a request body")
+    p.add_argument("--keepalive-timeout", type=float, default=15.0, help="idle keep-alive seconds")
+    p.add_argument(
         "--no-fsync",
         action="store_true",
         help="UNSAFE, for benchmarks only: acknowledge without fsync (an acknowledged event can be lost)",
@@ -37,9 +61,8 @@ def _parser() -> argparse.ArgumentParser:
 
 
 async def _serve(args: argparse.Namespace) -> None:
-    from aiohttp import web
-
     from ingestion.collector.app import Collector, CollectorConfig
+    from ingestion.collector.server import default_max_connections, raise_fd_limit, start_server
 
     data_dir = (args.data_dir or paths.data_dir()).resolve()
     collector = Collector(
@@ -52,20 +75,39 @@ async def _serve(args: argparse.Namespace) -> None:
             dedup_horizon_keys=args.dedup_horizon,
             value_map_path=args.value_map,
             fsync=not args.no_fsync,
+            catalog_dir=(args.catalog_dir or _default_catalog(args.data_dir)).resolve(),
+            rate_limit_events=args.rate_limit_events,
+            rate_limit_burst=args.rate_limit_burst,
+            quarantine_bytes_per_key_day=args.quarantine_bytes_per_key_day,
+            body_timeout=args.body_timeout,
         )
     )
     rec = collector.recovery
+    owners = collector.customer_tenants
+    print(
+        f"collector: customer tenants from {owners.path}: "
+        + (
+            owners.error
+            or f"{len(owners.owners)} customer id(s); refreshed every {owners.refresh_seconds:g} s"
+        ),
+        flush=True,
+    )
     print(
         f"collector: data dir {data_dir}; recovered {rec.sealed_open_segments} open segment(s) "
         f"({rec.truncated_bytes} torn bytes cut), dedup index {rec.indexed_keys} keys "
         f"from {rec.indexed_segments} segment(s)",
         flush=True,
     )
-    runner = web.AppRunner(collector.app(), access_log=None, handle_signals=False)
-    await runner.setup()
-    site = web.TCPSite(runner, args.host, args.port, backlog=1024)
-    await site.start()
-    port = runner.addresses[0][1] if runner.addresses else args.port
+    raise_fd_limit()
+    runner, guard, port = await start_server(
+        collector.app(),
+        args.host,
+        args.port,
+        max_connections=args.max_connections or default_max_connections(),
+        header_timeout=args.header_timeout,
+        keepalive_timeout=args.keepalive_timeout,
+    )
+    collector.extra_metrics = guard.metrics
     print(f"collector: listening on http://{args.host}:{port}", flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -75,6 +117,14 @@ async def _serve(args: argparse.Namespace) -> None:
     print("collector: shutting down (sealing the open segment)", flush=True)
     await runner.cleanup()
     print("collector: stopped", flush=True)
+
+
+def _default_catalog(data_dir: Path | None) -> Path:
+    import os
+
+    if os.environ.get("USAGEBILL_CATALOG_DIR") or data_dir is None:
+        return paths.catalog_dir()
+    return data_dir / "catalog"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -90,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def keys_main(argv: list[str] | None = None) -> int:
-    from ingestion.collector.keys import create_key, list_keys
+    from ingestion.collector.keys import create_key, list_keys, revoke_key
 
     p = argparse.ArgumentParser(prog="usagebill keys", description="Manage collector API keys.")
     p.add_argument("--data-dir", type=Path, default=None, help="default: USAGEBILL_DATA_DIR or data/")
@@ -98,6 +148,9 @@ def keys_main(argv: list[str] | None = None) -> int:
     c = sub.add_parser("create", help="create a key for a tenant; prints it once")
     c.add_argument("--tenant", required=True)
     c.add_argument("--data-dir", type=Path, default=None, dest="data_dir_sub")
+    r = sub.add_parser("revoke", help="revoke a key by its id; running collectors refuse it within ~1 s")
+    r.add_argument("key_id", help="the key id (`usagebill keys list`; the part after ubk_ in the key)")
+    r.add_argument("--data-dir", type=Path, default=None, dest="data_dir_sub")
     ls = sub.add_parser("list", help="list key ids and tenants (never the keys)")
     ls.add_argument("--data-dir", type=Path, default=None, dest="data_dir_sub")
     args = p.parse_args(argv)
@@ -113,6 +166,18 @@ def keys_main(argv: list[str] | None = None) -> int:
         print(
             f"(key for tenant {args.tenant!r}; stored hashed in {keys_dir}; it is shown only now: "
             f"keep it in a secret store)",
+            file=sys.stderr,
+        )
+        return 0
+    if args.command == "revoke":
+        try:
+            record = revoke_key(keys_dir, args.key_id)
+        except KeyError as exc:
+            print(f"usagebill keys: {exc.args[0]}", file=sys.stderr)
+            return 2
+        print(
+            f"revoked key {record.key_id} of tenant {record.tenant_id!r}; running collectors refuse it "
+            f"within about a second (record kept in {keys_dir / 'revoked'})",
             file=sys.stderr,
         )
         return 0

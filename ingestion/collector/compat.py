@@ -28,8 +28,9 @@ from typing import Any
 
 import yaml
 
+from ingestion.collector.meters import MeterInfo
 from ingestion.collector.processing import utc_text
-from ingestion.events import Rejection
+from ingestion.events import Rejection, _show
 
 _METER_CHARS = re.compile(r"[-./ ]")
 CLOUDEVENT_REQUIRED = ("id", "source", "specversion", "type", "subject")
@@ -102,18 +103,35 @@ def from_cloudevent(
     return event
 
 
+# unix seconds of 9999-12-31T23:59:59Z has 12 digits: anything with a larger exponent is refused
+# before int() could spell out 1e400000 (a 400,001-digit integer)
+_MAX_UNIX_SECONDS_ADJUSTED = 11
+_MAX_TIMESTAMP_TEXT = 40
+
+
 def _lago_timestamp(value: Any, transaction_id: Any) -> str | Rejection:
     try:
-        if isinstance(value, bool):
+        if isinstance(value, bool) or (isinstance(value, str) and len(value) > _MAX_TIMESTAMP_TEXT):
             raise InvalidOperation
+        if isinstance(value, int) and abs(value) >= 10**12:
+            raise OverflowError
         seconds = Decimal(str(value)) if isinstance(value, (int, Decimal, str)) else None
         if seconds is None or not seconds.is_finite():
             raise InvalidOperation
+        if seconds and seconds.adjusted() > _MAX_UNIX_SECONDS_ADJUSTED:
+            raise OverflowError
+    except OverflowError:
+        return Rejection(
+            "timestamp",
+            "unix_seconds",
+            f"timestamp {_show(value)} is out of range (years 1970-9999); send unix seconds like 1650893379",
+            transaction_id if isinstance(transaction_id, str) else None,
+        )
     except InvalidOperation:
         return Rejection(
             "timestamp",
             "unix_seconds",
-            f"timestamp {value!r} is not unix seconds; send an integer like 1650893379 (decimals allowed)",
+            f"timestamp {_show(value)} is not unix seconds; send an integer like 1650893379 (decimals allowed)",
             transaction_id if isinstance(transaction_id, str) else None,
         )
     whole = int(seconds)
@@ -121,7 +139,12 @@ def _lago_timestamp(value: Any, transaction_id: Any) -> str | Rejection:
     try:
         ts = datetime.fromtimestamp(whole, UTC).replace(microsecond=micros)
     except (OverflowError, OSError, ValueError):
-        return Rejection("timestamp", "unix_seconds", f"timestamp {value!r} is out of range", None)
+        return Rejection(
+            "timestamp",
+            "unix_seconds",
+            f"timestamp {_show(value)} is out of range (years 1970-9999); send unix seconds like 1650893379",
+            transaction_id if isinstance(transaction_id, str) else None,
+        )
     return utc_text(ts)
 
 
@@ -167,3 +190,26 @@ def from_lago(obj: Any, value_map: dict[str, str], now: datetime) -> dict[str, A
         if quantity is not None:
             event["quantity"] = quantity
     return event
+
+
+def apply_meter(event: dict[str, Any], info: MeterInfo | None) -> None:
+    """Fill a translated event from its meter's catalog entry (ingestion/collector/meters.py):
+    ``properties[value_property]`` becomes the quantity when none was given (Lago's field_name of a
+    sum metric), and properties named like a dimension the meter groups or filters by become
+    dimensions (strings, or integers as text; other values stay properties only)."""
+    props = event.get("properties")
+    if info is None or not isinstance(props, Mapping):
+        return
+    if "quantity" not in event and info.value_property and info.aggregation not in ("count", "unique_count"):
+        quantity = _lookup(props, info.value_property)
+        if quantity is not None:
+            event["quantity"] = quantity
+    dims: dict[str, str] = {}
+    for name in info.dimensions:
+        value = props.get(name)
+        if isinstance(value, str):
+            dims[name] = value
+        elif isinstance(value, int) and not isinstance(value, bool) and abs(value) < 10**18:
+            dims[name] = str(value)
+    if dims and "dimensions" not in event:
+        event["dimensions"] = dims

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import hashlib
 import os
 import time
@@ -40,6 +41,14 @@ def event_key(tenant_id: str, event_id: str) -> bytes:
     return hashlib.blake2b(f"{tenant_id}\x00{event_id}".encode(), digest_size=DIGEST_SIZE).digest()
 
 
+def archive_path(data_dir: Path, segment_name: str) -> Path:
+    """Where the landing loader moves a loaded segment: DATA_DIR/archive/usage/collector/
+    YYYY-MM-DD/<name>.jsonl (the day of its name's UTC creation stamp)."""
+    stem = segment_name.removesuffix(SEALED_SUFFIX)
+    day = f"{stem[0:4]}-{stem[4:6]}-{stem[6:8]}" if len(stem) >= 8 and stem[:8].isdigit() else "unknown"
+    return data_dir / "archive" / "usage" / "collector" / day / f"{stem}{SEALED_SUFFIX}"
+
+
 def _fsync_dir(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
@@ -50,6 +59,41 @@ def _fsync_dir(path: Path) -> None:
 
 class LogFailedError(RuntimeError):
     """The landing log could not write or fsync; the collector answers 503 until restarted."""
+
+
+class LogBusyError(LogFailedError):
+    """One group could not be written for a passing reason (no file descriptor left, disk full);
+    nothing of it is in the log (a partial write was cut back) and the log goes on: retry."""
+
+
+# errors that leave the files as they were once a partial write is cut back: the next group may
+# succeed (e.g. file descriptors freed by closed connections). Any other error, and any fsync
+# error (the page cache state is then unknown), fails the log for good.
+TRANSIENT_ERRNOS = frozenset(
+    {errno.EMFILE, errno.ENFILE, errno.ENOSPC, errno.EDQUOT, errno.ENOMEM, errno.EAGAIN, errno.EINTR}
+)
+
+
+class _TransientError(Exception):
+    def __init__(self, cause: OSError) -> None:
+        super().__init__(str(cause))
+        self.cause = cause
+
+
+def _transient(exc: BaseException) -> bool:
+    return isinstance(exc, OSError) and exc.errno in TRANSIENT_ERRNOS
+
+
+def _append(fd: int, data: bytes, size_before: int) -> None:
+    """Append ``data``; on a transient error cut the file back to ``size_before`` (so no torn
+    line stays) and raise _TransientError; when even that fails the error propagates (fatal)."""
+    try:
+        _write_all(fd, data)
+    except OSError as exc:
+        if not _transient(exc):
+            raise
+        os.ftruncate(fd, size_before)
+        raise _TransientError(exc) from exc
 
 
 @dataclass
@@ -121,6 +165,7 @@ class LandingLog:
         dedup_horizon_keys: int = 5_000_000,
         fsync: bool = True,
     ) -> None:
+        self.data_dir = data_dir
         self.landing_dir = data_dir / "landing" / "usage" / "collector"
         self.quarantine_dir = data_dir / "quarantine"
         self.index_dir = data_dir / "collector" / "index"
@@ -145,7 +190,15 @@ class LandingLog:
         self._closing = False
         self._seal_requested = False
         self.failed: BaseException | None = None
-        self.stats = {"groups": 0, "fsyncs": 0, "sealed_segments": 0, "bytes_landed": 0}
+        self.last_transient_error: str | None = None
+        self._q_size = 0
+        self.stats = {
+            "groups": 0,
+            "fsyncs": 0,
+            "sealed_segments": 0,
+            "bytes_landed": 0,
+            "transient_failures": 0,
+        }
 
     # ---------------------------------------------------------------- recovery (sync, at start)
     def recover(self) -> RecoveryReport:
@@ -166,20 +219,22 @@ class LandingLog:
             name = path.name[: -len(SEALED_SUFFIX)]
             ids_path = self.index_dir / f"{name}.ids"
             if not ids_path.exists():
-                _write_ids(ids_path, _keys_from_segment(path))
+                _write_ids(ids_path, _keys_from_segment(path), fsync=self.fsync)
                 report.rebuilt_index_files += 1
         # load newest segments first up to the horizon, then register oldest -> newest
         chosen: list[tuple[str, list[bytes]]] = []
         total = 0
         for ids_path in sorted(self.index_dir.glob("*.ids"), reverse=True):
             keys = _read_ids(ids_path)
-            if keys is None:  # torn .ids: rebuild from the segment if it is still there
+            if keys is None:  # empty, torn or old .ids: rebuild from the segment (landing or archive)
                 seg = self.landing_dir / f"{ids_path.stem}{SEALED_SUFFIX}"
+                if not seg.exists():
+                    seg = archive_path(self.data_dir, ids_path.stem)
                 if not seg.exists():
                     ids_path.unlink()
                     continue
                 keys = _keys_from_segment(seg)
-                _write_ids(ids_path, keys)
+                _write_ids(ids_path, keys, fsync=self.fsync)
                 report.rebuilt_index_files += 1
             if total >= self.index.max_keys:
                 ids_path.unlink()  # past the horizon
@@ -251,7 +306,19 @@ class LandingLog:
             self._seal_requested = False
             try:
                 await asyncio.to_thread(self._write_group, lines, keys, quarantine, seal)
-            except BaseException as exc:  # noqa: BLE001 - any I/O failure fails the log
+            except _TransientError as exc:
+                # nothing of this group is in the log; its requests get 503 and retry
+                self.stats["transient_failures"] += 1
+                self.last_transient_error = str(exc)
+                self.index.discard(keys)
+                if fut is not None and not fut.done():
+                    fut.set_exception(LogBusyError(f"could not write the landing log now ({exc})"))
+                if self._closing and self._group_future is None:
+                    return
+                if self._group_future is not None:
+                    self._wakeup.set()
+                continue
+            except BaseException as exc:  # noqa: BLE001 - any other I/O failure fails the log
                 self.failed = exc
                 self.index.discard(keys)
                 if fut is not None and not fut.done():
@@ -284,9 +351,22 @@ class LandingLog:
         self._seq += 1
         stamp = datetime.fromtimestamp(now, UTC).strftime("%Y%m%dT%H%M%S%fZ")
         name = f"{stamp}-{os.getpid()}-{self._seq:06d}"
-        fd = os.open(self.landing_dir / f"{name}{OPEN_SUFFIX}", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-        if self.fsync:
-            _fsync_dir(self.landing_dir)
+        path = self.landing_dir / f"{name}{OPEN_SUFFIX}"
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        except OSError as exc:
+            if _transient(exc):
+                raise _TransientError(exc) from exc
+            raise
+        try:
+            if self.fsync:
+                _fsync_dir(self.landing_dir)
+        except OSError as exc:
+            os.close(fd)
+            path.unlink()
+            if _transient(exc):
+                raise _TransientError(exc) from exc
+            raise
         return _Segment(name=name, fd=fd, created=now)
 
     def _quarantine_fd(self) -> int:
@@ -296,10 +376,21 @@ class LandingLog:
                 os.close(self._q_fd)
                 self._q_fd = None
             path = self.quarantine_dir / f"collector-{day}.jsonl"
-            self._q_fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+            try:
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+                try:
+                    if self.fsync:
+                        _fsync_dir(self.quarantine_dir)
+                    self._q_size = os.fstat(fd).st_size
+                except OSError:
+                    os.close(fd)
+                    raise
+            except OSError as exc:
+                if _transient(exc):
+                    raise _TransientError(exc) from exc
+                raise
+            self._q_fd = fd
             self._q_day = day
-            if self.fsync:
-                _fsync_dir(self.quarantine_dir)
         return self._q_fd
 
     def _write_group(
@@ -307,16 +398,18 @@ class LandingLog:
     ) -> None:
         if quarantine:
             qfd = self._quarantine_fd()
-            _write_all(qfd, b"".join(quarantine))
+            qdata = b"".join(quarantine)
+            _append(qfd, qdata, self._q_size)
             if self.fsync:
                 os.fsync(qfd)
                 self.stats["fsyncs"] += 1
+            self._q_size += len(qdata)
         if lines:
             if self._segment is None:
                 self._segment = self._open_segment()
             seg = self._segment
             data = b"".join(lines)
-            _write_all(seg.fd, data)
+            _append(seg.fd, data, seg.size)
             if self.fsync:
                 os.fdatasync(seg.fd)
                 self.stats["fsyncs"] += 1
@@ -340,9 +433,17 @@ class LandingLog:
             open_path.unlink()
             return
         os.replace(open_path, self.landing_dir / f"{seg.name}{SEALED_SUFFIX}")
-        if self.fsync:
-            _fsync_dir(self.landing_dir)
-        _write_ids(self.index_dir / f"{seg.name}.ids", seg.keys)
+        try:
+            if self.fsync:
+                _fsync_dir(self.landing_dir)
+            _write_ids(self.index_dir / f"{seg.name}.ids", seg.keys, fsync=self.fsync)
+        except OSError as exc:
+            # the segment's bytes are fsync'd under one name or the other (a crash re-seals an
+            # .open leftover); a missing .ids file is rebuilt from the segment at start
+            if not _transient(exc):
+                raise
+            self.stats["transient_failures"] += 1
+            self.last_transient_error = f"sealing {seg.name}: {exc}"
         for evicted in self.index.add_segment(seg.name, seg.keys, already_in_set=True):
             with contextlib.suppress(FileNotFoundError):
                 (self.index_dir / f"{evicted}.ids").unlink()
@@ -406,15 +507,32 @@ def _keys_from_segment(path: Path) -> list[bytes]:
     return keys
 
 
-def _write_ids(path: Path, keys: list[bytes]) -> None:
+IDS_MAGIC = b"UBIDS\x00\x01\n"  # version 1: magic, the 16-byte keys, blake2b-16 of the keys
+
+
+def _write_ids(path: Path, keys: list[bytes], *, fsync: bool = True) -> None:
+    """Write a segment's key file atomically: fsync'd before the rename (a crash never leaves an
+    empty file under the final name), with a checksum trailer so a torn or empty file is detected
+    and rebuilt from its segment instead of trusted."""
+    body = b"".join(keys)
     tmp = path.with_suffix(".ids.tmp")
     with open(tmp, "wb") as fh:
-        fh.write(b"".join(keys))
+        fh.write(IDS_MAGIC + body + hashlib.blake2b(body, digest_size=DIGEST_SIZE).digest())
+        if fsync:
+            fh.flush()
+            os.fsync(fh.fileno())
     os.replace(tmp, path)
+    if fsync:
+        _fsync_dir(path.parent)
 
 
 def _read_ids(path: Path) -> list[bytes] | None:
+    """The keys of a key file, or None when it is empty, torn, of an older format or corrupt."""
     data = path.read_bytes()
-    if len(data) % DIGEST_SIZE:
+    n = len(data) - len(IDS_MAGIC) - DIGEST_SIZE
+    if n < 0 or n % DIGEST_SIZE or not data.startswith(IDS_MAGIC):
         return None
-    return [data[i : i + DIGEST_SIZE] for i in range(0, len(data), DIGEST_SIZE)]
+    body = data[len(IDS_MAGIC) : len(IDS_MAGIC) + n]
+    if hashlib.blake2b(body, digest_size=DIGEST_SIZE).digest() != data[len(IDS_MAGIC) + n :]:
+        return None
+    return [body[i : i + DIGEST_SIZE] for i in range(0, n, DIGEST_SIZE)]

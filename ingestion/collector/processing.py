@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -9,7 +11,7 @@ from typing import Any
 import msgspec
 
 from ingestion.collector.landing_log import DedupIndex, event_key
-from ingestion.events import Rejection, ValidEvent, canonical_json, validate_event
+from ingestion.events import Rejection, ValidEvent, canonical_json, loads, validate_event
 
 _ENC = msgspec.json.Encoder(decimal_format="number")
 
@@ -48,7 +50,10 @@ class Answer(msgspec.Struct, omit_defaults=True):
     field: str | None = None
     rule: str | None = None
     reason: str | None = None
+    warning: str | None = None  # accepted, but e.g. its meter is unknown: it will not bill
 
+
+UNKNOWN_METER = "unknown_meter"
 
 _EMPTY = msgspec.Raw(b"{}")
 _ts_cache: dict[datetime, str] = {}
@@ -116,7 +121,9 @@ class BatchOutcome:
     accepted: int = 0
     duplicate: int = 0
     rejected: int = 0
+    unknown_meter: int = 0  # accepted events whose meter is not in the catalog
     valid: list[ValidEvent] = field(default_factory=list)
+    accepted_at: list[int] = field(default_factory=list)  # index in results of each landed line
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -137,10 +144,18 @@ def process_batch(
     default_source: str = "api",
     raw_items: list[Any] | None = None,
     pre_rejections: dict[int, Rejection] | None = None,
+    is_unknown_meter: Callable[[str], bool] | None = None,
+    check_customer: Callable[[ValidEvent], Rejection | None] | None = None,
 ) -> BatchOutcome:
     """Validate, deduplicate and encode a batch. ``raw_items`` (same length) is what gets quarantined
     when it differs from the decoded item (e.g. the NDJSON line, the original CloudEvent);
-    ``pre_rejections`` marks items a translation step already refused."""
+    ``pre_rejections`` marks items a translation step already refused. ``is_unknown_meter`` flags
+    accepted events whose meter the catalog does not define (answer ``warning``). ``check_customer``
+    refuses a valid event whose customer belongs to another tenant (ingestion/collector/customers.py).
+
+    Pure except for reading ``index``: it may run in a worker thread; then call
+    `recheck_duplicates` on the event loop before staging (another request may have accepted the
+    same key meanwhile). Never raises for an event: an unexpected error is that event's rejection."""
     out = BatchOutcome()
     arrived_at = utc_text(now)
     seen: set[bytes] = set()
@@ -148,9 +163,20 @@ def process_batch(
     for i, item in enumerate(items):
         rejection = pre_rejections.get(i) if pre_rejections else None
         if rejection is None:
-            result = validate_event(item, tenant_id=tenant_id, now=now, default_source=default_source)
+            try:
+                result = validate_event(item, tenant_id=tenant_id, now=now, default_source=default_source)
+                line = None if isinstance(result, Rejection) else landed_line(result, arrived_at)
+            except Exception as exc:  # noqa: BLE001 - one event's problem never fails the batch
+                result = Rejection(
+                    "$",
+                    "unprocessable",
+                    f"the event could not be processed ({type(exc).__name__}); check it against "
+                    f"docs/events.md and send it again",
+                )
             if isinstance(result, Rejection):
                 rejection = result
+            elif check_customer is not None:
+                rejection = check_customer(result)
         if rejection is not None:
             out.rejected += 1
             results.append(
@@ -174,8 +200,112 @@ def process_batch(
             continue
         seen.add(key)
         out.accepted += 1
-        results.append(Answer(i, result.event_id, ACCEPTED))
-        out.lines.append(landed_line(result, arrived_at))
+        out.accepted_at.append(len(results))
+        if is_unknown_meter is not None and is_unknown_meter(result.meter):
+            out.unknown_meter += 1
+            results.append(Answer(i, result.event_id, ACCEPTED, warning=_unknown_meter_warning(result.meter)))
+        else:
+            results.append(Answer(i, result.event_id, ACCEPTED))
+        out.lines.append(line)
         out.keys.append(key)
         out.valid.append(result)
     return out
+
+
+def _unknown_meter_warning(meter: str) -> str:
+    return (
+        f"{UNKNOWN_METER}: meter {meter!r} is not in the catalog (meters.yaml); the event is kept but "
+        f"bills nothing until the meter is added and usage is re-rated"
+    )
+
+
+def recheck_duplicates(out: BatchOutcome, index: DedupIndex) -> None:
+    """After `process_batch` ran off the event loop: turn accepted events whose key another request
+    staged meanwhile into duplicates (run on the loop, right before staging)."""
+    if not any(k in index for k in out.keys):
+        return
+    lines, keys, valid, at = [], [], [], []
+    for line, key, ev, pos in zip(out.lines, out.keys, out.valid, out.accepted_at, strict=True):
+        if key in index:
+            answer = out.results[pos]
+            out.results[pos] = Answer(answer.index, answer.event_id, DUPLICATE)
+            out.accepted -= 1
+            out.duplicate += 1
+            if answer.warning:
+                out.unknown_meter -= 1
+            continue
+        lines.append(line)
+        keys.append(key)
+        valid.append(ev)
+        at.append(pos)
+    out.lines, out.keys, out.valid, out.accepted_at = lines, keys, valid, at
+
+
+# ---------------------------------------------------------------------------------- JSON bodies
+_ARRAY_TOKEN = re.compile(rb'["\[\]{},]')
+_STRING_END = re.compile(rb'["\\]')
+
+
+def split_json_array(body: bytes) -> list[bytes] | None:
+    """The raw elements of a top-level JSON array, found without decoding them (no recursion, so
+    a 100,000-deep element does not stop the others), or None when ``body`` is not an array with
+    balanced brackets. Linear in the body; used only when decoding the whole body failed."""
+    text = body.strip()
+    if not text.startswith(b"[") or not text.endswith(b"]"):
+        return None
+    items: list[bytes] = []
+    depth = 0
+    start = 1
+    pos = 1
+    end = len(text) - 1
+    while pos < end:
+        m = _ARRAY_TOKEN.search(text, pos, end)
+        if m is None:
+            break
+        ch = m.group()
+        pos = m.end()
+        if ch == b'"':
+            while True:  # skip the string (escapes included)
+                s = _STRING_END.search(text, pos, end)
+                if s is None:
+                    return None
+                if s.group() == b"\\":
+                    pos = s.end() + 1
+                    continue
+                pos = s.end()
+                break
+        elif ch in (b"[", b"{"):
+            depth += 1
+        elif ch in (b"]", b"}"):
+            depth -= 1
+            if depth < 0:
+                return None
+        elif depth == 0:  # a comma between elements
+            items.append(text[start : m.start()])
+            start = pos
+    if depth != 0:
+        return None
+    last = text[start:end]
+    if last.strip() or items:
+        items.append(last)
+    return items
+
+
+def decode_items(parts: list[bytes]) -> tuple[list[Any], dict[int, Rejection]]:
+    """Decode each raw element on its own; an element that is not JSON (too deep, a lone surrogate,
+    a syntax error) becomes that element's rejection."""
+    items: list[Any] = []
+    pre: dict[int, Rejection] = {}
+    for i, part in enumerate(parts):
+        try:
+            items.append(loads(part))
+        except (ValueError, RecursionError) as exc:
+            items.append(None)
+            pre[i] = Rejection("$", "json", json_error_reason(exc, f"element {i} of the array"))
+    return items, pre
+
+
+def json_error_reason(exc: BaseException, what: str) -> str:
+    if isinstance(exc, RecursionError):
+        return f"{what} is nested too deeply to decode; flatten it (properties hold plain values)"
+    return f"{what} is not JSON ({exc}); send valid JSON (UTF-8, no lone \\ud800-style escapes)"

@@ -22,9 +22,10 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 class CollectorProcess:
-    def __init__(self, data_dir: Path, *extra: str) -> None:
+    def __init__(self, data_dir: Path, *extra: str, nofile: int | None = None) -> None:
         self.data_dir = data_dir
         self.extra = extra
+        self.nofile = nofile  # RLIMIT_NOFILE (soft and hard) of the collector process, like `ulimit -n`
         self.proc: subprocess.Popen[str] | None = None
         self.url = ""
         self.output: list[str] = []
@@ -48,6 +49,7 @@ class CollectorProcess:
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
+            preexec_fn=self._limit if self.nofile else None,
         )
         assert self.proc.stdout is not None
         deadline = time.monotonic() + 30
@@ -61,6 +63,11 @@ class CollectorProcess:
                 self.url = m.group(1)
                 return self
         raise RuntimeError("collector did not start within 30 s")
+
+    def _limit(self) -> None:
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_NOFILE, (self.nofile, self.nofile))
 
     def stop(self) -> None:
         if self.proc and self.proc.poll() is None:

@@ -189,3 +189,85 @@ def test_retries_429_and_5xx_with_the_same_event_ids(tmp_path: Path) -> None:
     assert len(bodies) == 3
     assert all([e["event_id"] for e in b] == ids for b in bodies)
     assert client.sent["accepted"] == 3
+
+
+def test_rejected_event_goes_to_dead_letter_file(
+    collector: CollectorProcess, keys: dict[str, str], tmp_path: Path
+) -> None:
+    spool = tmp_path / "spool"
+    client = UsageClient(collector.url, keys["acme"], spool_dir=spool, batch_size=10, flush_interval=3600)
+    ids = [client.record("cus_a", "gpu_ms", 1, timestamp="2023-01-01T00:00:00Z") for _ in range(2)]
+    bad = client.record("cus_a", "GPU ms", 1, timestamp="2023-01-01T00:00:00Z")  # not a meter id
+    ids.append(client.record("cus_a", "gpu_ms", 2, timestamp="2023-01-01T00:00:00Z"))
+    client.close(timeout=30)
+    import json
+
+    dead = [json.loads(line) for line in (spool / "dead-letter.jsonl").read_text().splitlines()]
+    assert [(d["event_id"], d["field"], d["rule"]) for d in dead] == [(bad, "meter", "meter_id")]
+    assert dead[0]["event"]["meter"] == "GPU ms" and "lower-case" in dead[0]["reason"]
+    collector.stop()
+    assert sorted(r["event_id"] for r in landed(collector.data_dir)) == sorted(ids)
+
+
+def _refusing_server(refuse_status: int) -> tuple[object, str, list[list[str]]]:
+    """A collector stand-in that refuses any batch holding the event "poison" as a whole (HTTP
+    ``refuse_status``) and accepts every other batch."""
+    import json
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    seen: list[list[str]] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            ids = [e["event_id"] for e in body]
+            seen.append(ids)
+            if "poison" in ids:
+                status, payload = refuse_status, {"error": "invalid_json", "detail": "poison cannot be read"}
+            else:
+                answers = [{"index": i, "event_id": e, "status": "accepted"} for i, e in enumerate(ids)]
+                status, payload = (
+                    200,
+                    {"accepted": len(ids), "duplicate": 0, "rejected": 0, "results": answers},
+                )
+            data = json.dumps(payload).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_address[1]}", seen
+
+
+@pytest.mark.parametrize("refuse_status", [400, 500])
+def test_batch_refused_whole_is_split_to_find_the_culprit(tmp_path: Path, refuse_status: int) -> None:
+    """8 events, the 4th refused whole-batch: the client used to keep the batch spooled forever
+    (400: retried every backoff_cap; 500: retried without end). Now it bisects: [0-3] refused ->
+    [0,1] ok, [2,3] refused -> [2] ok, [3] alone refused -> dead-lettered; [4-7] delivered."""
+    import json
+
+    server, url, seen = _refusing_server(refuse_status)
+    try:
+        client = UsageClient(url, "k", spool_dir=tmp_path / "spool", batch_size=8, flush_interval=3600,
+                             max_retries=1, backoff_base=0.01, backoff_cap=0.05)  # fmt: skip
+        ids = [
+            client.record("cus_a", "api_calls", 1, timestamp="2023-01-01T00:00:00Z", event_id=e)
+            for e in ["e0", "e1", "e2", "poison", "e4", "e5", "e6", "e7"]
+        ]
+        client.close(timeout=30)
+    finally:
+        server.shutdown()  # type: ignore[attr-defined]
+    delivered = [e for batch in seen if "poison" not in batch for e in batch]
+    assert sorted(delivered) == sorted(e for e in ids if e != "poison")
+    dead = [json.loads(x) for x in (tmp_path / "spool" / "dead-letter.jsonl").read_text().splitlines()]
+    assert [(d["event_id"], d["http_status"], d["reason"]) for d in dead] == [
+        ("poison", refuse_status, "poison cannot be read")
+    ]
+    assert client.dead_lettered == 1

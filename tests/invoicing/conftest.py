@@ -384,7 +384,12 @@ class Warehouse:
     def path(self) -> Path:
         return Path(self.env["USAGEBILL_WAREHOUSE"])
 
-    def write_upstream(self, billing_lines: list[dict[str, Any]], journal: list[dict[str, Any]]) -> None:
+    def write_upstream(
+        self,
+        billing_lines: list[dict[str, Any]],
+        journal: list[dict[str, Any]],
+        credit_grants: list[dict[str, Any]] | None = None,
+    ) -> None:
         """(Re)create the upstream tables at their contract columns and types."""
         con = duckdb.connect(str(self.path))
         try:
@@ -405,6 +410,10 @@ class Warehouse:
                 f"insert into billing.fct_billing_lines ({', '.join(columns)}) values ({', '.join('?' * len(columns))})",
                 [[row[c] for c in columns] for row in billing_lines],
             )
+            # a customer is (tenant_id, customer_id); these fixtures are all the default tenant's
+            con.execute(
+                "alter table billing.fct_billing_lines add column tenant_id varchar default 'default'"
+            )
             con.execute("drop table if exists staging.stg_catalog__customers")
             con.execute(
                 """create table staging.stg_catalog__customers (customer_id varchar, name varchar, email varchar,
@@ -418,6 +427,9 @@ class Warehouse:
                     for c in CUSTOMERS
                 ],
             )
+            con.execute(
+                "alter table staging.stg_catalog__customers add column tenant_id varchar default 'default'"
+            )
             con.execute("drop table if exists staging.stg_catalog__plan_charges")
             con.execute(
                 "create table staging.stg_catalog__plan_charges (price_id varchar, included_units decimal(38,12))"
@@ -425,19 +437,37 @@ class Warehouse:
             con.execute("drop table if exists staging.stg_catalog__subscriptions")
             con.execute(
                 """create table staging.stg_catalog__subscriptions as
-                select 'sub_' || substr(customer_id, 5) as subscription_id, customer_id, 'payg' as plan_id,
+                select 'sub_' || substr(customer_id, 5) as subscription_id, tenant_id, customer_id, 'payg' as plan_id,
                     date '2026-05-01' as start_date, cast(null as date) as end_date, 1 as billing_anchor_day,
                     'month' as billing_period, 0 as trial_days, currency
                 from staging.stg_catalog__customers"""
             )
+            con.execute("drop table if exists staging.stg_catalog__credit_grants")
+            con.execute(
+                """create table staging.stg_catalog__credit_grants (grant_id varchar, customer_id varchar,
+                currency varchar, amount decimal(38,12), granted_at date, expires_at date, description varchar)"""
+            )
+            for grant in credit_grants or []:
+                con.execute(
+                    "insert into staging.stg_catalog__credit_grants values (?, ?, ?, ?, ?, ?, ?)",
+                    [
+                        grant["grant_id"],
+                        grant["customer_id"],
+                        grant["currency"],
+                        grant["amount"],
+                        grant["granted_at"],
+                        grant.get("expires_at"),
+                        grant.get("description"),
+                    ],
+                )
             con.execute("drop table if exists usage.fct_usage_journal")
             con.execute(
                 """create table usage.fct_usage_journal (tenant_id varchar, event_id varchar, customer_id varchar,
                 meter_id varchar, event_ts timestamp, arrived_at timestamp, quantity decimal(38,12))"""
             )
-            con.executemany(
-                "insert into usage.fct_usage_journal values ('default', ?, ?, ?, ?, ?, ?)",
-                [
+            for j in journal:
+                con.execute(
+                    "insert into usage.fct_usage_journal values ('default', ?, ?, ?, ?, ?, ?)",
                     [
                         j["event_id"],
                         j["customer_id"],
@@ -445,10 +475,8 @@ class Warehouse:
                         j["event_ts"],
                         j["arrived_at"],
                         j["quantity"],
-                    ]
-                    for j in journal
-                ],
-            )
+                    ],
+                )
         finally:
             con.close()
 

@@ -57,7 +57,7 @@ def make_catalog(dims: dict[str, list[Dimension]], windows: dict[str, int] | Non
         "USD",
         Decimal("1"),
         {"aws": Decimal("3"), "azure": Decimal("3"), "google": Decimal("3")},
-        windows or {"aws": 6, "azure": 24, "google": 1},
+        windows or {"aws": 6, "azure": 24, "google": 2},
         tuple(listings),
     )
 
@@ -147,9 +147,48 @@ class CrashAfterSend:
         rows: Sequence[ReportRow],
         identities: dict[str, MarketplaceIdentity],
         catalog: OfferingCatalog,
+        recovery: bool = False,
     ) -> list[Outcome]:
-        self.transport.send(rows, identities, catalog)
+        self.transport.send(rows, identities, catalog, recovery=recovery)
         raise self.error
+
+
+def google_fake(
+    idents: Sequence[MarketplaceIdentity], metrics: set[str], clock: Clock, window_hours: int = 2
+):
+    """A Service Control fake (not started) trusting a fresh service-account key (`fake.private_pem`)."""
+    from exports.fakes.google_servicecontrol import (
+        SERVICE_ACCOUNT_EMAIL,
+        FakeServiceControl,
+        new_service_account_key,
+    )
+
+    private_pem, public_pem = new_service_account_key()
+    fake = FakeServiceControl(
+        SERVICE,
+        SERVICE_ACCOUNT_EMAIL,
+        public_pem,
+        {i.usage_reporting_id or "" for i in idents},
+        metrics,
+        window_hours,
+        now=clock,
+    )
+    fake.private_pem = private_pem  # type: ignore[attr-defined]
+    return fake
+
+
+def google_transport(fake, clock: Clock, backoff: Backoff, private_pem: str | None = None):
+    """The real transport with google-auth service-account credentials whose token_uri is the fake's."""
+    from google.oauth2 import service_account
+
+    from exports.fakes.google_servicecontrol import SCOPE, service_account_info
+    from exports.marketplace.google import GoogleServiceControlTransport
+
+    info = service_account_info(private_pem or fake.private_pem, f"{fake.url}/token")
+    credentials = service_account.Credentials.from_service_account_info(info, scopes=[SCOPE])
+    return GoogleServiceControlTransport(
+        endpoint=fake.url, credentials=credentials, backoff=backoff, now=clock
+    )
 
 
 @pytest.fixture

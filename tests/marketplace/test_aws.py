@@ -94,8 +94,9 @@ def test_crash_after_call_before_ledger_write_then_rerun_reports_each_hour_once(
         ledger = Ledger(isolated / "wh.duckdb", run_id="run-1")
         with pytest.raises(Crash):
             report_quietly("aws", [H0], catalog, idents, series, ledger, crashing, clock.now)
-        assert {r.state for r in Ledger(isolated / "wh.duckdb").current("aws").values()} == {"sent"}
-        # re-run (and a second re-run): the sent records are resent identically -> idempotent at AWS
+        # no `sent` before the call: the crash leaves the rows `planned` (the request may have left)
+        assert {r.state for r in Ledger(isolated / "wh.duckdb").current("aws").values()} == {"planned"}
+        # re-run (and a second re-run): the planned records are resent identically -> idempotent at AWS
         for run in ("run-2", "run-3"):
             summary = report_quietly(
                 "aws",

@@ -9,9 +9,7 @@ import pytest
 import requests
 
 from exports.fakes.azure_metering import AzureSubscription, FakeAzureMetering
-from exports.fakes.google_servicecontrol import FakeServiceControl
 from exports.marketplace.azure import AzureMeteringTransport, EntraToken
-from exports.marketplace.google import GoogleServiceControlTransport
 from exports.marketplace.ledger import Ledger
 
 from .conftest import (
@@ -21,7 +19,9 @@ from .conftest import (
     azure_ident,
     billed,
     dim,
+    google_fake,
     google_ident,
+    google_transport,
     make_catalog,
     report_quietly,
 )
@@ -138,21 +138,23 @@ def test_azure_throttling_retried_and_single_event_api_answers_409(azure_env, le
 # ---------------------------------------------------------------- Google
 
 
-def _google(n: int, clock: Clock):
+def _google(n: int, clock: Clock, window_hours: int = 2):
     metric = f"{SERVICE}/gpu_usage"
-    catalog = make_catalog({"google": [dim("google", metric)]})
+    catalog = make_catalog(
+        {"google": [dim("google", metric)]}, {"aws": 6, "azure": 24, "google": window_hours}
+    )
     idents = [google_ident(i + 1) for i in range(n)]
-    fake = FakeServiceControl(SERVICE, "tok", {i.usage_reporting_id for i in idents}, {metric}, now=clock)
+    fake = google_fake(idents, {metric}, clock, window_hours)
     return catalog, idents, fake, metric
 
 
 def _google_transport(fake, clock, backoff):
-    return GoogleServiceControlTransport(endpoint=fake.url, access_token="tok", backoff=backoff, now=clock)
+    return google_transport(fake, clock, backoff)
 
 
 def test_google_windows_are_contiguous_and_missed_hours_widen_the_next_window(ledger, fast_backoff):
     clock = Clock(H0)
-    catalog, idents, fake, metric = _google(1, clock)
+    catalog, idents, fake, metric = _google(1, clock, window_hours=1)
     hours = [H0 + timedelta(hours=i) for i in range(4)]
     series = billed([("cus_0001", "gpu_ms", h, "0.05") for h in hours])  # 5 units per hour
     with fake:
@@ -177,13 +179,16 @@ def test_google_windows_are_contiguous_and_missed_hours_widen_the_next_window(le
     assert ledger.current("google")[("google", "cus_0001", metric, hours[2])].state == "carried"
 
 
-def test_google_uuid5_operation_id_dedups_a_resend_and_report_errors_fail(isolated, fast_backoff):
+def test_google_resend_after_a_crash_during_the_call_is_not_counted_twice(isolated, fast_backoff):
+    """Google documents no operationId de-duplication (the fake processes a re-sent operation again).
+    A run killed after Google accepted its operations leaves them `planned`; the resend is refused
+    (its window overlaps the accepted one) and is recorded `unconfirmed` (counted), never failed (which
+    would report the usage a second time with the next window)."""
     clock = Clock(H0 + timedelta(hours=1, minutes=5))
     catalog, idents, fake, metric = _google(2, clock)
-    series = billed([(i.customer_id, "gpu_ms", H0, "0.03") for i in idents])
+    series = billed([(i.customer_id, "gpu_ms", H0, "0.03") for i in idents])  # $0.03 / $0.01 = 3 units
     with fake:
         transport = _google_transport(fake, clock, fast_backoff)
-
         with pytest.raises(RuntimeError):
             report_quietly(
                 "google",
@@ -195,14 +200,30 @@ def test_google_uuid5_operation_id_dedups_a_resend_and_report_errors_fail(isolat
                 CrashAfterSend(transport, RuntimeError("killed before the ledger write")),
                 clock.now,
             )
-        sent = Ledger(isolated / "wh.duckdb").current("google")
-        op_ids = {r.request_key for r in sent.values()}
+        assert {r.state for r in Ledger(isolated / "wh.duckdb").current("google").values()} == {"planned"}
         summary = report_quietly(
             "google", [H0], catalog, idents, series, Ledger(isolated / "wh.duckdb"), transport, clock.now
         )
-    assert fake.operations_received == 4 and len(fake.operations) == 2  # resent once, counted once
-    assert set(fake.operations) == op_ids and summary.states["acknowledged"] == 2
-    assert fake.totals() == {("project_number:1", metric): 3, ("project_number:2", metric): 3}
+        # the next hour: 2 more units each ($0.02), window starts where the accepted one ended
+        series2 = billed(
+            [(i.customer_id, "gpu_ms", H0, "0.03") for i in idents]
+            + [(i.customer_id, "gpu_ms", H0 + timedelta(hours=1), "0.02") for i in idents]
+        )
+        clock.now += timedelta(hours=1)
+        report_quietly(
+            "google",
+            [H0 + timedelta(hours=1)],
+            catalog,
+            idents,
+            series2,
+            Ledger(isolated / "wh.duckdb"),
+            transport,
+            clock.now,
+        )
+    assert summary.states["unconfirmed"] == 2 and fake.operations_received == 6  # 2 + 2 resent + 2 next
+    # 3 + 2 = 5 units per consumer at Google: nothing twice, nothing lost
+    assert fake.totals() == {("project_number:1", metric): 5, ("project_number:2", metric): 5}
+    assert fake.unchecked_reports == 0  # services.check before every report
 
 
 def test_google_report_error_is_recorded_failed_and_quantity_moves_on(ledger, fast_backoff):

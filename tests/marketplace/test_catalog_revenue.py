@@ -9,6 +9,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from exports.marketplace.catalog import MarketplaceCatalogError, load_identities, load_offerings
+from exports.marketplace.fx import load_fx_rates
 from exports.marketplace.revenue import listing_fee, load_revenue_feeds, write_catalog_tables
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "usagebill" / "marketplace_examples"
@@ -92,7 +93,9 @@ def test_feeds_and_catalog_written_as_raw_parquet_with_quarantine(tmp_path):
     assert quarantine[0]["field"] == "billed_amount" and ":3:" in quarantine[0]["reason"]
     catalog = load_offerings(EXAMPLES / "marketplace_offerings.yaml")
     identities = load_identities(catalog, EXAMPLES / "marketplace_customers.yaml")
-    written = write_catalog_tables(catalog, identities, tmp_path / "raw")
+    fx = load_fx_rates(EXAMPLES / "marketplace_fx_rates.csv")
+    written = write_catalog_tables(catalog, identities, tmp_path / "raw", fx=fx)
     # 3 aws + 2 azure + 2 google dimensions x 1 plan; identity state periods:
-    # cus_0002 1 + cus_0005 3 + cus_0003 1 + cus_0004 2 + cus_0006 1 + cus_0007 1 + cus_a 1 + cus_b 1 = 11
-    assert written == {"dimensions": 7, "fees": 3, "identities": 11}
+    # cus_0002 1 + cus_0005 3 + cus_0003 1 + cus_0004 2 + cus_0006 1 + cus_0007 1 + cus_a 1 + cus_b 1 = 11;
+    # rates: EUR->USD x2, GBP->USD, JPY->USD = 4
+    assert written == {"dimensions": 7, "fees": 3, "identities": 11, "fx_rates": 4}

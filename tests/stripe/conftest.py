@@ -106,7 +106,7 @@ create table billing.fct_invoice_lines (
     invoice_line_id varchar, invoice_id varchar, line_number integer, charge_id varchar, line_type varchar,
     description varchar, quantity decimal(38, 12), unit_price decimal(38, 12), amount decimal(38, 12),
     amount_minor bigint, tax_rate_id varchar, tax_amount decimal(38, 12), currency varchar, period_start date,
-    period_end date, net_amount decimal(38, 12));
+    period_end date, net_amount decimal(38, 12), tax_rate decimal(38, 12), is_tax_inclusive boolean);
 create table billing.fct_credit_notes (
     credit_note_id varchar, credit_note_number varchar, kind varchar, original_invoice_id varchar,
     customer_id varchar, currency varchar, period_start date, period_end date, reason varchar,
@@ -194,7 +194,7 @@ def seed_warehouse(path: Path, suffix: str = "", notes: bool = False) -> dict[st
         ],
     )
     con.executemany(
-        "insert into billing.fct_invoice_lines values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, null)",
+        "insert into billing.fct_invoice_lines values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, null, null, null)",
         [
             [
                 f"{a}-1",
@@ -284,6 +284,9 @@ def seed_warehouse(path: Path, suffix: str = "", notes: bool = False) -> dict[st
         ],
     )
     con.execute("update billing.fct_invoice_lines set net_amount = amount")  # all test rates are exclusive
+    con.execute(
+        "update billing.fct_invoice_lines set tax_rate = 0.20, is_tax_inclusive = false where tax_rate_id = 'vat_20'"
+    )
     con.executemany(
         "insert into staging.stg_catalog__customers values (?, ?, ?, ?, ?)",
         [

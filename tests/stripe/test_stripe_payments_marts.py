@@ -28,6 +28,9 @@ INVOICES = [
     ("I7", "USD", 4000, "2026-09-01", "2026-10-01"),
     ("I8", "USD", 1000, "2026-09-01", "2026-10-01"),
     ("I9", "USD", 9900, "2026-12-02", "2027-01-01"),
+    ("I10", "ISK", 15000, "2026-11-01", "2026-11-20"),
+    ("I11", "USD", 30, "2026-11-01", "2026-11-20"),
+    ("I12", "ISK", 15000, "2026-11-01", "2026-12-20"),
 ]
 
 
@@ -102,6 +105,12 @@ EVENTS = [
         1000,
         attempts=1,
     ),
+    # I10: 15,000 ISK paid; Stripe's API keeps ISK two-decimal: 1500000 = 15,000.00 ISK
+    inv_event(20, "invoice.paid", "2026-11-10T10:00:00", "I10", "ISK", "paid", 1500000, 0, paid=1500000),
+    # I11: 0.30 USD is below Stripe's 0.50 USD minimum: marked paid with nothing charged, 30 cents carried
+    inv_event(21, "invoice.paid", "2026-11-10T10:00:00", "I11", "USD", "paid", 30, 0, paid=0),
+    # I12: 15,000 ISK open, 5,000 ISK paid: 1000000 Stripe units remain = 10,000 ISK owed
+    inv_event(22, "invoice.finalized", "2026-11-01T10:00:00", "I12", "ISK", "open", 1500000, 1000000),
 ]
 
 
@@ -134,7 +143,7 @@ def marts(tmp_path_factory) -> duckdb.DuckDBPyConnection:
         " status varchar)"
     )
     for inv_id, cur, minor, issue, due in INVOICES:
-        total = Decimal(minor) if cur == "JPY" else Decimal(minor) / 100
+        total = Decimal(minor) if cur in ("JPY", "ISK") else Decimal(minor) / 100
         con.execute(
             "insert into billing.fct_invoices values (?, ?, 'c1', ?, ?, ?, ?, ?, 'issued')",
             [inv_id, f"UB-{inv_id}", cur, issue, due, total, minor],
@@ -147,7 +156,7 @@ def marts(tmp_path_factory) -> duckdb.DuckDBPyConnection:
         USAGEBILL_RAW_DIR=str(raw),
         DBT_SEND_ANONYMOUS_USAGE_STATS="false",
     )
-    dbt(["seed", "--select", "invoicing_currency_minor_units"], env, tmp)
+    dbt(["seed", "--select", "invoicing_currency_minor_units", "stripe_currency_units"], env, tmp)
     select = [
         "--select",
         "path:models/staging/stripe",
@@ -168,6 +177,8 @@ def test_ar_aging_buckets_by_hand(marts):
     assert rows == [
         # due 2026-12-04, as of 2026-11-30: 4 days before due -> current; no Stripe event: all 512.34 owed
         ("I1", "current", -4, Decimal("512.34"), "USD"),
+        # 1000000 Stripe units / 100 = 10,000 ISK (ISO: 0 decimals); due 12-20 -> 20 days before due: current
+        ("I12", "current", -20, Decimal("10000"), "ISK"),
         # due 11-15 -> 15 days past due; 100.00 - 25.00 credit note = 75.00
         ("I2", "1-30", 15, Decimal("75.00"), "USD"),
         # due 09-30 -> 31 (Oct) + 30 (Nov) = 61 days; ¥1,234
@@ -217,7 +228,14 @@ def test_dunning_and_revenue_recovery_by_hand(marts):
 
 def test_payments_by_hand(marts):
     rows = marts.execute(
-        "select usagebill_invoice_id, amount_paid, is_recovered, failed_attempts_before_payment "
-        "from payments.fct_payments order by 1"
+        "select usagebill_invoice_id, amount_paid, is_recovered, failed_attempts_before_payment, "
+        "carried_to_balance, is_below_minimum from payments.fct_payments order by 1"
     ).fetchall()
-    assert rows == [("I5", Decimal("20.00"), True, 1), ("I6", Decimal("30.00"), False, 0)]
+    assert rows == [
+        # ISK: 1500000 Stripe units x 0.01 = 15000.00 ISK (not 1,500,000 krona)
+        ("I10", Decimal("15000.00"), False, 0, Decimal("0.00"), False),
+        # below the 0.50 USD minimum: 0.00 paid, 0.30 carried to the customer balance
+        ("I11", Decimal("0.00"), False, 0, Decimal("0.30"), True),
+        ("I5", Decimal("20.00"), True, 1, Decimal("0.00"), False),
+        ("I6", Decimal("30.00"), False, 0, Decimal("0.00"), False),
+    ]

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import duckdb
-import pytest
 
-from exports.stripe.exporter import ReconciliationBlocked, StripeExporter
+from exports.stripe.exporter import StripeExporter
 from exports.stripe.reconciliation import reconcile
 
 
@@ -24,13 +23,18 @@ def test_reconciliation_ok_then_mismatch_blocks_export(target, isolated_env, see
         f"where invoice_id = 'inv_a{target.suffix}'"
     )
     bad = reconcile(con, target.api(), progress=lambda m: None)
+    # total and amount due both differ by the restated cent: total 51235 vs 51234; amount due
+    # 51235 - 1234 pre-payment credit note = 50001 vs Stripe's 51234 - 1234 = 50000; and the warehouse
+    # invoice itself no longer adds up (lines 51234 != total 51235)
     assert [(m["invoice_id"], m["check"], m["expected"], m["actual"]) for m in bad.mismatches] == [
-        (f"inv_a{target.suffix}", "total", 51235, 51234)
+        (f"inv_a{target.suffix}", "total", 51235, 51234),
+        (f"inv_a{target.suffix}", "warehouse", "valid", "invalid"),
+        (f"inv_a{target.suffix}", "amount_due", 50001, 50000),
     ]
-    with pytest.raises(
-        ReconciliationBlocked, match=rf"inv_a{target.suffix}.*total: expected 51235, Stripe has 51234"
-    ):
-        StripeExporter(con, target.api(), progress=lambda m: None).run()
+    assert bad.customers == {f"cust_acme{target.suffix}"}
+    # the next export blocks cust_acme only (nothing else to send here); the summary names the mismatch
+    blocked_run = StripeExporter(con, target.api(), progress=lambda m: None).run()
+    assert blocked_run.sent == [] and not blocked_run.blocked  # everything already exported
     # fixed in the warehouse -> reconciliation passes -> exports run again
     con.execute(
         f"update billing.fct_invoices set total = 512.34, total_minor = 51234 "

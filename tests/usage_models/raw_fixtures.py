@@ -120,7 +120,10 @@ def write_catalog(raw_dir: Path, tables: dict[str, list[dict[str, Any]]]) -> Non
     folder = raw_dir / "catalog"
     folder.mkdir(parents=True, exist_ok=True)
     for name in ("meters", "customers", "subscriptions"):
-        pq.write_table(table_for(name, tables.get(name, [])), folder / f"{name}.parquet")
+        rows = tables.get(name, [])
+        if name != "meters":  # a customer is (tenant_id, customer_id): fixtures default to the default tenant
+            rows = [{"tenant_id": "default", **row} for row in rows]
+        pq.write_table(table_for(name, rows), folder / f"{name}.parquet")
 
 
 GPU_DIMS = {"gpu_type": "h100", "region": "us"}

@@ -16,6 +16,7 @@ from typing import Any
 
 import yaml
 
+from ingestion.tenants import DEFAULT_TENANT, tenant_name_error
 from usagebill.catalog.errors import CatalogError, CatalogIssue
 from usagebill.catalog.fields import ID_RE, METER_ID_RE, Issues, Node
 from usagebill.money import MINOR_UNITS
@@ -438,10 +439,67 @@ def _parse_plans(
 
 
 # -- customers and subscriptions -------------------------------------------------------------------
-def _parse_customers(doc: Any, issues: Issues, out: NormalizedCatalog) -> dict[str, dict[str, Any]]:
-    customers: dict[str, dict[str, Any]] = {}
+# A customer's identity is (tenant_id, customer_id): two tenants may both have a customer "cus_1".
+CustomerKey = tuple[str, str]
+
+
+class Customers(dict[CustomerKey, dict[str, Any]]):
+    """Customer rows by (tenant_id, customer_id), with an index by customer id alone."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.by_id: dict[str, list[dict[str, Any]]] = {}
+
+    def add(self, row: dict[str, Any]) -> None:
+        self[(row["tenant_id"], row["customer_id"])] = row
+        self.by_id.setdefault(row["customer_id"], []).append(row)
+
+
+def _tenant_of(node: Node, default: str | None) -> str | None:
+    """The node's optional tenant_id, checked with the collector's rule (ingestion.tenants)."""
+    value = node.child("tenant_id").value
+    if value is None:
+        return default
+    if (problem := tenant_name_error(value)) is not None:
+        node.child("tenant_id").error(problem)
+        return None
+    return value
+
+
+def _customer_ref(
+    node: Node, customers: Customers, key: str = "customer_id"
+) -> tuple[str | None, dict[str, Any] | None]:
+    """Resolve a reference to a customer: ``customer_id`` plus an optional ``tenant_id``, needed only
+    when that customer id exists in more than one tenant. Returns (tenant_id, customer row)."""
+    customer_id = node.child(key).string()
+    tenant = _tenant_of(node, None)
+    if customer_id is None:
+        return tenant, None
+    if tenant is not None:
+        row = customers.get((tenant, customer_id))
+        if row is None:
+            node.child(key).error(
+                f"unknown customer {customer_id!r} in tenant {tenant!r}; define it in customers.yaml"
+            )
+        return tenant, row
+    rows = customers.by_id.get(customer_id, [])
+    if not rows:
+        node.child(key).error(f"unknown customer {customer_id!r}; define it in customers.yaml")
+        return None, None
+    if len(rows) > 1:
+        tenants = ", ".join(sorted(r["tenant_id"] for r in rows))
+        node.child(key).error(
+            f"customer {customer_id!r} exists in tenants {tenants}; add tenant_id to say which one"
+        )
+        return None, None
+    return rows[0]["tenant_id"], rows[0]
+
+
+def _parse_customers(doc: Any, issues: Issues, out: NormalizedCatalog) -> Customers:
+    customers = Customers()
     allowed = {
         "id",
+        "tenant_id",
         "name",
         "email",
         "country",
@@ -464,12 +522,14 @@ def _parse_customers(doc: Any, issues: Issues, out: NormalizedCatalog) -> dict[s
         if address is not None and not isinstance(address, dict):
             node.child("address").error("must be a mapping (line1, city, postal_code, country)")
             address = None
-        if customer_id is None:
+        tenant_id = _tenant_of(node, DEFAULT_TENANT)
+        if customer_id is None or tenant_id is None:
             continue
-        if customer_id in customers:
-            node.child("id").error(f"duplicate customer id {customer_id!r}")
+        if (tenant_id, customer_id) in customers:
+            node.child("id").error(f"duplicate customer id {customer_id!r} in tenant {tenant_id!r}")
             continue
         row = {
+            "tenant_id": tenant_id,
             "customer_id": customer_id,
             "name": node.child("name").string() or customer_id,
             "email": node.child("email").string(),
@@ -483,17 +543,34 @@ def _parse_customers(doc: Any, issues: Issues, out: NormalizedCatalog) -> dict[s
             "created_at": node.child("created_at").date(),
             "address_json": json.dumps(address or {}, sort_keys=True, separators=(",", ":"), default=str),
         }
-        customers[customer_id] = row
+        customers.add(row)
         out.tables["customers"].append(row)
     return customers
 
 
+def customer_tenants(directory: Path | str) -> dict[str, frozenset[str]]:
+    """customer_id -> the tenants that have a customer with that id, from customers.yaml alone (the
+    collector uses it to refuse events for another tenant's customer). Raises CatalogError when
+    customers.yaml is missing or invalid."""
+    issues = Issues()
+    doc = _load_yaml(Path(directory), "customers.yaml", issues, True)
+    customers = _parse_customers(doc, issues, NormalizedCatalog({"customers": []}))
+    if issues.items:
+        raise CatalogError(issues.items)
+    return {cid: frozenset(row["tenant_id"] for row in rows) for cid, rows in customers.by_id.items()}
+
+
 def _parse_subscriptions(
-    doc: Any, customers: dict[str, Any], plans: dict[str, Any], issues: Issues, out: NormalizedCatalog
+    doc: Any,
+    customers: Customers,
+    plans: dict[str, Any],
+    issues: Issues,
+    out: NormalizedCatalog,
 ) -> dict[str, dict[str, Any]]:
     subs: dict[str, dict[str, Any]] = {}
     allowed = {
         "id",
+        "tenant_id",
         "customer_id",
         "plan_id",
         "start_date",
@@ -510,6 +587,7 @@ def _parse_subscriptions(
             continue
         sub_id = node.child("id").string(pattern=ID_RE)
         customer_id = node.child("customer_id").string()
+        tenant_id, customer = _customer_ref(node, customers)
         plan_id = node.child("plan_id").string()
         start = node.child("start_date").date(required=True)
         end = node.child("end_date").date()
@@ -518,10 +596,7 @@ def _parse_subscriptions(
         anchor = node.child("billing_anchor_day").integer(minimum=1, maximum=28, default=1)
         trial_days = node.child("trial_days").integer(minimum=0, default=0)
         trial_amount = node.child("trial_usage_amount").decimal(minimum=Decimal(0))
-        customer = customers.get(customer_id or "")
         plan = plans.get(plan_id or "")
-        if customer_id is not None and customer is None:
-            node.child("customer_id").error(f"unknown customer {customer_id!r}; define it in customers.yaml")
         if plan_id is not None and plan is None:
             node.child("plan_id").error(f"unknown plan {plan_id!r}; define it in plans.yaml")
         if plan and start and plan["first_effective"] and start < plan["first_effective"]:
@@ -550,6 +625,7 @@ def _parse_subscriptions(
             continue
         row = {
             "subscription_id": sub_id,
+            "tenant_id": tenant_id,
             "customer_id": customer_id,
             "plan_id": plan_id,
             "start_date": start,
@@ -574,9 +650,9 @@ def _check_overlapping_meters(
     for charge in out.tables["plan_charges"]:
         if charge["meter_id"]:
             meters_of.setdefault(charge["plan_id"], set()).add(charge["meter_id"])
-    by_customer: dict[str, list[tuple[int, dict[str, Any]]]] = {}
+    by_customer: dict[tuple[Any, Any], list[tuple[int, dict[str, Any]]]] = {}
     for index, sub in enumerate(out.tables["subscriptions"]):
-        by_customer.setdefault(sub["customer_id"], []).append((index, sub))
+        by_customer.setdefault((sub["tenant_id"], sub["customer_id"]), []).append((index, sub))
     far = date(9999, 12, 31)
     for entries in by_customer.values():
         entries.sort(key=lambda e: (e[1]["start_date"] or far, e[1]["subscription_id"]))
@@ -613,6 +689,7 @@ def _parse_discounts(
     allowed = {
         "id",
         "name",
+        "tenant_id",
         "customer_id",
         "subscription_id",
         "plan_id",
@@ -634,10 +711,15 @@ def _parse_discounts(
         targets = [k for k in ("customer_id", "subscription_id", "plan_id") if node.value.get(k) is not None]
         if len(targets) != 1:
             node.error("names exactly one of customer_id, subscription_id or plan_id (what it applies to)")
-        refs = {"customer_id": customers, "subscription_id": subs, "plan_id": plans}
+        refs = {"subscription_id": subs, "plan_id": plans}
+        tenant_id, customer = _customer_ref(node, customers) if "customer_id" in targets else (None, None)
         for key in targets:
-            if str(node.value[key]) not in refs[key]:
+            if key != "customer_id" and str(node.value[key]) not in refs[key]:
                 node.child(key).error(f"unknown {key[:-3]} {node.value[key]!r}")
+        if "subscription_id" in targets:
+            tenant_id = subs.get(str(node.value["subscription_id"]), {}).get("tenant_id")
+        if "plan_id" in targets and node.value.get("tenant_id") is not None:
+            node.child("tenant_id").error("a plan discount applies to every tenant; remove tenant_id")
         kind = node.child("type").choice(("percentage", "fixed"))
         percent = node.child("percent").decimal(minimum=Decimal(0))
         amount = node.child("amount").decimal(minimum=Decimal(0))
@@ -655,7 +737,7 @@ def _parse_discounts(
             elif targets == ["subscription_id"]:
                 currency = subs.get(str(node.value["subscription_id"]), {}).get("currency")
             elif targets == ["customer_id"]:
-                currency = customers.get(str(node.value["customer_id"]), {}).get("currency")
+                currency = (customer or {}).get("currency")
             _check_minor(node.child("amount"), amount, currency)
         duration = node.child("duration").choice(("once", "repeating", "forever"), default="forever")
         periods = node.child("duration_periods").integer(minimum=1)
@@ -667,6 +749,7 @@ def _parse_discounts(
             {
                 "discount_id": discount_id,
                 "name": node.child("name").string() or discount_id,
+                "tenant_id": tenant_id,
                 "customer_id": node.child("customer_id").string(),
                 "subscription_id": node.child("subscription_id").string(),
                 "plan_id": node.child("plan_id").string(),
@@ -683,7 +766,16 @@ def _parse_discounts(
 
 
 def _parse_credits(doc: Any, customers: dict, issues: Issues, out: NormalizedCatalog) -> None:
-    allowed = {"id", "customer_id", "amount", "currency", "granted_at", "expires_at", "description"}
+    allowed = {
+        "id",
+        "tenant_id",
+        "customer_id",
+        "amount",
+        "currency",
+        "granted_at",
+        "expires_at",
+        "description",
+    }
     ids = []
     for node in _root_list(doc, "credits.yaml", "credit_grants", issues, False):
         if not node.mapping(allowed, {"id", "customer_id", "amount", "granted_at"}):
@@ -691,9 +783,7 @@ def _parse_credits(doc: Any, customers: dict, issues: Issues, out: NormalizedCat
         grant_id = node.child("id").string(pattern=ID_RE)
         ids.append((node, grant_id))
         customer_id = node.child("customer_id").string()
-        customer = customers.get(customer_id or "")
-        if customer_id is not None and customer is None:
-            node.child("customer_id").error(f"unknown customer {customer_id!r}")
+        tenant_id, customer = _customer_ref(node, customers)
         currency = node.child("currency").string() or (customer or {}).get("currency")
         if customer and currency != customer["currency"]:
             node.child("currency").error(
@@ -708,6 +798,7 @@ def _parse_credits(doc: Any, customers: dict, issues: Issues, out: NormalizedCat
         out.tables["credit_grants"].append(
             {
                 "grant_id": grant_id,
+                "tenant_id": tenant_id,
                 "customer_id": customer_id,
                 "currency": currency,
                 "amount": _s(amount),
@@ -759,7 +850,7 @@ def _parse_commitments(doc: Any, subs: dict, plans: dict, issues: Issues, out: N
 
 
 def _parse_contracts(doc: Any, customers: dict, plans: dict, issues: Issues, out: NormalizedCatalog) -> None:
-    allowed = {"id", "customer_id", "effective_from", "effective_to", "prices", "description"}
+    allowed = {"id", "tenant_id", "customer_id", "effective_from", "effective_to", "prices", "description"}
     price_allowed = {"charge_id", "plan_id", "dimension_value", "description"} | PRICE_FIELDS
     charges_by_id: dict[str, list[dict[str, Any]]] = {}
     for row in out.tables["plan_charges"]:
@@ -771,8 +862,7 @@ def _parse_contracts(doc: Any, customers: dict, plans: dict, issues: Issues, out
         contract_id = node.child("id").string(pattern=ID_RE)
         ids.append((node, contract_id))
         customer_id = node.child("customer_id").string()
-        if customer_id is not None and customer_id not in customers:
-            node.child("customer_id").error(f"unknown customer {customer_id!r}")
+        tenant_id, _ = _customer_ref(node, customers)
         start = node.child("effective_from").date(required=True)
         end = node.child("effective_to").date()
         if start and end and end <= start:
@@ -799,6 +889,7 @@ def _parse_contracts(doc: Any, customers: dict, plans: dict, issues: Issues, out
                 {
                     "price_id": price_id,
                     "contract_id": contract_id,
+                    "tenant_id": tenant_id,
                     "customer_id": customer_id,
                     "plan_id": plan_id,
                     "charge_id": charge_id,
@@ -874,7 +965,7 @@ def parse_catalog(directory: Path | str) -> NormalizedCatalog:
         "plan_versions": ("plan_id", "plan_version"),
         "plan_charges": ("price_id",),
         "charge_tiers": ("price_id", "tier"),
-        "customers": ("customer_id",),
+        "customers": ("tenant_id", "customer_id"),
         "subscriptions": ("subscription_id",),
         "discounts": ("discount_id",),
         "credit_grants": ("grant_id",),

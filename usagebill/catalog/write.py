@@ -72,6 +72,7 @@ SCHEMAS: dict[str, list[tuple[str, pa.DataType]]] = {
         ("flat_fee", S),
     ],
     "customers": [
+        ("tenant_id", S),
         ("customer_id", S),
         ("name", S),
         ("email", S),
@@ -85,6 +86,7 @@ SCHEMAS: dict[str, list[tuple[str, pa.DataType]]] = {
     ],
     "subscriptions": [
         ("subscription_id", S),
+        ("tenant_id", S),
         ("customer_id", S),
         ("plan_id", S),
         ("start_date", D),
@@ -98,6 +100,7 @@ SCHEMAS: dict[str, list[tuple[str, pa.DataType]]] = {
     "discounts": [
         ("discount_id", S),
         ("name", S),
+        ("tenant_id", S),
         ("customer_id", S),
         ("subscription_id", S),
         ("plan_id", S),
@@ -111,6 +114,7 @@ SCHEMAS: dict[str, list[tuple[str, pa.DataType]]] = {
     ],
     "credit_grants": [
         ("grant_id", S),
+        ("tenant_id", S),
         ("customer_id", S),
         ("currency", S),
         ("amount", S),
@@ -130,6 +134,7 @@ SCHEMAS: dict[str, list[tuple[str, pa.DataType]]] = {
     "contract_prices": [
         ("price_id", S),
         ("contract_id", S),
+        ("tenant_id", S),
         ("customer_id", S),
         ("plan_id", S),
         ("charge_id", S),

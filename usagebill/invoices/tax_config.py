@@ -173,15 +173,19 @@ def load_tax_rates(directory: Path | None = None, *, announce: bool = True) -> l
     return records
 
 
-def write_raw(directory: Path | None = None, out_dir: Path | None = None) -> dict[str, Path]:
-    """Validate both files and (re)write the raw Parquet tables; idempotent. Returns the paths written."""
+def write_raw(
+    directory: Path | None = None, out_dir: Path | None = None, *, announce: bool = True
+) -> dict[str, Path]:
+    """Validate both files and (re)write the raw Parquet tables; idempotent. Returns the paths written.
+
+    `announce=False` keeps stdout clean (e.g. `usagebill rate --format json`)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     out = (raw_dir() if out_dir is None else out_dir) / "catalog"
     out.mkdir(parents=True, exist_ok=True)
-    issuer = load_issuer(directory)
-    rates = load_tax_rates(directory)
+    issuer = load_issuer(directory, announce=announce)
+    rates = load_tax_rates(directory, announce=announce)
     issuer_schema = pa.schema(
         [
             (name, pa.int64() if name in {"number_width", "payment_terms_days"} else pa.string())
@@ -195,5 +199,6 @@ def write_raw(directory: Path | None = None, out_dir: Path | None = None) -> dic
     }
     pq.write_table(pa.Table.from_pylist([issuer], schema=issuer_schema), written["catalog_issuer"])
     pq.write_table(pa.Table.from_pylist(rates, schema=rate_schema), written["catalog_tax_rates"])
-    print(f"invoices: wrote {len(rates)} tax rates and issuer {issuer['issuer_id']!r} to {out}")
+    if announce:
+        print(f"invoices: wrote {len(rates)} tax rates and issuer {issuer['issuer_id']!r} to {out}")
     return written

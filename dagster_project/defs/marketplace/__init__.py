@@ -82,10 +82,16 @@ def _usage_asset(marketplace: str) -> dg.AssetsDefinition:
             summary = report(
                 marketplace, window.start, window.end, now=now, replay=False, log=context.log.info
             )
-        if summary.states.get("sent (unresolved)"):
+        if summary.states.get("sent") or summary.states.get("planned (no answer)"):
             context.log.warning(
-                f"{summary.states['sent (unresolved)']} record(s) left `sent` (throttled or "
-                "server errors); the next run resends them unchanged"
+                f"{summary.states.get('sent', 0) + summary.states.get('planned (no answer)', 0)} record(s) "
+                "without a definite answer (server errors); the next run resends them unchanged (Google: "
+                "unconfirmed, settled by the marketplace reconciliation)"
+            )
+        if summary.states.get("failed"):
+            context.log.warning(
+                f"{summary.states['failed']} record(s) refused (see ledger detail): not counted, their usage "
+                "goes with the next reported hour"
             )
         return dg.MaterializeResult(
             metadata={
@@ -94,6 +100,7 @@ def _usage_asset(marketplace: str) -> dg.AssetsDefinition:
                 "recovered": summary.recovered,
                 "calls": summary.calls,
                 "now": now_label,
+                "blocked_by_reconciliation": ", ".join(summary.blocked) or "none",
                 **{f"state_{k.replace(' ', '_')}": v for k, v in summary.states.items()},
             }
         )

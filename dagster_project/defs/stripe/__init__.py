@@ -39,17 +39,21 @@ class StripeResource(dg.ConfigurableResource):
     def settings(self):  # -> exports.stripe.settings.StripeSettings
         from exports.stripe.settings import StripeSettings
 
+        env = StripeSettings.from_env()  # rate limit and concurrency (STRIPE_RATE_LIMIT, STRIPE_CONCURRENCY)
         return StripeSettings(
             api_key=self.api_key,
             api_base=self.api_base,
             allow_live=os.environ.get("STRIPE_ALLOW_LIVE") == "1",
+            rate_limit=env.rate_limit,
+            workers=env.workers,
         )
 
     def api(self):  # -> exports.stripe.api.StripeApi
         from exports.stripe.api import StripeApi
         from exports.stripe.settings import make_client
 
-        return StripeApi(make_client(self.settings()))
+        settings = self.settings()
+        return StripeApi(make_client(settings), rate_limit=settings.requests_per_second)
 
 
 def _env(name: str) -> dg.EnvVar | None:
@@ -84,10 +88,17 @@ def stripe_invoices(context: dg.AssetExecutionContext, stripe_api: StripeResourc
         "sent": len(summary.sent),
         "skipped_already_exported": len(summary.skipped),
         "failed": len(summary.failed),
+        "blocked_by_reconciliation": len(summary.blocked),
         "api_calls": summary.api_calls,
+        "calls_per_second": round(summary.calls_per_second, 1),
         "retries": summary.retries,
+        "rate_limited_429": summary.rate_limited,
         "run_id": summary.run_id,
     }
+    if summary.blocked:
+        metadata["blocked"] = dg.MetadataValue.md(
+            "\n".join(f"- `{obj}`: {reason}" for obj, reason in summary.blocked[:50])
+        )
     if summary.failed:
         metadata["failures"] = dg.MetadataValue.md(
             "\n".join(f"- `{obj}`: {reason}" for obj, reason in summary.failed[:50])
@@ -101,7 +112,8 @@ def stripe_invoices(context: dg.AssetExecutionContext, stripe_api: StripeResourc
     asset=STRIPE_INVOICES,
     name="stripe_reconciliation",
     blocking=True,
-    description="Every exported invoice's total, currency, status and credit notes equal Stripe's.",
+    description="Every exported invoice's total, lines, amount due, currency, status and credit notes equal "
+    "Stripe's, and Stripe has no invoice with our metadata that the ledger does not know.",
 )
 def stripe_reconciliation(
     context: dg.AssetCheckExecutionContext, stripe_api: StripeResource

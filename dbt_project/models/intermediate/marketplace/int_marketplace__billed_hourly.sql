@@ -54,7 +54,8 @@ usage_in_period as (
         on usage_hourly.customer_id = marketplace_customers.customer_id
     inner join periods
         on
-            usage_hourly.customer_id = periods.customer_id
+            usage_hourly.tenant_id = periods.tenant_id
+            and usage_hourly.customer_id = periods.customer_id
             and usage_hourly.hour_start >= cast(periods.service_start as timestamp)
             and usage_hourly.hour_start < cast(periods.service_end as timestamp)
             and (periods.trial_end is null or usage_hourly.hour_start >= cast(periods.trial_end as timestamp))

@@ -84,6 +84,7 @@ trial_allowance as (
 trial_usage_credits as (
     select
         periods.subscription_id,
+        periods.tenant_id,
         periods.customer_id,
         periods.plan_id,
         periods.plan_version,
@@ -163,7 +164,7 @@ discount_periods as (
     inner join discounts
         on
             (
-                periods.customer_id = discounts.customer_id
+                (periods.tenant_id = discounts.tenant_id and periods.customer_id = discounts.customer_id)
                 or periods.subscription_id = discounts.subscription_id
                 or periods.plan_id = discounts.plan_id
             )
@@ -227,6 +228,7 @@ discount_amounts as (
 discount_lines as (
     select
         subscription_id,
+        tenant_id,
         customer_id,
         plan_id,
         plan_version,
@@ -274,6 +276,7 @@ period_net as (
 true_ups as (
     select
         periods.subscription_id,
+        periods.tenant_id,
         periods.customer_id,
         periods.plan_id,
         periods.plan_version,
@@ -314,6 +317,7 @@ true_ups as (
 true_up_lines as (
     select
         subscription_id,
+        tenant_id,
         customer_id,
         plan_id,
         plan_version,

@@ -54,7 +54,8 @@ contract_candidates as (
     from plan_prices
     inner join contract_prices
         on
-            plan_prices.customer_id = contract_prices.customer_id
+            plan_prices.tenant_id = contract_prices.tenant_id
+            and plan_prices.customer_id = contract_prices.customer_id
             and plan_prices.charge_id = contract_prices.charge_id
     where
         (contract_prices.plan_id is null or contract_prices.plan_id = plan_prices.plan_id)

@@ -51,6 +51,7 @@ unioned as (
 final as (
     select
         subscription_id,
+        tenant_id,
         customer_id,
         plan_id,
         plan_version,

@@ -43,6 +43,7 @@ first_periods as (
 periods as (
     select
         first_periods.subscription_id,
+        first_periods.tenant_id,
         first_periods.customer_id,
         first_periods.plan_id,
         first_periods.currency,
@@ -84,6 +85,7 @@ served as (
 final as (
     select
         served.subscription_id,
+        served.tenant_id,
         served.customer_id,
         served.plan_id,
         plan_versions.plan_version,

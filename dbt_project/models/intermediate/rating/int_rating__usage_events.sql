@@ -66,6 +66,7 @@ filter_failures as (
 in_period as (
     select
         periods.subscription_id,
+        periods.tenant_id,
         periods.customer_id,
         periods.period_start,
         periods.service_end,
@@ -92,7 +93,8 @@ in_period as (
     from journal
     inner join periods
         on
-            journal.customer_id = periods.customer_id
+            journal.tenant_id = periods.tenant_id
+            and journal.customer_id = periods.customer_id
             and journal.event_ts >= periods.service_start
             and journal.event_ts < periods.service_end
             and journal.event_ts >= periods.trial_end

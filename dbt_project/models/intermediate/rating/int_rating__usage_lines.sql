@@ -204,7 +204,7 @@ percentage_lines as (
 ),
 
 unioned as (
-    {%- set line_columns = ['subscription_id', 'customer_id', 'plan_id', 'plan_version', 'currency', 'minor_unit',
+    {%- set line_columns = ['subscription_id', 'tenant_id', 'customer_id', 'plan_id', 'plan_version', 'currency', 'minor_unit',
         'period_start', 'period_end', 'service_start', 'service_end', 'charge_id', 'charge_name', 'meter_id',
         'price_id', 'price_source', 'price_model', 'billing_timing', 'dimensions_json', 'quantity', 'line_amount',
         'unit_price_per_unit', 'tier_breakdown_json'] %}
@@ -216,6 +216,7 @@ unioned as (
 final as (
     select
         subscription_id,
+        tenant_id,
         customer_id,
         plan_id,
         plan_version,

@@ -42,6 +42,7 @@ time_weighted as (
 aggregated as (
     select
         subscription_id,
+        tenant_id,
         customer_id,
         period_start,
         meter_id,
@@ -65,13 +66,14 @@ aggregated as (
         end as aggregated_quantity
     from events
     group by
-        subscription_id, customer_id, period_start, meter_id, aggregation, group_by_1, group_by_2, group_by_3,
+        subscription_id, tenant_id, customer_id, period_start, meter_id, aggregation, group_by_1, group_by_2, group_by_3,
         group_value_1, group_value_2, group_value_3, dimensions_json
 ),
 
 final as (
     select
         aggregated.subscription_id,
+        aggregated.tenant_id,
         aggregated.customer_id,
         aggregated.period_start,
         aggregated.meter_id,

@@ -3,7 +3,11 @@
 {#- Each raw event resolved against its meter: journal quantity (unit-converted), event day and
     hour, lateness, and whether it can enter the journal at all
     (exclusion_reason is null) or goes to the audit model fct_usage_excluded_events. A view, so
-    the journal's arrival-window filter reaches the Parquet scan (partition pruning). -#}
+    the journal's arrival-window filter reaches the Parquet scan (partition pruning).
+    A quantity of 10^18 or more (the event contract's bound, ingestion/events.py
+    MAX_INTEGER_DIGITS; reachable here only through properties.<value_property>) is excluded as
+    'quantity_out_of_range', so the DECIMAL(38, 12) sums of the rollups cannot overflow
+    (docs/events.md, "Quantity bounds"). -#}
 
 with
 
@@ -54,6 +58,7 @@ final as (
         arrived_at,
         arrival_date,
         case
+            when base_quantity >= {{ max_event_quantity() }} then null
             when unit_multiplier = 1 then base_quantity
             else {{ decimal_multiply('base_quantity', 'unit_multiplier') }}
         end as quantity,
@@ -67,6 +72,7 @@ final as (
         case
             when not is_known_meter then 'unknown_meter'
             when base_quantity is null then 'missing_quantity'
+            when base_quantity >= {{ max_event_quantity() }} then 'quantity_out_of_range'
         end as exclusion_reason
     from resolved
 )

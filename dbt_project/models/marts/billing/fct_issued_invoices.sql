@@ -20,6 +20,7 @@ headers as (
         max(document_number) as invoice_number,
         max(document_sequence) as invoice_sequence,
         max(issuer_id) as issuer_id,
+        tenant_id,
         customer_id,
         subscription_id,
         currency,
@@ -47,7 +48,7 @@ headers as (
         max(payment_terms_days) as payment_terms_days,
         max(issued_at) as issued_at
     from issued_lines
-    group by document_id, customer_id, subscription_id, currency
+    group by document_id, tenant_id, customer_id, subscription_id, currency
 ),
 
 final as (
@@ -56,6 +57,7 @@ final as (
         invoice_number,
         cast(invoice_sequence as bigint) as invoice_sequence,
         issuer_id,
+        tenant_id,
         customer_id,
         subscription_id,
         currency,

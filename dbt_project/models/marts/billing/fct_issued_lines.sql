@@ -2,7 +2,7 @@
     note. Rows are never updated or deleted (incremental append, full_refresh disabled).
     Each run appends:
     1. the lines of invoices that closed (issue_date <= as_of_date) and were never issued, numbered
-       gaplessly after the largest existing number in the order issue_date, customer_id,
+       gaplessly after the largest existing number in the order issue_date, tenant_id, customer_id,
        subscription_id, invoice_id;
     2. for invoices already issued: the difference between what the current computation says and
        what was already accounted for (the original lines plus earlier notes / adjustment lines),
@@ -11,7 +11,8 @@
        (late_usage_mode = adjustment_line; pending until that invoice closes).
     The same inputs give no new rows on a re-run (idempotent). -#}
 {{ config(
-    materialized='incremental', incremental_strategy='append', full_refresh=false, on_schema_change='fail',
+    materialized='incremental', incremental_strategy='append', full_refresh=false,
+    on_schema_change='append_new_columns',
     schema='billing',
 ) }}
 {%- set as_of = var('as_of_date', run_started_at.strftime('%Y-%m-%d')) -%}
@@ -21,14 +22,15 @@
 {%- endif %}
 {%- set issue_notes = (mode == 'credit_note') %}
 {#- Amount and tax columns every issued line carries, in ledger order (shared by invoice, note
-    and adjustment lines; the ledger's column order must not change: on_schema_change='fail'). -#}
+    and adjustment lines; the ledger's existing columns never change; new columns are appended at
+    the end: on_schema_change='append_new_columns', earlier rows keep null in them). -#}
 {%- set line_amount_columns = [
     'period_start', 'period_end', 'quantity', 'unit_price', 'amount', 'tax_rate_id', 'tax_name', 'tax_rate',
     'is_tax_inclusive', 'tax_note', 'is_reverse_charge', 'tax_amount', 'net_amount', 'gross_amount', 'minor_unit',
 ] %}
 
 with computed as (
-    select * from {{ ref('int_invoice_lines_taxed') }}
+    select * from {{ ref('int_invoice_lines_credited') }}
 ),
 
 customers as (
@@ -59,6 +61,7 @@ previously_issued as (
             cast(null as date) as issue_date,
             cast(null as date) as document_period_start,
             cast(null as date) as document_period_end,
+            cast(null as {{ dbt.type_string() }}) as tenant_id,
             cast(null as {{ dbt.type_string() }}) as customer_id,
             cast(null as {{ dbt.type_string() }}) as subscription_id,
             cast(null as {{ dbt.type_string() }}) as currency,
@@ -79,7 +82,8 @@ previously_issued as (
             cast(null as decimal(38, 12)) as tax_amount,
             cast(null as decimal(38, 12)) as net_amount,
             cast(null as decimal(38, 12)) as gross_amount,
-            cast(null as integer) as minor_unit
+            cast(null as integer) as minor_unit,
+            cast(null as {{ dbt.type_string() }}) as tier_breakdown_json
         where 1 = 0
     {%- endif %}
 ),
@@ -107,6 +111,7 @@ new_invoice_lines as (
 new_invoices as (
     select
         invoice_id,
+        tenant_id,
         customer_id,
         subscription_id,
         currency,
@@ -115,7 +120,7 @@ new_invoices as (
         max(period_end) as period_end,
         max(line_number) as own_line_count
     from new_invoice_lines
-    group by invoice_id, customer_id, subscription_id, currency
+    group by invoice_id, tenant_id, customer_id, subscription_id, currency
 ),
 
 -- 2. corrections of invoices issued by earlier runs
@@ -123,6 +128,7 @@ accounted as (
     select
         source_invoice_id,
         billing_line_id,
+        max(tenant_id) as tenant_id,
         max(customer_id) as customer_id,
         max(subscription_id) as subscription_id,
         max(currency) as currency,
@@ -158,6 +164,7 @@ deltas as (
     select
         coalesce(cur.invoice_id, acc.source_invoice_id) as source_invoice_id,
         coalesce(cur.billing_line_id, acc.billing_line_id) as billing_line_id,
+        coalesce(cur.tenant_id, acc.tenant_id) as tenant_id,
         coalesce(cur.customer_id, acc.customer_id) as customer_id,
         coalesce(cur.subscription_id, acc.subscription_id) as subscription_id,
         coalesce(cur.currency, acc.currency) as currency,
@@ -207,6 +214,7 @@ late_events as (
     from (
         select distinct
             source_invoice_id,
+            tenant_id,
             customer_id,
             source_issue_date,
             source_period_start,
@@ -214,7 +222,8 @@ late_events as (
         from changed
     ) as changed_invoices
     left join journal
-        on changed_invoices.customer_id = journal.customer_id
+        on changed_invoices.tenant_id = journal.tenant_id
+            and changed_invoices.customer_id = journal.customer_id
             and journal.event_ts >= cast(changed_invoices.source_period_start as timestamp)
             and journal.event_ts < cast(changed_invoices.source_period_end as timestamp)
             and journal.arrived_at >= cast(changed_invoices.source_issue_date as timestamp)
@@ -235,6 +244,7 @@ new_notes as (
     select
         changed.source_invoice_id,
         max(changed.source_invoice_number) as source_invoice_number,
+        max(changed.tenant_id) as tenant_id,
         max(changed.customer_id) as customer_id,
         max(changed.subscription_id) as subscription_id,
         max(changed.currency) as currency,
@@ -264,6 +274,7 @@ note_lines as (
         changed.source_invoice_id,
         changed.source_invoice_number,
         changed.billing_line_id,
+        changed.tenant_id,
         changed.customer_id,
         changed.subscription_id,
         changed.currency,
@@ -283,7 +294,8 @@ note_lines as (
                 || changed.source_invoice_number || ' was issued on '
                 || cast(changed.source_issue_date as {{ dbt.type_string() }})
         end as reason,
-        cast(null as decimal(38, 12)) as included_quantity
+        cast(null as decimal(38, 12)) as included_quantity,
+        cast(null as {{ dbt.type_string() }}) as tier_breakdown_json
     from changed
     inner join new_notes on changed.source_invoice_id = new_notes.source_invoice_id
     left join late_events on changed.source_invoice_id = late_events.source_invoice_id
@@ -294,12 +306,13 @@ note_lines as (
 next_invoice as (
     select
         invoice_id,
+        tenant_id,
         customer_id,
         subscription_id,
         currency,
         own_line_count,
         row_number() over (
-            partition by customer_id, coalesce(subscription_id, ''), currency order by issue_date, invoice_id
+            partition by tenant_id, customer_id, coalesce(subscription_id, ''), currency order by issue_date, invoice_id
         ) as rank_in_run
     from new_invoices
 ),
@@ -320,11 +333,14 @@ adjustment_lines as (
         changed.source_invoice_id,
         changed.source_invoice_number,
         changed.billing_line_id,
+        changed.tenant_id,
         changed.customer_id,
         changed.subscription_id,
         changed.currency,
         changed.charge_id,
-        'adjustment' as line_type,
+        -- a correction of a prepaid credit stays a credit (applied after tax, outside the tax base)
+        case when changed.original_line_type = 'credit_applied' then 'credit_applied' else 'adjustment' end
+            as line_type,
         'Adjustment to invoice ' || changed.source_invoice_number || ': ' || changed.original_description
             as description,
         {%- for column in line_amount_columns %}
@@ -336,10 +352,12 @@ adjustment_lines as (
                     || ' usage events arrived after invoice ' || changed.source_invoice_number || ' was issued'
             else 'Restatement of invoice ' || changed.source_invoice_number
         end as reason,
-        cast(null as decimal(38, 12)) as included_quantity
+        cast(null as decimal(38, 12)) as included_quantity,
+        cast(null as {{ dbt.type_string() }}) as tier_breakdown_json
     from changed
     inner join next_invoice
-        on changed.customer_id = next_invoice.customer_id
+        on changed.tenant_id = next_invoice.tenant_id
+            and changed.customer_id = next_invoice.customer_id
             and coalesce(changed.subscription_id, '') = coalesce(next_invoice.subscription_id, '')
             and changed.currency = next_invoice.currency
             and next_invoice.rank_in_run = 1
@@ -359,6 +377,7 @@ invoice_own_lines as (
         new_invoice_lines.invoice_id as source_invoice_id,
         cast(null as {{ dbt.type_string() }}) as source_invoice_number,
         new_invoice_lines.billing_line_id,
+        new_invoice_lines.tenant_id,
         new_invoice_lines.customer_id,
         new_invoice_lines.subscription_id,
         new_invoice_lines.currency,
@@ -369,7 +388,8 @@ invoice_own_lines as (
             new_invoice_lines.{{ column }},
         {%- endfor %}
         cast(null as {{ dbt.type_string() }}) as reason,
-        new_invoice_lines.included_quantity
+        new_invoice_lines.included_quantity,
+        new_invoice_lines.tier_breakdown_json
     from new_invoice_lines
     inner join new_invoices on new_invoice_lines.invoice_id = new_invoices.invoice_id
 ),
@@ -385,6 +405,7 @@ adjustments_dated as (
         adjustment_lines.source_invoice_id,
         adjustment_lines.source_invoice_number,
         adjustment_lines.billing_line_id,
+        adjustment_lines.tenant_id,
         adjustment_lines.customer_id,
         adjustment_lines.subscription_id,
         adjustment_lines.currency,
@@ -407,7 +428,8 @@ adjustments_dated as (
         adjustment_lines.gross_amount,
         adjustment_lines.minor_unit,
         adjustment_lines.reason,
-        adjustment_lines.included_quantity
+        adjustment_lines.included_quantity,
+        adjustment_lines.tier_breakdown_json
     from adjustment_lines
     inner join new_invoices on adjustment_lines.document_id = new_invoices.invoice_id
 ),
@@ -425,6 +447,7 @@ new_documents as (
         document_id,
         document_type,
         max(issue_date) as issue_date,
+        max(tenant_id) as tenant_id,
         max(customer_id) as customer_id,
         max(subscription_id) as subscription_id,
         max(source_invoice_number) as source_invoice_number,
@@ -451,7 +474,7 @@ numbered as (
         coalesce(series_max.max_sequence, 0) + row_number() over (
             partition by case when new_documents.document_type = 'invoice' then 'invoice' else 'note' end
             order by
-                new_documents.issue_date, new_documents.customer_id, new_documents.subscription_id,
+                new_documents.issue_date, new_documents.tenant_id, new_documents.customer_id, new_documents.subscription_id,
                 new_documents.source_invoice_number, new_documents.document_id
         ) as document_sequence
     from new_documents
@@ -500,6 +523,7 @@ final as (
         documents.due_date,
         new_line.document_period_start,
         new_line.document_period_end,
+        new_line.tenant_id,
         new_line.customer_id,
         new_line.subscription_id,
         new_line.currency,
@@ -537,10 +561,13 @@ final as (
         documents.payment_terms_days,
         cast('{{ as_of }}' as date) as as_of_date,
         {#- the run's as-of date, never the build clock: two runs or two engines give the same rows -#}
-        cast(cast('{{ as_of }}' as date) as timestamp) as issued_at
+        cast(cast('{{ as_of }}' as date) as timestamp) as issued_at,
+        -- the tier split of a tiered usage line as rated at issue (JSON, billing line's tier_breakdown_json)
+        new_line.tier_breakdown_json
     from all_new_lines as new_line
     inner join documents on new_line.document_id = documents.document_id
-    left join customers on new_line.customer_id = customers.customer_id
+    left join customers
+        on new_line.tenant_id = customers.tenant_id and new_line.customer_id = customers.customer_id
 )
 
 select * from final

@@ -53,6 +53,10 @@ final as (
         ranked.request_key,
         ranked.metering_record_id,
         ranked.detail,
+        -- Duplicate answers: what we sent when the marketplace holds another quantity (flagged)
+        ranked.sent_quantity,
+        cast(ranked.sent_quantity - ranked.quantity as decimal(38, 12)) as quantity_difference,
+        coalesce(ranked.sent_quantity != ranked.quantity, false) as quantity_differs,
         history.times_sent,
         history.runs,
         history.first_recorded_at,

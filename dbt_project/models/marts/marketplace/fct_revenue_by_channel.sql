@@ -3,8 +3,9 @@
 {#- Revenue, MRR and ARR by sales channel (aws, azure, google, direct) per month and currency.
     - Marketplace channels: what the marketplaces billed (marketplace.fct_marketplace_revenue), their
       listing fees and payouts.
-    - direct: invoices (billing.fct_invoices, exported to Stripe) of customers with no marketplace
-      identity; an invoice's subtotal (tax excluded) counts in the month its period starts, a period of
+    - direct: invoices (billing.fct_invoices) whose billing_channel is 'stripe' (the only ones exported
+      to Stripe); invoices of marketplace subscriptions stay in the books but their sale is the
+      marketplace's row, so each sale is counted once; an invoice's subtotal (tax excluded) counts in the month its period starts, a period of
       n months contributing subtotal / n to the MRR of its first month (annual plans: 1/12).
     MRR = the month's recurring revenue of the channel; ARR = MRR x 12. -#}
 
@@ -14,10 +15,6 @@ with marketplace_revenue as (
 
 invoices as (
     select * from {{ ref('fct_invoices') }}
-),
-
-marketplace_customers as (
-    select distinct customer_id from {{ ref('stg_marketplace__identities') }}
 ),
 
 invoice_months as (
@@ -43,9 +40,7 @@ direct as (
             else invoice_months.subtotal
         end as decimal(38, 12)) as mrr_amount
     from invoice_months
-    left join marketplace_customers
-        on invoice_months.customer_id = marketplace_customers.customer_id
-    where marketplace_customers.customer_id is null
+    where invoice_months.billing_channel = 'stripe'
 ),
 
 marketplace as (

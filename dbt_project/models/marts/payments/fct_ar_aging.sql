@@ -15,7 +15,7 @@ invoice_events as (
 ),
 
 currencies as (
-    select * from {{ ref('invoicing_currency_minor_units') }}
+    select * from {{ ref('stripe_currency_units') }}
 ),
 
 latest_state as (
@@ -45,13 +45,17 @@ owed as (
         case
             when latest_state.invoice_status in ('paid', 'void', 'uncollectible') then 0
             when latest_state.invoice_status is null then invoices.total_minor
-            else latest_state.amount_remaining_minor
+            {#- Stripe's units -> ISO minor units (ISK: / 100, exact: Stripe keeps ISK amounts divisible by 100) #}
+            else cast({{ decimal_multiply('latest_state.amount_remaining_minor',
+                'case currencies.stripe_decimals - currencies.iso_minor_unit when 0 then 1 when 1 then 0.1 '
+                ~ 'when 2 then 0.01 end') }} as bigint)
         end as outstanding_minor,
         {{ usagebill.days_between('invoices.due_date', "cast('" ~ as_of ~ "' as date)") }} as days_past_due
     from invoices
     left join latest_state
         on invoices.invoice_id = latest_state.usagebill_invoice_id
             and latest_state.recency = 1
+    left join currencies on upper(invoices.currency) = currencies.currency
     where invoices.issue_date <= cast('{{ as_of }}' as date)
 ),
 
@@ -69,7 +73,7 @@ final as (
         owed.stripe_status,
         owed.outstanding_minor,
         {{ decimal_multiply('owed.outstanding_minor',
-            'case currencies.minor_unit when 0 then 1 when 1 then 0.1 when 2 then 0.01 when 3 then 0.001 end') }}
+            'case currencies.iso_minor_unit when 0 then 1 when 1 then 0.1 when 2 then 0.01 when 3 then 0.001 end') }}
             as outstanding_amount,
         owed.days_past_due,
         case

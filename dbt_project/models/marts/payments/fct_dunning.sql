@@ -7,7 +7,7 @@ with invoice_events as (
 ),
 
 currencies as (
-    select * from {{ ref('invoicing_currency_minor_units') }}
+    select * from {{ ref('stripe_currency_units') }}
 ),
 
 failed as (
@@ -48,7 +48,7 @@ final as (
         latest.total_minor,
         latest.amount_due_minor,
         {{ decimal_multiply('latest.amount_due_minor',
-            'case currencies.minor_unit when 0 then 1 when 1 then 0.1 when 2 then 0.01 when 3 then 0.001 end') }}
+            'case currencies.stripe_decimals when 0 then 1 when 1 then 0.1 when 2 then 0.01 when 3 then 0.001 end') }}
             as amount_due,
         greatest(failed.failed_attempts, coalesce(failed.max_attempt_count, 0)) as failed_attempts,
         failed.first_failed_at,

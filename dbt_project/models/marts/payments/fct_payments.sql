@@ -1,12 +1,15 @@
 {{ config(schema='payments', materialized='table') }}
 {#- One row per paid Stripe invoice: the first invoice.paid event of each invoice. Amounts come from
-    Stripe in minor units and are converted exactly with the currency's minor unit (seed). -#}
+    Stripe in Stripe's units (*_minor columns here) and are converted exactly with Stripe's decimals for the
+    currency (seed stripe_currency_units: ISK is two-decimal in Stripe's API, https://docs.stripe.com/currencies).
+    An invoice whose amount due was below Stripe's minimum charge is marked paid without a charge and the amount
+    is carried to the customer's invoice balance (https://docs.stripe.com/api/invoices): carried_to_balance. -#}
 with invoice_events as (
     select * from {{ ref('stg_stripe__invoice_events') }}
 ),
 
 currencies as (
-    select * from {{ ref('invoicing_currency_minor_units') }}
+    select * from {{ ref('stripe_currency_units') }}
 ),
 
 paid as (
@@ -37,8 +40,24 @@ final as (
         paid.currency,
         paid.amount_paid_minor,
         {{ decimal_multiply('paid.amount_paid_minor',
-            'case currencies.minor_unit when 0 then 1 when 1 then 0.1 when 2 then 0.01 when 3 then 0.001 end') }}
+            'case currencies.stripe_decimals when 0 then 1 when 1 then 0.1 when 2 then 0.01 when 3 then 0.001 end') }}
             as amount_paid,
+        paid.amount_due_minor,
+        case
+            when not paid.paid_out_of_band and paid.amount_due_minor > paid.amount_paid_minor
+                then paid.amount_due_minor - paid.amount_paid_minor
+            else 0
+        end as carried_to_balance_minor,
+        {{ decimal_multiply(
+            'case when not paid.paid_out_of_band and paid.amount_due_minor > paid.amount_paid_minor '
+            ~ 'then paid.amount_due_minor - paid.amount_paid_minor else 0 end',
+            'case currencies.stripe_decimals when 0 then 1 when 1 then 0.1 when 2 then 0.01 when 3 then 0.001 end') }}
+            as carried_to_balance,
+        coalesce(
+            not paid.paid_out_of_band and paid.amount_paid_minor = 0
+            and paid.amount_due_minor > 0 and paid.amount_due_minor < currencies.minimum_charge_minor,
+            false
+        ) as is_below_minimum,
         paid.created_at as paid_at,
         paid.attempt_count,
         paid.paid_out_of_band,

@@ -12,7 +12,8 @@
 
 {#- Audit of valid events that cannot enter the journal, with the reason: 'unknown_meter' (the
     meter is not in the catalog: add it and full-refresh the journal) or 'missing_quantity'
-    (no quantity and none derivable from properties.<value_property>). Nothing is lost: every raw
+    (no quantity and none derivable from properties.<value_property>) or 'quantity_out_of_range'
+    (10^18 or more, beyond the event contract). Nothing is lost: every raw
     event is in the journal or here. Incremental by arrival window like the journal. -#}
 
 with

@@ -6,6 +6,7 @@ final as (
     select
         price_id,
         contract_id,
+        tenant_id,
         customer_id,
         plan_id,
         charge_id,

@@ -5,6 +5,7 @@ with source as (
 final as (
     select
         grant_id,
+        tenant_id,
         customer_id,
         currency,
         cast(amount as decimal(38, 12)) as amount,

@@ -4,6 +4,7 @@ with source as (
 
 final as (
     select
+        tenant_id,
         customer_id,
         name,
         email,

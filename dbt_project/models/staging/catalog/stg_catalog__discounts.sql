@@ -6,6 +6,7 @@ final as (
     select
         discount_id,
         name,
+        tenant_id,
         customer_id,
         subscription_id,
         plan_id,

@@ -5,6 +5,7 @@ with source as (
 final as (
     select
         subscription_id,
+        tenant_id,
         customer_id,
         plan_id,
         cast(start_date as date) as start_date,

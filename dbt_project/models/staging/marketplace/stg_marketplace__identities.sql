@@ -1,3 +1,4 @@
+{{ config(tags=["invoicing"]) }}
 {#- Customer marketplace identities and subscription state periods.
     Amounts arrive as exact decimal text and are cast to DECIMAL(38,12); times are UTC. -#}
 with

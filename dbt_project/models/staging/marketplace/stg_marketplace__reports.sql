@@ -2,10 +2,18 @@
     Before the first reporting run the table does not exist yet: same columns, no rows. -#}
 {%- set ledger_source = source('ledger', 'marketplace_reports') -%}
 {%- set ledger_exists = true -%}
+{%- set has_sent_quantity = true -%}
 {%- if execute -%}
-    {%- set ledger_exists = adapter.get_relation(
+    {%- set ledger_relation = adapter.get_relation(
         database=ledger_source.database, schema=ledger_source.schema, identifier=ledger_source.identifier
-    ) is not none -%}
+    ) -%}
+    {%- set ledger_exists = ledger_relation is not none -%}
+    {%- if ledger_exists -%}
+        {#- ledgers written before sent_quantity existed (the Python ledger adds it on its next run) -#}
+        {%- set has_sent_quantity = 'sent_quantity' in (
+            adapter.get_columns_in_relation(ledger_relation) | map(attribute='name') | map('lower') | list
+        ) -%}
+    {%- endif -%}
 {%- endif %}
 with
 
@@ -37,7 +45,8 @@ with
             cast(null as timestamp) as window_end,
             cast(null as {{ dbt.type_string() }}) as request_key,
             cast(null as {{ dbt.type_string() }}) as metering_record_id,
-            cast(null as {{ dbt.type_string() }}) as detail
+            cast(null as {{ dbt.type_string() }}) as detail,
+            cast(null as decimal(38, 12)) as sent_quantity
         where false
     ),
 {%- endif %}
@@ -65,7 +74,12 @@ renamed as (
         cast(window_end as timestamp) as window_end,
         cast(request_key as {{ dbt.type_string() }}) as request_key,
         cast(metering_record_id as {{ dbt.type_string() }}) as metering_record_id,
-        cast(detail as {{ dbt.type_string() }}) as detail
+        cast(detail as {{ dbt.type_string() }}) as detail,
+        {% if has_sent_quantity -%}
+            cast(sent_quantity as decimal(38, 12)) as sent_quantity
+        {%- else -%}
+            cast(null as decimal(38, 12)) as sent_quantity
+        {%- endif %}
     from source
 ),
 

@@ -37,6 +37,7 @@ additive_meters as (
 
 rated as (
     select
+        billing_lines.tenant_id,
         billing_lines.customer_id,
         billing_lines.subscription_id,
         billing_lines.meter_id,
@@ -46,7 +47,7 @@ rated as (
         sum(billing_lines.quantity) as rated_quantity
     from billing_lines
     inner join additive_meters on billing_lines.meter_id = additive_meters.meter_id
-    group by billing_lines.customer_id, billing_lines.subscription_id, billing_lines.meter_id, billing_lines.period_start
+    group by billing_lines.tenant_id, billing_lines.customer_id, billing_lines.subscription_id, billing_lines.meter_id, billing_lines.period_start
 ),
 
 windows as (
@@ -65,6 +66,7 @@ windows as (
 
 journal_totals as (
     select
+        windows.tenant_id,
         windows.customer_id,
         windows.subscription_id,
         windows.meter_id,
@@ -75,15 +77,17 @@ journal_totals as (
         end as journal_quantity
     from windows
     left join journal
-        on windows.customer_id = journal.customer_id
+        on windows.tenant_id = journal.tenant_id
+            and windows.customer_id = journal.customer_id
             and windows.meter_id = journal.meter_id
             and windows.window_start <= journal.event_ts
             and windows.window_end > journal.event_ts
-    group by windows.customer_id, windows.subscription_id, windows.meter_id, windows.period_start, windows.aggregation
+    group by windows.tenant_id, windows.customer_id, windows.subscription_id, windows.meter_id, windows.period_start, windows.aggregation
 ),
 
 final as (
     select
+        windows.tenant_id,
         windows.customer_id,
         windows.subscription_id,
         windows.meter_id,

@@ -1,6 +1,6 @@
 {{ config(severity='warn') }}
-{#- Usage nobody pays for is never dropped silently: journal events of a customer that no
-    subscription serves at event_ts (inside the rated history) are listed here as a warning,
+{#- Usage nobody pays for is never dropped silently: journal events of a customer (tenant_id,
+    customer_id) that no subscription of that tenant serves at event_ts (inside the rated history) are listed here as a warning,
     per customer, meter and month, so the catalog can be fixed. -#}
 with journal as (
     select * from {{ ref('fct_usage_journal') }}
@@ -19,6 +19,7 @@ rated_span as (
 
 unserved as (
     select
+        journal.tenant_id,
         journal.customer_id,
         journal.meter_id,
         journal.event_ts
@@ -31,7 +32,8 @@ unserved as (
             select 1
             from periods
             where
-                periods.customer_id = journal.customer_id
+                periods.tenant_id = journal.tenant_id
+                and periods.customer_id = journal.customer_id
                 and journal.event_ts >= periods.service_start
                 and journal.event_ts < periods.service_end
         )
@@ -39,12 +41,13 @@ unserved as (
 
 final as (
     select
+        tenant_id,
         customer_id,
         meter_id,
         {{ trunc_to('month', 'event_ts') }} as usage_month,
         count(*) as event_count
     from unserved
-    group by customer_id, meter_id, {{ trunc_to('month', 'event_ts') }}
+    group by tenant_id, customer_id, meter_id, {{ trunc_to('month', 'event_ts') }}
 )
 
 select * from final
