@@ -38,6 +38,33 @@ filter_dimensions as (
     from meter_filters
 ),
 
+filtered_dimension_sets as (
+    {#- (meter, dimensions) pairs that some filter dimension of the meter rejects (no allowed value
+        matches): a join, not a correlated subquery two levels deep, runs on every engine -#}
+    select distinct
+        journal.meter_id,
+        journal.dimensions_json
+    from journal
+    inner join filter_dimensions
+        on journal.meter_id = filter_dimensions.meter_id
+),
+
+filter_failures as (
+    select distinct
+        filtered_dimension_sets.meter_id,
+        filtered_dimension_sets.dimensions_json
+    from filtered_dimension_sets
+    inner join filter_dimensions
+        on filtered_dimension_sets.meter_id = filter_dimensions.meter_id
+    left join meter_filters
+        on
+            filter_dimensions.meter_id = meter_filters.meter_id
+            and filter_dimensions.dimension = meter_filters.dimension
+            and meter_filters.value
+            = {{ json_property('filtered_dimension_sets.dimensions_json', 'filter_dimensions.dimension') }}
+    where meter_filters.meter_id is null
+),
+
 in_period as (
     select
         periods.subscription_id,
@@ -81,20 +108,11 @@ in_period as (
             and journal.meter_id = charged_meters.meter_id
     inner join meters
         on journal.meter_id = meters.meter_id
-    where not exists (
-            select 1
-            from filter_dimensions
-            where
-                filter_dimensions.meter_id = journal.meter_id
-                and not exists (
-                    select 1
-                    from meter_filters
-                    where
-                        meter_filters.meter_id = filter_dimensions.meter_id
-                        and meter_filters.dimension = filter_dimensions.dimension
-                        and meter_filters.value = {{ json_property('journal.dimensions_json', 'filter_dimensions.dimension') }}
-                )
-        )
+    left join filter_failures
+        on
+            journal.meter_id = filter_failures.meter_id
+            and journal.dimensions_json = filter_failures.dimensions_json
+    where filter_failures.meter_id is null
 ),
 
 final as (

@@ -560,7 +560,8 @@ final as (
         documents.issuer_email,
         documents.payment_terms_days,
         cast('{{ as_of }}' as date) as as_of_date,
-        cast('{{ run_started_at.strftime("%Y-%m-%d %H:%M:%S") }}' as timestamp) as issued_at,
+        {#- the run's as-of date, never the build clock: two runs or two engines give the same rows -#}
+        cast(cast('{{ as_of }}' as date) as timestamp) as issued_at,
         -- the tier split of a tiered usage line as rated at issue (JSON, billing line's tier_breakdown_json)
         new_line.tier_breakdown_json
     from all_new_lines as new_line
