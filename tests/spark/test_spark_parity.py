@@ -8,6 +8,7 @@ script as root) and pyspark + dbt-spark (the `spark` extra, installed by `make i
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -31,6 +32,12 @@ def _java_missing() -> str | None:
 
 
 @pytest.mark.timeout(1800)
+# Opt-in while parity is not reached (below): a Spark build of the tiny dataset costs 10-25 minutes on 2 cores,
+# too much for an expected failure in every CI run. USAGEBILL_SPARK_PARITY=1 runs it (make spark-parity too).
+@pytest.mark.skipif(
+    os.environ.get("USAGEBILL_SPARK_PARITY") != "1",
+    reason="Spark parity is not reached yet (docs/spark.md, Status); set USAGEBILL_SPARK_PARITY=1 to run it",
+)
 # Known open defect (docs/spark.md "Status"): in the second (incremental) window Spark's journal
 # lost its first-window arrival partitions (375 of 541 events; assert_every_raw_event_is_accounted_for
 # fails on Spark). Not strict: the test reports XPASS once parity holds; then remove this marker.
