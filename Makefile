@@ -13,7 +13,7 @@ export PYTHONUNBUFFERED := 1
 export USAGEBILL_RAW_DIR ?= $(CURDIR)/warehouse/raw
 export USAGEBILL_WAREHOUSE ?= $(CURDIR)/warehouse/usagebill.duckdb
 
-.PHONY: help install install-dev demo test dev lint format docs bench clean
+.PHONY: help install install-dev demo test dev lint format docs bench clean spark-parity
 
 help:
 	@echo "make demo   - install, generate the demo dataset, build every asset, print the summary"
@@ -22,6 +22,7 @@ help:
 	@echo "make lint   - ruff and sqlfluff"
 	@echo "make docs   - dbt docs for analysts (target/index.html, served on 127.0.0.1:8081)"
 	@echo "make bench  - benchmarks (ratios against baselines measured in the same run)"
+	@echo "make spark-parity - build the tiny dataset on DuckDB and Spark, compare every relation"
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -29,11 +30,11 @@ $(UV):
 
 # Installs exactly what uv.lock pins (runtime + dev group). Re-running is a no-op.
 install: $(UV)
-	UV_PROJECT_ENVIRONMENT=$(VENV) $(UV) sync --frozen --no-dev
+	UV_PROJECT_ENVIRONMENT=$(VENV) $(UV) sync --frozen --no-dev $(if $(filter spark,$(USAGEBILL_ENGINE)),--extra spark)
 	@mkdir -p $(DAGSTER_HOME) && (test -s $(DAGSTER_HOME)/dagster.yaml || printf "telemetry:\n  enabled: false\n" > $(DAGSTER_HOME)/dagster.yaml)
 
 install-dev: $(UV)
-	UV_PROJECT_ENVIRONMENT=$(VENV) $(UV) sync --frozen
+	UV_PROJECT_ENVIRONMENT=$(VENV) $(UV) sync --frozen --extra spark
 	@mkdir -p $(DAGSTER_HOME) && (test -s $(DAGSTER_HOME)/dagster.yaml || printf "telemetry:\n  enabled: false\n" > $(DAGSTER_HOME)/dagster.yaml)
 
 demo: install
@@ -67,6 +68,12 @@ docs: install
 
 bench: install-dev
 	$(BIN)/python -m bench.run_all
+
+# The dbt project on DuckDB and on Spark (two incremental windows), every relation compared row
+# for row; writes warehouse/spark_parity.json, fails on any difference (docs/spark.md).
+spark-parity: install-dev
+	bash scripts/ensure-system-deps.sh
+	$(BIN)/python -m usagebill.spark_parity --size $(or $(SIZE),tiny)
 
 clean:
 	rm -rf warehouse data reports .dagster_home dbt_project/target dbt_project/logs

@@ -26,6 +26,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -48,9 +49,29 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def _stat(pid: int) -> list[str]:
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+
+
 def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """CPU (user + system) of ``pid`` and of its live descendants (the --workers processes)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                children.setdefault(int(_stat(int(entry.name))[1]), []).append(int(entry.name))
+            except (OSError, IndexError):
+                continue
+    total, todo = 0.0, [pid]
+    while todo:
+        p = todo.pop()
+        try:
+            fields = _stat(p)
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        todo += children.get(p, [])
+    return total
 
 
 def pct(values: list[float], q: float) -> float:
@@ -98,6 +119,32 @@ async def load(
         await asyncio.gather(*(worker() for _ in range(concurrency)))
         elapsed = time.perf_counter() - start
     return acked, elapsed, latencies, errors
+
+
+def in_process(bodies: list[bytes], rounds: int = 3) -> tuple[float, float]:
+    """Best-of-``rounds`` CPU us/event of `process_batch` on these bodies via the general decoder
+    (`loads`, dicts -> validate_event) and via the fast path (`decode_wire_array` -> validate_wire)."""
+    from datetime import UTC, datetime
+
+    import msgspec
+
+    from ingestion.collector.landing_log import DedupIndex
+    from ingestion.collector.processing import process_batch
+    from ingestion.events import decode_wire_array, loads
+
+    now = datetime.now(UTC)
+    events = sum(body.count(b'"event_id"') for body in bodies)
+    best = {False: float("inf"), True: float("inf")}
+    for _ in range(rounds):
+        for fast in (False, True):
+            index = DedupIndex(10**7)
+            t0 = time.process_time()
+            for body in bodies:
+                items = decode_wire_array(body) if fast else loads(body)
+                out = process_batch(items, tenant_id="bench", index=index, now=now, endpoint="/v1/events")
+                msgspec.json.encode(out.summary())
+            best[fast] = min(best[fast], (time.process_time() - t0) / events * 1e6)
+    return best[False], best[True]
 
 
 def fsync_append_baseline(
@@ -168,9 +215,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--batch", type=int, default=1000, help="events per request")
     p.add_argument("--max-batches", type=int, default=1500, help="request bodies prepared per phase")
     p.add_argument("--batch-sizes", default="1,100,1000", help="collector phases: events per request")
+    p.add_argument(
+        "--workers", default="2", help="extra phases at --batch with --workers N (comma list; '' = none)"
+    )
     args = p.parse_args(argv)
-
-    from ingestion.collector.keys import create_key
 
     print(
         f"cores: {os.cpu_count()}; batch {args.batch} events; concurrency {args.concurrency}; {args.seconds:.0f} s per phase"
@@ -178,9 +226,17 @@ def main(argv: list[str] | None = None) -> int:
     print(f"preparing {args.max_batches} bodies per phase ...", flush=True)
     with tempfile.TemporaryDirectory(prefix="usagebill-bench-") as tmp:
         tmpdir = Path(tmp)
-        bodies = {run: [make_body(run, b, args.batch) for b in range(args.max_batches)] for run in (1, 2)}
+        bodies = {run: [make_body(run, b, args.batch) for b in range(args.max_batches)] for run in (1, 2, 3)}
         print(f"body size: {len(bodies[1][0]) / 1024:.0f} KiB per request", flush=True)
         results: dict[str, float] = {}
+
+        print("phase 0: in-process CPU per event (decode + validate + dedup + encode, no HTTP)", flush=True)
+        general, fast = in_process(bodies[1][:30])
+        print(
+            f"  general path (loads + validate_event) {general:.2f} us/event; fast path (WireEvent + "
+            f"validate_wire) {fast:.2f} us/event; ratio {general / fast:.2f}",
+            flush=True,
+        )
 
         print("phase 1/3: fsync-append baseline (no HTTP)", flush=True)
         eps, lat = fsync_append_baseline(bodies[1], args.seconds, args.batch, tmpdir)
@@ -208,50 +264,9 @@ def main(argv: list[str] | None = None) -> int:
 
         sizes = [int(x) for x in args.batch_sizes.split(",") if x.strip()]
         print(f"phase 3/3: collector, durable acks (fsync before answering), batch sizes {sizes}", flush=True)
-        data_dir = tmpdir / "data"
-        key = create_key(data_dir / "keys", "bench")
-        env = {**os.environ, "USAGEBILL_DATA_DIR": str(data_dir), "PYTHONUNBUFFERED": "1"}
-        coll = subprocess.Popen(
-            [sys.executable, "-m", "usagebill.cli", "collector", "--port", "0", "--data-dir", str(data_dir),
-             "--rate-limit-events", "0"],
-            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        )  # fmt: skip
-        total_acked = 0
-        per_size: dict[int, tuple[float, float]] = {}
-        try:
-            url = wait_ready(coll, r"http://127\.0\.0\.1:\d+")
-            headers = {"Content-Type": "application/json", "Authorization": f"Bearer {key}"}
-            for k, size in enumerate(sizes):
-                n_bodies = min(max(1, args.max_batches * args.batch // size), 200_000)
-                phase_bodies = (
-                    bodies[2] if size == args.batch else [make_body(10 + k, b, size) for b in range(n_bodies)]
-                )
-                cpu0, t0, own0 = cpu_seconds(coll.pid), time.perf_counter(), time.process_time()
-                acked, elapsed, lat, errors = asyncio.run(
-                    load(f"{url}/v1/events", headers, phase_bodies, args.seconds, args.concurrency, size)
-                )
-                cpu = cpu_seconds(coll.pid) - cpu0
-                wall = time.perf_counter() - t0
-                own = time.process_time() - own0
-                total_acked += acked
-                eps = acked / elapsed
-                us = cpu / max(acked, 1) * 1e6
-                per_size[size] = (eps, us)
-                report(f"collector b={size}", eps, lat)
-                print(
-                    f"    collector CPU {us:.1f} us/event ({cpu / wall * 100:.0f}% of one core); errors {errors}; "
-                    f"load generator CPU {own / wall * 100:.0f}% of one core",
-                    flush=True,
-                )
-            metrics = asyncio.run(_get(f"{url}/metrics"))
-        finally:
-            stop(coll)
-        eps, us_per_event = per_size.get(args.batch, next(iter(per_size.values())))
+        per_size, us_per_event = run_collector(args, tmpdir / "data", bodies[2], sizes, workers=1)
+        eps = per_size.get(args.batch, next(iter(per_size.values())))[0]
         results["collector"] = eps
-        fsyncs = re.search(r"usagebill_collector_fsyncs_total (\d+)", metrics)
-        groups = re.search(r"usagebill_collector_commit_groups_total (\d+)", metrics)
-        print(f"  machine load average {os.getloadavg()[0]:.2f}; fsyncs {fsyncs.group(1) if fsyncs else '?'}, "
-              f"commit groups {groups.group(1) if groups else '?'}")  # fmt: skip
         print("  batch  events/s (durable)  collector CPU us/event  (goal at 1000: <= 4.0 us)")
         for size, (e, u) in per_size.items():
             print(f"  {size:>5}  {e:>18,.0f}  {u:>22.1f}")
@@ -259,15 +274,83 @@ def main(argv: list[str] | None = None) -> int:
             f"  CPU-bound ceiling of one collector process on one uncontended core at batch {args.batch}: "
             f"~{1e6 / us_per_event:,.0f} events/s (1e6 / {us_per_event:.1f} us)"
         )
-        landed = sum(1 for f in (data_dir / "landing/usage/collector").glob("*.jsonl") for _ in f.open("rb"))
-        print(f"  landed lines after shutdown: {landed:,} (acknowledged: {total_acked:,})")
+        multi: dict[int, tuple[float, float]] = {}
+        for n in [int(x) for x in args.workers.split(",") if x.strip()]:
+            print(
+                f"phase 3/3 (workers): collector --workers {n}, durable acks, batch {args.batch}", flush=True
+            )
+            by_size, _ = run_collector(args, tmpdir / f"data-w{n}", bodies[3], [args.batch], workers=n)
+            multi[n] = by_size[args.batch]
 
+    print()
+    print(f"machine load average (1 min) at the end: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
+    for n, (e, u) in multi.items():
+        print(
+            f"collector --workers {n} / --workers 1 (same run, batch {args.batch}) = {e / results['collector']:.2f} "
+            f"({e:,.0f} vs {results['collector']:,.0f} events/s; CPU {u:.1f} vs {us_per_event:.1f} us/event)"
+        )
+        results["collector"] = max(results["collector"], e)
     print()
     print(f"collector / http-noop    = {results['collector'] / results['http-noop']:.2f}")
     print(f"collector / fsync-append = {results['collector'] / results['fsync-append']:.2f}")
     print(f"goal >= 100,000 events/s on 2 cores: reached {results['collector']:,.0f} "
           f"({results['collector'] / 100_000:.0%} of goal)")  # fmt: skip
     return 0
+
+
+def run_collector(
+    args: argparse.Namespace, data_dir: Path, batch_bodies: list[bytes], sizes: list[int], *, workers: int
+) -> tuple[dict[int, tuple[float, float]], float]:
+    """Start `usagebill collector --workers N` (rate limit off), load it once per batch size; return
+    {size: (events/s, collector CPU us/event)} and the us/event at --batch."""
+    from ingestion.collector.keys import create_key
+
+    key = create_key(data_dir / "keys", "bench")
+    env = {**os.environ, "USAGEBILL_DATA_DIR": str(data_dir), "PYTHONUNBUFFERED": "1"}
+    coll = subprocess.Popen(
+        [sys.executable, "-m", "usagebill.cli", "collector", "--port", "0", "--data-dir", str(data_dir),
+         "--rate-limit-events", "0", "--workers", str(workers)],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    total_acked = 0
+    per_size: dict[int, tuple[float, float]] = {}
+    try:
+        url = wait_ready(coll, r"listening on http://\S+").removeprefix("listening on ")
+        threading.Thread(target=lambda: [None for _ in coll.stdout], daemon=True).start()  # drain
+        headers = {"Content-Type": "application/json", "Authorization": f"Bearer {key}"}
+        for k, size in enumerate(sizes):
+            n_bodies = min(max(1, args.max_batches * args.batch // size), 200_000)
+            phase_bodies = (
+                batch_bodies if size == args.batch else [make_body(10 + k, b, size) for b in range(n_bodies)]
+            )
+            cpu0, t0, own0 = cpu_seconds(coll.pid), time.perf_counter(), time.process_time()
+            acked, elapsed, lat, errors = asyncio.run(
+                load(f"{url}/v1/events", headers, phase_bodies, args.seconds, args.concurrency, size)
+            )
+            cpu = cpu_seconds(coll.pid) - cpu0
+            wall = time.perf_counter() - t0
+            own = time.process_time() - own0
+            total_acked += acked
+            eps = acked / elapsed
+            us = cpu / max(acked, 1) * 1e6
+            per_size[size] = (eps, us)
+            report(f"collector b={size}" + (f" w={workers}" if workers > 1 else ""), eps, lat)
+            print(
+                f"    collector CPU {us:.1f} us/event ({cpu / wall * 100:.0f}% of one core, all processes); "
+                f"errors {errors}; load generator CPU {own / wall * 100:.0f}% of one core; "
+                f"load average {os.getloadavg()[0]:.2f}",
+                flush=True,
+            )
+        metrics = asyncio.run(_get(f"{url}/metrics"))
+    finally:
+        stop(coll)
+    fsyncs = re.search(r"usagebill_collector_fsyncs_total (\d+)", metrics)
+    groups = re.search(r"usagebill_collector_commit_groups_total (\d+)", metrics)
+    print(f"  fsyncs {fsyncs.group(1) if fsyncs else '?'}, commit groups {groups.group(1) if groups else '?'} "
+          f"(one worker's counters)")  # fmt: skip
+    landed = sum(1 for f in (data_dir / "landing/usage/collector").glob("*.jsonl") for _ in f.open("rb"))
+    print(f"  landed lines after shutdown: {landed:,} (acknowledged: {total_acked:,})")
+    return per_size, per_size.get(args.batch, next(iter(per_size.values())))[1]
 
 
 async def _get(url: str) -> str:

@@ -1054,6 +1054,7 @@ class _CostAccumulator:
             unit: str,
             kind: str,
             meter: str,
+            dimension: str = "",
         ) -> None:
             month = _month_start(day)
             if month not in out:
@@ -1074,6 +1075,7 @@ class _CostAccumulator:
                     "ConsumedUnit": unit,
                     "x_CostKind": kind,
                     "x_UsagebillMeter": meter,
+                    "x_UsagebillDimension": dimension,
                 }
             )
 
@@ -1092,6 +1094,7 @@ class _CostAccumulator:
                 "ms",
                 "variable",
                 "gpu_ms",
+                f"gpu_type={gpu_type}",  # GPU types are priced differently: one unit cost per type
             )
         for (day, region), calls in sorted(self.api.items()):
             row(

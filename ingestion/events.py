@@ -491,6 +491,59 @@ def _dimensions(value: Any, event_id: str | None) -> str | Rejection:
     return canonical_json(value)
 
 
+def _properties_field(properties: Any, event_id: str | None) -> str | Rejection:
+    """Canonical JSON of the ``properties`` field (absent or null: ``{}``), or why it is refused."""
+    if properties is None:
+        return "{}"
+    if not isinstance(properties, Mapping):
+        return Rejection(
+            "properties",
+            "type",
+            f"properties is {_type_name(properties)}; send a JSON object",
+            event_id,
+        )
+    if not properties:
+        return "{}"
+    try:
+        properties_json = canonical_json(properties)
+    except (TypeError, ValueError, msgspec.EncodeError) as exc:
+        return Rejection(
+            "properties",
+            "json",
+            f"properties cannot be written as JSON ({exc}); send JSON values only",
+            event_id,
+        )
+    if ("NaN" in properties_json or "Infinity" in properties_json) and not _is_json(properties_json):
+        return Rejection(
+            "properties",
+            "finite_numbers",
+            "properties holds NaN or Infinity, which JSON cannot represent; send finite numbers or strings",
+            event_id,
+        )
+    if len(properties_json) > MAX_PROPERTIES_BYTES:
+        return Rejection(
+            "properties",
+            "max_64_kib",
+            f"properties is {len(properties_json)} bytes of JSON; at most {MAX_PROPERTIES_BYTES} are allowed",
+            event_id,
+        )
+    return properties_json
+
+
+def _dimensions_field(dimensions: Any, event_id: str | None) -> str | Rejection:
+    """Canonical JSON of the ``dimensions`` field (absent, null or empty: ``{}``), or why it is refused."""
+    if dimensions:
+        return _dimensions(dimensions, event_id)
+    if dimensions is None or isinstance(dimensions, Mapping):
+        return "{}"
+    return Rejection(
+        "dimensions",
+        "type",
+        f"dimensions is {_type_name(dimensions)}; send an object of string -> string",
+        event_id,
+    )
+
+
 def validate_event(
     obj: Any,
     *,
@@ -571,57 +624,12 @@ def validate_event(
     if isinstance(quantity, Rejection):
         return quantity
 
-    properties = obj.get("properties")
-    if properties is None:
-        properties_json = "{}"
-    elif not isinstance(properties, Mapping):
-        return Rejection(
-            "properties",
-            "type",
-            f"properties is {_type_name(properties)}; send a JSON object",
-            event_id,
-        )
-    elif not properties:
-        properties_json = "{}"
-    else:
-        try:
-            properties_json = canonical_json(properties)
-        except (TypeError, ValueError, msgspec.EncodeError) as exc:
-            return Rejection(
-                "properties",
-                "json",
-                f"properties cannot be written as JSON ({exc}); send JSON values only",
-                event_id,
-            )
-        if ("NaN" in properties_json or "Infinity" in properties_json) and not _is_json(properties_json):
-            return Rejection(
-                "properties",
-                "finite_numbers",
-                "properties holds NaN or Infinity, which JSON cannot represent; send finite numbers or strings",
-                event_id,
-            )
-        if len(properties_json) > MAX_PROPERTIES_BYTES:
-            return Rejection(
-                "properties",
-                "max_64_kib",
-                f"properties is {len(properties_json)} bytes of JSON; at most {MAX_PROPERTIES_BYTES} are allowed",
-                event_id,
-            )
-
-    dimensions = obj.get("dimensions")
-    if dimensions:
-        dimensions_json = _dimensions(dimensions, event_id)
-        if isinstance(dimensions_json, Rejection):
-            return dimensions_json
-    elif dimensions is None or isinstance(dimensions, Mapping):
-        dimensions_json = "{}"
-    else:
-        return Rejection(
-            "dimensions",
-            "type",
-            f"dimensions is {_type_name(dimensions)}; send an object of string -> string",
-            event_id,
-        )
+    properties_json = _properties_field(obj.get("properties"), event_id)
+    if isinstance(properties_json, Rejection):
+        return properties_json
+    dimensions_json = _dimensions_field(obj.get("dimensions"), event_id)
+    if isinstance(dimensions_json, Rejection):
+        return dimensions_json
 
     source = obj.get("source")
     if source is None:
@@ -661,3 +669,207 @@ def validate_event(
     return ValidEvent(
         tenant, checked_id, customer_id, meter, event_ts, quantity, properties_json, dimensions_json, source
     )
+
+
+# ------------------------------------------------------------------------------------------------
+# Fast path for the common, well-formed event (the collector's native endpoint).
+#
+# A batch is first decoded into typed `WireEvent` structs (msgspec checks the field names and that
+# ids, meter, timestamp, source and tenant_id are strings, in C); quantity, properties and
+# dimensions are kept as raw JSON text. `validate_wire` then runs only cheap checks and caches by
+# raw text. It never decides a rejection: whenever an event is not plainly valid it returns None
+# and the caller validates `wire_to_dict(event)` (the same value `loads` gives) with
+# `validate_event`, so every rejection keeps its rule and message. A body that does not decode
+# into structs (an unknown field, a number for an id, not an array) goes wholly through `loads`.
+# tests/collector/test_fast_path.py checks that both paths agree event by event.
+
+
+class WireEvent(msgspec.Struct, forbid_unknown_fields=True, gc=False):
+    """One event as sent, decoded without judging values (fields absent stay UNSET)."""
+
+    event_id: str | msgspec.UnsetType = msgspec.UNSET
+    customer_id: str | msgspec.UnsetType = msgspec.UNSET
+    meter: str | msgspec.UnsetType = msgspec.UNSET
+    timestamp: str | msgspec.UnsetType = msgspec.UNSET
+    quantity: msgspec.Raw | msgspec.UnsetType = msgspec.UNSET
+    properties: msgspec.Raw | msgspec.UnsetType = msgspec.UNSET
+    dimensions: msgspec.Raw | msgspec.UnsetType = msgspec.UNSET
+    source: str | None | msgspec.UnsetType = msgspec.UNSET
+    tenant_id: str | None | msgspec.UnsetType = msgspec.UNSET
+
+
+_WIRE_ARRAY = msgspec.json.Decoder(list[WireEvent])
+_WIRE_ONE = msgspec.json.Decoder(WireEvent)
+_WIRE_FIELDS = WireEvent.__struct_fields__
+_RAW_FIELDS = frozenset({"quantity", "properties", "dimensions"})
+_CACHE_MAX = 4096
+_CACHE_TEXT_MAX = 512  # raw values longer than this are not cached
+_GOOD_METERS: set[str] = set()
+_GOOD_TENANTS: set[str] = set()
+_QUANTITY_CACHE: dict[bytes, str | None] = {}
+_PROPERTIES_CACHE: dict[bytes, str] = {}
+_DIMENSIONS_CACHE: dict[bytes, str] = {}
+_EMPTY_OBJECTS = (b"{}", b"null")
+_MISSING: Any = object()  # caches are read from worker threads too: get(), never `in` then []
+
+
+def decode_wire_array(body: bytes) -> list[WireEvent] | None:
+    """The events of a JSON array body as `WireEvent`s, or None when the body needs the general
+    path (`loads`): not an array, an unknown field, a non-string id, bad JSON, too deep."""
+    try:
+        return _WIRE_ARRAY.decode(body)
+    except (ValueError, RecursionError):  # msgspec.DecodeError / ValidationError are ValueErrors
+        return None
+
+
+def decode_wire(data: bytes) -> WireEvent | None:
+    """One event object (an NDJSON line) as a `WireEvent`, or None (use `loads`)."""
+    try:
+        return _WIRE_ONE.decode(data)
+    except (ValueError, RecursionError):
+        return None
+
+
+def wire_to_dict(event: WireEvent) -> dict[str, Any]:
+    """The event as `loads` decodes it: a dict of the fields present, raw values decoded."""
+    out: dict[str, Any] = {}
+    for name in _WIRE_FIELDS:
+        value = getattr(event, name)
+        if value is msgspec.UNSET:
+            continue
+        out[name] = _DECODER.decode(value) if name in _RAW_FIELDS else value
+    return out
+
+
+def _remember(cache: dict[bytes, Any], key: bytes, value: Any) -> None:
+    if len(key) <= _CACHE_TEXT_MAX:
+        if len(cache) >= _CACHE_MAX:
+            cache.clear()
+        cache[key] = value
+
+
+def _plain_text(value: Any) -> bool:
+    """A non-empty, non-blank string of at most 255 characters without lone surrogates."""
+    return (
+        type(value) is str
+        and 0 < len(value) <= MAX_ID_LENGTH
+        and not value.isspace()
+        and (value.isascii() or not has_lone_surrogate(value))
+    )
+
+
+def validate_wire(
+    event: WireEvent,
+    tenant_id: str | None,
+    not_after: datetime | None,
+    default_source: str,
+    checked_ts: dict[str, datetime] | None = None,
+) -> ValidEvent | None:
+    """The `ValidEvent` that `validate_event(wire_to_dict(event), ...)` returns, when the event is
+    plainly valid; None otherwise (then call `validate_event`, which says what is wrong).
+    ``not_after`` is ``now + future_tolerance`` (None: no future check). ``checked_ts``: a dict
+    kept by the caller for one batch (one ``not_after``): timestamp text -> UTC time, of the
+    timestamps already found valid and not after ``not_after``."""
+    event_id = event.event_id
+    customer_id = event.customer_id
+    # ids: str (else UNSET), 1-255 characters, not blank, no lone surrogate (as _id_field)
+    if (
+        type(event_id) is not str
+        or not 0 < len(event_id) <= MAX_ID_LENGTH
+        or not event_id.isascii()
+        or event_id.isspace()
+        or type(customer_id) is not str
+        or not 0 < len(customer_id) <= MAX_ID_LENGTH
+        or not customer_id.isascii()
+        or customer_id.isspace()
+    ) and not (_plain_text(event_id) and _plain_text(customer_id)):
+        return None
+    meter = event.meter
+    if meter not in _GOOD_METERS:
+        if type(meter) is not str or METER_RE.fullmatch(meter) is None:
+            return None
+        if len(_GOOD_METERS) >= _CACHE_MAX:
+            _GOOD_METERS.clear()
+        _GOOD_METERS.add(meter)
+    ts = event.timestamp
+    event_ts = checked_ts.get(ts) if checked_ts is not None and type(ts) is str else None
+    if event_ts is None:
+        if type(ts) is not str:
+            return None
+        parsed = _timestamp(ts, None)
+        if isinstance(parsed, Rejection):
+            return None
+        if not_after is not None and parsed > not_after:
+            return None
+        event_ts = parsed
+        if checked_ts is not None and len(checked_ts) < _CACHE_MAX:
+            checked_ts[ts] = parsed
+
+    raw = event.quantity
+    if raw is msgspec.UNSET:
+        quantity = None
+    else:
+        key = bytes(raw)
+        quantity = _QUANTITY_CACHE.get(key, _MISSING)
+        if quantity is _MISSING:
+            q = _quantity(_DECODER.decode(key), None)
+            if isinstance(q, Rejection):
+                return None
+            quantity = q
+            _remember(_QUANTITY_CACHE, key, q)
+
+    raw = event.properties
+    if raw is msgspec.UNSET:
+        properties_json = "{}"
+    else:  # the cache is tried inline: most events share a few property/dimension objects
+        properties_json = _PROPERTIES_CACHE.get(key := bytes(raw)) or _raw_object(
+            key, _PROPERTIES_CACHE, _properties_field
+        )
+        if properties_json is None:
+            return None
+    raw = event.dimensions
+    if raw is msgspec.UNSET:
+        dimensions_json = "{}"
+    else:
+        dimensions_json = _DIMENSIONS_CACHE.get(key := bytes(raw)) or _raw_object(
+            key, _DIMENSIONS_CACHE, _dimensions_field
+        )
+        if dimensions_json is None:
+            return None
+
+    source = event.source
+    if source is msgspec.UNSET or source is None:
+        source = default_source
+    elif not _plain_text(source):
+        return None
+
+    tenant = event.tenant_id
+    if tenant is msgspec.UNSET or tenant is None:
+        tenant = tenant_id or DEFAULT_TENANT
+    else:
+        if tenant not in _GOOD_TENANTS:
+            if TENANT_RE.fullmatch(tenant) is None:
+                return None
+            if len(_GOOD_TENANTS) >= _CACHE_MAX:
+                _GOOD_TENANTS.clear()
+            _GOOD_TENANTS.add(tenant)
+        if tenant_id is not None and tenant != tenant_id:
+            return None
+    return _new_tuple(
+        ValidEvent,
+        (tenant, event_id, customer_id, meter, event_ts, quantity, properties_json, dimensions_json, source),
+    )
+
+
+_new_tuple = tuple.__new__  # ValidEvent(...) without the NamedTuple's Python-level __new__
+
+
+def _raw_object(key: bytes, cache: dict[bytes, str], check: Any) -> str | None:
+    """Canonical JSON of a raw properties/dimensions value (then cached by its text), None if refused."""
+    if key in _EMPTY_OBJECTS:
+        return "{}"
+    result = check(_DECODER.decode(key), None)
+    if isinstance(result, Rejection):
+        return None
+    _remember(cache, key, result)
+    return result

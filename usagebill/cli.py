@@ -23,6 +23,11 @@ SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
         "main",
         "render invoice documents, recompute invoices as of a date",
     ),
+    "explain": (
+        "usagebill.invoices.explain",
+        "main",
+        "how an invoice line was computed, down to the journal events (explain NUMBER [--line N])",
+    ),
     "stripe": (
         "exports.stripe.cli",
         "main",

@@ -28,6 +28,11 @@ def raw_dir() -> Path:
     return _path("USAGEBILL_RAW_DIR", PROJECT_ROOT / "warehouse" / "raw")
 
 
+def spark_dir() -> Path:
+    """Spark's metastore, table files and ledger snapshots (USAGEBILL_SPARK_DIR; docs/spark.md)."""
+    return _path("USAGEBILL_SPARK_DIR", warehouse_path().parent / "spark")
+
+
 def catalog_dir() -> Path:
     """Pricing catalog YAML files (USAGEBILL_CATALOG_DIR)."""
     return _path("USAGEBILL_CATALOG_DIR", data_dir() / "catalog")

@@ -1,6 +1,9 @@
 """`usagebill rate`: rate a usage file against a catalog for a period, through the production path.
 
-    usagebill rate --catalog DIR --usage FILE --period-start 2026-05-01 --period-end 2026-06-01 [--format json|table]
+    usagebill rate --catalog DIR [--usage FILE] --period-start 2026-05-01 --period-end 2026-06-01 [--format json|table]
+
+Without --usage (or with empty files) only the catalog's fees are rated. Usage that is not billed is
+reported per reason (warning line, JSON `unbilled`, billing.fct_unbilled_usage).
 
 Same code as production, in a temporary directory that is deleted afterwards:
 1. validate and normalize the catalog (usagebill.catalog) into <tmp>/raw/catalog/*.parquet;
@@ -77,7 +80,8 @@ BALANCE_COLUMNS = (
     "amount_expired",
     "balance",
 )
-SELECTORS = ("+fct_billing_lines", "+fct_credit_balances")
+SELECTORS = ("+fct_billing_lines", "+fct_credit_balances", "+fct_unbilled_usage")
+UNBILLED_COLUMNS = ("reason", "meter_id", "events", "quantity")
 
 
 class RatingError(RuntimeError):
@@ -94,6 +98,16 @@ class RatingResult:
     events_loaded: int
     events_quarantined: int
     quarantine_reasons: list[dict[str, Any]] = field(default_factory=list)
+    # usage not billed, per reason and meter: {"reason", "meter_id", "events", "quantity"}
+    unbilled: list[dict[str, Any]] = field(default_factory=list)
+
+    def unbilled_totals(self) -> dict[str, tuple[int, Decimal]]:
+        """Events and quantity not billed, per reason."""
+        out: dict[str, tuple[int, Decimal]] = {}
+        for row in self.unbilled:
+            events, quantity = out.get(row["reason"], (0, Decimal(0)))
+            out[row["reason"]] = (events + row["events"], quantity + (row["quantity"] or Decimal(0)))
+        return dict(sorted(out.items()))
 
     def totals(self, customer_id: str | None = None, tenant_id: str | None = None) -> dict[str, Decimal]:
         """Sum of the rounded lines per currency (for one customer, or all; a customer is
@@ -183,7 +197,8 @@ def _load_usage(
                 f"usage file {source} does not exist; pass --usage FILE (CSV, JSON lines or Parquet)"
             )
         shutil.copyfile(source, landing / f"{index:03d}-{source.name}")
-    load_landing(workdir / "data", raw_dir, progress=lambda message: None)
+    if usage_files:
+        load_landing(workdir / "data", raw_dir, progress=lambda message: None)
     import duckdb
 
     con = duckdb.connect()
@@ -205,11 +220,14 @@ def _load_usage(
     finally:
         con.close()
     progress(f"rating: {loaded} usage events loaded, {quarantined} quarantined")
-    if not loaded:
+    if not loaded and quarantined:
+        # events were given but none is valid: rating only the fees would hide a broken file
         raise RatingError(
             "no valid usage event was loaded; check the file format (docs/events.md) and the "
             "quarantine reasons: " + json.dumps(reasons)[:2000]
         )
+    if not loaded:
+        progress("rating: no usage events (no usage file, or empty files): rating the fees only")
     return loaded, quarantined, reasons
 
 
@@ -251,6 +269,14 @@ def rate(
         progress(
             f"rating: catalog valid ({counts['customers']} customers, {counts['subscriptions']} subscriptions)"
         )
+        # prepaid credits pay invoices after tax (docs/invoices.md), so credit balances need the tax
+        # configuration: the catalog's issuer.yaml / tax_rates.yaml, else the shipped examples
+        from usagebill.invoices.tax_config import TaxConfigError, write_raw
+
+        try:
+            write_raw(Path(catalog_dir), raw_dir, announce=False)
+        except TaxConfigError as exc:
+            raise RatingError(str(exc)) from exc
         loaded, quarantined, reasons = _load_usage(
             [Path(f) for f in usage_files], workdir, raw_dir, period_end, progress
         )
@@ -267,6 +293,13 @@ def rate(
                 LINE_COLUMNS,
                 [period_start, period_end],
             )
+            unbilled = _fetch(
+                con,
+                "select reason, coalesce(meter_id, ''), count(*), sum(quantity) from billing.fct_unbilled_usage "
+                "where event_ts >= ? and event_ts < ? group by all order by 1, 2",
+                UNBILLED_COLUMNS,
+                [period_start, period_end],
+            )
             balances = _fetch(
                 con,
                 f"select {', '.join(BALANCE_COLUMNS)} from billing.fct_credit_balances "
@@ -276,13 +309,31 @@ def rate(
             )
         finally:
             con.close()
-        return RatingResult(period_start, period_end, as_of, lines, balances, loaded, quarantined, reasons)
+        result = RatingResult(period_start, period_end, as_of, lines, balances, loaded, quarantined, reasons)
+        result.unbilled = unbilled
+        if unbilled:
+            progress("rating: WARNING " + unbilled_warning(result))
+        return result
     finally:
         if not keep_dir:
             shutil.rmtree(workdir, ignore_errors=True)
 
 
 # -- output ----------------------------------------------------------------------------------------
+def unbilled_warning(result: RatingResult) -> str:
+    """One line: how much usage of the window was not billed, per reason."""
+    parts = [
+        f"{reason} {events} events ({_text(quantity)} units)"
+        for reason, (events, quantity) in result.unbilled_totals().items()
+    ]
+    total = sum(events for events, _ in result.unbilled_totals().values())
+    return (
+        f"{total} usage events of [{result.period_start}, {result.period_end}) were NOT billed: "
+        + "; ".join(parts)
+        + " (details: billing.fct_unbilled_usage, docs/pricing.md 'Usage that is not billed')"
+    )
+
+
 def _text(value: Any) -> Any:
     if isinstance(value, Decimal):
         text = format(value.normalize(), "f") if value else "0"
@@ -329,6 +380,13 @@ def result_to_json(result: RatingResult, customer_names: dict[str, str] | None =
         ],
         "totals": [{"currency": c, "amount": _money_text(a, c)} for c, a in result.totals().items()],
         "credit_balances": [{k: _text(v) for k, v in row.items()} for row in result.credit_balances],
+        "unbilled": {
+            "reasons": [
+                {"reason": reason, "events": events, "quantity": _text(quantity)}
+                for reason, (events, quantity) in result.unbilled_totals().items()
+            ],
+            "by_meter": [{k: _text(v) for k, v in row.items()} for row in result.unbilled],
+        },
     }
 
 
@@ -337,6 +395,8 @@ def result_to_table(result: RatingResult) -> str:
         f"billing lines of periods starting in [{result.period_start}, {result.period_end}) "
         f"(as of {result.as_of_date}); {result.events_loaded} events, {result.events_quarantined} quarantined"
     ]
+    if result.unbilled:
+        out.append("WARNING: " + unbilled_warning(result))
     current: tuple[str, str] | None = None
     for line in result.lines:
         if (line["tenant_id"], line["customer_id"]) != current:
@@ -374,7 +434,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--catalog", required=True, help="catalog directory (YAML)")
     parser.add_argument(
-        "--usage", required=True, action="append", help="usage file (CSV, JSON lines, Parquet); repeatable"
+        "--usage",
+        action="append",
+        default=[],
+        help="usage file (CSV, JSON lines, Parquet); repeatable; omit it to rate the fees only",
     )
     parser.add_argument(
         "--period-start", required=True, type=date.fromisoformat, help="YYYY-MM-DD (inclusive)"

@@ -104,7 +104,8 @@ def build_summary(warehouse: Path, *, as_of: date | None = None, top: int = 3) -
                 """
                 with last_month as (
                     select max(month_start) as month_start from analytics.fct_mrr
-                    where month_start < date_trunc('month', coalesce(?::date, current_date))
+                    where not is_provisional
+                        and month_start < date_trunc('month', coalesce(?::date, current_date))
                 )
                 select m.month_start, m.currency, sum(m.mrr)
                 from analytics.fct_mrr as m

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 import uuid
 from collections.abc import Callable
@@ -18,7 +19,7 @@ from ingestion.collector import compat
 from ingestion.collector.customers import RULE as FOREIGN_CUSTOMER
 from ingestion.collector.customers import CustomerTenants
 from ingestion.collector.keys import KeyStore
-from ingestion.collector.landing_log import LandingLog, LogBusyError, LogFailedError
+from ingestion.collector.landing_log import LandingLog, LogBusyError, LogFailedError, shard_of
 from ingestion.collector.limits import KeyLimits
 from ingestion.collector.meters import MeterCatalog
 from ingestion.collector.processing import (
@@ -26,13 +27,15 @@ from ingestion.collector.processing import (
     BatchOutcome,
     decode_items,
     json_error_reason,
+    mark_duplicates,
     process_batch,
     quarantine_line,
     recheck_duplicates,
     split_json_array,
     utc_text,
 )
-from ingestion.events import Rejection, loads
+from ingestion.collector.shards import ShardClient, ShardServer
+from ingestion.events import Rejection, decode_wire_array, loads
 
 T = TypeVar("T")
 
@@ -59,6 +62,11 @@ class CollectorConfig:
     quarantine_bytes_per_key_day: int = 256 * 1024 * 1024  # 0 = unbounded
     body_timeout: float = 30.0  # seconds to receive a whole body once its headers arrived
     offload_bytes: int = 64 * 1024  # bodies at least this large are decoded/validated off the loop
+    # --workers N: this process is worker `shard` of `workers` sharing the port; `run_dir` holds
+    # the workers' shard sockets (ingestion/collector/shards.py, docs/collector.md "Workers")
+    workers: int = 1
+    shard: int = 0
+    run_dir: Path | None = None
 
 
 class Refusal(Exception):
@@ -123,8 +131,9 @@ class Collector:
             config.data_dir,
             max_segment_bytes=config.max_segment_bytes,
             max_segment_age=config.max_segment_age,
-            dedup_horizon_keys=config.dedup_horizon_keys,
+            dedup_horizon_keys=max(1, config.dedup_horizon_keys // config.workers),
             fsync=config.fsync,
+            shard=(config.shard, config.workers) if config.workers > 1 else None,
         )
         self.value_map = compat.load_value_map(config.value_map_path)
         self.meters = MeterCatalog(config.catalog_dir)
@@ -134,6 +143,8 @@ class Collector:
             config.rate_limit_events, config.rate_limit_burst, config.quarantine_bytes_per_key_day
         )
         self.counters = Counters()
+        self.shard_server: ShardServer | None = None
+        self.peers: dict[int, ShardClient] = {}  # the other workers (--workers > 1), by shard
         self.started = time.time()
         self.recovery = self.log.recover()
 
@@ -157,8 +168,21 @@ class Collector:
     async def _on_startup(self, _app: web.Application) -> None:
         await self.log.start()
         self.customer_tenants.start()
+        if self.config.workers > 1:
+            assert self.config.run_dir is not None, "--workers > 1 needs the supervisor's run dir"
+            self.shard_server = ShardServer(self.config.run_dir, self.config.shard, self._own_commit)
+            await self.shard_server.start()
+            self.peers = {
+                i: ShardClient(self.config.run_dir, i)
+                for i in range(self.config.workers)
+                if i != self.config.shard
+            }
 
     async def _on_shutdown(self, _app: web.Application) -> None:
+        for peer in self.peers.values():
+            await peer.close()
+        if self.shard_server is not None:
+            await self.shard_server.close()
         await self.log.close()
         await self.customer_tenants.stop()
 
@@ -361,8 +385,75 @@ class Collector:
     async def _commit(self, outcome: BatchOutcome, key_id: str | None = None) -> None:
         if key_id is not None:
             self._bound_quarantine(key_id, outcome)
+        if self.peers:
+            await self._commit_sharded(outcome)
+            return
         fut = self.log.stage(outcome.lines, outcome.keys, outcome.quarantine)
         await fut
+
+    async def _commit_sharded(self, outcome: BatchOutcome) -> None:
+        """--workers > 1: each key is decided and landed by the worker owning its shard; the keys
+        of this worker's shard are re-checked and staged here, the others sent to their owners.
+        Returns once every part is durable; the owners' duplicates become `duplicate` answers.
+        Any part failing fails the request (503 + Retry-After): nothing of it is acknowledged."""
+        n, me = self.config.workers, self.config.shard
+        parts: dict[int, list[int]] = {}
+        for pos, key in enumerate(outcome.keys):
+            parts.setdefault(shard_of(key, n), []).append(pos)
+        local = parts.pop(me, [])
+        index = self.log.index
+        contains = index.membership()
+        dups = {pos for pos in local if contains(outcome.keys[pos])}
+        keep = [pos for pos in local if pos not in dups]
+        fut = self.log.stage(
+            [outcome.lines[p] for p in keep], [outcome.keys[p] for p in keep], outcome.quarantine
+        )
+        order = list(parts.items())
+        answers = await asyncio.gather(
+            fut,
+            *(
+                self.peers[shard].commit([outcome.keys[p] for p in pos], [outcome.lines[p] for p in pos])
+                for shard, pos in order
+            ),
+            return_exceptions=True,
+        )
+        for answer in answers:
+            if isinstance(answer, BaseException):
+                if isinstance(answer, LogFailedError):
+                    raise answer
+                raise LogBusyError(f"could not land the request ({answer}); retry") from answer
+        for (_, pos), remote_dups in zip(order, answers[1:], strict=True):
+            dups.update(pos[i] for i in remote_dups)
+        mark_duplicates(outcome, dups)
+
+    async def _mark_remote_duplicates(self, outcome: BatchOutcome) -> None:
+        """--workers > 1: ask the owners of the other shards which of these keys they accepted
+        already (nothing is landed) and answer those `duplicate` (the Lago API refuses a batch
+        with a duplicate before landing any of it)."""
+        n, me = self.config.workers, self.config.shard
+        parts: dict[int, list[int]] = {}
+        for pos, key in enumerate(outcome.keys):
+            if (owner := shard_of(key, n)) != me:
+                parts.setdefault(owner, []).append(pos)
+        order = list(parts.items())
+        answers = await asyncio.gather(
+            *(self.peers[shard].commit([outcome.keys[p] for p in pos], None) for shard, pos in order)
+        )
+        mark_duplicates(
+            outcome, {pos[i] for (_, pos), dups in zip(order, answers, strict=True) for i in dups}
+        )
+
+    async def _own_commit(self, keys: list[bytes], lines: list[bytes] | None) -> list[int]:
+        """A peer worker's keys of this worker's shard: positions of those already accepted; the
+        others are staged and durable when this returns (ShardServer answers the peer then).
+        ``lines`` None: only say which keys are known, land nothing."""
+        contains = self.log.index.membership()
+        dups = [i for i, k in enumerate(keys) if contains(k)]
+        if lines is not None and len(dups) < len(keys):
+            skip = set(dups)
+            keep = [i for i in range(len(keys)) if i not in skip]
+            await self.log.stage([lines[i] for i in keep], [keys[i] for i in keep], [])
+        return dups
 
     def _settle(self, outcome: BatchOutcome, offloaded: bool, key_id: str, n: int) -> None:
         """On the loop, after the work: dedup again if it ran in a thread, charge the key's rate."""
@@ -394,11 +485,14 @@ class Collector:
             lines = [ln for ln in body.split(b"\n") if ln.strip()]
             self._check_count(len(lines))
             raw_items = lines
-            items, pre = decode_items(lines)
+            items, pre = decode_items(lines, wire=True)
             for i, rejection in pre.items():  # name the line, as the docs say
                 pre[i] = rejection._replace(
                     reason=rejection.reason.replace(f"element {i} of the array", f"line {i + 1}")
                 )
+        elif (wire := decode_wire_array(body)) is not None:  # fast path: typed decode of an array
+            self._check_count(len(wire))
+            items = wire
         else:
             items, raw_items, pre = self._decode_array_or_object(body)
         self.meters.refresh()
@@ -576,6 +670,11 @@ class Collector:
             body, lambda: self._lago_work(body, tenant, now, endpoint, batch)
         )
         self._settle(outcome, offloaded, key_id, len(items))
+        if self.peers:  # --workers > 1: the owners say which keys they have, before anything lands
+            try:
+                await self._mark_remote_duplicates(outcome)
+            except LogFailedError as exc:
+                raise self._unavailable(exc) from exc
         failed = [r for r in outcome.results if r.status != "accepted"]
         if failed:
             # Lago batches are atomic: one invalid or duplicate event -> 422, nothing persisted.
@@ -611,6 +710,18 @@ class Collector:
         except LogFailedError as exc:
             raise self._unavailable(exc) from exc
         self.counters.add_events(endpoint, outcome)
+        if outcome.duplicate:  # another worker accepted one of these ids between check and commit
+            details = {
+                str(r.index): {"transaction_id": ["value_already_exist"]}
+                for r in outcome.results
+                if r.status == "duplicate"
+            }
+            return self._lago_error(
+                422,
+                "Unprocessable Entity",
+                "validation_errors",
+                details if batch else next(iter(details.values())),
+            )
         created_at = utc_text(now.replace(microsecond=0))
         events = [self._lago_event(tenant, translated[i], items[i], created_at) for i in range(len(items))]
         return _json({"events": events} if batch else {"event": events[0]})
@@ -631,6 +742,9 @@ class Collector:
             {
                 "status": "ok",
                 "uptime_seconds": round(time.time() - self.started, 3),
+                "worker": self.config.shard,
+                "workers": self.config.workers,
+                "pid": os.getpid(),
                 "dedup_index_keys": len(self.log.index),
             }
         )

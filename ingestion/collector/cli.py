@@ -4,8 +4,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import gc
+import os
+import shutil
 import signal
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 from usagebill import paths
@@ -53,6 +59,15 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--body-timeout", type=float, default=30.0, help="seconds to send a request body")
     p.add_argument("--keepalive-timeout", type=float, default=15.0, help="idle keep-alive seconds")
     p.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="worker processes sharing the port (SO_REUSEPORT), each owning a shard of the dedup "
+        "index (docs/collector.md, 'Workers')",
+    )
+    p.add_argument("--shard", type=int, default=None, help=argparse.SUPPRESS)  # set by the supervisor
+    p.add_argument("--run-dir", type=Path, default=None, help=argparse.SUPPRESS)
+    p.add_argument(
         "--no-fsync",
         action="store_true",
         help="UNSAFE, for benchmarks only: acknowledge without fsync (an acknowledged event can be lost)",
@@ -80,12 +95,21 @@ async def _serve(args: argparse.Namespace) -> None:
             rate_limit_burst=args.rate_limit_burst,
             quarantine_bytes_per_key_day=args.quarantine_bytes_per_key_day,
             body_timeout=args.body_timeout,
+            workers=args.workers,
+            shard=args.shard or 0,
+            run_dir=args.run_dir,
         )
     )
     rec = collector.recovery
+    # Each event of a batch allocates a few short-lived objects: with the default threshold (700)
+    # the cyclic GC runs every few events (~15 % of the CPU at batch 1,000). Objects alive after
+    # start (the recovered dedup index, modules) are frozen out of the collections.
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 20)
+    who = f"collector worker {args.shard}" if args.workers > 1 else "collector"
     owners = collector.customer_tenants
     print(
-        f"collector: customer tenants from {owners.path}: "
+        f"{who}: customer tenants from {owners.path}: "
         + (
             owners.error
             or f"{len(owners.owners)} customer id(s); refreshed every {owners.refresh_seconds:g} s"
@@ -93,7 +117,7 @@ async def _serve(args: argparse.Namespace) -> None:
         flush=True,
     )
     print(
-        f"collector: data dir {data_dir}; recovered {rec.sealed_open_segments} open segment(s) "
+        f"{who}: data dir {data_dir}; recovered {rec.sealed_open_segments} open segment(s) "
         f"({rec.truncated_bytes} torn bytes cut), dedup index {rec.indexed_keys} keys "
         f"from {rec.indexed_segments} segment(s)",
         flush=True,
@@ -106,17 +130,110 @@ async def _serve(args: argparse.Namespace) -> None:
         max_connections=args.max_connections or default_max_connections(),
         header_timeout=args.header_timeout,
         keepalive_timeout=args.keepalive_timeout,
+        reuse_port=args.workers > 1,
     )
     collector.extra_metrics = guard.metrics
-    print(f"collector: listening on http://{args.host}:{port}", flush=True)
+    if args.workers > 1:
+        print(f"{who}: serving http://{args.host}:{port} (pid {os.getpid()})", flush=True)
+    else:
+        print(f"collector: listening on http://{args.host}:{port}", flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     await stop.wait()
-    print("collector: shutting down (sealing the open segment)", flush=True)
+    print(f"{who}: shutting down (sealing the open segment)", flush=True)
     await runner.cleanup()
+    print(f"{who}: stopped", flush=True)
+
+
+def _supervise(args: argparse.Namespace, argv: list[str]) -> int:
+    """--workers N: recover the landing log once, then run N worker processes on one port
+    (SO_REUSEPORT), restart any that dies, stop them all on SIGTERM/SIGINT."""
+    import socket
+    import tempfile
+    import threading
+
+    from ingestion.collector.landing_log import LandingLog
+
+    data_dir = (args.data_dir or paths.data_dir()).resolve()
+    rec = LandingLog(data_dir, dedup_horizon_keys=args.dedup_horizon, fsync=not args.no_fsync).recover()
+    print(
+        f"collector: data dir {data_dir}; recovered {rec.sealed_open_segments} open segment(s) "
+        f"({rec.truncated_bytes} torn bytes cut); starting {args.workers} workers",
+        flush=True,
+    )
+    holder = socket.socket(socket.AF_INET6 if ":" in args.host else socket.AF_INET)
+    holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    holder.bind((args.host, args.port))  # reserves the port (never listens: gets no connection)
+    port = holder.getsockname()[1]
+    run_dir = Path(tempfile.mkdtemp(prefix="usagebill-collector-"))  # mode 0700: shard sockets
+    stopping = threading.Event()
+    ready: list[threading.Event] = [threading.Event() for _ in range(args.workers)]
+
+    def spawn(shard: int) -> subprocess.Popen[str]:
+        cmd = [sys.executable, "-m", "usagebill.cli", "collector", *argv, "--port", str(port),
+               "--shard", str(shard), "--run-dir", str(run_dir)]  # fmt: skip
+        proc = subprocess.Popen(
+            cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, preexec_fn=_die_with_parent
+        )
+
+        def relay() -> None:
+            assert proc.stdout is not None
+            for line in proc.stdout:
+                if " serving http://" in line:
+                    ready[shard].set()
+                print(line, end="", flush=True)
+
+        threading.Thread(target=relay, daemon=True).start()
+        return proc
+
+    workers = {i: spawn(i) for i in range(args.workers)}
+    spawned = dict.fromkeys(workers, time.monotonic())
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stopping.set())
+    code = 0
+    for event in ready:
+        while not event.wait(0.2):
+            if stopping.is_set() or any(p.poll() is not None for p in workers.values()):
+                print("collector: a worker did not start (see its output above); stopping", flush=True)
+                stopping.set()
+                code = 1
+                break
+    if not stopping.is_set():
+        print(f"collector: listening on http://{args.host}:{port} ({args.workers} workers)", flush=True)
+    while not stopping.wait(0.2):
+        for shard, proc in list(workers.items()):
+            # restart a dead worker, at most once a second (a worker failing at start does not spin)
+            if proc.poll() is not None and time.monotonic() - spawned[shard] >= 1.0:
+                print(
+                    f"collector: worker {shard} (pid {proc.pid}) exited with {proc.returncode}; restarting it",
+                    flush=True,
+                )
+                workers[shard] = spawn(shard)
+                spawned[shard] = time.monotonic()
+    print("collector: stopping the workers", flush=True)
+    for proc in workers.values():
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+    for proc in workers.values():
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            code = 1
+    holder.close()
+    shutil.rmtree(run_dir, ignore_errors=True)
     print("collector: stopped", flush=True)
+    return code
+
+
+def _die_with_parent() -> None:
+    """Worker processes get SIGTERM when the supervisor dies (Linux prctl PR_SET_PDEATHSIG)."""
+    import ctypes
+
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)
 
 
 def _default_catalog(data_dir: Path | None) -> Path:
@@ -128,7 +245,13 @@ def _default_catalog(data_dir: Path | None) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = _parser().parse_args(argv)
+    if args.workers < 1:
+        print("usagebill collector: --workers must be at least 1", file=sys.stderr)
+        return 2
+    if args.workers > 1 and args.shard is None:
+        return _supervise(args, argv)
     try:
         import uvloop  # type: ignore[import-not-found]
 

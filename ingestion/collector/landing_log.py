@@ -20,11 +20,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import fcntl
 import hashlib
 import os
 import time
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -36,9 +37,21 @@ SEALED_SUFFIX = ".jsonl"
 DIGEST_SIZE = 16
 
 
+_KEY_HASH = hashlib.blake2b(digest_size=DIGEST_SIZE)  # copied per key: cheaper than a new object
+new_key_hash = _KEY_HASH.copy  # a fresh blake2b-128 hasher; event_key(t, e) = it fed "t\0e"
+
+
+def shard_of(key: bytes, shards: int) -> int:
+    """The worker that owns a dedup key when ``shards`` workers share the port (collector
+    ``--workers``): the key's first 8 bytes (of a blake2b digest: uniform) modulo ``shards``."""
+    return int.from_bytes(key[:8], "big") % shards
+
+
 def event_key(tenant_id: str, event_id: str) -> bytes:
     """Fixed-size dedup key of (tenant_id, event_id): blake2b-128 (collision odds ~n^2/2^129)."""
-    return hashlib.blake2b(f"{tenant_id}\x00{event_id}".encode(), digest_size=DIGEST_SIZE).digest()
+    h = new_key_hash()
+    h.update(f"{tenant_id}\x00{event_id}".encode())
+    return h.digest()
 
 
 def archive_path(data_dir: Path, segment_name: str) -> Path:
@@ -129,11 +142,22 @@ class DedupIndex:
     def __contains__(self, key: bytes) -> bool:
         return key in self._keys
 
+    def intersection(self, keys: Iterable[bytes]) -> set[bytes]:
+        """The ``keys`` that are in the index."""
+        return self._keys.intersection(keys)
+
+    def membership(self) -> Callable[[bytes], bool]:
+        """``key in index`` as a C-level callable (for loops over every event of a batch)."""
+        return self._keys.__contains__
+
     def __len__(self) -> int:
         return len(self._keys)
 
     def add_pending(self, key: bytes) -> None:
         self._keys.add(key)
+
+    def add_pending_many(self, keys: Iterable[bytes]) -> None:
+        self._keys.update(keys)
 
     def discard(self, keys: Iterable[bytes]) -> None:
         for k in keys:
@@ -164,8 +188,15 @@ class LandingLog:
         max_segment_age: float = 60.0,
         dedup_horizon_keys: int = 5_000_000,
         fsync: bool = True,
+        shard: tuple[int, int] | None = None,
     ) -> None:
+        """``shard`` = (i, n): this log is worker i of n sharing the data dir (collector
+        ``--workers n``): it keeps only the keys of shard i in its index, tags its segments
+        ``-s<i>`` and, at start, seals only its own leftover segments and deletes no key file
+        (the supervisor ran the full `recover` before starting the workers)."""
         self.data_dir = data_dir
+        self.shard = shard
+        self._created: set[str] = set()  # segments this process wrote (the only .ids it may evict)
         self.landing_dir = data_dir / "landing" / "usage" / "collector"
         self.quarantine_dir = data_dir / "quarantine"
         self.index_dir = data_dir / "collector" / "index"
@@ -204,7 +235,8 @@ class LandingLog:
     def recover(self) -> RecoveryReport:
         """Seal segments a crash left open (after cutting a torn last line) and rebuild the index."""
         report = RecoveryReport()
-        for path in sorted(self.landing_dir.glob(f"*{OPEN_SUFFIX}")):
+        tag = f"-s{self.shard[0]}{OPEN_SUFFIX}" if self.shard else OPEN_SUFFIX
+        for path in sorted(self.landing_dir.glob(f"*{tag}")):
             report.truncated_bytes += _truncate_torn_tail(path)
             sealed = path.with_name(path.name[: -len(".open")])
             if self.fsync:
@@ -231,20 +263,24 @@ class LandingLog:
                 if not seg.exists():
                     seg = archive_path(self.data_dir, ids_path.stem)
                 if not seg.exists():
-                    ids_path.unlink()
+                    if self.shard is None:
+                        ids_path.unlink()
                     continue
                 keys = _keys_from_segment(seg)
                 _write_ids(ids_path, keys, fsync=self.fsync)
                 report.rebuilt_index_files += 1
+            if self.shard is not None:
+                i, n = self.shard
+                keys = [k for k in keys if shard_of(k, n) == i]
             if total >= self.index.max_keys:
-                ids_path.unlink()  # past the horizon
+                if self.shard is None:
+                    ids_path.unlink()  # past the horizon
                 continue
             chosen.append((ids_path.stem, keys))
             total += len(keys)
         for name, keys in reversed(chosen):
             for evicted in self.index.add_segment(name, keys, already_in_set=False):
-                with contextlib.suppress(FileNotFoundError):
-                    (self.index_dir / f"{evicted}.ids").unlink()
+                self._evict_ids(evicted)
         report.indexed_segments = len(chosen)
         report.indexed_keys = len(self.index)
         return report
@@ -278,8 +314,7 @@ class LandingLog:
         Returns the future of the group that makes them durable; await it before answering."""
         if self.failed is not None:
             raise LogFailedError(f"landing log failed earlier: {self.failed}; restart the collector")
-        for k in keys:
-            self.index.add_pending(k)
+        self.index.add_pending_many(keys)
         self._pending_lines.extend(lines)
         self._pending_keys.extend(keys)
         self._pending_quarantine.extend(quarantine)
@@ -350,7 +385,8 @@ class LandingLog:
         now = time.time()
         self._seq += 1
         stamp = datetime.fromtimestamp(now, UTC).strftime("%Y%m%dT%H%M%S%fZ")
-        name = f"{stamp}-{os.getpid()}-{self._seq:06d}"
+        name = f"{stamp}-{os.getpid()}-{self._seq:06d}" + (f"-s{self.shard[0]}" if self.shard else "")
+        self._created.add(name)
         path = self.landing_dir / f"{name}{OPEN_SUFFIX}"
         try:
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
@@ -399,7 +435,14 @@ class LandingLog:
         if quarantine:
             qfd = self._quarantine_fd()
             qdata = b"".join(quarantine)
-            _append(qfd, qdata, self._q_size)
+            # workers of one collector (--workers) append to the same file: the lock makes
+            # "size before" exact, so cutting back a failed write never cuts another's lines
+            fcntl.flock(qfd, fcntl.LOCK_EX)
+            try:
+                self._q_size = os.fstat(qfd).st_size
+                _append(qfd, qdata, self._q_size)
+            finally:
+                fcntl.flock(qfd, fcntl.LOCK_UN)
             if self.fsync:
                 os.fsync(qfd)
                 self.stats["fsyncs"] += 1
@@ -445,9 +488,16 @@ class LandingLog:
             self.stats["transient_failures"] += 1
             self.last_transient_error = f"sealing {seg.name}: {exc}"
         for evicted in self.index.add_segment(seg.name, seg.keys, already_in_set=True):
-            with contextlib.suppress(FileNotFoundError):
-                (self.index_dir / f"{evicted}.ids").unlink()
+            self._evict_ids(evicted)
         self.stats["sealed_segments"] += 1
+
+    def _evict_ids(self, name: str) -> None:
+        """Delete the key file of a segment past the horizon; a shard worker deletes only those of
+        segments it wrote (other workers' files hold keys of their shards)."""
+        if self.shard is None or name in self._created:
+            self._created.discard(name)
+            with contextlib.suppress(FileNotFoundError):
+                (self.index_dir / f"{name}.ids").unlink()
 
     # ---------------------------------------------------------------- metrics
     def lag_seconds(self) -> dict[str, float]:
@@ -515,7 +565,7 @@ def _write_ids(path: Path, keys: list[bytes], *, fsync: bool = True) -> None:
     empty file under the final name), with a checksum trailer so a torn or empty file is detected
     and rebuilt from its segment instead of trusted."""
     body = b"".join(keys)
-    tmp = path.with_suffix(".ids.tmp")
+    tmp = path.with_suffix(f".ids.{os.getpid()}.tmp")  # unique: two workers may rebuild one file
     with open(tmp, "wb") as fh:
         fh.write(IDS_MAGIC + body + hashlib.blake2b(body, digest_size=DIGEST_SIZE).digest())
         if fsync:

@@ -5,13 +5,24 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
 
-from ingestion.collector.landing_log import DedupIndex, event_key
-from ingestion.events import Rejection, ValidEvent, canonical_json, loads, validate_event
+from ingestion.collector.landing_log import DedupIndex, new_key_hash
+from ingestion.events import (
+    DEFAULT_FUTURE_TOLERANCE,
+    Rejection,
+    ValidEvent,
+    WireEvent,
+    canonical_json,
+    decode_wire,
+    loads,
+    validate_event,
+    validate_wire,
+    wire_to_dict,
+)
 
 _ENC = msgspec.json.Encoder(decimal_format="number")
 
@@ -26,7 +37,7 @@ def utc_text(ts: datetime) -> str:
     return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
-class LandedEvent(msgspec.Struct, omit_defaults=True):
+class LandedEvent(msgspec.Struct, omit_defaults=True, gc=False):
     """One landing-log line: the normalized event (tenant_id set) plus arrived_at."""
 
     event_id: str
@@ -41,7 +52,7 @@ class LandedEvent(msgspec.Struct, omit_defaults=True):
     quantity: str | None = None
 
 
-class Answer(msgspec.Struct, omit_defaults=True):
+class Answer(msgspec.Struct, omit_defaults=True, gc=False):
     """The collector's answer for one event of a request."""
 
     index: int
@@ -68,15 +79,31 @@ def _ts_text(ts: datetime) -> str:
     return text
 
 
-def landed_line(ev: ValidEvent, arrived_at: str) -> bytes:
-    """One landing-log line: the normalized event (tenant_id set) plus arrived_at."""
+_raw_cache: dict[str, msgspec.Raw] = {"{}": _EMPTY}
+
+
+def _raw(text: str) -> msgspec.Raw:
+    """Canonical JSON text as msgspec.Raw (cached: many events share their dimensions)."""
+    raw = _raw_cache.get(text)
+    if raw is None:
+        raw = msgspec.Raw(text.encode())
+        if len(text) <= 512:
+            if len(_raw_cache) >= 4096:
+                _raw_cache.clear()
+            _raw_cache[text] = raw
+    return raw
+
+
+def landed_line(ev: ValidEvent, arrived_at: str, ts_text: str | None = None) -> bytes:
+    """One landing-log line: the normalized event (tenant_id set) plus arrived_at. ``ts_text``:
+    `utc_text(ev.event_ts)` when the caller has it already."""
     doc = LandedEvent(
         ev.event_id,
         ev.customer_id,
         ev.meter,
-        _ts_text(ev.event_ts),
-        _EMPTY if ev.properties_json == "{}" else msgspec.Raw(ev.properties_json.encode()),
-        _EMPTY if ev.dimensions_json == "{}" else msgspec.Raw(ev.dimensions_json.encode()),
+        ts_text or _ts_text(ev.event_ts),
+        _raw_cache.get(ev.properties_json) or _raw(ev.properties_json),
+        _raw_cache.get(ev.dimensions_json) or _raw(ev.dimensions_json),
         ev.source,
         ev.tenant_id,
         arrived_at,
@@ -158,14 +185,30 @@ def process_batch(
     same key meanwhile). Never raises for an event: an unexpected error is that event's rejection."""
     out = BatchOutcome()
     arrived_at = utc_text(now)
+    not_after = (now if now.tzinfo is not None else now.replace(tzinfo=UTC)) + DEFAULT_FUTURE_TOLERANCE
     seen: set[bytes] = set()
-    results = out.results
+    # locals: this loop runs once per event (docs/benchmarks.md, "Collector")
+    results, lines, keys, valid, accepted_at = out.results, out.lines, out.keys, out.valid, out.accepted_at
+    in_index = index.membership()
+    checked_ts: dict[str, datetime] = {}  # fast path: timestamp text -> UTC, checked for this batch
+    ts_texts: dict[str, str] = {}  # fast path: timestamp text -> its UTC text in landed lines
     for i, item in enumerate(items):
         rejection = pre_rejections.get(i) if pre_rejections else None
+        result: ValidEvent | Rejection | None = None
         if rejection is None:
             try:
-                result = validate_event(item, tenant_id=tenant_id, now=now, default_source=default_source)
-                line = None if isinstance(result, Rejection) else landed_line(result, arrived_at)
+                if type(item) is WireEvent:  # fast path (ingestion/events.py); None: not plainly valid
+                    result = validate_wire(item, tenant_id, not_after, default_source, checked_ts)
+                    if result is None:
+                        item = wire_to_dict(item)
+                    else:
+                        ts_text = ts_texts.get(item.timestamp)  # type: ignore[arg-type]
+                        if ts_text is None:
+                            ts_text = ts_texts[item.timestamp] = utc_text(result.event_ts)  # type: ignore[index]
+                        line = landed_line(result, arrived_at, ts_text)
+                if result is None:
+                    result = validate_event(item, tenant_id=tenant_id, now=now, default_source=default_source)
+                    line = None if type(result) is Rejection else landed_line(result, arrived_at)
             except Exception as exc:  # noqa: BLE001 - one event's problem never fails the batch
                 result = Rejection(
                     "$",
@@ -173,7 +216,7 @@ def process_batch(
                     f"the event could not be processed ({type(exc).__name__}); check it against "
                     f"docs/events.md and send it again",
                 )
-            if isinstance(result, Rejection):
+            if type(result) is Rejection:
                 rejection = result
             elif check_customer is not None:
                 rejection = check_customer(result)
@@ -184,7 +227,7 @@ def process_batch(
             )
             out.quarantine.append(
                 quarantine_line(
-                    raw=raw_items[i] if raw_items is not None else item,
+                    raw=raw_items[i] if raw_items is not None else _as_sent(item),
                     rejection=rejection,
                     tenant_id=tenant_id,
                     source=endpoint,
@@ -193,23 +236,30 @@ def process_batch(
                 )
             )
             continue
-        key = event_key(result.tenant_id, result.event_id)
-        if key in index or key in seen:
+        assert isinstance(result, ValidEvent)
+        hasher = new_key_hash()  # event_key(), inlined: once per event
+        hasher.update(f"{result.tenant_id}\x00{result.event_id}".encode())
+        key = hasher.digest()
+        if key in seen or in_index(key):
             out.duplicate += 1
             results.append(Answer(i, result.event_id, DUPLICATE))
             continue
         seen.add(key)
-        out.accepted += 1
-        out.accepted_at.append(len(results))
+        accepted_at.append(len(results))
         if is_unknown_meter is not None and is_unknown_meter(result.meter):
             out.unknown_meter += 1
             results.append(Answer(i, result.event_id, ACCEPTED, warning=_unknown_meter_warning(result.meter)))
         else:
             results.append(Answer(i, result.event_id, ACCEPTED))
-        out.lines.append(line)
-        out.keys.append(key)
-        out.valid.append(result)
+        lines.append(line)
+        keys.append(key)
+        valid.append(result)
+    out.accepted = len(accepted_at)
     return out
+
+
+def _as_sent(item: Any) -> Any:
+    return wire_to_dict(item) if type(item) is WireEvent else item
 
 
 def _unknown_meter_warning(meter: str) -> str:
@@ -222,11 +272,21 @@ def _unknown_meter_warning(meter: str) -> str:
 def recheck_duplicates(out: BatchOutcome, index: DedupIndex) -> None:
     """After `process_batch` ran off the event loop: turn accepted events whose key another request
     staged meanwhile into duplicates (run on the loop, right before staging)."""
-    if not any(k in index for k in out.keys):
+    staged = index.intersection(out.keys)  # in C: usually empty
+    if staged:
+        mark_duplicates(out, {n for n, k in enumerate(out.keys) if k in staged})
+
+
+def mark_duplicates(out: BatchOutcome, positions: set[int]) -> None:
+    """Turn the accepted events at ``positions`` (indexes into ``out.keys``) into duplicates: the
+    dedup index (this worker's, or the owning worker's) had their keys already."""
+    if not positions:
         return
     lines, keys, valid, at = [], [], [], []
-    for line, key, ev, pos in zip(out.lines, out.keys, out.valid, out.accepted_at, strict=True):
-        if key in index:
+    for n, (line, key, ev, pos) in enumerate(
+        zip(out.lines, out.keys, out.valid, out.accepted_at, strict=True)
+    ):
+        if n in positions:
             answer = out.results[pos]
             out.results[pos] = Answer(answer.index, answer.event_id, DUPLICATE)
             out.accepted -= 1
@@ -291,12 +351,16 @@ def split_json_array(body: bytes) -> list[bytes] | None:
     return items
 
 
-def decode_items(parts: list[bytes]) -> tuple[list[Any], dict[int, Rejection]]:
+def decode_items(parts: list[bytes], *, wire: bool = False) -> tuple[list[Any], dict[int, Rejection]]:
     """Decode each raw element on its own; an element that is not JSON (too deep, a lone surrogate,
-    a syntax error) becomes that element's rejection."""
+    a syntax error) becomes that element's rejection. ``wire``: native events, decoded as
+    `WireEvent` where they fit (the fast path of `process_batch`)."""
     items: list[Any] = []
     pre: dict[int, Rejection] = {}
     for i, part in enumerate(parts):
+        if wire and (event := decode_wire(part)) is not None:
+            items.append(event)
+            continue
         try:
             items.append(loads(part))
         except (ValueError, RecursionError) as exc:

@@ -45,12 +45,12 @@ issuer:
 
 TAX_RATES_YAML = """
 tax_rates:
-  - {id: fr_vat_20, name: TVA, country: FR, rate: "0.20", inclusive: false, valid_from: 2014-01-01}
-  - {id: de_vat_19, name: MwSt, country: DE, rate: "0.19", inclusive: false, valid_from: 2007-01-01}
-  - {id: gb_vat_20_incl, name: VAT, country: GB, customer_type: individual, rate: "0.20", inclusive: true,
+  - {id: fr_vat_20, name: TVA, country: FR, percent: "20", inclusive: false, valid_from: 2014-01-01}
+  - {id: de_vat_19, name: MwSt, country: DE, percent: "19", inclusive: false, valid_from: 2007-01-01}
+  - {id: gb_vat_20_incl, name: VAT, country: GB, customer_type: individual, percent: "20", inclusive: true,
      valid_from: 2011-01-04}
-  - {id: jp_ct_10, name: Consumption tax, country: JP, rate: "0.10", inclusive: false, valid_from: 2019-10-01}
-  - {id: out_of_scope, name: Out of scope, country: "*", rate: "0", inclusive: false, valid_from: 2000-01-01}
+  - {id: jp_ct_10, name: Consumption tax, country: JP, percent: "10", inclusive: false, valid_from: 2019-10-01}
+  - {id: out_of_scope, name: Out of scope, country: "*", percent: "0", inclusive: false, valid_from: 2000-01-01}
 """
 
 CUSTOMERS = [
@@ -384,7 +384,12 @@ class Warehouse:
     def path(self) -> Path:
         return Path(self.env["USAGEBILL_WAREHOUSE"])
 
-    def write_upstream(self, billing_lines: list[dict[str, Any]], journal: list[dict[str, Any]]) -> None:
+    def write_upstream(
+        self,
+        billing_lines: list[dict[str, Any]],
+        journal: list[dict[str, Any]],
+        credit_grants: list[dict[str, Any]] | None = None,
+    ) -> None:
         """(Re)create the upstream tables at their contract columns and types."""
         con = duckdb.connect(str(self.path))
         try:
@@ -437,14 +442,34 @@ class Warehouse:
                     'month' as billing_period, 0 as trial_days, currency
                 from staging.stg_catalog__customers"""
             )
+            con.execute("drop table if exists staging.stg_catalog__credit_grants")
+            con.execute(
+                """create table staging.stg_catalog__credit_grants (grant_id varchar, tenant_id varchar,
+                customer_id varchar, currency varchar, amount decimal(38,12), granted_at date, expires_at date,
+                description varchar)"""
+            )
+            for grant in credit_grants or []:
+                con.execute(
+                    "insert into staging.stg_catalog__credit_grants values (?, ?, ?, ?, ?, ?, ?, ?)",
+                    [
+                        grant["grant_id"],
+                        grant.get("tenant_id", "default"),
+                        grant["customer_id"],
+                        grant["currency"],
+                        grant["amount"],
+                        grant["granted_at"],
+                        grant.get("expires_at"),
+                        grant.get("description"),
+                    ],
+                )
             con.execute("drop table if exists usage.fct_usage_journal")
             con.execute(
                 """create table usage.fct_usage_journal (tenant_id varchar, event_id varchar, customer_id varchar,
                 meter_id varchar, event_ts timestamp, arrived_at timestamp, quantity decimal(38,12))"""
             )
-            con.executemany(
-                "insert into usage.fct_usage_journal values ('default', ?, ?, ?, ?, ?, ?)",
-                [
+            for j in journal:
+                con.execute(
+                    "insert into usage.fct_usage_journal values ('default', ?, ?, ?, ?, ?, ?)",
                     [
                         j["event_id"],
                         j["customer_id"],
@@ -452,10 +477,8 @@ class Warehouse:
                         j["event_ts"],
                         j["arrived_at"],
                         j["quantity"],
-                    ]
-                    for j in journal
-                ],
-            )
+                    ],
+                )
         finally:
             con.close()
 

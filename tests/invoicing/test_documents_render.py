@@ -195,3 +195,62 @@ def test_characters_outside_the_reduced_font_use_the_full_font(tmp_path: Path) -
     # source; both embed only the glyphs they use, so check the source font chosen instead
     reduced = documents._reduced_font(documents.UNICODE_FONTS[""])
     assert reduced is not None and reduced.stat().st_size < documents.UNICODE_FONTS[""].stat().st_size / 3
+
+
+def test_tier_split_rows_of_a_graduated_charge() -> None:
+    # Stripe's graduated example (docs.stripe.com/products-prices/pricing-models#graduated-pricing):
+    # 1-5 at $7, 6-10 at $6.50, 11+ at $6; 20 units = 5 x 7 + 5 x 6.50 + 10 x 6 = 35 + 32.50 + 60 = 127.50,
+    # with 3 more units included in the plan (not billed). Each tier is its own row with its quantity
+    # and price, instead of "23 units, 3 included".
+    breakdown = (
+        '[{"tier":1,"quantity":"5","unit_price":"7","unit_size":"1","flat_fee":"0","amount":"35"},'
+        '{"tier":2,"quantity":"5","unit_price":"6.50","unit_size":"1","flat_fee":"0","amount":"32.5"},'
+        '{"tier":3,"quantity":"10","unit_price":"6","unit_size":"1","flat_fee":"0","amount":"60"}]'
+    )
+    rows = documents.tier_rows(breakdown, Decimal("3"), "USD")
+    assert [(r.label, r.quantity, r.unit_price, r.amount) for r in rows] == [
+        ("Included in plan", "3", "0", "0.00"),
+        ("Tier 1", "5", "7", "35.00"),
+        ("Tier 2", "5", "6.5", "32.50"),
+        ("Tier 3", "10", "6", "60.00"),
+    ]
+    # a price per block of 1,000 units with a flat fee shows both
+    (row,) = documents.tier_rows(
+        '[{"tier":1,"quantity":"2500","unit_price":"0.5","unit_size":"1000","flat_fee":"2","amount":"3.25"}]',
+        None,
+        "EUR",
+    )
+    assert (row.quantity, row.unit_price, row.amount) == ("2,500", "0.5 per 1,000 + 2.00 flat", "3.25")
+    # not a tier split (a percentage fee breakdown, or no breakdown): no rows
+    assert documents.tier_rows('[{"events":3,"fee":"1.5"}]', None, "USD") == []
+    assert documents.tier_rows(None, Decimal("5"), "USD") == []
+    document = sample()
+    document.lines[0].tiers = rows
+    html = documents.render_html(document)
+    assert '<td class="num tier-quantity">5</td><td class="num tier-price">6.5</td>' in html
+    assert '<td class="num tier-amount">32.50</td>' in html
+
+
+def test_totals_show_every_figure_in_order() -> None:
+    # the issue's worked example: fees 140, coupon 20, taxable 120, VAT 24, total 144, credit 50, due 94
+    document = sample()
+    document.subtotal, document.discount_total, document.taxable_amount = "140.00", "-20.00", "120.00"
+    document.tax_total, document.total, document.credits_applied, document.amount_due = (
+        "24.00",
+        "144.00",
+        "-50.00",
+        "94.00",
+    )
+    html = documents.render_html(document)
+    order = [
+        "subtotal",
+        "discount-total",
+        "taxable-amount",
+        "tax-total",
+        "total",
+        "credits-applied",
+        "amount-due",
+    ]
+    positions = [html.index(f'class="num {name}"') for name in order]
+    assert positions == sorted(positions)
+    assert 'class="num amount-due">94.00 EUR' in html and 'class="num credits-applied">-50.00 EUR' in html

@@ -87,6 +87,7 @@ def e2e(make_warehouse: Callable) -> object:
         "--select",
         "+tag:invoicing",
         "tag:invoicing_reconciliation",
+        "tag:invoicing_lineage",
         "--indirect-selection",
         "cautious",
     ]
@@ -279,7 +280,7 @@ def test_reconciliation_tests_catch_tampering(e2e, tmp_path: Path) -> None:
         )
         # and a current invoice line that differs from what was issued, with no note for it
         con.execute(
-            "update intermediate.int_invoice_lines_taxed set amount = amount + 1 where customer_id = 'cus_de'"
+            "update intermediate.int_invoice_lines_credited set amount = amount + 1 where customer_id = 'cus_de'"
         )
     finally:
         con.close()
@@ -295,3 +296,55 @@ def test_reconciliation_tests_catch_tampering(e2e, tmp_path: Path) -> None:
     assert re.search(r"FAIL 1 assert_invoice_totals_equal_sum_of_lines", output), output
     assert re.search(r"FAIL 1 assert_rated_usage_equals_journal", output), output
     assert re.search(r"FAIL 1 assert_issued_documents_equal_current_rating", output), output
+
+
+def test_line_lineage_reaches_the_journal_events(e2e) -> None:
+    # UB-2026-000003 (cus_us): the May GPU line is backed by us-1 (60,000,000 ms, arrived 2026-05-10
+    # 12:00:01, before the 2026-06-04 issue) and us-late (1,000,000 ms, arrived 2026-06-10, after issue)
+    rows = e2e.query(
+        """select l.line_number, l.event_id, l.event_quantity, l.event_source, l.arrived_at, l.arrived_after_issue,
+                  l.rollup_hour_start
+           from billing.fct_invoice_line_lineage l
+           where l.document_number = 'UB-2026-000003' order by l.event_ts"""
+    )
+    assert [(r[1], r[2], r[3], str(r[4]), r[5], str(r[6])) for r in rows] == [
+        ("us-1", D("60000000"), "test", "2026-05-10 12:00:01", False, "2026-05-10 12:00:00"),
+        ("us-late", D("1000000"), "test", "2026-06-10 08:00:00", True, "2026-05-31 12:00:00"),
+    ]
+    (usage_line,) = {r[0] for r in rows}
+    assert e2e.query(
+        "select line_type from billing.fct_issued_lines where document_number = 'UB-2026-000003' and line_number = ?",
+        [usage_line],
+    ) == [("usage",)]
+    # the debit note for the late event traces to the same events
+    assert e2e.query(
+        "select count(*) from billing.fct_invoice_line_lineage where document_number = 'UBCN-2026-000001'"
+    ) == [(2,)]
+
+
+def test_explain_cli_shows_computation_and_events(e2e, capsys: pytest.CaptureFixture[str]) -> None:
+    from usagebill.invoices.explain import main as explain_main
+
+    (usage_line,) = e2e.query(
+        "select line_number from billing.fct_issued_lines where document_number = 'UB-2026-000003'"
+        " and line_type = 'usage'"
+    )[0:1]
+    code = explain_main(["UB-2026-000003", "--line", str(usage_line[0]), "--warehouse", str(e2e.path)])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    # starter plan: 50,000,000 ms included, 60,000,000 used at issue -> 10,000 x 1K ms x 0.009 = 90.00
+    assert "plan starter version 1" in out
+    assert "included in the plan: 50000000 units at 0" in out
+    assert "-> rounded once (half-up) 90 USD" in out
+    assert "usage: 2 journal events, quantity 61000000, in 2 hourly rollup rows" in out
+    assert (
+        "event us-1  at 2026-05-10 12:00:00  quantity 60000000  source test  arrived 2026-05-10 12:00:01"
+        in out
+    )
+    assert "event us-late" in out and "LATE (after issue)" in out
+    # the invoice's figures in the order of invoice arithmetic: 500 fee + 90 usage, no tax (US)
+    assert "total            590 USD" in out and "amount_due       590 USD" in out
+    assert explain_main(["UB-2026-999999", "--warehouse", str(e2e.path)]) == 1
+    assert "no issued invoice or note numbered 'UB-2026-999999'" in capsys.readouterr().err
+    assert explain_main(["UB-2026-000003", "--line", "99", "--warehouse", str(e2e.path)]) == 1
+    assert "there is no line 99" in capsys.readouterr().err

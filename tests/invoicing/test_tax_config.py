@@ -34,21 +34,30 @@ def test_falls_back_to_examples_and_says_so(tmp_path: Path, capsys: pytest.Captu
     ("yaml_text", "message"),
     [
         (
-            "tax_rates:\n  - {id: a, country: FR, rate: 0.2, valid_from: 2020-01-01}\n",
-            "tax_rates[0].rate is a YAML float",
+            "tax_rates:\n  - {id: a, country: FR, percent: 20.0, valid_from: 2020-01-01}\n",
+            "tax_rates[0].percent is a YAML float",
         ),
         (
-            'tax_rates:\n  - {id: a, country: FR, rate: "20", valid_from: 2020-01-01}\n',
-            "must be a fraction from 0 to 1",
+            'tax_rates:\n  - {id: a, country: FR, percent: "120", valid_from: 2020-01-01}\n',
+            "is outside the catalog's percent scale",
         ),
         (
-            'tax_rates:\n  - {id: a, country: France, rate: "0.2", valid_from: 2020-01-01}\n',
+            # the former fraction field is refused with the scale to use (a typo never changes a price)
+            'tax_rates:\n  - {id: a, country: FR, rate: "0.20", valid_from: 2020-01-01}\n',
+            'write percent: "20" for 20 %',
+        ),
+        (
+            'tax_rates:\n  - {id: a, country: FR, percent: "20", percent: "5.5", valid_from: 2020-01-01}\n',
+            "duplicate key 'percent'",
+        ),
+        (
+            'tax_rates:\n  - {id: a, country: France, percent: "20", valid_from: 2020-01-01}\n',
             "ISO 3166-1 alpha-2",
         ),
-        ('tax_rates:\n  - {id: a, country: FR, rate: "0.2"}\n', "tax_rates[0].valid_from is required"),
+        ('tax_rates:\n  - {id: a, country: FR, percent: "20"}\n', "tax_rates[0].valid_from is required"),
         (
-            'tax_rates:\n  - {id: a, country: FR, rate: "0.2", valid_from: 2020-01-01}\n'
-            '  - {id: a, country: DE, rate: "0.19", valid_from: 2020-01-01}\n',
+            'tax_rates:\n  - {id: a, country: FR, percent: "20", valid_from: 2020-01-01}\n'
+            '  - {id: a, country: DE, percent: "19", valid_from: 2020-01-01}\n',
             "is used twice",
         ),
     ],

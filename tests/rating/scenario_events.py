@@ -50,6 +50,23 @@ def scenario_events() -> list[dict[str, Any]]:
         out.append(e(n, "c_pct", "payments", f"2026-05-0{i + 1}T12:00:00Z", amount))
     for i, amount in enumerate(["30", "30", "100"]):
         out.append(e(n, "c_pct_free", "payments", f"2026-05-0{i + 1}T12:00:00Z", amount))
+    # both free allowances (3 events, $500): the amount runs out first / the event count runs out first
+    for i, amount in enumerate(["200", "200", "200", "50"]):
+        out.append(e(n, "c_pct_both_amount", "payments", f"2026-05-0{i + 1}T12:00:00Z", amount))
+    for i in range(4):
+        out.append(e(n, "c_pct_both_count", "payments", f"2026-05-0{i + 1}T12:00:00Z", "10"))
+    # block rounding (unit_size 100): 150 + 100 up; 250 down; 450 graduated up; 210 volume down
+    out += [e(n, "c_block_up", "units", may, "150"), e(n, "c_block_up", "units", june, "100")]
+    out[-1]["timestamp"] = "2026-05-20T00:00:00Z"
+    out += [e(n, "c_block_down", "units", may, "250"), e(n, "c_block_grad", "units", may, "450")]
+    out += [e(n, "c_block_vol", "units", may, "210")]
+    # annual plan billing usage monthly: 3 calls in May, 4 in June; quarterly plan: 1 call in April,
+    # 2 in May (monthly), 5 units in May (billed with the quarter)
+    out += [e(n, "c_annual_monthly", "api_calls", may) for _ in range(3)]
+    out += [e(n, "c_annual_monthly", "api_calls", june) for _ in range(4)]
+    out += [e(n, "c_quarterly", "api_calls", "2026-04-10T00:00:00Z")]
+    out += [e(n, "c_quarterly", "api_calls", may) for _ in range(2)]
+    out += [e(n, "c_quarterly", "units", may, "5")]
     out += [e(n, "c_hybrid", "gpu_ms", may, "20000000", {"gpu_type": "a100"}) for _ in range(3)]
     out += [
         e(n, "c_dim", "gpu_ms", may, "1000000", {"gpu_type": "a100"}),

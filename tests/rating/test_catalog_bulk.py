@@ -144,14 +144,10 @@ sub_6,cus_1,starter,,,,
         "customers.csv: line 6.created_at: '2026-13-01' is not a date YYYY-MM-DD",
         "customers.csv: line 6.tax_exempt: must be true or false, got 'maybe'",
         "customers.csv: line 7: has 2 cells, the header 6",
-        # the check across subscriptions names the row too (sub_1, sub_4 and sub_5 price the same meters)
+        # the check across subscriptions (the same meters priced twice) names the row too
         "subscriptions.csv: line 2: sub_1 overlaps sub_4 of the same customer and both price meter(s) api_calls, "
         "gpu_ms, storage_gb: that usage would be billed twice; end one subscription where the other starts",
-        "subscriptions.csv: line 2: sub_1 overlaps sub_5 of the same customer and both price meter(s) api_calls, "
-        "gpu_ms, storage_gb: that usage would be billed twice; end one subscription where the other starts",
         "subscriptions.csv: line 3.customer_id: unknown customer 'cus_404'; define it in customers.yaml",
-        # as in YAML: an unknown plan gives no default billing period
-        "subscriptions.csv: line 4.billing_period: is required (one of monthly, annual)",
         "subscriptions.csv: line 4.plan_id: unknown plan 'no_plan'; define it in plans.yaml",
         "subscriptions.csv: line 5: sub_4 overlaps sub_5 of the same customer and both price meter(s) api_calls, "
         "gpu_ms, storage_gb: that usage would be billed twice; end one subscription where the other starts",
@@ -163,7 +159,6 @@ sub_6,cus_1,starter,,,,
         "subscriptions.csv: line 6.trial_usage_amount: '0.1234567890123' has 13 decimal places; at most 12 are "
         "kept (DECIMAL(38,12))",
         "subscriptions.csv: line 7.start_date: is required",
-        "subscriptions.csv: line 7.start_date: is required (a date YYYY-MM-DD, UTC)",
     ]
 
 
@@ -258,10 +253,8 @@ ctr_3,cus_1,2026-01-01,api_calls,payg,graduated,,"[{""up_to"": "
         "contract_prices.csv: line 4.charge_id: no plan charge 'nope' in plan 'payg'",
         "contract_prices.csv: line 5.customer_id: unknown customer 'cus_9'; define it in customers.yaml",
         "contract_prices.csv: line 5.model: is required (one of per_unit, package, graduated, volume, percentage)",
-        "contract_prices.csv: line 5.model: is required (the contract price replaces the plan's price)",
         "contract_prices.csv: line 6.tiers: is not JSON (Expecting value at character 11); e.g. "
         '[{"up_to": "1000", "unit_price": "0.1"}]',
-        "contract_prices.csv: line 6.tiers: is required for model graduated (a list of up_to/unit_price)",
     ]
 
 

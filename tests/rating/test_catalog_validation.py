@@ -43,7 +43,7 @@ def plan(doc: dict, plan_id: str) -> dict:
 
 
 def test_scenario_and_example_catalogs_are_valid(tmp_path: Path) -> None:
-    assert len(parse_catalog(SCENARIO_DIR).tables["subscriptions"]) == 41
+    assert len(parse_catalog(SCENARIO_DIR).tables["subscriptions"]) == 49
     # the demo generator copies the gpu_cloud example and adds customers + subscriptions
     shutil.copytree(EXAMPLES_DIR / "gpu_cloud", tmp_path / "gpu")
     (tmp_path / "gpu" / "customers.yaml").write_text(
@@ -177,9 +177,9 @@ def test_normalized_parquet_is_deterministic_and_exact(tmp_path: Path) -> None:
         }
 
     assert digest(tmp_path / "a") == digest(tmp_path / "b")
-    # one price row per charge, plus one per dimensional price: 24 plans with 37 charges, gpu_by_type's
-    # gpu has a default and an h100 price -> 36 rows
-    assert first["plan_charges"] == 38 and first["currencies"] >= 28
+    # one price row per charge, plus one per dimensional price: 31 plans with 47 charges, gpu_by_type's
+    # gpu has a default and an h100 price -> 48 rows
+    assert first["plan_charges"] == 48 and first["currencies"] >= 28
     tiers = pq.read_table(tmp_path / "a" / "catalog" / "charge_tiers.parquet").to_pylist()
     graduated = [t for t in tiers if t["price_id"] == "stripe_graduated:v1:units"]
     # amounts are exact decimal strings (no float): lower bounds chain 0 -> 5 -> 10, last tier open

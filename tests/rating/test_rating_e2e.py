@@ -113,6 +113,98 @@ def test_percentage_with_free_amount(rated: RatingResult) -> None:
     assert total(rated, "c_pct_free") == D("3.79")
 
 
+@pytest.mark.parametrize(
+    ("customer", "expected", "free"),
+    [
+        # 2.9% + $0.30, free: the first 3 events AND the first $500 (Lago percentage model: "the first
+        # 3 events or $500 are free", whichever runs out first ends the free usage).
+        # Amount runs out first: 200 (free, $300 left), 200 (free, $100 left), 200 (event 3: the
+        # allowance covers 100, 100 charged: 2.90 + 0.30 = 3.20), 50 (event 4: no allowance,
+        # 1.45 + 0.30 = 1.75) -> 4.95
+        ("c_pct_both_amount", "4.95", 2),
+        # Count runs out first: 10, 10, 10 free (events 1-3, $30 of $500 used); event 4 pays in full
+        # although $470 of free amount is left: 0.29 + 0.30 = 0.59
+        ("c_pct_both_count", "0.59", 3),
+    ],
+)
+def test_percentage_free_while_both_allowances_last(
+    rated: RatingResult, customer: str, expected: str, free: int
+) -> None:
+    (line,) = lines(rated, customer)
+    assert line["amount_rounded"] == D(expected)
+    assert json.loads(line["tier_breakdown_json"])[0]["free_events"] == free
+
+
+@pytest.mark.parametrize(
+    ("customer", "expected", "billed_tiers"),
+    [
+        # Kill Bill block usage: a partial block counts as a whole block. $1 per block of 100,
+        # 150 + 100 = 250 units -> ceil(2.5) = 3 blocks = $3.00 (exact would be $2.50)
+        ("c_block_up", "3.00", None),
+        # rounding down: 250 units -> floor(2.5) = 2 blocks = $2.00 (the partial block is free)
+        ("c_block_down", "2.00", None),
+        # graduated, blocks of 100 rounded up, tiers 0-200 $1/block, beyond $0.50/block (Orb tiered
+        # package): 450 -> 5 blocks = 500 units: 2 x 1.00 + 3 x 0.50 = $3.50 (exact: 2 + 2.5 x 0.5 = 3.25)
+        ("c_block_grad", "3.50", [("1", "200"), ("2", "300")]),
+        # volume, rounded down BEFORE the tier is chosen: 210 -> 2 blocks = 200 units -> tier 1 prices
+        # every block: 2 x 1.00 = $2.00 (exact would select tier 2: 2.1 x 0.50 = $1.05)
+        ("c_block_vol", "2.00", [("1", "200")]),
+    ],
+)
+def test_block_rounding(rated: RatingResult, customer: str, expected: str, billed_tiers: list | None) -> None:
+    (line,) = lines(rated, customer)
+    assert line["amount_rounded"] == D(expected)
+    if billed_tiers is not None:
+        tiers = json.loads(line["tier_breakdown_json"])
+        assert [(str(t["tier"]), format(D(t["quantity"]).normalize(), "f")) for t in tiers] == billed_tiers
+
+
+def test_annual_plan_bills_usage_monthly(rated: RatingResult) -> None:
+    # Lago "bill charges monthly" on a yearly plan: $1,200/year in advance, calls at $1 billed every
+    # month in arrears, 10% off everything. Year [2026-05-01, 2027-05-01): fee 1200 - 120 = 1080 on
+    # the first day; May (3 calls): 3.00 - 0.30; June (4 calls): 4.00 - 0.40, each in its own month
+    got = sorted(
+        (x["period_start"], x["period_end"], x["line_type"], x["billing_timing"], x["amount_rounded"])
+        for x in rated.lines_of("c_annual_monthly")
+    )
+    year_end, july = date(2027, 5, 1), date(2026, 7, 1)
+    assert got == [
+        (MAY, JUNE, "discount", "in_arrears", D("-0.30")),
+        (MAY, JUNE, "usage", "in_arrears", D("3.00")),
+        (MAY, year_end, "discount", "in_advance", D("-120.00")),
+        (MAY, year_end, "recurring_fee", "in_advance", D("1200.00")),
+        (JUNE, july, "discount", "in_arrears", D("-0.40")),
+        (JUNE, july, "usage", "in_arrears", D("4.00")),
+    ]
+    assert len({x["billing_line_id"] for x in rated.lines_of("c_annual_monthly")}) == 6
+
+
+def test_quarterly_plan_with_one_charge_billed_monthly(rated: RatingResult) -> None:
+    # quarter [2026-04-01, 2026-07-01): $90 fee in advance; calls (bill_monthly) $1 each per month:
+    # April 1 call, May 2 calls; units (with the quarter) 5 x $1 at the end of the quarter
+    got = sorted(
+        (x["period_start"], x["period_end"], x["charge_id"], x["amount_rounded"])
+        for x in rated.lines_of("c_quarterly")
+    )
+    april, july = date(2026, 4, 1), date(2026, 7, 1)
+    assert got == [
+        (april, MAY, "calls", D("1.00")),
+        (april, july, "platform_fee", D("90.00")),
+        (april, july, "units", D("5.00")),
+        (MAY, JUNE, "calls", D("2.00")),
+    ]
+
+
+def test_unbilled_usage_of_the_scenario_by_design(rated: RatingResult) -> None:
+    # c_trial: 3 calls on May 10, inside its 14-day free trial (3.9); c_meters: 1 region_calls event
+    # in region "us", refused by the meter's filter (eu only). Reported, not silently dropped.
+    by_reason = rated.unbilled_totals()
+    assert by_reason["free_trial"] == (3, D("3"))
+    assert by_reason["meter_filter"] == (1, D("1"))
+    trial = [r for r in rated.unbilled if r["reason"] == "free_trial"]
+    assert [(r["meter_id"], r["events"]) for r in trial] == [("api_calls", 3)]
+
+
 def test_flat_fee_in_arrears(rated: RatingResult) -> None:
     (may,) = lines(rated, "c_arrears")
     assert (may["billing_timing"], may["amount_rounded"]) == ("in_arrears", D("100.00"))
@@ -191,17 +283,15 @@ def test_minimum_commitment_true_up(rated: RatingResult) -> None:
 
 
 def test_prepaid_credits_burn_order_and_balances(rated: RatingResult) -> None:
+    # Prepaid credits pay invoices after tax (docs/invoices.md): they are not billing lines; the
+    # invoices' tax-inclusive totals burn the grants. c_credits is in the US without a state: the
+    # example tax rates give it the `*` out_of_scope rate (0 %), so each fee invoice totals 100.00.
     # grants: g1 150 (Apr 1 -> expires May 20), g2 200 (Apr 1, never), g3 80 (May 15 -> Jul 1)
-    # May 1 fee 100: g1 (earliest expiry) pays 100.                      -> g1 left 50 (expires May 20)
-    # Jun 1 fee 100: g1 expired; g3 (Jul 1) pays 80, then g2 pays 20.    -> g2 left 180
-    # Jul 1 fee 100: g3 expired (expires_at is exclusive); g2 pays 100.  -> g2 left 80
-    may = [
-        (x["charge_id"], x["amount_rounded"]) for x in lines(rated, "c_credits", line_type="credit_applied")
-    ]
-    june = [(x["charge_id"], x["amount_rounded"]) for x in lines(rated, "c_credits", JUNE, "credit_applied")]
-    assert may == [("g1_short", D("-100.00"))]
-    assert june == [("g2_forever", D("-20.00")), ("g3_june", D("-80.00"))]
-    assert total(rated, "c_credits") == D("0.00") and total(rated, "c_credits", JUNE) == D("0.00")
+    # May 1 invoice 100: g1 (earliest expiry) pays 100.                      -> g1 left 50 (expires May 20)
+    # Jun 1 invoice 100: g1 expired; g3 (Jul 1) pays 80, then g2 pays 20.    -> g2 left 180
+    # Jul 1 invoice 100: g3 expired (expires_at is exclusive); g2 pays 100.  -> g2 left 80
+    assert lines(rated, "c_credits", line_type="credit_applied") == []
+    assert total(rated, "c_credits") == D("100.00") and total(rated, "c_credits", JUNE) == D("100.00")
     balances = {
         b["grant_id"]: (b["amount_used"], b["amount_expired"], b["balance"]) for b in rated.credit_balances
     }

@@ -97,7 +97,7 @@ def _copy_inputs(warehouse: Path, port: int) -> None:
     try:
         tables = src.execute(
             "select table_schema, table_name from information_schema.tables where "
-            "(table_schema = 'staging' and table_name like 'stg_catalog%') "
+            "(table_schema = 'staging' and (table_name like 'stg_catalog%' or table_name like 'stg_tax%')) "
             "or (table_schema = 'usage' and table_name = 'fct_usage_journal')"
         ).fetchall()
         with psycopg.connect(
@@ -143,6 +143,30 @@ def test_rating_on_postgres_equals_duckdb(
         USAGEBILL_WAREHOUSE=str(tmp_path / "unused.duckdb"),
         DBT_SEND_ANONYMOUS_USAGE_STATS="false",
     )
+    # prepaid credits burn against invoice totals after tax (docs/invoices.md): the credit balances
+    # need the invoice lines, their tax and the two invoicing seeds
+    seeded = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "dbt"),
+            "seed",
+            "--select",
+            "invoicing_currency_minor_units",
+            "invoicing_eu_vat_countries",
+            "--profiles-dir",
+            str(project),
+            "--project-dir",
+            str(project),
+            "--target-path",
+            str(tmp_path / "target"),
+            "--log-path",
+            str(tmp_path / "logs"),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert seeded.returncode == 0, seeded.stdout[-3000:]
     done = subprocess.run(
         [
             str(Path(sys.executable).parent / "dbt"),
@@ -150,6 +174,9 @@ def test_rating_on_postgres_equals_duckdb(
             "--select",
             "path:models/intermediate/rating",
             "fct_billing_lines",
+            "int_invoice_lines_assigned",
+            "int_invoice_lines_taxed",
+            "int_invoice_credit_burn",
             "fct_credit_balances",
             "--vars",
             '{"as_of_date": "2026-07-01"}',

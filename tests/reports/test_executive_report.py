@@ -85,9 +85,9 @@ def write_marts(path: Path) -> None:
     )
     con.execute(
         """create table analytics.fct_unit_cost as select * from (values
-        (date '2026-08-01', 'gpu_ms', 'USD', 0.0000087::decimal(38,12), 0.0087::decimal(38,12), 1000000::decimal(38,12), 8.70::decimal(38,12)),
-        (date '2026-09-01', 'gpu_ms', 'USD', 0.0000080::decimal(38,12), 0.0080::decimal(38,12), 1000000::decimal(38,12), 8.00::decimal(38,12)))
-        t(month_start, meter_id, currency, cost_per_unit, cost_per_1k_units, usage_quantity, total_cost)"""
+        (date '2026-08-01', 'gpu_ms', null::varchar, 'USD', 0.0000087::decimal(38,12), 0.0087::decimal(38,12), 1000000::decimal(38,12), 8.70::decimal(38,12)),
+        (date '2026-09-01', 'gpu_ms', null::varchar, 'USD', 0.0000080::decimal(38,12), 0.0080::decimal(38,12), 1000000::decimal(38,12), 8.00::decimal(38,12)))
+        t(month_start, meter_id, dimension_value, currency, cost_per_unit, cost_per_1k_units, usage_quantity, total_cost)"""
     )
     con.execute(
         """create table analytics.fct_customer_margin as select * from (values

@@ -29,7 +29,9 @@ def _add_globex_invoice(db) -> None:
             "'2026-10-01', '2026-11-01', '2026-11-04', '2026-12-04', 7.00, 0, 7.00, 700, 'issued', 'globex')"
         )
         con.execute(
-            "insert into billing.fct_invoice_lines values ('inv_g-1', 'inv_g', 1, 'units', 'usage', 'Units', "
+            "insert into billing.fct_invoice_lines (invoice_line_id, invoice_id, line_number, charge_id, line_type, "
+            "description, quantity, unit_price, amount, amount_minor, tax_rate_id, tax_amount, currency, "
+            "period_start, period_end, net_amount) values ('inv_g-1', 'inv_g', 1, 'units', 'usage', 'Units', "
             "70, 0.10, 7.00, 700, null, 0, 'USD', '2026-10-01', '2026-11-01', 7.00)"
         )
     finally:

@@ -31,13 +31,31 @@ INVOICE_LINES: list[tuple[str, str, str, str, str, str, str]] = [
     # cus_annual (USD): 1,200 annual in advance from 2026-02-01 (= 100 / month) + 20 usage in Feb
     ("inv_ann_02", "cus_annual", "USD", "recurring_fee", "2026-02-01", "2027-02-01", "1200"),
     ("inv_ann_02u", "cus_annual", "USD", "usage", "2026-02-01", "2026-03-01", "20"),
-    # cus_eur (EUR): 200 Jan, 150 Feb, Mar, Apr, May
+    # cus_eur (EUR): 200 Jan, 150 Feb, Mar, Apr, May + 10 usage in May, invoiced 2026-06-01: the
+    # latest billed usage, so the default as-of date is 2026-06-01 (June is the provisional month)
     ("inv_eur_01", "cus_eur", "EUR", "recurring_fee", "2026-01-01", "2026-02-01", "200"),
     ("inv_eur_02", "cus_eur", "EUR", "recurring_fee", "2026-02-01", "2026-03-01", "150"),
     ("inv_eur_03", "cus_eur", "EUR", "recurring_fee", "2026-03-01", "2026-04-01", "150"),
     ("inv_eur_04", "cus_eur", "EUR", "recurring_fee", "2026-04-01", "2026-05-01", "150"),
     ("inv_eur_05", "cus_eur", "EUR", "recurring_fee", "2026-05-01", "2026-06-01", "150"),
+    ("inv_eur_05u", "cus_eur", "EUR", "usage", "2026-05-01", "2026-06-01", "10"),
+    # cus_mid (USD): signs up 2026-03-15 on a 62 / month plan: proration 62 x 17 / 31 = 34 for
+    # [03-15, 04-01), then 62 in April and May
+    ("inv_mid_03", "cus_mid", "USD", "proration", "2026-03-15", "2026-04-01", "34"),
+    ("inv_mid_04", "cus_mid", "USD", "recurring_fee", "2026-04-01", "2026-05-01", "62"),
+    ("inv_mid_05", "cus_mid", "USD", "recurring_fee", "2026-05-01", "2026-06-01", "62"),
+    # cus_annual_mid (USD): 3,650 annual in advance for [2026-03-15, 2027-03-15) = 365 days = 10 / day
+    ("inv_amid_03", "cus_annual_mid", "USD", "recurring_fee", "2026-03-15", "2027-03-15", "3650"),
+    # cus_m (USD, plan payg): May GPU usage 10 (1,000,000 ms at $0.01 per 1K ms) + 5 platform fee
+    ("inv_m_05", "cus_m", "USD", "usage", "2026-05-01", "2026-06-01", "10"),
+    ("inv_m_05", "cus_m", "USD", "recurring_fee", "2026-05-01", "2026-06-01", "5"),
 ]
+
+# charge_id of a line (default: its line_type)
+CHARGE_IDS = {("inv_m_05", "usage"): "gpu", ("inv_m_05", "recurring_fee"): "platform_fee"}
+
+# Invoices issued on another day than their period start (default): usage billed in arrears
+ISSUE_DATES = {"inv_ann_02u": "2026-03-01", "inv_eur_05u": "2026-06-01"}
 
 CUSTOMERS: list[dict[str, Any]] = [
     {
@@ -57,6 +75,18 @@ CUSTOMERS: list[dict[str, Any]] = [
         "name": "Annual Inc",
         "currency": "USD",
         "created_at": date.fromisoformat("2026-02-01"),
+    },
+    {
+        "customer_id": "cus_mid",
+        "name": "Mid Month Co",
+        "currency": "USD",
+        "created_at": date.fromisoformat("2026-03-15"),
+    },
+    {
+        "customer_id": "cus_annual_mid",
+        "name": "Annual Mid Co",
+        "currency": "USD",
+        "created_at": date.fromisoformat("2026-03-15"),
     },
     {
         "customer_id": "cus_m",
@@ -95,7 +125,7 @@ def create_billing_tables(warehouse: Path) -> None:
                     f"{invoice_id}_l{number}",
                     invoice_id,
                     number,
-                    line_type,
+                    CHARGE_IDS.get((invoice_id, line_type), line_type),
                     line_type,
                     line_type,
                     amount,
@@ -108,7 +138,17 @@ def create_billing_tables(warehouse: Path) -> None:
         for invoice_id, (customer, currency, start, end) in invoices.items():
             con.execute(
                 "insert into billing.fct_invoices values (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, 0, 0, 0)",
-                [invoice_id, invoice_id, customer, f"sub_{customer}", currency, start, end, start, start],
+                [
+                    invoice_id,
+                    invoice_id,
+                    customer,
+                    f"sub_{customer}",
+                    currency,
+                    start,
+                    end,
+                    ISSUE_DATES.get(invoice_id, start),
+                    ISSUE_DATES.get(invoice_id, start),
+                ],
             )
         con.execute(
             """create or replace table billing.fct_billing_lines (billing_line_id varchar, customer_id varchar,
@@ -123,10 +163,10 @@ def create_billing_tables(warehouse: Path) -> None:
         # $0.01 per 1K ms = $0.00001 per ms; 1,000,000 ms -> $10.00; plus a $5 monthly fee (no meter)
         con.execute(
             """insert into billing.fct_billing_lines values
-            ('bl_m_gpu', 'cus_m', 'sub_m', 'payg', 1, 'gpu', 'GPU time', 'usage', 'per_unit', 'p_gpu',
+            ('bl_m_gpu', 'cus_m', 'sub_cus_m', 'payg', 1, 'gpu', 'GPU time', 'usage', 'per_unit', 'p_gpu',
              'plan', 'gpu_ms', 'usage', 'in_arrears', '2026-05-01', '2026-06-01', '2026-05-01', '2026-06-01',
              1000000, 0.00001, null, 10, 10, 'USD', 2, '{}', 1, 1),
-            ('bl_m_fee', 'cus_m', 'sub_m', 'payg', 1, 'platform_fee', 'Platform fee', 'recurring', 'flat',
+            ('bl_m_fee', 'cus_m', 'sub_cus_m', 'payg', 1, 'platform_fee', 'Platform fee', 'recurring', 'flat',
              'p_fee', 'plan', null, 'recurring_fee', 'in_advance', '2026-05-01', '2026-06-01', '2026-05-01',
              '2026-06-01', 1, 5, null, 5, 5, 'USD', 2, '{}', 1, 2)"""
         )
@@ -135,14 +175,22 @@ def create_billing_tables(warehouse: Path) -> None:
 
 
 def write_costs(raw_dir: Path) -> None:
-    def row(kind: str, meter: str | None, cost: str) -> dict[str, Any]:
+    def row(
+        kind: str,
+        meter: str | None,
+        cost: str,
+        *,
+        month: str = "2026-05",
+        dimension: tuple[str, str] | None = None,
+        customer: str | None = None,
+    ) -> dict[str, Any]:
         return {
-            "billing_period_start": ts("2026-05-01T00:00:00Z"),
-            "charge_period_start": ts("2026-05-01T00:00:00Z"),
-            "charge_period_end": ts("2026-06-01T00:00:00Z"),
+            "billing_period_start": ts(f"{month}-01T00:00:00Z"),
+            "charge_period_start": ts(f"{month}-01T00:00:00Z"),
+            "charge_period_end": ts(f"{month}-02T00:00:00Z"),
             "provider_name": "AWS",
             "service_name": "EC2",
-            "sku_id": f"sku_{kind}",
+            "sku_id": f"sku_{kind}_{dimension[1] if dimension else ''}{customer or ''}",
             "resource_id": "i-1",
             "charge_category": "Usage",
             "billed_cost": cost,
@@ -151,12 +199,27 @@ def write_costs(raw_dir: Path) -> None:
             "consumed_unit": "Hours",
             "cost_kind": kind,
             "usagebill_meter": meter,
+            "dimension_name": dimension[0] if dimension else None,
+            "dimension_value": dimension[1] if dimension else None,
+            "tenant_id": "default" if customer else None,
+            "customer_id": customer,
+            "attribution_source": "columns",
             "source_file": "costs/focus.csv",
             "line_number": 1,
         }
 
-    # GPU: fixed 2.70 + variable 6.00 = 8.70 for 1,000,000 ms -> $0.0087 per 1K ms; shared 5.00 (no meter)
-    rows = [row("fixed", "gpu_ms", "2.70"), row("variable", "gpu_ms", "6.00"), row("fixed", None, "5.00")]
+    rows = [
+        # May, GPU: fixed 2.70 + variable 6.00 = 8.70 for 1,000,000 ms -> $0.0087 per 1K ms;
+        # shared 5.00 (no meter, no customer); 1.00 dedicated to cus_m (direct)
+        row("fixed", "gpu_ms", "2.70"),
+        row("variable", "gpu_ms", "6.00"),
+        row("fixed", None, "5.00"),
+        row("fixed", None, "1.00", customer="cus_m"),
+        # April, GPU priced by type: a100 8.70 for 1,000,000 ms ($0.0087 per 1K ms),
+        # h100 8.70 for 500,000 ms ($0.0174 per 1K ms); blended it would be 17.40 / 1,500 K = $0.0116
+        row("variable", "gpu_ms", "8.70", month="2026-04", dimension=("gpu_type", "a100")),
+        row("variable", "gpu_ms", "8.70", month="2026-04", dimension=("gpu_type", "h100")),
+    ]
     folder = raw_dir / "cloud_costs"
     folder.mkdir(parents=True, exist_ok=True)
     pq.write_table(pa.Table.from_pylist(rows, schema=CLOUD_COSTS_SCHEMA), folder / "focus.parquet")
@@ -167,4 +230,32 @@ def margin_events() -> list[dict[str, Any]]:
     return [
         event("gm1", "cus_m", "gpu_ms", "2026-05-10T10:00:00Z", "600000", arrived=arrived),
         event("gm2", "cus_m", "gpu_ms", "2026-05-11T10:00:00Z", "400000", arrived=arrived),
+        # April GPU usage by type: cus_g1 600,000 ms a100; cus_g2 400,000 ms a100 + 500,000 ms h100
+        event(
+            "gg1",
+            "cus_g1",
+            "gpu_ms",
+            "2026-04-10T10:00:00Z",
+            "600000",
+            dimensions={"gpu_type": "a100"},
+            arrived=arrived,
+        ),
+        event(
+            "gg2",
+            "cus_g2",
+            "gpu_ms",
+            "2026-04-10T10:00:00Z",
+            "400000",
+            dimensions={"gpu_type": "a100"},
+            arrived=arrived,
+        ),
+        event(
+            "gg3",
+            "cus_g2",
+            "gpu_ms",
+            "2026-04-11T10:00:00Z",
+            "500000",
+            dimensions={"gpu_type": "h100"},
+            arrived=arrived,
+        ),
     ]

@@ -40,6 +40,7 @@ ANALYTICS_MODELS = [
     "stg_catalog__customers",
     "stg_costs__cloud_costs",
     "int_analytics__revenue_lines",
+    "int_analytics__as_of",
     "int_analytics__mrr_lines_by_month",
     "fct_mrr",
     "fct_arr",
@@ -47,10 +48,18 @@ ANALYTICS_MODELS = [
     "fct_mrr_growth",
     "fct_cohort_retention",
     "fct_revenue_recognition",
+    "fct_revenue_balances",
     "fct_revenue_projection",
+    "int_analytics__cost_pools",
+    "int_analytics__pool_usage",
+    "int_analytics__revenue_by_sku",
     "fct_cost_breakdown",
     "fct_unit_cost",
+    "fct_customer_cost",
     "fct_customer_margin",
+    "fct_margin_by_customer",
+    "fct_margin_by_plan",
+    "fct_margin_monthly",
 ]
 
 
@@ -79,8 +88,14 @@ class Warehouse:
         return env
 
     def dbt(
-        self, command: str, models: list[str], *extra: str, window: tuple[str, str] | None = None
-    ) -> None:
+        self,
+        command: str,
+        models: list[str],
+        *extra: str,
+        window: tuple[str, str] | None = None,
+        dbt_vars: dict[str, str] | None = None,
+        expect_failure: bool = False,
+    ) -> str:
         args = [
             DBT,
             command,
@@ -98,16 +113,24 @@ class Warehouse:
             str(self.root / "logs"),
             *extra,
         ]
+        merged = dict(dbt_vars or {})
         if window:
-            args += ["--vars", json.dumps({"min_date": window[0], "max_date": window[1]})]
+            merged.update(min_date=window[0], max_date=window[1])
+        if merged:
+            args += ["--vars", json.dumps(merged)]
         result = subprocess.run(
             args, env=self.env(), cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=600
         )
+        if expect_failure:
+            if result.returncode == 0:
+                pytest.fail(f"dbt {command} succeeded, a failure was expected")
+            return result.stdout
         if result.returncode != 0:
             tail = "\n".join(result.stdout.splitlines()[-60:])
             pytest.fail(
-                f"dbt {command} failed ({' '.join(extra)} window={window}):\n{tail}\n{result.stderr[-2000:]}"
+                f"dbt {command} failed ({' '.join(extra)} vars={merged}):\n{tail}\n{result.stderr[-2000:]}"
             )
+        return result.stdout
 
     def rows(self, sql: str, params: list[object] | None = None) -> list[tuple]:
         con = duckdb.connect(str(self.path), read_only=True)

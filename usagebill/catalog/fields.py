@@ -8,6 +8,7 @@ already lost when the YAML is parsed.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 from datetime import date
@@ -21,14 +22,24 @@ METER_ID_RE = re.compile(r"[a-z][a-z0-9_]{0,63}")
 DECIMAL_RE = re.compile(r"-?[0-9]+(\.[0-9]+)?")
 MAX_SCALE = 12
 MAX_INTEGER_DIGITS = 26
+PERCENT_MAX = Decimal(100)  # the catalog's one percentage scale: percent, 0..100 (docs/pricing.md)
 
 
 @dataclass
 class Issues:
     items: list[CatalogIssue] = field(default_factory=list)
+    _seen: set[tuple[str, str]] = field(default_factory=set)
 
     def add(self, file: str, path: str, problem: str) -> None:
+        """Record a problem; only the first one of a (file, path) is kept: one error per problem, so a
+        refused value is not followed by "is required" or a check that reads the refused value."""
+        if (file, path) in self._seen:
+            return
+        self._seen.add((file, path))
         self.items.append(CatalogIssue(file, path, problem))
+
+    def has(self, file: str, path: str) -> bool:
+        return (file, path) in self._seen
 
 
 @dataclass(frozen=True)
@@ -118,7 +129,7 @@ class Node:
                 self.error('is required (an exact decimal written as a string, e.g. "0.01")')
             return default
         if isinstance(value, float):
-            self.error(f'{value!r} is a YAML float; write the amount as a quoted string, e.g. "{value}"')
+            self.error(_float_problem(value))
             return None
         if isinstance(value, bool) or not isinstance(value, str | int):
             self.error(f"must be an exact decimal string, got {type(value).__name__}")
@@ -144,6 +155,19 @@ class Node:
             return None
         if minimum is not None and number < minimum:
             self.error(f"{text} must be at least {minimum}")
+            return None
+        return number
+
+    def percent(self, required: bool = False, maximum: Decimal = PERCENT_MAX) -> Decimal | None:
+        """A percentage on the catalog's one scale: percent, from 0 to 100 ("2.9" = 2.9 %)."""
+        number = self.decimal(required=required)
+        if number is None:
+            return None
+        if not Decimal(0) <= number <= maximum:
+            self.error(
+                f"{format(number, 'f')} is outside the catalog's percent scale: write percentages in "
+                f'percent from 0 to {maximum} ("2.9" = 2.9 %, "20" = 20 %)'
+            )
             return None
         return number
 
@@ -193,6 +217,18 @@ class Node:
                 pass
         self.error(f"{value!r} is not a date YYYY-MM-DD")
         return None
+
+
+def _float_problem(value: float) -> str:
+    """The message for a YAML float; the hint is only given when it is itself a valid amount."""
+    if not math.isfinite(value):
+        return f'{value!r} is not a number an amount can hold; write an exact decimal string such as "0.01"'
+    hint = format(Decimal(repr(value)), "f")
+    integer_digits = len(hint.split(".")[0].lstrip("-"))
+    scale = len(hint.split(".")[1]) if "." in hint else 0
+    if integer_digits <= MAX_INTEGER_DIGITS and scale <= MAX_SCALE:
+        return f'{value!r} is a YAML float; write the amount as a quoted string, e.g. "{hint}"'
+    return f"{value!r} is a YAML float; write the exact amount as a quoted decimal string (no exponent)"
 
 
 def _bad_date() -> date:

@@ -20,17 +20,33 @@ import yaml
 from ingestion.tenants import DEFAULT_TENANT, tenant_name_error
 from usagebill.catalog.errors import CatalogError, CatalogIssue
 from usagebill.catalog.fields import ID_RE, METER_ID_RE, Issues, Node
+from usagebill.catalog.yaml_loader import DuplicateKeyError, load_yaml, yaml_error_location
 from usagebill.money import MINOR_UNITS
 
-_SAFE_LOADER = getattr(
-    yaml, "CSafeLoader", yaml.SafeLoader
-)  # the C loader when libyaml is there (10x faster)
 REQUIRED_FILES = ("meters.yaml", "plans.yaml", "customers.yaml", "subscriptions.yaml")
 OPTIONAL_FILES = ("discounts.yaml", "credits.yaml", "commitments.yaml", "contracts.yaml")
 AGGREGATIONS = ("sum", "count", "max", "unique_count", "latest", "average", "time_weighted_sum")
 USAGE_MODELS = ("per_unit", "package", "graduated", "volume", "percentage")
 TIMINGS = ("in_advance", "in_arrears")
-PERIODS = ("monthly", "annual")
+PERIODS = ("monthly", "quarterly", "annual")
+BLOCK_ROUNDINGS = ("none", "up", "down")
+# the price fields each model reads; any other price field written on a price is an error
+MODEL_FIELDS: dict[str, set[str]] = {
+    "flat": {"model", "amount"},
+    "per_unit": {"model", "unit_price", "unit_size", "block_rounding", "included_units"},
+    "package": {"model", "package_size", "package_price", "included_units"},
+    "graduated": {"model", "tiers", "unit_size", "block_rounding", "included_units"},
+    "volume": {"model", "tiers", "unit_size", "block_rounding", "included_units"},
+    "percentage": {
+        "model",
+        "rate",
+        "fixed_fee",
+        "free_events",
+        "free_amount",
+        "min_per_event",
+        "max_per_event",
+    },
+}
 MAX_GROUP_BY = 3
 
 # pricing fields shared by plan charges, dimension prices and contract prices
@@ -39,6 +55,7 @@ PRICE_FIELDS = {
     "amount",
     "unit_price",
     "unit_size",
+    "block_rounding",
     "package_size",
     "package_price",
     "included_units",
@@ -55,6 +72,7 @@ PRICE_COLUMNS = (
     "amount",
     "unit_price",
     "unit_size",
+    "block_rounding",
     "package_size",
     "package_price",
     "included_units",
@@ -84,11 +102,12 @@ def _load_yaml(directory: Path, name: str, issues: Issues, required: bool) -> An
             issues.add(name, "", f"file is missing from {directory}; create it (see docs/pricing.md)")
         return None
     try:
-        return yaml.load(path.read_text(encoding="utf-8"), Loader=_SAFE_LOADER)  # noqa: S506 (safe loader)
+        return load_yaml(path.read_text(encoding="utf-8"))
+    except DuplicateKeyError as exc:
+        issues.add(name, yaml_error_location(exc), str(exc.problem))
+        return None
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        issues.add(name, where, f"is not valid YAML: {getattr(exc, 'problem', exc)}")
+        issues.add(name, yaml_error_location(exc), f"is not valid YAML: {getattr(exc, 'problem', exc)}")
         return None
 
 
@@ -194,6 +213,7 @@ def _parse_price(
     if charge_type == "recurring":
         model = node.child("model").choice(("flat",), default=values.get("price_model") or "flat")
         values["price_model"] = model
+        _fields_of_model(node, "flat")
         if node.value.get("amount") is not None or base is None:
             values["amount"] = _s(node.child("amount").decimal(required=True, minimum=Decimal(0)))
         values["_tiers"] = None
@@ -204,13 +224,14 @@ def _parse_price(
     else:
         model = node.child("model").choice(USAGE_MODELS, default=default_model)
     values["price_model"] = model
+    if model is not None:
+        _fields_of_model(node, model)
     for key, kind in (
         ("unit_price", "min0"),
         ("unit_size", "pos"),
         ("package_size", "pos"),
         ("package_price", "min0"),
         ("included_units", "min0"),
-        ("rate", "min0"),
         ("fixed_fee", "min0"),
         ("free_amount", "min0"),
         ("min_per_event", "min0"),
@@ -219,12 +240,18 @@ def _parse_price(
         if node.value.get(key) is not None:
             number = node.child(key).decimal(positive=kind == "pos", minimum=Decimal(0))
             values[key] = _s(number)
+    if node.value.get("rate") is not None:
+        values["rate"] = _s(node.child("rate").percent())
+    if node.value.get("block_rounding") is not None:
+        values["block_rounding"] = node.child("block_rounding").choice(BLOCK_ROUNDINGS)
     if node.value.get("free_events") is not None:
         values["free_events"] = node.child("free_events").integer(minimum=0)
     if values.get("unit_size") is None:
         values["unit_size"] = "1"
     if values.get("included_units") is None:
         values["included_units"] = "0"
+    if values.get("block_rounding") is None and model in ("per_unit", "graduated", "volume"):
+        values["block_rounding"] = "none"
     required = {
         "per_unit": ("unit_price",),
         "package": ("package_size", "package_price"),
@@ -234,7 +261,7 @@ def _parse_price(
     }.get(model or "", ())
     for key in required:
         if values.get(key) is None:
-            node.child(key).error(f"is required for model {model}")
+            node.child(key).error(f"is required for model {model}")  # no-op when its value was refused
     if model == "percentage":
         lo, hi = values.get("min_per_event"), values.get("max_per_event")
         if lo is not None and hi is not None and Decimal(lo) > Decimal(hi):
@@ -267,14 +294,34 @@ def _parse_price(
                 }
             )
             previous = up_to
+    rounding, size = values.get("block_rounding"), values.get("unit_size")
+    if model in ("graduated", "volume") and rounding in ("up", "down") and size and tiers:
+        for tier in tiers:
+            if tier["up_to"] is not None and Decimal(tier["up_to"]) % Decimal(size) != 0:
+                node.child("tiers").child(tier["tier"] - 1).child("up_to").error(
+                    f"{tier['up_to']} is not a whole number of blocks of unit_size {size}; with "
+                    f"block_rounding {rounding} every tier must end on a block boundary"
+                )
     if model in ("graduated", "volume") and not tiers:
         node.child("tiers").error(f"is required for model {model} (a list of up_to/unit_price)")
-    if model not in ("graduated", "volume") and node.value.get("tiers") is not None:
-        node.child("tiers").error(f"tiers only apply to graduated and volume models, not {model}")
     for tier in tiers or []:
         tiers_out.append({"price_id": price_id, **tier})
     values["_tiers"] = tiers
     return values
+
+
+def _fields_of_model(node: Node, model: str) -> None:
+    """A price field written on `node` that `model` does not read is an error (it would be ignored)."""
+    if not isinstance(node.value, dict):
+        return
+    allowed = MODEL_FIELDS.get(model, set())
+    for key in sorted(PRICE_FIELDS & set(node.value) - allowed):
+        if node.value.get(key) is None:
+            continue
+        node.child(key).error(
+            f"does not belong to model {model} (it would be ignored); remove it or change the model. "
+            f"Model {model} reads: {', '.join(sorted(allowed - {'model'}))}"
+        )
 
 
 def _price_columns(values: dict[str, Any]) -> dict[str, Any]:
@@ -285,7 +332,15 @@ def _parse_plans(
     doc: Any, meters: dict[str, dict[str, Any]], issues: Issues, out: NormalizedCatalog
 ) -> dict[str, dict[str, Any]]:
     plans: dict[str, dict[str, Any]] = {}
-    plan_allowed = {"id", "name", "currency", "billing_period", "versions", "description"}
+    plan_allowed = {
+        "id",
+        "name",
+        "currency",
+        "billing_period",
+        "bill_charges_monthly",
+        "versions",
+        "description",
+    }
     version_allowed = {"version", "effective_from", "charges", "description"}
     charge_allowed = {
         "id",
@@ -293,6 +348,7 @@ def _parse_plans(
         "type",
         "meter",
         "billing_timing",
+        "bill_monthly",
         "dimension",
         "dimension_prices",
         "description",
@@ -307,6 +363,11 @@ def _parse_plans(
                 f"unknown currency {currency!r}; use an ISO 4217 code from usagebill.money.MINOR_UNITS"
             )
         period = pnode.child("billing_period").choice(PERIODS, default="monthly")
+        plan_monthly = pnode.child("bill_charges_monthly").boolean()
+        if plan_monthly and period == "monthly":
+            pnode.child("bill_charges_monthly").error(
+                "only applies to quarterly and annual plans (a monthly plan already bills its usage monthly)"
+            )
         if plan_id in plans:
             pnode.child("id").error(f"duplicate plan id {plan_id!r}")
             continue
@@ -339,6 +400,7 @@ def _parse_plans(
                 }
             )
             charge_ids: set[str] = set()
+            meter_monthly: dict[str, bool] = {}
             for cnode in vnode.child("charges").items():
                 if not cnode.mapping(charge_allowed, {"id", "type"}):
                     continue
@@ -361,6 +423,26 @@ def _parse_plans(
                         cnode.child("billing_timing").error("usage is billed in_arrears")
                 elif meter_id is not None:
                     cnode.child("meter").error("a recurring charge has no meter")
+                bill_monthly = cnode.child("bill_monthly").boolean(default=plan_monthly)
+                if cnode.value.get("bill_monthly") is not None:
+                    if charge_type != "usage":
+                        cnode.child("bill_monthly").error(
+                            "applies to usage charges only (a recurring fee follows the plan's billing_period)"
+                        )
+                    elif period == "monthly":
+                        cnode.child("bill_monthly").error(
+                            "only applies on quarterly and annual plans (monthly plans bill usage monthly)"
+                        )
+                if (
+                    charge_type == "usage"
+                    and meter_id is not None
+                    and period != "monthly"
+                    and meter_monthly.setdefault(meter_id, bill_monthly) != bill_monthly
+                ):
+                    cnode.child("bill_monthly").error(
+                        f"charges on meter {meter_id!r} in one plan version must all be billed monthly "
+                        "or all with the plan's billing_period"
+                    )
                 price_id = f"{plan_id}:v{number}:{charge_id}"
                 base = _parse_price(
                     cnode,
@@ -378,6 +460,9 @@ def _parse_plans(
                     "charge_type": charge_type,
                     "meter_id": meter_id,
                     "billing_timing": timing,
+                    "usage_interval": "monthly"
+                    if charge_type == "usage" and (bill_monthly or period == "monthly")
+                    else (period if charge_type == "usage" else None),
                 }
                 dimension = cnode.child("dimension").string()
                 dim_prices = cnode.child("dimension_prices")
@@ -617,15 +702,17 @@ def subscription_row(
         node.child("start_date").error(
             f"{start} is before plan {plan_id!r} has a price (first version effective {plan['first_effective']})"
         )
-    period = node.child("billing_period").choice(PERIODS, default=(plan or {}).get("billing_period"))
-    if plan and period != plan["billing_period"]:
+    period = node.child("billing_period").choice(
+        PERIODS, default=(plan or {}).get("billing_period", "monthly")
+    )
+    if plan and period is not None and period != plan["billing_period"]:
         node.child("billing_period").error(
             f"{period} differs from plan {plan_id!r} billing_period {plan['billing_period']}"
         )
     currency = node.child("currency").string() or (plan or {}).get("currency")
     if plan and currency != plan["currency"]:
         node.child("currency").error(f"{currency} differs from plan {plan_id!r} currency {plan['currency']}")
-    if plan and customer and plan["currency"] != customer["currency"]:
+    if plan and customer and customer["currency"] in MINOR_UNITS and plan["currency"] != customer["currency"]:
         node.child("plan_id").error(
             f"plan {plan_id!r} is priced in {plan['currency']} but customer {customer_id!r} pays in "
             f"{customer['currency']}; use the plan variant in {customer['currency']}"
@@ -756,15 +843,21 @@ def _parse_discounts(
         if "plan_id" in targets and node.value.get("tenant_id") is not None:
             node.child("tenant_id").error("a plan discount applies to every tenant; remove tenant_id")
         kind = node.child("type").choice(("percentage", "fixed"))
-        percent = node.child("percent").decimal(minimum=Decimal(0))
+        percent = node.child("percent").percent()
         amount = node.child("amount").decimal(minimum=Decimal(0))
         currency = None
         if kind == "percentage":
             if percent is None:
-                node.child("percent").error("is required for a percentage discount")
-            elif percent > 100:
-                node.child("percent").error(f"{percent} is above 100")
+                node.child("percent").error('is required for a percentage discount (percent, "15" = 15 %)')
+            if node.value.get("amount") is not None:
+                node.child("amount").error(
+                    "does not belong to a percentage discount; use percent or type: fixed"
+                )
         elif kind == "fixed":
+            if node.value.get("percent") is not None:
+                node.child("percent").error(
+                    "does not belong to a fixed discount; use amount or type: percentage"
+                )
             if amount is None:
                 node.child("amount").error("is required for a fixed discount")
             if targets == ["plan_id"]:
@@ -1022,6 +1115,9 @@ def parse_catalog(directory: Path | str, bulk: Mapping[str, Any] | None = None) 
         name: _load_yaml(directory, name, issues, in_bulk.get(name) not in sources) for name in REQUIRED_FILES
     }
     docs.update({name: _load_yaml(directory, name, issues, False) for name in OPTIONAL_FILES})
+    if issues.items:
+        # a file that is missing or not YAML makes every reference to it fail: report these first
+        raise CatalogError(issues.items)
     meters = _parse_meters(docs["meters.yaml"], issues)
     out.tables["meters"] = list(meters.values())
     out.tables["meter_filters"] = [

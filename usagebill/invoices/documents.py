@@ -52,6 +52,16 @@ class Line:
     amount: str
     tax_label: str
     tax_percent: str
+    # the tier split of a tiered charge: one row per tier with its quantity, price and amount
+    tiers: list[TierRow] = field(default_factory=list)
+
+
+@dataclass
+class TierRow:
+    label: str
+    quantity: str
+    unit_price: str
+    amount: str
 
 
 @dataclass
@@ -77,8 +87,13 @@ class Document:
     lines: list[Line] = field(default_factory=list)
     taxes: list[TaxRow] = field(default_factory=list)
     subtotal: str = ""
+    discount_total: str = ""
+    taxable_amount: str = ""
     tax_total: str = ""
     total: str = ""
+    credits: list[Line] = field(default_factory=list)
+    credits_applied: str = ""
+    amount_due: str = ""
     notes: list[str] = field(default_factory=list)
     original_invoice_number: str | None = None
     reason: str | None = None
@@ -205,19 +220,36 @@ def _document(rows: list[dict[str, Any]]) -> Document:
         original_invoice_number=head["source_invoice_number"] if head["document_type"] != "invoice" else None,
         reason=head["reason"] if head["document_type"] != "invoice" else None,
     )
-    subtotal = tax_total = total = Decimal(0)
+    fees = discounts = taxable = tax_total = total = credits = Decimal(0)
     taxes: dict[str, list[Decimal]] = {}
     tax_labels: dict[str, str] = {}
     notes: list[str] = []
     for row in rows:
+        if row["line_type"] == "credit_applied":
+            # prepaid credits pay the invoice after tax: shown under the total, never taxed
+            credits -= row["amount"]
+            document.credits.append(
+                Line(
+                    number=row["line_number"],
+                    description=row["description"] or row["charge_id"],
+                    period=_period(row["period_start"], row["period_end"]),
+                    quantity="",
+                    unit_price="",
+                    amount=format_money(row["amount"], currency),
+                    tax_label="",
+                    tax_percent="",
+                )
+            )
+            continue
         label = _tax_label(row)
+        tiers = tier_rows(row.get("tier_breakdown_json"), row.get("included_quantity"), currency)
         document.lines.append(
             Line(
                 number=row["line_number"],
                 description=(row["description"] or row["charge_id"])
                 + (
                     f", {format_quantity(row['included_quantity'])} included"
-                    if row["included_quantity"]
+                    if row["included_quantity"] and not tiers
                     else ""
                 ),
                 period=_period(row["period_start"], row["period_end"]),
@@ -226,9 +258,14 @@ def _document(rows: list[dict[str, Any]]) -> Document:
                 amount=format_money(row["amount"], currency),
                 tax_label=label,
                 tax_percent=_tax_percent(row),
+                tiers=tiers,
             )
         )
-        subtotal += row["net_amount"]
+        if row["line_type"] == "discount":
+            discounts -= row["net_amount"]
+        else:
+            fees += row["net_amount"]
+        taxable += row["net_amount"]
         tax_total += row["tax_amount"]
         total += row["gross_amount"]
         sums = taxes.setdefault(row["tax_rate_id"], [Decimal(0), Decimal(0)])
@@ -241,11 +278,58 @@ def _document(rows: list[dict[str, Any]]) -> Document:
         TaxRow(tax_labels[rate_id], format_money(sums[0], currency), format_money(sums[1], currency))
         for rate_id, sums in taxes.items()
     ]
-    document.subtotal = format_money(subtotal, currency)
+    document.subtotal = format_money(fees, currency)
+    # discounts and credits reduce what is owed: printed negative (never "-0")
+    document.discount_total = format_money(-discounts if discounts else discounts, currency)
+    document.taxable_amount = format_money(taxable, currency)
     document.tax_total = format_money(tax_total, currency)
     document.total = format_money(total, currency)
+    document.credits_applied = format_money(-credits if credits else credits, currency)
+    document.amount_due = format_money(total - credits, currency)
     document.notes = notes
     return document
+
+
+def tier_rows(breakdown_json: str | None, included: Decimal | None, currency: str) -> list[TierRow]:
+    """The tier split of a tiered usage line (billing line tier_breakdown_json, docs/pricing.md):
+    one row per tier with the quantity priced in it, its unit price (per unit size), the flat fee
+    if any, and its amount; plus the units included in the plan, at no charge. Empty for a line
+    that is not tiered."""
+    if not breakdown_json:
+        return []
+    try:
+        tiers = json.loads(breakdown_json)
+    except ValueError:
+        return []
+    if not isinstance(tiers, list) or not all(isinstance(t, dict) and "tier" in t for t in tiers):
+        return []  # e.g. a percentage charge's fee breakdown: not a tier split
+    rows: list[TierRow] = []
+    if included:
+        rows.append(
+            TierRow(
+                "Included in plan",
+                format_quantity(Decimal(included)),
+                "0",
+                format_money(Decimal(0), currency),
+            )
+        )
+    for tier in tiers:
+        unit_size = Decimal(str(tier.get("unit_size") or "1"))
+        price = format_unit_price(Decimal(str(tier.get("unit_price") or "0")))
+        if unit_size != 1:
+            price = f"{price} per {format_quantity(unit_size)}"
+        flat = Decimal(str(tier.get("flat_fee") or "0"))
+        if flat:
+            price = f"{price} + {format_money(flat, currency)} flat"
+        rows.append(
+            TierRow(
+                f"Tier {tier['tier']}",
+                format_quantity(Decimal(str(tier.get("quantity") or "0"))),
+                price,
+                format_money(Decimal(str(tier.get("amount") or "0")), currency),
+            )
+        )
+    return rows
 
 
 HTML_TEMPLATE = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined).from_string(
@@ -280,15 +364,23 @@ td.num,th.num{text-align:right}.parties{display:flex;justify-content:space-betwe
 {% for l in d.lines %}<tr><td>{{ l.number }}</td><td>{{ l.description }}</td><td>{{ l.period }}</td>
 <td class="num">{{ l.quantity }}</td><td class="num">{{ l.unit_price }}</td><td>{{ l.tax_label }}</td>
 <td class="num">{{ l.amount }}</td></tr>
-{% endfor %}</tbody></table>
+{% for t in l.tiers %}<tr class="tier"><td></td><td>&nbsp;&nbsp;{{ t.label }}</td><td></td>
+<td class="num tier-quantity">{{ t.quantity }}</td><td class="num tier-price">{{ t.unit_price }}</td><td></td>
+<td class="num tier-amount">{{ t.amount }}</td></tr>
+{% endfor %}{% endfor %}</tbody></table>
 <h2>Tax</h2>
 <table class="taxes"><thead><tr><th>Rate</th><th class="num">Taxable amount</th><th class="num">Tax</th></tr></thead><tbody>
 {% for t in d.taxes %}<tr><td>{{ t.label }}</td><td class="num">{{ t.taxable }}</td><td class="num">{{ t.tax }}</td></tr>
 {% endfor %}</tbody></table>
 <table class="totals">
 <tr><td>Subtotal (without tax)</td><td class="num subtotal">{{ d.subtotal }} {{ d.currency }}</td></tr>
+<tr><td>Discounts</td><td class="num discount-total">{{ d.discount_total }} {{ d.currency }}</td></tr>
+<tr><td>Taxable amount</td><td class="num taxable-amount">{{ d.taxable_amount }} {{ d.currency }}</td></tr>
 <tr><td>Tax</td><td class="num tax-total">{{ d.tax_total }} {{ d.currency }}</td></tr>
 <tr><th>Total</th><th class="num total">{{ d.total }} {{ d.currency }}</th></tr>
+{% for c in d.credits %}<tr class="credit"><td>{{ c.description }}</td><td class="num">{{ c.amount }} {{ d.currency }}</td></tr>
+{% endfor %}<tr><td>Credits applied</td><td class="num credits-applied">{{ d.credits_applied }} {{ d.currency }}</td></tr>
+<tr><th>Amount due</th><th class="num amount-due">{{ d.amount_due }} {{ d.currency }}</th></tr>
 </table>
 {% if d.kind != 'credit_note' and d.payment_terms_days is not none %}
 <p class="payment-terms">Payment terms: {{ d.payment_terms_days }} days, due {{ d.due_date }}.</p>{% endif %}
@@ -506,6 +598,10 @@ def render_pdf(document: Document, path: Path) -> None:
                 line.amount,
             ):
                 cells.cell(_safe(value, unicode_font))
+            for tier in line.tiers:
+                cells = table.row()
+                for value in ("", f"  {tier.label}", "", tier.quantity, tier.unit_price, "", tier.amount):
+                    cells.cell(_safe(value, unicode_font))
     pdf.ln(3)
     row([("Tax rate", 80, "L"), ("Taxable amount", 55, "R"), ("Tax", 55, "R")], "B")
     for tax in d.taxes:
@@ -513,8 +609,13 @@ def render_pdf(document: Document, path: Path) -> None:
     pdf.ln(3)
     for label, value, style in (
         ("Subtotal (without tax)", d.subtotal, ""),
+        ("Discounts", d.discount_total, ""),
+        ("Taxable amount", d.taxable_amount, ""),
         ("Tax", d.tax_total, ""),
         ("Total", d.total, "B"),
+        *((credit.description, credit.amount, "") for credit in d.credits),
+        ("Credits applied", d.credits_applied, ""),
+        ("Amount due", d.amount_due, "B"),
     ):
         pdf.set_font(family, style, 10)
         pdf.cell(135, 6, label, align="R")

@@ -5,7 +5,7 @@ catalog is versioned by effective date. Recomputing invoice X as of D:
 1. copy the warehouse to a scratch DuckDB file (the real warehouse is only read);
 2. in the copy, keep only journal rows that arrived before D (arrived_at < D 00:00 UTC);
 3. rebuild, in the copy, the models between the journal and the invoice lines (rating and
-   invoicing: `fct_usage_journal+,+int_invoice_lines_taxed`, the journal itself excluded) with
+   invoicing: `fct_usage_journal+,+int_invoice_lines_credited`, the journal itself excluded) with
    dbt var as_of_date = D;
 4. compare the recomputed lines of X with the lines issued on X plus every correction issued for
    it since (credit/debit note lines, adjustment lines on later invoices).
@@ -33,7 +33,7 @@ from usagebill import paths
 from usagebill.dbt_cli import dbt_path_args, find_dbt
 from usagebill.money import minor_unit
 
-SELECTOR = "fct_usage_journal+,+int_invoice_lines_taxed"
+SELECTOR = "fct_usage_journal+,+int_invoice_lines_credited"
 
 
 class RecomputeError(RuntimeError):
@@ -209,7 +209,7 @@ def recompute_invoice(
             recomputed = _rows(
                 con,
                 """select billing_line_id, description, quantity, amount, tax_amount
-                   from intermediate.int_invoice_lines_taxed where invoice_id = ? order by line_number""",
+                   from intermediate.int_invoice_lines_credited where invoice_id = ? order by line_number""",
                 [head["document_id"]],
             )
         finally:

@@ -21,6 +21,7 @@ from typing import Any
 
 import yaml
 
+from usagebill.catalog.yaml_loader import DuplicateKeyError, load_yaml, yaml_error_location
 from usagebill.paths import catalog_dir, raw_dir
 
 EXAMPLES_DIR = Path(__file__).resolve().parent / "examples"
@@ -54,7 +55,9 @@ def locate(name: str, directory: Path | None = None, *, announce: bool = True) -
 
 def _read_yaml(path: Path, key: str) -> Any:
     try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+        document = load_yaml(path.read_text(encoding="utf-8"))
+    except DuplicateKeyError as error:
+        raise TaxConfigError(f"{path}: {yaml_error_location(error)}: {error.problem}") from None
     except yaml.YAMLError as error:
         raise TaxConfigError(f"{path}: not valid YAML ({error}); fix the syntax") from None
     if not isinstance(document, dict) or key not in document:
@@ -64,11 +67,14 @@ def _read_yaml(path: Path, key: str) -> Any:
 
 def _decimal(path: Path, where: str, value: Any) -> Decimal:
     if isinstance(value, float):
-        raise TaxConfigError(f'{path}: {where} is a YAML float {value!r}; write it as a string, e.g. "0.20"')
+        raise TaxConfigError(f'{path}: {where} is a YAML float {value!r}; write it as a string, e.g. "20"')
     try:
-        return Decimal(str(value))
+        number = Decimal(str(value))
     except InvalidOperation:
         raise TaxConfigError(f"{path}: {where} = {value!r} is not a decimal number") from None
+    if not number.is_finite():
+        raise TaxConfigError(f'{path}: {where} = {value!r} is not a finite decimal; write e.g. "20"')
+    return number
 
 
 def _date(path: Path, where: str, value: Any, *, required: bool) -> str | None:
@@ -141,11 +147,20 @@ def load_tax_rates(directory: Path | None = None, *, announce: bool = True) -> l
         if rate_id in seen:
             raise TaxConfigError(f"{path}: {where}.id {rate_id!r} is used twice; ids must be unique")
         seen.add(rate_id)
-        rate = _decimal(path, f"{where}.rate", item.get("rate"))
-        if not Decimal(0) <= rate < Decimal(1):
+        if "rate" in item:
             raise TaxConfigError(
-                f'{path}: {where}.rate = {rate} must be a fraction from 0 to 1 (20 % = "0.20")'
+                f"{path}: {where}.rate: tax rates are written on the catalog's one percent scale; write "
+                'percent: "20" for 20 % (from 0 to 100, docs/pricing.md "Percentages")'
             )
+        if item.get("percent") is None:
+            raise TaxConfigError(f'{path}: {where}.percent is required (percent from 0 to 100, "20" = 20 %)')
+        percent = _decimal(path, f"{where}.percent", item.get("percent"))
+        if not Decimal(0) <= percent < Decimal(100):
+            raise TaxConfigError(
+                f"{path}: {where}.percent = {format(percent, 'f')} is outside the catalog's percent scale: "
+                'write tax rates in percent from 0 to below 100 ("20" = 20 %)'
+            )
+        rate = percent.scaleb(-2)  # stored as a fraction in raw.catalog_tax_rates.rate ("20" -> "0.20")
         customer_type = item.get("customer_type")
         if customer_type is not None and customer_type not in CUSTOMER_TYPES:
             raise TaxConfigError(f"{path}: {where}.customer_type must be business, individual or omitted")
@@ -173,15 +188,19 @@ def load_tax_rates(directory: Path | None = None, *, announce: bool = True) -> l
     return records
 
 
-def write_raw(directory: Path | None = None, out_dir: Path | None = None) -> dict[str, Path]:
-    """Validate both files and (re)write the raw Parquet tables; idempotent. Returns the paths written."""
+def write_raw(
+    directory: Path | None = None, out_dir: Path | None = None, *, announce: bool = True
+) -> dict[str, Path]:
+    """Validate both files and (re)write the raw Parquet tables; idempotent. Returns the paths written.
+
+    `announce=False` keeps stdout clean (e.g. `usagebill rate --format json`)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     out = (raw_dir() if out_dir is None else out_dir) / "catalog"
     out.mkdir(parents=True, exist_ok=True)
-    issuer = load_issuer(directory)
-    rates = load_tax_rates(directory)
+    issuer = load_issuer(directory, announce=announce)
+    rates = load_tax_rates(directory, announce=announce)
     issuer_schema = pa.schema(
         [
             (name, pa.int64() if name in {"number_width", "payment_terms_days"} else pa.string())
@@ -195,5 +214,6 @@ def write_raw(directory: Path | None = None, out_dir: Path | None = None) -> dic
     }
     pq.write_table(pa.Table.from_pylist([issuer], schema=issuer_schema), written["catalog_issuer"])
     pq.write_table(pa.Table.from_pylist(rates, schema=rate_schema), written["catalog_tax_rates"])
-    print(f"invoices: wrote {len(rates)} tax rates and issuer {issuer['issuer_id']!r} to {out}")
+    if announce:
+        print(f"invoices: wrote {len(rates)} tax rates and issuer {issuer['issuer_id']!r} to {out}")
     return written

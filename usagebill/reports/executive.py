@@ -163,7 +163,9 @@ def read_report_data(con: Any, period: Period) -> dict[str, Any]:
     data["unit_cost"] = _rows(
         con,
         """
-        select month_start, meter_id, currency, cost_per_unit, cost_per_1k_units, usage_quantity, total_cost
+        select month_start,
+               meter_id || coalesce(' ' || dimension_value, '') as meter_id,
+               currency, cost_per_unit, cost_per_1k_units, usage_quantity, total_cost
         from analytics.fct_unit_cost
         where month_start >= ? and month_start < ?
         order by meter_id, month_start
@@ -198,12 +200,12 @@ def read_report_data(con: Any, period: Period) -> dict[str, Any]:
 
 def _margin_by_plan(con: Any, period: Period) -> list[dict[str, Any]]:
     """Gross and contribution margin by plan when the plan margin mart exists, else by SKU."""
-    for table, key in (("fct_plan_margin", "plan_id"), ("fct_customer_margin", "sku_id")):
+    for table, key in (("fct_margin_by_plan", "plan_id"), ("fct_customer_margin", "sku_id")):
         columns = _columns(con, "analytics", table)
         if not columns:
             continue
         revenue = "revenue_reporting" if "revenue_reporting" in columns else None
-        cost = "cost_reporting" if "cost_reporting" in columns else None
+        cost = next((c for c in ("total_cost_reporting", "cost_reporting") if c in columns), None)
         if not (revenue and cost and key in columns):
             continue
         gross = (

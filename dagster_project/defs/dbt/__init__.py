@@ -30,7 +30,8 @@ from dagster_dbt import (
 from dagster_project.partitions import daily_partitions
 from dagster_project.run_dates import as_of_date_for
 from usagebill.dbt_cli import find_dbt
-from usagebill.paths import dbt_project_dir, raw_dir, warehouse_path
+from usagebill.engine import engine, export_ledgers_for_spark, sync_spark_views
+from usagebill.paths import dbt_project_dir, raw_dir, spark_dir, warehouse_path
 
 PARTITIONED_TAG = "partitioned_daily"
 
@@ -43,6 +44,8 @@ os.environ.setdefault("DBT_INDIRECT_SELECTION", "buildable")
 # every reader (dbt runs in dbt_project/, the exporters and analysts elsewhere).
 os.environ.setdefault("USAGEBILL_RAW_DIR", str(raw_dir()))
 os.environ.setdefault("USAGEBILL_WAREHOUSE", str(warehouse_path()))
+# USAGEBILL_ENGINE=spark: the `spark` target of profiles.yml (docs/spark.md), files under here.
+os.environ.setdefault("USAGEBILL_SPARK_DIR", str(spark_dir()))
 
 
 def _dbt_executable() -> str:
@@ -99,8 +102,13 @@ translator = UsagebillDbtTranslator(
 def _run_dbt(
     context: dg.AssetExecutionContext, dbt: DbtCliResource, dbt_vars: dict[str, str]
 ) -> Iterator[Any]:
-    context.log.info(f"dbt build with vars {dbt_vars}")
+    on_spark = engine() == "spark"
+    if on_spark:  # the ledgers stay in DuckDB (transactional); Spark reads a fresh snapshot
+        export_ledgers_for_spark(warehouse_path(), spark_dir(), progress=context.log.info)
+    context.log.info(f"dbt build on {engine()} with vars {dbt_vars}")
     yield from dbt.cli(["build", "--vars", json.dumps(dbt_vars)], context=context).stream()
+    if on_spark:  # Python readers keep reading the DuckDB file: views over Spark's tables
+        sync_spark_views(warehouse_path(), spark_dir(), progress=context.log.info)
 
 
 @dbt_assets(

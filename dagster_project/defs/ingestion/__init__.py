@@ -7,7 +7,8 @@ Assets (group ``raw``):
   (ingestion/landing.py, ingestion/s3_drops.py). Each file is loaded once (manifest), so
   re-materializing a partition loads only files that landed since. Depends on the measurement
   sources' ``["landing", ...]`` assets, which write landing files.
-- ``["raw", "cloud_costs"]`` (unpartitioned): DATA_DIR/costs/*.csv (FOCUS) -> raw/cloud_costs.
+- ``["raw", "cloud_costs"]`` (unpartitioned): DATA_DIR/costs/*.csv (FOCUS 1.x) and *.parquet
+  (AWS CUR 2.0), tied to meters / customers by tags or costs/cost_mapping.csv -> raw/cloud_costs.
 
 Sensor ``s3_usage_drop_sensor`` (STOPPED by default; turn it on in the UI after setting
 USAGEBILL_S3_BUCKET / USAGEBILL_S3_PREFIX): requests a run of the arrival day of every new object.
@@ -113,8 +114,8 @@ def raw_usage_landing(context: dg.AssetExecutionContext) -> Any:
     key=CLOUD_COSTS,
     group_name=flow.ANALYTICS,
     kinds={"python", "parquet"},
-    description="FOCUS cost exports (DATA_DIR/costs/*.csv) validated into raw/cloud_costs; amounts are exact "
-    "decimal strings; bad rows quarantined.",
+    description="Cost exports (DATA_DIR/costs/: FOCUS 1.x *.csv, AWS CUR 2.0 *.parquet, optional "
+    "cost_mapping.csv) validated into raw/cloud_costs; amounts are exact decimal strings; bad rows quarantined.",
 )
 def raw_cloud_costs(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     from ingestion.costs import load_costs

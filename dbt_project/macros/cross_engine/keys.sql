@@ -26,7 +26,7 @@
 {% macro duckdb__dimensions_key(json_expr) -%}
     cast(to_json(map_from_entries(list_sort(map_entries(
         cast(json(coalesce({{ json_expr }}, '{}')) as map(varchar, varchar))
-    )))) as varchar)
+    )))) as {{ dbt.type_string() }})
 {%- endmacro %}
 
 {% macro spark__dimensions_key(json_expr) -%}
@@ -66,4 +66,21 @@
 
 {% macro spark__value_at_max(value_expr, order_exprs) -%}
     max_by({{ value_expr }}, {% if order_exprs | length == 1 %}{{ order_exprs[0] }}{% else %}struct({{ order_exprs | join(', ') }}){% endif %})
+{%- endmacro %}
+
+{#- The text at a fixed JSON path ('$.a.b.c', object keys only) of a JSON text; null when absent. -#}
+{% macro json_path_text(json_expr, path) -%}
+    {{ return(adapter.dispatch('json_path_text', 'usagebill')(json_expr, path)) }}
+{%- endmacro %}
+
+{% macro default__json_path_text(json_expr, path) -%}
+    (cast({{ json_expr }} as jsonb) #>> '{ {{- path[2:].split('.') | join(',') -}} }')
+{%- endmacro %}
+
+{% macro duckdb__json_path_text(json_expr, path) -%}
+    json_extract_string({{ json_expr }}, '{{ path }}')
+{%- endmacro %}
+
+{% macro spark__json_path_text(json_expr, path) -%}
+    get_json_object({{ json_expr }}, '{{ path }}')
 {%- endmacro %}

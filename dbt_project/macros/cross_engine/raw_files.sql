@@ -41,3 +41,33 @@
     {%- set result = run_query("select count(*) from glob('" ~ pattern | replace("'", "''") ~ "')") -%}
     {{ return(result.columns[0].values()[0] > 0) }}
 {%- endmacro %}
+
+{#- Spark: sources are tables registered at the start of the run (macro register_spark_sources),
+    and a source without any file is not registered: then the typed empty row set. -#}
+{% macro spark__raw_with_schema(relation, columns) -%}
+    {%- set exists = true -%}
+    {%- if execute -%}
+        {%- set exists = adapter.get_relation(database=relation.database, schema=relation.schema, identifier=relation.identifier) is not none -%}
+    {%- endif -%}
+    {%- if exists -%}
+    select * from {{ relation }}
+    {%- else -%}
+    select
+    {%- for name, type in columns %}
+        cast(null as {{ usagebill.spark_type(type) }}) as {{ name }}{% if not loop.last %},{% endif %}
+    {%- endfor %}
+    where false
+    {%- endif -%}
+{%- endmacro %}
+
+{% macro spark__raw_files_exist(table_dir) -%}
+    {%- if not execute -%}{{ return(true) }}{%- endif -%}
+    {%- set result = run_query("select count(*) from usagebill_meta.raw_files where path like '%/" ~ table_dir ~ "/%'") -%}
+    {{ return(result.columns[0].values()[0] > 0) }}
+{%- endmacro %}
+
+{#- A DuckDB type name of the loaders' column lists as Spark SQL spells it. -#}
+{% macro spark_type(type) -%}
+    {%- set t = type | lower -%}
+    {{- return({'varchar': 'string', 'text': 'string', 'timestamptz': 'timestamp', 'hugeint': 'decimal(38, 0)'}.get(t, t)) -}}
+{%- endmacro %}

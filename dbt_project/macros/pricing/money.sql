@@ -27,3 +27,15 @@
 {% macro price_times(quantity_expr, unit_price_expr, unit_size_expr) -%}
     {{ safe_divide(decimal_multiply(quantity_expr, unit_price_expr), unit_size_expr) }}
 {%- endmacro %}
+
+{#- A DECIMAL amount already rounded to its currency's minor unit, as a BIGINT count of minor units
+    (e.g. 144.00 USD -> 14400; 1235 JPY -> 1235). `minor_unit_expr` is 0..4. -#}
+{% macro to_minor_units(amount_expr, minor_unit_expr) -%}
+    cast(case {{ minor_unit_expr }}
+        when 0 then {{ amount_expr }}
+        when 1 then {{ amount_expr }} * 10
+        when 2 then {{ amount_expr }} * 100
+        when 3 then {{ amount_expr }} * 1000
+        when 4 then {{ amount_expr }} * 10000
+    end as bigint)
+{%- endmacro %}

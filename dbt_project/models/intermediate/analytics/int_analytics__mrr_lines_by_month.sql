@@ -1,48 +1,27 @@
 {{ config(materialized='view', schema='intermediate') }}
 
-{#- Each MRR-relevant invoice line spread over the months of its service period: an annual fee
-    of 1,200 gives 100 in each of its 12 months; a monthly fee or a month's usage stays in the
-    month its period starts in. Exact decimal division (DECIMAL(38,12)). -#}
+{#- Each MRR-relevant invoice line's revenue per calendar month, taken from
+    fct_revenue_recognition so that MRR and recognized revenue agree to the last digit:
+    a fee is spread over its service period by days (an annual 1,200 from 2026-02-15 gives
+    1,200 x 14 / 365 in February 2026, ..., 1,200 x 14 / 365 in February 2027); usage counts
+    in the month its usage period ends in (the month it is recognized in). -#}
 
 with
 
-revenue_lines as (
-    select
-        *,
-        cast({{ trunc_to('month', 'period_start') }} as date) as first_month,
-        cast({{ add_interval('month', 'service_months', trunc_to('month', 'period_start')) }} as date) as end_month
-    from {{ ref('int_analytics__revenue_lines') }}
-    where mrr_category in ('recurring', 'usage')
-),
-
-bounds as (
-    select
-        min(first_month) as first_month,
-        max(end_month) as end_month
-    from revenue_lines
-),
-
-months as (
-    {{ month_spine('(select bounds.first_month from bounds)', '(select bounds.end_month from bounds)') }}
-),
-
-spread as (
-    select
-        revenue_lines.invoice_line_id,
-        revenue_lines.customer_id,
-        revenue_lines.currency,
-        revenue_lines.mrr_category,
-        months.month_start,
-        {{ safe_divide('revenue_lines.amount', 'revenue_lines.service_months') }} as monthly_amount
-    from revenue_lines
-    inner join months
-        on
-            revenue_lines.first_month <= months.month_start
-            and revenue_lines.end_month > months.month_start
+recognition as (
+    select * from {{ ref('fct_revenue_recognition') }}
 ),
 
 final as (
-    select * from spread
+    select
+        invoice_line_id,
+        customer_id,
+        currency,
+        revenue_category as mrr_category,
+        cast({{ trunc_to('month', 'recognition_date') }} as date) as month_start,
+        cast(sum(recognized_amount) as decimal(38, 12)) as monthly_amount
+    from recognition
+    group by 1, 2, 3, 4, 5
 )
 
 select * from final

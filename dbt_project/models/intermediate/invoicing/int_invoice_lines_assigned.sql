@@ -51,7 +51,8 @@ keyed as (
 rounded as (
     select
         keyed.*,
-        currencies.minor_unit,
+        -- the seed's minor unit (named apart: billing lines may carry their own minor_unit column)
+        currencies.minor_unit as currency_minor_unit,
         plan_charges.included_units,
         {{ round_money('keyed.amount', 'currencies.minor_unit') }} as amount_line_rounded
     from keyed
@@ -97,7 +98,7 @@ final as (
         cast(amount as decimal(38, 12)) as amount_full_precision,
         amount_line_rounded as amount,
         currency,
-        minor_unit,
+        currency_minor_unit as minor_unit,
         dimensions_json,
         tier_breakdown_json
     from rounded

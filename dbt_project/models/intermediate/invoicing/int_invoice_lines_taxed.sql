@@ -4,9 +4,16 @@
        with a tax (VAT) id -> 0 %, rate id `reverse_charge`, with the legally required note;
     3. otherwise the most specific rate of the customer's jurisdiction on the invoice's issue date:
        country over `*`, state over no state, customer_type over any.
-    Tax is computed on the rounded line amount and rounded once, half-up, to the minor unit:
-    exclusive: tax = round(amount * rate), net = amount, gross = amount + tax;
-    inclusive: tax = round(amount * rate / (1 + rate)), net = amount - tax, gross = amount. -#}
+    Order (docs/invoices.md "Invoice arithmetic"): lines here are fees, discounts and true-ups only,
+    each already rounded once; they form the taxable base. Prepaid credits are applied later, to the
+    tax-inclusive total (int_invoice_credit_burn), and never reduce the tax base.
+    Rounding: tax is computed PER RATE on the invoice's rounded taxable amount of that rate and
+    rounded once, half-up (EU VAT Directive 2006/112/EC art. 226(8)-(10): the taxable amount and the
+    VAT payable per rate). Each line carries its share by cumulative rounding in line order:
+    line tax = round(rate base through this line x rate) - round(rate base before it x rate), so the
+    line taxes of a rate add up exactly to round(rate base x rate).
+    exclusive: tax = round(base * rate), net = amount, gross = amount + tax;
+    inclusive: tax = round(base * rate / (1 + rate)), net = amount - tax, gross = amount. -#}
 {%- set reverse_charge_note = "Reverse charge: VAT to be accounted for by the recipient, "
     ~ "Art. 196 Council Directive 2006/112/EC" -%}
 
@@ -119,20 +126,47 @@ chosen as (
             and rate_candidates.specificity_rank = 1
 ),
 
-unrounded as (
+cumulative as (
     select
         chosen.*,
+        sum(chosen.amount) over (
+            partition by chosen.invoice_id, chosen.tax_rate_id
+            order by chosen.line_number
+            rows between unbounded preceding and current row
+        ) as rate_base_through,
+        coalesce(sum(chosen.amount) over (
+            partition by chosen.invoice_id, chosen.tax_rate_id
+            order by chosen.line_number
+            rows between unbounded preceding and 1 preceding
+        ), 0) as rate_base_before
+    from chosen
+),
+
+unrounded as (
+    select
+        cumulative.*,
         case
             when is_tax_inclusive then {{ safe_divide(decimal_multiply('amount', 'tax_rate'), '(1 + tax_rate)') }}
             else {{ decimal_multiply('amount', 'tax_rate') }}
-        end as tax_full_precision
-    from chosen
+        end as tax_full_precision,
+        case
+            when is_tax_inclusive
+                then {{ safe_divide(decimal_multiply('rate_base_through', 'tax_rate'), '(1 + tax_rate)') }}
+            else {{ decimal_multiply('rate_base_through', 'tax_rate') }}
+        end as rate_tax_through,
+        case
+            when is_tax_inclusive
+                then {{ safe_divide(decimal_multiply('rate_base_before', 'tax_rate'), '(1 + tax_rate)') }}
+            else {{ decimal_multiply('rate_base_before', 'tax_rate') }}
+        end as rate_tax_before
+    from cumulative
 ),
 
 taxed as (
     select
         unrounded.*,
-        {{ round_money('tax_full_precision', 'minor_unit') }} as tax_amount
+        cast({{ round_money('rate_tax_through', 'minor_unit') }} - {{ round_money('rate_tax_before', 'minor_unit') }}
+            as decimal(38, 12)) as tax_amount
     from unrounded
 ),
 

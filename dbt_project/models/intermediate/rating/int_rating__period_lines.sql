@@ -13,7 +13,9 @@
       - sum of steps 1-5 of the period). -#}
 
 with periods as (
-    select * from {{ ref('int_rating__subscription_periods') }}
+    {#- billing periods and usage months (int_rating__rating_periods); a period is (subscription,
+        period_start, period_end): a usage month starts on its billing period's first day -#}
+    select * from {{ ref('int_rating__rating_periods') }}
 ),
 
 recurring_lines as (
@@ -55,6 +57,7 @@ usage_totals as (
     select
         periods.subscription_id,
         periods.period_start,
+        periods.period_end,
         periods.trial_usage_amount,
         coalesce(sum(charge_lines_rounded.amount_rounded), 0) as usage_total
     from periods
@@ -62,9 +65,10 @@ usage_totals as (
         on
             periods.subscription_id = charge_lines_rounded.subscription_id
             and periods.period_start = charge_lines_rounded.period_start
+            and periods.period_end = charge_lines_rounded.period_end
             and charge_lines_rounded.application_step = 3
     where periods.is_ended and periods.trial_usage_amount is not null
-    group by periods.subscription_id, periods.period_start, periods.trial_usage_amount
+    group by periods.subscription_id, periods.period_start, periods.period_end, periods.trial_usage_amount
 ),
 
 trial_allowance as (
@@ -75,7 +79,7 @@ trial_allowance as (
             else 0
         end) over (
             partition by usage_totals.subscription_id
-            order by usage_totals.period_start
+            order by usage_totals.period_start, usage_totals.period_end
             rows between unbounded preceding and 1 preceding
         ), 0) as allowance_left
     from usage_totals
@@ -117,6 +121,7 @@ trial_usage_credits as (
         on
             trial_allowance.subscription_id = periods.subscription_id
             and trial_allowance.period_start = periods.period_start
+            and trial_allowance.period_end = periods.period_end
     where trial_allowance.allowance_left > 0 and trial_allowance.usage_total > 0
 ),
 
@@ -133,6 +138,7 @@ subtotals as (
     select
         subscription_id,
         period_start,
+        period_end,
         sum(case when billing_timing = 'in_advance' and application_step in (1, 2) then amount_rounded else 0 end)
             as advance_recurring,
         sum(case when billing_timing = 'in_advance' and application_step in (3, 4) then amount_rounded else 0 end)
@@ -142,7 +148,7 @@ subtotals as (
         sum(case when billing_timing = 'in_arrears' and application_step in (3, 4) then amount_rounded else 0 end)
             as arrears_usage
     from base_lines
-    group by subscription_id, period_start
+    group by subscription_id, period_start, period_end
 ),
 
 discount_periods as (
@@ -156,9 +162,10 @@ discount_periods as (
         discounts.applies_to,
         discounts.duration,
         discounts.duration_periods,
-        row_number() over (
+        {# durations count billing periods (the usage months of one share its number) #}
+        dense_rank() over (
             partition by periods.subscription_id, discounts.discount_id
-            order by periods.period_start
+            order by periods.billing_period_start
         ) as discount_period_number
     from periods
     inner join discounts
@@ -169,6 +176,8 @@ discount_periods as (
                 or periods.plan_id = discounts.plan_id
             )
             and periods.period_end > coalesce(discounts.start_date, periods.start_date)
+            {# a fixed amount is off each billing period once, not off each usage month too #}
+            and (not periods.is_usage_month or discounts.discount_type = 'percentage')
 ),
 
 discount_bases as (
@@ -189,6 +198,7 @@ discount_bases as (
         on
             discount_periods.subscription_id = subtotals.subscription_id
             and discount_periods.period_start = subtotals.period_start
+            and discount_periods.period_end = subtotals.period_end
     where discount_periods.duration = 'forever' or discount_periods.discount_period_number <= discount_periods.duration_periods
 ),
 
@@ -265,12 +275,18 @@ discounted_lines as (
 ),
 
 period_net as (
+    {#- per billing period, its usage months included -#}
     select
-        subscription_id,
-        period_start,
-        sum(amount_rounded) as net_amount
+        periods.subscription_id,
+        periods.billing_period_start,
+        sum(discounted_lines.amount_rounded) as net_amount
     from discounted_lines
-    group by subscription_id, period_start
+    inner join periods
+        on
+            discounted_lines.subscription_id = periods.subscription_id
+            and discounted_lines.period_start = periods.period_start
+            and discounted_lines.period_end = periods.period_end
+    group by periods.subscription_id, periods.billing_period_start
 ),
 
 true_ups as (
@@ -310,8 +326,8 @@ true_ups as (
     left join period_net
         on
             periods.subscription_id = period_net.subscription_id
-            and periods.period_start = period_net.period_start
-    where periods.is_ended
+            and periods.period_start = period_net.billing_period_start
+    where periods.is_ended and not periods.is_usage_month
 ),
 
 true_up_lines as (

@@ -1,13 +1,15 @@
 {#- Every charge price in force for each subscription period: the plan version's price, replaced by
     the customer's contract price when one is in force at service_start. A contract price naming a
     dimension_value replaces only that dimensional price; one naming a plan_id wins over one that
-    does not; then the latest effective_from. -#}
+    does not; then the latest effective_from. Usage charges billed monthly on quarterly/annual
+    plans are resolved per usage month (int_rating__rating_periods). -#}
 
-{%- set price_columns = ['price_model', 'amount', 'unit_price', 'unit_size', 'package_size', 'package_price',
+{%- set price_columns = ['price_model', 'amount', 'unit_price', 'unit_size', 'block_rounding', 'package_size', 'package_price',
     'included_units', 'rate', 'fixed_fee', 'free_events', 'free_amount', 'min_per_event', 'max_per_event'] -%}
 
 with periods as (
-    select * from {{ ref('int_rating__subscription_periods') }}
+    {#- billing periods, plus the usage months of plans that bill usage charges monthly -#}
+    select * from {{ ref('int_rating__rating_periods') }}
 ),
 
 plan_charges as (
@@ -27,6 +29,7 @@ plan_prices as (
         plan_charges.charge_type,
         plan_charges.meter_id,
         plan_charges.billing_timing,
+        plan_charges.usage_interval,
         plan_charges.dimension_name,
         plan_charges.dimension_value
     from periods
@@ -34,6 +37,12 @@ plan_prices as (
         on
             periods.plan_id = plan_charges.plan_id
             and periods.plan_version = plan_charges.plan_version
+            {# a usage month rates the charges billed monthly; the billing period all others #}
+            and periods.is_usage_month = (
+                plan_charges.charge_type = 'usage'
+                and plan_charges.usage_interval = 'monthly'
+                and periods.billing_period != 'monthly'
+            )
 ),
 
 contract_candidates as (

@@ -1,5 +1,5 @@
 {#- One row per subscription and billing period that has started by var('as_of_date').
-    Periods start on the anchor day (1..28) every month (monthly) or every 12 months (annual);
+    Periods start on the anchor day (1..28) every month (monthly), 3 months (quarterly) or 12 months (annual);
     the first period is the one containing start_date, so it may begin before the subscription
     (then it is prorated by day). Half-open: [period_start, period_end), and the days actually
     served: [service_start, service_end). The plan version is the one in force at service_start. -#}
@@ -23,7 +23,7 @@ numbers as (
 anchored as (
     select
         subscriptions.*,
-        case when subscriptions.billing_period = 'annual' then 12 else 1 end as period_months,
+        case subscriptions.billing_period when 'annual' then 12 when 'quarterly' then 3 else 1 end as period_months,
         cast({{ add_interval('day', 'subscriptions.billing_anchor_day - ' ~ day_of_month('subscriptions.start_date'),
             'subscriptions.start_date') }} as date) as anchor_in_start_month
     from subscriptions

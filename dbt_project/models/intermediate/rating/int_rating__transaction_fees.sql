@@ -1,10 +1,17 @@
 {#- Percentage-of-transaction prices, rated per event (the event quantity is the transaction
     amount), in event order (event_ts, event_id) across the groups of one price:
-      free event  : among the first `free_events` events, or its whole amount is still covered by
-                    the `free_amount` allowance (transaction amount not charged): pays nothing;
+      free allowances: `free_events` (the first N events) and `free_amount` (the first X of
+                    transaction volume). Each set allowance must still last for an event to be
+                    free: with both set, usage is free only while BOTH last, and whichever runs
+                    out first ends it (Lago, percentage charge model: "the first 3 events or $500
+                    are free", checked at each event);
+      chargeable amount = 0 while the allowances last; the part of the event beyond what is left
+                    of `free_amount` when that allowance runs out inside the event; the whole
+                    amount once an allowance has run out (event number > free_events, or no
+                    free_amount left);
+      free event  : chargeable amount = 0: pays nothing (no fixed fee);
       otherwise   : fee = chargeable amount * rate / 100 + fixed_fee, then at least
-                    min_per_event and at most max_per_event;
-    chargeable amount = amount minus what is left of the free_amount allowance before the event. -#}
+                    min_per_event and at most max_per_event. -#}
 
 with events as (
     select * from {{ ref('int_rating__usage_events') }}
@@ -52,9 +59,13 @@ chargeable as (
     select
         ordered.*,
         case
-            when coalesce(ordered.free_amount, 0) - ordered.amount_before <= 0 then ordered.transaction_amount
-            when ordered.transaction_amount > coalesce(ordered.free_amount, 0) - ordered.amount_before
-                then ordered.transaction_amount - (coalesce(ordered.free_amount, 0) - ordered.amount_before)
+            when ordered.free_events is not null and ordered.event_number > ordered.free_events
+                then ordered.transaction_amount
+            when ordered.free_amount is null and ordered.free_events is null then ordered.transaction_amount
+            when ordered.free_amount is null then cast(0 as decimal(38, 12))
+            when ordered.free_amount - ordered.amount_before <= 0 then ordered.transaction_amount
+            when ordered.transaction_amount > ordered.free_amount - ordered.amount_before
+                then ordered.transaction_amount - (ordered.free_amount - ordered.amount_before)
             else cast(0 as decimal(38, 12))
         end as chargeable_amount
     from ordered
@@ -63,7 +74,7 @@ chargeable as (
 fees as (
     select
         rated.*,
-        rated.event_number <= coalesce(rated.free_events, 0) or rated.chargeable_amount <= 0 as is_free,
+        rated.chargeable_amount <= 0 as is_free,
         {{ safe_divide('rated.amount_x_rate', '100') }} + coalesce(rated.fixed_fee, 0) as raw_fee
     from (
         select

@@ -1,4 +1,5 @@
-{#- Journal events billable in an ENDED billing period of a subscription whose plan charges the
+{#- Journal events billable in an ENDED rating period (a billing period, or a usage month of a
+    plan billing usage monthly: int_rating__rating_periods) of a subscription whose plan charges the
     meter: event_ts in [service_start, service_end), after the free trial (trial_end), and
     accepted by the meter's filters. Each event carries the values of the meter's group-by
     dimensions and the canonical JSON of those values (dimensions_json), which splits lines. -#}
@@ -8,7 +9,7 @@ with journal as (
 ),
 
 periods as (
-    select * from {{ ref('int_rating__subscription_periods') }}
+    select * from {{ ref('int_rating__rating_periods') }}
     where is_ended
 ),
 
@@ -16,6 +17,7 @@ charged_meters as (
     select distinct
         subscription_id,
         period_start,
+        period_end,
         meter_id
     from {{ ref('int_rating__prices_resolved') }}
     where charge_type = 'usage'
@@ -34,6 +36,33 @@ filter_dimensions as (
         meter_id,
         dimension
     from meter_filters
+),
+
+filtered_dimension_sets as (
+    {#- (meter, dimensions) pairs that some filter dimension of the meter rejects (no allowed value
+        matches): a join, not a correlated subquery two levels deep, runs on every engine -#}
+    select distinct
+        journal.meter_id,
+        journal.dimensions_json
+    from journal
+    inner join filter_dimensions
+        on journal.meter_id = filter_dimensions.meter_id
+),
+
+filter_failures as (
+    select distinct
+        filtered_dimension_sets.meter_id,
+        filtered_dimension_sets.dimensions_json
+    from filtered_dimension_sets
+    inner join filter_dimensions
+        on filtered_dimension_sets.meter_id = filter_dimensions.meter_id
+    left join meter_filters
+        on
+            filter_dimensions.meter_id = meter_filters.meter_id
+            and filter_dimensions.dimension = meter_filters.dimension
+            and meter_filters.value
+            = {{ json_property('filtered_dimension_sets.dimensions_json', 'filter_dimensions.dimension') }}
+    where meter_filters.meter_id is null
 ),
 
 in_period as (
@@ -75,23 +104,15 @@ in_period as (
         on
             periods.subscription_id = charged_meters.subscription_id
             and periods.period_start = charged_meters.period_start
+            and periods.period_end = charged_meters.period_end
             and journal.meter_id = charged_meters.meter_id
     inner join meters
         on journal.meter_id = meters.meter_id
-    where not exists (
-            select 1
-            from filter_dimensions
-            where
-                filter_dimensions.meter_id = journal.meter_id
-                and not exists (
-                    select 1
-                    from meter_filters
-                    where
-                        meter_filters.meter_id = filter_dimensions.meter_id
-                        and meter_filters.dimension = filter_dimensions.dimension
-                        and meter_filters.value = {{ json_property('journal.dimensions_json', 'filter_dimensions.dimension') }}
-                )
-        )
+    left join filter_failures
+        on
+            journal.meter_id = filter_failures.meter_id
+            and journal.dimensions_json = filter_failures.dimensions_json
+    where filter_failures.meter_id is null
 ),
 
 final as (

@@ -7,7 +7,10 @@
     group covers units [range_lo, range_hi) of the price's total. Included units are the first
     `included_units` of that total, tiers are ranges of it, so the amounts of the groups add up
     exactly to the amount of the total (and do not depend on how events were batched):
-      billable range [b_lo, b_hi) = [max(range_lo - included, 0), max(range_hi - included, 0))
+      billable range [b_lo, b_hi) = [max(range_lo - included, 0), max(range_hi - included, 0)),
+                   each end rounded to whole blocks of unit_size per block_rounding (up: a started
+                   block is a whole block; down: a partial block is free; none: exact), so the
+                   lines add up to the price of the rounded total (Kill Bill block usage)
       per_unit   : (b_hi - b_lo) * unit_price / unit_size
       package    : (ceil(b_hi / package_size) - ceil(b_lo / package_size)) * package_price
       graduated  : per tier (lower_bound, up_to]: overlap of [b_lo, b_hi) with the tier
@@ -43,21 +46,50 @@ ranged as (
     where matched.price_model != 'percentage'
 ),
 
-billable as (
+raw_billable as (
     select
         ranged.*,
         case when ranged.range_lo > ranged.included_units then ranged.range_lo - ranged.included_units
             else cast(0 as decimal(38, 12))
-        end as billable_lo,
+        end as raw_billable_lo,
         case when ranged.range_lo + ranged.quantity > ranged.included_units
                 then ranged.range_lo + ranged.quantity - ranged.included_units
             else cast(0 as decimal(38, 12))
-        end as billable_hi,
+        end as raw_billable_hi,
         case when ranged.price_total_quantity > ranged.included_units
                 then ranged.price_total_quantity - ranged.included_units
             else cast(0 as decimal(38, 12))
-        end as price_total_billable
+        end as raw_total_billable
     from ranged
+),
+
+blocks as (
+    select
+        raw_billable.*,
+        floor({{ safe_divide('raw_billable.raw_billable_lo', 'raw_billable.unit_size') }}) as lo_blocks_floor,
+        floor({{ safe_divide('raw_billable.raw_billable_hi', 'raw_billable.unit_size') }}) as hi_blocks_floor,
+        floor({{ safe_divide('raw_billable.raw_total_billable', 'raw_billable.unit_size') }}) as total_blocks_floor
+    from raw_billable
+),
+
+billable as (
+    {#- block_rounding of the billable positions to whole blocks of unit_size: up (a started block
+        counts as a whole one), down (a partial block is free), none (exact fraction) -#}
+    {%- set positions = [('raw_billable_lo', 'lo_blocks_floor', 'billable_lo'),
+        ('raw_billable_hi', 'hi_blocks_floor', 'billable_hi'),
+        ('raw_total_billable', 'total_blocks_floor', 'price_total_billable')] %}
+    select
+        blocks.*,
+        {%- for raw, floored, name in positions %}
+        cast(case blocks.block_rounding
+            when 'up' then {{ decimal_multiply(
+                'blocks.' ~ floored ~ ' + case when ' ~ decimal_multiply('blocks.' ~ floored, 'blocks.unit_size')
+                ~ ' < blocks.' ~ raw ~ ' then 1 else 0 end', 'blocks.unit_size') }}
+            when 'down' then {{ decimal_multiply('blocks.' ~ floored, 'blocks.unit_size') }}
+            else blocks.{{ raw }}
+        end as decimal(38, 12)) as {{ name }}{% if not loop.last %},{% endif %}
+        {%- endfor %}
+    from blocks
 ),
 
 numerators as (

@@ -14,6 +14,7 @@ final as (
         customer_id,
         currency,
         month_start,
+        is_provisional,
         mrr,
         cast(mrr * 12 as decimal(38, 12)) as arr,
         reporting_currency,

@@ -4,7 +4,10 @@
     cohort_month = month of the customer's created_at (catalog), or of its first revenue when the
     catalog has no date. For each month since signup (0 = the signup month):
     logo_retention = customers with MRR > 0 / customers in the cohort;
-    net_revenue_retention = cohort MRR (reporting currency) / cohort MRR in month 0 (null when 0). -#}
+    net_revenue_retention = cohort MRR (reporting currency) / the cohort's starting MRR, where
+    each customer's starting MRR is its MRR in its first FULL month (a signup on the 15th starts
+    from the next month: its half month is not the base); null before every customer of the
+    cohort has had its first full month (nrr_base_month). Complete months only. -#}
 
 with
 
@@ -20,8 +23,11 @@ customer_mrr as (
     select
         customer_id,
         month_start,
-        sum(mrr_reporting) as mrr_reporting
+        sum(mrr_reporting) as mrr_reporting,
+        sum(case when month_start = first_full_month then mrr_reporting else 0 end) as base_mrr_reporting,
+        min(first_full_month) as first_full_month
     from mrr
+    where not is_provisional
     group by 1, 2
 ),
 
@@ -86,6 +92,17 @@ activity as (
     group by 1, 2
 ),
 
+cohort_bases as (
+    select
+        cohorts.cohort_month,
+        sum(customer_mrr.base_mrr_reporting) as starting_mrr_reporting,
+        max(customer_mrr.first_full_month) as nrr_base_month
+    from cohorts
+    inner join customer_mrr
+        on cohorts.customer_id = customer_mrr.customer_id
+    group by 1
+),
+
 joined as (
     select
         cohort_months.cohort_month,
@@ -104,10 +121,14 @@ joined as (
 
 with_base as (
     select
-        *,
-        max(case when months_since_signup = 0 then cohort_mrr_reporting end) over (partition by cohort_month)
-            as starting_mrr_reporting
+        joined.*,
+        cohort_bases.nrr_base_month,
+        case
+            when joined.month_start >= cohort_bases.nrr_base_month then cohort_bases.starting_mrr_reporting
+        end as starting_mrr_reporting
     from joined
+    left join cohort_bases
+        on joined.cohort_month = cohort_bases.cohort_month
 ),
 
 final as (
@@ -119,6 +140,7 @@ final as (
         active_customers,
         {{ safe_divide('active_customers', 'cohort_customers') }} as logo_retention,
         cohort_mrr_reporting,
+        nrr_base_month,
         cast(starting_mrr_reporting as decimal(38, 12)) as starting_mrr_reporting,
         {{ safe_divide('cohort_mrr_reporting', 'starting_mrr_reporting') }} as net_revenue_retention
     from with_base

@@ -23,12 +23,15 @@ monthly as (
         charge_category,
         cost_kind,
         meter_id,
+        dimension_name,
+        dimension_value,
+        customer_id,
         billing_currency,
         consumed_unit,
         sum(billed_cost) as billed_cost,
         sum(consumed_quantity) as consumed_quantity
     from costs
-    group by 1, 2, 3, 4, 5, 6, 7, 8, 9
+    group by 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12
 ),
 
 final as (
@@ -40,6 +43,9 @@ final as (
         monthly.charge_category,
         monthly.cost_kind,
         monthly.meter_id,
+        monthly.dimension_name,
+        monthly.dimension_value,
+        monthly.customer_id,
         monthly.billing_currency,
         monthly.consumed_unit,
         cast(monthly.billed_cost as decimal(38, 12)) as billed_cost,

@@ -1,94 +1,114 @@
 {{ config(schema='analytics') }}
 
-{#- Contribution margin per customer, SKU and month (see doc margin_vs_markup), in the reporting
-    currency. Revenue: the customer's billing lines of the month (full precision, before
-    invoice rounding), usage charges attributed to their meter_id (the SKU), other charges (fees,
-    prorations, credits) to their charge id. Cost: the customer's metered quantity of the month
-    (fct_usage_monthly) x the meter's unit cost of the month (fct_unit_cost). Both ratios, named:
+{#- Margin per customer, SKU and month (see doc margin_vs_markup), in the reporting currency.
+    Revenue: the customer's revenue of the month spread over service periods by days
+    (int_analytics__revenue_by_sku: usage charges under their meter, other charges under their
+    charge id). contribution margin = revenue - variable cost; gross margin = revenue - all cost
+    attributed to the SKU (fixed + variable). Cost: the cost allocated to the customer by usage or directly for that meter
+    (fct_customer_cost; shared cost is allocated per customer in fct_margin_by_customer). Both
+    ratios on the gross figures, named:
       markup_on_cost_pct     = (revenue - cost) / cost * 100
       margin_on_revenue_pct  = (revenue - cost) / revenue * 100
     e.g. $0.01 price on $0.0087 cost: markup 14.94 %, margin 13.0 % (pricing-examples.md case 4). -#}
 
 with
 
-billing_lines as (
-    select * from {{ ref('fct_billing_lines') }}
+revenue as (
+    select * from {{ ref('int_analytics__revenue_by_sku') }}
+),
+
+customer_cost as (
+    select * from {{ ref('fct_customer_cost') }}
+    where allocation_method in ('usage', 'direct')
 ),
 
 usage_monthly as (
     select * from {{ ref('fct_usage_monthly') }}
 ),
 
-unit_cost as (
-    select * from {{ ref('fct_unit_cost') }}
-),
-
 fx_rates as (
     select * from {{ ref('analytics_fx_rates') }}
 ),
 
-revenue as (
-    select
-        billing_lines.customer_id,
-        cast({{ trunc_to('month', 'billing_lines.period_start') }} as date) as month_start,
-        coalesce(billing_lines.meter_id, billing_lines.charge_id) as sku_id,
-        billing_lines.meter_id,
-        sum({{ decimal_multiply('billing_lines.amount', 'fx_rates.rate_to_reporting') }}) as revenue_reporting
-    from billing_lines
-    left join fx_rates
-        on billing_lines.currency = fx_rates.currency
-    group by 1, 2, 3, 4
-),
-
-usage_cost as (
-    select
-        usage_monthly.customer_id,
-        usage_monthly.usage_month as month_start,
-        usage_monthly.meter_id as sku_id,
-        usage_monthly.meter_id,
-        sum(usage_monthly.quantity) as usage_quantity,
-        sum({{ decimal_multiply('usage_monthly.quantity', 'unit_cost.cost_per_unit_reporting') }}) as cost_reporting
-    from usage_monthly
-    inner join unit_cost
-        on
-            usage_monthly.meter_id = unit_cost.meter_id
-            and usage_monthly.usage_month = unit_cost.month_start
-    group by 1, 2, 3, 4
-),
-
-combined as (
-    select
-        coalesce(revenue.customer_id, usage_cost.customer_id) as customer_id,
-        coalesce(revenue.month_start, usage_cost.month_start) as month_start,
-        coalesce(revenue.sku_id, usage_cost.sku_id) as sku_id,
-        coalesce(revenue.meter_id, usage_cost.meter_id) as meter_id,
-        cast(coalesce(usage_cost.usage_quantity, 0) as decimal(38, 12)) as usage_quantity,
-        cast(coalesce(revenue.revenue_reporting, 0) as decimal(38, 12)) as revenue_reporting,
-        cast(coalesce(usage_cost.cost_reporting, 0) as decimal(38, 12)) as cost_reporting
-    from revenue
-    full outer join usage_cost
-        on
-            revenue.customer_id = usage_cost.customer_id
-            and revenue.month_start = usage_cost.month_start
-            and revenue.sku_id = usage_cost.sku_id
-),
-
-final as (
+revenue_by_sku as (
     select
         customer_id,
         month_start,
         sku_id,
-        meter_id,
+        min(meter_id) as meter_id,
+        sum(revenue_reporting) as revenue_reporting
+    from revenue
+    group by 1, 2, 3
+),
+
+cost_by_sku as (
+    select
+        customer_id,
+        month_start,
+        coalesce(meter_id, '(direct)') as sku_id,
+        min(meter_id) as meter_id,
+        sum(variable_cost_reporting) as variable_cost_reporting,
+        sum(fixed_cost_reporting) as fixed_cost_reporting,
+        sum(cost_reporting) as cost_reporting
+    from customer_cost
+    group by 1, 2, 3
+),
+
+quantities as (
+    select
+        customer_id,
+        usage_month as month_start,
+        meter_id as sku_id,
+        sum(quantity) as usage_quantity
+    from usage_monthly
+    group by 1, 2, 3
+),
+
+combined as (
+    select
+        coalesce(revenue_by_sku.customer_id, cost_by_sku.customer_id) as customer_id,
+        coalesce(revenue_by_sku.month_start, cost_by_sku.month_start) as month_start,
+        coalesce(revenue_by_sku.sku_id, cost_by_sku.sku_id) as sku_id,
+        coalesce(revenue_by_sku.meter_id, cost_by_sku.meter_id) as meter_id,
+        cast(coalesce(revenue_by_sku.revenue_reporting, 0) as decimal(38, 12)) as revenue_reporting,
+        cast(coalesce(cost_by_sku.variable_cost_reporting, 0) as decimal(38, 12)) as variable_cost_reporting,
+        cast(coalesce(cost_by_sku.fixed_cost_reporting, 0) as decimal(38, 12)) as fixed_cost_reporting,
+        cast(coalesce(cost_by_sku.cost_reporting, 0) as decimal(38, 12)) as cost_reporting
+    from revenue_by_sku
+    full outer join cost_by_sku
+        on
+            revenue_by_sku.customer_id = cost_by_sku.customer_id
+            and revenue_by_sku.month_start = cost_by_sku.month_start
+            and revenue_by_sku.sku_id = cost_by_sku.sku_id
+),
+
+final as (
+    select
+        combined.customer_id,
+        combined.month_start,
+        combined.sku_id,
+        combined.meter_id,
         (select min(fx_rates.reporting_currency) from fx_rates) as reporting_currency,
-        usage_quantity,
-        revenue_reporting,
-        cost_reporting,
-        cast(revenue_reporting - cost_reporting as decimal(38, 12)) as contribution_margin_reporting,
-        {{ safe_divide('revenue_reporting', 'usage_quantity') }} as price_per_unit_reporting,
-        {{ safe_divide('cost_reporting', 'usage_quantity') }} as cost_per_unit_reporting,
-        {{ safe_divide('(revenue_reporting - cost_reporting) * 100', 'cost_reporting') }} as markup_on_cost_pct,
-        {{ safe_divide('(revenue_reporting - cost_reporting) * 100', 'revenue_reporting') }} as margin_on_revenue_pct
+        cast(coalesce(quantities.usage_quantity, 0) as decimal(38, 12)) as usage_quantity,
+        combined.revenue_reporting,
+        combined.variable_cost_reporting,
+        combined.fixed_cost_reporting,
+        combined.cost_reporting,
+        cast(combined.revenue_reporting - combined.variable_cost_reporting as decimal(38, 12))
+            as contribution_margin_reporting,
+        cast(combined.revenue_reporting - combined.cost_reporting as decimal(38, 12)) as gross_margin_reporting,
+        {{ safe_divide('combined.revenue_reporting', 'quantities.usage_quantity') }} as price_per_unit_reporting,
+        {{ safe_divide('combined.cost_reporting', 'quantities.usage_quantity') }} as cost_per_unit_reporting,
+        {{ safe_divide('(combined.revenue_reporting - combined.cost_reporting) * 100', 'combined.cost_reporting') }}
+            as markup_on_cost_pct,
+        {{ safe_divide('(combined.revenue_reporting - combined.cost_reporting) * 100', 'combined.revenue_reporting') }}
+            as margin_on_revenue_pct
     from combined
+    left join quantities
+        on
+            combined.customer_id = quantities.customer_id
+            and combined.month_start = quantities.month_start
+            and combined.sku_id = quantities.sku_id
 )
 
 select * from final

@@ -1,8 +1,10 @@
 {{ config(schema='analytics') }}
 
 {#- Usage-inclusive MRR per customer, currency and month (see doc mrr). Dense: one row for every
-    month from the customer's first revenue month to the latest billed month in the data,
-    with 0 in months without revenue (so churn and reactivation are visible). -#}
+    month from the customer's first revenue month to the run's provisional month
+    (int_analytics__as_of), with 0 in months without revenue (so churn and reactivation are
+    visible). Months before the provisional month are complete; the provisional month is the
+    run-rate invoiced so far (is_provisional = true); later months are not MRR yet. -#}
 
 with
 
@@ -12,6 +14,11 @@ mrr_lines as (
 
 revenue_lines as (
     select * from {{ ref('int_analytics__revenue_lines') }}
+    where mrr_category in ('recurring', 'usage')
+),
+
+as_of as (
+    select * from {{ ref('int_analytics__as_of') }}
 ),
 
 fx_rates as (
@@ -29,29 +36,32 @@ customer_months as (
     group by 1, 2, 3
 ),
 
-first_months as (
+service_starts as (
+    {#- first_full_month: the first calendar month the customer is served from its first day
+        (a signup on the 15th is served in full from the next month on). -#}
     select
         customer_id,
         currency,
-        min(month_start) as first_month
-    from customer_months
+        min(period_start) as service_start_date
+    from revenue_lines
     group by 1, 2
 ),
 
-bounds as (
-    {#- Up to the latest billed month: an annual fee paid in advance does not stretch the
-        series into the future. -#}
+first_months as (
     select
-        (select min(customer_months.month_start) from customer_months) as first_month,
-        max(cast({{ trunc_to('month', 'period_start') }} as date)) as last_month
-    from revenue_lines
-    where mrr_category in ('recurring', 'usage')
+        customer_months.customer_id,
+        customer_months.currency,
+        min(customer_months.month_start) as first_month
+    from customer_months
+    cross join as_of
+    where customer_months.month_start <= as_of.provisional_month
+    group by 1, 2
 ),
 
 months as (
     {{ month_spine(
-        '(select bounds.first_month from bounds)',
-        '(select ' ~ add_interval('month', 1, 'bounds.last_month') ~ ' from bounds)'
+        '(select min(first_months.first_month) from first_months)',
+        '(select ' ~ add_interval('month', 1, 'as_of.provisional_month') ~ ' from as_of)'
     ) }}
 ),
 
@@ -59,8 +69,10 @@ dense as (
     select
         first_months.customer_id,
         first_months.currency,
-        months.month_start
+        months.month_start,
+        months.month_start = as_of.provisional_month as is_provisional
     from first_months
+    cross join as_of
     inner join months
         on first_months.first_month <= months.month_start
 ),
@@ -71,11 +83,18 @@ final as (
         dense.customer_id,
         dense.currency,
         dense.month_start,
+        dense.is_provisional,
         cast(coalesce(customer_months.recurring_mrr, 0) as decimal(38, 12)) as recurring_mrr,
         cast(coalesce(customer_months.usage_mrr, 0) as decimal(38, 12)) as usage_mrr,
         cast(coalesce(customer_months.recurring_mrr, 0) + coalesce(customer_months.usage_mrr, 0) as decimal(38, 12))
             as mrr,
         coalesce(customer_months.recurring_mrr, 0) + coalesce(customer_months.usage_mrr, 0) > 0 as is_active,
+        cast(service_starts.service_start_date as date) as service_start_date,
+        cast(case
+            when extract(day from service_starts.service_start_date) = 1
+                then {{ trunc_to('month', 'service_starts.service_start_date') }}
+            else {{ add_interval('month', 1, trunc_to('month', 'service_starts.service_start_date')) }}
+        end as date) as first_full_month,
         fx_rates.reporting_currency,
         fx_rates.rate_to_reporting,
         {{ decimal_multiply(
@@ -88,6 +107,10 @@ final as (
             dense.customer_id = customer_months.customer_id
             and dense.currency = customer_months.currency
             and dense.month_start = customer_months.month_start
+    left join service_starts
+        on
+            dense.customer_id = service_starts.customer_id
+            and dense.currency = service_starts.currency
     left join fx_rates
         on dense.currency = fx_rates.currency
 )

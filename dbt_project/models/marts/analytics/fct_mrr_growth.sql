@@ -1,7 +1,9 @@
 {{ config(schema='analytics') }}
 
 {#- Company MRR per month in the reporting currency, with its movements and month-over-month /
-    year-over-year growth: growth = (MRR - MRR of the earlier month) / MRR of the earlier month. -#}
+    year-over-year growth: growth = (MRR - MRR of the earlier month) / MRR of the earlier month.
+    Complete months, plus the provisional month of fct_mrr (is_provisional = true) as a run-rate
+    with no movements and no growth figures (its usage is not billed yet). -#}
 
 with
 
@@ -17,10 +19,11 @@ monthly as (
     select
         mrr.month_start,
         mrr.reporting_currency,
+        mrr.is_provisional,
         sum(mrr.mrr_reporting) as mrr_reporting,
         count(case when mrr.is_active then 1 end) as active_customers
     from mrr
-    group by 1, 2
+    group by 1, 2, 3
 ),
 
 monthly_movements as (
@@ -40,6 +43,7 @@ with_history as (
     select
         monthly.month_start,
         monthly.reporting_currency,
+        monthly.is_provisional,
         monthly.active_customers,
         cast(monthly.mrr_reporting as decimal(38, 12)) as mrr_reporting,
         cast(lag(monthly.mrr_reporting) over (
@@ -63,8 +67,14 @@ final as (
     select
         *,
         cast(mrr_reporting * 12 as decimal(38, 12)) as arr_reporting,
-        {{ safe_divide('mrr_reporting - previous_mrr_reporting', 'previous_mrr_reporting') }} as mom_growth,
-        {{ safe_divide('mrr_reporting - mrr_reporting_12_months_ago', 'mrr_reporting_12_months_ago') }} as yoy_growth
+        case
+            when not is_provisional
+                then {{ safe_divide('mrr_reporting - previous_mrr_reporting', 'previous_mrr_reporting') }}
+        end as mom_growth,
+        case
+            when not is_provisional
+                then {{ safe_divide('mrr_reporting - mrr_reporting_12_months_ago', 'mrr_reporting_12_months_ago') }}
+        end as yoy_growth
     from with_history
 )
 

@@ -1,13 +1,17 @@
 {{ config(schema='analytics') }}
 
-{#- MRR movements per customer, currency and month (see doc mrr_movements). The CASE order is
-    new, churn, reactivation, then expansion / contraction: a customer back from zero is a
-    reactivation, not an expansion. Month-over-month and year-over-year growth per customer. -#}
+{#- MRR movements per customer, currency and COMPLETE month (see doc mrr_movements; the
+    provisional month of fct_mrr is left out). The CASE order is new, churn, reactivation, then
+    expansion / contraction: a customer back from zero is a reactivation, not an expansion; the
+    rise from a mid-month signup's partial first month to its first full month is the rest of
+    the new business, so it is 'new', not expansion. Month-over-month and year-over-year growth
+    per customer. -#}
 
 with
 
 mrr as (
     select * from {{ ref('fct_mrr') }}
+    where not is_provisional
 ),
 
 with_history as (
@@ -34,6 +38,11 @@ classified as (
         cast(mrr - coalesce(previous_mrr_raw, 0) as decimal(38, 12)) as mrr_change,
         case
             when coalesce(previous_mrr_raw, 0) <= 0 and mrr > 0 and coalesce(had_revenue_before, 0) = 0 then 'new'
+            when
+                month_start = first_full_month
+                and coalesce(previous_mrr_raw, 0) > 0
+                and mrr > coalesce(previous_mrr_raw, 0)
+                then 'new'
             when coalesce(previous_mrr_raw, 0) > 0 and mrr <= 0 then 'churn'
             when coalesce(previous_mrr_raw, 0) <= 0 and mrr > 0 then 'reactivation'
             when mrr > coalesce(previous_mrr_raw, 0) then 'expansion'

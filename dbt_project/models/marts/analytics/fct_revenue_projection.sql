@@ -1,6 +1,6 @@
 {{ config(schema='analytics') }}
 
-{#- A simple MRR projection (see doc revenue_projection): the last actual month's MRR (reporting
+{#- A simple MRR projection (see doc revenue_projection): the last COMPLETE month's MRR (reporting
     currency) grown by the average month-over-month growth of the trailing 3 months, compounded,
     for var('projection_months', 6) months. Actual months are included (is_projection = false)
     so the series charts as one line. Not a forecast model: a documented extrapolation. -#}
@@ -11,6 +11,7 @@ with
 
 growth as (
     select * from {{ ref('fct_mrr_growth') }}
+    where not is_provisional
 ),
 
 ranked as (

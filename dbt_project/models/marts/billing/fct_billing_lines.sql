@@ -2,7 +2,8 @@
 
 {#- Every rated line of every subscription period, the input of invoicing. Periods that ended by
     var('as_of_date') are rated in full; a period that has only started shows its in-advance
-    lines. amount is full precision; amount_rounded is rounded once (half-up, currency minor
+    lines. Prepaid credits are not billing lines: they pay invoices after tax (docs/invoices.md,
+    int_invoice_credit_burn). amount is full precision; amount_rounded is rounded once (half-up, currency minor
     unit); invoice totals are sums of amount_rounded. sequence_in_period numbers the lines of a
     (subscription, period) in the documented application order (application_step, then
     billing_timing, charge_id, dimensions_json, line_type). -#}
@@ -11,76 +12,33 @@ with period_lines as (
     select * from {{ ref('int_rating__period_lines') }}
 ),
 
-credit_burn as (
-    select * from {{ ref('int_rating__credit_burn') }}
-    where used > 0
-),
-
-period_attributes as (
-    select distinct
+usage_months as (
+    select
         subscription_id,
         period_start,
-        tenant_id,
-        customer_id,
-        plan_id,
-        plan_version,
-        currency,
-        minor_unit,
-        period_end,
-        service_start,
-        service_end
-    from period_lines
-),
-
-credit_lines as (
-    select
-        period_attributes.subscription_id,
-        period_attributes.tenant_id,
-        period_attributes.customer_id,
-        period_attributes.plan_id,
-        period_attributes.plan_version,
-        period_attributes.currency,
-        period_attributes.minor_unit,
-        period_attributes.period_start,
-        period_attributes.period_end,
-        period_attributes.service_start,
-        period_attributes.service_end,
-        credit_burn.grant_id as charge_id,
-        'Prepaid credit' as charge_name,
-        'adjustment' as charge_type,
-        cast(null as {{ dbt.type_string() }}) as meter_id,
-        cast(null as {{ dbt.type_string() }}) as price_id,
-        'credit_grant' as price_source,
-        'prepaid_credit' as price_model,
-        'credit_applied' as line_type,
-        credit_burn.billing_timing,
-        '{}' as dimensions_json,
-        cast(1 as decimal(38, 12)) as quantity,
-        cast(null as decimal(38, 12)) as unit_price,
-        cast(null as {{ dbt.type_string() }}) as tier_breakdown_json,
-        cast(-1 * credit_burn.used as decimal(38, 12)) as amount,
-        7 as application_step,
-        cast(-1 * credit_burn.used as decimal(38, 12)) as amount_rounded
-    from credit_burn
-    inner join period_attributes
-        on
-            credit_burn.subscription_id = period_attributes.subscription_id
-            and credit_burn.period_start = period_attributes.period_start
+        period_end
+    from {{ ref('int_rating__rating_periods') }}
+    where is_usage_month
 ),
 
 all_lines as (
     select * from period_lines
-    union all
-    select * from credit_lines
 ),
 
 final as (
     select
-        {{ surrogate_key(['subscription_id', 'period_start', 'line_type', 'billing_timing', 'charge_id',
-            'price_id', 'dimensions_json']) }} as billing_line_id,
+        {# a usage month starts on its billing period's first day: its lines also key on period_end
+            (the ids of all other lines are unchanged) #}
+        case
+            when usage_months.subscription_id is null
+                then {{ surrogate_key(['all_lines.subscription_id', 'all_lines.period_start', 'line_type',
+                    'billing_timing', 'charge_id', 'price_id', 'dimensions_json']) }}
+            else {{ surrogate_key(['all_lines.subscription_id', 'all_lines.period_start', 'line_type',
+                'billing_timing', 'charge_id', 'price_id', 'dimensions_json', 'all_lines.period_end']) }}
+        end as billing_line_id,
         tenant_id,
         customer_id,
-        subscription_id,
+        all_lines.subscription_id,
         plan_id,
         cast(plan_version as integer) as plan_version,
         charge_id,
@@ -92,8 +50,8 @@ final as (
         meter_id,
         line_type,
         billing_timing,
-        period_start,
-        period_end,
+        all_lines.period_start,
+        all_lines.period_end,
         service_start,
         service_end,
         cast(quantity as decimal(38, 12)) as quantity,
@@ -106,10 +64,15 @@ final as (
         dimensions_json,
         cast(application_step as integer) as application_step,
         cast(row_number() over (
-            partition by subscription_id, period_start
+            partition by all_lines.subscription_id, all_lines.period_start, all_lines.period_end
             order by application_step, billing_timing, charge_id, dimensions_json, line_type
         ) as integer) as sequence_in_period
     from all_lines
+    left join usage_months
+        on
+            all_lines.subscription_id = usage_months.subscription_id
+            and all_lines.period_start = usage_months.period_start
+            and all_lines.period_end = usage_months.period_end
 )
 
 select * from final

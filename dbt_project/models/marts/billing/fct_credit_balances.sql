@@ -1,7 +1,7 @@
-{{ config(materialized='table', schema='billing') }}
+{{ config(materialized='table', schema='billing', tags=['invoicing']) }}
 
 {#- One row per prepaid credit grant as of var('as_of_date'): granted, used by rated lines
-    (credit_applied), expired (the unused balance of a grant whose expires_at <= as_of_date) and
+    (credit_applied: credits pay invoices' tax-inclusive totals, int_invoice_credit_burn), expired (the unused balance of a grant whose expires_at <= as_of_date) and
     the balance still available. Burn order: earliest expiry first, then oldest grant. -#}
 
 with grants as (
@@ -9,7 +9,7 @@ with grants as (
 ),
 
 burn as (
-    select * from {{ ref('int_rating__credit_burn') }}
+    select * from {{ ref('int_invoice_credit_burn') }}
 ),
 
 used as (

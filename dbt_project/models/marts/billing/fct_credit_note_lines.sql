@@ -19,12 +19,7 @@ final as (
         quantity,
         unit_price,
         amount,
-        cast(case minor_unit
-            when 0 then amount
-            when 1 then amount * 10
-            when 2 then amount * 100
-            when 3 then amount * 1000
-        end as bigint) as amount_minor,
+        {{ to_minor_units('amount', 'minor_unit') }} as amount_minor,
         tax_rate_id,
         tax_rate,
         tax_amount,

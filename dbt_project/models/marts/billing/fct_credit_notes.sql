@@ -1,6 +1,9 @@
 {#- Credit and debit notes issued for invoices whose figures changed after issue (late usage,
     restatements). Amounts are signed: a credit note is negative, a debit note positive, so
-    invoice total + its notes = what the customer owes for the period today. -#}
+    invoice total + its notes = what the customer owes for the period today. A note follows the
+    invoice's order of arithmetic (docs/invoices.md): subtotal (fees) - discount_total =
+    taxable_amount; + tax_amount = amount (= total, tax included); - credits_applied (prepaid credits,
+    after tax) = amount_due. The kind (credit/debit) follows the sign of the tax-inclusive total. -#}
 {{ config(schema='billing', materialized='table') }}
 
 with note_lines as (
@@ -24,7 +27,9 @@ headers as (
         max(document_period_end) as period_end,
         max(reason) as reason,
         max(minor_unit) as minor_unit,
-        sum(net_amount) as subtotal,
+        sum(net_amount) as taxable_amount,
+        -1 * sum(case when line_type = 'discount' then net_amount else 0 end) as discount_total,
+        -1 * sum(case when line_type = 'credit_applied' then amount else 0 end) as credits_applied,
         sum(tax_amount) as tax_amount,
         sum(gross_amount) as amount,
         max(issue_date) as issue_date,
@@ -49,15 +54,19 @@ final as (
         period_start,
         period_end,
         reason,
-        cast(subtotal as decimal(38, 12)) as subtotal,
+        cast(taxable_amount + discount_total as decimal(38, 12)) as subtotal,
         cast(tax_amount as decimal(38, 12)) as tax_amount,
         cast(amount as decimal(38, 12)) as amount,
-        cast(case minor_unit
-            when 0 then amount
-            when 1 then amount * 10
-            when 2 then amount * 100
-            when 3 then amount * 1000
-        end as bigint) as amount_minor,
+        {{ to_minor_units('amount', 'minor_unit') }} as amount_minor,
+        cast(discount_total as decimal(38, 12)) as discount_total,
+        cast(taxable_amount as decimal(38, 12)) as taxable_amount,
+        {{ to_minor_units('taxable_amount', 'minor_unit') }} as taxable_amount_minor,
+        {{ to_minor_units('tax_amount', 'minor_unit') }} as tax_amount_minor,
+        cast(amount as decimal(38, 12)) as total,
+        cast(credits_applied as decimal(38, 12)) as credits_applied,
+        {{ to_minor_units('credits_applied', 'minor_unit') }} as credits_applied_minor,
+        cast(amount - credits_applied as decimal(38, 12)) as amount_due,
+        {{ to_minor_units('(amount - credits_applied)', 'minor_unit') }} as amount_due_minor,
         issue_date,
         due_date,
         cast(line_count as integer) as line_count

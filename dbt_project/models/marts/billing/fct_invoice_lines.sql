@@ -3,6 +3,8 @@
 with issued_lines as (
     select * from {{ ref('fct_issued_lines') }}
     where document_type = 'invoice'
+        -- prepaid credits pay the invoice after tax; they are not charge lines (fct_invoices.credits_applied)
+        and line_type != 'credit_applied'
 ),
 
 final as (
@@ -23,12 +25,7 @@ final as (
         included_quantity,
         unit_price,
         amount,
-        cast(case minor_unit
-            when 0 then amount
-            when 1 then amount * 10
-            when 2 then amount * 100
-            when 3 then amount * 1000
-        end as bigint) as amount_minor,
+        {{ to_minor_units('amount', 'minor_unit') }} as amount_minor,
         tax_rate_id,
         tax_name,
         tax_rate,

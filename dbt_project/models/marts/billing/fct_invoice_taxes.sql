@@ -1,9 +1,13 @@
-{#- Tax per rate per document (invoices and credit/debit notes): the sum of the line taxes, each
-    already rounded once. -#}
+{#- Tax per rate per document (invoices and credit/debit notes): taxable_amount = the rounded
+    taxable lines of the rate (after discounts); tax_amount = round(taxable_amount x rate) for an
+    invoice (the line shares add up to it, int_invoice_lines_taxed); for a note, the difference
+    between the corrected and the issued per-rate tax. Prepaid credits are not taxable and have no
+    rate: they are left out. -#}
 {{ config(schema='billing', materialized='table') }}
 
 with issued_lines as (
     select * from {{ ref('fct_issued_lines') }}
+    where line_type != 'credit_applied'
 ),
 
 final as (

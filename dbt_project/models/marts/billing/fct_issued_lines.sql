@@ -11,7 +11,8 @@
        (late_usage_mode = adjustment_line; pending until that invoice closes).
     The same inputs give no new rows on a re-run (idempotent). -#}
 {{ config(
-    materialized='incremental', incremental_strategy='append', full_refresh=false, on_schema_change='fail',
+    materialized='incremental', incremental_strategy='append', full_refresh=false,
+    on_schema_change='append_new_columns',
     schema='billing',
 ) }}
 {%- set as_of = var('as_of_date', run_started_at.strftime('%Y-%m-%d')) -%}
@@ -21,14 +22,15 @@
 {%- endif %}
 {%- set issue_notes = (mode == 'credit_note') %}
 {#- Amount and tax columns every issued line carries, in ledger order (shared by invoice, note
-    and adjustment lines; the ledger's column order must not change: on_schema_change='fail'). -#}
+    and adjustment lines; the ledger's existing columns never change; new columns are appended at
+    the end: on_schema_change='append_new_columns', earlier rows keep null in them). -#}
 {%- set line_amount_columns = [
     'period_start', 'period_end', 'quantity', 'unit_price', 'amount', 'tax_rate_id', 'tax_name', 'tax_rate',
     'is_tax_inclusive', 'tax_note', 'is_reverse_charge', 'tax_amount', 'net_amount', 'gross_amount', 'minor_unit',
 ] %}
 
 with computed as (
-    select * from {{ ref('int_invoice_lines_taxed') }}
+    select * from {{ ref('int_invoice_lines_credited') }}
 ),
 
 customers as (
@@ -80,7 +82,8 @@ previously_issued as (
             cast(null as decimal(38, 12)) as tax_amount,
             cast(null as decimal(38, 12)) as net_amount,
             cast(null as decimal(38, 12)) as gross_amount,
-            cast(null as integer) as minor_unit
+            cast(null as integer) as minor_unit,
+            cast(null as {{ dbt.type_string() }}) as tier_breakdown_json
         where 1 = 0
     {%- endif %}
 ),
@@ -291,7 +294,8 @@ note_lines as (
                 || changed.source_invoice_number || ' was issued on '
                 || cast(changed.source_issue_date as {{ dbt.type_string() }})
         end as reason,
-        cast(null as decimal(38, 12)) as included_quantity
+        cast(null as decimal(38, 12)) as included_quantity,
+        cast(null as {{ dbt.type_string() }}) as tier_breakdown_json
     from changed
     inner join new_notes on changed.source_invoice_id = new_notes.source_invoice_id
     left join late_events on changed.source_invoice_id = late_events.source_invoice_id
@@ -334,7 +338,9 @@ adjustment_lines as (
         changed.subscription_id,
         changed.currency,
         changed.charge_id,
-        'adjustment' as line_type,
+        -- a correction of a prepaid credit stays a credit (applied after tax, outside the tax base)
+        case when changed.original_line_type = 'credit_applied' then 'credit_applied' else 'adjustment' end
+            as line_type,
         'Adjustment to invoice ' || changed.source_invoice_number || ': ' || changed.original_description
             as description,
         {%- for column in line_amount_columns %}
@@ -346,7 +352,8 @@ adjustment_lines as (
                     || ' usage events arrived after invoice ' || changed.source_invoice_number || ' was issued'
             else 'Restatement of invoice ' || changed.source_invoice_number
         end as reason,
-        cast(null as decimal(38, 12)) as included_quantity
+        cast(null as decimal(38, 12)) as included_quantity,
+        cast(null as {{ dbt.type_string() }}) as tier_breakdown_json
     from changed
     inner join next_invoice
         on changed.tenant_id = next_invoice.tenant_id
@@ -381,7 +388,8 @@ invoice_own_lines as (
             new_invoice_lines.{{ column }},
         {%- endfor %}
         cast(null as {{ dbt.type_string() }}) as reason,
-        new_invoice_lines.included_quantity
+        new_invoice_lines.included_quantity,
+        new_invoice_lines.tier_breakdown_json
     from new_invoice_lines
     inner join new_invoices on new_invoice_lines.invoice_id = new_invoices.invoice_id
 ),
@@ -420,7 +428,8 @@ adjustments_dated as (
         adjustment_lines.gross_amount,
         adjustment_lines.minor_unit,
         adjustment_lines.reason,
-        adjustment_lines.included_quantity
+        adjustment_lines.included_quantity,
+        adjustment_lines.tier_breakdown_json
     from adjustment_lines
     inner join new_invoices on adjustment_lines.document_id = new_invoices.invoice_id
 ),
@@ -551,7 +560,10 @@ final as (
         documents.issuer_email,
         documents.payment_terms_days,
         cast('{{ as_of }}' as date) as as_of_date,
-        cast('{{ run_started_at.strftime("%Y-%m-%d %H:%M:%S") }}' as timestamp) as issued_at
+        {#- the run's as-of date, never the build clock: two runs or two engines give the same rows -#}
+        cast(cast('{{ as_of }}' as date) as timestamp) as issued_at,
+        -- the tier split of a tiered usage line as rated at issue (JSON, billing line's tier_breakdown_json)
+        new_line.tier_breakdown_json
     from all_new_lines as new_line
     inner join documents on new_line.document_id = documents.document_id
     left join customers

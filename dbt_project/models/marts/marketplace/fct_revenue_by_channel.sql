@@ -5,9 +5,13 @@
       listing fees and payouts.
     - direct: invoices (billing.fct_invoices) whose billing_channel is 'stripe' (the only ones exported
       to Stripe); invoices of marketplace subscriptions stay in the books but their sale is the
-      marketplace's row, so each sale is counted once; an invoice's subtotal (tax excluded) counts in the month its period starts, a period of
-      n months contributing subtotal / n to the MRR of its first month (annual plans: 1/12).
-    MRR = the month's recurring revenue of the channel; ARR = MRR x 12. -#}
+      marketplace's row, so each sale is counted once; an invoice's subtotal (tax excluded) counts in
+      the month its period starts.
+    MRR: one definition for the whole product: analytics.fct_mrr (usage-inclusive, fees spread over
+    their service period by days) summed over the customers of the channel (the billing_channel of
+    the customer's invoices: a marketplace, or 'stripe' = direct); ARR = MRR x 12. The test
+    assert_channel_mrr_matches_fct_mrr proves the channels add up to fct_mrr per month and
+    currency. -#}
 
 with marketplace_revenue as (
     select * from {{ ref('fct_marketplace_revenue') }}
@@ -17,30 +21,41 @@ invoices as (
     select * from {{ ref('fct_invoices') }}
 ),
 
-invoice_months as (
+mrr as (
+    select * from {{ ref('fct_mrr') }}
+),
+
+customer_channels as (
     select
-        invoices.*,
-        {{ months_between_starts(trunc_to('month', 'invoices.period_start'), trunc_to('month', 'invoices.period_end')) }}
-            as period_months
+        customer_id,
+        min(case when billing_channel = 'stripe' then 'direct' else billing_channel end) as channel
     from invoices
+    group by 1
+),
+
+mrr_by_channel as (
+    select
+        coalesce(customer_channels.channel, 'direct') as channel,
+        mrr.month_start as revenue_month,
+        mrr.currency,
+        sum(mrr.mrr) as mrr
+    from mrr
+    left join customer_channels
+        on mrr.customer_id = customer_channels.customer_id
+    group by 1, 2, 3
 ),
 
 direct as (
     select
         'direct' as channel,
-        cast({{ trunc_to('month', 'invoice_months.period_start') }} as date) as revenue_month,
-        invoice_months.currency,
-        invoice_months.customer_id,
-        cast(invoice_months.subtotal as decimal(38, 12)) as billed_amount,
+        cast({{ trunc_to('month', 'invoices.period_start') }} as date) as revenue_month,
+        invoices.currency,
+        invoices.customer_id,
+        cast(invoices.subtotal as decimal(38, 12)) as billed_amount,
         cast(0 as decimal(38, 12)) as listing_fee,
-        cast(invoice_months.subtotal as decimal(38, 12)) as net_revenue,
-        cast(case
-            when invoice_months.period_months > 1
-                then {{ safe_divide('invoice_months.subtotal', 'invoice_months.period_months') }}
-            else invoice_months.subtotal
-        end as decimal(38, 12)) as mrr_amount
-    from invoice_months
-    where invoice_months.billing_channel = 'stripe'
+        cast(invoices.subtotal as decimal(38, 12)) as net_revenue
+    from invoices
+    where invoices.billing_channel = 'stripe'
 ),
 
 marketplace as (
@@ -51,8 +66,7 @@ marketplace as (
         customer_id,
         billed_amount,
         listing_fee,
-        net_payout as net_revenue,
-        billed_amount as mrr_amount
+        net_payout as net_revenue
     from marketplace_revenue
 ),
 
@@ -62,19 +76,36 @@ all_channels as (
     select * from marketplace
 ),
 
-final as (
+billed as (
     select
         channel,
         revenue_month,
         currency,
         count(distinct customer_id) as customers,
-        cast(sum(billed_amount) as decimal(38, 12)) as billed_amount,
-        cast(sum(listing_fee) as decimal(38, 12)) as listing_fee,
-        cast(sum(net_revenue) as decimal(38, 12)) as net_revenue,
-        cast(sum(mrr_amount) as decimal(38, 12)) as mrr,
-        cast(sum(mrr_amount) * 12 as decimal(38, 12)) as arr
+        sum(billed_amount) as billed_amount,
+        sum(listing_fee) as listing_fee,
+        sum(net_revenue) as net_revenue
     from all_channels
-    group by channel, revenue_month, currency
+    group by 1, 2, 3
+),
+
+final as (
+    select
+        coalesce(billed.channel, mrr_by_channel.channel) as channel,
+        coalesce(billed.revenue_month, mrr_by_channel.revenue_month) as revenue_month,
+        coalesce(billed.currency, mrr_by_channel.currency) as currency,
+        coalesce(billed.customers, 0) as customers,
+        cast(coalesce(billed.billed_amount, 0) as decimal(38, 12)) as billed_amount,
+        cast(coalesce(billed.listing_fee, 0) as decimal(38, 12)) as listing_fee,
+        cast(coalesce(billed.net_revenue, 0) as decimal(38, 12)) as net_revenue,
+        cast(coalesce(mrr_by_channel.mrr, 0) as decimal(38, 12)) as mrr,
+        cast(coalesce(mrr_by_channel.mrr, 0) * 12 as decimal(38, 12)) as arr
+    from billed
+    full outer join mrr_by_channel
+        on
+            billed.channel = mrr_by_channel.channel
+            and billed.revenue_month = mrr_by_channel.revenue_month
+            and billed.currency = mrr_by_channel.currency
 )
 
 select * from final

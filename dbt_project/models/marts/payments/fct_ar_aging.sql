@@ -50,7 +50,7 @@ owed as (
                 'case currencies.stripe_decimals - currencies.iso_minor_unit when 0 then 1 when 1 then 0.1 '
                 ~ 'when 2 then 0.01 end') }} as bigint)
         end as outstanding_minor,
-        date_diff('day', invoices.due_date, cast('{{ as_of }}' as date)) as days_past_due
+        {{ usagebill.days_between('invoices.due_date', "cast('" ~ as_of ~ "' as date)") }} as days_past_due
     from invoices
     left join latest_state
         on invoices.invoice_id = latest_state.usagebill_invoice_id

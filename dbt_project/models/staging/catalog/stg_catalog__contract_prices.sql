@@ -17,6 +17,7 @@ final as (
         cast(amount as decimal(38, 12)) as amount,
         cast(unit_price as decimal(38, 12)) as unit_price,
         cast(unit_size as decimal(38, 12)) as unit_size,
+        block_rounding,
         cast(package_size as decimal(38, 12)) as package_size,
         cast(package_price as decimal(38, 12)) as package_price,
         cast(included_units as decimal(38, 12)) as included_units,

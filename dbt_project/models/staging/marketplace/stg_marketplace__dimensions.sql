@@ -11,34 +11,34 @@ with
         {#- Not loaded yet: same columns, no rows (keeps the lineage to the source). -#}
         {%- set _lineage = source('raw', 'marketplace_dimensions') %}
         select
-            cast(null as varchar) as marketplace,
-            cast(null as varchar) as offering_id,
-            cast(null as varchar) as product_id,
-            cast(null as varchar) as dimension,
-            cast(null as varchar) as meter_id,
-            cast(null as varchar) as unit,
-            cast(null as varchar) as unit_price,
-            cast(null as varchar) as currency,
-            cast(null as varchar) as meter_units_per_unit,
-            cast(null as varchar) as filters_json,
-            cast(null as varchar) as plan_id
+            cast(null as {{ dbt.type_string() }}) as marketplace,
+            cast(null as {{ dbt.type_string() }}) as offering_id,
+            cast(null as {{ dbt.type_string() }}) as product_id,
+            cast(null as {{ dbt.type_string() }}) as dimension,
+            cast(null as {{ dbt.type_string() }}) as meter_id,
+            cast(null as {{ dbt.type_string() }}) as unit,
+            cast(null as {{ dbt.type_string() }}) as unit_price,
+            cast(null as {{ dbt.type_string() }}) as currency,
+            cast(null as {{ dbt.type_string() }}) as meter_units_per_unit,
+            cast(null as {{ dbt.type_string() }}) as filters_json,
+            cast(null as {{ dbt.type_string() }}) as plan_id
         where false
     ),
 {%- endif %}
 
 renamed as (
     select
-        cast(marketplace as varchar) as marketplace,
-        cast(offering_id as varchar) as offering_id,
-        cast(product_id as varchar) as product_id,
-        cast(dimension as varchar) as dimension,
-        cast(meter_id as varchar) as meter_id,
-        cast(unit as varchar) as unit,
+        cast(marketplace as {{ dbt.type_string() }}) as marketplace,
+        cast(offering_id as {{ dbt.type_string() }}) as offering_id,
+        cast(product_id as {{ dbt.type_string() }}) as product_id,
+        cast(dimension as {{ dbt.type_string() }}) as dimension,
+        cast(meter_id as {{ dbt.type_string() }}) as meter_id,
+        cast(unit as {{ dbt.type_string() }}) as unit,
         cast(unit_price as decimal(38, 12)) as unit_price,
-        upper(cast(currency as varchar)) as currency,
+        upper(cast(currency as {{ dbt.type_string() }})) as currency,
         cast(meter_units_per_unit as decimal(38, 12)) as meter_units_per_unit,
-        cast(filters_json as varchar) as filters_json,
-        cast(plan_id as varchar) as plan_id
+        cast(filters_json as {{ dbt.type_string() }}) as filters_json,
+        cast(plan_id as {{ dbt.type_string() }}) as plan_id
     from source
 ),
 

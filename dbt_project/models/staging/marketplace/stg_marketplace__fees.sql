@@ -11,16 +11,16 @@ with
         {#- Not loaded yet: same columns, no rows (keeps the lineage to the source). -#}
         {%- set _lineage = source('raw', 'marketplace_fees') %}
         select
-            cast(null as varchar) as marketplace,
-            cast(null as varchar) as listing_fee_pct,
-            cast(null as varchar) as parity_tolerance_pct
+            cast(null as {{ dbt.type_string() }}) as marketplace,
+            cast(null as {{ dbt.type_string() }}) as listing_fee_pct,
+            cast(null as {{ dbt.type_string() }}) as parity_tolerance_pct
         where false
     ),
 {%- endif %}
 
 renamed as (
     select
-        cast(marketplace as varchar) as marketplace,
+        cast(marketplace as {{ dbt.type_string() }}) as marketplace,
         cast(listing_fee_pct as decimal(38, 12)) as listing_fee_pct,
         cast(parity_tolerance_pct as decimal(38, 12)) as parity_tolerance_pct
     from source

@@ -10,15 +10,15 @@ with
         {#- No event landed yet: same columns, no rows (keeps the lineage to the source). -#}
         {%- set _lineage = source('raw', 'stripe_events') %}
         select
-            cast(null as varchar) as event_id,
-            cast(null as varchar) as event_type,
+            cast(null as {{ dbt.type_string() }}) as event_id,
+            cast(null as {{ dbt.type_string() }}) as event_type,
             cast(null as timestamp) as created_at,
-            cast(null as varchar) as api_version,
+            cast(null as {{ dbt.type_string() }}) as api_version,
             cast(null as boolean) as livemode,
-            cast(null as varchar) as object_type,
-            cast(null as varchar) as object_id,
-            cast(null as varchar) as payload_json,
-            cast(null as varchar) as source,
+            cast(null as {{ dbt.type_string() }}) as object_type,
+            cast(null as {{ dbt.type_string() }}) as object_id,
+            cast(null as {{ dbt.type_string() }}) as payload_json,
+            cast(null as {{ dbt.type_string() }}) as source,
             cast(null as timestamp) as received_at
         where false
     ),

@@ -21,16 +21,16 @@ source as (
 
 renamed as (
     select
-        cast(coalesce(tenant_id, 'default') as varchar) as tenant_id,
-        cast(event_id as varchar) as event_id,
-        cast(customer_id as varchar) as customer_id,
-        cast(meter as varchar) as meter_id,
+        cast(coalesce(tenant_id, 'default') as {{ dbt.type_string() }}) as tenant_id,
+        cast(event_id as {{ dbt.type_string() }}) as event_id,
+        cast(customer_id as {{ dbt.type_string() }}) as customer_id,
+        cast(meter as {{ dbt.type_string() }}) as meter_id,
         {{ to_utc_timestamp('event_ts') }} as event_ts,
         cast(quantity as decimal(38, 12)) as event_quantity,
-        cast(coalesce(properties_json, '{}') as varchar) as properties_json,
-        cast(coalesce(dimensions_json, '{}') as varchar) as dimensions_json,
-        cast(source as varchar) as source,
-        cast(source_file as varchar) as source_file,
+        cast(coalesce(properties_json, '{}') as {{ dbt.type_string() }}) as properties_json,
+        cast(coalesce(dimensions_json, '{}') as {{ dbt.type_string() }}) as dimensions_json,
+        cast(source as {{ dbt.type_string() }}) as source,
+        cast(source_file as {{ dbt.type_string() }}) as source_file,
         {{ to_utc_timestamp('arrived_at') }} as arrived_at,
         cast(arrival_date as date) as arrival_date
     from source

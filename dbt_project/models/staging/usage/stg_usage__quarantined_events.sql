@@ -17,12 +17,12 @@ source as (
 
 renamed as (
     select
-        cast(source_file as varchar) as source_file,
+        cast(source_file as {{ dbt.type_string() }}) as source_file,
         cast(line_number as bigint) as line_number,
-        cast(raw_record as varchar) as raw_record,
-        cast(field as varchar) as field_name,
-        cast(rule as varchar) as rule_name,
-        cast(reason as varchar) as reason,
+        cast(raw_record as {{ dbt.type_string() }}) as raw_record,
+        cast(field as {{ dbt.type_string() }}) as field_name,
+        cast(rule as {{ dbt.type_string() }}) as rule_name,
+        cast(reason as {{ dbt.type_string() }}) as reason,
         {{ to_utc_timestamp('quarantined_at') }} as quarantined_at,
         cast(arrival_date as date) as arrival_date
     from source

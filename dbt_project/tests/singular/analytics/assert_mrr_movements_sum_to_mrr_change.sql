@@ -9,6 +9,7 @@ mrr_totals as (
         month_start,
         sum(mrr) as total_mrr
     from {{ ref('fct_mrr') }}
+    where not is_provisional
     group by 1, 2
 ),
 

@@ -2,14 +2,19 @@
 {#- Traceability: every issued line (invoice, adjustment or note line) names the billing line it
     comes from. That billing line still exists in billing.fct_billing_lines for the same customer
     and currency, unless rating no longer produces it, in which case the issued amounts for it
-    must have been fully reversed by a credit note. Returns the lines that do not trace back. -#}
+    must have been fully reversed by a credit note. A prepaid credit line (credit_applied) traces
+    to the credit burn of its invoice (int_invoice_lines_credited). Returns the lines that do not
+    trace back. -#}
 
 with issued as (
     select * from {{ ref('fct_issued_lines') }}
 ),
 
 billing_lines as (
-    select * from {{ ref('fct_billing_lines') }}
+    select billing_line_id, customer_id, currency from {{ ref('fct_billing_lines') }}
+    union all
+    select billing_line_id, customer_id, currency from {{ ref('int_invoice_lines_credited') }}
+    where line_type = 'credit_applied'
 ),
 
 per_billing_line as (

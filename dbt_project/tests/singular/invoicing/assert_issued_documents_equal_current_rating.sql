@@ -7,7 +7,7 @@
 {%- if var('late_usage_mode', 'credit_note') == 'credit_note' %}
 
     with current_lines as (
-        select * from {{ ref('int_invoice_lines_taxed') }}
+        select * from {{ ref('int_invoice_lines_credited') }}
         where is_closed
     ),
 

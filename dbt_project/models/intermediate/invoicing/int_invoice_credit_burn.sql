@@ -1,16 +1,16 @@
-{#- Prepaid credits burned against each invoice point of a customer, in time order.
-    An invoice point (a "demand") is one subscription period and billing timing: in_advance lines
-    are due at service_start, in_arrears lines at period_end; its amount is the sum of its rounded
-    lines (after discounts and true-ups) when positive. Demands are served in order of due date
-    (in-arrears before in-advance on the same day, then subscription_id).
-    A grant can pay a demand when granted_at <= due date < expires_at and it is in the demand's
-    currency. Burn order (documented in docs/pricing.md): earliest expiry first (never-expiring
-    last), then oldest grant (granted_at), then grant_id.
-    A recursive CTE walks the demands of each customer one by one, carrying every grant's
+{#- Prepaid credits (credit grants) applied to each invoice of a customer, in time order.
+    Credits are a means of payment, applied AFTER tax (docs/invoices.md "Invoice arithmetic";
+    Lago "invoice calculation": fees, then coupons, then taxes, then credits): an invoice's demand
+    is its tax-inclusive total (sum of the gross amounts of its rounded, taxed lines), when positive.
+    Demands are served in order of billing date, then subscription_id, invoice_id.
+    A grant can pay an invoice when granted_at <= billing date < expires_at and it is in the
+    invoice's currency. Burn order (docs/pricing.md): earliest expiry first (never-expiring last),
+    then oldest grant (granted_at), then grant_id.
+    A recursive CTE walks the invoices of each customer one by one, carrying every grant's
     remaining balance (DuckDB, PostgreSQL; Spark >= 4.1 for recursive CTEs). -#}
 
 with recursive lines as (
-    select * from {{ ref('int_rating__period_lines') }}
+    select * from {{ ref('int_invoice_lines_taxed') }}
 ),
 
 grants as (
@@ -24,21 +24,19 @@ customers_with_grants as (
 demands as (
     select
         lines.tenant_id,
+        lines.invoice_id,
         lines.customer_id,
         lines.currency,
         lines.subscription_id,
-        lines.period_start,
-        lines.billing_timing,
-        case when lines.billing_timing = 'in_advance' then min(lines.service_start) else min(lines.period_end) end
-            as due_date,
-        sum(lines.amount_rounded) as demand_amount
+        min(lines.billing_date) as due_date,
+        sum(lines.gross_amount) as demand_amount
     from lines
     inner join customers_with_grants
         on
             lines.tenant_id = customers_with_grants.tenant_id
             and lines.customer_id = customers_with_grants.customer_id
-    group by lines.tenant_id, lines.customer_id, lines.currency, lines.subscription_id, lines.period_start, lines.billing_timing
-    having sum(lines.amount_rounded) > 0
+    group by lines.tenant_id, lines.invoice_id, lines.customer_id, lines.currency, lines.subscription_id
+    having sum(lines.gross_amount) > 0
 ),
 
 numbered_demands as (
@@ -48,9 +46,8 @@ numbered_demands as (
             partition by demands.tenant_id, demands.customer_id, demands.currency
             order by
                 demands.due_date,
-                case when demands.billing_timing = 'in_arrears' then 0 else 1 end,
                 demands.subscription_id,
-                demands.period_start
+                demands.invoice_id
         ) as demand_number
     from demands
 ),
@@ -153,10 +150,10 @@ final as (
         burn.granted_at,
         burn.expires_at,
         burn.demand_number,
+        numbered_demands.invoice_id,
         numbered_demands.subscription_id,
-        numbered_demands.period_start,
-        numbered_demands.billing_timing,
         numbered_demands.due_date,
+        numbered_demands.demand_amount as invoice_total,
         burn.used,
         burn.remaining as remaining_after
     from burn

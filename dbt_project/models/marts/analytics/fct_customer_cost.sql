@@ -1,0 +1,117 @@
+{{ config(schema='analytics') }}
+
+{#- Cloud cost allocated to customers per month (see doc cost_allocation), reporting currency:
+    - direct pools: to the customer the export names (allocation_method 'direct');
+    - usage pools: pool cost x the customer's quantity in the pool / the pool's quantity
+      ('usage'); a GPU-type pool is shared only by the usage of that GPU type, so a customer's
+      cost carries the price of the type it used, never a blended rate;
+    - shared pools: pool cost x the customer's revenue of the month / all customers' revenue of
+      the month ('revenue_share'; revenue spread by service period, int_analytics__revenue_by_sku).
+    Cost of a pool nobody used (or of a month without revenue) stays unallocated: it is in
+    fct_margin_monthly's unallocated_cost, not here. fixed / variable parts are allocated alike. -#}
+
+with
+
+pools as (
+    select * from {{ ref('int_analytics__cost_pools') }}
+),
+
+pool_usage as (
+    select * from {{ ref('int_analytics__pool_usage') }}
+),
+
+revenue as (
+    select * from {{ ref('int_analytics__revenue_by_sku') }}
+),
+
+pool_totals as (
+    select
+        pool_id,
+        sum(usage_quantity) as pool_quantity
+    from pool_usage
+    group by 1
+),
+
+customer_revenue as (
+    select
+        customer_id,
+        month_start,
+        sum(revenue_reporting) as revenue_reporting
+    from revenue
+    group by 1, 2
+),
+
+month_revenue as (
+    select
+        month_start,
+        sum(revenue_reporting) as revenue_reporting
+    from customer_revenue
+    group by 1
+),
+
+shares as (
+    select
+        pool_usage.pool_id,
+        pool_usage.tenant_id,
+        pool_usage.customer_id,
+        'usage' as allocation_method,
+        pool_usage.usage_quantity as driver_quantity,
+        pool_totals.pool_quantity as pool_driver_quantity
+    from pool_usage
+    inner join pool_totals
+        on pool_usage.pool_id = pool_totals.pool_id
+    union all
+    select
+        pools.pool_id,
+        pools.tenant_id,
+        pools.customer_id,
+        'direct' as allocation_method,
+        cast(1 as decimal(38, 12)) as driver_quantity,
+        cast(1 as decimal(38, 12)) as pool_driver_quantity
+    from pools
+    where pools.pool_type = 'direct'
+    union all
+    select
+        pools.pool_id,
+        cast(null as {{ dbt.type_string() }}) as tenant_id,
+        customer_revenue.customer_id,
+        'revenue_share' as allocation_method,
+        customer_revenue.revenue_reporting as driver_quantity,
+        month_revenue.revenue_reporting as pool_driver_quantity
+    from pools
+    inner join customer_revenue
+        on pools.month_start = customer_revenue.month_start
+    inner join month_revenue
+        on pools.month_start = month_revenue.month_start
+    where pools.pool_type = 'shared'
+),
+
+final as (
+    select
+        {{ surrogate_key(['shares.pool_id', 'shares.tenant_id', 'shares.customer_id']) }} as customer_cost_id,
+        shares.tenant_id,
+        shares.customer_id,
+        pools.month_start,
+        pools.pool_id,
+        pools.pool_type,
+        shares.allocation_method,
+        pools.meter_id,
+        pools.dimension_name,
+        pools.dimension_value,
+        cast(shares.driver_quantity as decimal(38, 12)) as driver_quantity,
+        cast(shares.pool_driver_quantity as decimal(38, 12)) as pool_driver_quantity,
+        pools.reporting_currency,
+        {{ safe_divide(
+            decimal_multiply('pools.variable_cost_reporting', 'shares.driver_quantity'), 'shares.pool_driver_quantity'
+        ) }} as variable_cost_reporting,
+        {{ safe_divide(decimal_multiply('pools.fixed_cost_reporting', 'shares.driver_quantity'), 'shares.pool_driver_quantity') }}
+            as fixed_cost_reporting,
+        {{ safe_divide(decimal_multiply('pools.total_cost_reporting', 'shares.driver_quantity'), 'shares.pool_driver_quantity') }}
+            as cost_reporting
+    from shares
+    inner join pools
+        on shares.pool_id = pools.pool_id
+    where shares.pool_driver_quantity != 0
+)
+
+select * from final

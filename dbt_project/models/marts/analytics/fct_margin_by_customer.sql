@@ -1,0 +1,97 @@
+{{ config(schema='analytics') }}
+
+{#- Gross and contribution margin per customer and month (see doc margins), reporting currency.
+    revenue: spread over service periods by days (= the customer's MRR of the month);
+    variable / fixed cost: allocated by usage or directly (fct_customer_cost);
+    shared cost: allocated by revenue share (fct_customer_cost, allocation_method revenue_share);
+    contribution_margin = revenue - variable cost; gross_margin = revenue - all allocated cost;
+    each with its percentage of revenue. is_provisional marks the as-of month. -#}
+
+with
+
+revenue as (
+    select * from {{ ref('int_analytics__revenue_by_sku') }}
+),
+
+customer_cost as (
+    select * from {{ ref('fct_customer_cost') }}
+),
+
+as_of as (
+    select * from {{ ref('int_analytics__as_of') }}
+),
+
+fx_rates as (
+    select * from {{ ref('analytics_fx_rates') }}
+),
+
+revenue_totals as (
+    select
+        customer_id,
+        month_start,
+        sum(revenue_reporting) as revenue_reporting
+    from revenue
+    group by 1, 2
+),
+
+cost_totals as (
+    select
+        customer_id,
+        month_start,
+        sum(case when allocation_method != 'revenue_share' then variable_cost_reporting else 0 end)
+            as variable_cost_reporting,
+        sum(case when allocation_method != 'revenue_share' then fixed_cost_reporting else 0 end)
+            as fixed_cost_reporting,
+        sum(case when allocation_method = 'revenue_share' then cost_reporting else 0 end) as shared_cost_reporting
+    from customer_cost
+    group by 1, 2
+),
+
+combined as (
+    select
+        coalesce(revenue_totals.customer_id, cost_totals.customer_id) as customer_id,
+        coalesce(revenue_totals.month_start, cost_totals.month_start) as month_start,
+        cast(coalesce(revenue_totals.revenue_reporting, 0) as decimal(38, 12)) as revenue_reporting,
+        cast(coalesce(cost_totals.variable_cost_reporting, 0) as decimal(38, 12)) as variable_cost_reporting,
+        cast(coalesce(cost_totals.fixed_cost_reporting, 0) as decimal(38, 12)) as fixed_cost_reporting,
+        cast(coalesce(cost_totals.shared_cost_reporting, 0) as decimal(38, 12)) as shared_cost_reporting
+    from revenue_totals
+    full outer join cost_totals
+        on
+            revenue_totals.customer_id = cost_totals.customer_id
+            and revenue_totals.month_start = cost_totals.month_start
+),
+
+final as (
+    select
+        combined.customer_id,
+        combined.month_start,
+        combined.month_start = as_of.provisional_month as is_provisional,
+        (select min(fx_rates.reporting_currency) from fx_rates) as reporting_currency,
+        combined.revenue_reporting,
+        combined.variable_cost_reporting,
+        combined.fixed_cost_reporting,
+        combined.shared_cost_reporting,
+        cast(
+            combined.variable_cost_reporting + combined.fixed_cost_reporting + combined.shared_cost_reporting
+            as decimal(38, 12)
+        ) as total_cost_reporting,
+        cast(combined.revenue_reporting - combined.variable_cost_reporting as decimal(38, 12))
+            as contribution_margin_reporting,
+        cast(
+            combined.revenue_reporting - combined.variable_cost_reporting - combined.fixed_cost_reporting
+            - combined.shared_cost_reporting as decimal(38, 12)
+        ) as gross_margin_reporting,
+        {{ safe_divide('(combined.revenue_reporting - combined.variable_cost_reporting) * 100', 'combined.revenue_reporting') }}
+            as contribution_margin_pct,
+        {{ safe_divide(
+            '(combined.revenue_reporting - combined.variable_cost_reporting - combined.fixed_cost_reporting'
+            ~ ' - combined.shared_cost_reporting) * 100',
+            'combined.revenue_reporting'
+        ) }} as gross_margin_pct
+    from combined
+    cross join as_of
+    where combined.month_start <= as_of.provisional_month
+)
+
+select * from final

@@ -1,0 +1,88 @@
+{{ config(schema='analytics') }}
+
+{#- Gross and contribution margin per plan and month (see doc margins), reporting currency.
+    A customer's revenue counts under the plan of the subscription it was billed for; its costs
+    (fct_margin_by_customer) follow its revenue: split over its plans by their share of its
+    revenue of the month (all of it when it has one plan; '(no plan)' when it has no revenue). -#}
+
+with
+
+revenue as (
+    select * from {{ ref('int_analytics__revenue_by_sku') }}
+),
+
+customer_margin as (
+    select * from {{ ref('fct_margin_by_customer') }}
+),
+
+plan_revenue as (
+    select
+        customer_id,
+        month_start,
+        plan_id,
+        sum(revenue_reporting) as revenue_reporting
+    from revenue
+    group by 1, 2, 3
+),
+
+plan_shares as (
+    select
+        customer_margin.customer_id,
+        customer_margin.month_start,
+        customer_margin.is_provisional,
+        customer_margin.reporting_currency,
+        coalesce(plan_revenue.plan_id, '(no plan)') as plan_id,
+        coalesce(plan_revenue.revenue_reporting, 0) as revenue_reporting,
+        coalesce(plan_revenue.revenue_reporting, customer_margin.revenue_reporting) as share_numerator,
+        customer_margin.revenue_reporting as share_denominator,
+        customer_margin.variable_cost_reporting,
+        customer_margin.fixed_cost_reporting + customer_margin.shared_cost_reporting as other_cost_reporting
+    from customer_margin
+    left join plan_revenue
+        on
+            customer_margin.customer_id = plan_revenue.customer_id
+            and customer_margin.month_start = plan_revenue.month_start
+),
+
+allocated as (
+    select
+        plan_id,
+        month_start,
+        is_provisional,
+        reporting_currency,
+        customer_id,
+        revenue_reporting,
+        case
+            when share_denominator = 0 then variable_cost_reporting
+            else {{ safe_divide(decimal_multiply('variable_cost_reporting', 'share_numerator'), 'share_denominator') }}
+        end as variable_cost_reporting,
+        case
+            when share_denominator = 0 then other_cost_reporting
+            else {{ safe_divide(decimal_multiply('other_cost_reporting', 'share_numerator'), 'share_denominator') }}
+        end as other_cost_reporting
+    from plan_shares
+),
+
+final as (
+    select
+        plan_id,
+        month_start,
+        is_provisional,
+        reporting_currency,
+        count(distinct customer_id) as customers,
+        cast(sum(revenue_reporting) as decimal(38, 12)) as revenue_reporting,
+        cast(sum(variable_cost_reporting) as decimal(38, 12)) as variable_cost_reporting,
+        cast(sum(variable_cost_reporting + other_cost_reporting) as decimal(38, 12)) as total_cost_reporting,
+        cast(sum(revenue_reporting - variable_cost_reporting) as decimal(38, 12)) as contribution_margin_reporting,
+        cast(sum(revenue_reporting - variable_cost_reporting - other_cost_reporting) as decimal(38, 12))
+            as gross_margin_reporting,
+        {{ safe_divide('sum(revenue_reporting - variable_cost_reporting) * 100', 'sum(revenue_reporting)') }}
+            as contribution_margin_pct,
+        {{ safe_divide(
+            'sum(revenue_reporting - variable_cost_reporting - other_cost_reporting) * 100', 'sum(revenue_reporting)'
+        ) }} as gross_margin_pct
+    from allocated
+    group by 1, 2, 3, 4
+)
+
+select * from final

@@ -1,0 +1,38 @@
+{#- One MRR: per month and currency, the MRR of all channels (marketplace.fct_revenue_by_channel)
+    equals the MRR of analytics.fct_mrr, so the executive report and the channel view can never
+    disagree. Returns the months and currencies that differ. -#}
+with
+
+channel_mrr as (
+    select
+        revenue_month as month_start,
+        currency,
+        sum(mrr) as mrr
+    from {{ ref('fct_revenue_by_channel') }}
+    group by 1, 2
+),
+
+company_mrr as (
+    select
+        month_start,
+        currency,
+        sum(mrr) as mrr
+    from {{ ref('fct_mrr') }}
+    group by 1, 2
+),
+
+final as (
+    select
+        coalesce(channel_mrr.month_start, company_mrr.month_start) as month_start,
+        coalesce(channel_mrr.currency, company_mrr.currency) as currency,
+        channel_mrr.mrr as channel_mrr,
+        company_mrr.mrr as company_mrr
+    from channel_mrr
+    full outer join company_mrr
+        on
+            channel_mrr.month_start = company_mrr.month_start
+            and channel_mrr.currency = company_mrr.currency
+    where coalesce(channel_mrr.mrr, 0) != coalesce(company_mrr.mrr, 0)
+)
+
+select * from final
