@@ -36,7 +36,7 @@ class CollectorProcess:
             [
                 sys.executable,
                 "-m",
-                "usagebill.cli",
+                "cli",
                 "collector",
                 "--port",
                 "0",
