@@ -32,6 +32,7 @@ from usagebill.tenants import DEFAULT_TENANT, TENANT_RE
 __all__ = [
     "ALLOWED_FIELDS",
     "DEFAULT_TENANT",
+    "EVENT_FIELDS",
     "MAX_DECIMAL_PLACES",
     "MAX_INTEGER_DIGITS",
     "Rejection",
@@ -55,19 +56,19 @@ MAX_DIMENSION_KEY_LENGTH = 64
 MAX_DIMENSION_VALUE_LENGTH = 255
 DEFAULT_FUTURE_TOLERANCE = timedelta(hours=1)
 
-ALLOWED_FIELDS = frozenset(
-    {
-        "event_id",
-        "customer_id",
-        "meter",
-        "timestamp",
-        "quantity",
-        "properties",
-        "dimensions",
-        "source",
-        "tenant_id",
-    }
+# the fields of an event (docs/events.md; the demo data writes its CSV columns in this order), plus
+# tenant_id, which files may carry and the collector sets from the API key
+EVENT_FIELDS = (
+    "event_id",
+    "customer_id",
+    "meter",
+    "timestamp",
+    "quantity",
+    "properties",
+    "dimensions",
+    "source",
 )
+ALLOWED_FIELDS = frozenset((*EVENT_FIELDS, "tenant_id"))
 REQUIRED_FIELDS = ("event_id", "customer_id", "meter", "timestamp")
 
 METER_RE = re.compile(r"[a-z][a-z0-9_]{0,63}")

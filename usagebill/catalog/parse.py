@@ -16,11 +16,11 @@ from typing import Any
 
 import yaml
 
-from usagebill.tenants import DEFAULT_TENANT, tenant_name_error
 from usagebill.catalog.errors import CatalogError, CatalogIssue
 from usagebill.catalog.fields import ID_RE, METER_ID_RE, Issues, Node
 from usagebill.catalog.yaml_loader import DuplicateKeyError, load_yaml, yaml_error_location
 from usagebill.money import MINOR_UNITS
+from usagebill.tenants import DEFAULT_TENANT, tenant_name_error
 
 REQUIRED_FILES = ("meters.yaml", "plans.yaml", "customers.yaml", "subscriptions.yaml")
 OPTIONAL_FILES = ("discounts.yaml", "credits.yaml", "commitments.yaml", "contracts.yaml")
