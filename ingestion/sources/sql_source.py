@@ -26,7 +26,6 @@ cast it, e.g. ``called_at at time zone 'UTC'``); ``quantity`` must be numeric/in
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -44,6 +43,7 @@ from ingestion.sources.landing_writer import (
     utc_text,
     write_landing,
 )
+from usagebill.postgres import fetch_rows
 
 SOURCE = "sql"
 _NAME_RE = re.compile(r"[a-z0-9_]{1,64}")
@@ -155,37 +155,6 @@ def _key_text(value: Any) -> str:
     if isinstance(value, Decimal):
         return decimal_text(value)
     return str(value)
-
-
-def fetch_rows(
-    connection_env: str,
-    sql: str,
-    params: dict[str, Any] | None = None,
-    *,
-    what: str,
-    max_rows: int | None = None,
-) -> list[dict[str, Any]]:
-    """Run `sql` read-only on the PostgreSQL database whose DSN is in $connection_env (secrets only
-    from the environment); rows as dicts. More than max_rows rows is an error (bounded input)."""
-    import psycopg
-    from psycopg.rows import dict_row
-
-    dsn = os.environ.get(connection_env)
-    if not dsn:
-        raise RuntimeError(
-            f"{what}: environment variable {connection_env} is not set; "
-            f"export it with the database's connection string"
-        )
-    with psycopg.connect(dsn) as conn:
-        conn.read_only = True  # reading for billing never writes to the operational database
-        with conn.cursor(row_factory=dict_row) as cur:
-            cur.execute(sql, params or {})
-            if max_rows is None:
-                return cur.fetchall()
-            rows = cur.fetchmany(max_rows + 1)
-    if len(rows) > max_rows:
-        raise ValueError(f"{what}: the query returned more than {max_rows:,} rows; narrow it")
-    return rows
 
 
 def run_query(query: SqlQuery, window_start: datetime, window_end: datetime, data_dir: Path) -> LandingResult:

@@ -140,7 +140,7 @@ def _raw_rows(
 ) -> tuple[str, list[str], Iterator[tuple[str, list[Any]]], bool] | None:
     """(file name, header, (row label, values) rows, values are text) or None when unreadable."""
     if isinstance(source, SqlSource):
-        from ingestion.sources.sql_source import fetch_rows
+        from usagebill.postgres import fetch_rows
 
         rows = fetch_rows(source.connection_env, source.sql, what=f"bulk {source.name}", max_rows=MAX_ROWS)
         header = list(rows[0]) if rows else []

@@ -54,8 +54,8 @@ def fetch_to_parquet(source: Any, kind: str, folder: Path) -> Path:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from ingestion.sources.sql_source import fetch_rows
     from usagebill.catalog.bulk import MAX_ROWS
+    from usagebill.postgres import fetch_rows
 
     rows = fetch_rows(
         source.connection_env, source.sql, what=f"bulk {kind} ({source.name})", max_rows=MAX_ROWS
