@@ -101,13 +101,19 @@ final as (
         cast(shares.driver_quantity as decimal(38, 12)) as driver_quantity,
         cast(shares.pool_driver_quantity as decimal(38, 12)) as pool_driver_quantity,
         pools.reporting_currency,
+        {#- cost x driver / pool driver, multiplied first (exact shares). The driver is taken at 6
+            decimals in the product: DECIMAL(38,12) x DECIMAL(38,12) has scale 24 and overflows above
+            10^14 (a month's GPU milliseconds times a pool's cost does), DECIMAL(38,12) x DECIMAL(38,6)
+            holds 10^20. A driver with more than 6 decimals (revenue spread by days) is rounded there:
+            an allocation error below 10^-6 of the customer's share. -#}
+        {%- for column, alias in [('variable_cost_reporting', 'variable_cost_reporting'),
+            ('fixed_cost_reporting', 'fixed_cost_reporting'), ('total_cost_reporting', 'cost_reporting')] %}
         {{ safe_divide(
-            decimal_multiply('pools.variable_cost_reporting', 'shares.driver_quantity'), 'shares.pool_driver_quantity'
-        ) }} as variable_cost_reporting,
-        {{ safe_divide(decimal_multiply('pools.fixed_cost_reporting', 'shares.driver_quantity'), 'shares.pool_driver_quantity') }}
-            as fixed_cost_reporting,
-        {{ safe_divide(decimal_multiply('pools.total_cost_reporting', 'shares.driver_quantity'), 'shares.pool_driver_quantity') }}
-            as cost_reporting
+            'cast(cast(pools.' ~ column ~ ' as decimal(38, 12)) * cast(shares.driver_quantity as decimal(38, 6))'
+            ~ ' as decimal(38, 12))',
+            'shares.pool_driver_quantity'
+        ) }} as {{ alias }}{% if not loop.last %},{% endif %}
+        {%- endfor %}
     from shares
     inner join pools
         on shares.pool_id = pools.pool_id
