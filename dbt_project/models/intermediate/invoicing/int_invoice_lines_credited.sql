@@ -44,6 +44,7 @@ charge_lines as (
         invoice_id,
         billing_line_id,
         line_number,
+        tenant_id,
         customer_id,
         subscription_id,
         plan_id,
@@ -91,6 +92,7 @@ credit_lines as (
         invoices.last_line_number + row_number() over (
             partition by burn.invoice_id order by burn.burn_rank, burn.grant_id
         ) as line_number,
+        burn.tenant_id,
         burn.customer_id,
         burn.subscription_id,
         invoices.plan_id,
