@@ -38,14 +38,14 @@ install-dev: $(UV)
 	@mkdir -p $(DAGSTER_HOME) && (test -s $(DAGSTER_HOME)/dagster.yaml || printf "telemetry:\n  enabled: false\n" > $(DAGSTER_HOME)/dagster.yaml)
 
 demo: install
-	$(BIN)/python -m usagebill.demo
+	$(BIN)/python -m cli.demo
 
 test: install-dev
 	bash scripts/ensure-system-deps.sh
 	$(BIN)/pytest -q -p no:cacheprovider
 
 dev: install
-	$(BIN)/python -m usagebill.demo --prepare-only
+	$(BIN)/python -m cli.demo --prepare-only
 	$(BIN)/dagster dev -m dagster_project.definitions --host 127.0.0.1 --port 3000
 
 lint: install-dev
@@ -73,7 +73,7 @@ bench: install-dev
 # for row; writes warehouse/spark_parity.json, fails on any difference (docs/spark.md).
 spark-parity: install-dev
 	bash scripts/ensure-system-deps.sh
-	$(BIN)/python -m usagebill.spark_parity --size $(or $(SIZE),tiny)
+	$(BIN)/python -m cli.spark_parity --size $(or $(SIZE),tiny)
 
 clean:
 	rm -rf warehouse data reports .dagster_home dbt_project/target dbt_project/logs

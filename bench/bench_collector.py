@@ -308,7 +308,7 @@ def run_collector(
     key = create_key(data_dir / "keys", "bench")
     env = {**os.environ, "USAGEBILL_DATA_DIR": str(data_dir), "PYTHONUNBUFFERED": "1"}
     coll = subprocess.Popen(
-        [sys.executable, "-m", "usagebill.cli", "collector", "--port", "0", "--data-dir", str(data_dir),
+        [sys.executable, "-m", "cli", "collector", "--port", "0", "--data-dir", str(data_dir),
          "--rate-limit-events", "0", "--workers", str(workers)],
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip

@@ -223,8 +223,9 @@ def env_for(raw: Path, warehouse: Path) -> dict[str, str]:
     return env
 
 
-HAND_WRITTEN_SQL = """
-create or replace table daily as
+# the journal's dedup (first arrival per (tenant_id, event_id)) and dimension keys, by hand; {raw} is
+# formatted by the caller
+HAND_WRITTEN_DEDUP = """
 with events as (
     select * from read_parquet('{raw}/usage_events/*/*.parquet', hive_partitioning = true, union_by_name = true)
 ),
@@ -236,7 +237,13 @@ dimension_keys as (
     select dimensions_json, cast(to_json(map_from_entries(list_sort(map_entries(
         cast(json(dimensions_json) as map(varchar, varchar)))))) as varchar) as dimensions_key
     from (select distinct dimensions_json from first_arrivals)
-),
+)
+"""
+
+HAND_WRITTEN_SQL = (
+    "create or replace table daily as"
+    + HAND_WRITTEN_DEDUP
+    + """,
 metered as (
     select
         e.tenant_id, e.customer_id, e.meter as meter_id, k.dimensions_key,
@@ -252,6 +259,7 @@ select tenant_id, customer_id, meter_id, usage_date, dimensions_key, sum(quantit
 from metered
 group by all
 """
+)
 
 
 # gauges are time-weighted (GB-hours) in dbt, summed here: compare the other meters' quantities
@@ -261,21 +269,10 @@ TOTALS_SQL = (
 
 
 # (b2) the same result PLUS the persisted, sorted journal, by hand (two statements)
-HAND_WRITTEN_JOURNAL_SQL = """
-create or replace table journal as
-with events as (
-    select * from read_parquet('{raw}/usage_events/*/*.parquet', hive_partitioning = true, union_by_name = true)
-),
-first_arrivals as (
-    select * from events
-    qualify row_number() over (partition by tenant_id, event_id order by arrived_at, source_file) = 1
-),
-dimension_keys as (
-    select dimensions_json, cast(to_json(map_from_entries(list_sort(map_entries(
-        cast(json(dimensions_json) as map(varchar, varchar)))))) as varchar) as dimensions_key
-    from (select distinct dimensions_json from first_arrivals)
-)
-select
+HAND_WRITTEN_JOURNAL_SQL = (
+    "create or replace table journal as"
+    + HAND_WRITTEN_DEDUP
+    + """select
     e.tenant_id, e.event_id, e.customer_id, e.meter as meter_id,
     make_timestamp(epoch_us(e.event_ts)) as event_ts,
     cast(make_timestamp(epoch_us(e.event_ts)) as date) as event_date,
@@ -296,6 +293,7 @@ select tenant_id, customer_id, meter_id, event_date as usage_date, dimensions_ke
 from journal
 group by all;
 """
+)
 
 
 def median_of(runs: int, action: Callable[[], float]) -> float:

@@ -2,7 +2,7 @@
 
     python bench/bench_report.py [--work DIR]
 
-Builds the demo warehouse once (`python -m usagebill.demo`, small dataset) under DIR (default
+Builds the demo warehouse once (`python -m cli.demo`, small dataset) under DIR (default
 .bench/report), then measures in the same run:
   baseline  dbt build of the marts the report reads (analytics.fct_mrr, fct_mrr_growth,
             fct_mrr_movements, fct_cohort_retention, fct_unit_cost, fct_customer_margin,
@@ -65,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     warehouse = Path(env["USAGEBILL_WAREHOUSE"])
     if not warehouse.exists():
         print(f"building the demo warehouse under {work} (once) ...", flush=True)
-        subprocess.run([sys.executable, "-m", "usagebill.demo"], cwd=ROOT, env=env, check=True)
+        subprocess.run([sys.executable, "-m", "cli.demo"], cwd=ROOT, env=env, check=True)
     os.environ.update(env)
     dbt = str(Path(sys.executable).parent / "dbt")
     target = work / "dbt_target"

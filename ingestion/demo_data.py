@@ -88,6 +88,7 @@ from typing import Any
 import msgspec
 import yaml
 
+from ingestion.events import EVENT_FIELDS
 from usagebill.paths import PROJECT_ROOT
 
 __all__ = [
@@ -114,16 +115,6 @@ FIXED_MONTHLY_COSTS = (  # (service, sku, resource, monthly USD)
 )
 FILE_MTIME_OFFSET = timedelta(hours=23, minutes=55)
 CATALOG_EXAMPLES = PROJECT_ROOT / "usagebill" / "catalog" / "examples" / "gpu_cloud"
-EVENT_FIELDS = (
-    "event_id",
-    "customer_id",
-    "meter",
-    "timestamp",
-    "quantity",
-    "properties",
-    "dimensions",
-    "source",
-)
 
 _ENC = msgspec.json.Encoder(decimal_format="number")
 

@@ -27,9 +27,12 @@ from typing import Any, NamedTuple
 
 import msgspec
 
+from usagebill.tenants import DEFAULT_TENANT, TENANT_RE
+
 __all__ = [
     "ALLOWED_FIELDS",
     "DEFAULT_TENANT",
+    "EVENT_FIELDS",
     "MAX_DECIMAL_PLACES",
     "MAX_INTEGER_DIGITS",
     "Rejection",
@@ -40,7 +43,6 @@ __all__ = [
     "validate_event",
 ]
 
-DEFAULT_TENANT = "default"
 MAX_ID_LENGTH = 255
 MAX_DECIMAL_PLACES = 12  # DECIMAL(38, 12) in the warehouse
 # DECIMAL(38, 12) holds 26 integer digits; one event holds at most 18 so that the sum of up to
@@ -54,23 +56,22 @@ MAX_DIMENSION_KEY_LENGTH = 64
 MAX_DIMENSION_VALUE_LENGTH = 255
 DEFAULT_FUTURE_TOLERANCE = timedelta(hours=1)
 
-ALLOWED_FIELDS = frozenset(
-    {
-        "event_id",
-        "customer_id",
-        "meter",
-        "timestamp",
-        "quantity",
-        "properties",
-        "dimensions",
-        "source",
-        "tenant_id",
-    }
+# the fields of an event (docs/events.md; the demo data writes its CSV columns in this order), plus
+# tenant_id, which files may carry and the collector sets from the API key
+EVENT_FIELDS = (
+    "event_id",
+    "customer_id",
+    "meter",
+    "timestamp",
+    "quantity",
+    "properties",
+    "dimensions",
+    "source",
 )
+ALLOWED_FIELDS = frozenset((*EVENT_FIELDS, "tenant_id"))
 REQUIRED_FIELDS = ("event_id", "customer_id", "meter", "timestamp")
 
 METER_RE = re.compile(r"[a-z][a-z0-9_]{0,63}")
-TENANT_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}")
 # RFC 3339 date-time (section 5.6): full-date "T" full-time, the offset is mandatory.
 TIMESTAMP_RE = re.compile(
     r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{1,9})?(?:[Zz]|[+\-][0-9]{2}:[0-9]{2})"

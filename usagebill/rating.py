@@ -8,7 +8,10 @@ reported per reason (warning line, JSON `unbilled`, billing.fct_unbilled_usage).
 Same code as production, in a temporary directory that is deleted afterwards:
 1. validate and normalize the catalog (usagebill.catalog) into <tmp>/raw/catalog/*.parquet;
 2. load the usage file(s) (CSV, JSON lines, Parquet in the event contract) with the production
-   loader (ingestion.landing: validation, quarantine) into <tmp>/raw/usage_events/;
+   loader (validation, quarantine) into <tmp>/raw/usage_events/. The library does not import the
+   loader (layers, docs/architecture.md): the command (cli/rate.py) passes ingestion.landing's as
+   `load_usage`; a direct call without it uses the loader installed under the entry point group
+   "usagebill.usage_loaders" (pyproject.toml);
 3. `dbt build --select +fct_billing_lines +fct_credit_balances` against a temporary DuckDB file
    and target path, with var as_of_date = --as-of (default: --period-end);
 4. print the lines of the billing periods starting in [period_start, period_end) per customer,
@@ -184,11 +187,34 @@ def run_dbt_build(
         )
 
 
-def _load_usage(
-    usage_files: list[Path], workdir: Path, raw_dir: Path, arrival: date, progress: Callable[[str], None]
-) -> tuple[int, int, list[dict[str, Any]]]:
-    from ingestion.landing import load_landing
+# load_usage(data_dir, raw_dir, progress=callable): validate the files under data_dir/landing/usage/
+# into raw_dir (usage_events/, quarantine/): ingestion.landing.load_landing
+UsageLoader = Callable[..., object]
+USAGE_LOADER_GROUP = "usagebill.usage_loaders"
 
+
+def installed_usage_loader() -> UsageLoader:
+    """The usage loader registered under the entry point group USAGE_LOADER_GROUP (pyproject.toml
+    registers ingestion.landing's). Found by name, so the library never imports the ingestion layer."""
+    from importlib.metadata import entry_points
+
+    found = sorted(entry_points(group=USAGE_LOADER_GROUP), key=lambda ep: ep.name)
+    if not found:
+        raise RatingError(
+            f"no usage loader is installed (entry point group {USAGE_LOADER_GROUP!r}): run `make install-dev`, "
+            "or use `usagebill rate` / cli.rate.rate, which pass ingestion's loader"
+        )
+    return found[0].load()
+
+
+def _load_usage(
+    usage_files: list[Path],
+    workdir: Path,
+    raw_dir: Path,
+    arrival: date,
+    progress: Callable[[str], None],
+    load_usage: UsageLoader | None,
+) -> tuple[int, int, list[dict[str, Any]]]:
     landing = workdir / "data" / "landing" / "usage" / f"arrival_date={arrival.isoformat()}"
     landing.mkdir(parents=True, exist_ok=True)
     for index, source in enumerate(usage_files):
@@ -198,7 +224,7 @@ def _load_usage(
             )
         shutil.copyfile(source, landing / f"{index:03d}-{source.name}")
     if usage_files:
-        load_landing(workdir / "data", raw_dir, progress=lambda message: None)
+        (load_usage or installed_usage_loader())(workdir / "data", raw_dir, progress=lambda message: None)
     import duckdb
 
     con = duckdb.connect()
@@ -246,8 +272,11 @@ def rate(
     keep_dir: Path | str | None = None,
     progress: Callable[[str], None] = print,
     unit_tests: bool = False,
+    load_usage: UsageLoader | None = None,
 ) -> RatingResult:
     """Rate `usage_files` against the catalog; lines of billing periods starting in [period_start, period_end).
+
+    load_usage(data_dir, raw_dir, progress=...) loads the files (default: installed_usage_loader()).
 
     as_of (default period_end) is dbt's var('as_of_date'): periods ended by then are rated in full.
     keep_dir: use (and keep) this directory instead of a temporary one (for inspection).
@@ -278,7 +307,7 @@ def rate(
         except TaxConfigError as exc:
             raise RatingError(str(exc)) from exc
         loaded, quarantined, reasons = _load_usage(
-            [Path(f) for f in usage_files], workdir, raw_dir, period_end, progress
+            [Path(f) for f in usage_files], workdir, raw_dir, period_end, progress, load_usage
         )
         run_dbt_build(workdir, raw_dir, warehouse, as_of, progress=progress, unit_tests=unit_tests)
         import duckdb
@@ -428,7 +457,7 @@ def result_to_table(result: RatingResult) -> str:
     return "\n".join(out)
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, *, load_usage: UsageLoader | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="usagebill rate", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -458,6 +487,7 @@ def main(argv: list[str] | None = None) -> int:
             as_of=args.as_of,
             keep_dir=args.keep_dir,
             progress=lambda m: print(m, file=sys.stderr),
+            load_usage=load_usage,
         )
     except RatingError as exc:
         print(f"usagebill rate: {exc}", file=sys.stderr)

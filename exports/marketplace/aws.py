@@ -17,14 +17,23 @@ retries and their count are ours.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 from exports.marketplace.catalog import MarketplaceIdentity, OfferingCatalog
 from exports.marketplace.ledger import ReportRow
-from exports.marketplace.transport import MAX_BATCH, Backoff, Outcome, RetryableError, chunks, env, unanswered
-from exports.marketplace.windows import is_open
+from exports.marketplace.transport import (
+    MAX_BATCH,
+    Backoff,
+    Identities,
+    Outcome,
+    RetryableError,
+    WindowedTransport,
+    chunks,
+    env,
+    unanswered,
+)
 
 MAX_QUANTITY = 2_147_483_647
 RETRYABLE = {"ThrottlingException", "InternalServiceErrorException", "InternalServiceError"}
@@ -82,8 +91,9 @@ def _record_key(record: dict[str, Any]) -> tuple[str, str, datetime]:
     return (customer, record["Dimension"], ts)
 
 
-class AwsMeteringTransport:
+class AwsMeteringTransport(WindowedTransport):
     marketplace = "aws"
+    closed_detail = "Timestamp outside the {window} h window"
 
     def __init__(
         self,
@@ -94,12 +104,8 @@ class AwsMeteringTransport:
         window_hours: int | None = None,
         log: Callable[[str], None] = lambda _m: None,
     ) -> None:
+        super().__init__(backoff, now, log, window_hours)
         self.client = client or make_client()
-        self.backoff = backoff or Backoff()
-        self.now = now or (lambda: datetime.now(UTC))
-        self.window_hours = window_hours
-        self.log = log
-        self.calls = 0
 
     def _call(self, records: list[dict[str, Any]], product_code: str | None) -> dict[str, Any]:
         from botocore.exceptions import ClientError
@@ -121,27 +127,16 @@ class AwsMeteringTransport:
                     raise RetryableError(f"{code}: {exc}", throttled=code == "ThrottlingException") from exc
                 raise
 
-        return self.backoff.run(once, lambda n, e: self.log(f"aws: retry {n} after {e}"))
+        return self._retrying(once)
 
-    def send(
-        self,
-        rows: Sequence[ReportRow],
-        identities: dict[str, MarketplaceIdentity],
-        catalog: OfferingCatalog,
-        recovery: bool = False,
+    def _send_open(
+        self, rows: list[ReportRow], identities: Identities, catalog: OfferingCatalog, recovery: bool
     ) -> list[Outcome]:
         from botocore.exceptions import ClientError
 
-        window = self.window_hours or catalog.window_hours["aws"]
-        now = self.now()
         groups: dict[str | None, list[tuple[ReportRow, dict[str, Any]]]] = defaultdict(list)
         outcomes: list[Outcome] = []
         for row in rows:
-            if not is_open("aws", row.hour_start, now, window):  # enforced before sending
-                outcomes.append(
-                    Outcome(row, "carried", False, detail=f"Timestamp outside the {window} h window")
-                )
-                continue
             ident = identities[row.customer_id]
             record = usage_record(row, ident)
             product = None if "LicenseArn" in record else catalog.listing("aws", row.offering_id).product_code

@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -30,15 +30,16 @@ from exports.marketplace.ledger import ReportRow
 from exports.marketplace.transport import (
     MAX_BATCH,
     Backoff,
+    Identities,
     Outcome,
     RetryableError,
+    WindowedTransport,
     chunks,
     env,
     refused,
     rfc3339,
     unanswered,
 )
-from exports.marketplace.windows import is_open
 
 MARKETPLACE_APP_ID = "20e940b3-4c77-4b0b-9a53-9e16a1b010a7"  # the Marketplace metering API resource
 API_VERSION = "2018-08-31"
@@ -150,8 +151,9 @@ def usage_event(row: ReportRow, ident: MarketplaceIdentity) -> dict[str, Any]:
     }
 
 
-class AzureMeteringTransport:
+class AzureMeteringTransport(WindowedTransport):
     marketplace = "azure"
+    closed_detail = "effectiveStartTime older than {window} h"
 
     def __init__(
         self,
@@ -163,15 +165,12 @@ class AzureMeteringTransport:
         now: Callable[[], datetime] | None = None,
         log: Callable[[str], None] = lambda _m: None,
     ) -> None:
+        super().__init__(backoff, now, log)
         self.session = session or requests.Session()
         self.endpoint = (
             endpoint or env("USAGEBILL_AZURE_METERING_ENDPOINT", "https://marketplaceapi.microsoft.com") or ""
         ).rstrip("/")
         self.token = token or EntraToken(self.session)
-        self.backoff = backoff or Backoff()
-        self.now = now or (lambda: datetime.now(UTC))
-        self.log = log
-        self.calls = 0
 
     def _post(self, events: list[dict[str, Any]]) -> dict[str, Any]:
         body = dumps_with_decimals({"request": events})
@@ -210,26 +209,13 @@ class AzureMeteringTransport:
                 "app registration's access to the offer"
             )
 
-        return self.backoff.run(once, lambda n, e: self.log(f"azure: retry {n} after {e}"))
+        return self._retrying(once)
 
-    def send(
-        self,
-        rows: Sequence[ReportRow],
-        identities: dict[str, MarketplaceIdentity],
-        catalog: OfferingCatalog,
-        recovery: bool = False,
+    def _send_open(
+        self, rows: list[ReportRow], identities: Identities, catalog: OfferingCatalog, recovery: bool
     ) -> list[Outcome]:
-        window = catalog.window_hours["azure"]
-        now = self.now()
         outcomes: list[Outcome] = []
-        ready: list[tuple[ReportRow, dict[str, Any]]] = []
-        for row in rows:
-            if not is_open("azure", row.hour_start, now, window):
-                outcomes.append(
-                    Outcome(row, "carried", False, detail=f"effectiveStartTime older than {window} h")
-                )
-            else:
-                ready.append((row, usage_event(row, identities[row.customer_id])))
+        ready = [(row, usage_event(row, identities[row.customer_id])) for row in rows]
         for batch in chunks(ready, MAX_BATCH):
             batch_rows = [row for row, _ in batch]
             try:

@@ -26,13 +26,22 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from exports.marketplace.catalog import MarketplaceIdentity, OfferingCatalog
 from exports.marketplace.ledger import ReportRow
-from exports.marketplace.transport import Backoff, Outcome, RetryableError, env, refused, rfc3339, unanswered
-from exports.marketplace.windows import is_open
+from exports.marketplace.transport import (
+    Backoff,
+    Identities,
+    Outcome,
+    RetryableError,
+    WindowedTransport,
+    env,
+    refused,
+    rfc3339,
+    unanswered,
+)
 
 SCOPES = ("https://www.googleapis.com/auth/servicecontrol",)
 
@@ -75,8 +84,9 @@ def operation(rows: Sequence[ReportRow], ident: MarketplaceIdentity) -> dict[str
     }
 
 
-class GoogleServiceControlTransport:
+class GoogleServiceControlTransport(WindowedTransport):
     marketplace = "google"
+    closed_detail = "window ended more than {window} h ago"
 
     def __init__(
         self,
@@ -88,6 +98,7 @@ class GoogleServiceControlTransport:
         now: Callable[[], datetime] | None = None,
         log: Callable[[str], None] = lambda _m: None,
     ) -> None:
+        super().__init__(backoff, now, log)
         if session is None:
             from google.auth.transport.requests import AuthorizedSession
 
@@ -98,10 +109,6 @@ class GoogleServiceControlTransport:
             or env("USAGEBILL_GOOGLE_SERVICECONTROL_ENDPOINT", "https://servicecontrol.googleapis.com")
             or ""
         ).rstrip("/")
-        self.backoff = backoff or Backoff()
-        self.now = now or (lambda: datetime.now(UTC))
-        self.log = log
-        self.calls = 0
 
     def _post(self, service: str, method: str, payload: dict[str, Any]) -> dict[str, Any]:
         from google.auth.exceptions import RefreshError, TransportError
@@ -135,26 +142,15 @@ class GoogleServiceControlTransport:
                 )
             return response.json()
 
-        return self.backoff.run(once, lambda n, e: self.log(f"google: retry {n} after {e}"))
+        return self._retrying(once)
 
-    def send(
-        self,
-        rows: Sequence[ReportRow],
-        identities: dict[str, MarketplaceIdentity],
-        catalog: OfferingCatalog,
-        recovery: bool = False,
+    def _send_open(
+        self, rows: list[ReportRow], identities: Identities, catalog: OfferingCatalog, recovery: bool
     ) -> list[Outcome]:
-        window = catalog.window_hours["google"]
-        now = self.now()
         by_op: dict[str, list[ReportRow]] = defaultdict(list)
         outcomes: list[Outcome] = []
         for row in rows:
-            if not is_open("google", row.hour_start, now, window):
-                outcomes.append(
-                    Outcome(row, "carried", False, detail=f"window ended more than {window} h ago")
-                )
-            else:
-                by_op[row.request_key or ""].append(row)
+            by_op[row.request_key or ""].append(row)
         by_service: dict[str, list[tuple[dict[str, Any], list[ReportRow]]]] = defaultdict(list)
         for op_rows in by_op.values():
             op_rows.sort(key=lambda r: r.dimension)

@@ -6,13 +6,16 @@ import os
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Protocol, TypeVar
 
 from exports.marketplace.catalog import MarketplaceIdentity, OfferingCatalog
 from exports.marketplace.ledger import ReportRow
+from exports.marketplace.windows import is_open
 
 T = TypeVar("T")
+Identities = dict[str, MarketplaceIdentity]  # customer_id -> the customer's marketplace identity
 MAX_BATCH = 25  # AWS BatchMeterUsage and Azure batchUsageEvent both take at most 25 records
 
 
@@ -39,7 +42,7 @@ class Transport(Protocol):
     def send(
         self,
         rows: Sequence[ReportRow],
-        identities: dict[str, MarketplaceIdentity],
+        identities: Identities,
         catalog: OfferingCatalog,
         recovery: bool = False,
     ) -> list[Outcome]:
@@ -109,6 +112,66 @@ class Backoff:
                     on_retry(attempt, exc)
                 self.sleep(min(self.cap_seconds, self.base_seconds * 2 ** (attempt - 1)))
         raise AssertionError("unreachable")
+
+
+def split_by_window(
+    marketplace: str, rows: Sequence[ReportRow], now: datetime, window_hours: int, closed: str
+) -> tuple[list[ReportRow], list[Outcome]]:
+    """The rows the marketplace still accepts at `now`, and a `carried` outcome (detail `closed`) for
+    each row whose window has closed: every transport enforces the window before sending
+    (docs/marketplaces.md, "4. Marketplace rules")."""
+    still_open: list[ReportRow] = []
+    carried: list[Outcome] = []
+    for row in rows:
+        if is_open(marketplace, row.hour_start, now, window_hours):
+            still_open.append(row)
+        else:
+            carried.append(Outcome(row, "carried", False, detail=closed))
+    return still_open, carried
+
+
+class WindowedTransport:
+    """What the AWS, Azure and Google transports share: the reporting window is enforced before
+    anything is sent (rows whose window has closed are `carried`, docs/marketplaces.md "4. Marketplace
+    rules"), then `_send_open` reports the rest the marketplace's way; calls retry with `backoff`."""
+
+    marketplace: str
+    closed_detail: str  # why a row is carried; "{window}" is replaced by the window in hours
+
+    def __init__(
+        self,
+        backoff: Backoff | None,
+        now: Callable[[], datetime] | None,
+        log: Callable[[str], None],
+        window_hours: int | None = None,
+    ) -> None:
+        self.backoff = backoff or Backoff()
+        self.now = now or (lambda: datetime.now(UTC))
+        self.log = log
+        self.window_hours = window_hours  # None: the offering catalog's window for the marketplace
+        self.calls = 0
+
+    def send(
+        self,
+        rows: Sequence[ReportRow],
+        identities: Identities,
+        catalog: OfferingCatalog,
+        recovery: bool = False,
+    ) -> list[Outcome]:
+        """Send rows; `recovery`: they were left `planned`/`sent` by an earlier run (may have arrived)."""
+        window = self.window_hours or catalog.window_hours[self.marketplace]
+        closed = self.closed_detail.format(window=window)
+        still_open, outcomes = split_by_window(self.marketplace, rows, self.now(), window, closed)
+        return outcomes + self._send_open(still_open, identities, catalog, recovery)
+
+    def _send_open(
+        self, rows: list[ReportRow], identities: Identities, catalog: OfferingCatalog, recovery: bool
+    ) -> list[Outcome]:
+        raise NotImplementedError
+
+    def _retrying(self, call: Callable[[], T]) -> T:
+        """`call` with the backoff on RetryableError, each retry logged."""
+        return self.backoff.run(call, lambda n, e: self.log(f"{self.marketplace}: retry {n} after {e}"))
 
 
 def chunks(items: Sequence[T], size: int = MAX_BATCH) -> Iterator[Sequence[T]]:

@@ -249,36 +249,12 @@ def load_invoices(
     for row in lines:
         by_invoice.setdefault(row[0], []).append(row)
     invoices, errors = [], []
-    for (
-        inv_id,
-        number,
-        customer_id,
-        currency,
-        issue_date,
-        due_date,
-        total,
-        total_minor,
-        due_m,
-        cred_m,
-        tenant_id,
-    ) in heads:
+    for head in heads:
+        # head: invoice_id .. total_minor (the invoice), then amount_due_minor, credits_applied_minor,
+        # tenant_id: _build_invoice's arguments, with the invoice's lines in between
+        inv_id = head[0]
         try:
-            invoices.append(
-                _build_invoice(
-                    inv_id,
-                    number,
-                    customer_id,
-                    currency,
-                    issue_date,
-                    due_date,
-                    total,
-                    total_minor,
-                    by_invoice.get(inv_id, []),
-                    due_m,
-                    cred_m,
-                    tenant_id,
-                )
-            )
+            invoices.append(_build_invoice(*head[:8], by_invoice.get(inv_id, []), *head[8:]))
         except (SourceError, ValueError) as e:
             errors.append((inv_id, str(e)))
     return invoices, errors, skipped

@@ -172,7 +172,7 @@ def _supervise(args: argparse.Namespace, argv: list[str]) -> int:
     ready: list[threading.Event] = [threading.Event() for _ in range(args.workers)]
 
     def spawn(shard: int) -> subprocess.Popen[str]:
-        cmd = [sys.executable, "-m", "usagebill.cli", "collector", *argv, "--port", str(port),
+        cmd = [sys.executable, "-m", "ingestion.collector.cli", *argv, "--port", str(port),
                "--shard", str(shard), "--run-dir", str(run_dir)]  # fmt: skip
         proc = subprocess.Popen(
             cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, preexec_fn=_die_with_parent

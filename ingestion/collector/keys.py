@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from ingestion.tenants import check_tenant_name
+from usagebill.tenants import check_tenant_name
 
 KEY_PREFIX = "ubk"
 FULL_RELOAD_SECONDS = 10.0

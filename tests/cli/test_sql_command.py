@@ -23,7 +23,7 @@ def _warehouse(tmp_path):
 
 def _run(*args):
     return subprocess.run(
-        [sys.executable, "-m", "usagebill.cli", "sql", *args], capture_output=True, text=True, timeout=120
+        [sys.executable, "-m", "cli", "sql", *args], capture_output=True, text=True, timeout=120
     )
 
 

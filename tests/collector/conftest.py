@@ -16,7 +16,6 @@ import pytest
 import requests
 
 from ingestion.collector.keys import create_key
-from tests.isolation import isolate_paths
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -36,7 +35,7 @@ class CollectorProcess:
             [
                 sys.executable,
                 "-m",
-                "usagebill.cli",
+                "cli",
                 "collector",
                 "--port",
                 "0",
@@ -79,14 +78,6 @@ class CollectorProcess:
         assert self.proc is not None
         os.kill(self.proc.pid, signal.SIGKILL)
         self.proc.wait(timeout=10)
-
-
-@pytest.fixture
-def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    d = tmp_path / "data"
-    d.mkdir()
-    isolate_paths(tmp_path, monkeypatch)
-    return d
 
 
 @pytest.fixture

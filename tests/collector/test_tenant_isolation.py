@@ -157,7 +157,7 @@ def test_customer_map_follows_the_catalog(
 
 def _keys_cli(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "usagebill.cli", "keys", *args, "--data-dir", str(data_dir)],
+        [sys.executable, "-m", "cli", "keys", *args, "--data-dir", str(data_dir)],
         cwd=ROOT,
         capture_output=True,
         text=True,

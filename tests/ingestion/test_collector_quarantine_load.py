@@ -3,7 +3,6 @@ once, with the field, rule and reason the collector recorded."""
 
 from __future__ import annotations
 
-import hashlib
 import os
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -13,17 +12,7 @@ import duckdb
 from ingestion.collector.processing import quarantine_line
 from ingestion.events import Rejection
 from ingestion.landing import collector_quarantine_files, load_landing, read_manifest
-
-
-def quiet(_: str) -> None:
-    pass
-
-
-def digest(root: Path) -> dict[str, str]:
-    return {
-        p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(root.rglob("*.parquet"))
-    }
+from tests.files import digest, quiet
 
 
 def write_collector_quarantine(data: Path, day: str, lines: list[bytes], mtime: datetime) -> Path:

@@ -218,7 +218,20 @@ def test_aws_cur_2_parquet(tmp_path: Path) -> None:
             "cus_7",
             t0,
         ),
-        ("AWS", "AWSSupportBusiness", "Dollar", "Purchase", "fixed", "100.0", "1.0", None, None, None, None, t0),
+        (
+            "AWS",
+            "AWSSupportBusiness",
+            "Dollar",
+            "Purchase",
+            "fixed",
+            "100.0",
+            "1.0",
+            None,
+            None,
+            None,
+            None,
+            t0,
+        ),
     ]
     bad = duckdb.sql(
         f"select line_number, field, rule, reason from read_parquet('{raw}/quarantine/*/*.parquet')"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -16,17 +15,7 @@ import pytest
 from ingestion.demo_data import generate
 from ingestion.landing import QUARANTINE_SCHEMA, USAGE_EVENTS_SCHEMA, load_landing, read_manifest
 from ingestion.load_command import main
-
-
-def quiet(_: str) -> None:
-    pass
-
-
-def digest(root: Path) -> dict[str, str]:
-    return {
-        p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(root.rglob("*.parquet"))
-    }
+from tests.files import digest, quiet
 
 
 def rows(glob: str) -> list[tuple]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -18,7 +19,7 @@ from exports.marketplace.catalog import (
 )
 from exports.marketplace.ledger import Ledger, ReportRow
 from exports.marketplace.reporter import RunSummary, report_hours
-from exports.marketplace.transport import Backoff, Outcome, Transport
+from exports.marketplace.transport import Backoff, Identities, Outcome, Transport
 from tests.isolation import isolate_paths
 
 SINCE = datetime(2026, 5, 1, tzinfo=UTC)
@@ -117,39 +118,53 @@ def report_quietly(
     ledger: Ledger,
     transport: Transport,
     now: datetime,
+    *,
+    killed: str | None = None,
 ) -> RunSummary:
-    """report_hours without progress output."""
-    return report_hours(
-        marketplace,
-        hours,
-        catalog=catalog,
-        identities=identities,
-        billed=series,
-        ledger=ledger,
-        transport=transport,
-        now=now,
-        log=lambda _m: None,
-    )
+    """report_hours without progress output. `killed`: the process dies during the run (Crashing),
+    "after_send" (the call reached the marketplace, its outcome is never written) or "before_send"
+    (after planning, before the request left); the run raises Killed and returns an empty summary."""
+    if killed is not None:
+        transport = Crashing(transport, Killed(f"process killed {killed}"), sends=killed == "after_send")
+    with pytest.raises(Killed) if killed else contextlib.nullcontext():
+        return report_hours(
+            marketplace,
+            hours,
+            catalog=catalog,
+            identities=identities,
+            billed=series,
+            ledger=ledger,
+            transport=transport,
+            now=now,
+            log=lambda _m: None,
+        )
+    return RunSummary(marketplace)
 
 
-class CrashAfterSend:
-    """Wraps a transport: the call reaches the marketplace, then `error` is raised before the ledger write
-    (a process killed between the send and the ledger write)."""
+class Killed(RuntimeError):
+    """The process died (raised by Crashing in place of the rest of the run)."""
+
+
+class Crashing:
+    """Wraps a transport: `error` is raised in place of the rest of the run, either after the call
+    reached the marketplace, before the ledger write (`sends=True`), or after planning, before the
+    request left (`sends=False`)."""
 
     calls = 0
 
-    def __init__(self, transport: Transport, error: Exception) -> None:
+    def __init__(self, transport: Transport, error: Exception, *, sends: bool = True) -> None:
         self.marketplace = transport.marketplace
-        self.transport, self.error = transport, error
+        self.transport, self.error, self.sends = transport, error, sends
 
     def send(
         self,
         rows: Sequence[ReportRow],
-        identities: dict[str, MarketplaceIdentity],
+        identities: Identities,
         catalog: OfferingCatalog,
         recovery: bool = False,
     ) -> list[Outcome]:
-        self.transport.send(rows, identities, catalog, recovery=recovery)
+        if self.sends:
+            self.transport.send(rows, identities, catalog, recovery=recovery)
         raise self.error
 
 

@@ -243,6 +243,13 @@ def test_revenue_by_channel_counts_each_sale_once(warehouse):
                 ["in3", "cus_0009", "sub_cus_0009_may", "2026-05-01", "2026-06-01", "7.00", "stripe"],
             ],
         )
+        # fct_revenue_by_channel takes channel MRR from analytics.fct_mrr (one MRR); billed amounts,
+        # asserted here, come from the invoices and the feeds. An empty MRR mart is enough.
+        con.execute("create schema if not exists analytics")
+        con.execute(
+            "create or replace table analytics.fct_mrr (customer_id varchar, month_start date, currency varchar, "
+            "mrr decimal(38,12))"
+        )
     finally:
         con.close()
     _dbt(

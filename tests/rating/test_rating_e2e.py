@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from usagebill.rating import RatingResult, main, result_to_json
+from cli.rate import main
+from usagebill.rating import RatingResult, result_to_json
 
 from .scenario_events import SCENARIO_DIR, scenario_events, write_jsonl
 

@@ -143,56 +143,28 @@ def test_rating_on_postgres_equals_duckdb(
         USAGEBILL_WAREHOUSE=str(tmp_path / "unused.duckdb"),
         DBT_SEND_ANONYMOUS_USAGE_STATS="false",
     )
+
     # prepaid credits burn against invoice totals after tax (docs/invoices.md): the credit balances
     # need the invoice lines, their tax and the two invoicing seeds
-    seeded = subprocess.run(
-        [
-            str(Path(sys.executable).parent / "dbt"),
-            "seed",
-            "--select",
-            "invoicing_currency_minor_units",
-            "invoicing_eu_vat_countries",
-            "--profiles-dir",
-            str(project),
-            "--project-dir",
-            str(project),
-            "--target-path",
-            str(tmp_path / "target"),
-            "--log-path",
-            str(tmp_path / "logs"),
-        ],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    def dbt(*args: str) -> subprocess.CompletedProcess[str]:
+        paths = ["--profiles-dir", str(project), "--project-dir", str(project)]
+        paths += ["--target-path", str(tmp_path / "target"), "--log-path", str(tmp_path / "logs")]
+        command = [str(Path(sys.executable).parent / "dbt"), *args, *paths]
+        return subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+
+    seeded = dbt("seed", "--select", "invoicing_currency_minor_units", "invoicing_eu_vat_countries")
     assert seeded.returncode == 0, seeded.stdout[-3000:]
-    done = subprocess.run(
-        [
-            str(Path(sys.executable).parent / "dbt"),
-            "run",
-            "--select",
-            "path:models/intermediate/rating",
-            "fct_billing_lines",
-            "int_invoice_lines_assigned",
-            "int_invoice_lines_taxed",
-            "int_invoice_credit_burn",
-            "fct_credit_balances",
-            "--vars",
-            '{"as_of_date": "2026-07-01"}',
-            "--profiles-dir",
-            str(project),
-            "--project-dir",
-            str(project),
-            "--target-path",
-            str(tmp_path / "target"),
-            "--log-path",
-            str(tmp_path / "logs"),
-        ],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
+    done = dbt(
+        "run",
+        "--select",
+        "path:models/intermediate/rating",
+        "fct_billing_lines",
+        "int_invoice_lines_assigned",
+        "int_invoice_lines_taxed",
+        "int_invoice_credit_burn",
+        "fct_credit_balances",
+        "--vars",
+        '{"as_of_date": "2026-07-01"}',
     )
     assert done.returncode == 0, done.stdout[-3000:]
     lines_sql = (

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from usagebill.rating import main, rate, result_to_json, result_to_table
+from cli.rate import main
+from usagebill.rating import rate, result_to_json, result_to_table
 
 pytestmark = pytest.mark.slow
 D = Decimal

@@ -119,7 +119,7 @@ def test_cli_json_and_errors(history, tmp_path):
         [
             sys.executable,
             "-m",
-            "usagebill.cli",
+            "cli",
             "pricing",
             "backtest",
             "--candidate",

@@ -13,8 +13,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.isolation import isolate_paths
-
 
 def _free_port() -> int:
     with socket.socket() as s:
@@ -28,14 +26,6 @@ def _pg_bin() -> Path | None:
             return Path(candidate)
     found = shutil.which("initdb")
     return Path(found).parent if found else None
-
-
-@pytest.fixture
-def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    d = tmp_path / "data"
-    d.mkdir()
-    isolate_paths(tmp_path, monkeypatch)
-    return d
 
 
 @pytest.fixture(scope="module")

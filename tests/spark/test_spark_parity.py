@@ -37,7 +37,7 @@ def _java_missing() -> str | None:
 def test_spark_and_duckdb_build_identical_relations(tmp_path) -> None:
     out = tmp_path / "spark_parity.json"
     done = subprocess.run(
-        [sys.executable, "-m", "usagebill.spark_parity", "--work", str(tmp_path / "work"), "--out", str(out)],
+        [sys.executable, "-m", "cli.spark_parity", "--work", str(tmp_path / "work"), "--out", str(out)],
         cwd=PROJECT_ROOT,
         capture_output=True,
         text=True,

@@ -95,6 +95,19 @@ def seed():
     return seed_warehouse
 
 
+@pytest.fixture
+def seeded_con(target: Target, isolated_env: Path):
+    """An open connection to the warehouse seeded by seed_warehouse, for the tests that read the fake's
+    state or inject faults into it (skipped against live Stripe)."""
+    if not target.is_fake:
+        pytest.skip("reads the fake's state or injects faults: runs against the fake only")
+    db = isolated_env / "usagebill.duckdb"
+    seed_warehouse(db)
+    con = duckdb.connect(str(db))
+    yield con
+    con.close()
+
+
 BILLING_DDL = """
 create schema if not exists billing;
 create schema if not exists staging;

@@ -31,11 +31,8 @@ def _fake_only(target):
         pytest.skip("reads the fake's state")
 
 
-def test_send_invoice_due_date_is_the_invoice_due_date_and_it_is_sent(target, isolated_env, seed):
-    _fake_only(target)
-    db = isolated_env / "usagebill.duckdb"
-    seed(db)
-    con = duckdb.connect(str(db))
+def test_send_invoice_due_date_is_the_invoice_due_date_and_it_is_sent(target, seeded_con):
+    con = seeded_con
     summary = _run(target, con, collection_method="send_invoice")
     assert not summary.failed
     inv = _stripe_invoice(con, target, "inv_a")
@@ -48,11 +45,8 @@ def test_send_invoice_due_date_is_the_invoice_due_date_and_it_is_sent(target, is
     con.close()
 
 
-def test_charge_automatically_pays_and_catalog_column_overrides(target, isolated_env, seed):
-    _fake_only(target)
-    db = isolated_env / "usagebill.duckdb"
-    seed(db)
-    con = duckdb.connect(str(db))
+def test_charge_automatically_pays_and_catalog_column_overrides(target, seeded_con):
+    con = seeded_con
     con.execute("alter table staging.stg_catalog__customers add column collection_method varchar")
     con.execute(
         "update staging.stg_catalog__customers set collection_method = 'charge_automatically' "
@@ -66,11 +60,8 @@ def test_charge_automatically_pays_and_catalog_column_overrides(target, isolated
     con.close()
 
 
-def test_declined_charge_is_a_payment_outcome_not_an_export_failure(target, isolated_env, seed):
-    _fake_only(target)
-    db = isolated_env / "usagebill.duckdb"
-    seed(db)
-    con = duckdb.connect(str(db))
+def test_declined_charge_is_a_payment_outcome_not_an_export_failure(target, seeded_con):
+    con = seeded_con
     # cust_tokyo already exists in Stripe with a card that declines (the fake's fake_payment=fail)
     target.client().v1.customers.create(
         params={"name": "Tokyo", "metadata": {"usagebill_customer_id": "cust_tokyo", "fake_payment": "fail"}}
@@ -126,11 +117,8 @@ def test_invoice_below_minimum_is_marked_paid_and_carried_to_the_next(target, is
     con.close()
 
 
-def test_credits_applied_after_tax_as_customer_balance(target, isolated_env, seed):
-    _fake_only(target)
-    db = isolated_env / "usagebill.duckdb"
-    seed(db)
-    con = duckdb.connect(str(db))
+def test_credits_applied_after_tax_as_customer_balance(target, seeded_con):
+    con = seeded_con
     # invoice helper's contract: credits_applied / amount_due with *_minor twins
     con.execute("alter table billing.fct_invoices add column credits_applied_minor bigint default 0")
     con.execute("alter table billing.fct_invoices add column amount_due_minor bigint")
@@ -149,11 +137,8 @@ def test_credits_applied_after_tax_as_customer_balance(target, isolated_env, see
     con.close()
 
 
-def test_inclusive_tax_line_goes_as_gross_amount_with_an_inclusive_rate(target, isolated_env, seed):
-    _fake_only(target)
-    db = isolated_env / "usagebill.duckdb"
-    seed(db)
-    con = duckdb.connect(str(db))
+def test_inclusive_tax_line_goes_as_gross_amount_with_an_inclusive_rate(target, seeded_con):
+    con = seeded_con
     # inv_c restated as tax-inclusive: gross 120.00 at 20 % inclusive -> tax 120 x 0.2 / 1.2 = 20.00, net 100.00;
     # the invoice total is the gross 120.00 (12000)
     con.execute(

@@ -95,11 +95,8 @@ def test_deleted_draft_is_recreated_instead_of_404_forever(target, isolated_env,
     con.close()
 
 
-def test_reconciliation_finds_a_stripe_invoice_the_ledger_does_not_know(target, isolated_env, seed):
-    _fake_only(target)
-    db = isolated_env / "usagebill.duckdb"
-    seed(db)
-    con = duckdb.connect(str(db))
+def test_reconciliation_finds_a_stripe_invoice_the_ledger_does_not_know(target, seeded_con):
+    con = seeded_con
     _run(target, con)
     assert reconcile(con, target.api(), progress=lambda m: None).ok
     # someone (or an old bug) created a second Stripe invoice for inv_b: cust_tokyo is billed twice

@@ -16,11 +16,11 @@ from typing import Any
 
 import yaml
 
-from ingestion.tenants import DEFAULT_TENANT, tenant_name_error
 from usagebill.catalog.errors import CatalogError, CatalogIssue
 from usagebill.catalog.fields import ID_RE, METER_ID_RE, Issues, Node
 from usagebill.catalog.yaml_loader import DuplicateKeyError, load_yaml, yaml_error_location
 from usagebill.money import MINOR_UNITS
+from usagebill.tenants import DEFAULT_TENANT, tenant_name_error
 
 REQUIRED_FILES = ("meters.yaml", "plans.yaml", "customers.yaml", "subscriptions.yaml")
 OPTIONAL_FILES = ("discounts.yaml", "credits.yaml", "commitments.yaml", "contracts.yaml")
@@ -541,7 +541,7 @@ class Customers(dict[CustomerKey, dict[str, Any]]):
 
 
 def _tenant_of(node: Node, default: str | None) -> str | None:
-    """The node's optional tenant_id, checked with the collector's rule (ingestion.tenants)."""
+    """The node's optional tenant_id, checked with the collector's rule (usagebill.tenants)."""
     value = node.child("tenant_id").value
     if value is None:
         return default

@@ -23,6 +23,7 @@ skipped materialization with the variable to set, so the daily job still runs):
 import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 
@@ -64,20 +65,26 @@ def _result(key: dg.AssetKey, events: int, quarantined: int, files: list[str]) -
     )
 
 
-def _check(key: dg.AssetKey) -> list[dg.AssetCheckSpec]:
-    return [
-        dg.AssetCheckSpec(NO_QUARANTINE, asset=key, description="every measured row is a valid usage event")
-    ]
+def _source_asset(key: dg.AssetKey, description: str, kinds: set[str], *, daily: bool = True) -> Any:
+    """A usage source: an asset of the collect step, checked for quarantined rows; `daily`: partitioned
+    by day and run as one backfill (_window() reads the whole range)."""
+    by_day: dict[str, Any] = (
+        {"partitions_def": daily_partitions, "backfill_policy": dg.BackfillPolicy.single_run()}
+        if daily
+        else {}
+    )
+    check = dg.AssetCheckSpec(
+        NO_QUARANTINE, asset=key, description="every measured row is a valid usage event"
+    )
+    return dg.asset(
+        key=key, group_name=flow.COLLECT, check_specs=[check], description=description, kinds=kinds, **by_day
+    )
 
 
-@dg.asset(
-    key=SQL_KEY,
-    group_name=flow.COLLECT,
-    partitions_def=daily_partitions,
-    backfill_policy=dg.BackfillPolicy.single_run(),  # _window() reads the whole range
-    check_specs=_check(SQL_KEY),
-    description="Usage measured by SQL queries against operational PostgreSQL databases (USAGEBILL_SQL_SOURCES).",
-    kinds={"postgres", "python"},
+@_source_asset(
+    SQL_KEY,
+    "Usage measured by SQL queries against operational PostgreSQL databases (USAGEBILL_SQL_SOURCES).",
+    {"postgres", "python"},
 )
 def sql_usage(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     from ingestion.sources.sql_source import load_queries, run_query
@@ -98,12 +105,11 @@ def sql_usage(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     return _result(SQL_KEY, events, quarantined, files)
 
 
-@dg.asset(
-    key=S3_KEY,
-    group_name=flow.COLLECT,
-    check_specs=_check(S3_KEY),
-    description="Bytes stored per customer under s3://USAGEBILL_STORAGE_BUCKET/<prefix><customer>/, as storage_gb.",
-    kinds={"s3", "python"},
+@_source_asset(
+    S3_KEY,
+    "Bytes stored per customer under s3://USAGEBILL_STORAGE_BUCKET/<prefix><customer>/, as storage_gb.",
+    {"s3", "python"},
+    daily=False,
 )
 def s3_storage_usage(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     import boto3
@@ -121,14 +127,10 @@ def s3_storage_usage(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     return _result(S3_KEY, res.events, res.quarantined, [str(res.path)])
 
 
-@dg.asset(
-    key=CW_KEY,
-    group_name=flow.COLLECT,
-    partitions_def=daily_partitions,
-    backfill_policy=dg.BackfillPolicy.single_run(),  # _window() reads the whole range
-    check_specs=_check(CW_KEY),
-    description="A CloudWatch metric per EC2 instance tagged usagebill:customer, one event per instance and hour.",
-    kinds={"cloudwatch", "python"},
+@_source_asset(
+    CW_KEY,
+    "A CloudWatch metric per EC2 instance tagged usagebill:customer, one event per instance and hour.",
+    {"cloudwatch", "python"},
 )
 def cloudwatch_usage(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     import boto3

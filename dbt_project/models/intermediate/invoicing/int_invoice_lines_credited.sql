@@ -135,7 +135,7 @@ credit_lines as (
         cast(0 as decimal(38, 12)) as gross_amount
     from burn
     inner join invoices on burn.invoice_id = invoices.invoice_id
-    left join grants on burn.grant_id = grants.grant_id
+    left join grants on burn.tenant_id = grants.tenant_id and burn.grant_id = grants.grant_id
 ),
 
 final as (

@@ -87,17 +87,7 @@ trial_allowance as (
 
 trial_usage_credits as (
     select
-        periods.subscription_id,
-        periods.tenant_id,
-        periods.customer_id,
-        periods.plan_id,
-        periods.plan_version,
-        periods.currency,
-        periods.minor_unit,
-        periods.period_start,
-        periods.period_end,
-        periods.service_start,
-        periods.service_end,
+        {{ rating_period_columns('periods') }},
         'trial_usage' as charge_id,
         'Free trial usage allowance' as charge_name,
         'usage' as charge_type,
@@ -237,17 +227,7 @@ discount_amounts as (
 
 discount_lines as (
     select
-        subscription_id,
-        tenant_id,
-        customer_id,
-        plan_id,
-        plan_version,
-        currency,
-        minor_unit,
-        period_start,
-        period_end,
-        service_start,
-        service_end,
+        {{ rating_period_columns() }},
         discount_id as charge_id,
         discount_name as charge_name,
         'adjustment' as charge_type,
@@ -291,17 +271,7 @@ period_net as (
 
 true_ups as (
     select
-        periods.subscription_id,
-        periods.tenant_id,
-        periods.customer_id,
-        periods.plan_id,
-        periods.plan_version,
-        periods.currency,
-        periods.minor_unit,
-        periods.period_start,
-        periods.period_end,
-        periods.service_start,
-        periods.service_end,
+        {{ rating_period_columns('periods') }},
         commitments.commitment_id as charge_id,
         'Minimum commitment true-up' as charge_name,
         'adjustment' as charge_type,
@@ -332,17 +302,7 @@ true_ups as (
 
 true_up_lines as (
     select
-        subscription_id,
-        tenant_id,
-        customer_id,
-        plan_id,
-        plan_version,
-        currency,
-        minor_unit,
-        period_start,
-        period_end,
-        service_start,
-        service_end,
+        {{ rating_period_columns() }},
         charge_id,
         charge_name,
         charge_type,

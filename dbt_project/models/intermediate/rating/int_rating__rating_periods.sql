@@ -57,13 +57,7 @@ month_served as (
 
 usage_months as (
     select
-        subscription_id,
-        tenant_id,
-        customer_id,
-        plan_id,
-        plan_version,
-        currency,
-        minor_unit,
+        {{ rating_subscription_columns() }},
         billing_period,
         period_index,
         month_start as period_start,

@@ -247,17 +247,7 @@ unioned as (
 
 final as (
     select
-        subscription_id,
-        tenant_id,
-        customer_id,
-        plan_id,
-        plan_version,
-        currency,
-        minor_unit,
-        period_start,
-        period_end,
-        service_start,
-        service_end,
+        {{ rating_period_columns() }},
         charge_id,
         charge_name,
         'usage' as charge_type,

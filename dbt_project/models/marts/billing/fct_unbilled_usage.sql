@@ -74,20 +74,10 @@ excluded_rows as (
     from excluded
 ),
 
-arrival_ranked as (
-    {#- the journal's rule: the first arrival of an event id wins -#}
+event_payloads as (
+    {#- ids that arrived more than once, with the payload the journal compares -#}
     select
         raw_events.*,
-        first_value(
-            raw_events.customer_id || '|' || raw_events.meter_id || '|' || cast(raw_events.event_ts as {{ dbt.type_string() }})
-            || '|' || coalesce(cast(raw_events.event_quantity as {{ dbt.type_string() }}), '') || '|'
-            || raw_events.properties_json || '|' || raw_events.dimensions_json
-        ) over (
-            partition by raw_events.tenant_id, raw_events.event_id
-            order by raw_events.arrived_at, raw_events.source_file, raw_events.event_ts, raw_events.customer_id,
-                raw_events.meter_id
-            rows between unbounded preceding and unbounded following
-        ) as first_payload,
         raw_events.customer_id || '|' || raw_events.meter_id || '|' || cast(raw_events.event_ts as {{ dbt.type_string() }})
         || '|' || coalesce(cast(raw_events.event_quantity as {{ dbt.type_string() }}), '') || '|'
         || raw_events.properties_json || '|' || raw_events.dimensions_json as payload
@@ -98,6 +88,19 @@ arrival_ranked as (
         group by copies.tenant_id, copies.event_id
         having count(*) > 1
     )
+),
+
+arrival_ranked as (
+    {#- the journal's rule: the first arrival of an event id wins -#}
+    select
+        event_payloads.*,
+        first_value(event_payloads.payload) over (
+            partition by event_payloads.tenant_id, event_payloads.event_id
+            order by event_payloads.arrived_at, event_payloads.source_file, event_payloads.event_ts,
+                event_payloads.customer_id, event_payloads.meter_id
+            rows between unbounded preceding and unbounded following
+        ) as first_payload
+    from event_payloads
 ),
 
 duplicate_rows as (

@@ -1,14 +1,4 @@
-{%- set is_spark = target.type == 'spark' -%}
-{{ config(
-    materialized='incremental',
-    schema='usage',
-    tags=['partitioned_daily'],
-    incremental_strategy=('insert_overwrite' if is_spark else 'delete+insert'),
-    unique_key=(none if is_spark else 'arrival_date'),
-    partition_by=('arrival_date' if is_spark else none),
-    file_format=('parquet' if is_spark else none),
-    on_schema_change='fail',
-) }}
+{{ partitioned_daily_config('arrival_date') }}
 
 {#- Audit of valid events that cannot enter the journal, with the reason: 'unknown_meter' (the
     meter is not in the catalog: add it and full-refresh the journal) or 'missing_quantity'

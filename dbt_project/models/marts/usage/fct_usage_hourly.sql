@@ -1,14 +1,4 @@
-{%- set is_spark = target.type == 'spark' -%}
-{{ config(
-    materialized='incremental',
-    schema='usage',
-    tags=['partitioned_daily'],
-    incremental_strategy=('insert_overwrite' if is_spark else 'delete+insert'),
-    unique_key=(none if is_spark else 'usage_date'),
-    partition_by=('usage_date' if is_spark else none),
-    file_format=('parquet' if is_spark else none),
-    on_schema_change='fail',
-) }}
+{{ partitioned_daily_config('usage_date') }}
 
 {#- Usage per tenant, customer, meter, dimensions and hour (see macro usage_rollup). -#}
 

@@ -15,76 +15,35 @@
         ) -%}
     {%- endif -%}
 {%- endif %}
+{#- Columns and their staged types (kinds: macros/staging/raw_feed.sql). -#}
+{%- set columns = [
+    'seq:bigint', 'run_id', 'recorded_at:timestamp', 'marketplace', 'customer_id', 'marketplace_customer',
+    'offering_id', 'dimension', 'hour_start:timestamp', 'state', 'quantity:amount', 'cumulative_units:amount',
+    'carried_remainder:amount', 'unit_price:amount', 'currency', 'counted:boolean', 'carried_to_hour:timestamp',
+    'window_start:timestamp', 'window_end:timestamp', 'request_key', 'metering_record_id', 'detail',
+    'sent_quantity:amount',
+] %}
 with
 
 {% if ledger_exists -%}
     source as (
-        select * from {{ ledger_source }}
+        select
+            *
+            {%- if not has_sent_quantity %},
+                cast(null as decimal(38, 12)) as sent_quantity
+            {%- endif %}
+        from {{ ledger_source }}
     ),
 {%- else -%}
     source as (
-        select
-            cast(null as bigint) as seq,
-            cast(null as {{ dbt.type_string() }}) as run_id,
-            cast(null as timestamp) as recorded_at,
-            cast(null as {{ dbt.type_string() }}) as marketplace,
-            cast(null as {{ dbt.type_string() }}) as customer_id,
-            cast(null as {{ dbt.type_string() }}) as marketplace_customer,
-            cast(null as {{ dbt.type_string() }}) as offering_id,
-            cast(null as {{ dbt.type_string() }}) as dimension,
-            cast(null as timestamp) as hour_start,
-            cast(null as {{ dbt.type_string() }}) as state,
-            cast(null as decimal(38, 12)) as quantity,
-            cast(null as decimal(38, 12)) as cumulative_units,
-            cast(null as decimal(38, 12)) as carried_remainder,
-            cast(null as decimal(38, 12)) as unit_price,
-            cast(null as {{ dbt.type_string() }}) as currency,
-            cast(null as boolean) as counted,
-            cast(null as timestamp) as carried_to_hour,
-            cast(null as timestamp) as window_start,
-            cast(null as timestamp) as window_end,
-            cast(null as {{ dbt.type_string() }}) as request_key,
-            cast(null as {{ dbt.type_string() }}) as metering_record_id,
-            cast(null as {{ dbt.type_string() }}) as detail,
-            cast(null as decimal(38, 12)) as sent_quantity
-        where false
+        {{ empty_rows(columns, typed=true) }}
     ),
 {%- endif %}
 
-renamed as (
-    select
-        cast(seq as bigint) as seq,
-        cast(run_id as {{ dbt.type_string() }}) as run_id,
-        cast(recorded_at as timestamp) as recorded_at,
-        cast(marketplace as {{ dbt.type_string() }}) as marketplace,
-        cast(customer_id as {{ dbt.type_string() }}) as customer_id,
-        cast(marketplace_customer as {{ dbt.type_string() }}) as marketplace_customer,
-        cast(offering_id as {{ dbt.type_string() }}) as offering_id,
-        cast(dimension as {{ dbt.type_string() }}) as dimension,
-        cast(hour_start as timestamp) as hour_start,
-        cast(state as {{ dbt.type_string() }}) as state,
-        cast(quantity as decimal(38, 12)) as quantity,
-        cast(cumulative_units as decimal(38, 12)) as cumulative_units,
-        cast(carried_remainder as decimal(38, 12)) as carried_remainder,
-        cast(unit_price as decimal(38, 12)) as unit_price,
-        cast(currency as {{ dbt.type_string() }}) as currency,
-        cast(counted as boolean) as counted,
-        cast(carried_to_hour as timestamp) as carried_to_hour,
-        cast(window_start as timestamp) as window_start,
-        cast(window_end as timestamp) as window_end,
-        cast(request_key as {{ dbt.type_string() }}) as request_key,
-        cast(metering_record_id as {{ dbt.type_string() }}) as metering_record_id,
-        cast(detail as {{ dbt.type_string() }}) as detail,
-        {% if has_sent_quantity -%}
-            cast(sent_quantity as decimal(38, 12)) as sent_quantity
-        {%- else -%}
-            cast(null as decimal(38, 12)) as sent_quantity
-        {%- endif %}
-    from source
-),
-
 final as (
-    select * from renamed
+    select
+        {{- staged_columns(columns) }}
+    from source
 )
 
 select * from final

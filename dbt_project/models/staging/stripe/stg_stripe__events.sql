@@ -1,28 +1,13 @@
 {#- Stripe events, one row per event id (webhook and polling may both land one; files are per id). -#}
 with
 
-{% if raw_files_exist('stripe_events') -%}
-    source as (
-        select * from {{ source('raw', 'stripe_events') }}
-    ),
-{%- else -%}
-    source as (
-        {#- No event landed yet: same columns, no rows (keeps the lineage to the source). -#}
-        {%- set _lineage = source('raw', 'stripe_events') %}
-        select
-            cast(null as {{ dbt.type_string() }}) as event_id,
-            cast(null as {{ dbt.type_string() }}) as event_type,
-            cast(null as timestamp) as created_at,
-            cast(null as {{ dbt.type_string() }}) as api_version,
-            cast(null as boolean) as livemode,
-            cast(null as {{ dbt.type_string() }}) as object_type,
-            cast(null as {{ dbt.type_string() }}) as object_id,
-            cast(null as {{ dbt.type_string() }}) as payload_json,
-            cast(null as {{ dbt.type_string() }}) as source,
-            cast(null as timestamp) as received_at
-        where false
-    ),
-{%- endif %}
+source as (
+    {#- No event landed yet: same columns, typed, no rows (macros/staging/raw_feed.sql). -#}
+    {{ raw_feed_source('stripe_events', source('raw', 'stripe_events'), [
+        'event_id', 'event_type', 'created_at:timestamp', 'api_version', 'livemode:boolean',
+        'object_type', 'object_id', 'payload_json', 'source', 'received_at:timestamp',
+    ], typed_empty=true) }}
+),
 
 deduplicated as (
     select

@@ -1,13 +1,17 @@
-"""The tenant name rule, in one place: the collector, the loader, `usagebill keys create` and the
-catalog all check tenant names with `tenant_name_error` (built on ingestion.events.TENANT_RE)."""
+"""The tenant name rule, in one place: the collector, the loader, the event contract
+(ingestion.events), `usagebill keys create` and the catalog all check tenant names with
+`TENANT_RE` / `tenant_name_error`. It lives in the library so that every layer can use it
+(docs/architecture.md "Layers")."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
-from ingestion.events import DEFAULT_TENANT, TENANT_RE
+__all__ = ["DEFAULT_TENANT", "TENANT_RE", "TENANT_RULE", "check_tenant_name", "tenant_name_error"]
 
-__all__ = ["DEFAULT_TENANT", "TENANT_RULE", "check_tenant_name", "tenant_name_error"]
+DEFAULT_TENANT = "default"
+TENANT_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}")
 
 TENANT_RULE = "1-64 characters of letters, digits, '_', '.' or '-', starting with a letter or digit"
 

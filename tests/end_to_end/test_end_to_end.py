@@ -1,4 +1,4 @@
-"""End to end: `usagebill.demo` on the tiny dataset materializes every Dagster asset into a fresh
+"""End to end: `python -m cli.demo` on the tiny dataset materializes every Dagster asset into a fresh
 DuckDB warehouse, exports to the local Stripe and marketplace servers, and a second run changes
 no table and sends nothing twice.
 
@@ -27,7 +27,7 @@ pytestmark = pytest.mark.slow
 
 def run_demo(env: dict[str, str]) -> str:
     result = subprocess.run(
-        [sys.executable, "-m", "usagebill.demo", "--size", "tiny"],
+        [sys.executable, "-m", "cli.demo", "--size", "tiny"],
         cwd=PROJECT_ROOT,
         env=env,
         capture_output=True,
