@@ -30,7 +30,7 @@ def _java_missing() -> str | None:
     return None
 
 
-# The run takes 13 minutes on the shared 2-core machine (docs/benchmarks.md, "Spark parity"):
+# The run takes 9-13 minutes on the shared 2-core machine (docs/benchmarks.md, "Spark parity"):
 # DuckDB 72 s and Spark 644 s of dbt builds for two windows, plus loading and the comparison.
 @pytest.mark.timeout(1800)
 @pytest.mark.skipif(_java_missing() is not None, reason=_java_missing() or "")
