@@ -10,6 +10,8 @@ pay as you go, starter, growth, in USD, EUR and JPY), 1 % re-sent duplicates and
 arrivals. Then runs the month close the way the daily job does, step by step:
 
   catalog      validate the YAML catalog (100,000 customers) into raw/catalog
+  raw config   issuer, tax rates, marketplace catalog and feeds, cloud costs (the same loaders as the
+               daily job's raw assets)
   usage dbt    journal + hourly/daily/monthly rollups over the month's arrival window (one dbt build)
   close dbt    rating, invoices, analytics (dbt build of everything else, as of 2026-05-04)
   documents    invoice documents (HTML + PDF)
@@ -201,6 +203,21 @@ def write_usage(raw: Path, events: int, customers: int) -> int:
     return written
 
 
+def write_raw_configuration(work: Path) -> None:
+    """What the daily job's other raw assets write, with the same loaders: the issuer and tax rates
+    (["raw", "catalog_issuer"/"catalog_tax_rates"], from the shipped examples when the catalog folder
+    has none), the marketplace offering catalog, identities and revenue feeds (["raw",
+    "marketplace_catalog"], ["raw", "marketplace_revenue_feeds"], the samples) and the cloud costs
+    (["raw", "cloud_costs"], none here). USAGEBILL_* point at the work folder (set by main)."""
+    from exports.marketplace.run import load_raw
+    from ingestion.costs import load_costs
+    from usagebill.invoices.tax_config import write_raw
+
+    write_raw()
+    load_raw(log)
+    load_costs(work / "data", work / "raw", progress=log)
+
+
 # -- running ----------------------------------------------------------------------------------------
 def dbt_build(env: dict[str, str], work: Path, *args: str) -> None:
     command = [
@@ -275,6 +292,11 @@ def main(argv: list[str] | None = None) -> int:
     from usagebill.catalog import load_catalog
 
     step("catalog (YAML, validated)", lambda: load_catalog(work / "data" / "catalog", raw), work)
+    step(
+        "raw configuration (issuer, tax rates, marketplace, costs)",
+        lambda: write_raw_configuration(work),
+        work,
+    )
     window = {
         "min_date": MONTH_START.isoformat(),
         "max_date": (MONTH_START + timedelta(days=DAYS)).isoformat(),

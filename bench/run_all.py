@@ -26,6 +26,14 @@ BENCHMARKS: list[tuple[str, list[str]]] = [
         "rating a month for 100,000 customers",
         ["bench/bench_rating.py"] + (["--customers", "10000"] if SMALL else []),
     ),
+    (
+        "bulk catalog import: 100,000 customers from CSV / Parquet vs YAML",
+        ["bench/bench_catalog_import.py"] + (["--customers", "10000"] if SMALL else []),
+    ),
+    (
+        "invoice documents/s: fpdf2 (font cache, process pool) vs Chromium --print-to-pdf",
+        ["bench/bench_documents.py"] + (["--documents", "20"] if SMALL else []),
+    ),
     ("marketplace hourly report, 50,000 records", ["bench/bench_marketplace.py"]),
     (
         "Stripe export: achieved vs configured request rate (25/s test mode, 100/s live)",

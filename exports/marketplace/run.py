@@ -39,6 +39,7 @@ from exports.marketplace.revenue import FEEDS, load_revenue_feeds, write_catalog
 from exports.marketplace.transport import Transport
 from exports.marketplace.windows import HOUR, hour_floor
 from usagebill.paths import catalog_dir, data_dir, warehouse_path
+from usagebill.progress import Progress
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "usagebill" / "marketplace_examples"
 
@@ -343,8 +344,10 @@ def _replay(
     blocked = blocked_customers(marketplace)
     total.blocked = tuple(sorted(blocked))
     refused: dict[str, str] = {}
+    progress = Progress(f"{marketplace} usage report", total=len(hours), emit=log, unit="hours")
     with transport_for(marketplace, catalog, identities, lambda: moment[0], mode, log) as transport:
         for hour in hours:
+            progress.advance()  # counted when the hour starts: a refused hour is done too
             moment[0] = replay_now(hour)
             try:
                 one = report_hours(
@@ -367,6 +370,7 @@ def _replay(
             total.recovered += one.recovered
             total.calls += one.calls
             total.states.update(one.states)
+    progress.finish()
     log(str(total))
     if refused:
         raise CurrencyConversionError(

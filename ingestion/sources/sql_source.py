@@ -26,7 +26,6 @@ cast it, e.g. ``called_at at time zone 'UTC'``); ``quantity`` must be numeric/in
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -44,6 +43,7 @@ from ingestion.sources.landing_writer import (
     utc_text,
     write_landing,
 )
+from usagebill.postgres import fetch_rows
 
 SOURCE = "sql"
 _NAME_RE = re.compile(r"[a-z0-9_]{1,64}")
@@ -159,22 +159,14 @@ def _key_text(value: Any) -> str:
 
 def run_query(query: SqlQuery, window_start: datetime, window_end: datetime, data_dir: Path) -> LandingResult:
     """Run one query for ``[window_start, window_end)`` and land its rows as events."""
-    import psycopg
-    from psycopg.rows import dict_row
-
     if window_start.tzinfo is None or window_end.tzinfo is None or window_end <= window_start:
         raise ValueError("window: pass aware datetimes with window_start < window_end (half-open)")
-    dsn = os.environ.get(query.connection_env)
-    if not dsn:
-        raise RuntimeError(
-            f"query {query.name}: environment variable {query.connection_env} is not set; "
-            f"export it with the database's connection string"
-        )
-    with psycopg.connect(dsn) as conn:
-        conn.read_only = True  # a measurement query never writes to the operational database
-        with conn.cursor(row_factory=dict_row) as cur:
-            cur.execute(query.sql, {"window_start": window_start, "window_end": window_end})
-            rows = cur.fetchall()
+    rows = fetch_rows(
+        query.connection_env,
+        query.sql,
+        {"window_start": window_start, "window_end": window_end},
+        what=f"query {query.name}",
+    )
     events = [row_to_event(query, row) for row in rows]
     name = f"{query.name}__{window_start.strftime('%Y%m%dT%H%M%SZ')}_{window_end.strftime('%Y%m%dT%H%M%SZ')}"
     return write_landing(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 from datetime import date
@@ -69,6 +70,131 @@ def test_pdf_falls_back_to_core_fonts(tmp_path: Path, monkeypatch: pytest.Monkey
     # Latin-1 text survives (ä); characters outside it (the en dash) become "?"
     assert "Invoice UB-2026-000042" in text and "Cäsar <Vision> GmbH ? Labs" in text
     assert "Reverse charge: VAT to be accounted for by the recipient" in text
+
+
+def variant(number: str, buyer: str, amount: str = "90.00") -> Document:
+    document = sample()
+    document.document_id = f"inv_{number}"
+    document.number = number
+    document.buyer = Party(buyer, ["Unter den Linden 5", "10117 Berlin", "DE"], "DE123456789", None)
+    document.lines[0].amount = document.subtotal = document.total = amount
+    return document
+
+
+DEJAVU = all(path.exists() for path in documents.UNICODE_FONTS.values())
+
+
+@pytest.mark.skipif(not DEJAVU, reason="DejaVu fonts missing: scripts/ensure-system-deps.sh")
+def test_cached_fonts_give_the_same_bytes_as_parsing_them(tmp_path: Path) -> None:
+    # the font parsed for the first document is reused by the next ones (documents._add_font):
+    # the PDF must be byte-identical to one rendered with a freshly parsed font
+    documents._FONT_CACHE.clear()
+    documents.render_pdf(sample(), tmp_path / "parsed.pdf")
+    assert len(documents._FONT_CACHE) == 2  # regular + bold, kept for the next document
+    documents.render_pdf(variant("UB-2026-000043", "Другая фирма"), tmp_path / "other.pdf")
+    documents.render_pdf(sample(), tmp_path / "cached.pdf")
+    assert (tmp_path / "parsed.pdf").read_bytes() == (tmp_path / "cached.pdf").read_bytes()
+    documents._FONT_CACHE.clear()
+    documents.render_pdf(variant("UB-2026-000043", "Другая фирма"), tmp_path / "other-parsed.pdf")
+    assert (tmp_path / "other.pdf").read_bytes() == (tmp_path / "other-parsed.pdf").read_bytes()
+
+
+def test_parallel_output_is_byte_identical_to_serial(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    batch = [variant(f"UB-2026-{i:06d}", f"Customer {i} – Ünïcode", f"{i}.00") for i in range(1, 9)]
+    serial, parallel = tmp_path / "serial", tmp_path / "parallel"
+    assert documents.render_documents(batch, serial, workers=1, log=lambda _: None) == 8
+
+    def not_here(*_: object) -> None:
+        raise AssertionError("rendered in the calling process: the pool was not used")
+
+    # 8 documents >= MIN_DOCUMENTS_PER_WORKER x 2 workers: the pool renders them; its (spawned)
+    # processes import the real render_one, this process must not render any
+    monkeypatch.setattr(documents, "render_one", not_here)
+    lines: list[str] = []
+    assert documents.render_documents(batch, parallel, workers=2, log=lines.append) == 8
+    names = sorted(p.name for p in serial.iterdir())
+    assert len(names) == 16 and names == sorted(p.name for p in parallel.iterdir())
+    for name in names:
+        assert (serial / name).read_bytes() == (parallel / name).read_bytes(), name
+    assert lines[-1].startswith("invoice documents: 8/8 documents (100 %) done in")
+
+
+def test_only_new_or_changed_documents_are_rendered(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    issued = [variant("UB-2026-000001", "Alpha GmbH"), variant("UB-2026-000002", "Beta GmbH")]
+    monkeypatch.setattr(documents, "load_documents", lambda warehouse=None, number=None: list(issued))
+    quiet = {"workers": 1, "log": lambda _: None}
+    out = tmp_path / "invoices"
+    first = documents.render_all(out, **quiet)
+    assert sorted(p.name for p in first) == [
+        "UB-2026-000001.html",
+        "UB-2026-000001.pdf",
+        "UB-2026-000002.html",
+        "UB-2026-000002.pdf",
+    ]
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert set(manifest["documents"]) == {"UB-2026-000001", "UB-2026-000002"}
+    assert manifest["documents"]["UB-2026-000001"]["number"] == "UB-2026-000001"
+    # unchanged: nothing rendered, files untouched
+    stamp = (out / "UB-2026-000001.pdf").stat().st_mtime_ns
+    assert documents.render_all(out, **quiet) == []
+    assert (out / "UB-2026-000001.pdf").stat().st_mtime_ns == stamp
+    # one document changed (its buyer's name): only it is rendered again, with the new content
+    issued[1] = variant("UB-2026-000002", "Beta Renamed GmbH")
+    assert [p.name for p in documents.render_all(out, **quiet)] == [
+        "UB-2026-000002.html",
+        "UB-2026-000002.pdf",
+    ]
+    assert "Beta Renamed GmbH" in (out / "UB-2026-000002.html").read_text(encoding="utf-8")
+    assert (out / "UB-2026-000001.pdf").stat().st_mtime_ns == stamp
+    # a new document, and a deleted file, are rendered; --force renders everything
+    issued.append(variant("UB-2026-000003", "Gamma SARL"))
+    (out / "UB-2026-000001.pdf").unlink()
+    assert sorted(p.stem for p in documents.render_all(out, **quiet)) == [
+        "UB-2026-000001",
+        "UB-2026-000001",
+        "UB-2026-000003",
+        "UB-2026-000003",
+    ]
+    assert len(documents.render_all(out, force=True, **quiet)) == 6
+    # an unreadable manifest is not trusted: everything is rendered again
+    (out / "manifest.json").write_text("{not json")
+    assert len(documents.render_all(out, **quiet)) == 6
+    assert not list(out.glob(".*.tmp"))  # atomic writes leave no temporary file
+
+
+def test_a_template_or_renderer_change_changes_every_digest() -> None:
+    document = sample()
+    assert documents.document_digest(document, "renderer-a") != documents.document_digest(
+        document, "renderer-b"
+    )
+    changed = sample()
+    changed.lines[0].amount = "90.01"
+    assert documents.document_digest(document, "r") != documents.document_digest(changed, "r")
+    assert documents.document_digest(document, "r") == documents.document_digest(sample(), "r")
+
+
+@pytest.mark.parametrize("value", ["zero", "0", "1000"])
+def test_worker_setting_is_checked(value: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("USAGEBILL_DOCUMENT_WORKERS", value)
+    with pytest.raises(ValueError, match="USAGEBILL_DOCUMENT_WORKERS"):
+        documents.default_workers()
+
+
+@pytest.mark.skipif(not DEJAVU or not shutil.which("pdftotext"), reason="DejaVu fonts or pdftotext missing")
+def test_characters_outside_the_reduced_font_use_the_full_font(tmp_path: Path) -> None:
+    latin, armenian = sample(), variant("UB-2026-000044", "Երևան Ltd")  # Armenian: not in REDUCED_RANGES
+    assert documents._fits_reduced_font(latin) and not documents._fits_reduced_font(armenian)
+    documents.render_pdf(latin, tmp_path / "latin.pdf")
+    documents.render_pdf(armenian, tmp_path / "armenian.pdf")
+    for name, expected in (("latin.pdf", "Cäsar <Vision> GmbH – Labs"), ("armenian.pdf", "Երևան Ltd")):
+        text = subprocess.run(
+            ["pdftotext", str(tmp_path / name), "-"], capture_output=True, text=True, check=True
+        ).stdout
+        assert expected in text, name
+    # the reduced font is much smaller than DejaVu Sans: the Latin document embeds a smaller subset
+    # source; both embed only the glyphs they use, so check the source font chosen instead
+    reduced = documents._reduced_font(documents.UNICODE_FONTS[""])
+    assert reduced is not None and reduced.stat().st_size < documents.UNICODE_FONTS[""].stat().st_size / 3
 
 
 def test_tier_split_rows_of_a_graduated_charge() -> None:

@@ -56,7 +56,11 @@ class Node:
         else:
             path = f"{self.path}.{key}" if self.path else key
             value = self.value.get(key) if isinstance(self.value, dict) else None
-        return Node(self.file, path, value, self.issues)
+        # the frozen dataclass __init__ (one object.__setattr__ per field) was a third of the time
+        # of validating 100,000 bulk customers; filling __dict__ directly gives the same Node
+        node = object.__new__(Node)
+        node.__dict__.update(file=self.file, path=path, value=value, issues=self.issues)
+        return node
 
     def error(self, problem: str) -> None:
         self.issues.add(self.file, self.path, problem)

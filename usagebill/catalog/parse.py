@@ -8,6 +8,7 @@ The table columns are documented in docs/pricing.md ("Normalized tables").
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -580,69 +581,162 @@ def _customer_ref(
     return rows[0]["tenant_id"], rows[0]
 
 
-def _parse_customers(doc: Any, issues: Issues, out: NormalizedCatalog) -> Customers:
-    customers = Customers()
-    allowed = {
-        "id",
-        "tenant_id",
-        "name",
-        "email",
-        "country",
-        "currency",
-        "customer_type",
-        "tax_id",
-        "tax_exempt",
-        "created_at",
-        "address",
-        "metadata",
+CUSTOMER_FIELDS = {
+    "id",
+    "tenant_id",
+    "name",
+    "email",
+    "country",
+    "currency",
+    "customer_type",
+    "tax_id",
+    "tax_exempt",
+    "created_at",
+    "address",
+    "metadata",
+}
+
+
+def customer_row(node: Node, customers: Customers) -> dict[str, Any] | None:
+    """One customer (a customers.yaml item or a bulk file row, usagebill/catalog/bulk.py): its
+    normalized row, added to `customers`, or None with the problems recorded on the node."""
+    if not node.mapping(CUSTOMER_FIELDS, {"id", "currency"}):
+        return None
+    customer_id = node.child("id").string(pattern=ID_RE)
+    currency = node.child("currency").string()
+    if currency is not None and currency not in MINOR_UNITS:
+        node.child("currency").error(f"unknown currency {currency!r}; use an ISO 4217 code")
+    address = node.child("address").value
+    if address is not None and not isinstance(address, dict):
+        node.child("address").error("must be a mapping (line1, city, postal_code, country)")
+        address = None
+    tenant_id = _tenant_of(node, DEFAULT_TENANT)
+    if customer_id is None or tenant_id is None:
+        return None
+    if (tenant_id, customer_id) in customers:
+        node.child("id").error(f"duplicate customer id {customer_id!r} in tenant {tenant_id!r}")
+        return None
+    row = {
+        "tenant_id": tenant_id,
+        "customer_id": customer_id,
+        "name": node.child("name").string() or customer_id,
+        "email": node.child("email").string(),
+        "country": node.child("country").string(),
+        "currency": currency,
+        "customer_type": node.child("customer_type").choice(("business", "individual"), default="business"),
+        "tax_id": node.child("tax_id").string(),
+        "tax_exempt": node.child("tax_exempt").boolean(),
+        "created_at": node.child("created_at").date(),
+        "address_json": json.dumps(address or {}, sort_keys=True, separators=(",", ":"), default=str),
     }
-    for node in _root_list(doc, "customers.yaml", "customers", issues, True):
-        if not node.mapping(allowed, {"id", "currency"}):
-            continue
-        customer_id = node.child("id").string(pattern=ID_RE)
-        currency = node.child("currency").string()
-        if currency is not None and currency not in MINOR_UNITS:
-            node.child("currency").error(f"unknown currency {currency!r}; use an ISO 4217 code")
-        address = node.child("address").value
-        if address is not None and not isinstance(address, dict):
-            node.child("address").error("must be a mapping (line1, city, postal_code, country)")
-            address = None
-        tenant_id = _tenant_of(node, DEFAULT_TENANT)
-        if customer_id is None or tenant_id is None:
-            continue
-        if (tenant_id, customer_id) in customers:
-            node.child("id").error(f"duplicate customer id {customer_id!r} in tenant {tenant_id!r}")
-            continue
-        row = {
-            "tenant_id": tenant_id,
-            "customer_id": customer_id,
-            "name": node.child("name").string() or customer_id,
-            "email": node.child("email").string(),
-            "country": node.child("country").string(),
-            "currency": currency,
-            "customer_type": node.child("customer_type").choice(
-                ("business", "individual"), default="business"
-            ),
-            "tax_id": node.child("tax_id").string(),
-            "tax_exempt": node.child("tax_exempt").boolean(),
-            "created_at": node.child("created_at").date(),
-            "address_json": json.dumps(address or {}, sort_keys=True, separators=(",", ":"), default=str),
-        }
-        customers.add(row)
-        out.tables["customers"].append(row)
+    customers.add(row)
+    return row
+
+
+def _parse_customers(
+    doc: Any, issues: Issues, out: NormalizedCatalog, bulk: Sequence[Node] = ()
+) -> Customers:
+    customers = Customers()
+    for node in _root_list(doc, "customers.yaml", "customers", issues, not bulk) + list(bulk):
+        row = customer_row(node, customers)
+        if row is not None:
+            out.tables["customers"].append(row)
     return customers
 
 
 def customer_tenants(directory: Path | str) -> dict[str, frozenset[str]]:
-    """customer_id -> the tenants that have a customer with that id, from customers.yaml alone (the
-    collector uses it to refuse events for another tenant's customer). Raises CatalogError when
-    customers.yaml is missing or invalid."""
+    """customer_id -> the tenants that have a customer with that id, from customers.yaml and the
+    bulk customers file (customers.csv / .parquet) alone (the collector uses it to refuse events
+    for another tenant's customer). Raises CatalogError when they are missing or invalid."""
+    from usagebill.catalog.bulk import discover, read_nodes
+
     issues = Issues()
-    doc = _load_yaml(Path(directory), "customers.yaml", issues, True)
-    customers = _parse_customers(doc, issues, NormalizedCatalog({"customers": []}))
+    bulk = discover(Path(directory), issues).get("customers")
+    doc = _load_yaml(Path(directory), "customers.yaml", issues, bulk is None)
+    customers = _parse_customers(
+        doc, issues, NormalizedCatalog({"customers": []}), read_nodes(bulk, "customers", issues)
+    )
     if issues.items:
         raise CatalogError(issues.items)
     return {cid: frozenset(row["tenant_id"] for row in rows) for cid, rows in customers.by_id.items()}
+
+
+SUBSCRIPTION_FIELDS = {
+    "id",
+    "tenant_id",
+    "customer_id",
+    "plan_id",
+    "start_date",
+    "end_date",
+    "billing_anchor_day",
+    "trial_days",
+    "trial_usage_amount",
+    "billing_period",
+    "currency",
+    "metadata",
+}
+
+
+def subscription_row(
+    node: Node, subs: dict[str, dict[str, Any]], customers: Customers, plans: dict[str, Any]
+) -> dict[str, Any] | None:
+    """One subscription (a subscriptions.yaml item or a bulk file row): its normalized row, added
+    to `subs`, or None with the problems recorded on the node."""
+    if not node.mapping(SUBSCRIPTION_FIELDS, {"id", "customer_id", "plan_id", "start_date"}):
+        return None
+    sub_id = node.child("id").string(pattern=ID_RE)
+    customer_id = node.child("customer_id").string()
+    tenant_id, customer = _customer_ref(node, customers)
+    plan_id = node.child("plan_id").string()
+    start = node.child("start_date").date(required=True)
+    end = node.child("end_date").date()
+    if start and end and end <= start:
+        node.child("end_date").error(f"{end} must be after start_date {start} (end is exclusive)")
+    anchor = node.child("billing_anchor_day").integer(minimum=1, maximum=28, default=1)
+    trial_days = node.child("trial_days").integer(minimum=0, default=0)
+    trial_amount = node.child("trial_usage_amount").decimal(minimum=Decimal(0))
+    plan = plans.get(plan_id or "")
+    if plan_id is not None and plan is None:
+        node.child("plan_id").error(f"unknown plan {plan_id!r}; define it in plans.yaml")
+    if plan and start and plan["first_effective"] and start < plan["first_effective"]:
+        node.child("start_date").error(
+            f"{start} is before plan {plan_id!r} has a price (first version effective {plan['first_effective']})"
+        )
+    period = node.child("billing_period").choice(
+        PERIODS, default=(plan or {}).get("billing_period", "monthly")
+    )
+    if plan and period is not None and period != plan["billing_period"]:
+        node.child("billing_period").error(
+            f"{period} differs from plan {plan_id!r} billing_period {plan['billing_period']}"
+        )
+    currency = node.child("currency").string() or (plan or {}).get("currency")
+    if plan and currency != plan["currency"]:
+        node.child("currency").error(f"{currency} differs from plan {plan_id!r} currency {plan['currency']}")
+    if plan and customer and customer["currency"] in MINOR_UNITS and plan["currency"] != customer["currency"]:
+        node.child("plan_id").error(
+            f"plan {plan_id!r} is priced in {plan['currency']} but customer {customer_id!r} pays in "
+            f"{customer['currency']}; use the plan variant in {customer['currency']}"
+        )
+    if sub_id is None:
+        return None
+    if sub_id in subs:
+        node.child("id").error(f"duplicate subscription id {sub_id!r}")
+        return None
+    row = {
+        "subscription_id": sub_id,
+        "tenant_id": tenant_id,
+        "customer_id": customer_id,
+        "plan_id": plan_id,
+        "start_date": start,
+        "end_date": end,
+        "billing_anchor_day": anchor,
+        "billing_period": period,
+        "trial_days": trial_days,
+        "trial_usage_amount": _s(trial_amount),
+        "currency": currency,
+    }
+    subs[sub_id] = row
+    return row
 
 
 def _parse_subscriptions(
@@ -651,90 +745,25 @@ def _parse_subscriptions(
     plans: dict[str, Any],
     issues: Issues,
     out: NormalizedCatalog,
+    bulk: Sequence[Node] = (),
+    places: dict[str, tuple[str, str]] | None = None,
 ) -> dict[str, dict[str, Any]]:
+    """`places` gets the file and path of each subscription (for the checks across subscriptions)."""
     subs: dict[str, dict[str, Any]] = {}
-    allowed = {
-        "id",
-        "tenant_id",
-        "customer_id",
-        "plan_id",
-        "start_date",
-        "end_date",
-        "billing_anchor_day",
-        "trial_days",
-        "trial_usage_amount",
-        "billing_period",
-        "currency",
-        "metadata",
-    }
-    for node in _root_list(doc, "subscriptions.yaml", "subscriptions", issues, True):
-        if not node.mapping(allowed, {"id", "customer_id", "plan_id", "start_date"}):
-            continue
-        sub_id = node.child("id").string(pattern=ID_RE)
-        customer_id = node.child("customer_id").string()
-        tenant_id, customer = _customer_ref(node, customers)
-        plan_id = node.child("plan_id").string()
-        start = node.child("start_date").date(required=True)
-        end = node.child("end_date").date()
-        if start and end and end <= start:
-            node.child("end_date").error(f"{end} must be after start_date {start} (end is exclusive)")
-        anchor = node.child("billing_anchor_day").integer(minimum=1, maximum=28, default=1)
-        trial_days = node.child("trial_days").integer(minimum=0, default=0)
-        trial_amount = node.child("trial_usage_amount").decimal(minimum=Decimal(0))
-        plan = plans.get(plan_id or "")
-        if plan_id is not None and plan is None:
-            node.child("plan_id").error(f"unknown plan {plan_id!r}; define it in plans.yaml")
-        if plan and start and plan["first_effective"] and start < plan["first_effective"]:
-            node.child("start_date").error(
-                f"{start} is before plan {plan_id!r} has a price (first version effective {plan['first_effective']})"
-            )
-        period = node.child("billing_period").choice(
-            PERIODS, default=(plan or {}).get("billing_period", "monthly")
-        )
-        if plan and period is not None and period != plan["billing_period"]:
-            node.child("billing_period").error(
-                f"{period} differs from plan {plan_id!r} billing_period {plan['billing_period']}"
-            )
-        currency = node.child("currency").string() or (plan or {}).get("currency")
-        if plan and currency != plan["currency"]:
-            node.child("currency").error(
-                f"{currency} differs from plan {plan_id!r} currency {plan['currency']}"
-            )
-        if (
-            plan
-            and customer
-            and customer["currency"] in MINOR_UNITS
-            and plan["currency"] != customer["currency"]
-        ):
-            node.child("plan_id").error(
-                f"plan {plan_id!r} is priced in {plan['currency']} but customer {customer_id!r} pays in "
-                f"{customer['currency']}; use the plan variant in {customer['currency']}"
-            )
-        if sub_id is None:
-            continue
-        if sub_id in subs:
-            node.child("id").error(f"duplicate subscription id {sub_id!r}")
-            continue
-        row = {
-            "subscription_id": sub_id,
-            "tenant_id": tenant_id,
-            "customer_id": customer_id,
-            "plan_id": plan_id,
-            "start_date": start,
-            "end_date": end,
-            "billing_anchor_day": anchor,
-            "billing_period": period,
-            "trial_days": trial_days,
-            "trial_usage_amount": _s(trial_amount),
-            "currency": currency,
-        }
-        subs[sub_id] = row
-        out.tables["subscriptions"].append(row)
+    for node in _root_list(doc, "subscriptions.yaml", "subscriptions", issues, not bulk) + list(bulk):
+        row = subscription_row(node, subs, customers, plans)
+        if row is not None:
+            out.tables["subscriptions"].append(row)
+            if places is not None:
+                places[row["subscription_id"]] = (node.file, node.path)
     return subs
 
 
 def _check_overlapping_meters(
-    subs: dict[str, dict[str, Any]], out: NormalizedCatalog, issues: Issues
+    subs: dict[str, dict[str, Any]],
+    out: NormalizedCatalog,
+    issues: Issues,
+    places: dict[str, tuple[str, str]] | None = None,
 ) -> None:
     """Two subscriptions of a customer may overlap in time (add-ons) but not both price the same meter:
     its usage would be billed twice."""
@@ -757,8 +786,9 @@ def _check_overlapping_meters(
                 shared = meters_of.get(sub["plan_id"], set()) & meters_of.get(other["plan_id"], set())
                 if shared:
                     issues.add(
-                        "subscriptions.yaml",
-                        f"subscriptions[{index}]",
+                        *(places or {}).get(
+                            sub["subscription_id"], ("subscriptions.yaml", f"subscriptions[{index}]")
+                        ),
                         f"{sub['subscription_id']} overlaps {other['subscription_id']} of the same customer "
                         f"and both price meter(s) {', '.join(sorted(shared))}: that usage would be billed "
                         "twice; end one subscription where the other starts",
@@ -947,57 +977,95 @@ def _parse_commitments(doc: Any, subs: dict, plans: dict, issues: Issues, out: N
     _ids_unique(ids, "commitment")
 
 
-def _parse_contracts(doc: Any, customers: dict, plans: dict, issues: Issues, out: NormalizedCatalog) -> None:
-    allowed = {"id", "tenant_id", "customer_id", "effective_from", "effective_to", "prices", "description"}
-    price_allowed = {"charge_id", "plan_id", "dimension_value", "description"} | PRICE_FIELDS
-    charges_by_id: dict[str, list[dict[str, Any]]] = {}
+CONTRACT_FIELDS = {
+    "id",
+    "tenant_id",
+    "customer_id",
+    "effective_from",
+    "effective_to",
+    "prices",
+    "description",
+}
+CONTRACT_PRICE_FIELDS = {"charge_id", "plan_id", "dimension_value", "description"} | PRICE_FIELDS
+# a contract's id, tenant, customer and [effective_from, effective_to)
+ContractHead = tuple[str | None, str | None, str | None, date | None, date | None]
+
+
+def contract_head(node: Node, customers: Customers, id_field: str = "id") -> ContractHead:
+    """A contract's id, tenant, customer and effective range, checked (a contracts.yaml item, or a
+    bulk contract-price row, whose id column is `contract_id`)."""
+    contract_id = node.child(id_field).string(pattern=ID_RE)
+    customer_id = node.child("customer_id").string()
+    tenant_id, _ = _customer_ref(node, customers)
+    start = node.child("effective_from").date(required=True)
+    end = node.child("effective_to").date()
+    if start and end and end <= start:
+        node.child("effective_to").error(f"{end} must be after effective_from {start} (exclusive)")
+    return contract_id, tenant_id, customer_id, start, end
+
+
+def contract_price_row(
+    pnode: Node,
+    price_id: str,
+    head: ContractHead,
+    charges: dict[str, list[dict[str, Any]]],
+    plans: dict[str, Any],
+    out: NormalizedCatalog,
+) -> dict[str, Any] | None:
+    """One contract price (a contracts.yaml prices item or a bulk row); its tiers go to charge_tiers."""
+    contract_id, tenant_id, customer_id, start, end = head
+    charge_id = pnode.child("charge_id").string()
+    plan_id = pnode.child("plan_id").string()
+    if plan_id is not None and plan_id not in plans:
+        pnode.child("plan_id").error(f"unknown plan {plan_id!r}")
+    matches = [c for c in charges.get(charge_id or "", []) if plan_id in (None, c["plan_id"])]
+    if charge_id is not None and not matches:
+        pnode.child("charge_id").error(
+            f"no plan charge {charge_id!r}" + (f" in plan {plan_id!r}" if plan_id else "")
+        )
+        return None
+    charge_type = matches[0]["charge_type"] if matches else "usage"
+    priced = _parse_price(pnode, charge_type, None, price_id, out.tables["charge_tiers"])
+    if priced.get("price_model") is None:
+        pnode.child("model").error("is required (the contract price replaces the plan's price)")
+    return {
+        "price_id": price_id,
+        "contract_id": contract_id,
+        "tenant_id": tenant_id,
+        "customer_id": customer_id,
+        "plan_id": plan_id,
+        "charge_id": charge_id,
+        "dimension_value": pnode.child("dimension_value").string(),
+        "effective_from": start,
+        "effective_to": end,
+        **_price_columns(priced),
+    }
+
+
+def charges_by_id(out: NormalizedCatalog) -> dict[str, list[dict[str, Any]]]:
+    found: dict[str, list[dict[str, Any]]] = {}
     for row in out.tables["plan_charges"]:
-        charges_by_id.setdefault(row["charge_id"], []).append(row)
+        found.setdefault(row["charge_id"], []).append(row)
+    return found
+
+
+def _parse_contracts(
+    doc: Any, customers: Customers, plans: dict, issues: Issues, out: NormalizedCatalog
+) -> list[tuple[Node, str | None]]:
+    charges = charges_by_id(out)
     ids = []
     for node in _root_list(doc, "contracts.yaml", "contracts", issues, False):
-        if not node.mapping(allowed, {"id", "customer_id", "effective_from", "prices"}):
+        if not node.mapping(CONTRACT_FIELDS, {"id", "customer_id", "effective_from", "prices"}):
             continue
-        contract_id = node.child("id").string(pattern=ID_RE)
-        ids.append((node, contract_id))
-        customer_id = node.child("customer_id").string()
-        tenant_id, _ = _customer_ref(node, customers)
-        start = node.child("effective_from").date(required=True)
-        end = node.child("effective_to").date()
-        if start and end and end <= start:
-            node.child("effective_to").error(f"{end} must be after effective_from {start} (exclusive)")
+        head = contract_head(node, customers)
+        ids.append((node, head[0]))
         for index, pnode in enumerate(node.child("prices").items()):
-            if not pnode.mapping(price_allowed, {"charge_id"}):
+            if not pnode.mapping(CONTRACT_PRICE_FIELDS, {"charge_id"}):
                 continue
-            charge_id = pnode.child("charge_id").string()
-            plan_id = pnode.child("plan_id").string()
-            if plan_id is not None and plan_id not in plans:
-                pnode.child("plan_id").error(f"unknown plan {plan_id!r}")
-            matches = [c for c in charges_by_id.get(charge_id or "", []) if plan_id in (None, c["plan_id"])]
-            if charge_id is not None and not matches:
-                pnode.child("charge_id").error(
-                    f"no plan charge {charge_id!r}" + (f" in plan {plan_id!r}" if plan_id else "")
-                )
-                continue
-            charge_type = matches[0]["charge_type"] if matches else "usage"
-            price_id = f"{contract_id}:{index}"
-            priced = _parse_price(pnode, charge_type, None, price_id, out.tables["charge_tiers"])
-            if priced.get("price_model") is None:
-                pnode.child("model").error("is required (the contract price replaces the plan's price)")
-            out.tables["contract_prices"].append(
-                {
-                    "price_id": price_id,
-                    "contract_id": contract_id,
-                    "tenant_id": tenant_id,
-                    "customer_id": customer_id,
-                    "plan_id": plan_id,
-                    "charge_id": charge_id,
-                    "dimension_value": pnode.child("dimension_value").string(),
-                    "effective_from": start,
-                    "effective_to": end,
-                    **_price_columns(priced),
-                }
-            )
-    _ids_unique(ids, "contract")
+            row = contract_price_row(pnode, f"{head[0]}:{index}", head, charges, plans, out)
+            if row is not None:
+                out.tables["contract_prices"].append(row)
+    return ids
 
 
 TABLES = (
@@ -1017,11 +1085,17 @@ TABLES = (
 )
 
 
-def parse_catalog(directory: Path | str) -> NormalizedCatalog:
+def parse_catalog(directory: Path | str, bulk: Mapping[str, Any] | None = None) -> NormalizedCatalog:
     """Validate every file of the catalog in `directory`; return the normalized tables.
 
+    Customers, subscriptions and contract prices may also come in bulk (usagebill/catalog/bulk.py):
+    customers.csv / .parquet... found in `directory`, or `bulk` (kind -> CSV/Parquet path or
+    bulk.SqlSource), which replaces the folder's file of that kind. Their rows go through the same
+    validation as the YAML items; customers.yaml / subscriptions.yaml are then optional.
     Raises CatalogError listing each problem as `file: path: what is wrong`.
     """
+    from usagebill.catalog.bulk import bulk_contract_prices, read_nodes, sources_for
+
     directory = Path(directory)
     issues = Issues()
     out = NormalizedCatalog({name: [] for name in TABLES})
@@ -1035,7 +1109,11 @@ def parse_catalog(directory: Path | str) -> NormalizedCatalog:
                 )
             ]
         )
-    docs = {name: _load_yaml(directory, name, issues, True) for name in REQUIRED_FILES}
+    sources = sources_for(directory, bulk, issues)
+    in_bulk = {"customers.yaml": "customers", "subscriptions.yaml": "subscriptions"}
+    docs = {
+        name: _load_yaml(directory, name, issues, in_bulk.get(name) not in sources) for name in REQUIRED_FILES
+    }
     docs.update({name: _load_yaml(directory, name, issues, False) for name in OPTIONAL_FILES})
     if issues.items:
         # a file that is missing or not YAML makes every reference to it fail: report these first
@@ -1049,13 +1127,26 @@ def parse_catalog(directory: Path | str) -> NormalizedCatalog:
         for value in values
     ]
     plans = _parse_plans(docs["plans.yaml"], meters, issues, out)
-    customers = _parse_customers(docs["customers.yaml"], issues, out)
-    subs = _parse_subscriptions(docs["subscriptions.yaml"], customers, plans, issues, out)
-    _check_overlapping_meters(subs, out, issues)
+    places: dict[str, tuple[str, str]] = {}
+    customers = _parse_customers(
+        docs["customers.yaml"], issues, out, read_nodes(sources.get("customers"), "customers", issues)
+    )
+    subs = _parse_subscriptions(
+        docs["subscriptions.yaml"],
+        customers,
+        plans,
+        issues,
+        out,
+        read_nodes(sources.get("subscriptions"), "subscriptions", issues),
+        places,
+    )
+    _check_overlapping_meters(subs, out, issues, places)
     _parse_discounts(docs["discounts.yaml"], customers, subs, plans, issues, out)
     _parse_credits(docs["credits.yaml"], customers, issues, out)
     _parse_commitments(docs["commitments.yaml"], subs, plans, issues, out)
-    _parse_contracts(docs["contracts.yaml"], customers, plans, issues, out)
+    contract_ids = _parse_contracts(docs["contracts.yaml"], customers, plans, issues, out)
+    _ids_unique(contract_ids, "contract")
+    bulk_contract_prices(sources.get("contract_prices"), customers, plans, issues, out, contract_ids)
     if issues.items:
         raise CatalogError(issues.items)
     out.tables["currencies"] = [{"currency": c, "minor_unit": m} for c, m in MINOR_UNITS.items()]

@@ -2,7 +2,9 @@
 
 load-config                     validate data/catalog/issuer.yaml and tax_rates.yaml (or the
                                 shipped examples) and write them to the raw layer
-render [--out DIR] [--number N] HTML + PDF for every issued invoice and credit/debit note
+render [--out DIR] [--number N] [--workers N] [--force]
+                                HTML + PDF for every issued invoice and credit/debit note that is
+                                new or changed since the last render (manifest.json)
 recompute --invoice-id X --as-of YYYY-MM-DD
                                 recompute an issued invoice as of a date from the journal and the
                                 versioned catalog and print the comparison with what was issued
@@ -44,6 +46,12 @@ def _parser() -> argparse.ArgumentParser:
     render.add_argument("--number", default=None, help="only the document with this number")
     render.add_argument("--warehouse", type=Path, default=None, help="default: USAGEBILL_WAREHOUSE")
     render.add_argument("--force", action="store_true", help="re-render documents already rendered")
+    render.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="processes rendering documents (default: USAGEBILL_DOCUMENT_WORKERS or the number of cores)",
+    )
     recompute = actions.add_parser("recompute", help="recompute an issued invoice as of a date")
     recompute.add_argument(
         "--invoice-id", required=True, help="invoice id (inv_...) or number (UB-2026-000001)"
@@ -70,8 +78,8 @@ def main(argv: list[str] | None = None) -> int:
         from usagebill.invoices.documents import render_all
 
         try:
-            render_all(args.out, args.warehouse, args.number, force=args.force)
-        except (FileNotFoundError, RuntimeError) as error:
+            render_all(args.out, args.warehouse, args.number, force=args.force, workers=args.workers)
+        except (FileNotFoundError, RuntimeError, ValueError) as error:
             print(f"usagebill invoices render: {error}", file=sys.stderr)
             return 1
         return 0

@@ -7,9 +7,14 @@ document. Files: <out>/<document number>.html and .pdf (overwritten on re-render
 
 from __future__ import annotations
 
+import copy
+import hashlib
+import io
 import json
+import os
 from collections import defaultdict
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from pathlib import Path
@@ -20,6 +25,7 @@ import jinja2
 
 from usagebill.money import minor_unit
 from usagebill.paths import reports_dir, warehouse_path
+from usagebill.progress import Progress
 
 UNICODE_FONTS = {
     "": Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"),
@@ -394,6 +400,105 @@ def _safe(text: str, unicode_font: bool) -> str:
     return text.encode("latin-1", "replace").decode("latin-1")
 
 
+# Parsed fonts, per process: (path, style) -> (the TTFFont fpdf2 built, the font file's bytes).
+_FONT_CACHE: dict[tuple[str, str], tuple[Any, bytes]] = {}
+
+
+def _add_font(pdf: Any, family: str, style: str, path: Path) -> None:
+    """pdf.add_font, with the parsed font kept for the next documents of this process.
+
+    Profile (fpdf2 2.8, DejaVu Sans, bench/bench_documents.py): add_font parses the TTF (cmap,
+    hmtx, glyph ids of 6,000 glyphs) for every document, about half of a document's time. The
+    parsed metrics never change, so they are kept; each document gets a fresh, lazily read
+    fontTools object from the cached bytes, because fpdf2's output subsets that object in place.
+    The PDF is byte-identical to an uncached render (tests/invoicing/test_documents_render.py).
+    """
+    from fontTools import ttLib
+    from fpdf.fonts import SubsetMap
+
+    key = (str(path), style)
+    fontkey = f"{family.lower()}{style}"
+    cached = _FONT_CACHE.get(key)
+    if cached is None:
+        pdf.add_font(family, style, str(path))
+        prototype = pdf.fonts[fontkey]
+        data = path.read_bytes()
+        original = ttLib.TTFont(io.BytesIO(data), lazy=True)
+        if prototype.color_font is not None or (
+            "glyf" in original and ".notdef" not in original.getGlyphOrder()
+        ):
+            return  # a colour font, or fpdf2 drew a fallback .notdef into this object: no cache
+        # fpdf2 keys the font by family name: the cache entry is only reused for the same family
+        _FONT_CACHE[key] = (copy.copy(prototype), data)
+        return
+    prototype, data = cached
+    font = copy.copy(prototype)
+    font.i = len(pdf.fonts) + 1
+    font.fontkey = fontkey
+    font.ttfont = ttLib.TTFont(io.BytesIO(data), recalcTimestamp=False, lazy=True)
+    font.cw = copy.copy(prototype.cw)  # a defaultdict: reading an unknown character adds it
+    font.missing_glyphs = []
+    font.biggest_size_pt = 0
+    font._hbfont = None
+    font.subset = SubsetMap(font)
+    pdf.fonts[fontkey] = font
+
+
+# Unicode blocks of the reduced font: Latin (basic, Latin-1, Extended-A/B), Greek, Cyrillic, general
+# punctuation, currency symbols, letterlike symbols. DejaVu Sans has 6,000 glyphs; these ~1,250
+# cover most invoices, and parsing + subsetting a font costs in proportion to its glyphs (the
+# reduced font halves a document's time, bench/bench_documents.py). A document with any other
+# character (Hebrew, Arabic, Armenian, symbols...) is rendered with the full font.
+REDUCED_RANGES = ((0x20, 0x250), (0x370, 0x530), (0x2000, 0x2070), (0x20A0, 0x20D0), (0x2100, 0x2150))
+REDUCED_VERSION = "1"
+_REDUCED: dict[str, Path | None] = {}
+
+
+def _fits_reduced_font(document: Document) -> bool:
+    text = json.dumps(asdict(document), default=str, ensure_ascii=False)
+    return all(any(low <= ord(ch) < high for low, high in REDUCED_RANGES) for ch in set(text))
+
+
+def _reduced_font(path: Path) -> Path | None:
+    """The font subset to REDUCED_RANGES, built once (fontTools) into the temporary directory and
+    reused by every process; None when it cannot be built (the full font is used)."""
+    if str(path) in _REDUCED:
+        return _REDUCED[str(path)]
+    import logging
+    import tempfile
+
+    from fontTools import subset, ttLib
+
+    stat = path.stat()
+    folder = Path(tempfile.gettempdir()) / "usagebill-fonts"
+    target = folder / f"{path.stem}-{stat.st_size}-{int(stat.st_mtime)}-r{REDUCED_VERSION}.ttf"
+    try:
+        if not target.exists():
+            folder.mkdir(parents=True, exist_ok=True)
+            font = ttLib.TTFont(str(path), recalcTimestamp=False)
+            options = subset.Options()
+            options.notdef_outline = True
+            options.recommended_glyphs = True
+            options.name_IDs = ["*"]
+            options.layout_features = ["*"]
+            subsetter = subset.Subsetter(options)
+            subsetter.populate(unicodes=[c for low, high in REDUCED_RANGES for c in range(low, high)])
+            level = logging.getLogger("fontTools.subset").level
+            logging.getLogger("fontTools.subset").setLevel(logging.ERROR)  # "FFTM NOT subset"
+            try:
+                subsetter.subset(font)
+            finally:
+                logging.getLogger("fontTools.subset").setLevel(level)
+            tmp = folder / f".{target.name}.{os.getpid()}.tmp"
+            font.save(str(tmp))
+            os.replace(tmp, target)  # workers building it at once write the same bytes
+        _REDUCED[str(path)] = target
+    except (OSError, ValueError, KeyError) as error:  # pragma: no cover - unusual font files
+        print(f"invoice documents: no reduced font from {path} ({error}); using the full font")
+        _REDUCED[str(path)] = None
+    return _REDUCED[str(path)]
+
+
 def render_pdf(document: Document, path: Path) -> None:
     """A one-column A4 PDF with the same content as the HTML (fpdf2, pure Python)."""
     from fpdf import FPDF, FontFace
@@ -408,8 +513,9 @@ def render_pdf(document: Document, path: Path) -> None:
     unicode_font = all(p.exists() for p in UNICODE_FONTS.values())
     family = "Helvetica"
     if unicode_font:
+        small = _fits_reduced_font(document)
         for style, font_path in UNICODE_FONTS.items():
-            pdf.add_font("DejaVu", style, str(font_path))
+            _add_font(pdf, "DejaVu", style, (small and _reduced_font(font_path)) or font_path)
         family = "DejaVu"
     pdf.add_page()
     d = document
@@ -522,40 +628,218 @@ def render_pdf(document: Document, path: Path) -> None:
     pdf.output(str(path))
 
 
+MANIFEST = "manifest.json"
+MANIFEST_VERSION = 1
+
+
+def renderer_digest() -> str:
+    """What else decides a document's bytes: this module (templates, layout), fpdf2 and jinja2
+    versions and the font files. A change re-renders every document once."""
+    import fpdf
+
+    digest = hashlib.sha256(Path(__file__).read_bytes())
+    digest.update(f"fpdf2 {fpdf.__version__} jinja2 {jinja2.__version__}".encode())
+    for style, font_path in sorted(UNICODE_FONTS.items()):
+        size = font_path.stat().st_size if font_path.exists() else -1
+        digest.update(f"{style}:{font_path}:{size}".encode())
+    return digest.hexdigest()
+
+
+def document_digest(document: Document, renderer: str) -> str:
+    """sha256 of everything printed on the document (its fields) and of the renderer."""
+    content = json.dumps(asdict(document), sort_keys=True, default=str, ensure_ascii=False)
+    return hashlib.sha256(f"{renderer}\n{content}".encode()).hexdigest()
+
+
+def read_manifest(out: Path) -> dict[str, dict[str, str]]:
+    """<out>/manifest.json: file name (without extension) -> {document_id, number, digest}."""
+    path = out / MANIFEST
+    if not path.exists():
+        return {}
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except ValueError:
+        return {}  # unreadable (e.g. edited by hand): every document is rendered again
+    if not isinstance(data, dict) or data.get("version") != MANIFEST_VERSION:
+        return {}
+    entries = data.get("documents")
+    return entries if isinstance(entries, dict) else {}
+
+
+def write_manifest(out: Path, entries: dict[str, dict[str, str]]) -> None:
+    """Written to a temporary file then renamed: a crash never leaves half a manifest."""
+    tmp = out / f".{MANIFEST}.tmp"
+    tmp.write_text(
+        json.dumps({"version": MANIFEST_VERSION, "documents": entries}, sort_keys=True, indent=0),
+        encoding="utf-8",
+    )
+    os.replace(tmp, out / MANIFEST)
+
+
+def _write_atomically(path: Path, write: Callable[[Path], None]) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    write(tmp)
+    os.replace(tmp, path)
+
+
+def render_one(document: Document, out: Path) -> list[Path]:
+    """HTML + PDF of one document, each written to a temporary file and renamed into place."""
+    html_path = out / f"{document.filename}.html"
+    pdf_path = out / f"{document.filename}.pdf"
+    _write_atomically(html_path, lambda tmp: tmp.write_text(render_html(document), encoding="utf-8"))
+    _write_atomically(pdf_path, lambda tmp: render_pdf(document, tmp))
+    return [html_path, pdf_path]
+
+
+def _render_batch(documents: list[Document], out: Path) -> list[str]:
+    """A worker's share (runs in a pool process): the names of the documents written."""
+    for document in documents:
+        render_one(document, out)
+    return [document.filename for document in documents]
+
+
+def default_workers() -> int:
+    """USAGEBILL_DOCUMENT_WORKERS, else the cores this process may use."""
+    configured = os.environ.get("USAGEBILL_DOCUMENT_WORKERS")
+    if configured:
+        try:
+            workers = int(configured)
+        except ValueError:
+            raise ValueError(
+                f"USAGEBILL_DOCUMENT_WORKERS={configured!r}: use a whole number of processes, e.g. 2"
+            ) from None
+        if not 1 <= workers <= 256:
+            raise ValueError(f"USAGEBILL_DOCUMENT_WORKERS={workers}: use 1 to 256 processes")
+        return workers
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+# below this many documents per worker a run is rendered in this process (no pool to start)
+MIN_DOCUMENTS_PER_WORKER = 2
+
+
+def _batches(documents: Sequence[Document], size: int) -> Iterator[list[Document]]:
+    for start in range(0, len(documents), size):
+        yield list(documents[start : start + size])
+
+
+def render_documents(
+    documents: Sequence[Document],
+    out: Path,
+    *,
+    workers: int | None = None,
+    log: Callable[[str], None] = print,
+    on_done: Callable[[list[str]], None] | None = None,
+) -> int:
+    """Render `documents` into `out`: serially in this process when `workers` is 1 or the run is
+    small, else in a pool of `workers` processes (default: the cores), in batches. on_done gets
+    the names of each finished batch (to record them in the manifest). Returns how many."""
+    workers = default_workers() if workers is None else workers
+    if workers < 1:
+        raise ValueError(f"workers={workers}: use at least 1 process")
+    out.mkdir(parents=True, exist_ok=True)
+    progress = Progress("invoice documents", total=len(documents), emit=log, unit="documents")
+    # a pool costs a second or two to start (each process imports fpdf2 and parses the fonts once)
+    if workers == 1 or len(documents) < MIN_DOCUMENTS_PER_WORKER * workers:
+        for batch in _batches(documents, 20):
+            names = _render_batch(batch, out)
+            progress.advance(len(names))
+            if on_done:
+                on_done(names)
+    else:
+        import multiprocessing
+        from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+
+        # batches small enough to spread the work and report progress, large enough to amortize
+        # sending them to the workers; at most 2 batches queued per worker (bounded memory)
+        size = max(1, min(100, len(documents) // (workers * 8)))
+        pending = _batches(documents, size)
+        # spawn, not fork: the caller (Dagster, DuckDB) may hold threads and locks
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+            running = {pool.submit(_render_batch, batch, out) for batch in _take(pending, 2 * workers)}
+            while running:
+                finished, running = wait(running, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    names = future.result()
+                    progress.advance(len(names))
+                    if on_done:
+                        on_done(names)
+                running |= {pool.submit(_render_batch, batch, out) for batch in _take(pending, len(finished))}
+    progress.finish()
+    return len(documents)
+
+
+def _take(batches: Iterator[list[Document]], count: int) -> list[list[Document]]:
+    taken = []
+    for batch in batches:
+        taken.append(batch)
+        if len(taken) == count:
+            break
+    return taken
+
+
 def render_all(
     out_dir: Path | None = None,
     warehouse: Path | None = None,
     number: str | None = None,
     *,
     force: bool = False,
+    workers: int | None = None,
+    log: Callable[[str], None] = print,
 ) -> list[Path]:
-    """Write HTML and PDF for every issued document not rendered yet (all of them with force=True).
+    """Write HTML and PDF for every issued document that is new or changed (all of them with force).
 
-    Issued documents never change, so a document whose two files exist is skipped: a daily run only
-    renders the new ones. Use force after changing the template. Returns the files written.
+    <out>/manifest.json records, per document, the digest of its content and of the renderer
+    (document_digest). A document whose digest matches and whose two files exist is skipped; a
+    new one, a changed one (e.g. the template or the buyer details printed changed) or one whose
+    file is missing is rendered, in parallel (render_documents). The manifest is updated as
+    batches finish, so a run that stops part-way resumes where it stopped. Returns the files
+    written.
     """
     out = reports_dir() / "invoices" if out_dir is None else out_dir
     out.mkdir(parents=True, exist_ok=True)
     documents = load_documents(warehouse, number)
-    written: list[Path] = []
-    skipped = 0
-    for index, document in enumerate(documents, start=1):
-        html_path = out / f"{document.filename}.html"
-        pdf_path = out / f"{document.filename}.pdf"
-        if not force and html_path.exists() and pdf_path.exists():
-            skipped += 1
-            continue
-        html_path.write_text(render_html(document), encoding="utf-8")
-        render_pdf(document, pdf_path)
-        written += [html_path, pdf_path]
-        if index % 100 == 0:
-            print(f"invoices: {index}/{len(documents)} documents done")
-    print(
-        f"invoices: rendered {len(written) // 2} documents (HTML + PDF) to {out}"
-        + (
-            f"; {skipped} already rendered (issued documents never change; --force re-renders)"
-            if skipped
-            else ""
-        )
+    renderer = renderer_digest()
+    manifest = read_manifest(out)
+    digests = {document.filename: document_digest(document, renderer) for document in documents}
+    todo = [
+        document
+        for document in documents
+        if force
+        or manifest.get(document.filename, {}).get("digest") != digests[document.filename]
+        or not (out / f"{document.filename}.html").exists()
+        or not (out / f"{document.filename}.pdf").exists()
+    ]
+    by_name = {document.filename: document for document in todo}
+    unsaved = [0]
+
+    def done(names: list[str]) -> None:
+        for name in names:
+            document = by_name[name]
+            manifest[name] = {
+                "document_id": document.document_id,
+                "number": document.number,
+                "digest": digests[name],
+            }
+        unsaved[0] += len(names)
+        if unsaved[0] >= 1000:  # a 100,000-entry manifest is ~15 MB: not after every batch
+            write_manifest(out, manifest)
+            unsaved[0] = 0
+
+    skipped = len(documents) - len(todo)
+    if skipped:
+        log(f"invoice documents: {skipped} unchanged since they were rendered (manifest.json): skipped")
+    try:
+        if todo:
+            render_documents(todo, out, workers=workers, log=log, on_done=done)
+    finally:
+        write_manifest(out, manifest)
+    log(
+        f"invoices: rendered {len(todo)} documents (HTML + PDF) to {out}"
+        + (f"; {skipped} unchanged, skipped (--force re-renders them)" if skipped else "")
     )
-    return written
+    return [
+        path
+        for document in todo
+        for path in (out / f"{document.filename}.html", out / f"{document.filename}.pdf")
+    ]

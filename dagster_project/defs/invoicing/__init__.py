@@ -4,8 +4,9 @@ Assets
 - ["raw", "catalog_issuer"], ["raw", "catalog_tax_rates"]: data/catalog/issuer.yaml and
   tax_rates.yaml (or the shipped examples) validated and written as Parquet; read by the dbt
   sources raw.catalog_issuer / raw.catalog_tax_rates (staging/tax).
-- ["reports", "invoice_documents"]: HTML + PDF for every issued invoice and credit/debit note,
-  after billing.fct_invoices and billing.fct_credit_notes are built.
+- ["reports", "invoice_documents"]: HTML + PDF for every issued invoice and credit/debit note that
+  is new or changed (reports/invoices/manifest.json), rendered by a process pool, after
+  billing.fct_invoices and billing.fct_credit_notes are built.
 """
 
 from collections.abc import Iterator
@@ -49,8 +50,8 @@ def invoice_documents(context: AssetExecutionContext) -> dg.MaterializeResult:
     from usagebill.paths import reports_dir
 
     out = reports_dir() / "invoices"
-    written = render_all(out)
-    context.log.info(f"wrote {len(written)} files to {out}")
+    # new or changed documents only (manifest.json), in a process pool; progress with ETA in the logs
+    written = render_all(out, log=context.log.info)
     return dg.MaterializeResult(metadata={"documents_rendered": len(written) // 2, "directory": str(out)})
 
 
