@@ -126,13 +126,21 @@
                 {%- do schemas.append(node.schema) -%}
             {%- endif -%}
             {%- set exists = adapter.get_relation(database=none, schema=node.schema, identifier=node.identifier) is not none -%}
+            {#- dbt's relation cache must follow every create/drop made here: the get_relation above
+                cached this schema as it was, and staging models ask the cache (macro
+                raw_with_schema) whether their source exists. Without this, the first run on a fresh
+                metastore compiled every raw staging model to its empty row set (an empty journal in
+                the first window, which looked like lost partitions in the second). -#}
+            {%- set cached = api.Relation.create(database=none, schema=node.schema, identifier=node.identifier, type='table') -%}
             {%- if exists and not located -%}
                 {%- do run_query('drop table ' ~ relation) -%}
+                {%- do adapter.cache_dropped(cached) -%}
             {%- endif -%}
             {%- if located -%}
                 {%- if not exists -%}
                     {#- schema and hive partitions inferred from the files -#}
                     {%- do run_query('create table ' ~ relation ~ " using parquet location '" ~ location ~ "'") -%}
+                    {%- do adapter.cache_added(cached) -%}
                 {%- endif -%}
                 {#- Spark partitions the table only when the folder key is not also a file column (else
                     the files are listed at every query: new days are seen without a repair) -#}

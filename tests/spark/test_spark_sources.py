@@ -1,0 +1,77 @@
+"""Spark source registration on a fresh metastore (macro register_spark_sources, docs/spark.md).
+
+Regression: the first `dbt run` on a fresh metastore registered raw.usage_events (on-run-start) but
+dbt's relation cache had already listed the `raw` schema empty, and staging models ask that cache
+whether their source exists (macro raw_with_schema). stg_usage__events compiled to its typed empty
+row set, so the first window's journal was empty on Spark; the second window then looked as if
+insert_overwrite had lost the first window's arrival partitions (docs/spark.md, "Status").
+
+Needs Java 17+ and pyspark (like tests/spark/test_spark_parity.py); one JVM start and one dbt parse,
+about 2-4 minutes on a loaded 2-core machine.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from tests.spark.test_spark_parity import _java_missing
+from usagebill.dbt_cli import dbt_path_args, find_dbt
+from usagebill.paths import dbt_project_dir
+
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(_java_missing() is not None, reason=_java_missing() or "")]
+
+
+def _write_events(raw: Path) -> None:
+    """Two events of arrival day 2026-10-29 as the landing loader writes them (ingestion/landing.py)."""
+    folder = raw / "usage_events" / "arrival_date=2026-10-29"
+    folder.mkdir(parents=True)
+    duckdb.sql(
+        "copy (select * from (values "
+        "('default', 'ev1', 'cus_a', 'api_calls', timestamptz '2026-10-29 10:00:00+00', '1', '{}', '{}', "
+        "'http', 'f.jsonl', timestamptz '2026-10-29 10:00:05+00'), "
+        "('default', 'ev2', 'cus_a', 'api_calls', timestamptz '2026-10-29 11:00:00+00', '2', '{}', '{}', "
+        "'http', 'f.jsonl', timestamptz '2026-10-29 11:00:05+00')) as t(tenant_id, event_id, customer_id, "
+        "meter, event_ts, quantity, properties_json, dimensions_json, source, source_file, arrived_at)) "
+        f"to '{folder / 'events-0001.parquet'}' (format parquet)"
+    )
+
+
+@pytest.mark.timeout(900)
+def test_first_run_staging_reads_the_sources_it_registered(tmp_path: Path) -> None:
+    raw, spark_dir, run_dir = tmp_path / "raw", tmp_path / "spark", tmp_path / "dbt"
+    _write_events(raw)
+    (spark_dir / "ledger").mkdir(parents=True)
+    env = {
+        **os.environ,
+        "USAGEBILL_ENGINE": "spark",
+        "USAGEBILL_RAW_DIR": str(raw),
+        "USAGEBILL_SPARK_DIR": str(spark_dir),
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+    }
+    env.pop("USAGEBILL_DBT_TARGET", None)
+    done = subprocess.run(
+        [
+            find_dbt() or "dbt",
+            "run",
+            "--select",
+            "stg_usage__events",
+            *dbt_path_args(dbt_project_dir(), run_dir),
+        ],
+        env=env,
+        cwd=dbt_project_dir(),
+        capture_output=True,
+        text=True,
+        timeout=850,
+    )
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
+    assert "raw.usage_events" in done.stdout  # registered by on-run-start
+    (compiled,) = (run_dir / "target" / "run").rglob("stg_usage__events.sql")
+    sql = compiled.read_text()
+    # the view reads the registered table, not the typed empty row set of a missing source
+    assert "from raw.usage_events" in sql, sql
+    assert "where false" not in sql, sql
