@@ -101,16 +101,18 @@ final as (
         cast(shares.driver_quantity as decimal(38, 12)) as driver_quantity,
         cast(shares.pool_driver_quantity as decimal(38, 12)) as pool_driver_quantity,
         pools.reporting_currency,
-        {#- cost x driver / pool driver, multiplied first (exact shares). The driver is taken at 6
-            decimals in the product: DECIMAL(38,12) x DECIMAL(38,12) has scale 24 and overflows above
-            10^14 (a month's GPU milliseconds times a pool's cost does), DECIMAL(38,12) x DECIMAL(38,6)
-            holds 10^20. A driver with more than 6 decimals (revenue spread by days) is rounded there:
-            an allocation error below 10^-6 of the customer's share. -#}
+        {#- cost x driver / pool driver, multiplied first (exact shares). DECIMAL(38,12) x DECIMAL(38,12)
+            has scale 24 and overflows above 10^14, which a month's GPU milliseconds times a pool's cost
+            reaches: a driver of a million units or more is taken at 6 decimals in the product
+            (DECIMAL(38,12) x DECIMAL(38,6) holds 10^20; its relative error is below 10^-12), a
+            smaller one (revenue spread by days, GB-hours) at its full 12 decimals. -#}
         {%- for column, alias in [('variable_cost_reporting', 'variable_cost_reporting'),
             ('fixed_cost_reporting', 'fixed_cost_reporting'), ('total_cost_reporting', 'cost_reporting')] %}
         {{ safe_divide(
-            'cast(cast(pools.' ~ column ~ ' as decimal(38, 12)) * cast(shares.driver_quantity as decimal(38, 6))'
-            ~ ' as decimal(38, 12))',
+            'case when abs(shares.driver_quantity) < 1000000 then '
+            ~ decimal_multiply('pools.' ~ column, 'shares.driver_quantity')
+            ~ ' else cast(cast(pools.' ~ column ~ ' as decimal(38, 12)) * cast(shares.driver_quantity as decimal(38, 6))'
+            ~ ' as decimal(38, 12)) end',
             'shares.pool_driver_quantity'
         ) }} as {{ alias }}{% if not loop.last %},{% endif %}
         {%- endfor %}
