@@ -236,12 +236,34 @@ def test_second_run_changes_no_table_and_sends_nothing_twice(demo_run):
             rows(con, "select count(*) from ledger.marketplace_reports")[0][0]
             == demo_run["marketplace_ledger_rows"]
         )
-        # Exactly one Stripe invoice per usagebill invoice.
+        # Exactly one Stripe invoice per usagebill invoice of a Stripe-channel subscription. cus_a buys
+        # through Google and cus_b through Azure (the demo's marketplace identities): their 3 invoices
+        # (cus_a October; cus_b October's fee and the November invoice) stay in the books and are
+        # never sent to Stripe; cus_c, cus_d and cus_e's 3 invoices are, once each.
         assert rows(
             con,
             "select count(distinct usagebill_id), count(*) from ledger.stripe_exports "
             "where step = 'finalize' and status = 'ok'",
-        )[0] == (6, 6)
+        )[0] == (3, 3)
+        channels = dict(
+            rows(con, "select customer_id, min(billing_channel) from billing.fct_invoices group by 1")
+        )
+        assert channels == {
+            "cus_a": "google",
+            "cus_b": "azure",
+            "cus_c": "stripe",
+            "cus_d": "stripe",
+            "cus_e": "stripe",
+        }
+        sent_to_stripe = {
+            r[0]
+            for r in rows(
+                con,
+                "select distinct i.customer_id from ledger.stripe_exports e join billing.fct_invoices i "
+                "on e.usagebill_id = i.invoice_id where e.step = 'finalize' and e.status = 'ok'",
+            )
+        }
+        assert sent_to_stripe == {"cus_c", "cus_d", "cus_e"}
     finally:
         con.close()
     assert "Stripe -> LOCAL Stripe-compatible server" in demo_run["second_output"]
