@@ -40,7 +40,8 @@ from typing import Any
 
 from usagebill import paths
 from usagebill.catalog import CatalogError, load_catalog
-from usagebill.dbt_cli import dbt_path_args, find_dbt
+from usagebill.dbt_cli import dbt_path_args, find_dbt, scratch_duckdb_env
+from usagebill.engine import engine, sync_spark_views
 
 CANDIDATE_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 LINES_DIR = "pricing_lab_lines"
@@ -104,8 +105,7 @@ def _overlay_catalog(current: Path, candidate: Path, target: Path) -> list[str]:
 def _dbt(
     args: list[str],
     *,
-    raw_dir: Path,
-    warehouse: Path,
+    env: dict[str, str],
     workdir: Path,
     as_of: date,
     extra_vars: dict[str, str] | None = None,
@@ -113,14 +113,6 @@ def _dbt(
     executable = find_dbt()
     if not executable:
         raise PricingLabError("dbt is not installed beside this Python nor on PATH; run `make install`")
-    env = dict(os.environ)
-    env.update(
-        {
-            "USAGEBILL_RAW_DIR": str(raw_dir),
-            "USAGEBILL_WAREHOUSE": str(warehouse),
-            "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-        }
-    )
     command = [
         executable,
         "build",
@@ -184,8 +176,7 @@ def rate_candidate(
         # Everything rating needs, except the journal itself (copied above: the history production billed).
         _dbt(
             ["--select", "+fct_billing_lines", "--exclude", "fct_usage_journal"],
-            raw_dir=scratch_raw,
-            warehouse=scratch,
+            env=scratch_duckdb_env(scratch_raw, scratch),
             workdir=workdir,
             as_of=as_of,
         )
@@ -210,19 +201,36 @@ def rate_candidate(
         shutil.rmtree(workdir, ignore_errors=True)
 
 
-def build_marts(warehouse: Path, raw_dir: Path, as_of: date, threshold_pct: Decimal) -> None:
+def build_marts(
+    warehouse: Path,
+    raw_dir: Path,
+    as_of: date,
+    threshold_pct: Decimal,
+    progress: Callable[[str], None] = print,
+) -> None:
+    """The pricing_lab marts, in the production warehouse, on the configured engine (USAGEBILL_ENGINE).
+
+    On Spark they are Spark tables beside the billing marts they compare with; the DuckDB file then
+    gets its views over them again (usagebill.engine.sync_spark_views), as after every Spark build.
+    """
     workdir = Path(tempfile.mkdtemp(prefix="usagebill-lab-marts-"))
+    on_spark = engine() == "spark"
+    env = scratch_duckdb_env(raw_dir, warehouse)
+    if on_spark:
+        env.pop("USAGEBILL_DBT_TARGET")
+        env["USAGEBILL_SPARK_DIR"] = str(paths.spark_dir())
     try:
         _dbt(
             ["--select", "stg_pricing_lab__candidate_lines+"],
             extra_vars={"pricing_lab_threshold_pct": str(threshold_pct)},
-            raw_dir=raw_dir,
-            warehouse=warehouse,
+            env=env,
             workdir=workdir,
             as_of=as_of,
         )
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+    if on_spark:
+        sync_spark_views(warehouse, paths.spark_dir(), progress=progress)
 
 
 def read_results(warehouse: Path, candidates: list[str]) -> dict[str, Any]:
@@ -312,7 +320,7 @@ def backtest(
             progress=progress,
         )
     progress("pricing lab: comparing with what was billed (dbt: pricing_lab marts) ...")
-    build_marts(warehouse, raw_dir, as_of, threshold_pct)
+    build_marts(warehouse, raw_dir, as_of, threshold_pct, progress)
     return read_results(warehouse, names)
 
 
