@@ -7,8 +7,6 @@ on Spark where DuckDB writes "0.000000000000" (docs/spark.md, "dbt unit tests on
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import duckdb
 import jinja2
 import pytest
@@ -53,23 +51,10 @@ def test_duckdb_writes_plain_decimals() -> None:
 @pytest.mark.slow
 @pytest.mark.timeout(900)
 @pytest.mark.skipif(_java_missing() is not None, reason=_java_missing() or "")
-def test_spark_writes_the_same_plain_decimals(tmp_path: Path) -> None:
-    from pyspark.sql import SparkSession
-
-    spark = (
-        SparkSession.builder.master("local[1]")
-        .config("spark.sql.decimalOperations.allowPrecisionLoss", "false")
-        .config("spark.sql.session.timeZone", "UTC")
-        .config("spark.ui.enabled", "false")
-        .config("spark.sql.warehouse.dir", str(tmp_path / "warehouse"))
-        .getOrCreate()
-    )
-    try:
-        macros = _macros()
-        rows = spark.sql(_select(macros.spark__decimal_text)).collect()
-        assert [r[1] for r in rows] == [text for _, text in CASES]
-        # the plain cast (the defect): exponents below 0.000001
-        plain = spark.sql("select cast(cast('0' as decimal(38, 12)) as string)").collect()[0][0]
-        assert plain == "0E-12"
-    finally:
-        spark.stop()
+def test_spark_writes_the_same_plain_decimals(money_spark) -> None:
+    macros = _macros()
+    rows = money_spark.sql(_select(macros.spark__decimal_text)).collect()
+    assert [r[1] for r in rows] == [text for _, text in CASES]
+    # the plain cast (the defect): exponents below 0.000001
+    plain = money_spark.sql("select cast(cast('0' as decimal(38, 12)) as string)").collect()[0][0]
+    assert plain == "0E-12"
