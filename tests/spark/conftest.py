@@ -11,13 +11,15 @@ import pytest
 
 @pytest.fixture
 def money_spark(tmp_path: Path) -> Iterator[Any]:
-    """Spark in this process: exact decimals, UTC, few partitions, no UI, tables under tmp_path."""
+    """Spark in this process as dbt-spark runs it: exact decimals, UTC, ANSI off, no UI, tables under tmp_path."""
     from pyspark.sql import SparkSession
 
     spark = (
         SparkSession.builder.master("local[2]")
         .config("spark.sql.decimalOperations.allowPrecisionLoss", "false")
         .config("spark.sql.session.timeZone", "UTC")
+        # dbt-spark runs every statement with ANSI mode off (docs/spark.md, "Overflow guard")
+        .config("spark.sql.ansi.enabled", "false")
         .config("spark.sql.shuffle.partitions", "2")
         .config("spark.ui.enabled", "false")
         .config("spark.ui.showConsoleProgress", "false")

@@ -1,7 +1,8 @@
 """decimal_text (macros/pricing/money.sql): a DECIMAL as plain text for JSON, the same on both engines.
 
-Spark casts a DECIMAL to text with java.math.BigDecimal.toString, which uses an exponent for every
-|x| < 0.000001 at scale 12 ('0E-12' for zero): the graduated-tier unit test saw `"flat_fee":"0E-12"`
+With ANSI mode off (dbt-spark turns it off for every statement), Spark casts a DECIMAL to text with
+java.math.BigDecimal.toString, which uses an exponent for every |x| < 0.000001 at scale 12 ('0E-12'
+for zero): the graduated-tier unit test saw `"flat_fee":"0E-12"`
 on Spark where DuckDB writes "0.000000000000" (docs/spark.md, "dbt unit tests on both engines").
 """
 
@@ -55,6 +56,6 @@ def test_spark_writes_the_same_plain_decimals(money_spark) -> None:
     macros = _macros()
     rows = money_spark.sql(_select(macros.spark__decimal_text)).collect()
     assert [r[1] for r in rows] == [text for _, text in CASES]
-    # the plain cast (the defect): exponents below 0.000001
+    # the plain cast with ANSI mode off, as dbt-spark runs (the defect): exponents below 0.000001
     plain = money_spark.sql("select cast(cast('0' as decimal(38, 12)) as string)").collect()[0][0]
     assert plain == "0E-12"

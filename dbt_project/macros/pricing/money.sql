@@ -22,7 +22,8 @@
     cast(cast({{ expr }} as decimal(38, 12)) as {{ dbt.type_string() }})
 {%- endmacro %}
 
-{#- Spark casts a DECIMAL to text with java.math.BigDecimal.toString, which switches to an exponent
+{#- With ANSI mode off (dbt-spark sets it off for every statement) Spark casts a DECIMAL to text
+    with java.math.BigDecimal.toString, which switches to an exponent
     when the adjusted exponent is below -6: every |x| < 0.000001 at scale 12, zero included, reads
     '0E-12', '1E-12', '1.00000E-7'. Those values are written as sign, '0.' and the 12 decimal
     digits of the integer |x| * 10^12 (exact: |x| < 10^-6 leaves 6 digits); the others keep the cast. -#}
