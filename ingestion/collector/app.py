@@ -402,36 +402,38 @@ class Collector:
     async def _commit_sharded(self, outcome: BatchOutcome) -> None:
         """--workers > 1: each key is decided and landed by the worker owning its shard; the keys
         of this worker's shard are re-checked and staged here, the others sent to their owners,
-        one message per owner and request (keys and lines picked with C-level loops).
-        Returns once every part is durable; the owners' duplicates become `duplicate` answers.
-        Any part failing fails the request (503 + Retry-After): nothing of it is acknowledged."""
-        n, me = self.config.workers, self.config.shard
-        owners = shards_of(outcome.keys, n)
-        parts: dict[int, list[int]] = {}
-        for shard in set(owners):
-            parts[shard] = list(compress(range(len(owners)), map(shard.__eq__, owners)))
-        local = parts.pop(me, [])
-        index = self.log.index
+        one message per owner and request (keys and lines picked with C-level loops and sent as
+        two joined byte strings). Returns once every part is durable; the owners' duplicates
+        become `duplicate` answers. Any part failing fails the request (503 + Retry-After):
+        nothing of it is acknowledged."""
+        me = self.config.shard
         keys = outcome.keys
-        lines = outcome.landed_lines() if parts else outcome.landed_bytes()
-        local_keys = [keys[p] for p in local] if parts else keys
-        if index.isdisjoint(local_keys):
-            dups: set[int] = set()
-            fut = self.log.stage(
-                [lines[p] for p in local] if parts else lines, local_keys, outcome.quarantine
-            )
+        owners = shards_of(keys, self.config.workers)
+        masks = {shard: list(map(shard.__eq__, owners)) for shard in set(owners)}
+        if set(masks) <= {me}:  # every key is this worker's: the lines stay in one piece
+            lines, local, local_keys, local_lines = [], range(len(keys)), keys, outcome.landed_bytes()
         else:
+            lines = outcome.landed_lines()
+            mine = masks.get(me, [False] * len(keys))
+            local = list(compress(range(len(keys)), mine))
+            local_keys, local_lines = list(compress(keys, mine)), list(compress(lines, mine))
+        index = self.log.index
+        dups: set[int] = set()
+        if not index.isdisjoint(local_keys):
+            lines = outcome.landed_lines()
             contains = index.membership()
             dups = {pos for pos in local if contains(keys[pos])}
             keep = [pos for pos in local if pos not in dups]
-            fut = self.log.stage([lines[p] for p in keep], [keys[p] for p in keep], outcome.quarantine)
-        order = list(parts.items())
+            local_keys, local_lines = [keys[p] for p in keep], [lines[p] for p in keep]
+        fut = self.log.stage(local_lines, local_keys, outcome.quarantine)
+        order = [
+            (shard, list(compress(range(len(keys)), mask)), list(compress(keys, mask)), mask)
+            for shard, mask in masks.items()
+            if shard != me
+        ]
         answers = await asyncio.gather(
             fut,
-            *(
-                self.peers[shard].commit([keys[p] for p in pos], [lines[p] for p in pos])
-                for shard, pos in order
-            ),
+            *(self.peers[shard].commit(k, b"".join(compress(lines, mask))) for shard, _, k, mask in order),
             return_exceptions=True,
         )
         for answer in answers:
@@ -439,7 +441,7 @@ class Collector:
                 if isinstance(answer, LogFailedError):
                     raise answer
                 raise LogBusyError(f"could not land the request ({answer}); retry") from answer
-        for (_, pos), remote_dups in zip(order, answers[1:], strict=True):
+        for (_, pos, _, _), remote_dups in zip(order, answers[1:], strict=True):
             dups.update(pos[i] for i in remote_dups)
         mark_duplicates(outcome, dups)
 
@@ -460,20 +462,23 @@ class Collector:
             outcome, {pos[i] for (_, pos), dups in zip(order, answers, strict=True) for i in dups}
         )
 
-    async def _own_commit(self, keys: list[bytes], lines: list[bytes] | None) -> list[int]:
+    async def _own_commit(self, keys: list[bytes], lines: bytes | None) -> list[int]:
         """A peer worker's keys of this worker's shard: positions of those already accepted; the
         others are staged and durable when this returns (ShardServer answers the peer then).
         ``lines`` None: only say which keys are known, land nothing."""
         if self.log.index.isdisjoint(keys):  # the usual case: all new, one C-level check
             if lines is not None:
-                await self.log.stage(lines, keys, [])
+                await self.log.stage([lines], keys, [])
             return []
         contains = self.log.index.membership()
         dups = [i for i, k in enumerate(keys) if contains(k)]
         if lines is not None and len(dups) < len(keys):
+            split = lines.splitlines(keepends=True)
+            if len(split) != len(keys):
+                raise ValueError(f"{len(keys)} keys came with {len(split)} lines")
             skip = set(dups)
             keep = [i for i in range(len(keys)) if i not in skip]
-            await self.log.stage([lines[i] for i in keep], [keys[i] for i in keep], [])
+            await self.log.stage([split[i] for i in keep], [keys[i] for i in keep], [])
         return dups
 
     def _settle(self, outcome: BatchOutcome, offloaded: bool, key_id: str, n: int) -> None:

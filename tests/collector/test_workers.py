@@ -35,16 +35,9 @@ def _conn_to_worker(url: str, worker: int, tries: int = 200) -> http.client.HTTP
 
 
 def _post(conn: http.client.HTTPConnection, key: str, batch: list[dict]) -> dict:
-    conn.request(
-        "POST",
-        "/v1/events",
-        body=json.dumps(batch).encode(),
-        headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
-    )
-    resp = conn.getresponse()
-    body = resp.read()
-    assert resp.status == 200, body
-    return json.loads(body)
+    status, body = _send(conn, key, batch)
+    assert status == 200, body
+    return body
 
 
 def test_two_copies_sent_to_different_workers_give_one_accepted_one_duplicate(
