@@ -62,10 +62,7 @@ usage_totals as (
         coalesce(sum(charge_lines_rounded.amount_rounded), 0) as usage_total
     from periods
     left join charge_lines_rounded
-        on
-            periods.subscription_id = charge_lines_rounded.subscription_id
-            and periods.period_start = charge_lines_rounded.period_start
-            and periods.period_end = charge_lines_rounded.period_end
+        on {{ columns_match('periods', 'charge_lines_rounded', ['subscription_id', 'period_start', 'period_end']) }}
             and charge_lines_rounded.application_step = 3
     where periods.is_ended and periods.trial_usage_amount is not null
     group by periods.subscription_id, periods.period_start, periods.period_end, periods.trial_usage_amount
@@ -108,10 +105,7 @@ trial_usage_credits as (
         4 as application_step
     from trial_allowance
     inner join periods
-        on
-            trial_allowance.subscription_id = periods.subscription_id
-            and trial_allowance.period_start = periods.period_start
-            and trial_allowance.period_end = periods.period_end
+        on {{ columns_match('trial_allowance', 'periods', ['subscription_id', 'period_start', 'period_end']) }}
     where trial_allowance.allowance_left > 0 and trial_allowance.usage_total > 0
 ),
 
@@ -185,10 +179,7 @@ discount_bases as (
         end as arrears_eligible
     from discount_periods
     inner join subtotals
-        on
-            discount_periods.subscription_id = subtotals.subscription_id
-            and discount_periods.period_start = subtotals.period_start
-            and discount_periods.period_end = subtotals.period_end
+        on {{ columns_match('discount_periods', 'subtotals', ['subscription_id', 'period_start', 'period_end']) }}
     where discount_periods.duration = 'forever' or discount_periods.discount_period_number <= discount_periods.duration_periods
 ),
 
@@ -262,10 +253,7 @@ period_net as (
         sum(discounted_lines.amount_rounded) as net_amount
     from discounted_lines
     inner join periods
-        on
-            discounted_lines.subscription_id = periods.subscription_id
-            and discounted_lines.period_start = periods.period_start
-            and discounted_lines.period_end = periods.period_end
+        on {{ columns_match('discounted_lines', 'periods', ['subscription_id', 'period_start', 'period_end']) }}
     group by periods.subscription_id, periods.billing_period_start
 ),
 

@@ -77,9 +77,7 @@ journal_totals as (
         end as journal_quantity
     from windows
     left join journal
-        on windows.tenant_id = journal.tenant_id
-            and windows.customer_id = journal.customer_id
-            and windows.meter_id = journal.meter_id
+        on {{ columns_match('windows', 'journal', ['tenant_id', 'customer_id', 'meter_id']) }}
             and windows.window_start <= journal.event_ts
             and windows.window_end > journal.event_ts
     group by windows.tenant_id, windows.customer_id, windows.subscription_id, windows.meter_id, windows.period_start, windows.aggregation
@@ -96,9 +94,7 @@ final as (
         journal_totals.journal_quantity
     from windows
     inner join journal_totals
-        on windows.subscription_id = journal_totals.subscription_id
-            and windows.meter_id = journal_totals.meter_id
-            and windows.period_start = journal_totals.period_start
+        on {{ columns_match('windows', 'journal_totals', ['subscription_id', 'meter_id', 'period_start']) }}
     where windows.rated_quantity != journal_totals.journal_quantity
 )
 
