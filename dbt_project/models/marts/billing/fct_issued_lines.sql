@@ -280,12 +280,7 @@ note_lines as (
 
 next_invoice as (
     select
-        invoice_id,
-        tenant_id,
-        customer_id,
-        subscription_id,
-        currency,
-        own_line_count,
+        new_invoices.*,
         row_number() over (
             partition by tenant_id, customer_id, coalesce(subscription_id, ''), currency order by issue_date, invoice_id
         ) as rank_in_run

@@ -64,13 +64,15 @@ windows as (
     inner join subscriptions on rated.subscription_id = subscriptions.subscription_id
 ),
 
-journal_totals as (
+compared as (
+    {#- per rated window: the rated quantity and the journal's total over the same window -#}
     select
         windows.tenant_id,
         windows.customer_id,
         windows.subscription_id,
         windows.meter_id,
         windows.period_start,
+        windows.rated_quantity,
         case windows.aggregation
             when 'count' then cast(count(journal.meter_id) as decimal(38, 12))
             else coalesce(sum(journal.quantity), 0)
@@ -80,22 +82,15 @@ journal_totals as (
         on {{ columns_match('windows', 'journal', ['tenant_id', 'customer_id', 'meter_id']) }}
             and windows.window_start <= journal.event_ts
             and windows.window_end > journal.event_ts
-    group by windows.tenant_id, windows.customer_id, windows.subscription_id, windows.meter_id, windows.period_start, windows.aggregation
+    group by
+        windows.tenant_id, windows.customer_id, windows.subscription_id, windows.meter_id, windows.period_start,
+        windows.aggregation, windows.rated_quantity
 ),
 
 final as (
-    select
-        windows.tenant_id,
-        windows.customer_id,
-        windows.subscription_id,
-        windows.meter_id,
-        windows.period_start,
-        windows.rated_quantity,
-        journal_totals.journal_quantity
-    from windows
-    inner join journal_totals
-        on {{ columns_match('windows', 'journal_totals', ['subscription_id', 'meter_id', 'period_start']) }}
-    where windows.rated_quantity != journal_totals.journal_quantity
+    select *
+    from compared
+    where rated_quantity != journal_quantity
 )
 
 select * from final
