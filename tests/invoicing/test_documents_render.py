@@ -86,16 +86,16 @@ DEJAVU = all(path.exists() for path in documents.UNICODE_FONTS.values())
 
 @pytest.mark.skipif(not DEJAVU, reason="DejaVu fonts missing: scripts/ensure-system-deps.sh")
 def test_cached_fonts_give_the_same_bytes_as_parsing_them(tmp_path: Path) -> None:
-    # the font parsed for the first document is reused by the next ones (documents._add_font):
-    # the PDF must be byte-identical to one rendered with a freshly parsed font
+    # the fpdf2 fallback (render_pdf_fpdf2) reuses the font parsed for the first document
+    # (documents._add_font): the PDF must be byte-identical to one rendered with a fresh font
     documents._FONT_CACHE.clear()
-    documents.render_pdf(sample(), tmp_path / "parsed.pdf")
+    documents.render_pdf_fpdf2(sample(), tmp_path / "parsed.pdf")
     assert len(documents._FONT_CACHE) == 2  # regular + bold, kept for the next document
-    documents.render_pdf(variant("UB-2026-000043", "Другая фирма"), tmp_path / "other.pdf")
-    documents.render_pdf(sample(), tmp_path / "cached.pdf")
+    documents.render_pdf_fpdf2(variant("UB-2026-000043", "Другая фирма"), tmp_path / "other.pdf")
+    documents.render_pdf_fpdf2(sample(), tmp_path / "cached.pdf")
     assert (tmp_path / "parsed.pdf").read_bytes() == (tmp_path / "cached.pdf").read_bytes()
     documents._FONT_CACHE.clear()
-    documents.render_pdf(variant("UB-2026-000043", "Другая фирма"), tmp_path / "other-parsed.pdf")
+    documents.render_pdf_fpdf2(variant("UB-2026-000043", "Другая фирма"), tmp_path / "other-parsed.pdf")
     assert (tmp_path / "other.pdf").read_bytes() == (tmp_path / "other-parsed.pdf").read_bytes()
 
 
@@ -178,23 +178,6 @@ def test_worker_setting_is_checked(value: str, monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setenv("USAGEBILL_DOCUMENT_WORKERS", value)
     with pytest.raises(ValueError, match="USAGEBILL_DOCUMENT_WORKERS"):
         documents.default_workers()
-
-
-@pytest.mark.skipif(not DEJAVU or not shutil.which("pdftotext"), reason="DejaVu fonts or pdftotext missing")
-def test_characters_outside_the_reduced_font_use_the_full_font(tmp_path: Path) -> None:
-    latin, armenian = sample(), variant("UB-2026-000044", "Երևան Ltd")  # Armenian: not in REDUCED_RANGES
-    assert documents._fits_reduced_font(latin) and not documents._fits_reduced_font(armenian)
-    documents.render_pdf(latin, tmp_path / "latin.pdf")
-    documents.render_pdf(armenian, tmp_path / "armenian.pdf")
-    for name, expected in (("latin.pdf", "Cäsar <Vision> GmbH – Labs"), ("armenian.pdf", "Երևան Ltd")):
-        text = subprocess.run(
-            ["pdftotext", str(tmp_path / name), "-"], capture_output=True, text=True, check=True
-        ).stdout
-        assert expected in text, name
-    # the reduced font is much smaller than DejaVu Sans: the Latin document embeds a smaller subset
-    # source; both embed only the glyphs they use, so check the source font chosen instead
-    reduced = documents._reduced_font(documents.UNICODE_FONTS[""])
-    assert reduced is not None and reduced.stat().st_size < documents.UNICODE_FONTS[""].stat().st_size / 3
 
 
 def test_tier_split_rows_of_a_graduated_charge() -> None:
