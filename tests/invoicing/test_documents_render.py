@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 from datetime import date
@@ -237,3 +238,34 @@ def test_totals_show_every_figure_in_order() -> None:
     positions = [html.index(f'class="num {name}"') for name in order]
     assert positions == sorted(positions)
     assert 'class="num amount-due">94.00 EUR' in html and 'class="num credits-applied">-50.00 EUR' in html
+
+
+def test_the_cli_shows_progress_and_time_left(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from usagebill.invoices import cli
+
+    issued = [variant(f"UB-2026-{i:06d}", f"Customer {i}") for i in range(1, 46)]
+    monkeypatch.setattr(documents, "load_documents", lambda warehouse=None, number=None: list(issued))
+    out = tmp_path / "invoices"
+    argv = ["render", "--out", str(out), "--workers", "1", "--progress-seconds", "0"]
+    assert cli.main(argv) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "invoice documents: reading the issued documents from the warehouse"
+    assert re.fullmatch(
+        r"invoice documents: 45 issued documents read and compared with manifest.json in \d+ s; 45 to render",
+        lines[1],
+    ), lines[1]
+    # serial rendering goes in batches of 20: progress after 20, 40 and 45 of 45 (44, 88 and 100 %),
+    # with the time left while some are left, then the total
+    assert re.fullmatch(r"invoice documents: 20/45 documents \(44 %\), [\d.,]+/s, about .+ left", lines[2]), (
+        lines
+    )
+    assert re.fullmatch(r"invoice documents: 40/45 documents \(88 %\), [\d.,]+/s, about .+ left", lines[3]), (
+        lines
+    )
+    assert re.fullmatch(r"invoice documents: 45/45 documents \(100 %\), [\d.,]+/s", lines[4]), lines
+    assert lines[5].startswith("invoice documents: 45/45 documents (100 %) done in")
+    assert lines[6] == f"invoices: rendered 45 documents (HTML + PDF) to {out}"
+    assert cli.main([*argv[:-1], "-1"]) == 1
+    assert "--progress-seconds -1.0: use 0 to 3600 seconds" in capsys.readouterr().err

@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from pathlib import Path
+from time import monotonic
 from typing import Any
 
 import duckdb
@@ -26,7 +27,7 @@ import jinja2
 from usagebill.invoices.pdf import Canvas, FontError, TrueTypeFont
 from usagebill.money import minor_unit
 from usagebill.paths import reports_dir, warehouse_path
-from usagebill.progress import Progress
+from usagebill.progress import Progress, format_duration
 
 UNICODE_FONTS = {
     "": Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"),
@@ -787,15 +788,19 @@ def render_documents(
     workers: int | None = None,
     log: Callable[[str], None] = print,
     on_done: Callable[[list[str]], None] | None = None,
+    progress_seconds: float = 5.0,
 ) -> int:
     """Render `documents` into `out`: serially in this process when `workers` is 1 or the run is
     small, else in a pool of `workers` processes (default: the cores), in batches. on_done gets
-    the names of each finished batch (to record them in the manifest). Returns how many."""
+    the names of each finished batch (to record them in the manifest). Progress (documents
+    written, rate, time left) goes to `log` every `progress_seconds`. Returns how many."""
     workers = default_workers() if workers is None else workers
     if workers < 1:
         raise ValueError(f"workers={workers}: use at least 1 process")
     out.mkdir(parents=True, exist_ok=True)
-    progress = Progress("invoice documents", total=len(documents), emit=log, unit="documents")
+    progress = Progress(
+        "invoice documents", total=len(documents), emit=log, unit="documents", every_seconds=progress_seconds
+    )
     # a pool costs a second or two to start (each process imports fpdf2 and parses the fonts once)
     if workers == 1 or len(documents) < MIN_DOCUMENTS_PER_WORKER * workers:
         for batch in _batches(documents, 20):
@@ -843,6 +848,7 @@ def render_all(
     force: bool = False,
     workers: int | None = None,
     log: Callable[[str], None] = print,
+    progress_seconds: float = 5.0,
 ) -> list[Path]:
     """Write HTML and PDF for every issued document that is new or changed (all of them with force).
 
@@ -850,11 +856,14 @@ def render_all(
     (document_digest). A document whose digest matches and whose two files exist is skipped; a
     new one, a changed one (e.g. the template or the buyer details printed changed) or one whose
     file is missing is rendered, in parallel (render_documents). The manifest is updated as
-    batches finish, so a run that stops part-way resumes where it stopped. Returns the files
+    batches finish, so a run that stops part-way resumes where it stopped. Logs how long reading
+    and comparing took, then the rendering's progress (render_documents). Returns the files
     written.
     """
     out = reports_dir() / "invoices" if out_dir is None else out_dir
     out.mkdir(parents=True, exist_ok=True)
+    started = monotonic()
+    log("invoice documents: reading the issued documents from the warehouse")
     documents = load_documents(warehouse, number)
     renderer = renderer_digest()
     manifest = read_manifest(out)
@@ -867,6 +876,10 @@ def render_all(
         or not (out / f"{document.filename}.html").exists()
         or not (out / f"{document.filename}.pdf").exists()
     ]
+    log(
+        f"invoice documents: {len(documents):,} issued documents read and compared with {MANIFEST} "
+        f"in {format_duration(monotonic() - started)}; {len(todo):,} to render"
+    )
     by_name = {document.filename: document for document in todo}
     unsaved = [0]
 
@@ -888,7 +901,9 @@ def render_all(
         log(f"invoice documents: {skipped} unchanged since they were rendered (manifest.json): skipped")
     try:
         if todo:
-            render_documents(todo, out, workers=workers, log=log, on_done=done)
+            render_documents(
+                todo, out, workers=workers, log=log, on_done=done, progress_seconds=progress_seconds
+            )
     finally:
         write_manifest(out, manifest)
     log(
