@@ -21,7 +21,13 @@ from ingestion.collector.customers import RULE as FOREIGN_CUSTOMER
 from ingestion.collector.customers import CustomerTenants
 from ingestion.collector.fastbatch import decode_batch, process_columns
 from ingestion.collector.keys import KeyStore
-from ingestion.collector.landing_log import LandingLog, LogBusyError, LogFailedError, shard_of, shards_of
+from ingestion.collector.landing_log import (
+    LandingLog,
+    LogBusyError,
+    LogFailedError,
+    shard_masks,
+    shard_of,
+)
 from ingestion.collector.limits import KeyLimits
 from ingestion.collector.meters import MeterCatalog
 from ingestion.collector.processing import (
@@ -408,15 +414,13 @@ class Collector:
         nothing of it is acknowledged."""
         me = self.config.shard
         keys = outcome.keys
-        owners = shards_of(keys, self.config.workers)
-        masks = {shard: list(map(shard.__eq__, owners)) for shard in set(owners)}
+        masks = shard_masks(keys, self.config.workers)
+        mine = masks.get(me, b"")
         if set(masks) <= {me}:  # every key is this worker's: the lines stay in one piece
-            lines, local, local_keys, local_lines = [], range(len(keys)), keys, outcome.landed_bytes()
+            local, local_keys, local_lines = range(len(keys)), keys, outcome.landed_bytes()
         else:
-            lines = outcome.landed_lines()
-            mine = masks.get(me, [False] * len(keys))
-            local = list(compress(range(len(keys)), mine))
-            local_keys, local_lines = list(compress(keys, mine)), list(compress(lines, mine))
+            local, local_keys = list(compress(range(len(keys)), mine)), list(compress(keys, mine))
+            local_lines = [outcome.landed_part(mine)]
         index = self.log.index
         dups: set[int] = set()
         if not index.isdisjoint(local_keys):
@@ -433,7 +437,7 @@ class Collector:
         ]
         answers = await asyncio.gather(
             fut,
-            *(self.peers[shard].commit(k, b"".join(compress(lines, mask))) for shard, _, k, mask in order),
+            *(self.peers[shard].commit(k, outcome.landed_part(mask)) for shard, _, k, mask in order),
             return_exceptions=True,
         )
         for answer in answers:

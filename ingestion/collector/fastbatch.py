@@ -348,7 +348,7 @@ def process_columns(
             _set_column(items, name, new)
     return BatchOutcome(
         results=list(map(Answer, range(n), event_ids, repeat(ACCEPTED))),
-        blob=_LINES.encode_lines(items),  # one line per event, split only when needed
+        rows=items,  # encoded as landed lines by BatchOutcome when they are written
         keys=keys,
         accepted=n,
         accepted_at=list(range(n)),

@@ -21,6 +21,7 @@ import asyncio
 import contextlib
 import errno
 import fcntl
+import functools
 import hashlib
 import os
 import time
@@ -55,6 +56,31 @@ _FIRST_8 = itemgetter(slice(0, 8))
 def shards_of(keys: list[bytes], shards: int) -> list[int]:
     """`shard_of` of each key, in C-level loops (one call per batch)."""
     return list(map(int.__mod__, map(int.from_bytes, map(_FIRST_8, keys), repeat("big")), repeat(shards)))
+
+
+_BYTE_7 = itemgetter(7)
+
+
+@functools.cache
+def _table(shards: int, shard: int | None = None) -> bytes:
+    """bytes.translate table: byte b -> b % shards (shard None), or -> 1 if b == shard else 0."""
+    if shard is None:
+        return bytes(b % shards for b in range(256))
+    return bytes(int(b == shard) for b in range(256))
+
+
+def shard_masks(keys: list[bytes], shards: int) -> dict[int, Iterable[int]]:
+    """For each worker owning some of ``keys``: a mask (1 where `shard_of(key, shards)` is that
+    worker) for `itertools.compress`. Built with C-level loops: when ``shards`` divides 256, the
+    first 8 bytes of a key modulo ``shards`` is its 8th byte modulo ``shards``."""
+    if shards > 256:
+        owners_list = shards_of(keys, shards)
+        return {s: list(map(s.__eq__, owners_list)) for s in set(owners_list)}
+    if 256 % shards == 0:
+        owners = bytes(map(_BYTE_7, keys)).translate(_table(shards))
+    else:
+        owners = bytes(shards_of(keys, shards))
+    return {s: owners.translate(_table(shards, s)) for s in set(owners)}
 
 
 def event_key(tenant_id: str, event_id: str) -> bytes:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from itertools import compress
 from typing import Any
 
 import msgspec
@@ -150,17 +151,25 @@ class BatchOutcome:
     rejected: int = 0
     unknown_meter: int = 0  # accepted events whose meter is not in the catalog
     accepted_at: list[int] = field(default_factory=list)  # index in results of each landed line
-    blob: bytes = b""  # the landed lines as one text, not yet split into `lines` (fastbatch.py)
+    # the column-wise path (fastbatch.py): the completed structs, encoded as landed lines only
+    # when needed - in one piece (`landed_bytes`) or one piece per owning worker (`landed_part`)
+    rows: list[Any] | None = None
 
     def landed_lines(self) -> list[bytes]:
-        """One landed line per accepted event (split from `blob` on first use)."""
-        if self.blob:
-            self.lines, self.blob = self.blob.splitlines(keepends=True), b""
+        """One landed line per accepted event."""
+        if self.rows is not None:
+            self.lines, self.rows = _ENC.encode_lines(self.rows).splitlines(keepends=True), None
         return self.lines
 
     def landed_bytes(self) -> list[bytes]:
         """The landed lines to write, in as few pieces as there are."""
-        return [self.blob] if self.blob else self.lines
+        return [_ENC.encode_lines(self.rows)] if self.rows is not None else self.lines
+
+    def landed_part(self, mask: Iterable[Any]) -> bytes:
+        """The landed lines of the accepted events whose ``mask`` item is true, joined."""
+        if self.rows is not None:
+            return _ENC.encode_lines(list(compress(self.rows, mask)))
+        return b"".join(compress(self.lines, mask))
 
     def summary(self) -> dict[str, Any]:
         return {

@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 import requests
 
-from ingestion.collector.landing_log import event_key, shard_of
+from ingestion.collector.landing_log import event_key, shard_masks, shard_of
 from tests.collector.conftest import CollectorProcess, event, landed
 
 
@@ -245,3 +245,15 @@ def test_quarantine_budget_holds_across_workers(data_dir: Path, keys: dict[str, 
     assert 1 <= kept < 6  # the test tells a shared budget (kept) from one per worker (2 x kept)
     assert len(lines) == kept
     assert notes == [False] * kept + [True] * (12 - kept)
+
+
+def test_shard_masks_agree_with_shard_of() -> None:
+    """The masks used to split a batch between the workers pick exactly the keys `shard_of` gives
+    each worker (the 8th-byte shortcut for worker counts dividing 256, the general rule otherwise)."""
+    keys = [event_key("acme", f"evt-{i}") for i in range(2_000)]
+    for n in (1, 2, 3, 4, 5, 8, 300):
+        masks = shard_masks(keys, n)
+        expected = [shard_of(k, n) for k in keys]
+        assert set(masks) == set(expected)
+        for shard, mask in masks.items():
+            assert [bool(m) for m in mask] == [e == shard for e in expected]
