@@ -8,7 +8,9 @@ with one ``map(attrgetter)``, and the checks run over the column with builtins t
 timestamps or quantities, a ``set`` of the distinct meters, dates, tenants, customers...). Values
 that need normalizing are looked up once per *distinct* value. The decoded structs are then
 completed in place (tenant_id, arrived_at, source, normalized timestamp/quantity/objects) and
-encoded as landed lines with one ``encode_lines`` call; answers are built with one ``map``.
+kept in the outcome (``rows``), which encodes them as landed lines when they are written: one
+``encode_lines`` call per batch, or per owning worker with ``--workers``; answers are built with
+one ``map``.
 
 It never decides a rejection: when any event of the batch is not plainly valid (or is a duplicate
 of the index, names a customer of another tenant, an unknown meter...), `process_columns` returns
@@ -65,8 +67,8 @@ class BatchEvent(msgspec.Struct, forbid_unknown_fields=True, gc=False):
     dimensions: Raw | UnsetType = UNSET
     source: str | None | UnsetType = UNSET
     tenant_id: str | None | UnsetType = UNSET
-    # set by the collector, never by a sender: a body holding the text "arrived_at" anywhere is
-    # not decoded here (`decode_batch`), so an event naming it gets the general path's answer
+    # set by the collector, never by a sender: an event that names it (even spelled with JSON
+    # escapes, "arrived\\u005fat") is left to the per-event path, which refuses unknown fields
     arrived_at: str | UnsetType = UNSET
     quantity: Raw | UnsetType = UNSET
 
@@ -99,9 +101,7 @@ _hour_part = itemgetter(slice(11, 13))
 
 def decode_batch(body: bytes) -> list[BatchEvent] | None:
     """The events of a JSON array body, or None when it needs another path (not an array, an
-    unknown field, a non-string id, bad JSON, the text "arrived_at")."""
-    if b"arrived_at" in body:
-        return None
+    unknown field, a non-string id, bad JSON)."""
     try:
         return _BATCH.decode(body)
     except (ValueError, RecursionError):
@@ -283,6 +283,8 @@ def process_columns(
     n = len(items)
     if n == 0:
         return None
+    if set(_column(items, "arrived_at")) != {UNSET}:
+        return None  # a sender's arrived_at: the per-event path says it is not an event field
     event_ids = _column(items, "event_id")
     customer_ids = _column(items, "customer_id")
     if not (_plain_ids(event_ids) and _plain_ids(customer_ids)):

@@ -333,7 +333,16 @@ def test_column_path_leaves_duplicates_foreign_customers_and_unknown_meters_to_t
     assert _columns(body, customer_owners={"cus_a": frozenset({"other"})}) is None
     assert _columns(body, customer_owners={"cus_a": frozenset({"acme"})}) is not None
     assert _columns(body, is_unknown_meter=lambda m: m == "gpu_ms") is None
-    assert decode_batch(b'[{"event_id":"e","arrived_at":"x"}]') is None  # never set by a sender
+
+
+@pytest.mark.parametrize("name", ["arrived_at", "arrived\\u005fat"])
+def test_column_path_never_takes_an_arrived_at_from_the_sender(name: str) -> None:
+    """arrived_at is set by the collector; an event naming it (also through a JSON escape, which
+    decodes to the same field name) is judged by the per-event path (an unknown field)."""
+    body = ("[" + _variant(1, "quantity", '"1"')[:-1] + f',"{name}":"2026-01-01T00:00:00Z"' + "}]").encode()
+    assert _columns(body) is None
+    _same(body)
+    assert _run(loads(body)).results[0].status == "rejected"
 
 
 @pytest.mark.parametrize(
