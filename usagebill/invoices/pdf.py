@@ -26,7 +26,9 @@ from __future__ import annotations
 
 import hashlib
 import struct
+import sys
 import zlib
+from array import array
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -47,8 +49,10 @@ class FontError(ValueError):
 
 def _checksum(data: bytes) -> int:
     """OpenType table checksum: the sum of the big-endian uint32s, zero-padded, modulo 2**32."""
-    padded = data + b"\0" * (-len(data) % 4)
-    return sum(struct.unpack(f">{len(padded) // 4}I", padded)) & 0xFFFFFFFF
+    words = array("L" if array("L").itemsize == 4 else "I", data + b"\0" * (-len(data) % 4))
+    if sys.byteorder == "little":
+        words.byteswap()
+    return sum(words) & 0xFFFFFFFF
 
 
 class TrueTypeFont:
