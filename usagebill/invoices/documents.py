@@ -24,7 +24,7 @@ from typing import Any
 import duckdb
 import jinja2
 
-from usagebill.invoices.pdf import Canvas, FontError, TrueTypeFont
+from usagebill.invoices.pdf import Canvas, Face, FontError, TrueTypeFont
 from usagebill.money import minor_unit
 from usagebill.paths import reports_dir, warehouse_path
 from usagebill.progress import Progress, format_duration
@@ -33,6 +33,9 @@ UNICODE_FONTS = {
     "": Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"),
     "B": Path("/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf"),
 }
+# fonts for the characters DejaVu Sans has no glyph for, in order: Droid Sans Fallback (Debian
+# fonts-droid-fallback, Apache-2.0) covers Chinese, Japanese and Korean; regular style only
+FALLBACK_FONTS = (Path("/usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf"),)
 TITLES = {"invoice": "Invoice", "credit_note": "Credit note", "debit_note": "Debit note"}
 
 
@@ -452,12 +455,23 @@ _WRITER_FONTS: dict[str, Any] = {}
 _CONTROL = {code: " " for code in [*range(0x00, 0x0A), *range(0x0B, 0x20), 0x7F]}
 
 
-def _writer_fonts() -> dict[str, TrueTypeFont] | None:
-    key = repr(sorted((style, str(path)) for style, path in UNICODE_FONTS.items()))
+def _writer_fonts() -> dict[str, Face] | None:
+    """The writer's faces (regular, bold: DejaVu Sans, then FALLBACK_FONTS), parsed once per process."""
+    key = repr(sorted((style, str(path)) for style, path in UNICODE_FONTS.items()) + list(FALLBACK_FONTS))
     if key not in _WRITER_FONTS:
         try:
+            fallbacks: list[TrueTypeFont] = []
+
+            def load_fallbacks() -> list[TrueTypeFont]:
+                if not fallbacks:  # parsed once, shared by both styles
+                    fallbacks.extend(
+                        TrueTypeFont(path, path.stem) for path in FALLBACK_FONTS if path.exists()
+                    )
+                return fallbacks
+
             _WRITER_FONTS[key] = {
-                style: TrueTypeFont(path, path.stem) for style, path in UNICODE_FONTS.items()
+                style: Face(TrueTypeFont(path, path.stem), load_fallbacks)
+                for style, path in UNICODE_FONTS.items()
             }
         except (OSError, FontError, ImportError) as error:
             print(f"invoice documents: PDF writer fonts unusable ({error}); using fpdf2")
@@ -467,7 +481,7 @@ def _writer_fonts() -> dict[str, TrueTypeFont] | None:
 
 def pdf_bytes(document: Document) -> bytes | None:
     """The PDF of `document` from the fixed-layout writer (usagebill.invoices.pdf), or None when it
-    cannot print it exactly: a character the font has no glyph for (e.g. CJK in DejaVu Sans), or
+    cannot print it exactly: a character no font has a glyph for (DejaVu Sans, then FALLBACK_FONTS), or
     no usable TrueType font. Same content and order as the HTML; tables wrap long cells; rows that
     do not fit move to the next page, where the lines table's heading is repeated."""
     fonts = _writer_fonts()
@@ -697,7 +711,7 @@ def renderer_digest() -> str:
     digest = hashlib.sha256(Path(__file__).read_bytes())
     digest.update(Path(pdf.__file__).read_bytes())
     digest.update(f"fpdf2 {fpdf.__version__} jinja2 {jinja2.__version__}".encode())
-    for style, font_path in sorted(UNICODE_FONTS.items()):
+    for style, font_path in [*sorted(UNICODE_FONTS.items()), *(("fallback", p) for p in FALLBACK_FONTS)]:
         size = font_path.stat().st_size if font_path.exists() else -1
         digest.update(f"{style}:{font_path}:{size}".encode())
     return digest.hexdigest()
