@@ -46,8 +46,12 @@ def invoice(currency: str, buyer: str, lines: list[Line], total: str) -> Documen
 
 
 def pdftotext(path: Path, *args: str) -> str:
+    """The text poppler extracts; poppler prints any syntax error it meets (cross-reference table,
+    stream lengths, fonts) on stderr, so that must be empty: the file is well formed."""
     command = ["pdftotext", "-layout", *args, str(path), "-"]
-    return subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    result = subprocess.run(command, capture_output=True, text=True, check=True)
+    assert result.stderr == "", result.stderr
+    return result.stdout
 
 
 def pages(path: Path) -> int:
@@ -74,6 +78,9 @@ def test_non_latin_names_and_currency_symbols_are_extractable(tmp_path: Path) ->
         Line(2, "Երևան storage ¥", "2026-05-01 to 2026-05-31", "2", "1", "2", "VAT 0%", "0%"),
     ]
     document = invoice("JPY", "Δέλτα Αναλυτική ΑΕ", lines, "27,002")
+    document.seller = Party(
+        "Société Ωmega SAS", ["12 rue de la Paix", "75002 Paris", "FR"], "FR40123456789", None
+    )
     data = documents.pdf_bytes(document)
     assert data is not None and data.startswith(b"%PDF-1.4") and data.rstrip().endswith(b"%%EOF")
     path = tmp_path / "greek.pdf"
@@ -91,6 +98,10 @@ def test_non_latin_names_and_currency_symbols_are_extractable(tmp_path: Path) ->
     ):
         assert expected in text, expected
     assert pages(path) == 1
+    info = subprocess.run(["pdfinfo", str(path)], capture_output=True, text=True, check=True).stdout
+    assert re.search(r"^Title:\s+Invoice UB-2026-000777$", info, re.MULTILINE), info
+    # a non-ASCII document information string is UTF-16BE with a byte order mark (ISO 32000-1 7.9.2.2)
+    assert re.search(r"^Author:\s+Société Ωmega SAS$", info, re.MULTILINE), info
     # a re-render gives the same bytes (fixed creation date, deterministic subset tag and ids)
     assert documents.pdf_bytes(document) == data
 

@@ -355,15 +355,14 @@ class Canvas:
                 if current:
                     lines.append(" ".join(current))
                     current, used = [], 0
-                while size > room and len(word) > 1:  # a word longer than the line
-                    cut, taken = 0, 0
-                    while cut < len(word) and taken + width_of[word[cut]] <= room:
-                        taken += width_of[word[cut]]
-                        cut += 1
-                    cut = max(cut, 1)
-                    lines.append(word[:cut])
-                    word = word[cut:]
-                    size = sum(width_of[ch] for ch in word)
+                if size > room and len(word) > 1:  # a word longer than the line: cut it, one pass
+                    start, taken = 0, 0.0
+                    for index, ch in enumerate(word):
+                        if taken + width_of[ch] > room and index > start:
+                            lines.append(word[start:index])
+                            start, taken = index, 0.0
+                        taken += width_of[ch]
+                    word, size = word[start:], taken
                 current, used = [word], size
             lines.append(" ".join(current))
         return lines
