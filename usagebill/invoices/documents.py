@@ -12,7 +12,6 @@ import hashlib
 import io
 import json
 import os
-from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, time
@@ -170,31 +169,48 @@ def _tax_label(row: dict[str, Any]) -> str:
     return f"{row['tax_name'] or row['tax_rate_id']} {_tax_percent(row)}"
 
 
+# rows fetched from DuckDB at a time: a document is built as soon as its rows have arrived, so the
+# rows of 100,000 invoices (~24 KiB each as Python dicts) are never all in memory at once
+FETCH_ROWS = 10_000
+
+
 def load_documents(warehouse: Path | None = None, number: str | None = None) -> list[Document]:
     """Every issued document (or the one numbered `number`) from billing.fct_issued_lines."""
+    return list(iter_documents(warehouse, number))
+
+
+def iter_documents(warehouse: Path | None = None, number: str | None = None) -> Iterator[Document]:
+    """The issued documents in order (type, sequence), read FETCH_ROWS ledger rows at a time."""
     path = warehouse_path() if warehouse is None else warehouse
     if not path.exists():
         raise FileNotFoundError(f"warehouse {path} not found: build it first (make demo, or dbt build)")
     con = duckdb.connect(str(path), read_only=True)
     try:
-        cursor = con.execute(
-            "select * from billing.fct_issued_lines"
-            + (" where document_number = ?" if number else "")
-            + " order by document_type, document_sequence, line_number",
-            [number] if number else [],
-        )
+        try:
+            cursor = con.execute(
+                "select * from billing.fct_issued_lines"
+                + (" where document_number = ?" if number else "")
+                # document_id too: a document's rows are consecutive whatever the sequences
+                + " order by document_type, document_sequence, document_id, line_number",
+                [number] if number else [],
+            )
+        except duckdb.CatalogException as error:
+            raise RuntimeError(
+                f"{path} has no billing.fct_issued_lines ({error}); run the dbt build of the billing models first"
+            ) from None
         names = [d[0] for d in cursor.description]
-        rows = [dict(zip(names, values, strict=True)) for values in cursor.fetchall()]
-    except duckdb.CatalogException as error:
-        raise RuntimeError(
-            f"{path} has no billing.fct_issued_lines ({error}); run the dbt build of the billing models first"
-        ) from None
+        current: list[dict[str, Any]] = []
+        while chunk := cursor.fetchmany(FETCH_ROWS):
+            for values in chunk:
+                row = dict(zip(names, values, strict=True))
+                if current and row["document_id"] != current[0]["document_id"]:
+                    yield _document(current)
+                    current = []
+                current.append(row)
+        if current:
+            yield _document(current)
     finally:
         con.close()
-    by_document: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for row in rows:
-        by_document[row["document_id"]].append(row)
-    return [_document(lines) for lines in by_document.values()]
 
 
 def _document(rows: list[dict[str, Any]]) -> Document:
