@@ -12,8 +12,9 @@ The PDF follows ISO 32000-1:2008 (PDF 1.7; https://opensource.adobe.com/dc-acrob
 pdfstandards/PDF32000_2008.pdf):
 - 9.7.4 / 9.7.6: each font is a Type 0 font with Identity-H encoding over a CIDFontType2
   descendant; CIDToGIDMap /Identity, so the 2-byte codes in the content stream are glyph ids.
-- 9.9, Table 126 note: a TrueType program embedded for a CIDFontType2 font needs only the
-  "head", "hhea", "loca", "maxp", "cvt ", "prep", "glyf", "hmtx" and "fpgm" tables.
+- 9.9, the text after Table 126 (PDF Reference 1.7 5.8, p. 468): a TrueType program always needs
+  the "head", "hhea", "loca", "maxp", "cvt ", "prep", "glyf", "hmtx" and "fpgm" tables; used
+  with a CIDFont dictionary it needs no "cmap".
 - 9.6.4 / 9.7.6.2: the subset's /BaseFont is prefixed with six upper-case letters and "+".
 - 9.10.3: a /ToUnicode CMap maps every glyph id used back to its characters, so text can be
   extracted and searched (pdftotext, screen readers).
@@ -37,7 +38,7 @@ from pathlib import Path
 
 MM = 72 / 25.4  # points per millimetre
 PAGE_WIDTH, PAGE_HEIGHT = 210.0, 297.0  # A4, millimetres
-# tables a CIDFontType2 program needs (ISO 32000-1 9.9, Table 126 note), in the file's tag order
+# tables a CIDFontType2 program needs (ISO 32000-1 9.9, after Table 126), in the file's tag order
 KEPT_TABLES = ("cvt ", "fpgm", "glyf", "head", "hhea", "hmtx", "loca", "maxp", "prep")
 # deflate level of the streams: level 6 (zlib's default) costs ~2x level 1 for a few % less size
 COMPRESSION_LEVEL = 6
