@@ -259,3 +259,17 @@ def test_characters_no_font_has_fall_back_to_fpdf2(tmp_path: Path, monkeypatch: 
 def test_control_characters_print_as_spaces() -> None:
     document = invoice("EUR", "Tab\tCorp\x07", [Line(1, "GPU", "", "1", "1", "1.00", "VAT 0%", "0%")], "1.00")
     assert documents.pdf_bytes(document) is not None
+
+
+def test_an_unusable_fallback_font_is_skipped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # a fallback that is not a font (or is missing) is skipped with a message; a character only it
+    # could print sends the document to fpdf2 instead of failing the run
+    broken = tmp_path / "broken.ttf"
+    broken.write_bytes(b"not a font")
+    monkeypatch.setattr(documents, "FALLBACK_FONTS", (broken, tmp_path / "missing.ttf"))
+    document = invoice("JPY", "株式会社テスト", [Line(1, "GPU", "", "1", "1", "1", "VAT 0%", "0%")], "1")
+    assert documents.pdf_bytes(document) is None
+    latin = invoice(
+        "EUR", "Müller & Söhne KG", [Line(1, "GPU", "", "1", "1", "1.00", "VAT 0%", "0%")], "1.00"
+    )
+    assert documents.pdf_bytes(latin) is not None

@@ -480,9 +480,11 @@ def _writer_fonts() -> dict[str, Face] | None:
 
             def load_fallbacks() -> list[TrueTypeFont]:
                 if not fallbacks:  # parsed once, shared by both styles
-                    fallbacks.extend(
-                        TrueTypeFont(path, path.stem) for path in FALLBACK_FONTS if path.exists()
-                    )
+                    for path in FALLBACK_FONTS:
+                        try:
+                            fallbacks.append(TrueTypeFont(path, path.stem))
+                        except (OSError, FontError) as error:  # missing or unusable: the next one
+                            print(f"invoice documents: fallback font {path} unusable ({error}); skipped")
                 return fallbacks
 
             _WRITER_FONTS[key] = {
