@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 from datetime import date
@@ -86,16 +87,16 @@ DEJAVU = all(path.exists() for path in documents.UNICODE_FONTS.values())
 
 @pytest.mark.skipif(not DEJAVU, reason="DejaVu fonts missing: scripts/ensure-system-deps.sh")
 def test_cached_fonts_give_the_same_bytes_as_parsing_them(tmp_path: Path) -> None:
-    # the font parsed for the first document is reused by the next ones (documents._add_font):
-    # the PDF must be byte-identical to one rendered with a freshly parsed font
+    # the fpdf2 fallback (render_pdf_fpdf2) reuses the font parsed for the first document
+    # (documents._add_font): the PDF must be byte-identical to one rendered with a fresh font
     documents._FONT_CACHE.clear()
-    documents.render_pdf(sample(), tmp_path / "parsed.pdf")
+    documents.render_pdf_fpdf2(sample(), tmp_path / "parsed.pdf")
     assert len(documents._FONT_CACHE) == 2  # regular + bold, kept for the next document
-    documents.render_pdf(variant("UB-2026-000043", "Другая фирма"), tmp_path / "other.pdf")
-    documents.render_pdf(sample(), tmp_path / "cached.pdf")
+    documents.render_pdf_fpdf2(variant("UB-2026-000043", "Другая фирма"), tmp_path / "other.pdf")
+    documents.render_pdf_fpdf2(sample(), tmp_path / "cached.pdf")
     assert (tmp_path / "parsed.pdf").read_bytes() == (tmp_path / "cached.pdf").read_bytes()
     documents._FONT_CACHE.clear()
-    documents.render_pdf(variant("UB-2026-000043", "Другая фирма"), tmp_path / "other-parsed.pdf")
+    documents.render_pdf_fpdf2(variant("UB-2026-000043", "Другая фирма"), tmp_path / "other-parsed.pdf")
     assert (tmp_path / "other.pdf").read_bytes() == (tmp_path / "other-parsed.pdf").read_bytes()
 
 
@@ -180,23 +181,6 @@ def test_worker_setting_is_checked(value: str, monkeypatch: pytest.MonkeyPatch) 
         documents.default_workers()
 
 
-@pytest.mark.skipif(not DEJAVU or not shutil.which("pdftotext"), reason="DejaVu fonts or pdftotext missing")
-def test_characters_outside_the_reduced_font_use_the_full_font(tmp_path: Path) -> None:
-    latin, armenian = sample(), variant("UB-2026-000044", "Երևան Ltd")  # Armenian: not in REDUCED_RANGES
-    assert documents._fits_reduced_font(latin) and not documents._fits_reduced_font(armenian)
-    documents.render_pdf(latin, tmp_path / "latin.pdf")
-    documents.render_pdf(armenian, tmp_path / "armenian.pdf")
-    for name, expected in (("latin.pdf", "Cäsar <Vision> GmbH – Labs"), ("armenian.pdf", "Երևան Ltd")):
-        text = subprocess.run(
-            ["pdftotext", str(tmp_path / name), "-"], capture_output=True, text=True, check=True
-        ).stdout
-        assert expected in text, name
-    # the reduced font is much smaller than DejaVu Sans: the Latin document embeds a smaller subset
-    # source; both embed only the glyphs they use, so check the source font chosen instead
-    reduced = documents._reduced_font(documents.UNICODE_FONTS[""])
-    assert reduced is not None and reduced.stat().st_size < documents.UNICODE_FONTS[""].stat().st_size / 3
-
-
 def test_tier_split_rows_of_a_graduated_charge() -> None:
     # Stripe's graduated example (docs.stripe.com/products-prices/pricing-models#graduated-pricing):
     # 1-5 at $7, 6-10 at $6.50, 11+ at $6; 20 units = 5 x 7 + 5 x 6.50 + 10 x 6 = 35 + 32.50 + 60 = 127.50,
@@ -254,3 +238,34 @@ def test_totals_show_every_figure_in_order() -> None:
     positions = [html.index(f'class="num {name}"') for name in order]
     assert positions == sorted(positions)
     assert 'class="num amount-due">94.00 EUR' in html and 'class="num credits-applied">-50.00 EUR' in html
+
+
+def test_the_cli_shows_progress_and_time_left(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from usagebill.invoices import cli
+
+    issued = [variant(f"UB-2026-{i:06d}", f"Customer {i}") for i in range(1, 46)]
+    monkeypatch.setattr(documents, "load_documents", lambda warehouse=None, number=None: list(issued))
+    out = tmp_path / "invoices"
+    argv = ["render", "--out", str(out), "--workers", "1", "--progress-seconds", "0"]
+    assert cli.main(argv) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "invoice documents: reading the issued documents from the warehouse"
+    assert re.fullmatch(
+        r"invoice documents: 45 issued documents read and compared with manifest.json in \d+ s; 45 to render",
+        lines[1],
+    ), lines[1]
+    # serial rendering goes in batches of 20: progress after 20, 40 and 45 of 45 (44, 88 and 100 %),
+    # with the time left while some are left, then the total
+    assert re.fullmatch(r"invoice documents: 20/45 documents \(44 %\), [\d.,]+/s, about .+ left", lines[2]), (
+        lines
+    )
+    assert re.fullmatch(r"invoice documents: 40/45 documents \(88 %\), [\d.,]+/s, about .+ left", lines[3]), (
+        lines
+    )
+    assert re.fullmatch(r"invoice documents: 45/45 documents \(100 %\), [\d.,]+/s", lines[4]), lines
+    assert lines[5].startswith("invoice documents: 45/45 documents (100 %) done in")
+    assert lines[6] == f"invoices: rendered 45 documents (HTML + PDF) to {out}"
+    assert cli.main([*argv[:-1], "-1"]) == 1
+    assert "--progress-seconds -1.0: use 0 to 3600 seconds" in capsys.readouterr().err
