@@ -232,10 +232,10 @@ def test_revenue_by_channel_counts_each_sale_once(warehouse):
         con.execute(
             """create or replace table billing.fct_invoices (invoice_id varchar, customer_id varchar,
             subscription_id varchar, currency varchar, period_start date, period_end date,
-            subtotal decimal(38,12), billing_channel varchar)"""
+            subtotal decimal(38,12), billing_channel varchar, tenant_id varchar default 'default')"""
         )
         con.executemany(
-            "insert into billing.fct_invoices values (?, ?, ?, 'USD', ?, ?, ?, ?)",
+            "insert into billing.fct_invoices values (?, ?, ?, 'USD', ?, ?, ?, ?, 'default')",
             [
                 # cus_0001 buys through AWS: its invoice stays in the books but is not a direct sale
                 ["in1", "cus_0001", "sub_cus_0001", "2026-05-01", "2026-06-01", "1.90", "aws"],
@@ -247,8 +247,8 @@ def test_revenue_by_channel_counts_each_sale_once(warehouse):
         # asserted here, come from the invoices and the feeds. An empty MRR mart is enough.
         con.execute("create schema if not exists analytics")
         con.execute(
-            "create or replace table analytics.fct_mrr (customer_id varchar, month_start date, currency varchar, "
-            "mrr decimal(38,12))"
+            "create or replace table analytics.fct_mrr (tenant_id varchar, customer_id varchar, month_start date, "
+            "currency varchar, mrr decimal(38,12))"
         )
     finally:
         con.close()

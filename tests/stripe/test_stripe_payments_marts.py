@@ -188,9 +188,9 @@ def test_ar_aging_buckets_by_hand(marts):
     ]  # I5 paid, I7 void, I8 uncollectible, I9 issued after the as-of date: not receivable;
     # I13 (70.00, 60 days past due, never in Stripe) is an AWS Marketplace invoice: AWS collects it,
     # so without the channel filter it would wrongly show as 70.00 owed via Stripe in 31-60
-    assert marts.execute("select distinct tenant_id, billing_channel from payments.fct_ar_aging").fetchall() == [
-        ("t1", "stripe")
-    ]
+    assert marts.execute(
+        "select distinct tenant_id, billing_channel from payments.fct_ar_aging"
+    ).fetchall() == [("t1", "stripe")]
 
 
 def test_dunning_and_revenue_recovery_by_hand(marts):

@@ -27,10 +27,11 @@ mrr as (
 
 customer_channels as (
     select
+        tenant_id,
         customer_id,
         min(case when billing_channel = 'stripe' then 'direct' else billing_channel end) as channel
     from invoices
-    group by 1
+    group by 1, 2
 ),
 
 mrr_by_channel as (
@@ -41,7 +42,9 @@ mrr_by_channel as (
         sum(mrr.mrr) as mrr
     from mrr
     left join customer_channels
-        on mrr.customer_id = customer_channels.customer_id
+        on
+            mrr.tenant_id = customer_channels.tenant_id
+            and mrr.customer_id = customer_channels.customer_id
     group by 1, 2, 3
 ),
 
