@@ -77,7 +77,7 @@ def usage_record(row: ReportRow, ident: MarketplaceIdentity) -> dict[str, Any]:
         record["CustomerIdentifier"] = ident.customer_identifier
     else:
         raise AwsContractError(
-            f"customer {ident.customer_id}: needs account_id + license_arn or "
+            f"customer {ident.customer_label}: needs account_id + license_arn or "
             "customer_identifier in marketplace_customers.yaml"
         )
     return record
@@ -137,7 +137,7 @@ class AwsMeteringTransport(WindowedTransport):
         groups: dict[str | None, list[tuple[ReportRow, dict[str, Any]]]] = defaultdict(list)
         outcomes: list[Outcome] = []
         for row in rows:
-            ident = identities[row.customer_id]
+            ident = identities[row.customer_ref]
             record = usage_record(row, ident)
             product = None if "LicenseArn" in record else catalog.listing("aws", row.offering_id).product_code
             groups[product].append((row, record))

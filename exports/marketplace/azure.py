@@ -215,7 +215,7 @@ class AzureMeteringTransport(WindowedTransport):
         self, rows: list[ReportRow], identities: Identities, catalog: OfferingCatalog, recovery: bool
     ) -> list[Outcome]:
         outcomes: list[Outcome] = []
-        ready = [(row, usage_event(row, identities[row.customer_id])) for row in rows]
+        ready = [(row, usage_event(row, identities[row.customer_ref])) for row in rows]
         for batch in chunks(ready, MAX_BATCH):
             batch_rows = [row for row, _ in batch]
             try:

@@ -155,7 +155,7 @@ class GoogleServiceControlTransport(WindowedTransport):
         for op_rows in by_op.values():
             op_rows.sort(key=lambda r: r.dimension)
             service = catalog.listing("google", op_rows[0].offering_id).service_name or ""
-            by_service[service].append((operation(op_rows, identities[op_rows[0].customer_id]), op_rows))
+            by_service[service].append((operation(op_rows, identities[op_rows[0].customer_ref]), op_rows))
         for service, ops in by_service.items():
             # windows of one consumer must arrive in order: sort by start time
             ops.sort(key=lambda item: (item[0]["startTime"], item[0]["consumerId"]))

@@ -15,7 +15,8 @@ from exports.marketplace.ledger import ReportRow
 from exports.marketplace.windows import is_open
 
 T = TypeVar("T")
-Identities = dict[str, MarketplaceIdentity]  # customer_id -> the customer's marketplace identity
+# (tenant_id, customer_id) -> the customer's marketplace identity (ReportRow.customer_ref)
+Identities = dict[tuple[str, str], MarketplaceIdentity]
 MAX_BATCH = 25  # AWS BatchMeterUsage and Azure batchUsageEvent both take at most 25 records
 
 

@@ -100,7 +100,7 @@ def _usage_asset(marketplace: str) -> dg.AssetsDefinition:
                 "recovered": summary.recovered,
                 "calls": summary.calls,
                 "now": now_label,
-                "blocked_by_reconciliation": ", ".join(summary.blocked) or "none",
+                "blocked_by_reconciliation": summary.blocked_names(),
                 **{f"state_{k.replace(' ', '_')}": v for k, v in summary.states.items()},
             }
         )
