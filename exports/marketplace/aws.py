@@ -37,6 +37,11 @@ from exports.marketplace.transport import (
 
 MAX_QUANTITY = 2_147_483_647
 RETRYABLE = {"ThrottlingException", "InternalServiceErrorException", "InternalServiceError"}
+# BatchMeterUsage result Status -> ledger state and detail; any other status (CustomerNotSubscribed) is failed
+RESULT_STATES: dict[str | None, tuple[str, str | None]] = {
+    "Success": ("acknowledged", None),
+    "DuplicateRecord": ("duplicate", "DuplicateRecord: AWS already holds this customer+dimension+hour"),
+}
 
 
 class AwsContractError(ValueError):
@@ -165,33 +170,15 @@ class AwsMeteringTransport(WindowedTransport):
                 code = exc.response.get("Error", {}).get("Code", "")  # type: ignore[attr-defined]
                 state = "carried" if code == "TimestampOutOfBoundsException" else "failed"
                 return outcomes + [
-                    Outcome(by_key[_record_key(r)], state, False, detail=f"{code}: {exc}") for r in todo
+                    Outcome(by_key[_record_key(r)], state, detail=f"{code}: {exc}") for r in todo
                 ]
             for result in response.get("Results", []):
                 row = by_key[_record_key(result["UsageRecord"])]
                 status = result.get("Status")
-                if status == "Success":
-                    outcomes.append(Outcome(row, "acknowledged", True, result.get("MeteringRecordId")))
-                elif status == "DuplicateRecord":
-                    outcomes.append(
-                        Outcome(
-                            row,
-                            "duplicate",
-                            True,
-                            result.get("MeteringRecordId"),
-                            "DuplicateRecord: AWS already holds this customer+dimension+hour",
-                        )
-                    )
-                else:
-                    outcomes.append(
-                        Outcome(
-                            row,
-                            "failed",
-                            False,
-                            result.get("MeteringRecordId"),
-                            f"{status}: not billed; the quantity goes with the next hour",
-                        )
-                    )
+                state, detail = RESULT_STATES.get(
+                    status, ("failed", f"{status}: not billed; the quantity goes with the next hour")
+                )
+                outcomes.append(Outcome(row, state, result.get("MeteringRecordId"), detail))
             todo = list(response.get("UnprocessedRecords") or [])
             if not todo:
                 return outcomes

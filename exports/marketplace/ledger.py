@@ -38,6 +38,8 @@ from usagebill.tenants import DEFAULT_TENANT
 TABLE = "ledger.marketplace_reports"
 DONE_STATES = ("acknowledged", "duplicate", "carried", "failed", "unconfirmed")
 PENDING_STATES = ("planned", "sent")
+# states whose quantity counts as reported; carried and failed do not (their usage goes with the next hour)
+COUNTED_STATES = ("planned", "sent", "acknowledged", "duplicate", "unconfirmed")
 
 _DEC = pa.decimal128(38, 12)
 _TS = pa.timestamp("us")  # naive UTC, like every timestamp in the warehouse

@@ -46,13 +46,20 @@ marketplace_customers as (
     from {{ ref('stg_marketplace__identities') }}
 ),
 
-charged_meters as (
-    select distinct
+meter_prices as (
+    {#- the meters each rating period charges, with the per-unit price of the meter (none when it is
+        priced otherwise: tiers, packages, dimensional prices) -#}
+    select
         subscription_id,
         period_start,
         period_end,
-        meter_id
+        meter_id,
+        max(case when price_model = 'per_unit' and dimension_value is null then unit_price end) as unit_price,
+        max(case when price_model = 'per_unit' and dimension_value is null then unit_size end) as unit_size,
+        max(case when price_model = 'per_unit' and dimension_value is null then included_units end)
+            as included_units
     from prices
+    group by subscription_id, period_start, period_end, meter_id
 ),
 
 usage_in_periods as (
@@ -68,11 +75,14 @@ usage_in_periods as (
         periods.period_end,
         periods.is_ended,
         periods.currency,
+        meter_prices.unit_price,
+        meter_prices.unit_size,
+        coalesce(meter_prices.included_units, cast(0 as decimal(38, 12))) as included_units,
         {#- the period whose charges price the meter wins; an uncharged meter stays in its billing period -#}
         row_number() over (
             partition by periods.subscription_id, usage_hourly.meter_id, usage_hourly.dimensions_json, usage_hourly.hour_start
             order by
-                case when charged_meters.meter_id is null then 1 else 0 end,
+                case when meter_prices.meter_id is null then 1 else 0 end,
                 case when periods.is_usage_month then 1 else 0 end
         ) as period_rank
     from usage_hourly
@@ -87,12 +97,12 @@ usage_in_periods as (
             and usage_hourly.hour_start >= cast(periods.service_start as timestamp)
             and usage_hourly.hour_start < cast(periods.service_end as timestamp)
             and (periods.trial_end is null or usage_hourly.hour_start >= cast(periods.trial_end as timestamp))
-    left join charged_meters
+    left join meter_prices
         on
-            periods.subscription_id = charged_meters.subscription_id
-            and periods.period_start = charged_meters.period_start
-            and periods.period_end = charged_meters.period_end
-            and usage_hourly.meter_id = charged_meters.meter_id
+            periods.subscription_id = meter_prices.subscription_id
+            and periods.period_start = meter_prices.period_start
+            and periods.period_end = meter_prices.period_end
+            and usage_hourly.meter_id = meter_prices.meter_id
 ),
 
 usage_in_period as (
@@ -100,26 +110,9 @@ usage_in_period as (
     where period_rank = 1
 ),
 
-unit_prices as (
-    select
-        subscription_id,
-        period_start,
-        period_end,
-        meter_id,
-        max(unit_price) as unit_price,
-        max(unit_size) as unit_size,
-        max(coalesce(included_units, cast(0 as decimal(38, 12)))) as included_units
-    from prices
-    where price_model = 'per_unit' and dimension_value is null
-    group by subscription_id, period_start, period_end, meter_id
-),
-
 cumulative as (
     select
         usage_in_period.*,
-        unit_prices.unit_price,
-        unit_prices.unit_size,
-        coalesce(unit_prices.included_units, cast(0 as decimal(38, 12))) as included_units,
         sum(usage_in_period.quantity) over (
             partition by
                 usage_in_period.subscription_id, usage_in_period.period_start, usage_in_period.period_end,
@@ -128,12 +121,6 @@ cumulative as (
             rows between unbounded preceding and current row
         ) as cumulative_quantity
     from usage_in_period
-    left join unit_prices
-        on
-            usage_in_period.subscription_id = unit_prices.subscription_id
-            and usage_in_period.period_start = unit_prices.period_start
-            and usage_in_period.period_end = unit_prices.period_end
-            and usage_in_period.meter_id = unit_prices.meter_id
 ),
 
 provisional_cumulative as (
