@@ -25,6 +25,8 @@ from typing import Any
 import duckdb
 import pytest
 
+from usagebill.dbt_cli import dbt_path_args
+
 ROOT = Path(__file__).resolve().parents[2]
 DBT_PROJECT = Path(os.environ.get("USAGEBILL_TEST_DBT_PROJECT", ROOT / "dbt_project"))
 DBT = ROOT / ".venv" / "bin" / "dbt"
@@ -353,14 +355,7 @@ class Warehouse:
             *args,
             "--vars",
             json.dumps(dbt_vars),
-            "--profiles-dir",
-            str(DBT_PROJECT),
-            "--project-dir",
-            str(DBT_PROJECT),
-            "--target-path",
-            str(self.root / "target"),
-            "--log-path",
-            str(self.root / "logs"),
+            *dbt_path_args(DBT_PROJECT, self.root),
         ]
         result = subprocess.run(command, env=self.env, capture_output=True, text=True, timeout=600)
         if result.returncode != 0:

@@ -46,8 +46,12 @@ def invoice(currency: str, buyer: str, lines: list[Line], total: str) -> Documen
 
 
 def pdftotext(path: Path, *args: str) -> str:
+    """The text poppler extracts; poppler prints any syntax error it meets (cross-reference table,
+    stream lengths, fonts) on stderr, so that must be empty: the file is well formed."""
     command = ["pdftotext", "-layout", *args, str(path), "-"]
-    return subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    result = subprocess.run(command, capture_output=True, text=True, check=True)
+    assert result.stderr == "", result.stderr
+    return result.stdout
 
 
 def pages(path: Path) -> int:
@@ -74,6 +78,9 @@ def test_non_latin_names_and_currency_symbols_are_extractable(tmp_path: Path) ->
         Line(2, "Երևան storage ¥", "2026-05-01 to 2026-05-31", "2", "1", "2", "VAT 0%", "0%"),
     ]
     document = invoice("JPY", "Δέλτα Αναλυτική ΑΕ", lines, "27,002")
+    document.seller = Party(
+        "Société Ωmega SAS", ["12 rue de la Paix", "75002 Paris", "FR"], "FR40123456789", None
+    )
     data = documents.pdf_bytes(document)
     assert data is not None and data.startswith(b"%PDF-1.4") and data.rstrip().endswith(b"%%EOF")
     path = tmp_path / "greek.pdf"
@@ -91,6 +98,10 @@ def test_non_latin_names_and_currency_symbols_are_extractable(tmp_path: Path) ->
     ):
         assert expected in text, expected
     assert pages(path) == 1
+    info = subprocess.run(["pdfinfo", str(path)], capture_output=True, text=True, check=True).stdout
+    assert re.search(r"^Title:\s+Invoice UB-2026-000777$", info, re.MULTILINE), info
+    # a non-ASCII document information string is UTF-16BE with a byte order mark (ISO 32000-1 7.9.2.2)
+    assert re.search(r"^Author:\s+Société Ωmega SAS$", info, re.MULTILINE), info
     # a re-render gives the same bytes (fixed creation date, deterministic subset tag and ids)
     assert documents.pdf_bytes(document) == data
 
@@ -207,19 +218,58 @@ def test_the_embedded_font_is_a_valid_subset_with_the_original_outlines() -> Non
     assert total == 0xB1B0AFBA
 
 
-def test_characters_without_a_glyph_fall_back_to_fpdf2(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # DejaVu Sans has no CJK glyphs: the writer declines (None) and fpdf2 renders the document
-    document = invoice("JPY", "株式会社テスト", [Line(1, "GPU", "", "1", "1", "1", "VAT 0%", "0%")], "1")
+@pytest.mark.skipif(
+    not documents.FALLBACK_FONTS[0].exists(),
+    reason="fonts-droid-fallback missing: scripts/ensure-system-deps.sh",
+)
+def test_cjk_characters_print_in_the_fallback_font(tmp_path: Path) -> None:
+    # DejaVu Sans has no CJK glyphs: those characters print in Droid Sans Fallback, the rest of the
+    # same line in DejaVu (one text run per font), and the text extracts in order
+    document = invoice(
+        "JPY", "株式会社テスト Ωmega", [Line(1, "GPU 計算時間 – €", "", "1", "1", "1", "VAT 0%", "0%")], "1"
+    )
+    data = documents.pdf_bytes(document)
+    assert data is not None
+    path = tmp_path / "cjk.pdf"
+    path.write_bytes(data)
+    text = pdftotext(path)
+    assert "株式会社テスト Ωmega" in text and "GPU 計算時間 – €" in text
+    fonts = subprocess.run(["pdffonts", str(path)], capture_output=True, text=True, check=True).stdout
+    embedded = {line.split()[0].split("+")[1] for line in fonts.splitlines()[2:]}
+    assert embedded == {"DejaVuSans", "DejaVuSans-Bold", "DroidSansFallbackFull"}, fonts
+    # the fallback font is embedded once, though both regular and bold text would use it
+    assert fonts.count("DroidSansFallbackFull") == 1
+
+
+def test_characters_no_font_has_fall_back_to_fpdf2(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Tibetan (U+0F00) is in neither DejaVu Sans nor Droid Sans Fallback: the writer declines
+    # (None) and fpdf2 renders the document (and, as it always did, leaves out what it has no glyph for)
+    document = invoice(
+        "EUR", "Lhasa \u0f00 Ltd", [Line(1, "GPU", "", "1", "1", "1.00", "VAT 0%", "0%")], "1.00"
+    )
     assert documents.pdf_bytes(document) is None
     calls: list[str] = []
     real = documents.render_pdf_fpdf2
     monkeypatch.setattr(documents, "render_pdf_fpdf2", lambda d, p: (calls.append(d.number), real(d, p)))
-    documents.render_pdf(document, tmp_path / "cjk.pdf")
-    assert calls == ["UB-2026-000777"] and "Invoice UB-2026-000777" in pdftotext(tmp_path / "cjk.pdf")
+    documents.render_pdf(document, tmp_path / "tibetan.pdf")
+    text = pdftotext(tmp_path / "tibetan.pdf")
+    assert calls == ["UB-2026-000777"] and "Invoice UB-2026-000777" in text and "Lhasa" in text
 
 
 def test_control_characters_print_as_spaces() -> None:
     document = invoice("EUR", "Tab\tCorp\x07", [Line(1, "GPU", "", "1", "1", "1.00", "VAT 0%", "0%")], "1.00")
     assert documents.pdf_bytes(document) is not None
+
+
+def test_an_unusable_fallback_font_is_skipped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # a fallback that is not a font (or is missing) is skipped with a message; a character only it
+    # could print sends the document to fpdf2 instead of failing the run
+    broken = tmp_path / "broken.ttf"
+    broken.write_bytes(b"not a font")
+    monkeypatch.setattr(documents, "FALLBACK_FONTS", (broken, tmp_path / "missing.ttf"))
+    document = invoice("JPY", "株式会社テスト", [Line(1, "GPU", "", "1", "1", "1", "VAT 0%", "0%")], "1")
+    assert documents.pdf_bytes(document) is None
+    latin = invoice(
+        "EUR", "Müller & Söhne KG", [Line(1, "GPU", "", "1", "1", "1.00", "VAT 0%", "0%")], "1.00"
+    )
+    assert documents.pdf_bytes(latin) is not None

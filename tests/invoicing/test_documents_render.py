@@ -269,3 +269,42 @@ def test_the_cli_shows_progress_and_time_left(
     assert lines[6] == f"invoices: rendered 45 documents (HTML + PDF) to {out}"
     assert cli.main([*argv[:-1], "-1"]) == 1
     assert "--progress-seconds -1.0: use 0 to 3600 seconds" in capsys.readouterr().err
+
+
+def test_documents_are_built_across_fetch_chunks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # 3 invoices of 3 lines read 2 ledger rows at a time: every document's rows are split across
+    # chunks, yet each comes out whole. Line n: net 10.5 x n, tax 2.1 x n (20 %), gross 12.6 x n;
+    # per invoice net 10.5 x (1 + 2 + 3) = 63.00, tax 2.1 x 6 = 12.60, total 12.6 x 6 = 75.60 EUR
+    import duckdb
+
+    path = tmp_path / "warehouse.duckdb"
+    con = duckdb.connect(str(path))
+    con.execute("create schema billing")
+    con.execute(
+        """
+        create table billing.fct_issued_lines as
+        select 'inv_' || i as document_id, 'invoice' as document_type, i as document_sequence,
+          'UB-2026-00000' || i as document_number, date '2026-05-04' as issue_date, date '2026-06-03' as due_date,
+          date '2026-04-01' as document_period_start, date '2026-05-01' as document_period_end,
+          'EUR' as currency, 'GPU Cloud SAS' as issuer_legal_name, null as issuer_address_json,
+          'FR40123456789' as issuer_tax_id, null as issuer_email, 'Customer ' || i as buyer_name,
+          'cus_' || i as customer_id, null as buyer_address_json, null as buyer_tax_id, null as buyer_email,
+          30 as payment_terms_days, null as source_invoice_number, null as reason, 'usage' as line_type,
+          cast(n * 10.5 as decimal(38, 9)) as amount, 'GPU time' as description, 'gpu' as charge_id,
+          date '2026-04-01' as period_start, date '2026-05-01' as period_end, null as tier_breakdown_json,
+          null as included_quantity, cast(n as decimal(38, 9)) as quantity, cast(10.5 as decimal(38, 9)) as unit_price,
+          cast(0.2 as decimal(9, 6)) as tax_rate, false as is_tax_inclusive, 'VAT' as tax_name,
+          'fr_vat_20' as tax_rate_id, cast(n * 10.5 as decimal(38, 9)) as net_amount,
+          cast(n * 2.1 as decimal(38, 9)) as tax_amount, cast(n * 12.6 as decimal(38, 9)) as gross_amount,
+          null as tax_note, n as line_number
+        from range(1, 4) as d(i), range(1, 4) as l(n)
+        """
+    )
+    con.close()
+    monkeypatch.setattr(documents, "FETCH_ROWS", 2)
+    loaded = documents.load_documents(path)
+    assert [d.number for d in loaded] == ["UB-2026-000001", "UB-2026-000002", "UB-2026-000003"]
+    for document in loaded:
+        assert [line.number for line in document.lines] == [1, 2, 3]
+        assert (document.subtotal, document.tax_total, document.total) == ("63.00", "12.60", "75.60")
+    assert [d.buyer.name for d in documents.load_documents(path, "UB-2026-000002")] == ["Customer 2"]

@@ -9,12 +9,11 @@ from datetime import date
 import duckdb
 import pytest
 
-from exports.stripe.exporter import StripeExporter
 from exports.stripe.reconciliation import reconcile
 
 
 def _run(target, con, **kw):
-    return StripeExporter(con, target.api(), progress=lambda m: None, **kw).run()
+    return target.export(con, **kw)
 
 
 def _stripe_invoice(con, target, inv_id):

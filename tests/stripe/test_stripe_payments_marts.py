@@ -13,6 +13,7 @@ import duckdb
 import pytest
 
 from exports.stripe.events import EventStore
+from usagebill.dbt_cli import dbt_path_args
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow
@@ -122,14 +123,7 @@ def dbt(args: list[str], env: dict[str, str], tmp: Path) -> None:
     cmd = [
         str(ROOT / ".venv" / "bin" / "dbt"),
         *args,
-        "--profiles-dir",
-        str(ROOT / "dbt_project"),
-        "--project-dir",
-        str(ROOT / "dbt_project"),
-        "--target-path",
-        str(tmp / "target"),
-        "--log-path",
-        str(tmp / "logs"),
+        *dbt_path_args(ROOT / "dbt_project", tmp),
     ]
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=ROOT / "dbt_project", timeout=600)
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
@@ -194,9 +188,9 @@ def test_ar_aging_buckets_by_hand(marts):
     ]  # I5 paid, I7 void, I8 uncollectible, I9 issued after the as-of date: not receivable;
     # I13 (70.00, 60 days past due, never in Stripe) is an AWS Marketplace invoice: AWS collects it,
     # so without the channel filter it would wrongly show as 70.00 owed via Stripe in 31-60
-    assert marts.execute("select distinct tenant_id, billing_channel from payments.fct_ar_aging").fetchall() == [
-        ("t1", "stripe")
-    ]
+    assert marts.execute(
+        "select distinct tenant_id, billing_channel from payments.fct_ar_aging"
+    ).fetchall() == [("t1", "stripe")]
 
 
 def test_dunning_and_revenue_recovery_by_hand(marts):

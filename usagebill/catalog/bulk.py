@@ -45,6 +45,7 @@ from usagebill.catalog.parse import (
 )
 
 KINDS = ("customers", "subscriptions", "contract_prices")
+
 SUFFIXES = (".csv", ".parquet")
 MAX_FILE_BYTES = 2 * 2**30  # 2 GiB: well above 10 million customers in CSV
 MAX_ROWS = 10_000_000
@@ -176,7 +177,7 @@ def _raw_rows(
                     f"is {column_field.type}: a binary float is not exact; store amounts as strings or DECIMAL",
                 )
                 table = table.drop_columns([column_field.name])
-        columns = [table.column(i).to_pylist() for i in range(table.num_columns)]
+        columns = [table.column(i).combine_chunks() for i in range(table.num_columns)]  # Arrow arrays
         return (
             name,
             table.column_names,
@@ -230,8 +231,12 @@ class BulkTable:
     issues: Issues
 
     def __post_init__(self) -> None:
-        self.columns: dict[str, list[Any]] = dict(self.cells)
         self._arrow: dict[str, Any] = {}
+        for index, (column, values) in enumerate(self.cells):
+            if hasattr(values, "to_pylist"):  # a Parquet column: keep the Arrow array as read
+                self._arrow[column] = values
+                self.cells[index] = (column, values.to_pylist())
+        self.columns: dict[str, list[Any]] = dict(self.cells)
 
     def __len__(self) -> int:
         return len(self.labels)

@@ -20,6 +20,7 @@ import yaml
 
 from usagebill.catalog.errors import CatalogError, CatalogIssue
 from usagebill.catalog.fields import ID_RE, METER_ID_RE, Issues, Node
+from usagebill.catalog.gc_pause import without_cyclic_gc
 from usagebill.catalog.yaml_loader import DuplicateKeyError, load_yaml, yaml_error_location
 from usagebill.money import MINOR_UNITS
 from usagebill.tenants import DEFAULT_TENANT, tenant_name_error
@@ -1037,6 +1038,7 @@ TABLES = (
 )
 
 
+@without_cyclic_gc
 def parse_catalog(directory: Path | str, bulk: Mapping[str, Any] | None = None) -> NormalizedCatalog:
     """Validate every file of the catalog in `directory`; return the normalized tables.
 

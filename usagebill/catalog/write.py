@@ -13,6 +13,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from usagebill.catalog.gc_pause import without_cyclic_gc
 from usagebill.catalog.parse import NormalizedCatalog
 
 S, D, INT, B = pa.string(), pa.date32(), pa.int64(), pa.bool_()
@@ -154,6 +155,7 @@ def table_for(name: str, rows: list[dict[str, Any]]) -> pa.Table:
     return pa.Table.from_pylist(rows, schema=pa.schema(SCHEMAS[name]))
 
 
+@without_cyclic_gc
 def write_catalog(catalog: NormalizedCatalog, raw_dir: Path | str) -> dict[str, int]:
     """Write every table to <raw_dir>/catalog/<table>.parquet; return row counts per table."""
     target = Path(raw_dir) / "catalog"

@@ -12,7 +12,6 @@ import hashlib
 import io
 import json
 import os
-from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, time
@@ -24,7 +23,7 @@ from typing import Any
 import duckdb
 import jinja2
 
-from usagebill.invoices.pdf import Canvas, FontError, TrueTypeFont
+from usagebill.invoices.pdf import Canvas, Face, FontError, TrueTypeFont
 from usagebill.money import minor_unit
 from usagebill.paths import reports_dir, warehouse_path
 from usagebill.progress import Progress, format_duration
@@ -33,6 +32,9 @@ UNICODE_FONTS = {
     "": Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"),
     "B": Path("/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf"),
 }
+# fonts for the characters DejaVu Sans has no glyph for, in order: Droid Sans Fallback (Debian
+# fonts-droid-fallback, Apache-2.0) covers Chinese, Japanese and Korean; regular style only
+FALLBACK_FONTS = (Path("/usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf"),)
 TITLES = {"invoice": "Invoice", "credit_note": "Credit note", "debit_note": "Debit note"}
 
 
@@ -167,31 +169,48 @@ def _tax_label(row: dict[str, Any]) -> str:
     return f"{row['tax_name'] or row['tax_rate_id']} {_tax_percent(row)}"
 
 
+# rows fetched from DuckDB at a time: a document is built as soon as its rows have arrived, so the
+# rows of 100,000 invoices (~24 KiB each as Python dicts) are never all in memory at once
+FETCH_ROWS = 10_000
+
+
 def load_documents(warehouse: Path | None = None, number: str | None = None) -> list[Document]:
     """Every issued document (or the one numbered `number`) from billing.fct_issued_lines."""
+    return list(iter_documents(warehouse, number))
+
+
+def iter_documents(warehouse: Path | None = None, number: str | None = None) -> Iterator[Document]:
+    """The issued documents in order (type, sequence), read FETCH_ROWS ledger rows at a time."""
     path = warehouse_path() if warehouse is None else warehouse
     if not path.exists():
         raise FileNotFoundError(f"warehouse {path} not found: build it first (make demo, or dbt build)")
     con = duckdb.connect(str(path), read_only=True)
     try:
-        cursor = con.execute(
-            "select * from billing.fct_issued_lines"
-            + (" where document_number = ?" if number else "")
-            + " order by document_type, document_sequence, line_number",
-            [number] if number else [],
-        )
+        try:
+            cursor = con.execute(
+                "select * from billing.fct_issued_lines"
+                + (" where document_number = ?" if number else "")
+                # document_id too: a document's rows are consecutive whatever the sequences
+                + " order by document_type, document_sequence, document_id, line_number",
+                [number] if number else [],
+            )
+        except duckdb.CatalogException as error:
+            raise RuntimeError(
+                f"{path} has no billing.fct_issued_lines ({error}); run the dbt build of the billing models first"
+            ) from None
         names = [d[0] for d in cursor.description]
-        rows = [dict(zip(names, values, strict=True)) for values in cursor.fetchall()]
-    except duckdb.CatalogException as error:
-        raise RuntimeError(
-            f"{path} has no billing.fct_issued_lines ({error}); run the dbt build of the billing models first"
-        ) from None
+        current: list[dict[str, Any]] = []
+        while chunk := cursor.fetchmany(FETCH_ROWS):
+            for values in chunk:
+                row = dict(zip(names, values, strict=True))
+                if current and row["document_id"] != current[0]["document_id"]:
+                    yield _document(current)
+                    current = []
+                current.append(row)
+        if current:
+            yield _document(current)
     finally:
         con.close()
-    by_document: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for row in rows:
-        by_document[row["document_id"]].append(row)
-    return [_document(lines) for lines in by_document.values()]
 
 
 def _document(rows: list[dict[str, Any]]) -> Document:
@@ -452,12 +471,25 @@ _WRITER_FONTS: dict[str, Any] = {}
 _CONTROL = {code: " " for code in [*range(0x00, 0x0A), *range(0x0B, 0x20), 0x7F]}
 
 
-def _writer_fonts() -> dict[str, TrueTypeFont] | None:
-    key = repr(sorted((style, str(path)) for style, path in UNICODE_FONTS.items()))
+def _writer_fonts() -> dict[str, Face] | None:
+    """The writer's faces (regular, bold: DejaVu Sans, then FALLBACK_FONTS), parsed once per process."""
+    key = repr(sorted((style, str(path)) for style, path in UNICODE_FONTS.items()) + list(FALLBACK_FONTS))
     if key not in _WRITER_FONTS:
         try:
+            fallbacks: list[TrueTypeFont] = []
+
+            def load_fallbacks() -> list[TrueTypeFont]:
+                if not fallbacks:  # parsed once, shared by both styles
+                    for path in FALLBACK_FONTS:
+                        try:
+                            fallbacks.append(TrueTypeFont(path, path.stem))
+                        except (OSError, FontError) as error:  # missing or unusable: the next one
+                            print(f"invoice documents: fallback font {path} unusable ({error}); skipped")
+                return fallbacks
+
             _WRITER_FONTS[key] = {
-                style: TrueTypeFont(path, path.stem) for style, path in UNICODE_FONTS.items()
+                style: Face(TrueTypeFont(path, path.stem), load_fallbacks)
+                for style, path in UNICODE_FONTS.items()
             }
         except (OSError, FontError, ImportError) as error:
             print(f"invoice documents: PDF writer fonts unusable ({error}); using fpdf2")
@@ -467,7 +499,7 @@ def _writer_fonts() -> dict[str, TrueTypeFont] | None:
 
 def pdf_bytes(document: Document) -> bytes | None:
     """The PDF of `document` from the fixed-layout writer (usagebill.invoices.pdf), or None when it
-    cannot print it exactly: a character the font has no glyph for (e.g. CJK in DejaVu Sans), or
+    cannot print it exactly: a character no font has a glyph for (DejaVu Sans, then FALLBACK_FONTS), or
     no usable TrueType font. Same content and order as the HTML; tables wrap long cells; rows that
     do not fit move to the next page, where the lines table's heading is repeated."""
     fonts = _writer_fonts()
@@ -697,7 +729,7 @@ def renderer_digest() -> str:
     digest = hashlib.sha256(Path(__file__).read_bytes())
     digest.update(Path(pdf.__file__).read_bytes())
     digest.update(f"fpdf2 {fpdf.__version__} jinja2 {jinja2.__version__}".encode())
-    for style, font_path in sorted(UNICODE_FONTS.items()):
+    for style, font_path in [*sorted(UNICODE_FONTS.items()), *(("fallback", p) for p in FALLBACK_FONTS)]:
         size = font_path.stat().st_size if font_path.exists() else -1
         digest.update(f"{style}:{font_path}:{size}".encode())
     return digest.hexdigest()

@@ -12,8 +12,9 @@ The PDF follows ISO 32000-1:2008 (PDF 1.7; https://opensource.adobe.com/dc-acrob
 pdfstandards/PDF32000_2008.pdf):
 - 9.7.4 / 9.7.6: each font is a Type 0 font with Identity-H encoding over a CIDFontType2
   descendant; CIDToGIDMap /Identity, so the 2-byte codes in the content stream are glyph ids.
-- 9.9, Table 126 note: a TrueType program embedded for a CIDFontType2 font needs only the
-  "head", "hhea", "loca", "maxp", "cvt ", "prep", "glyf", "hmtx" and "fpgm" tables.
+- 9.9, the text after Table 126 (PDF Reference 1.7 5.8, p. 468): a TrueType program always needs
+  the "head", "hhea", "loca", "maxp", "cvt ", "prep", "glyf", "hmtx" and "fpgm" tables; used
+  with a CIDFont dictionary it needs no "cmap".
 - 9.6.4 / 9.7.6.2: the subset's /BaseFont is prefixed with six upper-case letters and "+".
 - 9.10.3: a /ToUnicode CMap maps every glyph id used back to its characters, so text can be
   extracted and searched (pdftotext, screen readers).
@@ -26,16 +27,18 @@ from __future__ import annotations
 
 import hashlib
 import struct
+import sys
 import zlib
-from collections.abc import Iterable, Sequence
+from array import array
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from itertools import accumulate
+from itertools import accumulate, groupby
 from pathlib import Path
 
 MM = 72 / 25.4  # points per millimetre
 PAGE_WIDTH, PAGE_HEIGHT = 210.0, 297.0  # A4, millimetres
-# tables a CIDFontType2 program needs (ISO 32000-1 9.9, Table 126 note), in the file's tag order
+# tables a CIDFontType2 program needs (ISO 32000-1 9.9, after Table 126), in the file's tag order
 KEPT_TABLES = ("cvt ", "fpgm", "glyf", "head", "hhea", "hmtx", "loca", "maxp", "prep")
 # deflate level of the streams: level 6 (zlib's default) costs ~2x level 1 for a few % less size
 COMPRESSION_LEVEL = 6
@@ -47,8 +50,10 @@ class FontError(ValueError):
 
 def _checksum(data: bytes) -> int:
     """OpenType table checksum: the sum of the big-endian uint32s, zero-padded, modulo 2**32."""
-    padded = data + b"\0" * (-len(data) % 4)
-    return sum(struct.unpack(f">{len(padded) // 4}I", padded)) & 0xFFFFFFFF
+    words = array("L" if array("L").itemsize == 4 else "I", data + b"\0" * (-len(data) % 4))
+    if sys.byteorder == "little":
+        words.byteswap()
+    return sum(words) & 0xFFFFFFFF
 
 
 class TrueTypeFont:
@@ -105,9 +110,6 @@ class TrueTypeFont:
         self.bold = struct.unpack(">H", head[44:46])[0] & 1 == 1
         self.name = name
         self._components: dict[int, tuple[int, ...]] = {}
-
-    def covers(self, characters: Iterable[str]) -> bool:
-        return all(ch in self.glyph_of for ch in characters)
 
     def components(self, gid: int) -> tuple[int, ...]:
         """Glyph ids a composite glyph is built from (glyf spec, "Composite glyph description")."""
@@ -208,6 +210,44 @@ def _tag(gids: Sequence[int]) -> str:
     return "".join(chr(65 + byte % 26) for byte in digest[:6])
 
 
+class Face:
+    """A font style (regular, bold) as a primary font and fallback fonts: each character prints in
+    the first font that has a glyph for it (the fallbacks are loaded on the first character the
+    primary lacks). Per character: its font, its advance in em, its 2-byte code (the glyph id)."""
+
+    def __init__(
+        self, primary: TrueTypeFont, fallbacks: Callable[[], Sequence[TrueTypeFont]] = tuple
+    ) -> None:
+        self.fonts = [primary]
+        self._load_fallbacks: Callable[[], Sequence[TrueTypeFont]] | None = fallbacks
+        self.font_of: dict[str, TrueTypeFont] = {}
+        self.width: dict[str, float] = {}
+        self.hex: dict[str, str] = {}
+        self._add(primary, primary.glyph_of.keys())
+
+    def _add(self, font: TrueTypeFont, characters: Iterable[str]) -> None:
+        for ch in characters:
+            if ch in self.font_of:
+                continue
+            self.font_of[ch] = font
+            self.width[ch] = font.width_of[ch] / font.units_per_em
+            self.hex[ch] = font.hex_of[ch]
+
+    def cover(self, text: str) -> None:
+        """Make every character of `text` printable; KeyError names one no font has a glyph for."""
+        if self.width.keys() >= set(text):
+            return
+        if self._load_fallbacks is not None:
+            for font in self._load_fallbacks():
+                self.fonts.append(font)
+            self._load_fallbacks = None
+        for ch in set(text) - self.width.keys():
+            font = next((f for f in self.fonts if ch in f.glyph_of), None)
+            if font is None:
+                raise KeyError(ch)
+            self._add(font, ch)
+
+
 @dataclass
 class _Page:
     ops: list[str] = field(default_factory=list)
@@ -224,10 +264,11 @@ class Canvas:
     BOTTOM = 15.0
     PADDING = 1.0
 
-    def __init__(self, fonts: dict[str, TrueTypeFont]) -> None:
-        self.fonts = fonts
-        self.keys = {style: f"F{i + 1}" for i, style in enumerate(fonts)}
-        self.used: dict[str, dict[int, str]] = {style: {} for style in fonts}
+    def __init__(self, faces: dict[str, Face]) -> None:
+        self.faces = faces
+        # per font used: its resource name (/F1...) and the glyphs used (glyph id -> character)
+        self.keys: dict[TrueTypeFont, str] = {}
+        self.used: dict[TrueTypeFont, dict[int, str]] = {}
         self.pages: list[_Page] = []
         self.y = self.TOP
         self.style, self.size = "", 10.0
@@ -244,17 +285,16 @@ class Canvas:
     def set_font(self, style: str, size: float) -> None:
         self.style, self.size = style, size
 
-    def string_width(self, text: str, style: str | None = None, size: float | None = None) -> float:
-        font = self.fonts[self.style if style is None else style]
-        width_of = font.width_of
-        units = sum(width_of[ch] for ch in text)
-        return units * (self.size if size is None else size) / font.units_per_em / MM
-
-    def fits(self, height: float) -> bool:
-        return self.y + height <= PAGE_HEIGHT - self.BOTTOM
+    def string_width(self, text: str) -> float:
+        """Width in mm of `text` in the current style and size."""
+        face = self.faces[self.style]
+        face.cover(text)
+        width = face.width
+        return sum(width[ch] for ch in text) * self.size / MM
 
     def break_if_needed(self, height: float) -> bool:
-        if self.fits(height) or self.y <= self.TOP:
+        """A new page when `height` mm more would pass the bottom margin (not on a fresh page)."""
+        if self.y + height <= PAGE_HEIGHT - self.BOTTOM or self.y <= self.TOP:
             return False
         self.add_page()
         return True
@@ -262,15 +302,23 @@ class Canvas:
     def text_at(self, x: float, baseline: float, text: str) -> None:
         if not text:
             return
-        font = self.fonts[self.style]
-        used = self.used[self.style]
-        glyph_of = font.glyph_of
-        for ch in text:
-            used.setdefault(glyph_of[ch], ch)
-        hex_of = font.hex_of
-        codes = "".join(hex_of[ch] for ch in text)
+        face = self.faces[self.style]
+        face.cover(text)
+        hex_of = face.hex
+        shows = []
+        # one run per font (the primary, or a fallback for characters it lacks); each Tj moves the
+        # text position by the run's widths (/W), so the runs follow each other
+        for font, run in groupby(text, key=face.font_of.__getitem__):
+            characters = "".join(run)
+            used = self.used.setdefault(font, {})
+            glyph_of = font.glyph_of
+            for ch in characters:
+                used.setdefault(glyph_of[ch], ch)
+            key = self.keys.setdefault(font, f"F{len(self.keys) + 1}")
+            codes = "".join(hex_of[ch] for ch in characters)
+            shows.append(f"/{key} {self.size:.2f} Tf <{codes}> Tj")
         self.pages[-1].ops.append(
-            f"BT /{self.keys[self.style]} {self.size:.2f} Tf {x * MM:.2f} {(PAGE_HEIGHT - baseline) * MM:.2f} Td <{codes}> Tj ET"
+            f"BT {x * MM:.2f} {(PAGE_HEIGHT - baseline) * MM:.2f} Td {' '.join(shows)} ET"
         )
 
     def cell_text(self, x: float, y: float, w: float, h: float, text: str, align: str = "L") -> None:
@@ -285,8 +333,10 @@ class Canvas:
     def wrap(self, text: str, width: float) -> list[str]:
         """Lines of `text` no wider than `width` mm less the padding: broken at spaces, a word
         wider than a line broken between characters; explicit newlines kept."""
-        room = (width - 2 * self.PADDING) * MM * self.fonts[self.style].units_per_em / self.size
-        width_of = self.fonts[self.style].width_of
+        face = self.faces[self.style]
+        face.cover(text.replace("\n", ""))
+        room = (width - 2 * self.PADDING) * MM / self.size  # in em
+        width_of = face.width
         space = width_of.get(" ", 0)
         lines: list[str] = []
         for paragraph in text.split("\n"):
@@ -302,15 +352,14 @@ class Canvas:
                 if current:
                     lines.append(" ".join(current))
                     current, used = [], 0
-                while size > room and len(word) > 1:  # a word longer than the line
-                    cut, taken = 0, 0
-                    while cut < len(word) and taken + width_of[word[cut]] <= room:
-                        taken += width_of[word[cut]]
-                        cut += 1
-                    cut = max(cut, 1)
-                    lines.append(word[:cut])
-                    word = word[cut:]
-                    size = sum(width_of[ch] for ch in word)
+                if size > room and len(word) > 1:  # a word longer than the line: cut it, one pass
+                    start, taken = 0, 0.0
+                    for index, ch in enumerate(word):
+                        if taken + width_of[ch] > room and index > start:
+                            lines.append(word[start:index])
+                            start, taken = index, 0.0
+                        taken += width_of[ch]
+                    word, size = word[start:], taken
                 current, used = [word], size
             lines.append(" ".join(current))
         return lines
@@ -360,7 +409,7 @@ class Canvas:
 
     def output(self, title: str, author: str, created: datetime) -> bytes:
         """The PDF file: catalog, pages, document information, fonts (subset, deflated), xref."""
-        fonts = [style for style in self.fonts if self.used[style]]
+        fonts = list(self.keys)  # in the order first used
         objects: list[bytes] = []  # object n is objects[n - 1]
         page_count = len(self.pages)
         first_font = 5
@@ -378,10 +427,10 @@ class Canvas:
             + _pdf_string(stamp)
             + b" >>"
         )
-        font_refs = " ".join(f"/{self.keys[style]} {first_font + 5 * i} 0 R" for i, style in enumerate(fonts))
+        font_refs = " ".join(f"/{self.keys[font]} {first_font + 5 * i} 0 R" for i, font in enumerate(fonts))
         objects.append(f"<< /Font << {font_refs} >> /ProcSet [/PDF /Text] >>".encode())
-        for index, style in enumerate(fonts):
-            objects.extend(self._font_objects(style, first_font + 5 * index))
+        for index, font in enumerate(fonts):
+            objects.extend(self._font_objects(font, first_font + 5 * index))
         for index, page in enumerate(self.pages):
             content = zlib.compress("\n".join(page.ops).encode("ascii"), COMPRESSION_LEVEL)
             objects.append(
@@ -404,11 +453,10 @@ class Canvas:
         ).encode()
         return bytes(out)
 
-    def _font_objects(self, style: str, number: int) -> list[bytes]:
+    def _font_objects(self, font: TrueTypeFont, number: int) -> list[bytes]:
         """Type 0 font, its CIDFontType2, descriptor, font program and ToUnicode CMap: objects
         number .. number + 4."""
-        font = self.fonts[style]
-        used = self.used[style]
+        used = self.used[font]
         gids = sorted(used)
         name = f"{_tag(gids)}+{font.name}"
         scale = 1000 / font.units_per_em

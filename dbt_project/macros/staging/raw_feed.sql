@@ -13,13 +13,13 @@
       keep            as the source types it (already typed by the loader)
 -#}
 
-{#- The parts of a column spec: name (the raw column), kind, default (text or none), staged (the
-    staged column's name). -#}
-{% macro column_spec(spec) -%}
+{#- The parts of a column spec: name (the raw column), kind (default_kind when the spec names none),
+    default (text or none), staged (the staged column's name). -#}
+{% macro column_spec(spec, default_kind='text') -%}
     {%- set head, _, staged = spec.partition('>') -%}
     {%- set head, has_default, default = head.partition('=') -%}
     {%- set name, _, kind = head.partition(':') -%}
-    {{ return({'name': name, 'kind': kind or 'text', 'default': default if has_default else none,
+    {{ return({'name': name, 'kind': kind or default_kind, 'default': default if has_default else none,
                'staged': staged or name}) }}
 {%- endmacro %}
 
@@ -84,9 +84,9 @@
 {%- endmacro %}
 
 {#- The typed select list of a staging model, one expression per column spec (kinds above). -#}
-{% macro staged_columns(columns) -%}
+{% macro staged_columns(columns, default_kind='text') -%}
     {%- for spec in columns %}
-        {%- set column = column_spec(spec) -%}
+        {%- set column = column_spec(spec, default_kind) -%}
         {%- set name, kind = column.name, column.kind -%}
         {%- set text = 'cast(' ~ name ~ ' as ' ~ dbt.type_string() ~ ')' %}
         {% if column.default is not none and kind not in ('text', 'keep') -%}
@@ -118,13 +118,13 @@
                 ~ "'; use one of text, upper, lower, amount, date, timestamp, utc_timestamp, utc, utc_date,"
                 ~ " integer, bigint, boolean, keep"
             ) }}
-        {%- endif %} as {{ column.staged }}
+        {%- endif %}{{ '' if kind == 'keep' and column.default is none and column.staged == name else ' as ' ~ column.staged }}
         {%- if not loop.last %},{% endif %}
     {%- endfor %}
 {%- endmacro %}
 
 {#- A staging model's body: the rows of `source_sql` typed by staged_columns. -#}
-{% macro staged_select(source_sql, columns) -%}
+{% macro staged_select(source_sql, columns, default_kind='text') -%}
 with
 
 source as (
@@ -133,7 +133,7 @@ source as (
 
 final as (
     select
-        {{- staged_columns(columns) }}
+        {{- staged_columns(columns, default_kind) }}
     from source
 )
 

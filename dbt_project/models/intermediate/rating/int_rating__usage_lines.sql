@@ -175,13 +175,13 @@ tier_lines as (
         price_id,
         dimensions_json,
         sum(tier_amount) as amount,
-        '[' || {{ dbt.listagg(
+        '[' || {{ ordered_listagg(
             "'{\"tier\":' || cast(tier as " ~ dbt.type_string() ~ ") || ',\"quantity\":\"' || "
             ~ decimal_text('tier_quantity') ~ " || '\",\"unit_price\":\"' || " ~ decimal_text('tier_unit_price')
             ~ " || '\",\"unit_size\":\"' || " ~ decimal_text('unit_size')
             ~ " || '\",\"flat_fee\":\"' || " ~ decimal_text('tier_flat_fee')
             ~ " || '\",\"amount\":\"' || " ~ decimal_text('tier_amount') ~ " || '\"}'",
-            "','", "order by tier") }} || ']' as tier_breakdown_json
+            "','", "tier") }} || ']' as tier_breakdown_json
     from (
         select
             tier_products.*,
