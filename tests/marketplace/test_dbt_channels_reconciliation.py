@@ -298,8 +298,8 @@ def test_revenue_by_channel_counts_each_sale_once(warehouse):
         # asserted here, come from the invoices and the feeds. An empty MRR mart is enough.
         con.execute("create schema if not exists analytics")
         con.execute(
-            "create or replace table analytics.fct_mrr (customer_id varchar, month_start date, currency varchar, "
-            "mrr decimal(38,12))"
+            "create or replace table analytics.fct_mrr (tenant_id varchar, customer_id varchar, month_start date, "
+            "currency varchar, mrr decimal(38,12))"
         )
     finally:
         con.close()

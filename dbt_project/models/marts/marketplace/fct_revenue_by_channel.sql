@@ -14,17 +14,6 @@
     currency.
     Customers are (tenant_id, customer_id): the same customer id in two tenants is two customers. -#}
 
-{#- analytics.fct_mrr carries tenant_id once the analytics marts key customers by tenant; until then
-    its customers are matched by customer id alone. -#}
-{%- set mrr_has_tenant = false -%}
-{%- if execute -%}
-    {%- set mrr_relation = load_relation(ref('fct_mrr')) -%}
-    {%- if mrr_relation is not none -%}
-        {%- set mrr_has_tenant = 'tenant_id' in (adapter.get_columns_in_relation(mrr_relation)
-            | map(attribute='name') | map('lower') | list) -%}
-    {%- endif -%}
-{%- endif %}
-
 with marketplace_revenue as (
     select * from {{ ref('fct_marketplace_revenue') }}
 ),
@@ -55,10 +44,8 @@ mrr_by_channel as (
     from mrr
     left join customer_channels
         on
-            mrr.customer_id = customer_channels.customer_id
-            {%- if mrr_has_tenant %}
-                and mrr.tenant_id = customer_channels.tenant_id
-            {%- endif %}
+            mrr.tenant_id = customer_channels.tenant_id
+            and mrr.customer_id = customer_channels.customer_id
     group by 1, 2, 3
 ),
 
