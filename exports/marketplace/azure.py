@@ -191,16 +191,7 @@ class AzureMeteringTransport(HttpTransport):
                 )
                 if response.status_code in (401, 403) and not refresh:
                     continue
-                if response.status_code == 429 or response.status_code >= 500:
-                    raise RetryableError(
-                        f"HTTP {response.status_code}: {response.text[:200]}",
-                        throttled=response.status_code == 429,
-                    )
-                if response.status_code != 200:
-                    raise AzureRefusal(
-                        f"Azure batchUsageEvent refused the batch: HTTP {response.status_code} "
-                        f"{response.text[:300]}"
-                    )
+                self.check_status(response, AzureRefusal, "Azure batchUsageEvent refused the batch")
                 return json.loads(response.text, parse_float=Decimal)
             raise AzureAuthError(
                 "Azure metering API refused the token twice (HTTP 401/403): check the "

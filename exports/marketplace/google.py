@@ -127,15 +127,7 @@ class GoogleServiceControlTransport(HttpTransport):
                 ) from exc
             except TransportError as exc:  # the token endpoint was unreachable: nothing was sent
                 raise GoogleRefusal(f"Google token endpoint unreachable ({exc})") from exc
-            if response.status_code == 429 or response.status_code >= 500:
-                raise RetryableError(
-                    f"HTTP {response.status_code}: {response.text[:200]}",
-                    throttled=response.status_code == 429,
-                )
-            if response.status_code != 200:
-                raise GoogleRefusal(
-                    f"Service Control refused services.{method}: HTTP {response.status_code} {response.text[:300]}"
-                )
+            self.check_status(response, GoogleRefusal, f"Service Control refused services.{method}")
             return response.json()
 
         return self._retrying(once)

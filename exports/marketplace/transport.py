@@ -196,6 +196,16 @@ class HttpTransport(WindowedTransport):
         self.session = session
         self.endpoint = (endpoint or env(self.endpoint_env, self.default_endpoint) or "").rstrip("/")
 
+    @staticmethod
+    def check_status(response: Any, refusal: type[Exception], refused_what: str) -> None:
+        """HTTP 429 / 5xx: RetryableError (429 = throttled, not processed); any other status but 200: a
+        definite refusal, `refusal("<refused_what>: HTTP <status> <body>")`."""
+        status = response.status_code
+        if status == 429 or status >= 500:
+            raise RetryableError(f"HTTP {status}: {response.text[:200]}", throttled=status == 429)
+        if status != 200:
+            raise refusal(f"{refused_what}: HTTP {status} {response.text[:300]}")
+
 
 def chunks(items: Sequence[T], size: int = MAX_BATCH) -> Iterator[Sequence[T]]:
     for start in range(0, len(items), size):

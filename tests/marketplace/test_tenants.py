@@ -265,3 +265,18 @@ def test_identities_file_refuses_bad_tenants_and_one_marketplace_account_for_two
         "customers[2].aws: aws customer 'Legacy1' on offering 'gpu' is already mapped to customer 'cus_0001'"
         in (problems[1])
     )
+
+
+def test_summary_counts_the_same_customer_id_of_two_tenants_twice(isolated, fast_backoff):
+    """`usagebill summary`'s ledger line counts keys per (marketplace, tenant, customer, dimension, hour):
+    the two tenants' cus_0001 at H0 are two acknowledged customer-dimension-hours, not one."""
+    from usagebill.summary import _export_lines
+
+    path = isolated / "wh.duckdb"
+    with _aws(Clock(RUN), fast_backoff) as (_fake, transport):
+        report_quietly(
+            "aws", [H0], AWS_CATALOG, AWS_IDENTS, _two_tenants_billed(), Ledger(path), transport, RUN
+        )
+    with duckdb.connect(str(path), read_only=True) as con:
+        lines = _export_lines(con)
+    assert lines == ["Marketplace reporting ledger (aws): customer-dimension-hours acknowledged 2"]

@@ -12,24 +12,20 @@ ranked as (
     select
         reports.*,
         row_number() over (
-            partition by marketplace, tenant_id, customer_id, dimension, hour_start order by seq desc
+            partition by {{ marketplace_report_key() }} order by seq desc
         ) as recency
     from reports
 ),
 
 history as (
     select
-        marketplace,
-        tenant_id,
-        customer_id,
-        dimension,
-        hour_start,
+        {{ marketplace_report_key() }},
         min(recorded_at) as first_recorded_at,
         max(recorded_at) as last_recorded_at,
         cast(sum(case when state = 'sent' then 1 else 0 end) as bigint) as times_sent,
         cast(count(distinct run_id) as bigint) as runs
     from reports
-    group by marketplace, tenant_id, customer_id, dimension, hour_start
+    group by {{ marketplace_report_key() }}
 ),
 
 final as (
@@ -66,11 +62,7 @@ final as (
     from ranked
     inner join history
         on
-            ranked.marketplace = history.marketplace
-            and ranked.tenant_id = history.tenant_id
-            and ranked.customer_id = history.customer_id
-            and ranked.dimension = history.dimension
-            and ranked.hour_start = history.hour_start
+            {{- marketplace_report_key_equal('ranked', 'history') }}
     where ranked.recency = 1
 )
 
