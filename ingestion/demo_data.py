@@ -78,7 +78,7 @@ import sys
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -88,6 +88,7 @@ from typing import Any
 import msgspec
 import yaml
 
+from ingestion.event_record import event_record
 from ingestion.events import EVENT_FIELDS
 from usagebill.paths import PROJECT_ROOT
 
@@ -122,6 +123,12 @@ _ENC = msgspec.json.Encoder(decimal_format="number")
 # --------------------------------------------------------------------------- model
 
 
+def catalog_row(item: Any, last_field: str) -> dict[str, Any]:
+    """The catalog YAML item of a dataclass: its fields in order, up to and including `last_field`."""
+    names = [f.name for f in fields(item)]
+    return {name: getattr(item, name) for name in names[: names.index(last_field) + 1]}
+
+
 @dataclass
 class Customer:
     id: str
@@ -143,18 +150,7 @@ class Customer:
     offset_hours: int = 0
 
     def catalog_row(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "name": self.name,
-            "email": self.email,
-            "country": self.country,
-            "currency": self.currency,
-            "customer_type": self.customer_type,
-            "tax_id": self.tax_id,
-            "tax_exempt": self.tax_exempt,
-            "created_at": self.created_at,
-            "address": self.address,
-        }
+        return catalog_row(self, "address")  # the usage profile below it is not written
 
 
 @dataclass
@@ -168,15 +164,7 @@ class Subscription:
     trial_days: int = 0
 
     def catalog_row(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "customer_id": self.customer_id,
-            "plan_id": self.plan_id,
-            "start_date": self.start_date,
-            "end_date": self.end_date,
-            "billing_anchor_day": self.billing_anchor_day,
-            "trial_days": self.trial_days,
-        }
+        return catalog_row(self, "trial_days")
 
     def active_on(self, day: date) -> bool:
         return self.start_date <= day and (self.end_date is None or day < self.end_date)
@@ -256,18 +244,9 @@ def _event(
     dimensions: dict[str, str] | None = None,
     source: str = "demo",
 ) -> dict[str, Any]:
-    record: dict[str, Any] = {
-        "event_id": event_id,
-        "customer_id": customer_id,
-        "meter": meter,
-        "timestamp": timestamp,
-    }
-    if quantity is not None:
-        record["quantity"] = quantity
-    if dimensions:
-        record["dimensions"] = dimensions
-    record["source"] = source
-    return record
+    return event_record(
+        event_id, customer_id, meter, timestamp, quantity, dimensions=dimensions, source=source
+    )
 
 
 class _Rng:

@@ -38,7 +38,6 @@ import base64
 import contextlib
 import copy
 import hashlib
-import hmac
 import json
 import re
 import threading
@@ -50,7 +49,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from exports.local_servers import run_until_interrupted
 from exports.stripe.currencies import StripeCurrencyError, stripe_currency
+from exports.stripe.webhooks import signature_header
 
 API_VERSION = "2026-10-28.endive"
 IDEMPOTENCY_TTL_SECONDS = 24 * 3600
@@ -381,6 +382,14 @@ class FakeStripe:
         digest = hashlib.sha1(f"{prefix}{self.counter}".encode()).hexdigest()[:10]
         return f"{prefix}_{self.counter:06d}{digest}"
 
+    def new_object(
+        self, kind: str, prefix: str, fields: dict[str, Any], created: int | None = None
+    ) -> dict[str, Any]:
+        """A new API object: every Stripe object has id, object, created and livemode
+        (https://docs.stripe.com/api/customers/object and the other object references)."""
+        created = self.now() if created is None else created
+        return {"id": self.new_id(prefix), "object": kind, "created": created, **fields, "livemode": False}
+
     def emit(self, type_: str, obj: dict[str, Any], request: dict[str, Any] | None = None) -> None:
         event = {
             "id": self.new_id("evt"),
@@ -399,13 +408,14 @@ class FakeStripe:
 
     def _deliver(self, event: dict[str, Any], hook: dict[str, str]) -> None:
         payload = json.dumps(event).encode()
-        ts = int(time.time())
-        sig = hmac.new(hook["secret"].encode(), f"{ts}.".encode() + payload, hashlib.sha256).hexdigest()
+        # signed as Stripe does (https://docs.stripe.com/webhooks#verify-manually); the receiver checks it
+        # with the official SDK's stripe.WebhookSignature.verify_header
+        signature = signature_header(payload, hook["secret"])
         req = urllib.request.Request(
             hook["url"],
             data=payload,
             method="POST",
-            headers={"Content-Type": "application/json", "Stripe-Signature": f"t={ts},v1={sig}"},
+            headers={"Content-Type": "application/json", "Stripe-Signature": signature},
         )
         # Stripe retries deliveries for days; here the polling fallback covers a missed delivery.
         with contextlib.suppress(OSError):
@@ -492,9 +502,6 @@ class FakeStripe:
         if not Decimal(0) <= pct <= Decimal(100):
             raise invalid("percentage must be between 0 and 100", param="percentage")
         obj = {
-            "id": self.new_id("txr"),
-            "object": "tax_rate",
-            "created": self.now(),
             "active": _bool(p, "active", True),
             "display_name": p["display_name"],
             "percentage": str(pct),
@@ -505,8 +512,8 @@ class FakeStripe:
             "tax_type": p.get("tax_type"),
             "description": p.get("description"),
             "metadata": _metadata(p),
-            "livemode": False,
         }
+        obj = self.new_object("tax_rate", "txr", obj)
         self.objects["tax_rate"][obj["id"]] = obj
         self.emit("tax_rate.created", obj)
         return obj
@@ -834,9 +841,6 @@ class FakeStripe:
         start = customer.get("balance", 0)
         customer["balance"] = start + amount
         tx = {
-            "id": self.new_id("cbtxn"),
-            "object": "customer_balance_transaction",
-            "created": self.now(),
             "customer": customer["id"],
             "amount": amount,
             "currency": currency,
@@ -844,8 +848,8 @@ class FakeStripe:
             "ending_balance": customer["balance"],
             "type": type_,
             "metadata": metadata or {},
-            "livemode": False,
         }
+        tx = self.new_object("customer_balance_transaction", "cbtxn", tx)
         self.objects["balance_transaction"][tx["id"]] = tx
         self.emit("customer.updated", customer)
         return tx
@@ -910,21 +914,24 @@ class FakeStripe:
         self._mark_paid(inv, out_of_band=False)
         return inv
 
-    def void(self, id_: str) -> dict[str, Any]:
+    def _close(
+        self, id_: str, allowed: tuple[str, ...], status: str, stamp: str, event: str
+    ) -> dict[str, Any]:
+        """Move an invoice to a final status, stamping status_transitions.<stamp>, and emit `event`
+        (https://docs.stripe.com/invoicing/overview#invoice-statuses)."""
         inv = self.get("invoice", id_, "invoice")
-        self._transition(inv, ("open", "uncollectible"), "void")
-        inv["status"] = "void"
-        inv["status_transitions"]["voided_at"] = self.now()
-        self.emit("invoice.voided", inv)
+        self._transition(inv, allowed, "mark uncollectible" if status == "uncollectible" else status)
+        inv["status"] = status
+        inv["status_transitions"][stamp] = self.now()
+        self.emit(event, inv)
         return inv
 
+    def void(self, id_: str) -> dict[str, Any]:
+        return self._close(id_, ("open", "uncollectible"), "void", "voided_at", "invoice.voided")
+
     def mark_uncollectible(self, id_: str) -> dict[str, Any]:
-        inv = self.get("invoice", id_, "invoice")
-        self._transition(inv, ("open",), "mark uncollectible")
-        inv["status"] = "uncollectible"
-        inv["status_transitions"]["marked_uncollectible_at"] = self.now()
-        self.emit("invoice.marked_uncollectible", inv)
-        return inv
+        stamp, event = "marked_uncollectible_at", "invoice.marked_uncollectible"
+        return self._close(id_, ("open",), "uncollectible", stamp, event)
 
     def delete_invoice(self, id_: str) -> dict[str, Any]:
         inv = self.get("invoice", id_, "invoice")
@@ -1008,9 +1015,6 @@ class FakeStripe:
         customer = self.objects["customer"][inv["customer"]]
         n = sum(1 for cn in self.objects["credit_note"].values() if cn["invoice"] == inv_id) + 1
         cn = {
-            "id": self.new_id("cn"),
-            "object": "credit_note",
-            "created": self.now(),
             "invoice": inv_id,
             "customer": inv["customer"],
             "currency": inv["currency"],
@@ -1029,8 +1033,8 @@ class FakeStripe:
             "type": "pre_payment" if post == 0 else "post_payment",
             "number": f"{inv['number']}-CN-{n:02d}",
             "lines": {"object": "list", "data": lines, "has_more": False},
-            "livemode": False,
         }
+        cn = self.new_object("credit_note", "cn", cn)
         if credit:
             customer["balance"] -= credit
         self.objects["credit_note"][cn["id"]] = cn
@@ -1493,15 +1497,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     server, url = serve(args.host, args.port, args.state_file, args.verbose)
     server.fake.rate_limit_per_second = args.rate_limit  # type: ignore[attr-defined]
-    print(
-        f"Stripe fake listening on {url} (set STRIPE_API_BASE={url} STRIPE_API_KEY=sk_test_fake)", flush=True
-    )
-    try:
-        while True:
-            time.sleep(3600)
-    except KeyboardInterrupt:
-        server.shutdown()
-    return 0
+    banner = f"Stripe fake listening on {url} (set STRIPE_API_BASE={url} STRIPE_API_KEY=sk_test_fake)"
+    return run_until_interrupted(server, banner)
 
 
 if __name__ == "__main__":
