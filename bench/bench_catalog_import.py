@@ -6,8 +6,9 @@ Writes the same N customers and N subscriptions (the gpu_cloud example plans, si
 EUR and JPY) three ways beside the example meters and plans: customers.yaml + subscriptions.yaml,
 customers.csv + subscriptions.csv, customers.parquet + subscriptions.parquet. Then, for each,
 `load_catalog` (validate every row with the same rules, then write raw/catalog/*.parquet) and
-prints the seconds, the ratio against YAML measured in the same run, and the goal (100,000
-customers in at most 3 s). No timed assertion.
+prints the seconds (wall clock and CPU of this process), the ratio against YAML measured in the
+same run, and the goal (100,000 customers in at most 3 s). YAML runs first, so the one-time
+imports (pyarrow's pandas shim) fall on the baseline, not on the bulk formats. No timed assertion.
 """
 
 from __future__ import annotations
@@ -67,22 +68,31 @@ def main() -> int:
         f"{args.customers:,} customers + {args.customers:,} subscriptions; load average {os.getloadavg()[0]:.1f}"
     )
     times: dict[str, float] = {}
+    cpu: dict[str, float] = {}
     with tempfile.TemporaryDirectory(prefix="bench_catalog_import_") as tmp:
         for label, writer in (("YAML", write_yaml), ("CSV", write_csv), ("Parquet", write_parquet)):
             folder = example_base(Path(tmp) / label)
             writer(folder, customers, subscriptions)
-            started = time.perf_counter()
+            started, cpu_started = time.perf_counter(), time.process_time()
             counts = load_catalog(folder, Path(tmp) / f"raw_{label}")
             times[label] = time.perf_counter() - started
+            cpu[label] = time.process_time() - cpu_started
             assert counts["customers"] == args.customers and counts["subscriptions"] == args.customers
-            print(f"{label:8s} validate + write raw: {times[label]:6.2f} s", flush=True)
+            print(
+                f"{label:8s} validate + write raw: {times[label]:6.2f} s ({cpu[label]:6.2f} s CPU; "
+                f"load average {os.getloadavg()[0]:.1f})",
+                flush=True,
+            )
     for label in ("CSV", "Parquet"):
         print(
             f"{label} / YAML = {times[label] / times['YAML']:.2f} ({times['YAML'] / times[label]:.1f}x faster)"
         )
-    best = min(times["CSV"], times["Parquet"])
-    scaled = best * 100_000 / args.customers
-    print(f"bulk import of 100,000 customers: {scaled:.2f} s (goal <= 3 s)")
+    for label in ("CSV", "Parquet"):
+        scaled, scaled_cpu = (x[label] * 100_000 / args.customers for x in (times, cpu))
+        print(f"{label}: 100,000 customers in {scaled:.2f} s, {scaled_cpu:.2f} s of CPU (goal <= 3 s)")
+    print(
+        "(CPU seconds do not count the time other processes took the cores: on a loaded machine they are the figure to read)"
+    )
     return 0
 
 

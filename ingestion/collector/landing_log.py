@@ -28,6 +28,8 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from itertools import repeat
+from operator import itemgetter
 from pathlib import Path
 
 import orjson
@@ -45,6 +47,14 @@ def shard_of(key: bytes, shards: int) -> int:
     """The worker that owns a dedup key when ``shards`` workers share the port (collector
     ``--workers``): the key's first 8 bytes (of a blake2b digest: uniform) modulo ``shards``."""
     return int.from_bytes(key[:8], "big") % shards
+
+
+_FIRST_8 = itemgetter(slice(0, 8))
+
+
+def shards_of(keys: list[bytes], shards: int) -> list[int]:
+    """`shard_of` of each key, in C-level loops (one call per batch)."""
+    return list(map(int.__mod__, map(int.from_bytes, map(_FIRST_8, keys), repeat("big")), repeat(shards)))
 
 
 def event_key(tenant_id: str, event_id: str) -> bytes:
@@ -145,6 +155,10 @@ class DedupIndex:
     def intersection(self, keys: Iterable[bytes]) -> set[bytes]:
         """The ``keys`` that are in the index."""
         return self._keys.intersection(keys)
+
+    def isdisjoint(self, keys: Iterable[bytes]) -> bool:
+        """True when none of ``keys`` is in the index (one C-level pass)."""
+        return self._keys.isdisjoint(keys)
 
     def membership(self) -> Callable[[bytes], bool]:
         """``key in index`` as a C-level callable (for loops over every event of a batch)."""

@@ -141,6 +141,11 @@ create table billing.fct_credit_notes (
     credit_note_id varchar, credit_note_number varchar, kind varchar, original_invoice_id varchar,
     customer_id varchar, currency varchar, period_start date, period_end date, reason varchar,
     amount decimal(38, 12), amount_minor bigint, tax_amount decimal(38, 12), issue_date date);
+create table billing.fct_credit_note_lines (
+    credit_note_line_id varchar, credit_note_id varchar, line_number integer, charge_id varchar, line_type varchar,
+    description varchar, quantity decimal(38, 12), unit_price decimal(38, 12), amount decimal(38, 12),
+    amount_minor bigint, tax_rate_id varchar, tax_rate decimal(38, 12), tax_amount decimal(38, 12),
+    net_amount decimal(38, 12), currency varchar, period_start date, period_end date);
 create table staging.stg_catalog__customers (
     customer_id varchar, name varchar, email varchar, country varchar, currency varchar);
 """
@@ -228,6 +233,13 @@ def seed_warehouse(path: Path, suffix: str = "", notes: bool = False) -> dict[st
                     "2026-11-10",
                 ],
             ],
+        )
+        # the debit note's one line: 10 more GPU-hours at 10 JPY, no tax = 100 JPY
+        con.execute(
+            "insert into billing.fct_credit_note_lines values (?, ?, 1, 'gpu_hours', 'adjustment', "
+            "'Adjustment to invoice UB-0002: GPU hours', 10, 10, 100, 100, null, null, 0, 100, 'JPY', "
+            "'2026-10-01', '2026-11-01')",
+            [f"dn_1{suffix}:1", f"dn_1{suffix}"],
         )
         expected[f"dn_1{suffix}"] = 100
     con.close()

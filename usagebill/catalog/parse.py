@@ -8,20 +8,25 @@ The table columns are documented in docs/pricing.md ("Normalized tables").
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from operator import itemgetter
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from usagebill.catalog.errors import CatalogError, CatalogIssue
 from usagebill.catalog.fields import ID_RE, METER_ID_RE, Issues, Node
+from usagebill.catalog.gc_pause import without_cyclic_gc
 from usagebill.catalog.yaml_loader import DuplicateKeyError, load_yaml, yaml_error_location
 from usagebill.money import MINOR_UNITS
 from usagebill.tenants import DEFAULT_TENANT, tenant_name_error
+
+if TYPE_CHECKING:
+    from usagebill.catalog.bulk import BulkTable
 
 REQUIRED_FILES = ("meters.yaml", "plans.yaml", "customers.yaml", "subscriptions.yaml")
 OPTIONAL_FILES = ("discounts.yaml", "credits.yaml", "commitments.yaml", "contracts.yaml")
@@ -619,13 +624,18 @@ def customer_row(node: Node, customers: Customers) -> dict[str, Any] | None:
 
 
 def _parse_customers(
-    doc: Any, issues: Issues, out: NormalizedCatalog, bulk: Sequence[Node] = ()
+    doc: Any, issues: Issues, out: NormalizedCatalog, bulk: BulkTable | None = None
 ) -> Customers:
+    """customers.yaml's items, then the bulk file's rows (validated column-wise, catalog/columnar.py)."""
+    from usagebill.catalog.columnar import bulk_customers
+
     customers = Customers()
-    for node in _root_list(doc, "customers.yaml", "customers", issues, not bulk) + list(bulk):
+    for node in _root_list(doc, "customers.yaml", "customers", issues, not bulk):
         row = customer_row(node, customers)
         if row is not None:
             out.tables["customers"].append(row)
+    if bulk:
+        bulk_customers(bulk, customers, out)
     return customers
 
 
@@ -633,13 +643,13 @@ def customer_tenants(directory: Path | str) -> dict[str, frozenset[str]]:
     """customer_id -> the tenants that have a customer with that id, from customers.yaml and the
     bulk customers file (customers.csv / .parquet) alone (the collector uses it to refuse events
     for another tenant's customer). Raises CatalogError when they are missing or invalid."""
-    from usagebill.catalog.bulk import discover, read_nodes
+    from usagebill.catalog.bulk import discover, read_table
 
     issues = Issues()
     bulk = discover(Path(directory), issues).get("customers")
     doc = _load_yaml(Path(directory), "customers.yaml", issues, bulk is None)
     customers = _parse_customers(
-        doc, issues, NormalizedCatalog({"customers": []}), read_nodes(bulk, "customers", issues)
+        doc, issues, NormalizedCatalog({"customers": []}), read_table(bulk, "customers", issues)
     )
     if issues.items:
         raise CatalogError(issues.items)
@@ -711,17 +721,22 @@ def _parse_subscriptions(
     plans: dict[str, Any],
     issues: Issues,
     out: NormalizedCatalog,
-    bulk: Sequence[Node] = (),
+    bulk: BulkTable | None = None,
     places: dict[str, tuple[str, str]] | None = None,
 ) -> dict[str, dict[str, Any]]:
-    """`places` gets the file and path of each subscription (for the checks across subscriptions)."""
+    """`places` gets the file and path of each subscription (for the checks across subscriptions).
+    subscriptions.yaml's items, then the bulk file's rows (validated column-wise, catalog/columnar.py)."""
+    from usagebill.catalog.columnar import bulk_subscriptions
+
     subs: dict[str, dict[str, Any]] = {}
-    for node in _root_list(doc, "subscriptions.yaml", "subscriptions", issues, not bulk) + list(bulk):
+    for node in _root_list(doc, "subscriptions.yaml", "subscriptions", issues, not bulk):
         row = subscription_row(node, subs, customers, plans)
         if row is not None:
             out.tables["subscriptions"].append(row)
             if places is not None:
                 places[row["subscription_id"]] = (node.file, node.path)
+    if bulk:
+        bulk_subscriptions(bulk, subs, customers, plans, out, places)
     return subs
 
 
@@ -742,6 +757,8 @@ def _check_overlapping_meters(
         by_customer.setdefault((sub["tenant_id"], sub["customer_id"]), []).append((index, sub))
     far = date(9999, 12, 31)
     for entries in by_customer.values():
+        if len(entries) < 2:
+            continue
         entries.sort(key=lambda e: (e[1]["start_date"] or far, e[1]["subscription_id"]))
         for pos, (index, sub) in enumerate(entries):
             for _, other in entries[pos + 1 :]:
@@ -1021,6 +1038,7 @@ TABLES = (
 )
 
 
+@without_cyclic_gc
 def parse_catalog(directory: Path | str, bulk: Mapping[str, Any] | None = None) -> NormalizedCatalog:
     """Validate every file of the catalog in `directory`; return the normalized tables.
 
@@ -1030,7 +1048,7 @@ def parse_catalog(directory: Path | str, bulk: Mapping[str, Any] | None = None) 
     validation as the YAML items; customers.yaml / subscriptions.yaml are then optional.
     Raises CatalogError listing each problem as `file: path: what is wrong`.
     """
-    from usagebill.catalog.bulk import bulk_contract_prices, read_nodes, sources_for
+    from usagebill.catalog.bulk import bulk_contract_prices, read_table, sources_for
 
     directory = Path(directory)
     issues = Issues()
@@ -1065,7 +1083,7 @@ def parse_catalog(directory: Path | str, bulk: Mapping[str, Any] | None = None) 
     plans = _parse_plans(docs["plans.yaml"], meters, issues, out)
     places: dict[str, tuple[str, str]] = {}
     customers = _parse_customers(
-        docs["customers.yaml"], issues, out, read_nodes(sources.get("customers"), "customers", issues)
+        docs["customers.yaml"], issues, out, read_table(sources.get("customers"), "customers", issues)
     )
     subs = _parse_subscriptions(
         docs["subscriptions.yaml"],
@@ -1073,7 +1091,7 @@ def parse_catalog(directory: Path | str, bulk: Mapping[str, Any] | None = None) 
         plans,
         issues,
         out,
-        read_nodes(sources.get("subscriptions"), "subscriptions", issues),
+        read_table(sources.get("subscriptions"), "subscriptions", issues),
         places,
     )
     _check_overlapping_meters(subs, out, issues, places)
@@ -1102,7 +1120,14 @@ def parse_catalog(directory: Path | str, bulk: Mapping[str, Any] | None = None) 
         "currencies": ("currency",),
     }
     for name, key in keys.items():
-        out.tables[name].sort(key=lambda row, key=key: tuple(str(row[k]) for k in key))
+        get = itemgetter(*key)
+        # the rows' order by their key as text (a one-field key: the text alone orders the same)
+        sort_key = (
+            (lambda row, get=get: str(get(row)))
+            if len(key) == 1
+            else (lambda row, get=get: tuple(map(str, get(row))))
+        )
+        out.tables[name].sort(key=sort_key)
     return out
 
 

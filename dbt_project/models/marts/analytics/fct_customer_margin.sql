@@ -32,17 +32,19 @@ fx_rates as (
 
 revenue_by_sku as (
     select
+        tenant_id,
         customer_id,
         month_start,
         sku_id,
         min(meter_id) as meter_id,
         sum(revenue_reporting) as revenue_reporting
     from revenue
-    group by 1, 2, 3
+    group by 1, 2, 3, 4
 ),
 
 cost_by_sku as (
     select
+        tenant_id,
         customer_id,
         month_start,
         coalesce(meter_id, '(direct)') as sku_id,
@@ -51,21 +53,23 @@ cost_by_sku as (
         sum(fixed_cost_reporting) as fixed_cost_reporting,
         sum(cost_reporting) as cost_reporting
     from customer_cost
-    group by 1, 2, 3
+    group by 1, 2, 3, 4
 ),
 
 quantities as (
     select
+        tenant_id,
         customer_id,
         usage_month as month_start,
         meter_id as sku_id,
         sum(quantity) as usage_quantity
     from usage_monthly
-    group by 1, 2, 3
+    group by 1, 2, 3, 4
 ),
 
 combined as (
     select
+        coalesce(revenue_by_sku.tenant_id, cost_by_sku.tenant_id) as tenant_id,
         coalesce(revenue_by_sku.customer_id, cost_by_sku.customer_id) as customer_id,
         coalesce(revenue_by_sku.month_start, cost_by_sku.month_start) as month_start,
         coalesce(revenue_by_sku.sku_id, cost_by_sku.sku_id) as sku_id,
@@ -77,13 +81,15 @@ combined as (
     from revenue_by_sku
     full outer join cost_by_sku
         on
-            revenue_by_sku.customer_id = cost_by_sku.customer_id
+            revenue_by_sku.tenant_id = cost_by_sku.tenant_id
+            and revenue_by_sku.customer_id = cost_by_sku.customer_id
             and revenue_by_sku.month_start = cost_by_sku.month_start
             and revenue_by_sku.sku_id = cost_by_sku.sku_id
 ),
 
 final as (
     select
+        combined.tenant_id,
         combined.customer_id,
         combined.month_start,
         combined.sku_id,
@@ -106,7 +112,8 @@ final as (
     from combined
     left join quantities
         on
-            combined.customer_id = quantities.customer_id
+            combined.tenant_id = quantities.tenant_id
+            and combined.customer_id = quantities.customer_id
             and combined.month_start = quantities.month_start
             and combined.sku_id = quantities.sku_id
 )

@@ -27,15 +27,17 @@ fx_rates as (
 
 revenue_totals as (
     select
+        tenant_id,
         customer_id,
         month_start,
         sum(revenue_reporting) as revenue_reporting
     from revenue
-    group by 1, 2
+    group by 1, 2, 3
 ),
 
 cost_totals as (
     select
+        tenant_id,
         customer_id,
         month_start,
         sum(case when allocation_method != 'revenue_share' then variable_cost_reporting else 0 end)
@@ -44,11 +46,12 @@ cost_totals as (
             as fixed_cost_reporting,
         sum(case when allocation_method = 'revenue_share' then cost_reporting else 0 end) as shared_cost_reporting
     from customer_cost
-    group by 1, 2
+    group by 1, 2, 3
 ),
 
 combined as (
     select
+        coalesce(revenue_totals.tenant_id, cost_totals.tenant_id) as tenant_id,
         coalesce(revenue_totals.customer_id, cost_totals.customer_id) as customer_id,
         coalesce(revenue_totals.month_start, cost_totals.month_start) as month_start,
         cast(coalesce(revenue_totals.revenue_reporting, 0) as decimal(38, 12)) as revenue_reporting,
@@ -58,12 +61,14 @@ combined as (
     from revenue_totals
     full outer join cost_totals
         on
-            revenue_totals.customer_id = cost_totals.customer_id
+            revenue_totals.tenant_id = cost_totals.tenant_id
+            and revenue_totals.customer_id = cost_totals.customer_id
             and revenue_totals.month_start = cost_totals.month_start
 ),
 
 final as (
     select
+        combined.tenant_id,
         combined.customer_id,
         combined.month_start,
         combined.month_start = as_of.provisional_month as is_provisional,

@@ -1,6 +1,6 @@
 {{ config(materialized='table', schema='marketplace') }}
 
-{#- One row per report key (marketplace, customer, dimension, hour) with its current state, from the
+{#- One row per report key (marketplace, tenant, customer, dimension, hour) with its current state, from the
     append-only ledger ledger.marketplace_reports: what was reported, when, with which metering record id,
     what remainder was carried, how many times it was sent. -#}
 
@@ -12,7 +12,7 @@ ranked as (
     select
         reports.*,
         row_number() over (
-            partition by marketplace, customer_id, dimension, hour_start order by seq desc
+            partition by marketplace, tenant_id, customer_id, dimension, hour_start order by seq desc
         ) as recency
     from reports
 ),
@@ -20,6 +20,7 @@ ranked as (
 history as (
     select
         marketplace,
+        tenant_id,
         customer_id,
         dimension,
         hour_start,
@@ -28,12 +29,13 @@ history as (
         cast(sum(case when state = 'sent' then 1 else 0 end) as bigint) as times_sent,
         cast(count(distinct run_id) as bigint) as runs
     from reports
-    group by marketplace, customer_id, dimension, hour_start
+    group by marketplace, tenant_id, customer_id, dimension, hour_start
 ),
 
 final as (
     select
         ranked.marketplace,
+        ranked.tenant_id,
         ranked.customer_id,
         ranked.marketplace_customer,
         ranked.offering_id,
@@ -65,6 +67,7 @@ final as (
     inner join history
         on
             ranked.marketplace = history.marketplace
+            and ranked.tenant_id = history.tenant_id
             and ranked.customer_id = history.customer_id
             and ranked.dimension = history.dimension
             and ranked.hour_start = history.hour_start
