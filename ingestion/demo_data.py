@@ -388,52 +388,22 @@ def tiny_events() -> list[dict[str, Any]]:
     """The 541 unique valid events of the tiny dataset, in landing order of their days."""
     d1, d2, d3 = TINY_START, TINY_START + timedelta(days=1), TINY_START + timedelta(days=2)
     events: list[dict[str, Any]] = []
+    # GPU time of each customer: which hours it runs, at which minute, the offset its timestamps are
+    # written in (hours), the milliseconds of each event, GPU type and region
+    gpu_profiles = (
+        ("cus_b", lambda day, hh: True, 30, 0, "1000000", "h100", "us-east-1"),
+        ("cus_c", lambda day, hh: hh % 4 == 0, 15, 1, "500000", "l4", "eu-central-1"),
+        ("cus_d", lambda day, hh: hh in (1, 9, 17), 0, 9, "2000000", "a100", "ap-northeast-1"),
+        ("cus_e", lambda day, hh: day != d3, 45, 0, "100000", "l4", "us-west-2"),
+    )
     for day in (d1, d2, d3):
         tag = day.strftime("%Y%m%d")
         for hh in range(24):
-            events.append(
-                _event(
-                    f"evt_cus_b_gpu_{tag}_{hh:02d}",
-                    "cus_b",
-                    "gpu_ms",
-                    _ts(_at(day, hh, 30)),
-                    "1000000",
-                    {"gpu_type": "h100", "region": "us-east-1"},
-                )
-            )
-            if hh % 4 == 0:
-                events.append(
-                    _event(
-                        f"evt_cus_c_gpu_{tag}_{hh:02d}",
-                        "cus_c",
-                        "gpu_ms",
-                        _ts(_at(day, hh, 15), 1),
-                        "500000",
-                        {"gpu_type": "l4", "region": "eu-central-1"},
-                    )
-                )
-            if hh in (1, 9, 17):
-                events.append(
-                    _event(
-                        f"evt_cus_d_gpu_{tag}_{hh:02d}",
-                        "cus_d",
-                        "gpu_ms",
-                        _ts(_at(day, hh), 9),
-                        "2000000",
-                        {"gpu_type": "a100", "region": "ap-northeast-1"},
-                    )
-                )
-            if day != d3:
-                events.append(
-                    _event(
-                        f"evt_cus_e_gpu_{tag}_{hh:02d}",
-                        "cus_e",
-                        "gpu_ms",
-                        _ts(_at(day, hh, 45)),
-                        "100000",
-                        {"gpu_type": "l4", "region": "us-west-2"},
-                    )
-                )
+            for cid, runs, minute, offset, ms, gpu_type, region in gpu_profiles:
+                if runs(day, hh):
+                    at = _ts(_at(day, hh, minute), offset)
+                    dims = {"gpu_type": gpu_type, "region": region}
+                    events.append(_event(f"evt_{cid}_gpu_{tag}_{hh:02d}", cid, "gpu_ms", at, ms, dims))
             if day == d2 and hh == 13:
                 events.append(
                     _event(

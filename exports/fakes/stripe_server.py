@@ -390,6 +390,14 @@ class FakeStripe:
         created = self.now() if created is None else created
         return {"id": self.new_id(prefix), "object": kind, "created": created, **fields, "livemode": False}
 
+    def add(
+        self, table: str, obj: dict[str, Any], event: str, payload: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """Keep a new object in `table` and emit `event` (about `payload`, by default the object)."""
+        self.objects[table][obj["id"]] = obj
+        self.emit(event, obj if payload is None else payload)
+        return obj
+
     def emit(self, type_: str, obj: dict[str, Any], request: dict[str, Any] | None = None) -> None:
         event = {
             "id": self.new_id("evt"),
@@ -486,9 +494,7 @@ class FakeStripe:
             "invoice_prefix": hashlib.sha1(cid.encode()).hexdigest()[:8].upper(),
             "preferred_locales": p.get("preferred_locales") or [],
         }
-        self.objects["customer"][cid] = obj
-        self.emit("customer.created", obj)
-        return obj
+        return self.add("customer", obj, "customer.created")
 
     # -- tax rates
     def create_tax_rate(self, p: dict[str, Any]) -> dict[str, Any]:
@@ -513,10 +519,7 @@ class FakeStripe:
             "description": p.get("description"),
             "metadata": _metadata(p),
         }
-        obj = self.new_object("tax_rate", "txr", obj)
-        self.objects["tax_rate"][obj["id"]] = obj
-        self.emit("tax_rate.created", obj)
-        return obj
+        return self.add("tax_rate", self.new_object("tax_rate", "txr", obj), "tax_rate.created")
 
     def update_tax_rate(self, id_: str, p: dict[str, Any]) -> dict[str, Any]:
         obj = self.get("tax_rate", id_, "tax_rate")
@@ -850,9 +853,7 @@ class FakeStripe:
             "metadata": metadata or {},
         }
         tx = self.new_object("customer_balance_transaction", "cbtxn", tx)
-        self.objects["balance_transaction"][tx["id"]] = tx
-        self.emit("customer.updated", customer)
-        return tx
+        return self.add("balance_transaction", tx, "customer.updated", customer)
 
     def create_balance_transaction(self, customer_id: str, p: dict[str, Any]) -> dict[str, Any]:
         customer = self.get("customer", customer_id, "customer")
@@ -1206,6 +1207,17 @@ def _public(obj: dict[str, Any]) -> dict[str, Any]:
 
 
 # ----------------------------------------------------------------------------- HTTP layer
+def _idempotency_scope(
+    api_key: str, key: str, method: str, path: str, pairs: list[tuple[str, str]]
+) -> tuple[str, str]:
+    """Where a keyed result is saved (per API key and Idempotency-Key) and the fingerprint of the
+    request it answered: a reuse with other parameters is an idempotency_error
+    (https://docs.stripe.com/api/idempotent_requests)."""
+    scope = hashlib.sha256(f"{api_key}\0{key}".encode()).hexdigest()
+    fingerprint = hashlib.sha256(json.dumps([method, path, sorted(pairs)]).encode()).hexdigest()
+    return scope, fingerprint
+
+
 class _Handler(BaseHTTPRequestHandler):
     server: _Server
     protocol_version = "HTTP/1.1"
@@ -1377,8 +1389,7 @@ class _Handler(BaseHTTPRequestHandler):
         if len(key) > 255:
             raise invalid("Idempotency-Key must be at most 255 characters", param="Idempotency-Key")
         now = fake.now()
-        scope = hashlib.sha256(f"{api_key}\0{key}".encode()).hexdigest()
-        fingerprint = hashlib.sha256(json.dumps([method, path, sorted(pairs)]).encode()).hexdigest()
+        scope, fingerprint = _idempotency_scope(api_key, key, method, path, pairs)
         saved = fake.idempotency.get(scope)
         if saved and now - saved["created"] < IDEMPOTENCY_TTL_SECONDS:
             if saved["fingerprint"] != fingerprint:
@@ -1407,8 +1418,7 @@ class _Handler(BaseHTTPRequestHandler):
         body: Any,
     ) -> None:
         fake = self.server.fake
-        scope = hashlib.sha256(f"{api_key}\0{key}".encode()).hexdigest()
-        fingerprint = hashlib.sha256(json.dumps([method, path, sorted(pairs)]).encode()).hexdigest()
+        scope, fingerprint = _idempotency_scope(api_key, key, method, path, pairs)
         fake.idempotency[scope] = {
             "fingerprint": fingerprint,
             "status": status,
