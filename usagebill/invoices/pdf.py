@@ -111,9 +111,6 @@ class TrueTypeFont:
         self.name = name
         self._components: dict[int, tuple[int, ...]] = {}
 
-    def covers(self, characters: Iterable[str]) -> bool:
-        return all(ch in self.glyph_of for ch in characters)
-
     def components(self, gid: int) -> tuple[int, ...]:
         """Glyph ids a composite glyph is built from (glyf spec, "Composite glyph description")."""
         cached = self._components.get(gid)
@@ -288,17 +285,16 @@ class Canvas:
     def set_font(self, style: str, size: float) -> None:
         self.style, self.size = style, size
 
-    def string_width(self, text: str, style: str | None = None, size: float | None = None) -> float:
-        face = self.faces[self.style if style is None else style]
+    def string_width(self, text: str) -> float:
+        """Width in mm of `text` in the current style and size."""
+        face = self.faces[self.style]
         face.cover(text)
         width = face.width
-        return sum(width[ch] for ch in text) * (self.size if size is None else size) / MM
-
-    def fits(self, height: float) -> bool:
-        return self.y + height <= PAGE_HEIGHT - self.BOTTOM
+        return sum(width[ch] for ch in text) * self.size / MM
 
     def break_if_needed(self, height: float) -> bool:
-        if self.fits(height) or self.y <= self.TOP:
+        """A new page when `height` mm more would pass the bottom margin (not on a fresh page)."""
+        if self.y + height <= PAGE_HEIGHT - self.BOTTOM or self.y <= self.TOP:
             return False
         self.add_page()
         return True
