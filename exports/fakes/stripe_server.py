@@ -46,7 +46,7 @@ import urllib.request
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import parse_qsl, urlsplit
 
 from exports.local_servers import run_until_interrupted
@@ -1207,15 +1207,23 @@ def _public(obj: dict[str, Any]) -> dict[str, Any]:
 
 
 # ----------------------------------------------------------------------------- HTTP layer
-def _idempotency_scope(
-    api_key: str, key: str, method: str, path: str, pairs: list[tuple[str, str]]
-) -> tuple[str, str]:
-    """Where a keyed result is saved (per API key and Idempotency-Key) and the fingerprint of the
-    request it answered: a reuse with other parameters is an idempotency_error
-    (https://docs.stripe.com/api/idempotent_requests)."""
-    scope = hashlib.sha256(f"{api_key}\0{key}".encode()).hexdigest()
-    fingerprint = hashlib.sha256(json.dumps([method, path, sorted(pairs)]).encode()).hexdigest()
-    return scope, fingerprint
+class _KeyedRequest(NamedTuple):
+    """A POST sent with an Idempotency-Key (https://docs.stripe.com/api/idempotent_requests)."""
+
+    api_key: str
+    key: str
+    method: str
+    path: str
+    pairs: list[tuple[str, str]]
+
+    def scope(self) -> tuple[str, str]:
+        """Where its result is saved (per API key and Idempotency-Key) and the fingerprint of the
+        request: a reuse of the key with other parameters is an idempotency_error."""
+        scope = hashlib.sha256(f"{self.api_key}\0{self.key}".encode()).hexdigest()
+        fingerprint = hashlib.sha256(
+            json.dumps([self.method, self.path, sorted(self.pairs)]).encode()
+        ).hexdigest()
+        return scope, fingerprint
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -1267,6 +1275,7 @@ class _Handler(BaseHTTPRequestHandler):
                     raise invalid("Content-Type must be application/x-www-form-urlencoded")
                 pairs += parse_qsl(raw.decode(), keep_blank_values=True)
             params = decode_form(pairs)
+            keyed = _KeyedRequest(api_key, key_header or "", method, split.path, pairs)
             with fake.lock:
                 fake.requests.append(entry)
                 self._rate_limit(api_key)
@@ -1276,14 +1285,10 @@ class _Handler(BaseHTTPRequestHandler):
                 if fault and fault["mode"] == "saved":
                     err = self._fault_error(fault)
                     if key_header and method == "POST":
-                        self._save_result(
-                            api_key, key_header, method, split.path, pairs, err.status, err.body()
-                        )
+                        self._save_result(keyed, err.status, err.body())
                     raise err
                 if key_header and method == "POST":
-                    status, body, replayed = self._idempotent(
-                        api_key, key_header, method, split.path, pairs, params
-                    )
+                    status, body, replayed = self._idempotent(keyed, params)
                 else:
                     status, body, replayed = self._execute(method, split.path, params) + (False,)
                 fake.save()
@@ -1376,20 +1381,13 @@ class _Handler(BaseHTTPRequestHandler):
         except StripeFakeError as e:
             return e.status, e.body()
 
-    def _idempotent(
-        self,
-        api_key: str,
-        key: str,
-        method: str,
-        path: str,
-        pairs: list[tuple[str, str]],
-        params: dict[str, Any],
-    ) -> tuple[int, Any, bool]:
+    def _idempotent(self, request: _KeyedRequest, params: dict[str, Any]) -> tuple[int, Any, bool]:
         fake = self.server.fake
+        key = request.key
         if len(key) > 255:
             raise invalid("Idempotency-Key must be at most 255 characters", param="Idempotency-Key")
         now = fake.now()
-        scope, fingerprint = _idempotency_scope(api_key, key, method, path, pairs)
+        scope, fingerprint = request.scope()
         saved = fake.idempotency.get(scope)
         if saved and now - saved["created"] < IDEMPOTENCY_TTL_SECONDS:
             if saved["fingerprint"] != fingerprint:
@@ -1401,24 +1399,15 @@ class _Handler(BaseHTTPRequestHandler):
                     f"execute a different request.",
                 )
             return saved["status"], saved["body"], True
-        status, body = self._execute(method, path, params)
+        status, body = self._execute(request.method, request.path, params)
         # Like Stripe: a request rejected by parameter validation (400/404 invalid_request_error) is not saved.
         if not (status in (400, 404) and body.get("error", {}).get("type") == "invalid_request_error"):
-            self._save_result(api_key, key, method, path, pairs, status, body)
+            self._save_result(request, status, body)
         return status, copy.deepcopy(body), False
 
-    def _save_result(
-        self,
-        api_key: str,
-        key: str,
-        method: str,
-        path: str,
-        pairs: list[tuple[str, str]],
-        status: int,
-        body: Any,
-    ) -> None:
+    def _save_result(self, request: _KeyedRequest, status: int, body: Any) -> None:
         fake = self.server.fake
-        scope, fingerprint = _idempotency_scope(api_key, key, method, path, pairs)
+        scope, fingerprint = request.scope()
         fake.idempotency[scope] = {
             "fingerprint": fingerprint,
             "status": status,
