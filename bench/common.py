@@ -20,13 +20,9 @@ DBT = find_dbt() or "dbt"  # the venv's dbt
 
 # plan id, its currency, the country of the customers on it (usagebill/catalog/examples/gpu_cloud)
 PLANS = [
-    ("payg", "USD", "US"),
-    ("starter", "USD", "US"),
-    ("growth", "USD", "US"),
-    ("payg_eur", "EUR", "DE"),
-    ("starter_eur", "EUR", "FR"),
-    ("payg_jpy", "JPY", "JP"),
-]
+    ("payg", "USD", "US"), ("starter", "USD", "US"), ("growth", "USD", "US"),
+    ("payg_eur", "EUR", "DE"), ("starter_eur", "EUR", "FR"), ("payg_jpy", "JPY", "JP"),
+]  # fmt: skip
 CUSTOMER_COLUMNS = ["id", "name", "country", "currency", "customer_type", "created_at"]
 SUBSCRIPTION_COLUMNS = ["id", "customer_id", "plan_id", "start_date", "billing_anchor_day"]
 

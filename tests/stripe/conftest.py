@@ -109,16 +109,20 @@ def seeded_db(isolated_env: Path) -> Path:
 
 
 @pytest.fixture
-def seeded_con(target: Target, isolated_env: Path):
-    """An open connection to the warehouse seeded by seed_warehouse, for the tests that read the fake's
-    state or inject faults into it (skipped against live Stripe)."""
+def con(seeded_db: Path):
+    """An open connection to the warehouse seeded by seed_warehouse (any target), closed after the test."""
+    connection = duckdb.connect(str(seeded_db))
+    yield connection
+    connection.close()
+
+
+@pytest.fixture
+def seeded_con(target: Target, con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
+    """The `con` fixture, for the tests that read the fake's state or inject faults into it (skipped
+    against live Stripe)."""
     if not target.is_fake:
         pytest.skip("reads the fake's state or injects faults: runs against the fake only")
-    db = isolated_env / "usagebill.duckdb"
-    seed_warehouse(db)
-    con = duckdb.connect(str(db))
-    yield con
-    con.close()
+    return con
 
 
 BILLING_DDL = """

@@ -106,8 +106,7 @@ def test_isk_invoice_goes_to_stripe_as_1500000(target, isolated_env, seed):
     con.close()
 
 
-def test_three_decimal_invoice_with_nonzero_last_digit_is_refused_before_any_call(seeded_db):
-    con = duckdb.connect(str(seeded_db))
+def test_three_decimal_invoice_with_nonzero_last_digit_is_refused_before_any_call(con):
     con.execute(
         "insert into billing.fct_invoices values ('inv_kwd', 'UB-0010', 'cust_kw', null, 'KWD', '2026-10-01', "
         "'2026-11-01', '2026-11-04', '2026-12-04', 5.124, 0, 5.124, 5124, 'issued')"
@@ -118,11 +117,9 @@ def test_three_decimal_invoice_with_nonzero_last_digit_is_refused_before_any_cal
     )
     _, errors, _ = load_invoices(con)
     assert [e[0] for e in errors] == ["inv_kwd"] and "multiples of 10" in errors[0][1]
-    con.close()
 
 
-def test_marketplace_customer_gets_no_stripe_invoice(target, seeded_db):
-    con = duckdb.connect(str(seeded_db))
+def test_marketplace_customer_gets_no_stripe_invoice(target, con):
     # the marketplace helper's contract: fct_invoices.billing_channel per subscription
     con.execute("alter table billing.fct_invoices add column billing_channel varchar default 'stripe'")
     con.execute("update billing.fct_invoices set billing_channel = 'aws' where customer_id = 'cust_tokyo'")
@@ -132,13 +129,10 @@ def test_marketplace_customer_gets_no_stripe_invoice(target, seeded_db):
     if target.is_fake:
         invoices = target.control("state", method="GET")["objects"]["invoice"].values()
         assert {i["metadata"]["usagebill_customer_id"] for i in invoices} == {"cust_acme"}
-    con.close()
 
 
-def test_marketplace_identity_without_channel_column_blocks_stripe(target, seeded_db):
-    con = duckdb.connect(str(seeded_db))
+def test_marketplace_identity_without_channel_column_blocks_stripe(target, con):
     con.execute("create table staging.stg_marketplace__identities (customer_id varchar, marketplace varchar)")
     con.execute("insert into staging.stg_marketplace__identities values ('cust_acme', 'azure')")
     summary = target.export(con)
     assert summary.sent == ["inv_b"] and summary.not_exportable == {"draft": 1, "channel azure": 2}
-    con.close()

@@ -147,8 +147,7 @@ def test_a_4xx_on_one_invoice_does_not_stop_the_batch(target, isolated_env, seed
     assert again.sent == [failed_id] and not again.failed
 
 
-def test_reconciliation_gate_blocks_only_the_customer_and_override(target, seeded_db):
-    con = duckdb.connect(str(seeded_db))
+def test_reconciliation_gate_blocks_only_the_customer_and_override(target, con):
     ledger = Ledger(con, "recon-1")
     # a complete run (closing `run` row) with a mismatch on inv_a of cust_acme
     ledger.record_check(
@@ -171,11 +170,9 @@ def test_reconciliation_gate_blocks_only_the_customer_and_override(target, seede
     assert "total: expected 51234, Stripe has 51000" in summary.blocked[0][1]
     summary = target.export(con, override_reconciliation=True)
     assert sorted(summary.sent) == ["inv_a", "inv_c"]
-    con.close()
 
 
-def test_mismatch_without_customer_refuses_everything(target, seeded_db):
-    con = duckdb.connect(str(seeded_db))
+def test_mismatch_without_customer_refuses_everything(target, con):
     ledger = Ledger(con, "recon-1")
     ledger.record_check("recon-1", utc_now(), "inv_x", "in_123", "total", 51234, 51000, False, "differs")
     ledger.record_check("recon-1", utc_now(), None, None, "run", 0, 1, False)
@@ -183,11 +180,9 @@ def test_mismatch_without_customer_refuses_everything(target, seeded_db):
         ReconciliationBlocked, match=r"inv_x.*in_123.*total: expected 51234, Stripe has 51000"
     ):
         target.export(con)
-    con.close()
 
 
-def test_crashed_reconciliation_run_neither_clears_nor_sets_the_gate(target, seeded_db):
-    con = duckdb.connect(str(seeded_db))
+def test_crashed_reconciliation_run_neither_clears_nor_sets_the_gate(target, con):
     ledger = Ledger(con, "recon-1")
     ledger.record_check(
         "recon-1", utc_now(), "inv_a", "in_1", "total", 51234, 51000, False, customer_id="cust_acme"
@@ -204,7 +199,6 @@ def test_crashed_reconciliation_run_neither_clears_nor_sets_the_gate(target, see
     )
     summary = target.export(con)
     assert summary.sent == ["inv_b"] and sorted(b[0] for b in summary.blocked) == ["inv_a", "inv_c"]
-    con.close()
 
 
 def test_dry_run_writes_planned_calls_and_no_ledger(seeded_db):

@@ -119,32 +119,18 @@ def day1_events() -> list[dict[str, Any]]:
         event("m1", "cus_b", "peak_connections", "2026-05-01T09:00:00Z", "3", arrived=A1),
         event("m2", "cus_b", "peak_connections", "2026-05-01T09:30:00Z", "9", arrived=A1),
         event("m3", "cus_b", "peak_connections", "2026-05-01T09:40:00Z", "4", arrived=A1),
-        event(
-            "u1",
-            "cus_b",
-            "active_users",
-            "2026-05-01T09:00:00Z",
-            None,
-            properties={"user_id": "alice"},
-            arrived=A1,
-        ),
-        event(
-            "u2",
-            "cus_b",
-            "active_users",
-            "2026-05-01T09:10:00Z",
-            None,
-            properties={"user_id": "bob"},
-            arrived=A1,
-        ),
-        event(
-            "u3",
-            "cus_b",
-            "active_users",
-            "2026-05-01T09:20:00Z",
-            None,
-            properties={"user_id": "alice"},
-            arrived=A1,
+        # unique users: alice at 09:00 and 09:20, bob at 09:10 -> 2
+        *(
+            event(
+                eid,
+                "cus_b",
+                "active_users",
+                f"2026-05-01T09:{minute}:00Z",
+                None,
+                properties={"user_id": user},
+                arrived=A1,
+            )
+            for eid, minute, user in (("u1", "00", "alice"), ("u2", "10", "bob"), ("u3", "20", "alice"))
         ),
         event("l1", "cus_b", "seats", "2026-05-01T08:00:00Z", "5", arrived=A1),
         event("l2", "cus_b", "seats", "2026-05-01T08:30:00Z", "7", arrived=A1),
