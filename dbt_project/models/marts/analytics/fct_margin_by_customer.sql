@@ -9,8 +9,8 @@
 
 with
 
-revenue as (
-    select * from {{ ref('int_analytics__revenue_by_sku') }}
+revenue_totals as (
+    select * from {{ ref('int_analytics__customer_revenue') }}
 ),
 
 customer_cost as (
@@ -23,16 +23,6 @@ as_of as (
 
 fx_rates as (
     select * from {{ ref('analytics_fx_rates') }}
-),
-
-revenue_totals as (
-    select
-        tenant_id,
-        customer_id,
-        month_start,
-        sum(revenue_reporting) as revenue_reporting
-    from revenue
-    group by 1, 2, 3
 ),
 
 cost_totals as (
