@@ -40,7 +40,8 @@ from typing import Any
 
 from usagebill import paths
 from usagebill.catalog import CatalogError, load_catalog
-from usagebill.dbt_cli import dbt_path_args, find_dbt
+from usagebill.dbt_cli import dbt_path_args, find_dbt, scratch_duckdb_env
+from usagebill.engine import engine, sync_spark_views
 
 CANDIDATE_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 LINES_DIR = "pricing_lab_lines"
@@ -114,8 +115,7 @@ def _overlay_catalog(current: Path, candidate: Path, target: Path) -> list[str]:
 def _dbt(
     args: list[str],
     *,
-    raw_dir: Path,
-    warehouse: Path,
+    env: dict[str, str],
     workdir: Path,
     as_of: date,
     extra_vars: dict[str, str] | None = None,
@@ -123,14 +123,6 @@ def _dbt(
     executable = find_dbt()
     if not executable:
         raise PricingLabError("dbt is not installed beside this Python nor on PATH; run `make install`")
-    env = dict(os.environ)
-    env.update(
-        {
-            "USAGEBILL_RAW_DIR": str(raw_dir),
-            "USAGEBILL_WAREHOUSE": str(warehouse),
-            "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-        }
-    )
     command = [
         executable,
         "build",
@@ -209,8 +201,7 @@ def rate_candidate(
         # Everything rating needs, except the journal itself (copied above: the history production billed).
         _dbt(
             ["--select", "+fct_billing_lines", "--exclude", "fct_usage_journal"],
-            raw_dir=scratch_raw,
-            warehouse=scratch,
+            env=scratch_duckdb_env(scratch_raw, scratch),
             workdir=workdir,
             as_of=as_of,
         )
@@ -271,6 +262,11 @@ def build_marts(
     threshold_pct: Decimal,
     progress: Callable[[str], None] = print,
 ) -> None:
+    """The pricing_lab marts, in the production warehouse, on the configured engine (USAGEBILL_ENGINE).
+
+    On Spark they are Spark tables beside the billing marts they compare with; the DuckDB file then
+    gets its views over them again (usagebill.engine.sync_spark_views), as after every Spark build.
+    """
     exclude: list[str] = []
     for (schema, table), marts, what in OPTIONAL_MARTS:
         if not _has_table(warehouse, schema, table):
@@ -282,17 +278,23 @@ def build_marts(
     if exclude:
         exclude.insert(0, "--exclude")
     workdir = Path(tempfile.mkdtemp(prefix="usagebill-lab-marts-"))
+    on_spark = engine() == "spark"
+    env = scratch_duckdb_env(raw_dir, warehouse)
+    if on_spark:
+        env.pop("USAGEBILL_DBT_TARGET")
+        env["USAGEBILL_SPARK_DIR"] = str(paths.spark_dir())
     try:
         _dbt(
             ["--select", "stg_pricing_lab__candidate_lines+", "stg_pricing_lab__candidate_prices+", *exclude],
             extra_vars={"pricing_lab_threshold_pct": str(threshold_pct)},
-            raw_dir=raw_dir,
-            warehouse=warehouse,
+            env=env,
             workdir=workdir,
             as_of=as_of,
         )
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+    if on_spark:
+        sync_spark_views(warehouse, paths.spark_dir(), progress=progress)
 
 
 def read_results(warehouse: Path, candidates: list[str]) -> dict[str, Any]:

@@ -13,6 +13,7 @@ import duckdb
 import pytest
 
 from exports.stripe.events import EventStore
+from usagebill.dbt_cli import dbt_path_args
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow
@@ -122,14 +123,7 @@ def dbt(args: list[str], env: dict[str, str], tmp: Path) -> None:
     cmd = [
         str(ROOT / ".venv" / "bin" / "dbt"),
         *args,
-        "--profiles-dir",
-        str(ROOT / "dbt_project"),
-        "--project-dir",
-        str(ROOT / "dbt_project"),
-        "--target-path",
-        str(tmp / "target"),
-        "--log-path",
-        str(tmp / "logs"),
+        *dbt_path_args(ROOT / "dbt_project", tmp),
     ]
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=ROOT / "dbt_project", timeout=600)
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
