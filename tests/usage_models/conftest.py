@@ -54,6 +54,7 @@ ANALYTICS_MODELS = [
     "int_analytics__cost_pools",
     "int_analytics__pool_usage",
     "int_analytics__revenue_by_sku",
+    "int_analytics__customer_revenue",
     "fct_cost_breakdown",
     "fct_unit_cost",
     "fct_customer_cost",

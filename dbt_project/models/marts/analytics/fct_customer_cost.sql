@@ -22,8 +22,8 @@ pool_usage as (
     select * from {{ ref('int_analytics__pool_usage') }}
 ),
 
-revenue as (
-    select * from {{ ref('int_analytics__revenue_by_sku') }}
+customer_revenue as (
+    select * from {{ ref('int_analytics__customer_revenue') }}
 ),
 
 pool_totals as (
@@ -32,16 +32,6 @@ pool_totals as (
         sum(usage_quantity) as pool_quantity
     from pool_usage
     group by 1
-),
-
-customer_revenue as (
-    select
-        tenant_id,
-        customer_id,
-        month_start,
-        sum(revenue_reporting) as revenue_reporting
-    from revenue
-    group by 1, 2, 3
 ),
 
 shared_pool_customers as (

@@ -67,24 +67,17 @@ quantities as (
     group by 1, 2, 3, 4
 ),
 
+{%- set keys = ['tenant_id', 'customer_id', 'month_start', 'sku_id'] %}
+
 combined as (
     select
-        coalesce(revenue_by_sku.tenant_id, cost_by_sku.tenant_id) as tenant_id,
-        coalesce(revenue_by_sku.customer_id, cost_by_sku.customer_id) as customer_id,
-        coalesce(revenue_by_sku.month_start, cost_by_sku.month_start) as month_start,
-        coalesce(revenue_by_sku.sku_id, cost_by_sku.sku_id) as sku_id,
-        coalesce(revenue_by_sku.meter_id, cost_by_sku.meter_id) as meter_id,
-        cast(coalesce(revenue_by_sku.revenue_reporting, 0) as decimal(38, 12)) as revenue_reporting,
-        cast(coalesce(cost_by_sku.variable_cost_reporting, 0) as decimal(38, 12)) as variable_cost_reporting,
-        cast(coalesce(cost_by_sku.fixed_cost_reporting, 0) as decimal(38, 12)) as fixed_cost_reporting,
-        cast(coalesce(cost_by_sku.cost_reporting, 0) as decimal(38, 12)) as cost_reporting
+        {{ coalesce_keys(keys + ['meter_id'], 'revenue_by_sku', 'cost_by_sku') }},
+        {{ zero_filled('revenue_by_sku', ['revenue_reporting']) }},
+        {{ zero_filled('cost_by_sku', ['variable_cost_reporting', 'fixed_cost_reporting', 'cost_reporting']) }}
     from revenue_by_sku
     full outer join cost_by_sku
         on
-            revenue_by_sku.tenant_id = cost_by_sku.tenant_id
-            and revenue_by_sku.customer_id = cost_by_sku.customer_id
-            and revenue_by_sku.month_start = cost_by_sku.month_start
-            and revenue_by_sku.sku_id = cost_by_sku.sku_id
+            {{ keys_match(keys, 'revenue_by_sku', 'cost_by_sku') }}
 ),
 
 final as (

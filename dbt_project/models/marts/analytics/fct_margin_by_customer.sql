@@ -9,8 +9,8 @@
 
 with
 
-revenue as (
-    select * from {{ ref('int_analytics__revenue_by_sku') }}
+revenue_totals as (
+    select * from {{ ref('int_analytics__customer_revenue') }}
 ),
 
 customer_cost as (
@@ -23,16 +23,6 @@ as_of as (
 
 fx_rates as (
     select * from {{ ref('analytics_fx_rates') }}
-),
-
-revenue_totals as (
-    select
-        tenant_id,
-        customer_id,
-        month_start,
-        sum(revenue_reporting) as revenue_reporting
-    from revenue
-    group by 1, 2, 3
 ),
 
 cost_totals as (
@@ -49,21 +39,17 @@ cost_totals as (
     group by 1, 2, 3
 ),
 
+{%- set keys = ['tenant_id', 'customer_id', 'month_start'] %}
+
 combined as (
     select
-        coalesce(revenue_totals.tenant_id, cost_totals.tenant_id) as tenant_id,
-        coalesce(revenue_totals.customer_id, cost_totals.customer_id) as customer_id,
-        coalesce(revenue_totals.month_start, cost_totals.month_start) as month_start,
-        cast(coalesce(revenue_totals.revenue_reporting, 0) as decimal(38, 12)) as revenue_reporting,
-        cast(coalesce(cost_totals.variable_cost_reporting, 0) as decimal(38, 12)) as variable_cost_reporting,
-        cast(coalesce(cost_totals.fixed_cost_reporting, 0) as decimal(38, 12)) as fixed_cost_reporting,
-        cast(coalesce(cost_totals.shared_cost_reporting, 0) as decimal(38, 12)) as shared_cost_reporting
+        {{ coalesce_keys(keys, 'revenue_totals', 'cost_totals') }},
+        {{ zero_filled('revenue_totals', ['revenue_reporting']) }},
+        {{ zero_filled('cost_totals', ['variable_cost_reporting', 'fixed_cost_reporting', 'shared_cost_reporting']) }}
     from revenue_totals
     full outer join cost_totals
         on
-            revenue_totals.tenant_id = cost_totals.tenant_id
-            and revenue_totals.customer_id = cost_totals.customer_id
-            and revenue_totals.month_start = cost_totals.month_start
+            {{ keys_match(keys, 'revenue_totals', 'cost_totals') }}
 ),
 
 final as (

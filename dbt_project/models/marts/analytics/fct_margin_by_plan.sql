@@ -57,14 +57,12 @@ allocated as (
         reporting_currency,
         customer_id,
         revenue_reporting,
+        {%- for cost in ['variable_cost_reporting', 'other_cost_reporting'] %}
         case
-            when share_denominator = 0 then variable_cost_reporting
-            else {{ safe_divide(decimal_multiply('variable_cost_reporting', 'share_numerator'), 'share_denominator') }}
-        end as variable_cost_reporting,
-        case
-            when share_denominator = 0 then other_cost_reporting
-            else {{ safe_divide(decimal_multiply('other_cost_reporting', 'share_numerator'), 'share_denominator') }}
-        end as other_cost_reporting
+            when share_denominator = 0 then {{ cost }}
+            else {{ split_by_share(cost, 'share_numerator', 'share_denominator') }}
+        end as {{ cost }}{% if not loop.last %},{% endif %}
+        {%- endfor %}
     from plan_shares
 ),
 

@@ -55,25 +55,17 @@ candidate_totals as (
     group by 1, 2, 3, 4, 5, 6
 ),
 
+{%- set keys = ['candidate', 'tenant_id', 'customer_id', 'plan_id', 'month_start', 'currency'] %}
+
 joined as (
     select
-        coalesce(billed.candidate, candidate_totals.candidate) as candidate,
-        coalesce(billed.tenant_id, candidate_totals.tenant_id) as tenant_id,
-        coalesce(billed.customer_id, candidate_totals.customer_id) as customer_id,
-        coalesce(billed.plan_id, candidate_totals.plan_id) as plan_id,
-        coalesce(billed.month_start, candidate_totals.month_start) as month_start,
-        coalesce(billed.currency, candidate_totals.currency) as currency,
-        cast(coalesce(billed.billed_total, 0) as decimal(38, 12)) as billed_total,
-        cast(coalesce(candidate_totals.candidate_total, 0) as decimal(38, 12)) as candidate_total
+        {{ coalesce_keys(keys, 'billed', 'candidate_totals') }},
+        {{ zero_filled('billed', ['billed_total']) }},
+        {{ zero_filled('candidate_totals', ['candidate_total']) }}
     from billed
     full outer join candidate_totals
         on
-            billed.candidate = candidate_totals.candidate
-            and billed.tenant_id = candidate_totals.tenant_id
-            and billed.customer_id = candidate_totals.customer_id
-            and billed.plan_id = candidate_totals.plan_id
-            and billed.month_start = candidate_totals.month_start
-            and billed.currency = candidate_totals.currency
+            {{ keys_match(keys, 'billed', 'candidate_totals') }}
 ),
 
 final as (

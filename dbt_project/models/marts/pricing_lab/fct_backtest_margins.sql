@@ -81,10 +81,10 @@ allocated as (
         case
             when customer_plans = 1 then customer_{{ cost }}_cost
             when customer_billed_reporting != 0
-                then {{ safe_divide(decimal_multiply('customer_' ~ cost ~ '_cost', 'billed_revenue_reporting'),
+                then {{ split_by_share('customer_' ~ cost ~ '_cost', 'billed_revenue_reporting',
                     'customer_billed_reporting') }}
             when customer_candidate_reporting != 0
-                then {{ safe_divide(decimal_multiply('customer_' ~ cost ~ '_cost', 'candidate_revenue_reporting'),
+                then {{ split_by_share('customer_' ~ cost ~ '_cost', 'candidate_revenue_reporting',
                     'customer_candidate_reporting') }}
             else {{ safe_divide('customer_' ~ cost ~ '_cost', 'customer_plans') }}
         end as {{ cost }}_cost_reporting{% if not loop.last %},{% endif %}

@@ -1,0 +1,27 @@
+{#- Two per-key aggregates put side by side with a full outer join (revenue against cost, billed
+    against candidate): one place for the key columns and the zero-filled amounts.
+    coalesce_keys:   coalesce(left.k, right.k) as k, ... for each key
+    keys_match:      left.k = right.k and ... (the join condition)
+    zero_filled:     cast(coalesce(relation.c, 0) as decimal(38, 12)) as c, ... for each amount -#}
+{% macro coalesce_keys(keys, left, right) -%}
+    {%- for key in keys %}
+        coalesce({{ left }}.{{ key }}, {{ right }}.{{ key }}) as {{ key }}{% if not loop.last %},{% endif %}
+    {%- endfor %}
+{%- endmacro %}
+
+{% macro keys_match(keys, left, right) -%}
+    {%- for key in keys %}
+            {% if not loop.first %}and {% endif %}{{ left }}.{{ key }} = {{ right }}.{{ key }}
+    {%- endfor %}
+{%- endmacro %}
+
+{% macro zero_filled(relation, columns) -%}
+    {%- for column in columns %}
+        cast(coalesce({{ relation }}.{{ column }}, 0) as decimal(38, 12)) as {{ column }}{% if not loop.last %},{% endif %}
+    {%- endfor %}
+{%- endmacro %}
+
+{#- `amount` x part / whole, multiplied first (exact shares): a cost split by a revenue share. -#}
+{% macro split_by_share(amount, part, whole) -%}
+    {{ safe_divide(decimal_multiply(amount, part), whole) }}
+{%- endmacro %}
