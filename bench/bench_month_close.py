@@ -52,21 +52,13 @@ import pyarrow as pa  # noqa: E402
 import pyarrow.parquet as pq  # noqa: E402
 
 from bench import bench_journal as journal_bench  # noqa: E402
+from bench import common  # noqa: E402
+from bench.common import DBT, DBT_PROJECT  # noqa: E402
+from usagebill.dbt_cli import dbt_path_args  # noqa: E402
 
-DBT = str(Path(sys.executable).parent / "dbt")
-DBT_PROJECT = PROJECT_ROOT / "dbt_project"
-EXAMPLES = PROJECT_ROOT / "usagebill" / "catalog" / "examples" / "gpu_cloud"
 MONTH_START = date(2026, 4, 1)
 DAYS = 30
 AS_OF = date(2026, 5, 4)  # April closes on May 1 + 3 grace days
-PLANS = [
-    ("payg", "USD", "US"),
-    ("starter", "USD", "US"),
-    ("growth", "USD", "US"),
-    ("payg_eur", "EUR", "DE"),
-    ("starter_eur", "EUR", "FR"),
-    ("payg_jpy", "JPY", "JP"),
-]
 
 
 def log(message: str) -> None:
@@ -154,24 +146,7 @@ def step(name: str, action: Callable[[], Any], work: Path) -> Any:
 # -- data ---------------------------------------------------------------------------------------------
 def write_catalog(catalog: Path, customers: int) -> None:
     """The demo's meters and plans; `customers` customers spread over the demo plans (YAML)."""
-    catalog.mkdir(parents=True, exist_ok=True)
-    for name in ("meters.yaml", "plans.yaml"):
-        shutil.copyfile(EXAMPLES / name, catalog / name)
-    with open(catalog / "customers.yaml", "w", encoding="utf-8") as fh:
-        fh.write("customers:\n")
-        for i in range(customers):
-            plan, currency, country = PLANS[i % len(PLANS)]
-            fh.write(
-                f"  - {{id: cus_{i}, name: Customer {i}, country: {country}, currency: {currency}, "
-                f"customer_type: business, created_at: 2026-03-01}}\n"
-            )
-    with open(catalog / "subscriptions.yaml", "w", encoding="utf-8") as fh:
-        fh.write("subscriptions:\n")
-        for i in range(customers):
-            plan, _, _ = PLANS[i % len(PLANS)]
-            fh.write(
-                f"  - {{id: sub_{i}, customer_id: cus_{i}, plan_id: {plan}, start_date: 2026-03-01, billing_anchor_day: 1}}\n"
-            )
+    common.write_yaml(common.example_base(catalog), *common.catalog_rows(customers))
 
 
 def write_usage(raw: Path, events: int, customers: int) -> int:
@@ -228,14 +203,7 @@ def dbt_build(env: dict[str, str], work: Path, *args: str) -> None:
         "unit_test",
         "--indirect-selection",
         "cautious",
-        "--project-dir",
-        str(DBT_PROJECT),
-        "--profiles-dir",
-        str(DBT_PROJECT),
-        "--target-path",
-        str(work / "target"),
-        "--log-path",
-        str(work / "logs"),
+        *dbt_path_args(DBT_PROJECT, work),
     ]
     done = subprocess.run(command, env=env, cwd=PROJECT_ROOT, capture_output=True, text=True)
     if done.returncode != 0:

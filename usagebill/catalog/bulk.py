@@ -26,7 +26,7 @@ from __future__ import annotations
 import csv
 import json
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -45,6 +45,7 @@ from usagebill.catalog.parse import (
 )
 
 KINDS = ("customers", "subscriptions", "contract_prices")
+
 SUFFIXES = (".csv", ".parquet")
 MAX_FILE_BYTES = 2 * 2**30  # 2 GiB: well above 10 million customers in CSV
 MAX_ROWS = 10_000_000
@@ -137,19 +138,18 @@ def _typed_value(column: str, value: Any, node: Node) -> Any:
 
 def _raw_rows(
     source: Source, issues: Issues
-) -> tuple[str, list[str], Iterator[tuple[str, list[Any]]], bool] | None:
-    """(file name, header, (row label, values) rows, values are text) or None when unreadable."""
+) -> tuple[str, list[str], list[list[Any]], list[str], bool, list[tuple[str, str]]] | None:
+    """(file name, header, columns (one list of raw values per header column), row labels, values
+    are text, (row label, problem) of the CSV rows left out because their cell count differs from
+    the header's) or None when unreadable."""
     if isinstance(source, SqlSource):
         from usagebill.postgres import fetch_rows
 
         rows = fetch_rows(source.connection_env, source.sql, what=f"bulk {source.name}", max_rows=MAX_ROWS)
         header = list(rows[0]) if rows else []
-        return (
-            source.name,
-            header,
-            ((f"row {i}", list(r.values())) for i, r in enumerate(rows, start=1)),
-            False,
-        )
+        values = [list(r.values()) for r in rows]
+        columns = [list(c) for c in zip(*values, strict=True)] if values else [[] for _ in header]
+        return source.name, header, columns, [f"row {i}" for i in range(1, len(rows) + 1)], False, []
     name = source.name
     if not source.exists():
         issues.add(name, "", f"file not found: {source}")
@@ -177,47 +177,124 @@ def _raw_rows(
                     f"is {column_field.type}: a binary float is not exact; store amounts as strings or DECIMAL",
                 )
                 table = table.drop_columns([column_field.name])
-        columns = [table.column(c).to_pylist() for c in table.column_names]
+        columns = [table.column(i).combine_chunks() for i in range(table.num_columns)]  # Arrow arrays
         return (
             name,
             table.column_names,
-            ((f"row {i}", list(v)) for i, v in enumerate(zip(*columns, strict=True), start=1)),
+            columns,
+            [f"row {i}" for i in range(1, table.num_rows + 1)],
             False,
+            [],
         )
     if source.suffix != ".csv":
         issues.add(name, "", "is neither .csv nor .parquet")
         return None
-    rows: list[tuple[str, list[Any]]] = []
+    rows: list[list[str]] = []
+    labels: list[str] = []
+    bad: list[tuple[str, str]] = []
     with source.open(encoding="utf-8-sig", newline="") as handle:
         reader = csv.reader(handle)
         try:
             header = next(reader, [])
+            width = len(header)
             for values in reader:
-                if not values or all(v == "" for v in values):
+                if not any(values):  # an empty line, or only empty cells
                     continue
                 if len(rows) == MAX_ROWS:
                     issues.add(name, "", f"has more than {MAX_ROWS:,} rows; split it")
                     return None
-                rows.append((f"line {reader.line_num}", values))
+                if len(values) != width:
+                    # left out, as its cells cannot be matched to columns; reported by read_table
+                    bad.append((f"line {reader.line_num}", f"has {len(values)} cells, the header {width}"))
+                    continue
+                rows.append(values)
+                labels.append(f"line {reader.line_num}")
         except (csv.Error, UnicodeDecodeError) as error:
             issues.add(name, f"line {reader.line_num}", f"is not readable CSV: {error}")
             return None
-    return name, [h.strip() for h in header], iter(rows), True
+    columns = [list(c) for c in zip(*rows, strict=True)] if rows else [[] for _ in header]
+    return name, [h.strip() for h in header], columns, labels, True, bad
 
 
-def read_nodes(source: Source | None, kind: str, issues: Issues) -> list[Node]:
-    """One Node per row, shaped like the YAML item, for the validation functions of parse.py."""
+@dataclass
+class BulkTable:
+    """The rows of one bulk file, column by column: each kept column's raw values (CSV text, Parquet
+    or SQL values) in file order, and each row's label (`line 7`, `row 3`). The row-wise view
+    (`node`) is the YAML-shaped item the validation functions of parse.py read; the column-wise
+    view (`columns`, `arrow`) is what usagebill/catalog/columnar.py validates at once."""
+
+    name: str
+    kind: str
+    labels: list[str]
+    cells: list[tuple[str, list[Any]]]  # (column, raw values) in header order, kept columns only
+    text: bool
+    issues: Issues
+
+    def __post_init__(self) -> None:
+        self._arrow: dict[str, Any] = {}
+        for index, (column, values) in enumerate(self.cells):
+            if hasattr(values, "to_pylist"):  # a Parquet column: keep the Arrow array as read
+                self._arrow[column] = values
+                self.cells[index] = (column, values.to_pylist())
+        self.columns: dict[str, list[Any]] = dict(self.cells)
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def convert(self, column: str, raw: Any, node: Node) -> Any:
+        """A raw cell as the YAML item would hold it (None when missing); problems go on `node`."""
+        return _csv_value(column, raw, node) if self.text else _typed_value(column, raw, node)
+
+    def node(self, index: int) -> Node:
+        """Row `index` as a Node shaped like the YAML item (conversion problems recorded on it)."""
+        node = Node(self.name, self.labels[index], None, self.issues)
+        item: dict[str, Any] = {}
+        address: dict[str, Any] = {}
+        for column, values in self.cells:
+            value = self.convert(column, values[index], node)
+            if value is None:
+                continue
+            if column.startswith("address_"):
+                address[column.removeprefix("address_")] = value
+            else:
+                item[column] = value
+        if address:
+            item["address"] = address
+        return Node(self.name, self.labels[index], item, self.issues)
+
+    def nodes(self) -> list[Node]:
+        return [self.node(index) for index in range(len(self))]
+
+    def arrow(self, column: str) -> Any:
+        """The column as a pyarrow Array, or None when the column is absent or its values do not
+        make one Arrow type (SQL rows of mixed types): those rows then take the per-row path."""
+        if column not in self._arrow:
+            import pyarrow as pa
+
+            values = self.columns.get(column)
+            try:
+                self._arrow[column] = (
+                    None if values is None else pa.array(values, pa.string() if self.text else None)
+                )
+            except (pa.ArrowException, TypeError, ValueError, OverflowError):
+                self._arrow[column] = None
+        return self._arrow[column]
+
+
+def read_table(source: Source | None, kind: str, issues: Issues) -> BulkTable | None:
+    """The bulk file of `kind`, its header checked (unknown columns, required columns), or None when
+    there is none or it cannot be read (the problem recorded)."""
     if source is None:
-        return []
+        return None
     read = _raw_rows(source, issues)
     if read is None:
-        return []
-    name, header, rows, text = read
+        return None
+    name, header, columns, labels, text, bad = read
     allowed = COLUMNS[kind]
-    keep: list[tuple[int, str]] = []
-    for index, column in enumerate(header):
+    cells: list[tuple[str, list[Any]]] = []
+    for column, values in zip(header, columns, strict=True):
         if column in allowed:
-            keep.append((index, column))
+            cells.append((column, values))
         else:
             issues.add(
                 name,
@@ -227,29 +304,16 @@ def read_nodes(source: Source | None, kind: str, issues: Issues) -> list[Node]:
     missing = [c for c in REQUIRED_COLUMNS[kind] if c not in header]
     if missing:
         issues.add(name, "", f"required column(s) missing: {', '.join(missing)}")
-        return []
-    convert = _csv_value if text else _typed_value
-    nodes = []
-    width = len(header)
-    for label, values in rows:
-        node = Node(name, label, None, issues)
-        if text and len(values) != width:
-            node.error(f"has {len(values)} cells, the header {width}")
-            continue
-        item: dict[str, Any] = {}
-        address: dict[str, Any] = {}
-        for index, column in keep:
-            value = convert(column, values[index], node)
-            if value is None:
-                continue
-            if column.startswith("address_"):
-                address[column.removeprefix("address_")] = value
-            else:
-                item[column] = value
-        if address:
-            item["address"] = address
-        nodes.append(Node(name, label, item, issues))
-    return nodes
+        return None
+    for label, problem in bad:
+        issues.add(name, label, problem)
+    return BulkTable(name, kind, labels, cells, text, issues)
+
+
+def read_nodes(source: Source | None, kind: str, issues: Issues) -> list[Node]:
+    """One Node per row, shaped like the YAML item, for the validation functions of parse.py."""
+    table = read_table(source, kind, issues)
+    return [] if table is None else table.nodes()
 
 
 def bulk_contract_prices(

@@ -13,6 +13,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from usagebill.catalog.gc_pause import without_cyclic_gc
 from usagebill.catalog.parse import NormalizedCatalog
 
 S, D, INT, B = pa.string(), pa.date32(), pa.int64(), pa.bool_()
@@ -150,11 +151,11 @@ SCHEMAS: dict[str, list[tuple[str, pa.DataType]]] = {
 
 
 def table_for(name: str, rows: list[dict[str, Any]]) -> pa.Table:
-    schema = pa.schema(SCHEMAS[name])
-    columns = {field.name: [row.get(field.name) for row in rows] for field in schema}
-    return pa.Table.from_pydict(columns, schema=schema)
+    # from_pylist reads each schema field from the row dicts in C (a missing key is null)
+    return pa.Table.from_pylist(rows, schema=pa.schema(SCHEMAS[name]))
 
 
+@without_cyclic_gc
 def write_catalog(catalog: NormalizedCatalog, raw_dir: Path | str) -> dict[str, int]:
     """Write every table to <raw_dir>/catalog/<table>.parquet; return row counts per table."""
     target = Path(raw_dir) / "catalog"

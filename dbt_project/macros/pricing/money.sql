@@ -59,3 +59,10 @@
         when 4 then {{ amount_expr }} * 10000
     end as bigint)
 {%- endmacro %}
+
+{#- The inverse: a BIGINT count of minor units as a DECIMAL amount (14400 with 2 decimals -> 144.00).
+    `decimals_expr` is 0..3 (Stripe's decimals for the currency, or ISO 4217's minor unit). -#}
+{% macro from_minor_units(minor_expr, decimals_expr) -%}
+    {{ decimal_multiply(minor_expr,
+        'case ' ~ decimals_expr ~ ' when 0 then 1 when 1 then 0.1 when 2 then 0.01 when 3 then 0.001 end') }}
+{%- endmacro %}
