@@ -5,7 +5,8 @@ Steps (docs/spark.md):
    window of arrival days with the project's own Dagster loader assets;
 2. `dbt build` on DuckDB, then on Spark (a first build: every incremental model created);
 3. load the second window of arrival days (late events included) and `dbt build` both engines
-   incrementally for that window (journal and rollups replace their partitions on Spark);
+   incrementally for that window (journal and rollups replace their partitions on Spark), with
+   the data tests and the dbt unit tests (their results per engine go into the report);
 4. the last Spark run copies every relation to Parquet (macro export_relations_to_parquet, in
    the same Spark session), and DuckDB compares each with its own relation of the same name:
    same columns, values equal as text (exact decimals, UTC timestamps), rows as multisets.
