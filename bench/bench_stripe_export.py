@@ -122,7 +122,7 @@ def main() -> int:
             print(
                 f"{label}: configured {rate} requests/s, {args.workers} workers, {sent} invoices: {calls} calls in "
                 f"{secs:.1f} s = {achieved:.1f} calls/s; achieved / configured = {achieved / rate:.2f} "
-                f"(goal >= 0.80); 429 answers {limited}"
+                f"(goal >= 0.80); 429 answers {limited}; load average {os.getloadavg()[0]:.1f}"
             )
         print(f"lowest achieved / configured ratio: {worst:.2f}")
     return 0
