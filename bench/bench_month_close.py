@@ -9,7 +9,7 @@ BENCH_SCALE x 100,000,000 events for BENCH_SCALE x 100,000 customers on the demo
 pay as you go, starter, growth, in USD, EUR and JPY), 1 % re-sent duplicates and 2 % late
 arrivals. Then runs the month close the way the daily job does, step by step:
 
-  catalog      validate the YAML catalog (100,000 customers) into raw/catalog
+  catalog      validate the catalog (YAML plans, 100,000 bulk Parquet customers) into raw/catalog
   raw config   issuer, tax rates, marketplace catalog and feeds, cloud costs (the same loaders as the
                daily job's raw assets)
   usage dbt    journal + hourly/daily/monthly rollups over the month's arrival window (one dbt build)
@@ -153,25 +153,37 @@ def step(name: str, action: Callable[[], Any], work: Path) -> Any:
 
 # -- data ---------------------------------------------------------------------------------------------
 def write_catalog(catalog: Path, customers: int) -> None:
-    """The demo's meters and plans; `customers` customers spread over the demo plans (YAML)."""
+    """The demo's meters and plans (YAML); `customers` customers spread over the demo plans, with
+    their subscriptions, as bulk Parquet files (docs/pricing.md, "Bulk customers...")."""
     catalog.mkdir(parents=True, exist_ok=True)
     for name in ("meters.yaml", "plans.yaml"):
         shutil.copyfile(EXAMPLES / name, catalog / name)
-    with open(catalog / "customers.yaml", "w", encoding="utf-8") as fh:
-        fh.write("customers:\n")
-        for i in range(customers):
-            plan, currency, country = PLANS[i % len(PLANS)]
-            fh.write(
-                f"  - {{id: cus_{i}, name: Customer {i}, country: {country}, currency: {currency}, "
-                f"customer_type: business, created_at: 2026-03-01}}\n"
-            )
-    with open(catalog / "subscriptions.yaml", "w", encoding="utf-8") as fh:
-        fh.write("subscriptions:\n")
-        for i in range(customers):
-            plan, _, _ = PLANS[i % len(PLANS)]
-            fh.write(
-                f"  - {{id: sub_{i}, customer_id: cus_{i}, plan_id: {plan}, start_date: 2026-03-01, billing_anchor_day: 1}}\n"
-            )
+    plans = [PLANS[i % len(PLANS)] for i in range(customers)]
+    pq.write_table(
+        pa.table(
+            {
+                "id": [f"cus_{i}" for i in range(customers)],
+                "name": [f"Customer {i}" for i in range(customers)],
+                "country": [country for _, _, country in plans],
+                "currency": [currency for _, currency, _ in plans],
+                "customer_type": ["business"] * customers,
+                "created_at": pa.array([date(2026, 3, 1)] * customers, pa.date32()),
+            }
+        ),
+        catalog / "customers.parquet",
+    )
+    pq.write_table(
+        pa.table(
+            {
+                "id": [f"sub_{i}" for i in range(customers)],
+                "customer_id": [f"cus_{i}" for i in range(customers)],
+                "plan_id": [plan for plan, _, _ in plans],
+                "start_date": pa.array([date(2026, 3, 1)] * customers, pa.date32()),
+                "billing_anchor_day": pa.array([1] * customers, pa.int32()),
+            }
+        ),
+        catalog / "subscriptions.parquet",
+    )
 
 
 def write_usage(raw: Path, events: int, customers: int) -> int:
@@ -291,7 +303,11 @@ def main(argv: list[str] | None = None) -> int:
 
     from usagebill.catalog import load_catalog
 
-    step("catalog (YAML, validated)", lambda: load_catalog(work / "data" / "catalog", raw), work)
+    step(
+        "catalog (bulk Parquet customers + subscriptions, validated)",
+        lambda: load_catalog(work / "data" / "catalog", raw),
+        work,
+    )
     step(
         "raw configuration (issuer, tax rates, marketplace, costs)",
         lambda: write_raw_configuration(work),
