@@ -33,6 +33,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -132,21 +133,30 @@ def disk_used(path: Path) -> int:
 RESULTS: list[dict[str, Any]] = []
 
 
+def cpu_seconds() -> float:
+    """User + system CPU of this process and of its children that have ended (dbt, the document
+    pool): on a shared machine the wall clock measures the other sessions too, this does not."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
 def step(name: str, action: Callable[[], Any], work: Path) -> Any:
     log(f"{name} ...")
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), cpu_seconds()
     with PeakMemory() as memory:
         result = action()
     elapsed = time.perf_counter() - started
     row = {
         "step": name,
         "seconds": round(elapsed, 1),
+        "cpu_seconds": round(cpu_seconds() - cpu_started, 1),
+        "load_average": round(os.getloadavg()[0], 1),
         "peak_rss_gib": round(memory.peak / 2**30, 2),
         "disk_gib": round(disk_used(work) / 2**30, 2),
     }
     RESULTS.append(row)
     log(
-        f"{name}: {row['seconds']} s, peak RSS {row['peak_rss_gib']} GiB (process tree), disk {row['disk_gib']} GiB"
+        f"{name}: {row['seconds']} s ({row['cpu_seconds']} s CPU, load average {row['load_average']}), peak RSS {row['peak_rss_gib']} GiB (process tree), disk {row['disk_gib']} GiB"
     )
     return result
 
