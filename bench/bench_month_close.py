@@ -397,6 +397,7 @@ def main(argv: list[str] | None = None) -> int:
         )
 
     times = {r["step"]: r["seconds"] for r in RESULTS}
+    cpu = {r["step"]: max(r["cpu_seconds"], 0.1) for r in RESULTS}
     dbt_close = times["usage dbt (journal + rollups)"] + times["close dbt (rating, invoices, analytics)"]
     log("summary")
     print(json.dumps(RESULTS, indent=1))
@@ -409,6 +410,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(
         f"day 30 / day 1 incremental = {times['incremental day 30 window'] / times['incremental day 1 window']:.2f} (goal <= 1.2)"
+    )
+    print(
+        "in CPU seconds: journal + rollups / hand SQL = "
+        f"{cpu['usage dbt (journal + rollups)'] / cpu['hand SQL baseline (journal + daily)']:.2f}; day 30 / day 1 = "
+        f"{cpu['incremental day 30 window'] / cpu['incremental day 1 window']:.2f}"
     )
     if not args.keep:
         shutil.rmtree(work, ignore_errors=True)
