@@ -37,8 +37,9 @@ install-dev: $(UV)
 	UV_PROJECT_ENVIRONMENT=$(VENV) $(UV) sync --frozen --extra spark
 	@mkdir -p $(DAGSTER_HOME) && (test -s $(DAGSTER_HOME)/dagster.yaml || printf "telemetry:\n  enabled: false\n" > $(DAGSTER_HOME)/dagster.yaml)
 
+# SIZE=tiny|small (default small): the demo dataset (USAGEBILL_ENGINE=spark make demo SIZE=tiny: docs/spark.md).
 demo: install
-	$(BIN)/python -m cli.demo
+	$(BIN)/python -m cli.demo $(if $(SIZE),--size $(SIZE))
 
 test: install-dev
 	bash scripts/ensure-system-deps.sh

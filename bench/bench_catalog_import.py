@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import csv
 import os
-import shutil
 import sys
 import tempfile
 import time
@@ -28,51 +27,14 @@ import pyarrow.parquet as pq
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from usagebill.catalog import EXAMPLES_DIR, load_catalog  # noqa: E402
-
-PLANS = [
-    ("payg", "USD", "US"),
-    ("starter", "USD", "US"),
-    ("growth", "USD", "US"),
-    ("payg_eur", "EUR", "DE"),
-    ("starter_eur", "EUR", "FR"),
-    ("payg_jpy", "JPY", "JP"),
-]
-CUSTOMER_COLUMNS = ["id", "name", "country", "currency", "customer_type", "created_at"]
-SUBSCRIPTION_COLUMNS = ["id", "customer_id", "plan_id", "start_date", "billing_anchor_day"]
-
-
-def rows(count: int) -> tuple[list[list[str]], list[list[str]]]:
-    customers, subscriptions = [], []
-    for i in range(count):
-        plan, currency, country = PLANS[i % len(PLANS)]
-        customers.append([f"cus_{i}", f"Customer {i}", country, currency, "business", "2026-03-01"])
-        subscriptions.append([f"sub_{i}", f"cus_{i}", plan, "2026-03-01", "1"])
-    return customers, subscriptions
-
-
-def base(folder: Path) -> Path:
-    folder.mkdir(parents=True)
-    for name in ("meters.yaml", "plans.yaml"):
-        shutil.copyfile(EXAMPLES_DIR / "gpu_cloud" / name, folder / name)
-    return folder
-
-
-def write_yaml(folder: Path, customers: list[list[str]], subscriptions: list[list[str]]) -> None:
-    with open(folder / "customers.yaml", "w", encoding="utf-8") as fh:
-        fh.write("customers:\n")
-        for c in customers:
-            fh.write(
-                f"  - {{id: {c[0]}, name: {c[1]}, country: {c[2]}, currency: {c[3]}, customer_type: {c[4]}, "
-                f"created_at: {c[5]}}}\n"
-            )
-    with open(folder / "subscriptions.yaml", "w", encoding="utf-8") as fh:
-        fh.write("subscriptions:\n")
-        for s in subscriptions:
-            fh.write(
-                f"  - {{id: {s[0]}, customer_id: {s[1]}, plan_id: {s[2]}, start_date: {s[3]}, "
-                f"billing_anchor_day: {s[4]}}}\n"
-            )
+from bench.common import (  # noqa: E402
+    CUSTOMER_COLUMNS,
+    SUBSCRIPTION_COLUMNS,
+    catalog_rows,
+    example_base,
+    write_yaml,
+)
+from usagebill.catalog import load_catalog  # noqa: E402
 
 
 def write_csv(folder: Path, customers: list[list[str]], subscriptions: list[list[str]]) -> None:
@@ -101,7 +63,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--customers", type=int, default=100_000)
     args = parser.parse_args()
-    customers, subscriptions = rows(args.customers)
+    customers, subscriptions = catalog_rows(args.customers)
     print(
         f"{args.customers:,} customers + {args.customers:,} subscriptions; load average {os.getloadavg()[0]:.1f}"
     )
@@ -109,7 +71,7 @@ def main() -> int:
     cpu: dict[str, float] = {}
     with tempfile.TemporaryDirectory(prefix="bench_catalog_import_") as tmp:
         for label, writer in (("YAML", write_yaml), ("CSV", write_csv), ("Parquet", write_parquet)):
-            folder = base(Path(tmp) / label)
+            folder = example_base(Path(tmp) / label)
             writer(folder, customers, subscriptions)
             started, cpu_started = time.perf_counter(), time.process_time()
             counts = load_catalog(folder, Path(tmp) / f"raw_{label}")

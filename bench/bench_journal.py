@@ -48,11 +48,11 @@ import pyarrow.parquet as pq
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_ROOT))
 
+from bench.common import DBT, DBT_PROJECT  # noqa: E402
 from ingestion.landing import USAGE_EVENTS_SCHEMA  # noqa: E402
 from usagebill.catalog.write import table_for  # noqa: E402
+from usagebill.dbt_cli import dbt_path_args  # noqa: E402
 
-DBT = str(Path(sys.executable).parent / "dbt")
-DBT_PROJECT = PROJECT_ROOT / "dbt_project"
 FIRST_DAY = date(2026, 4, 1)
 CUSTOMERS = 1000
 GPU_DIMENSIONS = [
@@ -60,22 +60,14 @@ GPU_DIMENSIONS = [
     for gpu in ("a100", "h100", "l4")
     for region in ("eu-west-1", "us-east-1")
 ]
+# meter id, name, unit, aggregation: the demo catalog's meters (usagebill/catalog/examples/gpu_cloud)
 METERS = [
-    {"meter_id": "gpu_ms", "name": "GPU time", "unit": "ms", "aggregation": "sum", "unit_multiplier": "1"},
-    {
-        "meter_id": "api_calls",
-        "name": "API calls",
-        "unit": "call",
-        "aggregation": "count",
-        "unit_multiplier": "1",
-    },
-    {
-        "meter_id": "storage_gb",
-        "name": "Storage",
-        "unit": "GB",
-        "aggregation": "time_weighted_sum",
-        "unit_multiplier": "1",
-    },
+    {"meter_id": meter, "name": name, "unit": unit, "aggregation": aggregation, "unit_multiplier": "1"}
+    for meter, name, unit, aggregation in (
+        ("gpu_ms", "GPU time", "ms", "sum"),
+        ("api_calls", "API calls", "call", "count"),
+        ("storage_gb", "Storage", "GB", "time_weighted_sum"),
+    )
 ]
 JOURNAL_AND_DAILY = [
     "stg_catalog__meters",
@@ -193,14 +185,7 @@ def dbt(env: dict[str, str], work: Path, command: str, models: list[str], *extra
         command,
         "--select",
         *models,
-        "--project-dir",
-        str(DBT_PROJECT),
-        "--profiles-dir",
-        str(DBT_PROJECT),
-        "--target-path",
-        str(work / "target"),
-        "--log-path",
-        str(work / "logs"),
+        *dbt_path_args(DBT_PROJECT, work),
         *extra,
     ]
     started = time.perf_counter()

@@ -53,21 +53,13 @@ import pyarrow as pa  # noqa: E402
 import pyarrow.parquet as pq  # noqa: E402
 
 from bench import bench_journal as journal_bench  # noqa: E402
+from bench import common  # noqa: E402
+from bench.common import DBT, DBT_PROJECT  # noqa: E402
+from usagebill.dbt_cli import dbt_path_args  # noqa: E402
 
-DBT = str(Path(sys.executable).parent / "dbt")
-DBT_PROJECT = PROJECT_ROOT / "dbt_project"
-EXAMPLES = PROJECT_ROOT / "usagebill" / "catalog" / "examples" / "gpu_cloud"
 MONTH_START = date(2026, 4, 1)
 DAYS = 30
 AS_OF = date(2026, 5, 4)  # April closes on May 1 + 3 grace days
-PLANS = [
-    ("payg", "USD", "US"),
-    ("starter", "USD", "US"),
-    ("growth", "USD", "US"),
-    ("payg_eur", "EUR", "DE"),
-    ("starter_eur", "EUR", "FR"),
-    ("payg_jpy", "JPY", "JP"),
-]
 
 
 def log(message: str) -> None:
@@ -165,35 +157,9 @@ def step(name: str, action: Callable[[], Any], work: Path) -> Any:
 def write_catalog(catalog: Path, customers: int) -> None:
     """The demo's meters and plans (YAML); `customers` customers spread over the demo plans, with
     their subscriptions, as bulk Parquet files (docs/pricing.md, "Bulk customers...")."""
-    catalog.mkdir(parents=True, exist_ok=True)
-    for name in ("meters.yaml", "plans.yaml"):
-        shutil.copyfile(EXAMPLES / name, catalog / name)
-    plans = [PLANS[i % len(PLANS)] for i in range(customers)]
-    pq.write_table(
-        pa.table(
-            {
-                "id": [f"cus_{i}" for i in range(customers)],
-                "name": [f"Customer {i}" for i in range(customers)],
-                "country": [country for _, _, country in plans],
-                "currency": [currency for _, currency, _ in plans],
-                "customer_type": ["business"] * customers,
-                "created_at": pa.array([date(2026, 3, 1)] * customers, pa.date32()),
-            }
-        ),
-        catalog / "customers.parquet",
-    )
-    pq.write_table(
-        pa.table(
-            {
-                "id": [f"sub_{i}" for i in range(customers)],
-                "customer_id": [f"cus_{i}" for i in range(customers)],
-                "plan_id": [plan for plan, _, _ in plans],
-                "start_date": pa.array([date(2026, 3, 1)] * customers, pa.date32()),
-                "billing_anchor_day": pa.array([1] * customers, pa.int32()),
-            }
-        ),
-        catalog / "subscriptions.parquet",
-    )
+    from bench.bench_catalog_import import write_parquet
+
+    write_parquet(common.example_base(catalog), *common.catalog_rows(customers))
 
 
 def write_usage(raw: Path, events: int, customers: int) -> int:
@@ -250,14 +216,7 @@ def dbt_build(env: dict[str, str], work: Path, *args: str) -> None:
         "unit_test",
         "--indirect-selection",
         "cautious",
-        "--project-dir",
-        str(DBT_PROJECT),
-        "--profiles-dir",
-        str(DBT_PROJECT),
-        "--target-path",
-        str(work / "target"),
-        "--log-path",
-        str(work / "logs"),
+        *dbt_path_args(DBT_PROJECT, work),
     ]
     done = subprocess.run(command, env=env, cwd=PROJECT_ROOT, capture_output=True, text=True)
     if done.returncode != 0:

@@ -31,7 +31,7 @@ BENCHMARKS: list[tuple[str, list[str]]] = [
         ["bench/bench_catalog_import.py"] + (["--customers", "10000"] if SMALL else []),
     ),
     (
-        "invoice documents/s: fpdf2 (font cache, process pool) vs Chromium --print-to-pdf",
+        "invoice documents/s and CPU per document: fixed-layout writer vs fpdf2 vs Chromium --print-to-pdf",
         ["bench/bench_documents.py"] + (["--documents", "20"] if SMALL else []),
     ),
     ("marketplace hourly report, 50,000 records", ["bench/bench_marketplace.py"]),

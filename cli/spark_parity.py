@@ -104,19 +104,23 @@ def dbt_build(
         "min_date": window[0].isoformat(),
         "max_date": window[1].isoformat(),
         "as_of_date": AS_OF.isoformat(),
+        # the copies of Spark views for the Python readers (docs/spark.md): this tool copies every
+        # relation itself at the end (export_parquet_dir)
+        "spark_view_copies": False,
     }
     if export_dir is not None:
         dbt_vars["export_parquet_dir"] = str(export_dir)
     run_dir = work / f"dbt_{engine}"
-    # Data tests run with the last window only (they read the final tables; Spark's cost is per
-    # statement, and tests are three quarters of the nodes).
-    skipped = ["unit_test"] if with_tests else ["unit_test", "test"]
+    # Data and unit tests run with the last window only (data tests read the final tables; Spark's
+    # cost is per statement, and tests are three quarters of the nodes). The unit tests (the
+    # `unit_tests:` of the models' yml) run on both engines: their fixtures are cast to the input
+    # relations' column types, so they check the portable SQL with each engine's types.
+    skipped = [] if with_tests else ["--exclude-resource-type", "unit_test", "test"]
     command = [
         find_dbt() or "dbt",
         "build",
         "--vars",
         json.dumps(dbt_vars),
-        "--exclude-resource-type",
         *skipped,
         *dbt_path_args(dbt_project_dir(), run_dir),
     ]
@@ -131,6 +135,17 @@ def dbt_build(
         print("\n".join(failing[-40:] or done.stdout.splitlines()[-40:]), file=sys.stderr)
         raise SystemExit(2)
     return seconds
+
+
+def unit_test_results(work: Path, engine: str) -> dict[str, list[str]]:
+    """The dbt unit tests of `engine`'s last build, by status (from dbt's run_results.json)."""
+    path = work / f"dbt_{engine}" / "target" / "run_results.json"
+    found: dict[str, list[str]] = {}
+    if path.exists():
+        for result in json.loads(path.read_text())["results"]:
+            if result["unique_id"].startswith("unit_test."):
+                found.setdefault(result["status"], []).append(result["unique_id"].rsplit(".", 1)[-1])
+    return {status: sorted(names) for status, names in sorted(found.items())}
 
 
 def _duckdb_relations(con: Any) -> list[str]:
@@ -249,9 +264,12 @@ def main(argv: list[str] | None = None) -> int:
             timings[engine] += seconds
             print(f"    {engine}: {seconds:.0f} s", flush=True)
 
+    unit_tests = {engine: unit_test_results(work, engine) for engine in ("duckdb", "spark")}
+    for engine, statuses in unit_tests.items():
+        print(f"    {engine} unit tests: " + ", ".join(f"{len(v)} {k}" for k, v in statuses.items()))
     _say("comparing every relation")
     results = compare(work / "duckdb" / "usagebill.duckdb", export_dir)
-    return _report(args, work, results, timings, windows, started)
+    return _report(args, work, results, timings, windows, started, unit_tests)
 
 
 def _report(
@@ -261,6 +279,7 @@ def _report(
     timings: dict[str, float],
     windows: list[tuple[date, date]],
     started: float | None = None,
+    unit_tests: dict[str, dict[str, list[str]]] | None = None,
 ) -> int:
     different = [r for r in results if r.status != "identical"]
     report = {
@@ -272,6 +291,8 @@ def _report(
         "different": len(different),
         "build_seconds": {k: round(v, 1) for k, v in timings.items()},
         "total_seconds": round(time.monotonic() - started, 1) if started else None,
+        # dbt unit tests of the last window's build, per engine and status (names)
+        "unit_tests": unit_tests or {},
         "results": [asdict(r) for r in results],
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -5,8 +5,10 @@ the reader always knows whether an export went to a real service, a local server
 from __future__ import annotations
 
 import os
+import time
 from contextlib import ExitStack
 from pathlib import Path
+from typing import Any
 
 LOCAL_STRIPE_KEY = "sk_test_usagebill_local_demo"  # not a secret: only the local fake accepts it
 
@@ -42,3 +44,14 @@ def start_local_export_servers(stack: ExitStack, state_dir: Path) -> list[str]:
             "(set USAGEBILL_MARKETPLACE_MODE=live and credentials to report for real)"
         )
     return lines
+
+
+def run_until_interrupted(server: Any, banner: str) -> int:
+    """Print `banner` and keep a server started in its own threads running until Ctrl-C; exit code 0."""
+    print(banner, flush=True)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        server.shutdown()
+    return 0

@@ -45,6 +45,9 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from ingestion.durable import fsync_dir
+from ingestion.event_record import event_record
+
 log = logging.getLogger("usagebill.client")
 
 _RETRY_STATUS = {408, 425, 429, 500, 502, 503, 504}
@@ -212,11 +215,7 @@ class UsageClient:
         path = self.spool_dir / f"spool-{self._seq:08d}.jsonl"
         self._spool_fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         self._spool_lines = 0
-        dfd = os.open(self.spool_dir, os.O_RDONLY)
-        try:
-            os.fsync(dfd)
-        finally:
-            os.close(dfd)
+        fsync_dir(self.spool_dir)
 
     # ------------------------------------------------------------------ public API
     def record(
@@ -231,20 +230,16 @@ class UsageClient:
         event_id: str | None = None,
     ) -> str:
         """Spool one usage event durably and return its event_id. Raises TypeError for a float quantity."""
-        event: dict[str, Any] = {
-            "event_id": event_id or str(uuid.uuid4()),
-            "customer_id": customer_id,
-            "meter": meter,
-            "timestamp": _timestamp_text(timestamp),
-            "source": self.source,
-        }
-        q = _quantity_text(quantity)
-        if q is not None:
-            event["quantity"] = q
-        if dimensions:
-            event["dimensions"] = dict(dimensions)
-        if properties:
-            event["properties"] = dict(properties)
+        event = event_record(
+            event_id or str(uuid.uuid4()),
+            customer_id,
+            meter,
+            _timestamp_text(timestamp),
+            _quantity_text(quantity),
+            dimensions=dimensions,
+            properties=properties,
+            source=self.source,
+        )
         data = json.dumps(event, separators=(",", ":"), default=_json_default).encode()
         with self._cond:
             if self._closed:

@@ -48,7 +48,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ingestion.events import METER_RE, TENANT_RE, canonical_json
-from ingestion.landing import QUARANTINE_SCHEMA, UTC_TS
+from ingestion.landing import QUARANTINE_SCHEMA, arrow_schema
 
 __all__ = [
     "CLOUD_COSTS_SCHEMA",
@@ -59,30 +59,11 @@ __all__ = [
     "validate_cost_row",
 ]
 
-CLOUD_COSTS_SCHEMA = pa.schema(
-    [
-        ("billing_period_start", UTC_TS),
-        ("charge_period_start", UTC_TS),
-        ("charge_period_end", UTC_TS),
-        ("provider_name", pa.string()),
-        ("service_name", pa.string()),
-        ("sku_id", pa.string()),
-        ("resource_id", pa.string()),
-        ("charge_category", pa.string()),
-        ("billed_cost", pa.string()),
-        ("billing_currency", pa.string()),
-        ("consumed_quantity", pa.string()),
-        ("consumed_unit", pa.string()),
-        ("cost_kind", pa.string()),
-        ("usagebill_meter", pa.string()),
-        ("dimension_name", pa.string()),
-        ("dimension_value", pa.string()),
-        ("tenant_id", pa.string()),
-        ("customer_id", pa.string()),
-        ("attribution_source", pa.string()),
-        ("source_file", pa.string()),
-        ("line_number", pa.int64()),
-    ]
+CLOUD_COSTS_SCHEMA = arrow_schema(
+    "billing_period_start:timestamp charge_period_start:timestamp charge_period_end:timestamp provider_name "
+    "service_name sku_id resource_id charge_category billed_cost billing_currency consumed_quantity "
+    "consumed_unit cost_kind usagebill_meter dimension_name dimension_value tenant_id customer_id "
+    "attribution_source source_file line_number:int64"
 )
 
 # FOCUS column name -> raw column name

@@ -78,7 +78,7 @@ import sys
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -88,6 +88,7 @@ from typing import Any
 import msgspec
 import yaml
 
+from ingestion.event_record import event_record
 from ingestion.events import EVENT_FIELDS
 from usagebill.paths import PROJECT_ROOT
 
@@ -122,6 +123,12 @@ _ENC = msgspec.json.Encoder(decimal_format="number")
 # --------------------------------------------------------------------------- model
 
 
+def catalog_row(item: Any, last_field: str) -> dict[str, Any]:
+    """The catalog YAML item of a dataclass: its fields in order, up to and including `last_field`."""
+    names = [f.name for f in fields(item)]
+    return {name: getattr(item, name) for name in names[: names.index(last_field) + 1]}
+
+
 @dataclass
 class Customer:
     id: str
@@ -143,18 +150,7 @@ class Customer:
     offset_hours: int = 0
 
     def catalog_row(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "name": self.name,
-            "email": self.email,
-            "country": self.country,
-            "currency": self.currency,
-            "customer_type": self.customer_type,
-            "tax_id": self.tax_id,
-            "tax_exempt": self.tax_exempt,
-            "created_at": self.created_at,
-            "address": self.address,
-        }
+        return catalog_row(self, "address")  # the usage profile below it is not written
 
 
 @dataclass
@@ -168,15 +164,7 @@ class Subscription:
     trial_days: int = 0
 
     def catalog_row(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "customer_id": self.customer_id,
-            "plan_id": self.plan_id,
-            "start_date": self.start_date,
-            "end_date": self.end_date,
-            "billing_anchor_day": self.billing_anchor_day,
-            "trial_days": self.trial_days,
-        }
+        return catalog_row(self, "trial_days")
 
     def active_on(self, day: date) -> bool:
         return self.start_date <= day and (self.end_date is None or day < self.end_date)
@@ -256,18 +244,9 @@ def _event(
     dimensions: dict[str, str] | None = None,
     source: str = "demo",
 ) -> dict[str, Any]:
-    record: dict[str, Any] = {
-        "event_id": event_id,
-        "customer_id": customer_id,
-        "meter": meter,
-        "timestamp": timestamp,
-    }
-    if quantity is not None:
-        record["quantity"] = quantity
-    if dimensions:
-        record["dimensions"] = dimensions
-    record["source"] = source
-    return record
+    return event_record(
+        event_id, customer_id, meter, timestamp, quantity, dimensions=dimensions, source=source
+    )
 
 
 class _Rng:
@@ -409,52 +388,22 @@ def tiny_events() -> list[dict[str, Any]]:
     """The 541 unique valid events of the tiny dataset, in landing order of their days."""
     d1, d2, d3 = TINY_START, TINY_START + timedelta(days=1), TINY_START + timedelta(days=2)
     events: list[dict[str, Any]] = []
+    # GPU time of each customer: which hours it runs, at which minute, the offset its timestamps are
+    # written in (hours), the milliseconds of each event, GPU type and region
+    gpu_profiles = (
+        ("cus_b", lambda day, hh: True, 30, 0, "1000000", "h100", "us-east-1"),
+        ("cus_c", lambda day, hh: hh % 4 == 0, 15, 1, "500000", "l4", "eu-central-1"),
+        ("cus_d", lambda day, hh: hh in (1, 9, 17), 0, 9, "2000000", "a100", "ap-northeast-1"),
+        ("cus_e", lambda day, hh: day != d3, 45, 0, "100000", "l4", "us-west-2"),
+    )
     for day in (d1, d2, d3):
         tag = day.strftime("%Y%m%d")
         for hh in range(24):
-            events.append(
-                _event(
-                    f"evt_cus_b_gpu_{tag}_{hh:02d}",
-                    "cus_b",
-                    "gpu_ms",
-                    _ts(_at(day, hh, 30)),
-                    "1000000",
-                    {"gpu_type": "h100", "region": "us-east-1"},
-                )
-            )
-            if hh % 4 == 0:
-                events.append(
-                    _event(
-                        f"evt_cus_c_gpu_{tag}_{hh:02d}",
-                        "cus_c",
-                        "gpu_ms",
-                        _ts(_at(day, hh, 15), 1),
-                        "500000",
-                        {"gpu_type": "l4", "region": "eu-central-1"},
-                    )
-                )
-            if hh in (1, 9, 17):
-                events.append(
-                    _event(
-                        f"evt_cus_d_gpu_{tag}_{hh:02d}",
-                        "cus_d",
-                        "gpu_ms",
-                        _ts(_at(day, hh), 9),
-                        "2000000",
-                        {"gpu_type": "a100", "region": "ap-northeast-1"},
-                    )
-                )
-            if day != d3:
-                events.append(
-                    _event(
-                        f"evt_cus_e_gpu_{tag}_{hh:02d}",
-                        "cus_e",
-                        "gpu_ms",
-                        _ts(_at(day, hh, 45)),
-                        "100000",
-                        {"gpu_type": "l4", "region": "us-west-2"},
-                    )
-                )
+            for cid, runs, minute, offset, ms, gpu_type, region in gpu_profiles:
+                if runs(day, hh):
+                    at = _ts(_at(day, hh, minute), offset)
+                    dims = {"gpu_type": gpu_type, "region": region}
+                    events.append(_event(f"evt_{cid}_gpu_{tag}_{hh:02d}", cid, "gpu_ms", at, ms, dims))
             if day == d2 and hh == 13:
                 events.append(
                     _event(

@@ -759,6 +759,18 @@ def _plain_text(value: Any) -> bool:
     )
 
 
+def good_meter(meter: Any) -> bool:
+    """A meter name by METER_RE (remembered in _GOOD_METERS, bounded, for the fast paths)."""
+    if meter in _GOOD_METERS:
+        return True
+    if type(meter) is not str or METER_RE.fullmatch(meter) is None:
+        return False
+    if len(_GOOD_METERS) >= _CACHE_MAX:
+        _GOOD_METERS.clear()
+    _GOOD_METERS.add(meter)
+    return True
+
+
 def validate_wire(
     event: WireEvent,
     tenant_id: str | None,
@@ -786,12 +798,8 @@ def validate_wire(
     ) and not (_plain_text(event_id) and _plain_text(customer_id)):
         return None
     meter = event.meter
-    if meter not in _GOOD_METERS:
-        if type(meter) is not str or METER_RE.fullmatch(meter) is None:
-            return None
-        if len(_GOOD_METERS) >= _CACHE_MAX:
-            _GOOD_METERS.clear()
-        _GOOD_METERS.add(meter)
+    if meter not in _GOOD_METERS and not good_meter(meter):
+        return None
     ts = event.timestamp
     event_ts = checked_ts.get(ts) if checked_ts is not None and type(ts) is str else None
     if event_ts is None:

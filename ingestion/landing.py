@@ -89,47 +89,27 @@ BATCH_ROWS = 100_000
 RAW_RECORD_LIMIT = 10_000  # characters of a rejected record kept in quarantine
 
 UTC_TS = pa.timestamp("us", tz="UTC")
-USAGE_EVENTS_SCHEMA = pa.schema(
-    [
-        ("tenant_id", pa.string()),
-        ("event_id", pa.string()),
-        ("customer_id", pa.string()),
-        ("meter", pa.string()),
-        ("event_ts", UTC_TS),
-        ("quantity", pa.string()),
-        ("properties_json", pa.string()),
-        ("dimensions_json", pa.string()),
-        ("source", pa.string()),
-        ("source_file", pa.string()),
-        ("arrived_at", UTC_TS),
-        ("arrival_date", pa.date32()),
-    ]
+ARROW_TYPES = {"string": pa.string(), "int64": pa.int64(), "date": pa.date32(), "timestamp": UTC_TS}
+
+
+def arrow_schema(columns: str) -> pa.Schema:
+    """A raw table's Parquet schema from its columns "name:type ..." in order (types: ARROW_TYPES,
+    timestamps are microseconds UTC; a name without a type is a string)."""
+    fields = [column.partition(":") for column in columns.split()]
+    return pa.schema([(name, ARROW_TYPES[kind or "string"]) for name, _, kind in fields])
+
+
+USAGE_EVENTS_SCHEMA = arrow_schema(
+    "tenant_id event_id customer_id meter event_ts:timestamp quantity properties_json dimensions_json source "
+    "source_file arrived_at:timestamp arrival_date:date"
 )
-QUARANTINE_SCHEMA = pa.schema(
-    [
-        ("source_file", pa.string()),
-        ("line_number", pa.int64()),
-        ("raw_record", pa.string()),
-        ("field", pa.string()),
-        ("rule", pa.string()),
-        ("reason", pa.string()),
-        ("quarantined_at", UTC_TS),
-    ]
+QUARANTINE_SCHEMA = arrow_schema(
+    "source_file line_number:int64 raw_record field rule reason quarantined_at:timestamp"
 )
-MANIFEST_SCHEMA = pa.schema(
-    [
-        ("source_file", pa.string()),
-        ("size_bytes", pa.int64()),
-        ("sha256", pa.string()),
-        ("etag", pa.string()),
-        ("arrival_date", pa.date32()),
-        ("arrived_at", UTC_TS),
-        ("status", pa.string()),  # loaded | file_changed | unsupported
-        ("rows_loaded", pa.int64()),
-        ("rows_quarantined", pa.int64()),
-        ("output_file", pa.string()),
-        ("quarantine_file", pa.string()),
-    ]
+# status: loaded | file_changed | unsupported
+MANIFEST_SCHEMA = arrow_schema(
+    "source_file size_bytes:int64 sha256 etag arrival_date:date arrived_at:timestamp status "
+    "rows_loaded:int64 rows_quarantined:int64 output_file quarantine_file"
 )
 
 
@@ -547,6 +527,35 @@ class _PartWriter:
                 os.unlink(self.path.with_name(self.path.name + ".tmp"))
 
 
+def _file_rejection(source_file: str, rule: str, reason: str, arrived: datetime) -> tuple[Any, ...]:
+    """The quarantine row of a whole file (line 0, field "$file")."""
+    return (source_file, 0, "", "$file", rule, reason, arrived)
+
+
+def _manifest_row(
+    landing_file: LandingFile,
+    sha256: str,
+    status: str,
+    rows: tuple[int, int],
+    output_file: str | None,
+    quarantine_file: str | None,
+) -> dict[str, Any]:
+    """The file's manifest row (MANIFEST_SCHEMA); `rows` = (loaded, quarantined)."""
+    return {
+        "source_file": landing_file.source_file,
+        "size_bytes": landing_file.size,
+        "sha256": sha256,
+        "etag": landing_file.etag,
+        "arrival_date": landing_file.arrival_date,
+        "arrived_at": landing_file.arrived_at,
+        "status": status,
+        "rows_loaded": rows[0],
+        "rows_quarantined": rows[1],
+        "output_file": output_file,
+        "quarantine_file": quarantine_file,
+    }
+
+
 def _ingest_one(landing_file: LandingFile, sha256: str, raw_dir: Path, default_source: str) -> dict[str, Any]:
     """Validate one file and write its valid and rejected rows; return its manifest row."""
     day = landing_file.arrival_date
@@ -566,18 +575,11 @@ def _ingest_one(landing_file: LandingFile, sha256: str, raw_dir: Path, default_s
             records = _records(source_file, handle)
             if records is None:
                 status = "unsupported"
-                quarantine.add(
-                    (
-                        source_file,
-                        0,
-                        "",
-                        "$file",
-                        "file_format",
-                        f"{source_file}: unsupported file type; land .jsonl, .ndjson, .json, .csv (optionally "
-                        f".gz) or .parquet files",
-                        file_arrived,
-                    )
+                reason = (
+                    f"{source_file}: unsupported file type; land .jsonl, .ndjson, .json, .csv (optionally "
+                    f".gz) or .parquet files"
                 )
+                quarantine.add(_file_rejection(source_file, "file_format", reason, file_arrived))
             else:
                 for record in records:
                     result: ValidEvent | Rejection | None = record.error
@@ -589,11 +591,7 @@ def _ingest_one(landing_file: LandingFile, sha256: str, raw_dir: Path, default_s
                             arrived_at = _parse_arrived_at(value.pop("arrived_at")) or file_arrived
                         result = validate_event(value, now=now, default_source=default_source)
                     if isinstance(result, Rejection):
-                        raw = (
-                            record.raw
-                            if len(record.raw) <= RAW_RECORD_LIMIT
-                            else record.raw[:RAW_RECORD_LIMIT]
-                        )
+                        raw = record.raw[:RAW_RECORD_LIMIT]
                         quarantine.add(
                             (
                                 source_file,
@@ -614,33 +612,21 @@ def _ingest_one(landing_file: LandingFile, sha256: str, raw_dir: Path, default_s
         quarantine = _PartWriter(raw_dir / quarantine_rel, QUARANTINE_SCHEMA)
         events = _PartWriter(raw_dir / out_rel, USAGE_EVENTS_SCHEMA)
         status = "unreadable"
-        quarantine.add(
-            (
-                source_file,
-                0,
-                "",
-                "$file",
-                "readable",
-                f"{source_file} could not be read ({type(exc).__name__}: {exc}); fix or replace it under a "
-                f"new file name",
-                file_arrived,
-            )
+        reason = (
+            f"{source_file} could not be read ({type(exc).__name__}: {exc}); fix or replace it under a "
+            f"new file name"
         )
+        quarantine.add(_file_rejection(source_file, "readable", reason, file_arrived))
     wrote_events = events.close()
     wrote_quarantine = quarantine.close()
-    return {
-        "source_file": source_file,
-        "size_bytes": landing_file.size,
-        "sha256": sha256,
-        "etag": landing_file.etag,
-        "arrival_date": day,
-        "arrived_at": file_arrived,
-        "status": status,
-        "rows_loaded": events.total,
-        "rows_quarantined": quarantine.total,
-        "output_file": out_rel if wrote_events else None,
-        "quarantine_file": quarantine_rel if wrote_quarantine else None,
-    }
+    return _manifest_row(
+        landing_file,
+        sha256,
+        status,
+        (events.total, quarantine.total),
+        out_rel if wrote_events else None,
+        quarantine_rel if wrote_quarantine else None,
+    )
 
 
 _COLLECTOR_TEXT_FIELDS = ("raw_record", "field", "rule", "reason")
@@ -651,7 +637,7 @@ def _collector_quarantine_row(
 ) -> tuple[Any, ...]:
     """One raw quarantine row from one line of the collector's quarantine file, kept as recorded."""
     text = line.decode("utf-8", errors="replace")
-    raw = text if len(text) <= RAW_RECORD_LIMIT else text[:RAW_RECORD_LIMIT]
+    raw = text[:RAW_RECORD_LIMIT]
     try:
         doc = loads(line)
     except (ValueError, msgspec.DecodeError) as exc:
@@ -670,7 +656,7 @@ def _collector_quarantine_row(
     return (
         source_file,
         number,
-        record if len(record) <= RAW_RECORD_LIMIT else record[:RAW_RECORD_LIMIT],
+        record[:RAW_RECORD_LIMIT],
         doc["field"],
         doc["rule"],
         doc["reason"],
@@ -702,21 +688,11 @@ def _ingest_collector_quarantine(landing_file: LandingFile, sha256: str, raw_dir
         reason = (
             f"{source_file} could not be read ({type(exc).__name__}: {exc}); check the file's permissions"
         )
-        quarantine.add((source_file, 0, "", "$file", "readable", reason, landing_file.arrived_at))
+        quarantine.add(_file_rejection(source_file, "readable", reason, landing_file.arrived_at))
     wrote = quarantine.close()
-    return {
-        "source_file": source_file,
-        "size_bytes": landing_file.size,
-        "sha256": sha256,
-        "etag": landing_file.etag,
-        "arrival_date": day,
-        "arrived_at": landing_file.arrived_at,
-        "status": status,
-        "rows_loaded": 0,
-        "rows_quarantined": quarantine.total,
-        "output_file": None,
-        "quarantine_file": quarantine_rel if wrote else None,
-    }
+    return _manifest_row(
+        landing_file, sha256, status, (0, quarantine.total), None, quarantine_rel if wrote else None
+    )
 
 
 def _changed_file(
@@ -733,21 +709,9 @@ def _changed_file(
         f"file name (new event ids only add, the same event ids are deduplicated)"
     )
     writer = _PartWriter(raw_dir / quarantine_rel, QUARANTINE_SCHEMA)
-    writer.add((landing_file.source_file, 0, "", "$file", "file_changed", reason, landing_file.arrived_at))
+    writer.add(_file_rejection(landing_file.source_file, "file_changed", reason, landing_file.arrived_at))
     writer.close()
-    return {
-        "source_file": landing_file.source_file,
-        "size_bytes": landing_file.size,
-        "sha256": sha256,
-        "etag": landing_file.etag,
-        "arrival_date": day,
-        "arrived_at": landing_file.arrived_at,
-        "status": "file_changed",
-        "rows_loaded": 0,
-        "rows_quarantined": 1,
-        "output_file": None,
-        "quarantine_file": quarantine_rel,
-    }
+    return _manifest_row(landing_file, sha256, "file_changed", (0, 1), None, quarantine_rel)
 
 
 # --------------------------------------------------------------------------- drivers

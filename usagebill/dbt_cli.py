@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -25,3 +26,24 @@ def dbt_path_args(project: Path, workdir: Path) -> list[str]:
         "--log-path",
         str(workdir / "logs"),
     ]
+
+
+def scratch_duckdb_env(raw_dir: Path, warehouse: Path, **extra: str) -> dict[str, str]:
+    """The environment of a dbt run into a scratch DuckDB file (`usagebill rate`, invoice recompute,
+    pricing-lab candidates): raw layer and warehouse given, and always the `duckdb` target.
+
+    USAGEBILL_ENGINE=spark picks the Spark target for the production build; a scratch run that
+    inherited it would build in the production Spark metastore (USAGEBILL_SPARK_DIR) instead of
+    its scratch file. Why scratch work stays on DuckDB: docs/spark.md, "What stays on DuckDB".
+    """
+    env = dict(os.environ)
+    env.update(
+        {
+            "USAGEBILL_RAW_DIR": str(raw_dir),
+            "USAGEBILL_WAREHOUSE": str(warehouse),
+            "USAGEBILL_DBT_TARGET": "duckdb",
+            "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+            **extra,
+        }
+    )
+    return env

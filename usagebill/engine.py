@@ -4,8 +4,9 @@ One reader for every engine: the DuckDB warehouse file (usagebill.paths.warehous
 - duckdb (default): dbt builds the marts in that file.
 - spark: dbt builds Parquet tables under USAGEBILL_SPARK_DIR/tables; after each Spark build,
   `sync_spark_views` (re)creates in the DuckDB file one view per Spark table, reading its Parquet
-  files (hive partitions, timestamps as UTC). The exporters, invoice documents, summary and
-  reports keep opening the DuckDB file and read the same schema.table names either way.
+  files (hive partitions, timestamps as UTC), and one per Spark view, reading the copy Spark made
+  of it at the end of the build (dbt hook snapshot_spark_views). The exporters, invoice documents,
+  summary and reports keep opening the DuckDB file and read the same schema.table names either way.
 The exactly-once ledgers (schema `ledger`: Stripe exports, marketplace reports) stay transactional
 in the DuckDB file on both engines; before each Spark build `export_ledgers_for_spark` snapshots
 them to Parquet (USAGEBILL_SPARK_DIR/ledger/<table>/), which dbt registers as source `ledger`.
@@ -69,20 +70,31 @@ def export_ledgers_for_spark(
     return tables
 
 
+def _has_parquet(folder: Path) -> bool:
+    return any(folder.rglob("*.parquet"))
+
+
 def spark_tables(spark_dir: Path) -> dict[str, Path]:
-    """schema.table -> folder of every Spark table with Parquet files under spark_dir/tables."""
-    root = spark_dir / "tables"
+    """schema.name -> folder of every Spark relation Python can read, sorted by name.
+
+    Tables: their files under spark_dir/tables/<schema>.db/<table>/. Views have no files: the
+    on-run-end hook snapshot_spark_views (macros/cross_engine/spark_parquet_copies.sql) copies
+    each one, in the Spark session that built it, to spark_dir/views/<schema>.<view>/.
+    """
     found: dict[str, Path] = {}
-    if not root.exists():
-        return found
-    for database in sorted(root.glob("*.db")):
+    root = spark_dir / "tables"
+    for database in sorted(root.glob("*.db")) if root.exists() else []:
         schema = database.name[: -len(".db")]
         if schema in _NOT_MARTS:
             continue
         for table in sorted(p for p in database.iterdir() if p.is_dir()):
-            if any(table.rglob("*.parquet")):
+            if _has_parquet(table):
                 found[f"{schema}.{table.name}"] = table
-    return found
+    views = spark_dir / "views"
+    for view in sorted(p for p in views.iterdir() if p.is_dir()) if views.exists() else []:
+        if "." in view.name and _has_parquet(view):
+            found[view.name] = view
+    return dict(sorted(found.items()))
 
 
 def sync_spark_views(warehouse: Path, spark_dir: Path, progress: Callable[[str], None] = print) -> int:

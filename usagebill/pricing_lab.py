@@ -40,12 +40,23 @@ from typing import Any
 
 from usagebill import paths
 from usagebill.catalog import CatalogError, load_catalog
-from usagebill.dbt_cli import dbt_path_args, find_dbt
+from usagebill.dbt_cli import dbt_path_args, find_dbt, scratch_duckdb_env
+from usagebill.engine import engine, sync_spark_views
 
 CANDIDATE_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 LINES_DIR = "pricing_lab_lines"
+PRICES_DIR = "pricing_lab_prices"
+# The candidate's per-unit usage prices (for marketplace price parity under the candidate): the same
+# charges marketplace.fct_marketplace_price_parity compares, read from the candidate's staged catalog.
+PRICES_SQL = """
+select plan_id, cast(plan_version as integer) as plan_version, meter_id, unit_price, unit_size
+from staging.stg_catalog__plan_charges
+where charge_type = 'usage' and price_model = 'per_unit' and dimension_value is null
+order by plan_id, plan_version, meter_id
+"""
 LINE_COLUMNS = (
     "billing_line_id",
+    "tenant_id",
     "customer_id",
     "subscription_id",
     "plan_id",
@@ -104,8 +115,7 @@ def _overlay_catalog(current: Path, candidate: Path, target: Path) -> list[str]:
 def _dbt(
     args: list[str],
     *,
-    raw_dir: Path,
-    warehouse: Path,
+    env: dict[str, str],
     workdir: Path,
     as_of: date,
     extra_vars: dict[str, str] | None = None,
@@ -113,14 +123,6 @@ def _dbt(
     executable = find_dbt()
     if not executable:
         raise PricingLabError("dbt is not installed beside this Python nor on PATH; run `make install`")
-    env = dict(os.environ)
-    env.update(
-        {
-            "USAGEBILL_RAW_DIR": str(raw_dir),
-            "USAGEBILL_WAREHOUSE": str(warehouse),
-            "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-        }
-    )
     command = [
         executable,
         "build",
@@ -141,6 +143,18 @@ def _dbt(
         )
 
 
+def _replace_parquet(out_dir: Path, name: str, table: Any) -> Path:
+    """Replace a candidate's folder with one parquet file (written aside, then renamed into place)."""
+    import pyarrow.parquet as pq
+
+    shutil.rmtree(out_dir, ignore_errors=True)
+    out_dir.mkdir(parents=True)
+    tmp = out_dir / f"{name}.tmp"
+    pq.write_table(table, tmp)
+    os.replace(tmp, out_dir / name)
+    return out_dir
+
+
 def rate_candidate(
     candidate: Path,
     *,
@@ -152,9 +166,9 @@ def rate_candidate(
     as_of: date,
     progress: Callable[[str], None] = print,
 ) -> Path:
-    """Re-rate the real journal under `candidate`; write its lines to raw/pricing_lab_lines/candidate=NAME/."""
+    """Re-rate the real journal under `candidate`; write its lines to raw/pricing_lab_lines/candidate=NAME/
+    and its per-unit usage prices to raw/pricing_lab_prices/candidate=NAME/."""
     import duckdb
-    import pyarrow.parquet as pq
 
     name = candidate_name(candidate)
     workdir = Path(tempfile.mkdtemp(prefix=f"usagebill-lab-{name}-"))
@@ -167,7 +181,10 @@ def rate_candidate(
         except CatalogError as exc:
             raise PricingLabError(f"candidate {name}: {exc}") from exc
         for entry in raw_dir.iterdir():
-            if entry.name not in ("catalog", LINES_DIR) and not (scratch_raw / entry.name).exists():
+            if (
+                entry.name not in ("catalog", LINES_DIR, PRICES_DIR)
+                and not (scratch_raw / entry.name).exists()
+            ):
                 (scratch_raw / entry.name).symlink_to(entry.resolve(), target_is_directory=entry.is_dir())
         scratch = workdir / "lab.duckdb"
         con = duckdb.connect(str(scratch))
@@ -184,8 +201,7 @@ def rate_candidate(
         # Everything rating needs, except the journal itself (copied above: the history production billed).
         _dbt(
             ["--select", "+fct_billing_lines", "--exclude", "fct_usage_journal"],
-            raw_dir=scratch_raw,
-            warehouse=scratch,
+            env=scratch_duckdb_env(scratch_raw, scratch),
             workdir=workdir,
             as_of=as_of,
         )
@@ -196,33 +212,89 @@ def rate_candidate(
                 "from billing.fct_billing_lines where period_start >= ? and period_start < ? order by billing_line_id",
                 params=[period_start, period_end, period_start, period_end],
             ).to_arrow_table()
+            prices = con.sql(PRICES_SQL).to_arrow_table()
         finally:
             con.close()
-        out_dir = raw_dir / LINES_DIR / f"candidate={name}"
-        shutil.rmtree(out_dir, ignore_errors=True)
-        out_dir.mkdir(parents=True)
-        tmp = out_dir / "lines.parquet.tmp"
-        pq.write_table(table, tmp)
-        os.replace(tmp, out_dir / "lines.parquet")
+        _replace_parquet(raw_dir / PRICES_DIR / f"candidate={name}", "prices.parquet", prices)
+        out_dir = _replace_parquet(raw_dir / LINES_DIR / f"candidate={name}", "lines.parquet", table)
         progress(f"pricing lab: {name}: {table.num_rows} candidate billing lines")
         return out_dir
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
 
-def build_marts(warehouse: Path, raw_dir: Path, as_of: date, threshold_pct: Decimal) -> None:
+# Marts that compare the candidate with the analytics cost marts (margins): built only when those are
+# in the warehouse (the daily analytics job builds them; a bare rating warehouse has none).
+# (required table, marts that need it, what to build first)
+OPTIONAL_MARTS = (
+    (
+        ("analytics", "fct_margin_by_customer"),
+        ("fct_backtest_margins", "fct_backtest_margin_by_plan"),
+        "margins under the candidates",
+    ),
+    (
+        ("marketplace", "fct_marketplace_price_parity"),
+        ("fct_backtest_price_parity",),
+        "marketplace price parity under the candidates",
+    ),
+)
+
+
+def _has_table(warehouse: Path, schema: str, table: str) -> bool:
+    import duckdb
+
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        return bool(
+            con.execute(
+                "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
+                [schema, table],
+            ).fetchone()[0]
+        )
+    finally:
+        con.close()
+
+
+def build_marts(
+    warehouse: Path,
+    raw_dir: Path,
+    as_of: date,
+    threshold_pct: Decimal,
+    progress: Callable[[str], None] = print,
+) -> None:
+    """The pricing_lab marts, in the production warehouse, on the configured engine (USAGEBILL_ENGINE).
+
+    On Spark they are Spark tables beside the billing marts they compare with; the DuckDB file then
+    gets its views over them again (usagebill.engine.sync_spark_views), as after every Spark build.
+    """
+    exclude: list[str] = []
+    for (schema, table), marts, what in OPTIONAL_MARTS:
+        if not _has_table(warehouse, schema, table):
+            exclude += list(marts)
+            progress(
+                f"pricing lab: no {schema}.{table} in {warehouse}: {what} are skipped "
+                f"(build it first: dbt build --select +{table})"
+            )
+    if exclude:
+        exclude.insert(0, "--exclude")
     workdir = Path(tempfile.mkdtemp(prefix="usagebill-lab-marts-"))
+    on_spark = engine() == "spark"
+    env = scratch_duckdb_env(raw_dir, warehouse)
+    if on_spark:
+        env.pop("USAGEBILL_DBT_TARGET")
+        env["USAGEBILL_SPARK_DIR"] = str(paths.spark_dir())
     try:
         _dbt(
-            ["--select", "stg_pricing_lab__candidate_lines+"],
+            ["--select", "stg_pricing_lab__candidate_lines+", "stg_pricing_lab__candidate_prices+", *exclude],
             extra_vars={"pricing_lab_threshold_pct": str(threshold_pct)},
-            raw_dir=raw_dir,
-            warehouse=warehouse,
+            env=env,
             workdir=workdir,
             as_of=as_of,
         )
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+    if on_spark:
+        sync_spark_views(warehouse, paths.spark_dir(), progress=progress)
 
 
 def read_results(warehouse: Path, candidates: list[str]) -> dict[str, Any]:
@@ -233,18 +305,22 @@ def read_results(warehouse: Path, candidates: list[str]) -> dict[str, Any]:
     try:
         rows = con.execute(
             """
-            select candidate, currency, customer_id, sum(billed_total), sum(candidate_total), sum(difference),
-                   bool_or(exceeds_threshold)
+            select candidate, currency, tenant_id, customer_id, sum(billed_total), sum(candidate_total),
+                   sum(difference), bool_or(exceeds_threshold)
             from pricing_lab.fct_backtest_customer_months
             where candidate in (select unnest(?))
-            group by all order by 1, 2, 3
+            group by all order by 1, 2, 3, 4
             """,
             [candidates],
         ).fetchall()
     finally:
         con.close()
+    # A customer id is unique only within its tenant: with several tenants, customers are keyed
+    # "tenant/customer" so that two tenants' cus_1 never merge.
+    several_tenants = len({row[2] for row in rows}) > 1
     out: dict[str, Any] = {}
-    for candidate, currency, customer, billed, cand, diff, exceeds in rows:
+    for candidate, currency, tenant, customer_id, billed, cand, diff, exceeds in rows:
+        customer = f"{tenant}/{customer_id}" if several_tenants else customer_id
         per_currency = out.setdefault(candidate, {}).setdefault(
             currency,
             {
@@ -262,8 +338,41 @@ def read_results(warehouse: Path, candidates: list[str]) -> dict[str, Any]:
             "candidate_total": cand,
             "difference": diff,
             "exceeds_threshold": bool(exceeds),
+            "tenant_id": tenant,
         }
     return out
+
+
+def read_margins(warehouse: Path, candidates: list[str]) -> dict[str, dict[str, Any]]:
+    """Per candidate: billed and candidate gross margin and the change, in the reporting currency
+    (pricing_lab.fct_backtest_margins); empty when the margins were not built."""
+    if not _has_table(warehouse, "pricing_lab", "fct_backtest_margins"):
+        return {}
+    import duckdb
+
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        rows = con.execute(
+            """
+            select candidate, reporting_currency, sum(billed_gross_margin_reporting),
+                   sum(candidate_gross_margin_reporting), sum(margin_change_reporting)
+            from pricing_lab.fct_backtest_margins
+            where candidate in (select unnest(?))
+            group by all order by 1, 2
+            """,
+            [candidates],
+        ).fetchall()
+    finally:
+        con.close()
+    return {
+        candidate: {
+            "reporting_currency": currency,
+            "billed_gross_margin": billed,
+            "candidate_gross_margin": cand,
+            "margin_change": change,
+        }
+        for candidate, currency, billed, cand, change in rows
+    }
 
 
 def _plain(value: Any) -> Any:
@@ -312,7 +421,7 @@ def backtest(
             progress=progress,
         )
     progress("pricing lab: comparing with what was billed (dbt: pricing_lab marts) ...")
-    build_marts(warehouse, raw_dir, as_of, threshold_pct)
+    build_marts(warehouse, raw_dir, as_of, threshold_pct, progress)
     return read_results(warehouse, names)
 
 
@@ -366,7 +475,19 @@ def main(argv: list[str] | None = None) -> int:
                 f"{candidate:<20} {currency:<8} {figures['billed_total']:>16} {figures['candidate_total']:>16} "
                 f"{figures['difference']:>14} {flagged:>8}"
             )
+    margins = read_margins(paths.warehouse_path(), list(results))
+    if margins:
+        print(f"\n{'candidate':<20} {'gross margin billed':>22} {'under candidate':>22} {'change':>16}")
+        for candidate, m in margins.items():
+            unit = m["reporting_currency"]
+            print(
+                f"{candidate:<20} {m['billed_gross_margin']:>18.2f} {unit} {m['candidate_gross_margin']:>18.2f} "
+                f"{unit} {m['margin_change']:>12.2f} {unit}"
+            )
     print('details: usagebill sql "select * from pricing_lab.fct_backtest_customer_months"')
+    print(
+        "         (and pricing_lab.fct_backtest_margins, fct_backtest_margin_by_plan, fct_backtest_price_parity)"
+    )
     return 0
 
 

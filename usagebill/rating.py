@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -37,7 +36,7 @@ from typing import Any
 
 from usagebill import paths
 from usagebill.catalog import CatalogError, load_catalog
-from usagebill.dbt_cli import dbt_path_args, find_dbt
+from usagebill.dbt_cli import dbt_path_args, find_dbt, scratch_duckdb_env
 from usagebill.money import MINOR_UNITS
 
 LINE_COLUMNS = (
@@ -152,16 +151,8 @@ def run_dbt_build(
     Data tests gate the build (a failing test fails the rating); dbt unit tests of the SQL only run
     when `unit_tests` (they check the code, not the data, and cost about a second each).
     """
-    env = dict(os.environ)
-    env.update(
-        {
-            "USAGEBILL_RAW_DIR": str(raw_dir),
-            "USAGEBILL_WAREHOUSE": str(warehouse),
-            "USAGEBILL_DBT_TARGET": "duckdb",
-            "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-            "DBT_TARGET_PATH": str(workdir / "target"),
-            "DBT_LOG_PATH": str(workdir / "logs"),
-        }
+    env = scratch_duckdb_env(
+        raw_dir, warehouse, DBT_TARGET_PATH=str(workdir / "target"), DBT_LOG_PATH=str(workdir / "logs")
     )
     project = paths.dbt_project_dir()
     command = [

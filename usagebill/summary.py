@@ -45,14 +45,25 @@ def _export_lines(con: duckdb.DuckDBPyConnection) -> list[str]:
         )[0]
         lines.append(f"Stripe export ledger: {finalized} invoices finalized in Stripe, {items} invoice items")
     if _table_exists(con, "ledger", "marketplace_reports"):
+        # a key is (marketplace, tenant, customer, dimension, hour); a ledger from before tenants existed
+        # has no tenant_id yet (the reporter adds it, 'default', on its next run)
+        tenant = (
+            "tenant_id"
+            if _rows(
+                con,
+                "select 1 from information_schema.columns where table_schema = 'ledger' "
+                "and table_name = 'marketplace_reports' and column_name = 'tenant_id'",
+            )
+            else "'default'"
+        )
         for marketplace, states in _rows(
             con,
-            """
+            f"""
             with latest as (
                 select marketplace, customer_id, dimension, hour_start, state
                 from ledger.marketplace_reports
                 qualify row_number() over (
-                    partition by marketplace, customer_id, dimension, hour_start order by seq desc
+                    partition by marketplace, {tenant}, customer_id, dimension, hour_start order by seq desc
                 ) = 1
             )
             select marketplace, string_agg(state || ' ' || n, ', ' order by state)

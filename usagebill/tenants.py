@@ -8,7 +8,14 @@ from __future__ import annotations
 import re
 from typing import Any
 
-__all__ = ["DEFAULT_TENANT", "TENANT_RE", "TENANT_RULE", "check_tenant_name", "tenant_name_error"]
+__all__ = [
+    "DEFAULT_TENANT",
+    "TENANT_RE",
+    "TENANT_RULE",
+    "check_tenant_name",
+    "qualified_customer",
+    "tenant_name_error",
+]
 
 DEFAULT_TENANT = "default"
 TENANT_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}")
@@ -31,3 +38,10 @@ def check_tenant_name(name: Any) -> str:
     if (error := tenant_name_error(name)) is not None:
         raise ValueError(error)
     return name
+
+
+def qualified_customer(tenant_id: str, customer_id: str) -> str:
+    """A customer's identity (tenant_id, customer_id) as one string: the customer id in the default
+    tenant (the key used before tenants existed), else ``tenant/customer_id`` (a catalog id never
+    contains '/'). For keys and messages that name a customer."""
+    return customer_id if tenant_id == DEFAULT_TENANT else f"{tenant_id}/{customer_id}"

@@ -38,7 +38,6 @@ import base64
 import contextlib
 import copy
 import hashlib
-import hmac
 import json
 import re
 import threading
@@ -47,10 +46,12 @@ import urllib.request
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import parse_qsl, urlsplit
 
+from exports.local_servers import run_until_interrupted
 from exports.stripe.currencies import StripeCurrencyError, stripe_currency
+from exports.stripe.webhooks import signature_header
 
 API_VERSION = "2026-10-28.endive"
 IDEMPOTENCY_TTL_SECONDS = 24 * 3600
@@ -381,6 +382,22 @@ class FakeStripe:
         digest = hashlib.sha1(f"{prefix}{self.counter}".encode()).hexdigest()[:10]
         return f"{prefix}_{self.counter:06d}{digest}"
 
+    def new_object(
+        self, kind: str, prefix: str, fields: dict[str, Any], created: int | None = None
+    ) -> dict[str, Any]:
+        """A new API object: every Stripe object has id, object, created and livemode
+        (https://docs.stripe.com/api/customers/object and the other object references)."""
+        created = self.now() if created is None else created
+        return {"id": self.new_id(prefix), "object": kind, "created": created, **fields, "livemode": False}
+
+    def add(
+        self, table: str, obj: dict[str, Any], event: str, payload: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """Keep a new object in `table` and emit `event` (about `payload`, by default the object)."""
+        self.objects[table][obj["id"]] = obj
+        self.emit(event, obj if payload is None else payload)
+        return obj
+
     def emit(self, type_: str, obj: dict[str, Any], request: dict[str, Any] | None = None) -> None:
         event = {
             "id": self.new_id("evt"),
@@ -399,13 +416,14 @@ class FakeStripe:
 
     def _deliver(self, event: dict[str, Any], hook: dict[str, str]) -> None:
         payload = json.dumps(event).encode()
-        ts = int(time.time())
-        sig = hmac.new(hook["secret"].encode(), f"{ts}.".encode() + payload, hashlib.sha256).hexdigest()
+        # signed as Stripe does (https://docs.stripe.com/webhooks#verify-manually); the receiver checks it
+        # with the official SDK's stripe.WebhookSignature.verify_header
+        signature = signature_header(payload, hook["secret"])
         req = urllib.request.Request(
             hook["url"],
             data=payload,
             method="POST",
-            headers={"Content-Type": "application/json", "Stripe-Signature": f"t={ts},v1={sig}"},
+            headers={"Content-Type": "application/json", "Stripe-Signature": signature},
         )
         # Stripe retries deliveries for days; here the polling fallback covers a missed delivery.
         with contextlib.suppress(OSError):
@@ -476,9 +494,7 @@ class FakeStripe:
             "invoice_prefix": hashlib.sha1(cid.encode()).hexdigest()[:8].upper(),
             "preferred_locales": p.get("preferred_locales") or [],
         }
-        self.objects["customer"][cid] = obj
-        self.emit("customer.created", obj)
-        return obj
+        return self.add("customer", obj, "customer.created")
 
     # -- tax rates
     def create_tax_rate(self, p: dict[str, Any]) -> dict[str, Any]:
@@ -492,9 +508,6 @@ class FakeStripe:
         if not Decimal(0) <= pct <= Decimal(100):
             raise invalid("percentage must be between 0 and 100", param="percentage")
         obj = {
-            "id": self.new_id("txr"),
-            "object": "tax_rate",
-            "created": self.now(),
             "active": _bool(p, "active", True),
             "display_name": p["display_name"],
             "percentage": str(pct),
@@ -505,11 +518,8 @@ class FakeStripe:
             "tax_type": p.get("tax_type"),
             "description": p.get("description"),
             "metadata": _metadata(p),
-            "livemode": False,
         }
-        self.objects["tax_rate"][obj["id"]] = obj
-        self.emit("tax_rate.created", obj)
-        return obj
+        return self.add("tax_rate", self.new_object("tax_rate", "txr", obj), "tax_rate.created")
 
     def update_tax_rate(self, id_: str, p: dict[str, Any]) -> dict[str, Any]:
         obj = self.get("tax_rate", id_, "tax_rate")
@@ -834,9 +844,6 @@ class FakeStripe:
         start = customer.get("balance", 0)
         customer["balance"] = start + amount
         tx = {
-            "id": self.new_id("cbtxn"),
-            "object": "customer_balance_transaction",
-            "created": self.now(),
             "customer": customer["id"],
             "amount": amount,
             "currency": currency,
@@ -844,11 +851,9 @@ class FakeStripe:
             "ending_balance": customer["balance"],
             "type": type_,
             "metadata": metadata or {},
-            "livemode": False,
         }
-        self.objects["balance_transaction"][tx["id"]] = tx
-        self.emit("customer.updated", customer)
-        return tx
+        tx = self.new_object("customer_balance_transaction", "cbtxn", tx)
+        return self.add("balance_transaction", tx, "customer.updated", customer)
 
     def create_balance_transaction(self, customer_id: str, p: dict[str, Any]) -> dict[str, Any]:
         customer = self.get("customer", customer_id, "customer")
@@ -910,21 +915,24 @@ class FakeStripe:
         self._mark_paid(inv, out_of_band=False)
         return inv
 
-    def void(self, id_: str) -> dict[str, Any]:
+    def _close(
+        self, id_: str, allowed: tuple[str, ...], status: str, stamp: str, event: str
+    ) -> dict[str, Any]:
+        """Move an invoice to a final status, stamping status_transitions.<stamp>, and emit `event`
+        (https://docs.stripe.com/invoicing/overview#invoice-statuses)."""
         inv = self.get("invoice", id_, "invoice")
-        self._transition(inv, ("open", "uncollectible"), "void")
-        inv["status"] = "void"
-        inv["status_transitions"]["voided_at"] = self.now()
-        self.emit("invoice.voided", inv)
+        self._transition(inv, allowed, "mark uncollectible" if status == "uncollectible" else status)
+        inv["status"] = status
+        inv["status_transitions"][stamp] = self.now()
+        self.emit(event, inv)
         return inv
 
+    def void(self, id_: str) -> dict[str, Any]:
+        return self._close(id_, ("open", "uncollectible"), "void", "voided_at", "invoice.voided")
+
     def mark_uncollectible(self, id_: str) -> dict[str, Any]:
-        inv = self.get("invoice", id_, "invoice")
-        self._transition(inv, ("open",), "mark uncollectible")
-        inv["status"] = "uncollectible"
-        inv["status_transitions"]["marked_uncollectible_at"] = self.now()
-        self.emit("invoice.marked_uncollectible", inv)
-        return inv
+        stamp, event = "marked_uncollectible_at", "invoice.marked_uncollectible"
+        return self._close(id_, ("open",), "uncollectible", stamp, event)
 
     def delete_invoice(self, id_: str) -> dict[str, Any]:
         inv = self.get("invoice", id_, "invoice")
@@ -1008,9 +1016,6 @@ class FakeStripe:
         customer = self.objects["customer"][inv["customer"]]
         n = sum(1 for cn in self.objects["credit_note"].values() if cn["invoice"] == inv_id) + 1
         cn = {
-            "id": self.new_id("cn"),
-            "object": "credit_note",
-            "created": self.now(),
             "invoice": inv_id,
             "customer": inv["customer"],
             "currency": inv["currency"],
@@ -1029,8 +1034,8 @@ class FakeStripe:
             "type": "pre_payment" if post == 0 else "post_payment",
             "number": f"{inv['number']}-CN-{n:02d}",
             "lines": {"object": "list", "data": lines, "has_more": False},
-            "livemode": False,
         }
+        cn = self.new_object("credit_note", "cn", cn)
         if credit:
             customer["balance"] -= credit
         self.objects["credit_note"][cn["id"]] = cn
@@ -1202,6 +1207,25 @@ def _public(obj: dict[str, Any]) -> dict[str, Any]:
 
 
 # ----------------------------------------------------------------------------- HTTP layer
+class _KeyedRequest(NamedTuple):
+    """A POST sent with an Idempotency-Key (https://docs.stripe.com/api/idempotent_requests)."""
+
+    api_key: str
+    key: str
+    method: str
+    path: str
+    pairs: list[tuple[str, str]]
+
+    def scope(self) -> tuple[str, str]:
+        """Where its result is saved (per API key and Idempotency-Key) and the fingerprint of the
+        request: a reuse of the key with other parameters is an idempotency_error."""
+        scope = hashlib.sha256(f"{self.api_key}\0{self.key}".encode()).hexdigest()
+        fingerprint = hashlib.sha256(
+            json.dumps([self.method, self.path, sorted(self.pairs)]).encode()
+        ).hexdigest()
+        return scope, fingerprint
+
+
 class _Handler(BaseHTTPRequestHandler):
     server: _Server
     protocol_version = "HTTP/1.1"
@@ -1251,6 +1275,7 @@ class _Handler(BaseHTTPRequestHandler):
                     raise invalid("Content-Type must be application/x-www-form-urlencoded")
                 pairs += parse_qsl(raw.decode(), keep_blank_values=True)
             params = decode_form(pairs)
+            keyed = _KeyedRequest(api_key, key_header or "", method, split.path, pairs)
             with fake.lock:
                 fake.requests.append(entry)
                 self._rate_limit(api_key)
@@ -1260,14 +1285,10 @@ class _Handler(BaseHTTPRequestHandler):
                 if fault and fault["mode"] == "saved":
                     err = self._fault_error(fault)
                     if key_header and method == "POST":
-                        self._save_result(
-                            api_key, key_header, method, split.path, pairs, err.status, err.body()
-                        )
+                        self._save_result(keyed, err.status, err.body())
                     raise err
                 if key_header and method == "POST":
-                    status, body, replayed = self._idempotent(
-                        api_key, key_header, method, split.path, pairs, params
-                    )
+                    status, body, replayed = self._idempotent(keyed, params)
                 else:
                     status, body, replayed = self._execute(method, split.path, params) + (False,)
                 fake.save()
@@ -1360,21 +1381,13 @@ class _Handler(BaseHTTPRequestHandler):
         except StripeFakeError as e:
             return e.status, e.body()
 
-    def _idempotent(
-        self,
-        api_key: str,
-        key: str,
-        method: str,
-        path: str,
-        pairs: list[tuple[str, str]],
-        params: dict[str, Any],
-    ) -> tuple[int, Any, bool]:
+    def _idempotent(self, request: _KeyedRequest, params: dict[str, Any]) -> tuple[int, Any, bool]:
         fake = self.server.fake
+        key = request.key
         if len(key) > 255:
             raise invalid("Idempotency-Key must be at most 255 characters", param="Idempotency-Key")
         now = fake.now()
-        scope = hashlib.sha256(f"{api_key}\0{key}".encode()).hexdigest()
-        fingerprint = hashlib.sha256(json.dumps([method, path, sorted(pairs)]).encode()).hexdigest()
+        scope, fingerprint = request.scope()
         saved = fake.idempotency.get(scope)
         if saved and now - saved["created"] < IDEMPOTENCY_TTL_SECONDS:
             if saved["fingerprint"] != fingerprint:
@@ -1386,25 +1399,15 @@ class _Handler(BaseHTTPRequestHandler):
                     f"execute a different request.",
                 )
             return saved["status"], saved["body"], True
-        status, body = self._execute(method, path, params)
+        status, body = self._execute(request.method, request.path, params)
         # Like Stripe: a request rejected by parameter validation (400/404 invalid_request_error) is not saved.
         if not (status in (400, 404) and body.get("error", {}).get("type") == "invalid_request_error"):
-            self._save_result(api_key, key, method, path, pairs, status, body)
+            self._save_result(request, status, body)
         return status, copy.deepcopy(body), False
 
-    def _save_result(
-        self,
-        api_key: str,
-        key: str,
-        method: str,
-        path: str,
-        pairs: list[tuple[str, str]],
-        status: int,
-        body: Any,
-    ) -> None:
+    def _save_result(self, request: _KeyedRequest, status: int, body: Any) -> None:
         fake = self.server.fake
-        scope = hashlib.sha256(f"{api_key}\0{key}".encode()).hexdigest()
-        fingerprint = hashlib.sha256(json.dumps([method, path, sorted(pairs)]).encode()).hexdigest()
+        scope, fingerprint = request.scope()
         fake.idempotency[scope] = {
             "fingerprint": fingerprint,
             "status": status,
@@ -1493,15 +1496,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     server, url = serve(args.host, args.port, args.state_file, args.verbose)
     server.fake.rate_limit_per_second = args.rate_limit  # type: ignore[attr-defined]
-    print(
-        f"Stripe fake listening on {url} (set STRIPE_API_BASE={url} STRIPE_API_KEY=sk_test_fake)", flush=True
-    )
-    try:
-        while True:
-            time.sleep(3600)
-    except KeyboardInterrupt:
-        server.shutdown()
-    return 0
+    banner = f"Stripe fake listening on {url} (set STRIPE_API_BASE={url} STRIPE_API_KEY=sk_test_fake)"
+    return run_until_interrupted(server, banner)
 
 
 if __name__ == "__main__":

@@ -37,6 +37,11 @@ from exports.marketplace.transport import (
 
 MAX_QUANTITY = 2_147_483_647
 RETRYABLE = {"ThrottlingException", "InternalServiceErrorException", "InternalServiceError"}
+# BatchMeterUsage result Status -> ledger state and detail; any other status (CustomerNotSubscribed) is failed
+RESULT_STATES: dict[str | None, tuple[str, str | None]] = {
+    "Success": ("acknowledged", None),
+    "DuplicateRecord": ("duplicate", "DuplicateRecord: AWS already holds this customer+dimension+hour"),
+}
 
 
 class AwsContractError(ValueError):
@@ -77,7 +82,7 @@ def usage_record(row: ReportRow, ident: MarketplaceIdentity) -> dict[str, Any]:
         record["CustomerIdentifier"] = ident.customer_identifier
     else:
         raise AwsContractError(
-            f"customer {ident.customer_id}: needs account_id + license_arn or "
+            f"customer {ident.customer_label}: needs account_id + license_arn or "
             "customer_identifier in marketplace_customers.yaml"
         )
     return record
@@ -137,7 +142,7 @@ class AwsMeteringTransport(WindowedTransport):
         groups: dict[str | None, list[tuple[ReportRow, dict[str, Any]]]] = defaultdict(list)
         outcomes: list[Outcome] = []
         for row in rows:
-            ident = identities[row.customer_id]
+            ident = identities[row.customer_ref]
             record = usage_record(row, ident)
             product = None if "LicenseArn" in record else catalog.listing("aws", row.offering_id).product_code
             groups[product].append((row, record))
@@ -165,33 +170,15 @@ class AwsMeteringTransport(WindowedTransport):
                 code = exc.response.get("Error", {}).get("Code", "")  # type: ignore[attr-defined]
                 state = "carried" if code == "TimestampOutOfBoundsException" else "failed"
                 return outcomes + [
-                    Outcome(by_key[_record_key(r)], state, False, detail=f"{code}: {exc}") for r in todo
+                    Outcome(by_key[_record_key(r)], state, detail=f"{code}: {exc}") for r in todo
                 ]
             for result in response.get("Results", []):
                 row = by_key[_record_key(result["UsageRecord"])]
                 status = result.get("Status")
-                if status == "Success":
-                    outcomes.append(Outcome(row, "acknowledged", True, result.get("MeteringRecordId")))
-                elif status == "DuplicateRecord":
-                    outcomes.append(
-                        Outcome(
-                            row,
-                            "duplicate",
-                            True,
-                            result.get("MeteringRecordId"),
-                            "DuplicateRecord: AWS already holds this customer+dimension+hour",
-                        )
-                    )
-                else:
-                    outcomes.append(
-                        Outcome(
-                            row,
-                            "failed",
-                            False,
-                            result.get("MeteringRecordId"),
-                            f"{status}: not billed; the quantity goes with the next hour",
-                        )
-                    )
+                state, detail = RESULT_STATES.get(
+                    status, ("failed", f"{status}: not billed; the quantity goes with the next hour")
+                )
+                outcomes.append(Outcome(row, state, result.get("MeteringRecordId"), detail))
             todo = list(response.get("UnprocessedRecords") or [])
             if not todo:
                 return outcomes

@@ -30,10 +30,10 @@ from exports.marketplace.ledger import ReportRow
 from exports.marketplace.transport import (
     MAX_BATCH,
     Backoff,
+    HttpTransport,
     Identities,
     Outcome,
     RetryableError,
-    WindowedTransport,
     chunks,
     env,
     refused,
@@ -151,9 +151,11 @@ def usage_event(row: ReportRow, ident: MarketplaceIdentity) -> dict[str, Any]:
     }
 
 
-class AzureMeteringTransport(WindowedTransport):
+class AzureMeteringTransport(HttpTransport):
     marketplace = "azure"
     closed_detail = "effectiveStartTime older than {window} h"
+    endpoint_env = "USAGEBILL_AZURE_METERING_ENDPOINT"
+    default_endpoint = "https://marketplaceapi.microsoft.com"
 
     def __init__(
         self,
@@ -165,11 +167,7 @@ class AzureMeteringTransport(WindowedTransport):
         now: Callable[[], datetime] | None = None,
         log: Callable[[str], None] = lambda _m: None,
     ) -> None:
-        super().__init__(backoff, now, log)
-        self.session = session or requests.Session()
-        self.endpoint = (
-            endpoint or env("USAGEBILL_AZURE_METERING_ENDPOINT", "https://marketplaceapi.microsoft.com") or ""
-        ).rstrip("/")
+        super().__init__(endpoint, session or requests.Session(), backoff, now, log)
         self.token = token or EntraToken(self.session)
 
     def _post(self, events: list[dict[str, Any]]) -> dict[str, Any]:
@@ -193,16 +191,7 @@ class AzureMeteringTransport(WindowedTransport):
                 )
                 if response.status_code in (401, 403) and not refresh:
                     continue
-                if response.status_code == 429 or response.status_code >= 500:
-                    raise RetryableError(
-                        f"HTTP {response.status_code}: {response.text[:200]}",
-                        throttled=response.status_code == 429,
-                    )
-                if response.status_code != 200:
-                    raise AzureRefusal(
-                        f"Azure batchUsageEvent refused the batch: HTTP {response.status_code} "
-                        f"{response.text[:300]}"
-                    )
+                self.check_status(response, AzureRefusal, "Azure batchUsageEvent refused the batch")
                 return json.loads(response.text, parse_float=Decimal)
             raise AzureAuthError(
                 "Azure metering API refused the token twice (HTTP 401/403): check the "
@@ -215,7 +204,7 @@ class AzureMeteringTransport(WindowedTransport):
         self, rows: list[ReportRow], identities: Identities, catalog: OfferingCatalog, recovery: bool
     ) -> list[Outcome]:
         outcomes: list[Outcome] = []
-        ready = [(row, usage_event(row, identities[row.customer_id])) for row in rows]
+        ready = [(row, usage_event(row, identities[row.customer_ref])) for row in rows]
         for batch in chunks(ready, MAX_BATCH):
             batch_rows = [row for row, _ in batch]
             try:
@@ -247,7 +236,7 @@ class AzureMeteringTransport(WindowedTransport):
                 continue
             status = item.get("status")
             if status == "Accepted":
-                outcomes.append(Outcome(row, "acknowledged", True, item.get("usageEventId")))
+                outcomes.append(Outcome(row, "acknowledged", item.get("usageEventId")))
             elif status == "Duplicate":
                 held = _accepted_quantity(accepted)
                 note = "Duplicate (409 Conflict): already reported"
@@ -257,13 +246,11 @@ class AzureMeteringTransport(WindowedTransport):
                         f"(difference {row.quantity - held}): the ledger counts Azure's quantity"
                     )
                 outcomes.append(
-                    Outcome(
-                        row, "duplicate", True, accepted.get("usageEventId"), note, marketplace_quantity=held
-                    )
+                    Outcome(row, "duplicate", accepted.get("usageEventId"), note, marketplace_quantity=held)
                 )
             elif status == "Expired":
-                outcomes.append(Outcome(row, "carried", False, detail="Expired: outside the 24 h window"))
+                outcomes.append(Outcome(row, "carried", detail="Expired: outside the 24 h window"))
             else:
                 message = (item.get("error") or {}).get("message", "")
-                outcomes.append(Outcome(row, "failed", False, detail=f"{status}: {message}"))
+                outcomes.append(Outcome(row, "failed", detail=f"{status}: {message}"))
         return outcomes

@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 
 from usagebill.paths import catalog_dir
+from usagebill.tenants import DEFAULT_TENANT, qualified_customer, tenant_name_error
 
 MARKETPLACES = ("aws", "azure", "google")
 STATES = ("subscribed", "unsubscribed", "suspended")
@@ -123,6 +124,18 @@ class MarketplaceIdentity:
     # google
     usage_reporting_id: str | None = None
     states: tuple[StatePeriod, ...] = field(default_factory=tuple)
+    # the usagebill tenant of the customer: customer ids are unique per tenant only (issue 11)
+    tenant_id: str = DEFAULT_TENANT
+
+    @property
+    def customer_ref(self) -> tuple[str, str]:
+        """(tenant_id, customer_id): the customer's identity in usagebill."""
+        return (self.tenant_id, self.customer_id)
+
+    @property
+    def customer_label(self) -> str:
+        """The customer for messages: `customer` in the default tenant, else `tenant/customer`."""
+        return qualified_customer(self.tenant_id, self.customer_id)
 
     @property
     def marketplace_customer(self) -> str:
@@ -398,16 +411,25 @@ def load_identities(catalog: OfferingCatalog, path: Path | None = None) -> list[
     root = c.mapping(doc, "(document)") or {}
     known = {(listing.marketplace, listing.offering_id): listing for listing in catalog.listings}
     identities: list[MarketplaceIdentity] = []
-    seen: set[tuple[str, str]] = set()
+    seen: set[tuple[str, str, str]] = set()
+    owners: dict[tuple[str, str, str], tuple[MarketplaceIdentity, str]] = {}
     for i, raw in enumerate(c.sequence(root.get("customers"), "customers")):
         cpath = f"customers[{i}]"
         cust = c.mapping(raw, cpath)
         if cust is None:
             continue
         customer_id = c.string(cust, "customer_id", cpath)
+        # customer ids are unique per tenant only; no tenant_id: the default tenant (as in the catalog)
+        tenant_id = cust.get("tenant_id", DEFAULT_TENANT)
+        if (problem := tenant_name_error(tenant_id)) is not None:
+            c.err(f"{cpath}.tenant_id", problem)
+            continue
         for mp in cust:
-            if mp != "customer_id" and mp not in MARKETPLACES:
-                c.err(f"{cpath}.{mp}", f"unknown key; use customer_id and one of {', '.join(MARKETPLACES)}")
+            if mp not in ("customer_id", "tenant_id") and mp not in MARKETPLACES:
+                c.err(
+                    f"{cpath}.{mp}",
+                    f"unknown key; use customer_id, tenant_id and one of {', '.join(MARKETPLACES)}",
+                )
         for mp in MARKETPLACES:
             if mp not in cust:
                 continue
@@ -415,9 +437,11 @@ def load_identities(catalog: OfferingCatalog, path: Path | None = None) -> list[
             m = c.mapping(cust[mp], mpath)
             if m is None or customer_id is None:
                 continue
-            if (customer_id, mp) in seen:
-                c.err(mpath, f"customer {customer_id!r} is listed twice for {mp}")
-            seen.add((customer_id, mp))
+            if (tenant_id, customer_id, mp) in seen:
+                c.err(
+                    mpath, f"customer {qualified_customer(tenant_id, customer_id)!r} is listed twice for {mp}"
+                )
+            seen.add((tenant_id, customer_id, mp))
             offering = c.string(m, "offering", mpath)
             listing = known.get((mp, offering or ""))
             if offering and listing is None:
@@ -489,9 +513,19 @@ def load_identities(catalog: OfferingCatalog, path: Path | None = None) -> list[
             else:
                 ident["usage_reporting_id"] = c.string(m, "usage_reporting_id", mpath)
             if offering and customer_id and listing is not None:
-                identities.append(
-                    MarketplaceIdentity(customer_id, mp, offering, states=tuple(states), **ident)
+                identity = MarketplaceIdentity(
+                    customer_id, mp, offering, states=tuple(states), tenant_id=tenant_id, **ident
                 )
+                owner = owners.setdefault((mp, offering, identity.marketplace_customer), (identity, mpath))
+                if owner[0] is not identity and identity.marketplace_customer:
+                    # the marketplace knows one buyer: its usage can be billed to one usagebill customer only
+                    c.err(
+                        mpath,
+                        f"{mp} customer {identity.marketplace_customer!r} on offering {offering!r} is already "
+                        f"mapped to customer {owner[0].customer_label!r} ({owner[1]}): a marketplace "
+                        "identity belongs to exactly one customer of one tenant",
+                    )
+                identities.append(identity)
     if c.problems:
         raise MarketplaceCatalogError(c.problems)
     return identities

@@ -38,9 +38,9 @@ PRECISION = Decimal("1e-12")
 
 class CurrencyConversionError(ValueError):
     """An amount cannot be converted into the listing currency: refuse it, with what to do.
-    `refused`: customer -> message, when raised for a reporting run."""
+    `refused`: (tenant_id, customer_id) -> message, when raised for a reporting run."""
 
-    def __init__(self, message: str, refused: dict[str, str] | None = None) -> None:
+    def __init__(self, message: str, refused: dict[tuple[str, str], str] | None = None) -> None:
         super().__init__(message)
         self.refused = dict(refused or {})
 

@@ -33,10 +33,10 @@ from exports.marketplace.catalog import MarketplaceIdentity, OfferingCatalog
 from exports.marketplace.ledger import ReportRow
 from exports.marketplace.transport import (
     Backoff,
+    HttpTransport,
     Identities,
     Outcome,
     RetryableError,
-    WindowedTransport,
     env,
     refused,
     rfc3339,
@@ -84,9 +84,11 @@ def operation(rows: Sequence[ReportRow], ident: MarketplaceIdentity) -> dict[str
     }
 
 
-class GoogleServiceControlTransport(WindowedTransport):
+class GoogleServiceControlTransport(HttpTransport):
     marketplace = "google"
     closed_detail = "window ended more than {window} h ago"
+    endpoint_env = "USAGEBILL_GOOGLE_SERVICECONTROL_ENDPOINT"
+    default_endpoint = "https://servicecontrol.googleapis.com"
 
     def __init__(
         self,
@@ -98,17 +100,11 @@ class GoogleServiceControlTransport(WindowedTransport):
         now: Callable[[], datetime] | None = None,
         log: Callable[[str], None] = lambda _m: None,
     ) -> None:
-        super().__init__(backoff, now, log)
         if session is None:
             from google.auth.transport.requests import AuthorizedSession
 
             session = AuthorizedSession(credentials or load_credentials())
-        self.session = session
-        self.endpoint = (
-            endpoint
-            or env("USAGEBILL_GOOGLE_SERVICECONTROL_ENDPOINT", "https://servicecontrol.googleapis.com")
-            or ""
-        ).rstrip("/")
+        super().__init__(endpoint, session, backoff, now, log)
 
     def _post(self, service: str, method: str, payload: dict[str, Any]) -> dict[str, Any]:
         from google.auth.exceptions import RefreshError, TransportError
@@ -131,15 +127,7 @@ class GoogleServiceControlTransport(WindowedTransport):
                 ) from exc
             except TransportError as exc:  # the token endpoint was unreachable: nothing was sent
                 raise GoogleRefusal(f"Google token endpoint unreachable ({exc})") from exc
-            if response.status_code == 429 or response.status_code >= 500:
-                raise RetryableError(
-                    f"HTTP {response.status_code}: {response.text[:200]}",
-                    throttled=response.status_code == 429,
-                )
-            if response.status_code != 200:
-                raise GoogleRefusal(
-                    f"Service Control refused services.{method}: HTTP {response.status_code} {response.text[:300]}"
-                )
+            self.check_status(response, GoogleRefusal, f"Service Control refused services.{method}")
             return response.json()
 
         return self._retrying(once)
@@ -155,7 +143,7 @@ class GoogleServiceControlTransport(WindowedTransport):
         for op_rows in by_op.values():
             op_rows.sort(key=lambda r: r.dimension)
             service = catalog.listing("google", op_rows[0].offering_id).service_name or ""
-            by_service[service].append((operation(op_rows, identities[op_rows[0].customer_id]), op_rows))
+            by_service[service].append((operation(op_rows, identities[op_rows[0].customer_ref]), op_rows))
         for service, ops in by_service.items():
             # windows of one consumer must arrive in order: sort by start time
             ops.sort(key=lambda item: (item[0]["startTime"], item[0]["consumerId"]))
@@ -214,32 +202,19 @@ class GoogleServiceControlTransport(WindowedTransport):
         errors = {e.get("operationId"): e.get("status", {}) for e in response.get("reportErrors", [])}
         for op, op_rows in checked:
             status = errors.get(op["operationId"])
-            for row in op_rows:
-                if status is None:
-                    outcomes.append(Outcome(row, "acknowledged", True, op["operationId"]))
-                elif recovery:
-                    # the earlier run stopped during this very call: a refusal of the resend (e.g. the
-                    # window now overlaps the one Google accepted then) means Google most likely holds it
-                    outcomes.append(
-                        Outcome(
-                            row,
-                            "unconfirmed",
-                            True,
-                            op["operationId"],
-                            f"resend after an interrupted run refused (reportError {status.get('code')}: "
-                            f"{status.get('message')}): Google most likely holds the first send; counted, "
-                            "confirmed by the reconciliation against Google's usage report",
-                        )
-                    )
-                else:
-                    outcomes.append(
-                        Outcome(
-                            row,
-                            "failed",
-                            False,
-                            op["operationId"],
-                            f"reportError {status.get('code')}: {status.get('message')}; the usage goes "
-                            "with the next window",
-                        )
-                    )
+            if status is None:
+                state, detail = "acknowledged", None
+            elif recovery:
+                # the earlier run stopped during this very call: a refusal of the resend (e.g. the window
+                # now overlaps the one Google accepted then) means Google most likely holds it
+                state = "unconfirmed"
+                detail = (
+                    f"resend after an interrupted run refused (reportError {status.get('code')}: "
+                    f"{status.get('message')}): Google most likely holds the first send; counted, "
+                    "confirmed by the reconciliation against Google's usage report"
+                )
+            else:
+                state = "failed"
+                detail = f"reportError {status.get('code')}: {status.get('message')}; the usage goes with the next window"
+            outcomes.extend(Outcome(row, state, op["operationId"], detail) for row in op_rows)
         return outcomes

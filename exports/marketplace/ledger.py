@@ -1,6 +1,6 @@
 """The exactly-once reporting ledger: ledger.marketplace_reports in the DuckDB warehouse.
 
-Append-only. One row per state change of a report key (marketplace, customer, dimension, hour):
+Append-only. One row per state change of a report key (marketplace, tenant, customer, dimension, hour):
 planned -> acknowledged | duplicate | failed | carried, or planned -> sent -> ... The current state of a
 key is its row with the highest `seq`.
 - `planned`: written before the call; the request may not have left (a crash during the call leaves it).
@@ -13,6 +13,12 @@ key is its row with the highest `seq`.
 unconfirmed: yes; carried and failed: no, so the quantity flows into the next reported hour).
 `sent_quantity`: on a Duplicate whose marketplace quantity differs from ours, what we sent (the row's
 `quantity` is then the marketplace's quantity). dbt reads it as source `ledger` (marketplace.fct_marketplace_reporting_ledger).
+
+Tenants (issue 11): customer ids are unique per tenant only, so every key carries `tenant_id`: the same
+customer id in two tenants, same dimension and hour, is two keys, reported and counted separately.
+Migration: a ledger written before `tenant_id` existed gets the column on first open, every existing row
+set to the default tenant ('default', usagebill.tenants.DEFAULT_TENANT), which is the tenant every
+customer had before tenants existed (docs/marketplaces.md section 6).
 """
 
 from __future__ import annotations
@@ -27,10 +33,13 @@ import duckdb
 import pyarrow as pa
 
 from usagebill.paths import warehouse_path
+from usagebill.tenants import DEFAULT_TENANT
 
 TABLE = "ledger.marketplace_reports"
 DONE_STATES = ("acknowledged", "duplicate", "carried", "failed", "unconfirmed")
 PENDING_STATES = ("planned", "sent")
+# states whose quantity counts as reported; carried and failed do not (their usage goes with the next hour)
+COUNTED_STATES = ("planned", "sent", "acknowledged", "duplicate", "unconfirmed")
 
 _DEC = pa.decimal128(38, 12)
 _TS = pa.timestamp("us")  # naive UTC, like every timestamp in the warehouse
@@ -63,6 +72,7 @@ create table if not exists {TABLE} (
     sent_quantity decimal(38, 12)
 );
 alter table {TABLE} add column if not exists sent_quantity decimal(38, 12);
+alter table {TABLE} add column if not exists tenant_id varchar default '{DEFAULT_TENANT}';
 """
 
 
@@ -88,13 +98,19 @@ class ReportRow:
     metering_record_id: str | None = None
     detail: str | None = None
     sent_quantity: Decimal | None = None
+    tenant_id: str = DEFAULT_TENANT
     seq: int = 0
     run_id: str = ""
     recorded_at: datetime | None = field(default=None, compare=False)
 
     @property
-    def key(self) -> tuple[str, str, str, datetime]:
-        return (self.marketplace, self.customer_id, self.dimension, self.hour_start)
+    def key(self) -> tuple[str, str, str, str, datetime]:
+        """(marketplace, tenant, customer, dimension, hour): reported exactly once."""
+        return (self.marketplace, self.tenant_id, self.customer_id, self.dimension, self.hour_start)
+
+    @property
+    def customer_ref(self) -> tuple[str, str]:
+        return (self.tenant_id, self.customer_id)
 
     def next(self, state: str, **changes: object) -> ReportRow:
         return replace(self, state=state, **changes)  # type: ignore[arg-type]
@@ -123,6 +139,7 @@ _SCHEMA = pa.schema(
         ("metering_record_id", pa.string()),
         ("detail", pa.string()),
         ("sent_quantity", _DEC),
+        ("tenant_id", pa.string()),
         ("seq", pa.int64()),
         ("run_id", pa.string()),
         ("recorded_at", _TS),
@@ -182,25 +199,19 @@ class Ledger:
             con.execute(f"insert into {TABLE} ({names}) select {names} from incoming_rows")
         return stamped
 
-    def current(self, marketplace: str) -> dict[tuple[str, str, str, datetime], ReportRow]:
+    def current(self, marketplace: str) -> dict[tuple[str, str, str, str, datetime], ReportRow]:
         """The latest row of every key of one marketplace."""
         sql = f"""
             select {", ".join(_COLUMNS)} from (
                 select *, row_number() over (
-                    partition by marketplace, customer_id, dimension, hour_start order by seq desc) as rn
+                    partition by marketplace, tenant_id, customer_id, dimension, hour_start order by seq desc
+                ) as rn
                 from {TABLE} where marketplace = ?
             ) where rn = 1
         """
         with duckdb.connect(str(self.path)) as con:
             records = con.execute(sql, [marketplace]).fetchall()
-        out: dict[tuple[str, str, str, datetime], ReportRow] = {}
-        for record in records:
-            values = dict(zip(_COLUMNS, record, strict=True))
-            for name in ("hour_start", "carried_to_hour", "window_start", "window_end", "recorded_at"):
-                values[name] = _aware(values[name])
-            row = ReportRow(**values)
-            out[row.key] = row
-        return out
+        return {row.key: row for row in _rows(records)}
 
     def history(self, marketplace: str | None = None) -> list[ReportRow]:
         where = "where marketplace = ?" if marketplace else ""
@@ -209,10 +220,15 @@ class Ledger:
                 f"select {', '.join(_COLUMNS)} from {TABLE} {where} order by seq",
                 [marketplace] if marketplace else [],
             ).fetchall()
-        rows = []
-        for record in records:
-            values = dict(zip(_COLUMNS, record, strict=True))
-            for name in ("hour_start", "carried_to_hour", "window_start", "window_end", "recorded_at"):
-                values[name] = _aware(values[name])
-            rows.append(ReportRow(**values))
-        return rows
+        return _rows(records)
+
+
+def _rows(records: Iterable[tuple[object, ...]]) -> list[ReportRow]:
+    """Ledger records (selected as _COLUMNS) as rows, times UTC-aware."""
+    rows = []
+    for record in records:
+        values = dict(zip(_COLUMNS, record, strict=True))
+        for name in ("hour_start", "carried_to_hour", "window_start", "window_end", "recorded_at"):
+            values[name] = _aware(values[name])  # type: ignore[arg-type]
+        rows.append(ReportRow(**values))  # type: ignore[arg-type]
+    return rows

@@ -31,7 +31,8 @@ UNITS_PRECISION = Decimal("1e-12")
 # Namespace of the deterministic Google operation ids (UUIDv5 of service|consumer|window).
 OPERATION_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://usagebill.dev/marketplace/google/operation")
 
-Key = tuple[str, str, str, datetime]
+Key = tuple[str, str, str, str, datetime]  # (marketplace, tenant, customer, dimension, hour): ReportRow.key
+CustomerRef = tuple[str, str]  # (tenant_id, customer_id)
 
 
 def units_from_amount(amount: Decimal, unit_price: Decimal) -> Decimal:
@@ -54,36 +55,29 @@ def google_operation_id(service: str, consumer: str, start: datetime, end: datet
 
 
 class ReportedTotals:
-    """Units counted as reported per (marketplace, customer, dimension), from the ledger's current rows."""
+    """Units counted as reported per (marketplace, tenant, customer, dimension), from the ledger's
+    current rows: the same customer id in two tenants has two running totals."""
 
     def __init__(self, current: Iterable[ReportRow]) -> None:
-        self.units: dict[tuple[str, str, str], Decimal] = {}
+        self.units: dict[tuple[str, str, str, str], Decimal] = {}
         self.google_window_end: dict[str, datetime] = {}
         self.google_first_hour: dict[str, datetime] = {}  # first hour a consumer was due (any state)
-        for row in current:
-            if row.marketplace == "google":
-                first = self.google_first_hour.get(row.marketplace_customer)
-                if first is None or row.hour_start < first:
-                    self.google_first_hour[row.marketplace_customer] = row.hour_start
-            if row.counted:
-                k = (row.marketplace, row.customer_id, row.dimension)
-                self.units[k] = self.units.get(k, Decimal(0)) + row.quantity
-            if row.marketplace == "google" and row.window_end is not None and row.counted:
-                prev = self.google_window_end.get(row.marketplace_customer)
-                if prev is None or row.window_end > prev:
-                    self.google_window_end[row.marketplace_customer] = row.window_end
+        for row in sorted(current, key=lambda r: r.hour_start):
+            self.add(row)
 
-    def get(self, marketplace: str, customer_id: str, dimension: str) -> Decimal:
-        return self.units.get((marketplace, customer_id, dimension), Decimal(0))
+    def get(self, marketplace: str, customer: CustomerRef, dimension: str) -> Decimal:
+        return self.units.get((marketplace, *customer, dimension), Decimal(0))
 
     def add(self, row: ReportRow) -> None:
         if row.marketplace == "google":
             self.google_first_hour.setdefault(row.marketplace_customer, row.hour_start)
         if row.counted:
-            k = (row.marketplace, row.customer_id, row.dimension)
+            k = (row.marketplace, row.tenant_id, row.customer_id, row.dimension)
             self.units[k] = self.units.get(k, Decimal(0)) + row.quantity
         if row.marketplace == "google" and row.window_end is not None and row.counted:
-            self.google_window_end[row.marketplace_customer] = row.window_end
+            prev = self.google_window_end.get(row.marketplace_customer)
+            if prev is None or row.window_end > prev:
+                self.google_window_end[row.marketplace_customer] = row.window_end
 
 
 def plan_hour(
@@ -95,12 +89,12 @@ def plan_hour(
     billed: BilledSeries,
     totals: ReportedTotals,
     existing: dict[Key, ReportRow],
-    refused: dict[str, str] | None = None,
+    refused: dict[CustomerRef, str] | None = None,
 ) -> list[ReportRow]:
     """New ledger rows (`planned` or `carried`) for one hour's keys not yet in the ledger.
     Updates `totals` as it goes, so consecutive hours planned in one run see each other.
     A customer whose billed amount cannot be converted into the listing currency gets no rows (its
-    usage stays in the running total); the reason goes into `refused` (customer -> message)."""
+    usage stays in the running total); the reason goes into `refused` ((tenant, customer) -> message)."""
     if not is_closed(hour_start, now):
         return []
     window = catalog.window_hours[marketplace]
@@ -128,14 +122,14 @@ def plan_hour(
             request_key = ident.plan_id
         try:
             for dim in listing.dimensions:  # convert first: all of a customer's hour, or nothing
-                billed.amount_between(ident.customer_id, dim, hour_start, hour_start + HOUR)
+                billed.amount_between(ident.customer_ref, dim, hour_start, hour_start + HOUR)
         except CurrencyConversionError as exc:
             if refused is None:
                 raise
-            refused[ident.customer_id] = str(exc)
+            refused[ident.customer_ref] = str(exc)
             continue
         for dim in listing.dimensions:
-            key = (marketplace, ident.customer_id, dim.name, hour_start)
+            key = (marketplace, ident.tenant_id, ident.customer_id, dim.name, hour_start)
             if key in existing:
                 continue
             row = _plan_key(
@@ -180,16 +174,17 @@ def _plan_key(
     amount = sum(
         (
             billed.amount_between(
-                ident.customer_id, dim, start, through if end is None else min(end, through)
+                ident.customer_ref, dim, start, through if end is None else min(end, through)
             )
             for start, end in ident.subscribed_intervals()
         ),
         Decimal(0),
     )
     cumulative_units = units_from_amount(amount, dim.unit_price)
-    available = cumulative_units - totals.get(marketplace, ident.customer_id, dim.name)
+    available = cumulative_units - totals.get(marketplace, ident.customer_ref, dim.name)
     base = dict(
         marketplace=marketplace,
+        tenant_id=ident.tenant_id,
         customer_id=ident.customer_id,
         marketplace_customer=ident.marketplace_customer,
         offering_id=ident.offering_id,
@@ -240,5 +235,5 @@ def pending(current: dict[Key, ReportRow]) -> list[ReportRow]:
     """Keys left planned or sent by an earlier run (crash, throttling): resend them unchanged."""
     return sorted(
         (row for row in current.values() if row.state not in DONE_STATES),
-        key=lambda r: (r.hour_start, r.customer_id, r.dimension),
+        key=lambda r: (r.hour_start, r.tenant_id, r.customer_id, r.dimension),
     )

@@ -30,6 +30,9 @@ from exports.marketplace.ledger import Ledger, ReportRow
 from exports.marketplace.planning import ReportedTotals, pending, plan_hour
 from exports.marketplace.transport import Outcome, Transport
 from exports.marketplace.windows import is_open, next_open_hour
+from usagebill.tenants import qualified_customer
+
+CustomerRef = tuple[str, str]  # (tenant_id, customer_id)
 
 
 @dataclass
@@ -41,8 +44,12 @@ class RunSummary:
     states: Counter[str] = field(default_factory=Counter)
     quantity_sent: dict[str, str] = field(default_factory=dict)
     calls: int = 0
-    refused: dict[str, str] = field(default_factory=dict)  # customer -> why nothing was reported
-    blocked: tuple[str, ...] = ()  # customers held back by the marketplace reconciliation
+    refused: dict[CustomerRef, str] = field(default_factory=dict)  # customer -> why nothing was reported
+    blocked: tuple[CustomerRef, ...] = ()  # (tenant, customer)s held back by the marketplace reconciliation
+
+    def blocked_names(self) -> str:
+        """The blocked customers as `customer` (default tenant) or `tenant/customer`, or 'none'."""
+        return ", ".join(qualified_customer(*ref) for ref in self.blocked) or "none"
 
     def __str__(self) -> str:
         states = ", ".join(f"{k}={v}" for k, v in sorted(self.states.items()))
@@ -54,8 +61,8 @@ class RunSummary:
 
 def _identities_by_customer(
     identities: Iterable[MarketplaceIdentity], marketplace: str
-) -> dict[str, MarketplaceIdentity]:
-    return {i.customer_id: i for i in identities if i.marketplace == marketplace}
+) -> dict[CustomerRef, MarketplaceIdentity]:
+    return {i.customer_ref: i for i in identities if i.marketplace == marketplace}
 
 
 def _apply(ledger: Ledger, outcomes: Sequence[Outcome]) -> list[ReportRow]:
@@ -88,17 +95,19 @@ def report_hours(
     now: datetime | None = None,
     chunk_size: int = 1000,
     log: Callable[[str], None] = print,
-    blocked: Iterable[str] = (),
+    blocked: Iterable[CustomerRef] = (),
 ) -> RunSummary:
-    """Report the given hours (UTC hour starts) to one marketplace, exactly once per key.
-    `blocked`: customers whose marketplace reconciliation does not agree: nothing of theirs is planned or
-    resent (their usage stays in the running total); every other customer is reported."""
+    """Report the given hours (UTC hour starts) to one marketplace, exactly once per key
+    (marketplace, tenant, customer, dimension, hour).
+    `blocked`: (tenant, customer)s whose marketplace reconciliation does not agree: nothing of theirs is
+    planned or resent (their usage stays in the running total); every other customer is reported."""
     now = now or datetime.now(UTC)
     blocked = set(blocked)
     if blocked:
-        identities = [i for i in identities if i.customer_id not in blocked]
+        identities = [i for i in identities if i.customer_ref not in blocked]
+        names = ", ".join(qualified_customer(*ref) for ref in sorted(blocked))
         log(
-            f"{marketplace}: exports blocked by the marketplace reconciliation for {', '.join(sorted(blocked))} "
+            f"{marketplace}: exports blocked by the marketplace reconciliation for {names} "
             "(see marketplace.fct_marketplace_reconciliation); the other customers are reported"
         )
     window = catalog.window_hours[marketplace]
@@ -111,7 +120,7 @@ def report_hours(
     resend: list[ReportRow] = []
     closed: list[ReportRow] = []
     for row in pending(current):
-        if row.customer_id in blocked:
+        if row.customer_ref in blocked:
             continue
         window_open = is_open(marketplace, row.hour_start, now, window)
         if row.state == "planned" and window_open:
@@ -202,7 +211,7 @@ def _send(
     rows: list[ReportRow],
     ledger: Ledger,
     transport: Transport,
-    by_customer: dict[str, MarketplaceIdentity],
+    by_customer: dict[CustomerRef, MarketplaceIdentity],
     catalog: OfferingCatalog,
     summary: RunSummary,
     chunk_size: int,
@@ -211,13 +220,13 @@ def _send(
 ) -> list[ReportRow]:
     written: list[ReportRow] = []
     # Google operations (all dimensions of a consumer-hour) must not be split across chunks
-    rows = sorted(rows, key=lambda r: (r.hour_start, r.customer_id, r.dimension))
+    rows = sorted(rows, key=lambda r: (r.hour_start, r.customer_ref, r.dimension))
     position = 0
     while position < len(rows):
         end = min(position + chunk_size, len(rows))
-        while end < len(rows) and (rows[end].hour_start, rows[end].customer_id) == (
+        while end < len(rows) and (rows[end].hour_start, rows[end].customer_ref) == (
             rows[end - 1].hour_start,
-            rows[end - 1].customer_id,
+            rows[end - 1].customer_ref,
         ):
             end += 1
         chunk, position = rows[position:end], end

@@ -222,6 +222,7 @@ def write_catalog_tables(
             until = ident.states[i + 1].since if i + 1 < len(ident.states) else None
             ident_rows.append(
                 {
+                    "tenant_id": ident.tenant_id,
                     "customer_id": ident.customer_id,
                     "marketplace": ident.marketplace,
                     "offering_id": ident.offering_id,
@@ -238,6 +239,7 @@ def write_catalog_tables(
                 }
             )
     columns = (
+        "tenant_id",
         "customer_id",
         "marketplace",
         "offering_id",

@@ -108,9 +108,10 @@ def load_fx(log: Callable[[str], None] = print) -> FxRates:
 RECONCILIATION = "marketplace.fct_marketplace_reconciliation"
 
 
-def blocked_customers(marketplace: str, path: Path | None = None) -> set[str]:
-    """Customers whose marketplace reconciliation disagrees (blocks_export): their exports wait.
-    Before the reconciliation mart is first built nothing is blocked."""
+def blocked_customers(marketplace: str, path: Path | None = None) -> set[tuple[str, str]]:
+    """(tenant_id, customer_id) of the customers whose marketplace reconciliation disagrees
+    (blocks_export): their exports wait. Before the reconciliation mart is first built nothing is
+    blocked."""
     path = Path(path) if path else warehouse_path()
     if not path.exists():
         return set()
@@ -122,10 +123,10 @@ def blocked_customers(marketplace: str, path: Path | None = None) -> set[str]:
         if not exists or not exists[0]:
             return set()
         rows = con.execute(
-            f"select distinct customer_id from {RECONCILIATION} where marketplace = ? and blocks_export",
+            f"select distinct tenant_id, customer_id from {RECONCILIATION} where marketplace = ? and blocks_export",
             [marketplace],
         ).fetchall()
-    return {str(r[0]) for r in rows}
+    return {(str(tenant), str(customer)) for tenant, customer in rows}
 
 
 def load_catalog_tables(log: Callable[[str], None] = print) -> dict[str, int]:
@@ -343,7 +344,7 @@ def _replay(
     log(f"{marketplace}: replay: each hour judged at its end + {REPLAY_DELAY.seconds // 60} minutes")
     blocked = blocked_customers(marketplace)
     total.blocked = tuple(sorted(blocked))
-    refused: dict[str, str] = {}
+    refused: dict[tuple[str, str], str] = {}
     progress = Progress(f"{marketplace} usage report", total=len(hours), emit=log, unit="hours")
     with transport_for(marketplace, catalog, identities, lambda: moment[0], mode, log) as transport:
         for hour in hours:
@@ -354,7 +355,7 @@ def _replay(
                     marketplace,
                     [hour],
                     catalog=catalog,
-                    identities=[i for i in identities if i.customer_id not in refused],
+                    identities=[i for i in identities if i.customer_ref not in refused],
                     billed=billed,
                     ledger=ledger,
                     transport=transport,

@@ -8,14 +8,15 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from exports.marketplace.catalog import MarketplaceIdentity, OfferingCatalog
-from exports.marketplace.ledger import ReportRow
+from exports.marketplace.ledger import COUNTED_STATES, ReportRow
 from exports.marketplace.windows import is_open
 
 T = TypeVar("T")
-Identities = dict[str, MarketplaceIdentity]  # customer_id -> the customer's marketplace identity
+# (tenant_id, customer_id) -> the customer's marketplace identity (ReportRow.customer_ref)
+Identities = dict[tuple[str, str], MarketplaceIdentity]
 MAX_BATCH = 25  # AWS BatchMeterUsage and Azure batchUsageEvent both take at most 25 records
 
 
@@ -26,13 +27,17 @@ class Outcome:
     with the next reported hour). Rows without an outcome stay `planned`."""
 
     row: ReportRow
-    state: str  # acknowledged | duplicate | carried | failed | sent
-    counted: bool
+    state: str  # acknowledged | duplicate | unconfirmed | sent (counted) | carried | failed (not counted)
     metering_record_id: str | None = None
     detail: str | None = None
     # Duplicate answers carrying the quantity the marketplace holds (Azure acceptedMessage): the ledger
     # records that quantity and keeps ours in sent_quantity, flagging the difference
     marketplace_quantity: Decimal | None = None
+
+    @property
+    def counted(self) -> bool:
+        """Whether the row's quantity counts as reported (the rule of ledger.COUNTED_STATES)."""
+        return self.state in COUNTED_STATES
 
 
 class Transport(Protocol):
@@ -67,7 +72,6 @@ def unanswered(rows: Sequence[ReportRow], exc: RetryableError, marketplace: str)
             Outcome(
                 row,
                 "failed",
-                False,
                 detail=f"{marketplace}: throttled past the retry budget ({exc}): not processed, "
                 "the quantity goes with the next reported hour",
             )
@@ -77,7 +81,6 @@ def unanswered(rows: Sequence[ReportRow], exc: RetryableError, marketplace: str)
         Outcome(
             row,
             "sent",
-            True,
             detail=f"{marketplace}: no definite answer ({exc}): resent by the next run while the window is open",
         )
         for row in rows
@@ -87,7 +90,7 @@ def unanswered(rows: Sequence[ReportRow], exc: RetryableError, marketplace: str)
 def refused(rows: Sequence[ReportRow], reason: str) -> list[Outcome]:
     """A definite refusal of a whole request (401/403, a whole-batch 4xx): failed, not counted."""
     return [
-        Outcome(row, "failed", False, detail=f"{reason}; the quantity goes with the next reported hour")
+        Outcome(row, "failed", detail=f"{reason}; the quantity goes with the next reported hour")
         for row in rows
     ]
 
@@ -126,7 +129,7 @@ def split_by_window(
         if is_open(marketplace, row.hour_start, now, window_hours):
             still_open.append(row)
         else:
-            carried.append(Outcome(row, "carried", False, detail=closed))
+            carried.append(Outcome(row, "carried", detail=closed))
     return still_open, carried
 
 
@@ -172,6 +175,36 @@ class WindowedTransport:
     def _retrying(self, call: Callable[[], T]) -> T:
         """`call` with the backoff on RetryableError, each retry logged."""
         return self.backoff.run(call, lambda n, e: self.log(f"{self.marketplace}: retry {n} after {e}"))
+
+
+class HttpTransport(WindowedTransport):
+    """A windowed transport over HTTP (Azure, Google): an HTTP session and the API's base URL, given or
+    read from the environment variable `endpoint_env` (default `default_endpoint`)."""
+
+    endpoint_env: str
+    default_endpoint: str
+
+    def __init__(
+        self,
+        endpoint: str | None,
+        session: Any,
+        backoff: Backoff | None,
+        now: Callable[[], datetime] | None,
+        log: Callable[[str], None],
+    ) -> None:
+        super().__init__(backoff, now, log)
+        self.session = session
+        self.endpoint = (endpoint or env(self.endpoint_env, self.default_endpoint) or "").rstrip("/")
+
+    @staticmethod
+    def check_status(response: Any, refusal: type[Exception], refused_what: str) -> None:
+        """HTTP 429 / 5xx: RetryableError (429 = throttled, not processed); any other status but 200: a
+        definite refusal, `refusal("<refused_what>: HTTP <status> <body>")`."""
+        status = response.status_code
+        if status == 429 or status >= 500:
+            raise RetryableError(f"HTTP {status}: {response.text[:200]}", throttled=status == 429)
+        if status != 200:
+            raise refusal(f"{refused_what}: HTTP {status} {response.text[:300]}")
 
 
 def chunks(items: Sequence[T], size: int = MAX_BATCH) -> Iterator[Sequence[T]]:

@@ -174,29 +174,27 @@ class StripeApi:
     def _opts(key: str | None) -> dict[str, Any]:
         return {"idempotency_key": key} if key else {}
 
+    def _create(self, name: str, service: Any, params: dict[str, Any], key: str) -> dict[str, Any]:
+        """POST a new object through the SDK service `service` under the idempotency key `key`."""
+        return self._call(name, lambda: service.create(params=params, options=self._opts(key)), key)
+
+    def _search(self, name: str, service: Any, query: str) -> list[dict[str, Any]]:
+        """The first page of a search (https://docs.stripe.com/search#search-query-language)."""
+        return list(self._call(name, lambda: service.search(params={"query": query}))["data"])
+
     # -- customers
     def search_customers(self, query: str) -> list[dict[str, Any]]:
-        res = self._call("search_customers", lambda: self.client.v1.customers.search(params={"query": query}))
-        return list(res["data"])
+        return self._search("search_customers", self.client.v1.customers, query)
 
     def create_customer(self, params: dict[str, Any], key: str) -> dict[str, Any]:
-        return self._call(
-            "create_customer",
-            lambda: self.client.v1.customers.create(params=params, options=self._opts(key)),
-            key,
-        )
+        return self._create("create_customer", self.client.v1.customers, params, key)
 
     # -- invoices
     def search_invoices(self, query: str) -> list[dict[str, Any]]:
-        res = self._call("search_invoices", lambda: self.client.v1.invoices.search(params={"query": query}))
-        return list(res["data"])
+        return self._search("search_invoices", self.client.v1.invoices, query)
 
     def create_invoice(self, params: dict[str, Any], key: str) -> dict[str, Any]:
-        return self._call(
-            "create_invoice",
-            lambda: self.client.v1.invoices.create(params=params, options=self._opts(key)),
-            key,
-        )
+        return self._create("create_invoice", self.client.v1.invoices, params, key)
 
     def retrieve_invoice(self, invoice_id: str) -> dict[str, Any]:
         return self._call("retrieve_invoice", lambda: self.client.v1.invoices.retrieve(invoice_id))
@@ -256,11 +254,7 @@ class StripeApi:
         return self._list_all("list_tax_rates", lambda p: self.client.v1.tax_rates.list(params=p), {})
 
     def create_tax_rate(self, params: dict[str, Any], key: str) -> dict[str, Any]:
-        return self._call(
-            "create_tax_rate",
-            lambda: self.client.v1.tax_rates.create(params=params, options=self._opts(key)),
-            key,
-        )
+        return self._create("create_tax_rate", self.client.v1.tax_rates, params, key)
 
     def void_invoice(self, invoice_id: str, key: str | None = None) -> dict[str, Any]:
         return self._call(
@@ -288,11 +282,7 @@ class StripeApi:
         )
 
     def create_invoice_item(self, params: dict[str, Any], key: str) -> dict[str, Any]:
-        return self._call(
-            "create_invoice_item",
-            lambda: self.client.v1.invoice_items.create(params=params, options=self._opts(key)),
-            key,
-        )
+        return self._create("create_invoice_item", self.client.v1.invoice_items, params, key)
 
     # -- credit notes
     def list_credit_notes(self, invoice_id: str) -> list[dict[str, Any]]:
@@ -301,11 +291,7 @@ class StripeApi:
         )
 
     def create_credit_note(self, params: dict[str, Any], key: str) -> dict[str, Any]:
-        return self._call(
-            "create_credit_note",
-            lambda: self.client.v1.credit_notes.create(params=params, options=self._opts(key)),
-            key,
-        )
+        return self._create("create_credit_note", self.client.v1.credit_notes, params, key)
 
     # -- events
     def list_events(self, params: dict[str, Any]) -> dict[str, Any]:

@@ -43,6 +43,10 @@ from exports.stripe.currencies import StripeCurrencyError, stripe_currency, to_s
 from exports.stripe.ledger import Ledger, utc_now
 from exports.stripe.source import ExportInvoice, _columns, load_credit_notes, load_invoices
 
+# the statuses an exported (finalized) invoice may have in Stripe, as the ledger records them
+# (https://docs.stripe.com/invoicing/overview#invoice-statuses: draft -> open -> paid | uncollectible | void)
+EXPORTED_STATES = "open|paid|uncollectible"
+
 
 @dataclass
 class ReconciliationResult:
@@ -173,28 +177,12 @@ def reconcile(
         try:
             inv = api.retrieve_invoice(stripe_id)
         except stripe.InvalidRequestError as e:
-            check(
-                inv_id,
-                stripe_id,
-                customer,
-                "status",
-                "open|paid|uncollectible",
-                "missing",
-                str(e.user_message),
-            )
+            check(inv_id, stripe_id, customer, "status", EXPORTED_STATES, "missing", str(e.user_message))
             continue
         check(inv_id, stripe_id, customer, "total", want.total_minor, inv["total"])
         check(inv_id, stripe_id, customer, "currency", want.currency.lower(), inv["currency"])
-        status_ok = inv["status"] in ("open", "paid", "uncollectible")
-        check(
-            inv_id,
-            stripe_id,
-            customer,
-            "status",
-            "open|paid|uncollectible",
-            "open|paid|uncollectible" if status_ok else inv["status"],
-            f"Stripe status {inv['status']}",
-        )
+        found = EXPORTED_STATES if inv["status"] in EXPORTED_STATES.split("|") else inv["status"]
+        check(inv_id, stripe_id, customer, "status", EXPORTED_STATES, found, f"Stripe status {inv['status']}")
         if inv_id in invalid:
             check(inv_id, stripe_id, customer, "warehouse", "valid", "invalid", invalid[inv_id])
         else:

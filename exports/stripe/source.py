@@ -226,28 +226,7 @@ def load_invoices(
         """,
         list(statuses),
     ).fetchall()
-    line_cols = _columns(con, "billing", "fct_invoice_lines")
-    tax_rate_id = "tax_rate_id" if "tax_rate_id" in line_cols else "cast(null as varchar)"
-    tax_amount = "tax_amount" if "tax_amount" in line_cols else "cast(0 as decimal(38, 12))"
-    tax_rate = "tax_rate" if "tax_rate" in line_cols else "cast(null as decimal(38, 12))"
-    inclusive = "is_tax_inclusive" if "is_tax_inclusive" in line_cols else "cast(null as boolean)"
-    tax_name = "tax_name" if "tax_name" in line_cols else "cast(null as varchar)"
-    # With an inclusive rate `amount` includes the tax (net = amount - tax); with an exclusive one it is the net.
-    # Either way the Stripe item carries `amount` and a TaxRate of the same kind, so Stripe shows the tax as tax.
-    net_amount = "net_amount" if "net_amount" in line_cols else "amount"
-    lines = con.execute(
-        f"""
-        select invoice_id, invoice_line_id, line_number, charge_id, line_type, description, quantity,
-               unit_price, amount, amount_minor, {net_amount} as net_amount, {tax_rate_id} as tax_rate_id,
-               {tax_amount} as tax_amount, period_start, period_end, {tax_rate} as tax_rate,
-               {inclusive} as is_tax_inclusive, {tax_name} as tax_name
-        from billing.fct_invoice_lines
-        order by invoice_id, line_number
-        """
-    ).fetchall()
-    by_invoice: dict[str, list[tuple]] = {}
-    for row in lines:
-        by_invoice.setdefault(row[0], []).append(row)
+    by_invoice = _lines_by_document(con, "fct_invoice_lines", "invoice_id", "invoice_line_id")
     invoices, errors = [], []
     for head in heads:
         # head: invoice_id .. total_minor (the invoice), then amount_due_minor, credits_applied_minor,
@@ -258,6 +237,41 @@ def load_invoices(
         except (SourceError, ValueError) as e:
             errors.append((inv_id, str(e)))
     return invoices, errors, skipped
+
+
+def _lines_by_document(
+    con: duckdb.DuckDBPyConnection, table: str, document_col: str, line_id_col: str
+) -> dict[str, list[tuple]]:
+    """The priced lines of billing.<table> by document id, in the column order `_build_invoice` reads.
+
+    Prepaid credits applied (line_type credit_applied) are not Stripe items: they are applied after tax as a
+    customer balance credit (the document's credits_applied), as fct_invoice_lines already leaves them out.
+    Optional columns (older warehouses, credit/debit note lines) read as null: with no is_tax_inclusive the
+    line is inclusive when its net differs from its amount; with no tax_name the rate's id names it.
+    """
+    cols = _columns(con, "billing", table)
+
+    def col(name: str, missing: str) -> str:
+        return name if name in cols else f"{missing} as {name}"
+
+    # With an inclusive rate `amount` includes the tax (net = amount - tax); with an exclusive one it is the net.
+    # Either way the Stripe item carries `amount` and a TaxRate of the same kind, so Stripe shows the tax as tax.
+    rows = con.execute(
+        f"""
+        select {document_col}, {line_id_col}, line_number, charge_id, line_type, description, quantity,
+               unit_price, amount, amount_minor, {"net_amount" if "net_amount" in cols else "amount as net_amount"},
+               {col("tax_rate_id", "cast(null as varchar)")}, {col("tax_amount", "cast(0 as decimal(38, 12))")},
+               period_start, period_end, {col("tax_rate", "cast(null as decimal(38, 12))")},
+               {col("is_tax_inclusive", "cast(null as boolean)")}, {col("tax_name", "cast(null as varchar)")}
+        from billing.{table}
+        where line_type is null or line_type <> 'credit_applied'
+        order by {document_col}, line_number
+        """
+    ).fetchall()
+    by_document: dict[str, list[tuple]] = {}
+    for row in rows:
+        by_document.setdefault(row[0], []).append(row)
+    return by_document
 
 
 def _build_invoice(
@@ -273,9 +287,15 @@ def _build_invoice(
     amount_due_minor: int | None = None,
     credits_minor: int | None = 0,
     tenant_id: str = DEFAULT_TENANT,
+    entity: str = "invoice",
+    original_invoice_id: str | None = None,
 ) -> ExportInvoice:
-    """Checks the ISO figures of the books, then converts every amount to Stripe units (ISK x100)."""
-    where = f"invoice {inv_id} ({number})"
+    """Checks the ISO figures of the books, then converts every amount to Stripe units (ISK x100).
+
+    A debit note (entity "debit_note") becomes a Stripe invoice of its own lines, each with its TaxRate, so
+    Stripe shows a debit note's tax as tax, exactly as an invoice's."""
+    where = f"{entity.replace('_', ' ')} {inv_id} ({number})"
+    id_key = "usagebill_debit_note_id" if entity == "debit_note" else "usagebill_invoice_id"
     try:
         stripe_currency(currency)
     except StripeCurrencyError as e:
@@ -334,7 +354,7 @@ def _build_invoice(
                 period_start=_as_date(period_start),
                 period_end=_as_date(period_end),
                 metadata={
-                    "usagebill_invoice_id": inv_id,
+                    id_key: inv_id,
                     "usagebill_invoice_line_id": str(line_id),
                     "usagebill_line_key": f"line:{line_number}",
                     "usagebill_charge_id": str(charge_id or ""),
@@ -351,7 +371,8 @@ def _build_invoice(
             "split the invoice or aggregate its lines"
         )
     if not items:
-        raise SourceError(f"{where}: has no lines in billing.fct_invoice_lines")
+        table = "fct_credit_note_lines" if entity == "debit_note" else "fct_invoice_lines"
+        raise SourceError(f"{where}: has no lines in billing.{table}")
     if line_sum + tax_sum != total_minor:
         raise SourceError(
             f"{where}: lines + exclusive tax = {line_sum + tax_sum} minor units but total_minor = "
@@ -370,7 +391,7 @@ def _build_invoice(
     except StripeCurrencyError as e:
         raise SourceError(str(e)) from None
     return ExportInvoice(
-        "invoice",
+        entity,
         inv_id,
         number,
         customer_id,
@@ -379,6 +400,7 @@ def _build_invoice(
         _as_date(due_date),
         to_stripe_amount(int(total_minor), currency),
         tuple(items),
+        original_invoice_id,
         amount_due_minor=due_stripe,
         credits_minor=to_stripe_amount(credits_iso, currency),
         tenant_id=tenant_id,
@@ -399,14 +421,20 @@ def load_credit_notes(
     if not _table_exists(con, "billing", "fct_credit_notes"):
         return [], [], []
     tenant = _tenant_column(con, "billing", "fct_credit_notes")
+    cols = _columns(con, "billing", "fct_credit_notes")
+    credits_minor = "credits_applied_minor" if "credits_applied_minor" in cols else "cast(0 as bigint)"
     rows = con.execute(
         f"""
         select credit_note_id, credit_note_number, kind, original_invoice_id, customer_id, upper(currency),
-               period_start, period_end, reason, amount, amount_minor, tax_amount, issue_date,
-               {tenant} as tenant_id
+               reason, amount, amount_minor, issue_date, {tenant} as tenant_id, {credits_minor} as credits_applied_minor
         from billing.fct_credit_notes order by issue_date, credit_note_id
         """
     ).fetchall()
+    note_lines = (
+        _lines_by_document(con, "fct_credit_note_lines", "credit_note_id", "credit_note_line_id")
+        if _table_exists(con, "billing", "fct_credit_note_lines")
+        else {}
+    )
     credits, debits, errors = [], [], []
     for (
         note_id,
@@ -415,14 +443,12 @@ def load_credit_notes(
         original,
         customer_id,
         currency,
-        p_start,
-        p_end,
         reason,
         amount,
         amount_minor,
-        tax_amount,
         issue_date,
         tenant_id,
+        note_credits_minor,
     ) in rows:
         where = f"credit note {note_id} ({number})"
         try:
@@ -431,8 +457,6 @@ def load_credit_notes(
             # fct_credit_notes.amount is signed (credit < 0, debit > 0) and includes the tax
             stripe_currency(currency)
             total = to_stripe_amount(abs(int(amount_minor)), currency)
-            tax = to_stripe_amount(abs(_minor(tax_amount, currency, f"{where}: tax_amount")), currency)
-            net = total - tax
             if kind == "credit":
                 credits.append(
                     ExportCreditNote(
@@ -440,38 +464,22 @@ def load_credit_notes(
                     )
                 )
             elif kind == "debit":
-                items = [
-                    Item(
-                        f"note:{note_id}",
-                        f"Debit note {number} for invoice {original}: {reason or ''}"[:500],
-                        net,
-                        _as_date(p_start),
-                        _as_date(p_end),
-                        {"usagebill_debit_note_id": note_id, "usagebill_line_key": f"note:{note_id}"},
-                    )
-                ]
-                if tax:
-                    items.append(
-                        Item(
-                            "tax:note",
-                            f"Tax on debit note {number}",
-                            tax,
-                            metadata={"usagebill_debit_note_id": note_id, "usagebill_line_key": "tax:note"},
-                        )
-                    )
                 debits.append(
-                    ExportInvoice(
-                        "debit_note",
+                    _build_invoice(
                         note_id,
                         number,
                         customer_id,
                         currency,
-                        _as_date(issue_date),
+                        issue_date,
                         None,
-                        total,
-                        tuple(items),
-                        original,
+                        amount,
+                        amount_minor,
+                        note_lines.get(note_id, []),
+                        None,
+                        note_credits_minor,
                         tenant_id=tenant_id,
+                        entity="debit_note",
+                        original_invoice_id=original,
                     )
                 )
             else:

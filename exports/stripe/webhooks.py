@@ -22,6 +22,7 @@ from typing import Any
 
 import stripe
 
+from exports.local_servers import run_until_interrupted
 from exports.stripe.events import EventError, EventStore
 
 DEFAULT_TOLERANCE_SECONDS = 300
@@ -119,13 +120,9 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 2
     server, url = serve_webhooks(secret, host=args.host, port=args.port)
-    print(f"Stripe webhook endpoint on {url}; events land in {server.store.root}", flush=True)
-    try:
-        while True:
-            time.sleep(3600)
-    except KeyboardInterrupt:
-        server.shutdown()
-    return 0
+    return run_until_interrupted(
+        server, f"Stripe webhook endpoint on {url}; events land in {server.store.root}"
+    )
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from itertools import compress
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -18,8 +19,15 @@ from aiohttp import web
 from ingestion.collector import compat
 from ingestion.collector.customers import RULE as FOREIGN_CUSTOMER
 from ingestion.collector.customers import CustomerTenants
+from ingestion.collector.fastbatch import decode_batch, process_columns
 from ingestion.collector.keys import KeyStore
-from ingestion.collector.landing_log import LandingLog, LogBusyError, LogFailedError, shard_of
+from ingestion.collector.landing_log import (
+    LandingLog,
+    LogBusyError,
+    LogFailedError,
+    shard_masks,
+    shard_of,
+)
 from ingestion.collector.limits import KeyLimits
 from ingestion.collector.meters import MeterCatalog
 from ingestion.collector.processing import (
@@ -139,8 +147,13 @@ class Collector:
         self.meters = MeterCatalog(config.catalog_dir)
         # customers.yaml of the same catalog: which tenant owns which customer
         self.customer_tenants = CustomerTenants(config.catalog_dir)
+        # --workers N: one table of key states for all workers (limits.SharedTable), so the rate
+        # and quarantine budget of a key hold for the whole collector, not N times over
         self.limits = KeyLimits(
-            config.rate_limit_events, config.rate_limit_burst, config.quarantine_bytes_per_key_day
+            config.rate_limit_events,
+            config.rate_limit_burst,
+            config.quarantine_bytes_per_key_day,
+            shared=config.run_dir / "key-limits" if config.workers > 1 and config.run_dir else None,
         )
         self.counters = Counters()
         self.shard_server: ShardServer | None = None
@@ -185,6 +198,7 @@ class Collector:
             await self.shard_server.close()
         await self.log.close()
         await self.customer_tenants.stop()
+        self.limits.close()
 
     # ------------------------------------------------------------------ helpers
     def _auth(self, request: web.Request) -> tuple[str, str]:
@@ -388,33 +402,42 @@ class Collector:
         if self.peers:
             await self._commit_sharded(outcome)
             return
-        fut = self.log.stage(outcome.lines, outcome.keys, outcome.quarantine)
+        fut = self.log.stage(outcome.landed_bytes(), outcome.keys, outcome.quarantine)
         await fut
 
     async def _commit_sharded(self, outcome: BatchOutcome) -> None:
         """--workers > 1: each key is decided and landed by the worker owning its shard; the keys
-        of this worker's shard are re-checked and staged here, the others sent to their owners.
-        Returns once every part is durable; the owners' duplicates become `duplicate` answers.
-        Any part failing fails the request (503 + Retry-After): nothing of it is acknowledged."""
-        n, me = self.config.workers, self.config.shard
-        parts: dict[int, list[int]] = {}
-        for pos, key in enumerate(outcome.keys):
-            parts.setdefault(shard_of(key, n), []).append(pos)
-        local = parts.pop(me, [])
+        of this worker's shard are re-checked and staged here, the others sent to their owners,
+        one message per owner and request (keys and lines picked with C-level loops and sent as
+        two joined byte strings). Returns once every part is durable; the owners' duplicates
+        become `duplicate` answers. Any part failing fails the request (503 + Retry-After):
+        nothing of it is acknowledged."""
+        me = self.config.shard
+        keys = outcome.keys
+        masks = shard_masks(keys, self.config.workers)
+        mine = masks.get(me, b"")
+        if set(masks) <= {me}:  # every key is this worker's: the lines stay in one piece
+            local, local_keys, local_lines = range(len(keys)), keys, outcome.landed_bytes()
+        else:
+            local, local_keys = list(compress(range(len(keys)), mine)), list(compress(keys, mine))
+            local_lines = [outcome.landed_part(mine)]
         index = self.log.index
-        contains = index.membership()
-        dups = {pos for pos in local if contains(outcome.keys[pos])}
-        keep = [pos for pos in local if pos not in dups]
-        fut = self.log.stage(
-            [outcome.lines[p] for p in keep], [outcome.keys[p] for p in keep], outcome.quarantine
-        )
-        order = list(parts.items())
+        dups: set[int] = set()
+        if not index.isdisjoint(local_keys):
+            lines = outcome.landed_lines()
+            contains = index.membership()
+            dups = {pos for pos in local if contains(keys[pos])}
+            keep = [pos for pos in local if pos not in dups]
+            local_keys, local_lines = [keys[p] for p in keep], [lines[p] for p in keep]
+        fut = self.log.stage(local_lines, local_keys, outcome.quarantine)
+        order = [
+            (shard, list(compress(range(len(keys)), mask)), list(compress(keys, mask)), mask)
+            for shard, mask in masks.items()
+            if shard != me
+        ]
         answers = await asyncio.gather(
             fut,
-            *(
-                self.peers[shard].commit([outcome.keys[p] for p in pos], [outcome.lines[p] for p in pos])
-                for shard, pos in order
-            ),
+            *(self.peers[shard].commit(k, outcome.landed_part(mask)) for shard, _, k, mask in order),
             return_exceptions=True,
         )
         for answer in answers:
@@ -422,7 +445,7 @@ class Collector:
                 if isinstance(answer, LogFailedError):
                     raise answer
                 raise LogBusyError(f"could not land the request ({answer}); retry") from answer
-        for (_, pos), remote_dups in zip(order, answers[1:], strict=True):
+        for (_, pos, _, _), remote_dups in zip(order, answers[1:], strict=True):
             dups.update(pos[i] for i in remote_dups)
         mark_duplicates(outcome, dups)
 
@@ -443,16 +466,23 @@ class Collector:
             outcome, {pos[i] for (_, pos), dups in zip(order, answers, strict=True) for i in dups}
         )
 
-    async def _own_commit(self, keys: list[bytes], lines: list[bytes] | None) -> list[int]:
+    async def _own_commit(self, keys: list[bytes], lines: bytes | None) -> list[int]:
         """A peer worker's keys of this worker's shard: positions of those already accepted; the
         others are staged and durable when this returns (ShardServer answers the peer then).
         ``lines`` None: only say which keys are known, land nothing."""
+        if self.log.index.isdisjoint(keys):  # the usual case: all new, one C-level check
+            if lines is not None:
+                await self.log.stage([lines], keys, [])
+            return []
         contains = self.log.index.membership()
         dups = [i for i, k in enumerate(keys) if contains(k)]
         if lines is not None and len(dups) < len(keys):
+            split = lines.splitlines(keepends=True)
+            if len(split) != len(keys):
+                raise ValueError(f"{len(keys)} keys came with {len(split)} lines")
             skip = set(dups)
             keep = [i for i in range(len(keys)) if i not in skip]
-            await self.log.stage([lines[i] for i in keep], [keys[i] for i in keep], [])
+            await self.log.stage([split[i] for i in keep], [keys[i] for i in keep], [])
         return dups
 
     def _settle(self, outcome: BatchOutcome, offloaded: bool, key_id: str, n: int) -> None:
@@ -490,11 +520,25 @@ class Collector:
                 pre[i] = rejection._replace(
                     reason=rejection.reason.replace(f"element {i} of the array", f"line {i + 1}")
                 )
-        elif (wire := decode_wire_array(body)) is not None:  # fast path: typed decode of an array
-            self._check_count(len(wire))
-            items = wire
         else:
-            items, raw_items, pre = self._decode_array_or_object(body)
+            if (batch := decode_batch(body)) is not None:  # column-wise fast path (fastbatch.py)
+                self._check_count(len(batch))
+                self.meters.refresh()
+                outcome = process_columns(
+                    batch,
+                    tenant_id=tenant,
+                    disjoint=self.log.index.isdisjoint,
+                    now=now,
+                    is_unknown_meter=self.meters.is_unknown if self.meters.known else None,
+                    customer_owners=self.customer_tenants.owners,
+                )
+                if outcome is not None:
+                    return outcome
+            if (wire := decode_wire_array(body)) is not None:  # per-event fast path
+                self._check_count(len(wire))
+                items = wire
+            else:
+                items, raw_items, pre = self._decode_array_or_object(body)
         self.meters.refresh()
         return self._process(items, tenant=tenant, now=now, endpoint=endpoint, raw_items=raw_items, pre=pre)
 

@@ -21,6 +21,7 @@ import asyncio
 import contextlib
 import errno
 import fcntl
+import functools
 import hashlib
 import os
 import time
@@ -28,6 +29,8 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from itertools import repeat
+from operator import itemgetter
 from pathlib import Path
 
 import orjson
@@ -45,6 +48,39 @@ def shard_of(key: bytes, shards: int) -> int:
     """The worker that owns a dedup key when ``shards`` workers share the port (collector
     ``--workers``): the key's first 8 bytes (of a blake2b digest: uniform) modulo ``shards``."""
     return int.from_bytes(key[:8], "big") % shards
+
+
+_FIRST_8 = itemgetter(slice(0, 8))
+
+
+def shards_of(keys: list[bytes], shards: int) -> list[int]:
+    """`shard_of` of each key, in C-level loops (one call per batch)."""
+    return list(map(int.__mod__, map(int.from_bytes, map(_FIRST_8, keys), repeat("big")), repeat(shards)))
+
+
+_BYTE_7 = itemgetter(7)
+
+
+@functools.cache
+def _table(shards: int, shard: int | None = None) -> bytes:
+    """bytes.translate table: byte b -> b % shards (shard None), or -> 1 if b == shard else 0."""
+    if shard is None:
+        return bytes(b % shards for b in range(256))
+    return bytes(int(b == shard) for b in range(256))
+
+
+def shard_masks(keys: list[bytes], shards: int) -> dict[int, Iterable[int]]:
+    """For each worker owning some of ``keys``: a mask (1 where `shard_of(key, shards)` is that
+    worker) for `itertools.compress`. Built with C-level loops: when ``shards`` divides 256, the
+    first 8 bytes of a key modulo ``shards`` is its 8th byte modulo ``shards``."""
+    if shards > 256:
+        owners_list = shards_of(keys, shards)
+        return {s: list(map(s.__eq__, owners_list)) for s in set(owners_list)}
+    if 256 % shards == 0:
+        owners = bytes(map(_BYTE_7, keys)).translate(_table(shards))
+    else:
+        owners = bytes(shards_of(keys, shards))
+    return {s: owners.translate(_table(shards, s)) for s in set(owners)}
 
 
 def event_key(tenant_id: str, event_id: str) -> bytes:
@@ -145,6 +181,10 @@ class DedupIndex:
     def intersection(self, keys: Iterable[bytes]) -> set[bytes]:
         """The ``keys`` that are in the index."""
         return self._keys.intersection(keys)
+
+    def isdisjoint(self, keys: Iterable[bytes]) -> bool:
+        """True when none of ``keys`` is in the index (one C-level pass)."""
+        return self._keys.isdisjoint(keys)
 
     def membership(self) -> Callable[[bytes], bool]:
         """``key in index`` as a C-level callable (for loops over every event of a batch)."""

@@ -8,8 +8,10 @@ over a Unix socket (``<run dir>/shard-<i>.sock``, the run dir is private to the 
 0700) and waits for the owner's durable answer. So two copies of one event sent to two workers meet
 in one place: one ``accepted``, one ``duplicate``.
 
-Frames: 4-byte big-endian length + msgpack. Request ``[id, keys, lines]`` (lines null: a check
-that lands nothing, used by the Lago API before it lands a batch); answer ``[id, ok,
+Frames: 4-byte big-endian length + msgpack. Request ``[id, keys, lines]``: the 16-byte keys
+joined into one byte string, the landed lines (newline-terminated) joined into another (lines
+null: a check that lands nothing, used by the Lago API before it lands a batch): one message per
+owner and request, two byte strings whatever the number of events. Answer ``[id, ok,
 duplicate_positions | error]``. An owner that is down or answers nothing within the timeout makes
 the request fail with 503 + Retry-After (nothing acknowledged; lines the owner did land are
 answered ``duplicate`` on the retry).
@@ -26,16 +28,25 @@ from typing import Any
 
 import msgspec
 
-from ingestion.collector.landing_log import LogBusyError
+from ingestion.collector.landing_log import DIGEST_SIZE, LogBusyError
 
 _HEADER = struct.Struct(">I")
 MAX_FRAME = 256 * 1024 * 1024
 _ENC = msgspec.msgpack.Encoder()
 _DEC = msgspec.msgpack.Decoder()
 
-# the owner's side: (keys, lines) -> positions of the keys that were duplicates, once durable
-# (lines None: only say which keys are known, land nothing)
-CommitHandler = Callable[[list[bytes], list[bytes] | None], Awaitable[list[int]]]
+# the owner's side: (keys, lines joined) -> positions of the keys that were duplicates, once
+# durable (lines None: only say which keys are known, land nothing)
+CommitHandler = Callable[[list[bytes], bytes | None], Awaitable[list[int]]]
+KEY_SIZE = DIGEST_SIZE
+
+
+def split_keys(blob: bytes) -> list[bytes]:
+    """The 16-byte keys of a joined key string (C-level slicing)."""
+    if len(blob) % KEY_SIZE:
+        raise ValueError(f"a key string of {len(blob)} bytes is not a multiple of {KEY_SIZE}")
+    ends = range(KEY_SIZE, len(blob) + KEY_SIZE, KEY_SIZE)
+    return list(map(blob.__getitem__, map(slice, range(0, len(blob), KEY_SIZE), ends)))
 
 
 def socket_path(run_dir: Path, shard: int) -> Path:
@@ -76,9 +87,9 @@ class ShardServer:
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         lock = asyncio.Lock()
 
-        async def one(req_id: int, keys: list[bytes], lines: list[bytes] | None) -> None:
+        async def one(req_id: int, keys: bytes, lines: bytes | None) -> None:
             try:
-                dups = await self.handler(keys, lines)
+                dups = await self.handler(split_keys(keys), lines)
                 answer = [req_id, True, dups]
             except Exception as exc:  # noqa: BLE001 - the requester answers 503 with this text
                 answer = [req_id, False, f"{type(exc).__name__}: {exc}"]
@@ -144,10 +155,11 @@ class ShardClient:
                     fut.set_exception(LogBusyError(f"worker {self.shard} is not reachable ({error})"))
             self._pending.clear()
 
-    async def commit(self, keys: list[bytes], lines: list[bytes] | None) -> list[int]:
+    async def commit(self, keys: list[bytes], lines: bytes | None) -> list[int]:
         """Positions (in ``keys``) of the keys the owner found already accepted; the others are
-        durable in the owner's landing log when this returns (``lines`` None: nothing is landed,
-        the owner only says which keys it has). LogBusyError when the owner is down."""
+        durable in the owner's landing log when this returns. ``lines``: the landed line of each
+        key, joined (None: nothing is landed, the owner only says which keys it has).
+        LogBusyError when the owner is down."""
         try:
             writer = await self._connect()
         except OSError as exc:
@@ -156,7 +168,7 @@ class ShardClient:
         req_id = self._next
         fut: asyncio.Future[list[int]] = asyncio.get_running_loop().create_future()
         self._pending[req_id] = fut
-        writer.write(_frame([req_id, keys, lines]))
+        writer.write(_frame([req_id, b"".join(keys), lines]))
         try:
             async with asyncio.timeout(self.timeout):
                 await writer.drain()

@@ -24,7 +24,7 @@ from ingestion.sources.landing_writer import (
     decimal_text,
     deterministic_id,
     utc_text,
-    write_landing,
+    write_window,
 )
 
 SOURCE = "cloudwatch"
@@ -130,17 +130,9 @@ def read_metric(
                         }
                     )
     events.sort(key=lambda e: (e["timestamp"], e["properties"]["resource_id"]))
-    name = (
-        f"{config.namespace.replace('/', '_')}__{config.metric_name}__"
-        f"{window_start.strftime('%Y%m%dT%H%M%SZ')}_{window_end.strftime('%Y%m%dT%H%M%SZ')}"
-    )
-    return write_landing(
-        data_dir,
-        SOURCE,
-        name,
-        events,
-        arrival_date=window_start.astimezone(UTC).date(),  # the partition day of the window
-        tenant_id=config.tenant_id,
+    prefix = f"{config.namespace.replace('/', '_')}__{config.metric_name}"
+    return write_window(
+        data_dir, SOURCE, prefix, (window_start, window_end), events, tenant_id=config.tenant_id
     )
 
 

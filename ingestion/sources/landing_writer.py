@@ -24,6 +24,7 @@ from typing import Any
 
 import msgspec
 
+from ingestion.durable import fsync_dir
 from ingestion.events import Rejection, canonical_json, validate_event
 
 _ENC = msgspec.json.Encoder(decimal_format="number")
@@ -76,11 +77,7 @@ def _atomic_write(path: Path, lines: list[bytes]) -> None:
         fh.flush()
         os.fsync(fh.fileno())
     os.replace(tmp, path)
-    dfd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dfd)
-    finally:
-        os.close(dfd)
+    fsync_dir(path.parent)
 
 
 def write_landing(
@@ -156,3 +153,29 @@ def _safe_json(value: Any) -> str:
         return canonical_json(value)
     except (TypeError, ValueError, msgspec.EncodeError):
         return repr(value)
+
+
+def write_window(
+    data_dir: Path,
+    source: str,
+    prefix: str,
+    window: tuple[datetime, datetime],
+    events: Iterable[dict[str, Any] | Rejection],
+    *,
+    tenant_id: str | None = None,
+    raw_records: Iterable[Any] | None = None,
+) -> LandingResult:
+    """Land the events pulled for one window [start, end) (write_landing): the file is named
+    ``<prefix>__<start>_<end>`` (UTC, basic ISO 8601) and goes to the partition of the start's UTC day."""
+    start, end = window
+    name = f"{prefix}__{start.strftime('%Y%m%dT%H%M%SZ')}_{end.strftime('%Y%m%dT%H%M%SZ')}"
+    arrival_date = start.astimezone(UTC).date()
+    return write_landing(
+        data_dir,
+        source,
+        name,
+        events,
+        arrival_date=arrival_date,
+        tenant_id=tenant_id,
+        raw_records=raw_records,
+    )

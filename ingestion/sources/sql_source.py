@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -41,7 +41,7 @@ from ingestion.sources.landing_writer import (
     decimal_text,
     deterministic_id,
     utc_text,
-    write_landing,
+    write_window,
 )
 from usagebill.postgres import fetch_rows
 
@@ -168,13 +168,12 @@ def run_query(query: SqlQuery, window_start: datetime, window_end: datetime, dat
         what=f"query {query.name}",
     )
     events = [row_to_event(query, row) for row in rows]
-    name = f"{query.name}__{window_start.strftime('%Y%m%dT%H%M%SZ')}_{window_end.strftime('%Y%m%dT%H%M%SZ')}"
-    return write_landing(
+    return write_window(
         data_dir,
         SOURCE,
-        name,
+        query.name,
+        (window_start, window_end),
         events,
-        arrival_date=window_start.astimezone(UTC).date(),  # the partition day of the window
         tenant_id=query.tenant_id,
         raw_records=[{k: _key_text(v) for k, v in r.items()} for r in rows],
     )

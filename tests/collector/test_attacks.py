@@ -165,9 +165,10 @@ def test_slow_request_head_and_body_are_cut(data_dir: Path, keys: dict[str, str]
 
 
 def test_rate_limit_per_key_answers_429_with_retry_after(data_dir: Path, keys: dict[str, str]) -> None:
-    # 10 events/s, bucket of 10: the first 10-event batch empties acme's bucket; the next request
-    # waits (1 - 0) / 10 s -> Retry-After rounded up to 1 s. globex has its own bucket.
-    c = CollectorProcess(data_dir, "--rate-limit-events", "10", "--rate-limit-burst", "10").start()
+    # 1 event/s, bucket of 10: the first 10-event batch empties acme's bucket; the next request
+    # waits (1 - 0) / 1 s -> Retry-After 1 s (a rate of 1/s leaves a loaded machine a whole second
+    # between the requests before a token comes back). globex has its own bucket.
+    c = CollectorProcess(data_dir, "--rate-limit-events", "1", "--rate-limit-burst", "10").start()
     try:
         r = post(f"{c.url}/v1/events", keys["acme"], [event(i) for i in range(10)])
         assert r.status_code == 200 and r.json()["accepted"] == 10

@@ -10,7 +10,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from ingestion.collector.landing_log import DedupIndex
+from ingestion.collector.fastbatch import decode_batch, process_columns
+from ingestion.collector.landing_log import DedupIndex, event_key
 from ingestion.collector.processing import decode_items, process_batch
 from ingestion.events import WireEvent, decode_wire_array, loads, validate_wire
 
@@ -140,10 +141,23 @@ def _run(  # noqa: ANN202
     )
 
 
+def _columns(body: bytes, tenant: str = "acme", index: DedupIndex | None = None, **kw):  # noqa: ANN003, ANN202
+    batch = decode_batch(body)
+    if batch is None:
+        return None
+    index = index or DedupIndex(10_000)
+    return process_columns(batch, tenant_id=tenant, disjoint=index.isdisjoint, now=NOW, **kw)
+
+
 def _same(body: bytes, tenant: str = "acme") -> None:
     general = _run(loads(body), tenant=tenant)
     wire = decode_wire_array(body)
     fast = _run(wire, tenant=tenant) if wire is not None else general
+    columns = _columns(body, tenant)
+    if columns is not None:  # the column-wise path took the whole batch: it answers alike
+        assert columns.results == general.results
+        assert columns.landed_lines() == general.lines and columns.keys == general.keys
+        assert (columns.accepted, columns.quarantine) == (general.accepted, general.quarantine)
     assert fast.results == general.results
     assert fast.lines == general.lines
     assert fast.quarantine == general.quarantine
@@ -221,3 +235,131 @@ def test_plain_event_is_judged_by_the_fast_path() -> None:
     assert valid.dimensions_json == '{"gpu_type":"a100","region":"us-east-1"}'
     # 1 s past not_after is for validate_event to explain
     assert validate_wire(ev, "acme", datetime(2026, 11, 1, 13, 46, 59, tzinfo=UTC), "api") is None
+
+
+# ------------------------------------------------------------------ column-wise path (fastbatch.py)
+# Plainly valid events written in forms that need normalizing: the column path must take the
+# batch (not return None) and land exactly the lines of the general path.
+NORMALIZED = {
+    "quantity": ["2457", "0.5", '"0.5"', '"007"', '"1.50"', "1E+3", "null", None, '"123456789012345678"'],
+    "timestamp": [
+        '"2026-11-01T14:47:00+01:00"',
+        '"2026-11-01T13:47:00.123Z"',
+        '"2026-11-01T13:47:00.123456Z"',
+        '"2026-11-01T13:47:00.000000Z"',
+        '"2026-11-01t13:47:00z"',
+        '"2024-02-29T23:59:59Z"',
+    ],
+    "dimensions": ['{"region":"us-east-1","gpu_type":"a100"}', '{ "a" : "1" }', "null", "{}", None],
+    "properties": ['{"b":1,"a":"x"}', '{"path":"/v1"}', "null", None],
+    "source": ['"sdk-go"', "null", None],
+    "tenant_id": ['"acme"', "null", None],
+}
+NORMALIZED_CASES = [(f, v) for f, values in NORMALIZED.items() for v in values]
+
+
+@pytest.mark.parametrize(("field", "value"), NORMALIZED_CASES)
+def test_column_path_takes_plainly_valid_batches_and_lands_what_the_general_path_lands(
+    field: str, value: str | None
+) -> None:
+    body = ("[" + ",".join(_variant(i, field, value) for i in range(3)) + "]").encode()
+    assert _columns(body) is not None
+    _same(body)
+
+
+def test_column_path_mixed_forms_in_one_batch() -> None:
+    parts = [_variant(i, f, v) for i, (f, v) in enumerate(NORMALIZED_CASES)]
+    body = ("[" + ",".join(parts) + "]").encode()
+    out = _columns(body)
+    assert out is not None and out.accepted == len(parts)
+    _same(body)
+
+
+def test_column_path_landed_line_by_hand() -> None:
+    """2457 (a JSON number) lands as the text "2457"; 14:47 at +01:00 is 13:47 UTC; dimensions
+    are sorted by name; source defaults to "api", tenant_id to the key's, arrived_at is NOW."""
+    body = (
+        b'[{"event_id":"e-1","customer_id":"cus_a","meter":"gpu_ms","timestamp":"2026-11-01T14:47:00+01:00",'
+        b'"quantity":2457,"dimensions":{"region":"us-east-1","gpu_type":"a100"}}]'
+    )
+    out = _columns(body)
+    assert out is not None
+    assert out.landed_lines() == [
+        b'{"event_id":"e-1","customer_id":"cus_a","meter":"gpu_ms","timestamp":"2026-11-01T13:47:00Z",'
+        b'"properties":{},"dimensions":{"gpu_type":"a100","region":"us-east-1"},"source":"api",'
+        b'"tenant_id":"acme","arrived_at":"2026-11-01T14:00:00Z","quantity":"2457"}\n'
+    ]
+    assert out.keys == [event_key("acme", "e-1")]
+    assert [(a.index, a.event_id, a.status) for a in out.results] == [(0, "e-1", "accepted")]
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("timestamp", '"2026-02-30T10:00:00Z"'),  # matches the pattern, not the calendar
+        ("timestamp", '"2026-11-01T24:00:00Z"'),
+        ("timestamp", '"2026-13-01T10:00:00Z"'),
+        ("timestamp", '"2026-11-01T15:00:01Z"'),  # 1 s past now + 1 h
+        ("timestamp", '"2026-11-01T15:00:00.000001Z"'),  # same second as the bound, 1 us past it
+        ("timestamp", '"2026-11-01T13:47:00Z\\n2026-11-01T13:47:00Z"'),
+        ("quantity", '"-1"'),
+        ("quantity", '"1234567890123456789"'),  # 19 integer digits
+        ("quantity", '"0.0000000000001"'),  # 13 decimal places
+        ("event_id", '"\u00e9v"'),  # valid, but non-ASCII ids are judged per event
+        ("event_id", '"   "'),
+        ("customer_id", None),
+        ("meter", '"GPU"'),
+        ("tenant_id", '"other"'),
+        ("source", '""'),
+        ("dimensions", '{"a":1}'),
+    ],
+)
+def test_column_path_leaves_any_doubt_to_the_per_event_path(field: str, value: str | None) -> None:
+    """One such event among plain ones: the column path returns None (the per-event path then
+    says what is wrong), and the per-event answers are unchanged."""
+    body = ("[" + _variant(0, "quantity", '"1"') + "," + _variant(1, field, value) + "]").encode()
+    assert _columns(body) is None
+    _same(body)
+
+
+def test_column_path_leaves_duplicates_foreign_customers_and_unknown_meters_to_the_per_event_path() -> None:
+    body = ("[" + _variant(1, "quantity", '"1"') + "," + _variant(2, "quantity", '"2"') + "]").encode()
+    assert _columns(body) is not None
+    twice = ("[" + _variant(1, "quantity", '"1"') + "," + _variant(1, "quantity", '"2"') + "]").encode()
+    assert _columns(twice) is None  # e-1 twice in one batch
+    index = DedupIndex(10)
+    index.add_pending(event_key("acme", "e-2"))
+    assert _columns(body, index=index) is None  # e-2 accepted earlier
+    assert _columns(body, customer_owners={"cus_a": frozenset({"other"})}) is None
+    assert _columns(body, customer_owners={"cus_a": frozenset({"acme"})}) is not None
+    assert _columns(body, is_unknown_meter=lambda m: m == "gpu_ms") is None
+
+
+@pytest.mark.parametrize("name", ["arrived_at", "arrived\\u005fat"])
+def test_column_path_never_takes_an_arrived_at_from_the_sender(name: str) -> None:
+    """arrived_at is set by the collector; an event naming it (also through a JSON escape, which
+    decodes to the same field name) is judged by the per-event path (an unknown field)."""
+    body = ("[" + _variant(1, "quantity", '"1"')[:-1] + f',"{name}":"2026-01-01T00:00:00Z"' + "}]").encode()
+    assert _columns(body) is None
+    _same(body)
+    assert _run(loads(body)).results[0].status == "rejected"
+
+
+@pytest.mark.parametrize(
+    "odd",
+    ["2026-11-01T13:47:00.000000Z", "2026-11-01T14:47:00+01:00", "2026-11-01t13:47:00z", None],
+)
+def test_column_path_with_distinct_timestamps(odd: str | None) -> None:
+    """Mostly distinct timestamps are checked as one joined column; one that is valid but not in
+    normalized form (or none at all) still lands normalized, as on the general path."""
+    stamps = [f"2026-11-01T13:{m:02d}:{m:02d}Z" for m in range(8)] + [f"2026-11-01T12:00:00.{7:06d}Z"]
+    if odd:
+        stamps.append(odd)
+    parts = [_variant(i, "timestamp", json.dumps(t)) for i, t in enumerate(stamps)]
+    body = ("[" + ",".join(parts) + "]").encode()
+    out = _columns(body)
+    assert out is not None and out.accepted == len(stamps)
+    _same(body)
+    bad = ("[" + ",".join([*parts, _variant(99, "timestamp", '"2026-11-01T24:00:00Z"')]) + "]").encode()
+    assert _columns(bad) is None
+    _same(bad)

@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 import requests
 
-from ingestion.collector.landing_log import event_key, shard_of
+from ingestion.collector.landing_log import event_key, shard_masks, shard_of
 from tests.collector.conftest import CollectorProcess, event, landed
 
 
@@ -35,16 +35,9 @@ def _conn_to_worker(url: str, worker: int, tries: int = 200) -> http.client.HTTP
 
 
 def _post(conn: http.client.HTTPConnection, key: str, batch: list[dict]) -> dict:
-    conn.request(
-        "POST",
-        "/v1/events",
-        body=json.dumps(batch).encode(),
-        headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
-    )
-    resp = conn.getresponse()
-    body = resp.read()
-    assert resp.status == 200, body
-    return json.loads(body)
+    status, body = _send(conn, key, batch)
+    assert status == 200, body
+    return body
 
 
 def test_two_copies_sent_to_different_workers_give_one_accepted_one_duplicate(
@@ -191,3 +184,76 @@ def test_lago_batch_resent_to_another_worker_is_refused_whole(data_dir: Path, ke
     finally:
         c.stop()
     assert sorted(r["event_id"] for r in landed(data_dir)) == sorted(ids)
+
+
+def _send(conn: http.client.HTTPConnection, key: str, batch: list[dict]) -> tuple[int, dict]:
+    conn.request(
+        "POST",
+        "/v1/events",
+        body=json.dumps(batch).encode(),
+        headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
+    )
+    resp = conn.getresponse()
+    return resp.status, json.loads(resp.read())
+
+
+def test_rate_limit_holds_across_workers(data_dir: Path, keys: dict[str, str]) -> None:
+    """A bucket of 100 tokens refilled at 0.01/s, for the collector as a whole: 50 events to worker
+    0 (100 -> 50 tokens), 50 to worker 1 (50 -> 0), then both workers answer 429 (0 + 0.01/s x a
+    few seconds < 1 token). With a bucket per worker, each would still hold 50 tokens and admit the
+    next batch. Another key (globex) has its own bucket."""
+    c = CollectorProcess(
+        data_dir, "--workers", "2", "--rate-limit-events", "0.01", "--rate-limit-burst", "100"
+    ).start()
+    try:
+        a, b = _conn_to_worker(c.url, 0), _conn_to_worker(c.url, 1)
+        assert _send(a, keys["acme"], [event(f"a{i}") for i in range(50)])[0] == 200
+        assert _send(b, keys["acme"], [event(f"b{i}") for i in range(50)])[0] == 200
+        for conn in (a, b):
+            status, body = _send(conn, keys["acme"], [event("late")])
+            assert status == 429, body
+            assert "more than 0.01 events per second" in body["detail"]
+        assert _send(b, keys["globex"], [event("g")])[0] == 200
+        a.close()
+        b.close()
+    finally:
+        c.stop()
+    assert len([r for r in landed(data_dir) if r["tenant_id"] == "acme"]) == 100
+
+
+def test_quarantine_budget_holds_across_workers(data_dir: Path, keys: dict[str, str]) -> None:
+    """The daily quarantine budget of a key is booked in one table for both workers: rejected
+    events sent one per request, alternating between the workers, keep budget // line size lines
+    in quarantine in total (a budget per worker would keep twice that)."""
+    budget = 2000
+    c = CollectorProcess(data_dir, "--workers", "2", "--quarantine-bytes-per-key-day", str(budget)).start()
+    try:
+        a, b = _conn_to_worker(c.url, 0), _conn_to_worker(c.url, 1)
+        notes = []
+        for i in range(12):  # ids of one length: every quarantine line has the same size
+            status, body = _send((a, b)[i % 2], keys["acme"], [event(f"bad-{i:02d}", quantity="-1")])
+            assert status == 200 and body["rejected"] == 1
+            notes.append("not kept in the collector's quarantine" in body["results"][0]["reason"])
+        a.close()
+        b.close()
+    finally:
+        c.stop()
+    lines = [ln for p in (data_dir / "quarantine").glob("*.jsonl") for ln in p.read_bytes().splitlines()]
+    sizes = {len(ln) + 1 for ln in lines}
+    assert len(sizes) == 1  # one line size L, so the budget keeps exactly budget // L lines
+    kept = budget // sizes.pop()
+    assert 1 <= kept < 6  # the test tells a shared budget (kept) from one per worker (2 x kept)
+    assert len(lines) == kept
+    assert notes == [False] * kept + [True] * (12 - kept)
+
+
+def test_shard_masks_agree_with_shard_of() -> None:
+    """The masks used to split a batch between the workers pick exactly the keys `shard_of` gives
+    each worker (the 8th-byte shortcut for worker counts dividing 256, the general rule otherwise)."""
+    keys = [event_key("acme", f"evt-{i}") for i in range(2_000)]
+    for n in (1, 2, 3, 4, 5, 8, 300):
+        masks = shard_masks(keys, n)
+        expected = [shard_of(k, n) for k in keys]
+        assert set(masks) == set(expected)
+        for shard, mask in masks.items():
+            assert [bool(m) for m in mask] == [e == shard for e in expected]

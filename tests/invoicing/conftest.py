@@ -25,6 +25,8 @@ from typing import Any
 import duckdb
 import pytest
 
+from usagebill.dbt_cli import dbt_path_args
+
 ROOT = Path(__file__).resolve().parents[2]
 DBT_PROJECT = Path(os.environ.get("USAGEBILL_TEST_DBT_PROJECT", ROOT / "dbt_project"))
 DBT = ROOT / ".venv" / "bin" / "dbt"
@@ -166,199 +168,61 @@ def billing_line(
     }
 
 
+def usage_line(
+    line_id: str, customer: str, currency: str, charge: str, name: str, *figures: Any, **extra: Any
+) -> dict[str, Any]:
+    """A usage line, billed in arrears (its meter is the charge); `figures` are billing_line's period,
+    quantity, unit price and amount."""
+    return billing_line(line_id, customer, currency, charge, name, "usage", "in_arrears", *figures, **extra)
+
+
 def base_billing_lines() -> list[dict[str, Any]]:
-    us = "cus_us"
+    us, h100 = "cus_us", {"gpu_type": "h100"}
+    starter_fees = [
+        billing_line(
+            f"bl_us_fee_{month}", us, "USD", "starter_fee", "Starter plan", "recurring_fee", "in_advance",
+            period, "1", "500", "500", plan="starter",
+        )
+        for month, period in (("may", MAY), ("jun", JUNE), ("jul", JULY))
+    ]  # fmt: skip
+    # line id, customer, currency, quantity (GPU ms), unit price, amount = quantity x unit price
+    gpu_lines = [
+        ("bl_de_gpu_may", "cus_de", "EUR", "100000000", "0.00001", "1000"),
+        ("bl_fr_gpu_may", "cus_fr", "EUR", "25000000", "0.00001", "250"),
+        ("bl_gb_gpu_may", "cus_gb", "GBP", "12000000", "0.00001", "120"),
+        ("bl_exempt_gpu_may", "cus_exempt", "EUR", "8000000", "0.00001", "80"),
+        ("bl_jp_gpu_may", "cus_jp", "JPY", "1234550", "0.01", "12345.5"),
+    ]
     return [
-        # starter: $500/month in advance; 50,000,000 GPU ms included, overage $0.009 per 1K ms
-        billing_line(
-            "bl_us_fee_may",
-            us,
-            "USD",
-            "starter_fee",
-            "Starter plan",
-            "recurring_fee",
-            "in_advance",
-            MAY,
-            "1",
-            "500",
-            "500",
-            plan="starter",
-        ),
-        billing_line(
-            "bl_us_fee_jun",
-            us,
-            "USD",
-            "starter_fee",
-            "Starter plan",
-            "recurring_fee",
-            "in_advance",
-            JUNE,
-            "1",
-            "500",
-            "500",
-            plan="starter",
-        ),
-        billing_line(
-            "bl_us_fee_jul",
-            us,
-            "USD",
-            "starter_fee",
-            "Starter plan",
-            "recurring_fee",
-            "in_advance",
-            JULY,
-            "1",
-            "500",
-            "500",
-            plan="starter",
-        ),
-        billing_line(
-            "bl_us_gpu_incl_may",
-            us,
-            "USD",
-            "gpu_included",
-            "GPU time included",
-            "usage",
-            "in_arrears",
-            MAY,
-            "50000000",
-            "0",
-            "0",
-            seq=1,
-            dims={"gpu_type": "h100"},
-            plan="starter",
+        *starter_fees,
+        usage_line(
+            "bl_us_gpu_incl_may", us, "USD", "gpu_included", "GPU time included", MAY, "50000000", "0", "0",
+            seq=1, dims=h100, plan="starter",
         ),
         # 60,000,000 ms used - 50,000,000 included = 10,000,000 ms = 10,000 x 1K ms x $0.009 = $90.00
-        billing_line(
-            "bl_us_gpu_over_may",
-            us,
-            "USD",
-            "gpu_overage",
-            "GPU time overage",
-            "usage",
-            "in_arrears",
-            MAY,
-            "10000000",
-            "0.000009",
-            "90.000000000000",
-            seq=2,
-            dims={"gpu_type": "h100"},
-            plan="starter",
+        usage_line(
+            "bl_us_gpu_over_may", us, "USD", "gpu_overage", "GPU time overage", MAY, "10000000", "0.000009",
+            "90.000000000000", seq=2, dims=h100, plan="starter",
         ),
         # 12,345 calls x $0.50 / 1K = $6.1725 -> $6.17 (half-up at the cent)
-        billing_line(
-            "bl_us_api_may",
-            us,
-            "USD",
-            "api_calls",
-            "API calls",
-            "usage",
-            "in_arrears",
-            MAY,
-            "12345",
-            "0.0005",
-            "6.1725",
-            seq=3,
+        usage_line(
+            "bl_us_api_may", us, "USD", "api_calls", "API calls", MAY, "12345", "0.0005", "6.1725", seq=3,
             plan="starter",
         ),
         # 250 calls x $0.0005 = $0.125 -> $0.13 (a half cent rounds up)
-        billing_line(
-            "bl_us_api_half_may",
-            us,
-            "USD",
-            "api_calls_eu",
-            "API calls (EU region)",
-            "usage",
-            "in_arrears",
-            MAY,
-            "250",
-            "0.0005",
-            "0.125",
-            seq=4,
-            plan="starter",
+        usage_line(
+            "bl_us_api_half_may", us, "USD", "api_calls_eu", "API calls (EU region)", MAY, "250", "0.0005",
+            "0.125", seq=4, plan="starter",
         ),
-        billing_line(
-            "bl_us_gpu_incl_jun",
-            us,
-            "USD",
-            "gpu_included",
-            "GPU time included",
-            "usage",
-            "in_arrears",
-            JUNE,
-            "20000000",
-            "0",
-            "0",
-            seq=1,
-            dims={"gpu_type": "h100"},
-            plan="starter",
+        usage_line(
+            "bl_us_gpu_incl_jun", us, "USD", "gpu_included", "GPU time included", JUNE, "20000000", "0", "0",
+            seq=1, dims=h100, plan="starter",
         ),
-        billing_line(
-            "bl_de_gpu_may",
-            "cus_de",
-            "EUR",
-            "gpu_ms",
-            "GPU time",
-            "usage",
-            "in_arrears",
-            MAY,
-            "100000000",
-            "0.00001",
-            "1000",
+        *(
+            usage_line(line_id, customer, currency, "gpu_ms", "GPU time", MAY, quantity, price, amount)
+            for line_id, customer, currency, quantity, price, amount in gpu_lines
         ),
-        billing_line(
-            "bl_fr_gpu_may",
-            "cus_fr",
-            "EUR",
-            "gpu_ms",
-            "GPU time",
-            "usage",
-            "in_arrears",
-            MAY,
-            "25000000",
-            "0.00001",
-            "250",
-        ),
-        billing_line(
-            "bl_gb_gpu_may",
-            "cus_gb",
-            "GBP",
-            "gpu_ms",
-            "GPU time",
-            "usage",
-            "in_arrears",
-            MAY,
-            "12000000",
-            "0.00001",
-            "120",
-        ),
-        billing_line(
-            "bl_exempt_gpu_may",
-            "cus_exempt",
-            "EUR",
-            "gpu_ms",
-            "GPU time",
-            "usage",
-            "in_arrears",
-            MAY,
-            "8000000",
-            "0.00001",
-            "80",
-        ),
-        billing_line(
-            "bl_jp_gpu_may",
-            "cus_jp",
-            "JPY",
-            "gpu_ms",
-            "GPU time",
-            "usage",
-            "in_arrears",
-            MAY,
-            "1234550",
-            "0.01",
-            "12345.5",
-        ),
-    ]
+    ]  # fmt: skip
 
 
 def base_journal() -> list[dict[str, Any]]:
@@ -491,14 +355,7 @@ class Warehouse:
             *args,
             "--vars",
             json.dumps(dbt_vars),
-            "--profiles-dir",
-            str(DBT_PROJECT),
-            "--project-dir",
-            str(DBT_PROJECT),
-            "--target-path",
-            str(self.root / "target"),
-            "--log-path",
-            str(self.root / "logs"),
+            *dbt_path_args(DBT_PROJECT, self.root),
         ]
         result = subprocess.run(command, env=self.env, capture_output=True, text=True, timeout=600)
         if result.returncode != 0:
@@ -555,22 +412,11 @@ def run2_billing_lines() -> list[dict[str, Any]]:
             line["quantity"], line["amount"] = "20000000", "200"
     # June usage line of cus_us: 20,000,000 included GPU ms (already present) + API calls in June
     lines.append(
-        billing_line(
-            "bl_us_api_jun",
-            "cus_us",
-            "USD",
-            "api_calls",
-            "API calls",
-            "usage",
-            "in_arrears",
-            JUNE,
-            "4000",
-            "0.0005",
-            "2",
-            seq=3,
+        usage_line(
+            "bl_us_api_jun", "cus_us", "USD", "api_calls", "API calls", JUNE, "4000", "0.0005", "2", seq=3,
             plan="starter",
         )
-    )
+    )  # fmt: skip
     return lines
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 from datetime import date
@@ -86,16 +87,16 @@ DEJAVU = all(path.exists() for path in documents.UNICODE_FONTS.values())
 
 @pytest.mark.skipif(not DEJAVU, reason="DejaVu fonts missing: scripts/ensure-system-deps.sh")
 def test_cached_fonts_give_the_same_bytes_as_parsing_them(tmp_path: Path) -> None:
-    # the font parsed for the first document is reused by the next ones (documents._add_font):
-    # the PDF must be byte-identical to one rendered with a freshly parsed font
+    # the fpdf2 fallback (render_pdf_fpdf2) reuses the font parsed for the first document
+    # (documents._add_font): the PDF must be byte-identical to one rendered with a fresh font
     documents._FONT_CACHE.clear()
-    documents.render_pdf(sample(), tmp_path / "parsed.pdf")
+    documents.render_pdf_fpdf2(sample(), tmp_path / "parsed.pdf")
     assert len(documents._FONT_CACHE) == 2  # regular + bold, kept for the next document
-    documents.render_pdf(variant("UB-2026-000043", "Другая фирма"), tmp_path / "other.pdf")
-    documents.render_pdf(sample(), tmp_path / "cached.pdf")
+    documents.render_pdf_fpdf2(variant("UB-2026-000043", "Другая фирма"), tmp_path / "other.pdf")
+    documents.render_pdf_fpdf2(sample(), tmp_path / "cached.pdf")
     assert (tmp_path / "parsed.pdf").read_bytes() == (tmp_path / "cached.pdf").read_bytes()
     documents._FONT_CACHE.clear()
-    documents.render_pdf(variant("UB-2026-000043", "Другая фирма"), tmp_path / "other-parsed.pdf")
+    documents.render_pdf_fpdf2(variant("UB-2026-000043", "Другая фирма"), tmp_path / "other-parsed.pdf")
     assert (tmp_path / "other.pdf").read_bytes() == (tmp_path / "other-parsed.pdf").read_bytes()
 
 
@@ -180,23 +181,6 @@ def test_worker_setting_is_checked(value: str, monkeypatch: pytest.MonkeyPatch) 
         documents.default_workers()
 
 
-@pytest.mark.skipif(not DEJAVU or not shutil.which("pdftotext"), reason="DejaVu fonts or pdftotext missing")
-def test_characters_outside_the_reduced_font_use_the_full_font(tmp_path: Path) -> None:
-    latin, armenian = sample(), variant("UB-2026-000044", "Երևան Ltd")  # Armenian: not in REDUCED_RANGES
-    assert documents._fits_reduced_font(latin) and not documents._fits_reduced_font(armenian)
-    documents.render_pdf(latin, tmp_path / "latin.pdf")
-    documents.render_pdf(armenian, tmp_path / "armenian.pdf")
-    for name, expected in (("latin.pdf", "Cäsar <Vision> GmbH – Labs"), ("armenian.pdf", "Երևան Ltd")):
-        text = subprocess.run(
-            ["pdftotext", str(tmp_path / name), "-"], capture_output=True, text=True, check=True
-        ).stdout
-        assert expected in text, name
-    # the reduced font is much smaller than DejaVu Sans: the Latin document embeds a smaller subset
-    # source; both embed only the glyphs they use, so check the source font chosen instead
-    reduced = documents._reduced_font(documents.UNICODE_FONTS[""])
-    assert reduced is not None and reduced.stat().st_size < documents.UNICODE_FONTS[""].stat().st_size / 3
-
-
 def test_tier_split_rows_of_a_graduated_charge() -> None:
     # Stripe's graduated example (docs.stripe.com/products-prices/pricing-models#graduated-pricing):
     # 1-5 at $7, 6-10 at $6.50, 11+ at $6; 20 units = 5 x 7 + 5 x 6.50 + 10 x 6 = 35 + 32.50 + 60 = 127.50,
@@ -254,3 +238,73 @@ def test_totals_show_every_figure_in_order() -> None:
     positions = [html.index(f'class="num {name}"') for name in order]
     assert positions == sorted(positions)
     assert 'class="num amount-due">94.00 EUR' in html and 'class="num credits-applied">-50.00 EUR' in html
+
+
+def test_the_cli_shows_progress_and_time_left(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from usagebill.invoices import cli
+
+    issued = [variant(f"UB-2026-{i:06d}", f"Customer {i}") for i in range(1, 46)]
+    monkeypatch.setattr(documents, "load_documents", lambda warehouse=None, number=None: list(issued))
+    out = tmp_path / "invoices"
+    argv = ["render", "--out", str(out), "--workers", "1", "--progress-seconds", "0"]
+    assert cli.main(argv) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "invoice documents: reading the issued documents from the warehouse"
+    assert re.fullmatch(
+        r"invoice documents: 45 issued documents read and compared with manifest.json in \d+ s; 45 to render",
+        lines[1],
+    ), lines[1]
+    # serial rendering goes in batches of 20: progress after 20, 40 and 45 of 45 (44, 88 and 100 %),
+    # with the time left while some are left, then the total
+    assert re.fullmatch(r"invoice documents: 20/45 documents \(44 %\), [\d.,]+/s, about .+ left", lines[2]), (
+        lines
+    )
+    assert re.fullmatch(r"invoice documents: 40/45 documents \(88 %\), [\d.,]+/s, about .+ left", lines[3]), (
+        lines
+    )
+    assert re.fullmatch(r"invoice documents: 45/45 documents \(100 %\), [\d.,]+/s", lines[4]), lines
+    assert lines[5].startswith("invoice documents: 45/45 documents (100 %) done in")
+    assert lines[6] == f"invoices: rendered 45 documents (HTML + PDF) to {out}"
+    assert cli.main([*argv[:-1], "-1"]) == 1
+    assert "--progress-seconds -1.0: use 0 to 3600 seconds" in capsys.readouterr().err
+
+
+def test_documents_are_built_across_fetch_chunks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # 3 invoices of 3 lines read 2 ledger rows at a time: every document's rows are split across
+    # chunks, yet each comes out whole. Line n: net 10.5 x n, tax 2.1 x n (20 %), gross 12.6 x n;
+    # per invoice net 10.5 x (1 + 2 + 3) = 63.00, tax 2.1 x 6 = 12.60, total 12.6 x 6 = 75.60 EUR
+    import duckdb
+
+    path = tmp_path / "warehouse.duckdb"
+    con = duckdb.connect(str(path))
+    con.execute("create schema billing")
+    con.execute(
+        """
+        create table billing.fct_issued_lines as
+        select 'inv_' || i as document_id, 'invoice' as document_type, i as document_sequence,
+          'UB-2026-00000' || i as document_number, date '2026-05-04' as issue_date, date '2026-06-03' as due_date,
+          date '2026-04-01' as document_period_start, date '2026-05-01' as document_period_end,
+          'EUR' as currency, 'GPU Cloud SAS' as issuer_legal_name, null as issuer_address_json,
+          'FR40123456789' as issuer_tax_id, null as issuer_email, 'Customer ' || i as buyer_name,
+          'cus_' || i as customer_id, null as buyer_address_json, null as buyer_tax_id, null as buyer_email,
+          30 as payment_terms_days, null as source_invoice_number, null as reason, 'usage' as line_type,
+          cast(n * 10.5 as decimal(38, 9)) as amount, 'GPU time' as description, 'gpu' as charge_id,
+          date '2026-04-01' as period_start, date '2026-05-01' as period_end, null as tier_breakdown_json,
+          null as included_quantity, cast(n as decimal(38, 9)) as quantity, cast(10.5 as decimal(38, 9)) as unit_price,
+          cast(0.2 as decimal(9, 6)) as tax_rate, false as is_tax_inclusive, 'VAT' as tax_name,
+          'fr_vat_20' as tax_rate_id, cast(n * 10.5 as decimal(38, 9)) as net_amount,
+          cast(n * 2.1 as decimal(38, 9)) as tax_amount, cast(n * 12.6 as decimal(38, 9)) as gross_amount,
+          null as tax_note, n as line_number
+        from range(1, 4) as d(i), range(1, 4) as l(n)
+        """
+    )
+    con.close()
+    monkeypatch.setattr(documents, "FETCH_ROWS", 2)
+    loaded = documents.load_documents(path)
+    assert [d.number for d in loaded] == ["UB-2026-000001", "UB-2026-000002", "UB-2026-000003"]
+    for document in loaded:
+        assert [line.number for line in document.lines] == [1, 2, 3]
+        assert (document.subtotal, document.tax_total, document.total) == ("63.00", "12.60", "75.60")
+    assert [d.buyer.name for d in documents.load_documents(path, "UB-2026-000002")] == ["Customer 2"]

@@ -19,8 +19,9 @@ from exports.marketplace.catalog import (
 )
 from exports.marketplace.ledger import Ledger, ReportRow
 from exports.marketplace.reporter import RunSummary, report_hours
-from exports.marketplace.transport import Backoff, Identities, Outcome, Transport
+from exports.marketplace.transport import Backoff, Outcome, Transport
 from tests.isolation import isolate_paths
+from usagebill.tenants import DEFAULT_TENANT
 
 SINCE = datetime(2026, 5, 1, tzinfo=UTC)
 SERVICE = "gpu.endpoints.demo.cloud.goog"
@@ -63,42 +64,55 @@ def make_catalog(dims: dict[str, list[Dimension]], windows: dict[str, int] | Non
     )
 
 
-def aws_ident(n: int, states: tuple[StatePeriod, ...] | None = None) -> MarketplaceIdentity:
-    account = f"{n:012d}"
+def aws_ident(
+    n: int,
+    states: tuple[StatePeriod, ...] | None = None,
+    tenant: str = DEFAULT_TENANT,
+    account_n: int | None = None,
+) -> MarketplaceIdentity:
+    """Customer cus_<n> of `tenant` on AWS, AWS account <account_n or n> (12 digits)."""
+    account_number = n if account_n is None else account_n
+    account = f"{account_number:012d}"
     return MarketplaceIdentity(
         f"cus_{n:04d}",
         "aws",
         "gpu",
         account_id=account,
-        license_arn=f"arn:aws:license-manager::{account}:license:l-{n:08x}",
+        license_arn=f"arn:aws:license-manager::{account}:license:l-{account_number:08x}",
         states=states or (StatePeriod("subscribed", SINCE),),
+        tenant_id=tenant,
     )
 
 
-def azure_ident(n: int) -> MarketplaceIdentity:
+def azure_ident(n: int, tenant: str = DEFAULT_TENANT, resource_n: int | None = None) -> MarketplaceIdentity:
     return MarketplaceIdentity(
         f"cus_{n:04d}",
         "azure",
         "gpu",
-        resource_id=f"00000000-0000-4000-8000-{n:012d}",
+        resource_id=f"00000000-0000-4000-8000-{(n if resource_n is None else resource_n):012d}",
         plan_id="payg-plan",
         states=(StatePeriod("subscribed", SINCE),),
+        tenant_id=tenant,
     )
 
 
-def google_ident(n: int) -> MarketplaceIdentity:
+def google_ident(n: int, tenant: str = DEFAULT_TENANT, project_n: int | None = None) -> MarketplaceIdentity:
     return MarketplaceIdentity(
         f"cus_{n:04d}",
         "google",
         "gpu",
-        usage_reporting_id=f"project_number:{n}",
+        usage_reporting_id=f"project_number:{n if project_n is None else project_n}",
         states=(StatePeriod("subscribed", SINCE),),
+        tenant_id=tenant,
     )
 
 
-def billed(rows: list[tuple[str, str, datetime, str]]) -> BilledSeries:
-    """(customer_id, meter_id, hour, billed amount) -> series."""
-    return BilledSeries(BilledHour(c, m, (), h, Decimal(a), "USD") for c, m, h, a in rows)
+def billed(rows: list[tuple[str, ...]]) -> BilledSeries:
+    """(customer_id, meter_id, hour, billed amount[, tenant]) -> series (tenant: the default)."""
+    return BilledSeries(
+        BilledHour(r[0], r[1], (), r[2], Decimal(r[3]), "USD", r[4] if len(r) > 4 else DEFAULT_TENANT)  # type: ignore[arg-type]
+        for r in rows
+    )
 
 
 class Clock:
@@ -156,15 +170,10 @@ class Crashing:
         self.marketplace = transport.marketplace
         self.transport, self.error, self.sends = transport, error, sends
 
-    def send(
-        self,
-        rows: Sequence[ReportRow],
-        identities: Identities,
-        catalog: OfferingCatalog,
-        recovery: bool = False,
-    ) -> list[Outcome]:
+    def send(self, rows: Sequence[ReportRow], *args: object, **kwargs: object) -> list[Outcome]:
+        """As Transport.send, then `error`."""
         if self.sends:
-            self.transport.send(rows, identities, catalog, recovery=recovery)
+            self.transport.send(rows, *args, **kwargs)  # type: ignore[arg-type]
         raise self.error
 
 

@@ -160,7 +160,7 @@ def test_window_missed_usage_is_carried_and_the_fake_would_have_refused_it(ledge
             )
         report_quietly("aws", [old, recent], catalog, idents, series, ledger, transport, clock.now)
     rows = ledger.current("aws")
-    assert rows[("aws", "cus_0001", "gpu_usage", old)].state == "carried"
+    assert rows[("aws", "default", "cus_0001", "gpu_usage", old)].state == "carried"
     # 50 carried + 5 new units reported with the next open hour
     assert fake.quantities() == {("000000000001", "gpu_usage", recent): 55}
 
@@ -173,7 +173,7 @@ def test_not_subscribed_at_aws_fails_and_its_quantity_goes_with_the_next_hour(le
     with FakeAwsMetering(set(), now=clock) as fake:  # AWS does not know the customer yet
         transport = _transport(fake, clock, fast_backoff)
         report_quietly("aws", [H0], catalog, idents, series, ledger, transport, clock.now)
-        assert ledger.current("aws")[("aws", "cus_0001", "gpu_usage", H0)].state == "failed"
+        assert ledger.current("aws")[("aws", "default", "cus_0001", "gpu_usage", H0)].state == "failed"
         fake.subscribed.add(idents[0].license_arn)
         clock.now = h1 + timedelta(hours=1, minutes=5)
         report_quietly("aws", [h1], catalog, idents, series, ledger, transport, clock.now)
@@ -241,6 +241,6 @@ def test_real_boto3_client_against_moto_server_seeded_in_process(ledger, fast_ba
         )
     finally:
         server.stop()
-    row = ledger.current("aws")[("aws", "cus_0001", "gpu_usage", hour)]
+    row = ledger.current("aws")[("aws", "default", "cus_0001", "gpu_usage", hour)]
     assert summary.states["acknowledged"] == 1 and row.quantity == Decimal(7)
     assert row.metering_record_id  # moto's random MeteringRecordId came back over HTTP

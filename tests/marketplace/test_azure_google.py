@@ -168,7 +168,7 @@ def test_google_windows_are_contiguous_and_missed_hours_widen_the_next_window(le
         ("2026-05-10T14:00:00Z", "2026-05-10T16:00:00Z", "10"),
     ]  # hours 2+3, contiguous
     assert fake.totals() == {("project_number:1", metric): 20}  # 4 hours x 5 units
-    assert ledger.current("google")[("google", "cus_0001", metric, hours[2])].state == "carried"
+    assert ledger.current("google")[("google", "default", "cus_0001", metric, hours[2])].state == "carried"
 
 
 def test_google_resend_after_a_crash_during_the_call_is_not_counted_twice(isolated, fast_backoff):
@@ -225,7 +225,7 @@ def test_google_report_error_is_recorded_failed_and_quantity_moves_on(ledger, fa
             google_operation_id(SERVICE, "project_number:1", H0, H0 + timedelta(hours=1))
         )
         report_quietly("google", [H0], catalog, idents, series, ledger, transport, clock.now)
-        assert ledger.current("google")[("google", "cus_0001", metric, H0)].state == "failed"
+        assert ledger.current("google")[("google", "default", "cus_0001", metric, H0)].state == "failed"
         clock.now += timedelta(hours=1)
         report_quietly(
             "google", [H0 + timedelta(hours=1)], catalog, idents, series, ledger, transport, clock.now

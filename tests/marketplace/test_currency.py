@@ -73,5 +73,5 @@ def test_eur_customer_is_converted_to_usd_and_a_customer_without_rate_is_refused
         ("000000000002", "gpu_usage", H0): 71911,
     }
     current = Ledger(path).current("aws")
-    assert current[("aws", "cus_0001", "gpu_usage", H0)].carried_remainder == Decimal("0.435")
+    assert current[("aws", "default", "cus_0001", "gpu_usage", H0)].carried_remainder == Decimal("0.435")
     assert not any(key[1] == "cus_0003" for key in current)  # nothing planned: reported once a rate exists

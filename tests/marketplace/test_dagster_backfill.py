@@ -53,7 +53,7 @@ def warehouse(isolated, monkeypatch):
     with duckdb.connect(str(path)) as con:
         con.execute("create schema intermediate")
         con.execute("""create table intermediate.int_marketplace__billed_hourly as
-            select 'cus_a' as customer_id, 'gpu_ms' as meter_id, '{}' as dimensions_json,
+            select 'default' as tenant_id, 'cus_a' as customer_id, 'gpu_ms' as meter_id, '{}' as dimensions_json,
                    timestamp '2026-05-10 00:00:00' + to_hours(h) as hour_start,
                    cast('0.25' as decimal(38, 12)) as billed_amount, 'USD' as currency
             from range(24) t(h)""")  # $0.25 = 25 units every hour
@@ -70,9 +70,12 @@ def test_hourly_partition_then_day_backfill_reports_only_never_reported_hours(wa
     result = dg.materialize([asset], partition_key="2026-05-10-12:00")
     assert result.success
     ledger = Ledger(warehouse)
-    assert {k[3] for k in ledger.current("aws")} == {DAY + timedelta(hours=12)}
+    assert {k[4] for k in ledger.current("aws")} == {DAY + timedelta(hours=12)}
     # hour 12 alone: cumulative $0.25 x 13 hours = 325 units (hours 0-11 had not been reported yet)
-    assert ledger.current("aws")[("aws", "cus_a", "gpu_usage", DAY + timedelta(hours=12))].quantity == 325
+    assert (
+        ledger.current("aws")[("aws", "default", "cus_a", "gpu_usage", DAY + timedelta(hours=12))].quantity
+        == 325
+    )
 
     result = dg.materialize(
         [asset],
@@ -90,7 +93,8 @@ def test_hourly_partition_then_day_backfill_reports_only_never_reported_hours(wa
     # hours 0-11: cumulative minus the 325 already reported -> 0 each; 13-23: 25 each; total 24 x 25 = 600
     assert sum(r.quantity for r in current.values()) == 600
     assert [
-        current[("aws", "cus_a", "gpu_usage", DAY + timedelta(hours=h))].quantity for h in (0, 11, 13, 23)
+        current[("aws", "default", "cus_a", "gpu_usage", DAY + timedelta(hours=h))].quantity
+        for h in (0, 11, 13, 23)
     ] == [0, 0, 25, 25]
 
 

@@ -56,7 +56,9 @@ def _dbt(root: Path, env: dict[str, str], *args: str) -> subprocess.CompletedPro
     return result
 
 
-def _row(customer: str, hour: datetime, state: str, quantity: str, sent: str | None = None) -> ReportRow:
+def _row(
+    customer: str, hour: datetime, state: str, quantity: str, sent: str | None = None, tenant: str = "default"
+) -> ReportRow:
     return ReportRow(
         "aws",
         customer,
@@ -72,6 +74,7 @@ def _row(customer: str, hour: datetime, state: str, quantity: str, sent: str | N
         "USD",
         state in ("acknowledged", "duplicate"),
         sent_quantity=None if sent is None else Decimal(sent),
+        tenant_id=tenant,
     )
 
 
@@ -92,6 +95,9 @@ def warehouse(tmp_path_factory):
     catalog = make_catalog({"aws": [dim("aws", "gpu_usage")]})
     idents = [aws_ident(n) for n in (1, 2, 3, 4, 5)]
     idents.append(aws_ident(9, (StatePeriod("subscribed", datetime(2026, 7, 1, tzinfo=UTC)),)))
+    # tenants (issue 11): cus_0001 of tenant globex is another customer with its own AWS account; cus_0001
+    # of tenant initech has no marketplace identity (it bills through Stripe)
+    idents.append(aws_ident(1, tenant="globex", account_n=101))
     write_catalog_tables(
         catalog, idents, root / "raw" / "marketplace", fx=load_fx_rates(EXAMPLES / "marketplace_fx_rates.csv")
     )
@@ -111,7 +117,7 @@ def warehouse(tmp_path_factory):
             "create table staging.stg_catalog__currencies as select 'USD' as currency, 2 as minor_unit"
         )
         con.execute(
-            """create table intermediate.int_marketplace__billed_hourly (customer_id varchar, meter_id varchar,
+            """create table intermediate.int_marketplace__billed_hourly (tenant_id varchar, customer_id varchar, meter_id varchar,
             dimensions_json varchar, hour_start timestamp, subscription_id varchar, period_start date,
             usage_quantity decimal(38,12), provisional_amount decimal(38,12), billed_amount decimal(38,12),
             is_final boolean, currency varchar)"""
@@ -125,22 +131,28 @@ def warehouse(tmp_path_factory):
             ("cus_0005", H12, "5.00", "CHF"),  # no CHF -> USD rate
         ]
         con.executemany(
-            "insert into intermediate.int_marketplace__billed_hourly values (?, 'gpu_ms', '{}', ?, ?, "
+            "insert into intermediate.int_marketplace__billed_hourly values (?, ?, 'gpu_ms', '{}', ?, ?, "
             "'2026-05-01', 0, ?, ?, false, ?)",
-            [[c, h.replace(tzinfo=None), f"sub_{c}", a, a, cur] for c, h, a, cur in billed],
+            [["default", c, h.replace(tzinfo=None), f"sub_{c}", a, a, cur] for c, h, a, cur in billed]
+            # globex's cus_0001: $3.00 billed, 300 units accepted -> ok, and never mixed with default's
+            + [
+                ["globex", "cus_0001", H12.replace(tzinfo=None), "sub_globex_cus_0001", "3.00", "3.00", "USD"]
+            ],
         )
         con.execute(
-            """create table billing.fct_billing_lines (billing_line_id varchar, customer_id varchar,
+            """create table billing.fct_billing_lines (billing_line_id varchar, tenant_id varchar, customer_id varchar,
             subscription_id varchar, plan_id varchar, service_start date, service_end date,
             amount decimal(38,12), currency varchar)"""
         )
         con.executemany(
-            "insert into billing.fct_billing_lines values (?, ?, ?, 'payg', ?, ?, 1, 'USD')",
+            "insert into billing.fct_billing_lines values (?, ?, ?, ?, 'payg', ?, ?, 1, 'USD')",
             [
-                ["bl1", "cus_0001", "sub_cus_0001", "2026-05-01", "2026-06-01"],
-                ["bl2", "cus_0009", "sub_cus_0009_may", "2026-05-01", "2026-06-01"],
-                ["bl3", "cus_0009", "sub_cus_0009_jul", "2026-07-01", "2026-08-01"],
-                ["bl4", "cus_0100", "sub_cus_0100", "2026-05-01", "2026-06-01"],
+                ["bl1", "default", "cus_0001", "sub_cus_0001", "2026-05-01", "2026-06-01"],
+                ["bl2", "default", "cus_0009", "sub_cus_0009_may", "2026-05-01", "2026-06-01"],
+                ["bl3", "default", "cus_0009", "sub_cus_0009_jul", "2026-07-01", "2026-08-01"],
+                ["bl4", "default", "cus_0100", "sub_cus_0100", "2026-05-01", "2026-06-01"],
+                ["bl5", "globex", "cus_0001", "sub_globex_cus_0001", "2026-05-01", "2026-06-01"],
+                ["bl6", "initech", "cus_0001", "sub_initech_cus_0001", "2026-05-01", "2026-06-01"],
             ],
         )
     finally:
@@ -155,6 +167,7 @@ def warehouse(tmp_path_factory):
             _row("cus_0003", H12, "duplicate", "120", sent="100"),  # we sent 100; the marketplace holds 120
             _row("cus_0004", H12, "acknowledged", "200"),
             _row("cus_0004", H13, "failed", "0"),
+            _row("cus_0001", H12, "acknowledged", "300", tenant="globex"),
         ]
     )
     _dbt(
@@ -189,6 +202,9 @@ def test_one_billing_channel_per_subscription(warehouse):
         "sub_cus_0009_may": "stripe",  # the AWS subscription only starts on July 1st
         "sub_cus_0009_jul": "aws",
         "sub_cus_0100": "stripe",  # no marketplace identity
+        "sub_globex_cus_0001": "aws",  # globex's cus_0001 has its own AWS identity
+        # initech's cus_0001 has none: before the fix it matched the default tenant's cus_0001 (aws)
+        "sub_initech_cus_0001": "stripe",
     }
 
 
@@ -199,7 +215,8 @@ def test_reconciliation_flags_exactly_the_disagreeing_customers(warehouse):
         for r in _query(
             path,
             "select customer_id, billed_amount, accepted_amount, outstanding_amount, feed_billed_amount, status "
-            "from marketplace.fct_marketplace_reconciliation where reconciliation_month = date '2026-05-01'",
+            "from marketplace.fct_marketplace_reconciliation where reconciliation_month = date '2026-05-01' "
+            "and tenant_id = 'default'",
         )
     }
     # cus_0001: 1.50 + 0.40 = 1.90 billed; 150 + 40 units x 0.01 = 1.90 accepted; feed 1.90 -> ok
@@ -215,8 +232,21 @@ def test_reconciliation_flags_exactly_the_disagreeing_customers(warehouse):
     assert rows["cus_0004"][3] == Decimal("2.5") and rows["cus_0004"][4] == "feed_mismatch"
     assert rows["cus_0005"][4] == "no_rate"
     # only these customers' AWS exports are blocked; Azure / Google have none
-    assert blocked_customers("aws", path) == {"cus_0003", "cus_0004", "cus_0005"}
+    assert blocked_customers("aws", path) == {("default", c) for c in ("cus_0003", "cus_0004", "cus_0005")}
     assert blocked_customers("azure", path) == set()
+    # globex's cus_0001 is its own customer-month: billed 3.00, accepted 300 x 0.01 = 3.00, no feed -> ok.
+    # Before the fix the two cus_0001 were one row: billed 1.90 + 3.00, accepted 1.90 + 3.00, and the
+    # default tenant's feed (1.90) against 4.90 accepted -> feed_mismatch, blocking both.
+    assert _query(
+        path,
+        "select billed_amount, accepted_amount, outstanding_amount, status from "
+        "marketplace.fct_marketplace_reconciliation where tenant_id = 'globex'",
+    ) == [(Decimal("3"), Decimal("3"), Decimal("0"), "ok")]
+    assert _query(
+        path,
+        "select tenant_id, quantity from marketplace.fct_marketplace_reporting_ledger "
+        "where customer_id = 'cus_0001' and hour_start = timestamp '2026-05-10 12:00:00' order by tenant_id",
+    ) == [("default", Decimal("150")), ("globex", Decimal("300"))]
     # the ledger mart flags the Duplicate whose marketplace quantity differs: 100 sent - 120 held = -20
     assert _query(
         path,
@@ -230,25 +260,46 @@ def test_revenue_by_channel_counts_each_sale_once(warehouse):
     con = duckdb.connect(str(path))
     try:
         con.execute(
-            """create or replace table billing.fct_invoices (invoice_id varchar, customer_id varchar,
+            """create or replace table billing.fct_invoices (invoice_id varchar, tenant_id varchar, customer_id varchar,
             subscription_id varchar, currency varchar, period_start date, period_end date,
             subtotal decimal(38,12), billing_channel varchar)"""
         )
         con.executemany(
-            "insert into billing.fct_invoices values (?, ?, ?, 'USD', ?, ?, ?, ?)",
+            "insert into billing.fct_invoices values (?, ?, ?, ?, 'USD', ?, ?, ?, ?)",
             [
                 # cus_0001 buys through AWS: its invoice stays in the books but is not a direct sale
-                ["in1", "cus_0001", "sub_cus_0001", "2026-05-01", "2026-06-01", "1.90", "aws"],
-                ["in2", "cus_0100", "sub_cus_0100", "2026-05-01", "2026-06-01", "50.00", "stripe"],
-                ["in3", "cus_0009", "sub_cus_0009_may", "2026-05-01", "2026-06-01", "7.00", "stripe"],
+                ["in1", "default", "cus_0001", "sub_cus_0001", "2026-05-01", "2026-06-01", "1.90", "aws"],
+                ["in2", "default", "cus_0100", "sub_cus_0100", "2026-05-01", "2026-06-01", "50.00", "stripe"],
+                [
+                    "in3",
+                    "default",
+                    "cus_0009",
+                    "sub_cus_0009_may",
+                    "2026-05-01",
+                    "2026-06-01",
+                    "7.00",
+                    "stripe",
+                ],
+                # initech's cus_0001 buys directly: a direct sale, although the default tenant's cus_0001
+                # has an AWS identity (before the fix the test below flagged it as a marketplace period)
+                [
+                    "in4",
+                    "initech",
+                    "cus_0001",
+                    "sub_initech_cus_0001",
+                    "2026-05-01",
+                    "2026-06-01",
+                    "20.00",
+                    "stripe",
+                ],
             ],
         )
         # fct_revenue_by_channel takes channel MRR from analytics.fct_mrr (one MRR); billed amounts,
         # asserted here, come from the invoices and the feeds. An empty MRR mart is enough.
         con.execute("create schema if not exists analytics")
         con.execute(
-            "create or replace table analytics.fct_mrr (customer_id varchar, month_start date, currency varchar, "
-            "mrr decimal(38,12))"
+            "create or replace table analytics.fct_mrr (tenant_id varchar, customer_id varchar, month_start date, "
+            "currency varchar, mrr decimal(38,12))"
         )
     finally:
         con.close()
@@ -261,12 +312,13 @@ def test_revenue_by_channel_counts_each_sale_once(warehouse):
         "assert_revenue_by_channel_counts_each_sale_once",
     )
     rows = {
-        r[0]: r[1]
+        r[0]: r[1:]
         for r in _query(
             path,
-            "select channel, billed_amount from marketplace.fct_revenue_by_channel "
+            "select channel, billed_amount, customers from marketplace.fct_revenue_by_channel "
             "where revenue_month = date '2026-05-01'",
         )
     }
-    # direct = Stripe-channel invoices only: 50.00 + 7.00 = 57.00; AWS = the feed's 1.90 + 2.50 = 4.40
-    assert rows == {"direct": Decimal("57"), "aws": Decimal("4.4")}
+    # direct = Stripe-channel invoices only: 50.00 + 7.00 + 20.00 = 77.00 from 3 customers (cus_0100,
+    # cus_0009, initech/cus_0001); AWS = the feed's 1.90 + 2.50 = 4.40 from 2 (cus_0001, cus_0004)
+    assert rows == {"direct": (Decimal("77"), 3), "aws": (Decimal("4.4"), 2)}

@@ -77,7 +77,7 @@ def test_crash_before_send_then_window_closed_carries_the_units_to_the_next_hour
         clock.now = later + timedelta(hours=1, minutes=10)
         report_quietly("aws", [later], catalog, idents, series, Ledger(path), transport, clock.now)
     current = Ledger(path).current("aws")
-    assert current[("aws", "cus_0001", "gpu_usage", H0)].state == "carried"
+    assert current[("aws", "default", "cus_0001", "gpu_usage", H0)].state == "carried"
     # 150 + 40 = 190 units go with `later`: nothing lost
     assert fake.quantities() == {("000000000001", "gpu_usage", later): 190}
 
@@ -112,7 +112,7 @@ def test_azure_expired_secret_for_25_hours_loses_nothing(isolated, monkeypatch, 
             report_quietly("azure", [hour], catalog, [ident], series, Ledger(path), transport, clock.now)
         failed = Ledger(path).current("azure")
         assert len(failed) == 25 and {(r.state, r.counted) for r in failed.values()} == {("failed", False)}
-        assert "AADSTS7000222" in (failed[("azure", "cus_0001", "gpu_hours", H0)].detail or "")
+        assert "AADSTS7000222" in (failed[("azure", "default", "cus_0001", "gpu_hours", H0)].detail or "")
         assert fake.events == {}  # nothing reached Azure
         fake.secret_expired = False  # the secret is rotated
         clock.now = hours[25] + timedelta(hours=1, minutes=10)
@@ -149,7 +149,7 @@ def test_azure_duplicate_records_the_marketplace_quantity_and_flags_the_differen
         )
         assert answer.status_code == 200
         report_quietly("azure", [H0], catalog, [ident], series, Ledger(path), transport, clock.now)
-        row = Ledger(path).current("azure")[("azure", "cus_0001", "gpu_hours", H0)]
+        row = Ledger(path).current("azure")[("azure", "default", "cus_0001", "gpu_hours", H0)]
         assert (row.state, row.quantity, row.sent_quantity) == ("duplicate", Decimal("0.2"), Decimal("0.25"))
         assert "QUANTITY DIFFERS" in (row.detail or "") and "difference 0.05" in (row.detail or "")
         clock.now += HOUR
@@ -181,7 +181,7 @@ def test_google_429_burst_loses_nothing_and_the_next_window_starts_at_the_last_a
             fake.throttle_next = 100 if hour < hours[5] else 0  # a 429 burst during hours 0..4
             report_quietly("google", [hour], catalog, idents, series, Ledger(path), transport, clock.now)
     current = Ledger(path).current("google")
-    assert [current[("google", "cus_0001", metric, h)].state for h in hours] == ["failed"] * 5 + [
+    assert [current[("google", "default", "cus_0001", metric, h)].state for h in hours] == ["failed"] * 5 + [
         "acknowledged"
     ]
     assert not any(r.counted for r in current.values() if r.state == "failed")
@@ -207,7 +207,9 @@ def test_google_default_window_lets_the_next_scheduled_run_recover_a_killed_repo
         )
         clock.now += HOUR  # next scheduled run: 2 h 10 min after H0 starts, 1 h 10 min after it ends
         report_quietly("google", [], catalog, idents, series, Ledger(path), transport, clock.now)
-    assert Ledger(path).current("google")[("google", "cus_0001", metric, H0)].state == "acknowledged"
+    assert (
+        Ledger(path).current("google")[("google", "default", "cus_0001", metric, H0)].state == "acknowledged"
+    )
     assert [(o["startTime"], o["endTime"]) for o in fake.accepted] == [
         ("2026-05-10T12:00:00Z", "2026-05-10T13:00:00Z")
     ]
@@ -242,7 +244,7 @@ def test_google_revoked_key_is_failed_not_delivered(isolated, fast_backoff):
         other_key, _ = new_service_account_key()  # a key Google does not know (revoked / rotated)
         transport = google_transport(fake, clock, fast_backoff, private_pem=other_key)
         report_quietly("google", [H0], catalog, idents, series, Ledger(path), transport, clock.now)
-    row = Ledger(path).current("google")[("google", "cus_0001", metric, H0)]
+    row = Ledger(path).current("google")[("google", "default", "cus_0001", metric, H0)]
     assert (row.state, row.counted) == ("failed", False)
     assert "access token" in (row.detail or "") and fake.operations_received == 0
 
@@ -256,7 +258,7 @@ def test_google_check_error_blocks_the_report_and_the_usage_waits(isolated, fast
         fake.inactive_consumers.add("project_number:1")
         transport = google_transport(fake, clock, fast_backoff)
         report_quietly("google", [H0], catalog, idents, series, Ledger(path), transport, clock.now)
-        row = Ledger(path).current("google")[("google", "cus_0001", metric, H0)]
+        row = Ledger(path).current("google")[("google", "default", "cus_0001", metric, H0)]
         assert (row.state, row.counted) == ("failed", False) and "SERVICE_NOT_ACTIVATED" in (row.detail or "")
         assert fake.check_calls == 1 and fake.operations_received == 0  # check first, no report
         fake.inactive_consumers.clear()
@@ -284,12 +286,12 @@ def test_google_unanswered_report_is_not_resent_but_unconfirmed(isolated, fast_b
 
         monkeypatch.setattr(fake, "_report", accept_then_500)
         report_quietly("google", [H0], catalog, idents, series, Ledger(path), transport, clock.now)
-        assert Ledger(path).current("google")[("google", "cus_0001", metric, H0)].state == "sent"
+        assert Ledger(path).current("google")[("google", "default", "cus_0001", metric, H0)].state == "sent"
         monkeypatch.setattr(fake, "_report", original)
         received = fake.operations_received
         clock.now += timedelta(minutes=20)
         report_quietly("google", [], catalog, idents, series, Ledger(path), transport, clock.now)
-    row = Ledger(path).current("google")[("google", "cus_0001", metric, H0)]
+    row = Ledger(path).current("google")[("google", "default", "cus_0001", metric, H0)]
     assert (row.state, row.counted) == ("unconfirmed", True)
     assert fake.operations_received == received  # never resent: no documented de-duplication
     assert fake.totals() == {("project_number:1", metric): 5}  # accepted once by the first attempt

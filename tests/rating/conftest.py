@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from usagebill.rating import RatingResult, rate
+from usagebill.rating import RatingResult
 
-from .scenario_events import SCENARIO_DIR, scenario_events, write_jsonl
+from .scenario_events import SCENARIO_DIR, rate_events, scenario_events
 
 
 @pytest.fixture(scope="session")
@@ -23,14 +23,12 @@ def rated(workdir: Path) -> RatingResult:
     """Billing periods starting in [2025-01-01, 2026-07-01), rated as of 2026-07-01; the dbt unit tests
     (models/intermediate/rating/_rating__models.yml) and singular tests (tests/singular/rating) run
     in the same build and must pass, else `rate` raises RatingError."""
-    usage = write_jsonl(workdir / "usage.jsonl", scenario_events(), bad_lines=1)
-    return rate(
+    return rate_events(
         SCENARIO_DIR,
-        [usage],
+        scenario_events(),
         date(2025, 1, 1),
         date(2026, 7, 1),
-        as_of=date(2026, 7, 1),
-        keep_dir=workdir / "work",
-        progress=lambda m: None,
+        workdir,
+        bad_lines=1,
         unit_tests=True,
     )

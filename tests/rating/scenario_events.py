@@ -3,35 +3,20 @@
 from __future__ import annotations
 
 import json
+from datetime import date
 from pathlib import Path
 from typing import Any
+
+from ingestion.event_record import event_record
+from usagebill.rating import RatingResult, rate
 
 SCENARIO_DIR = Path(__file__).resolve().parent / "scenario"
 
 
-def _event(
-    n: list[int],
-    customer: str,
-    meter: str,
-    ts: str,
-    quantity: str | None = None,
-    dimensions: dict[str, str] | None = None,
-    properties: dict[str, Any] | None = None,
-) -> dict[str, Any]:
+def _event(n: list[int], *fields: Any, **named: Any) -> dict[str, Any]:
+    """The next event of the scenario (ids ev00001, ev00002, ...): event_record's fields after its id."""
     n[0] += 1
-    event: dict[str, Any] = {
-        "event_id": f"ev{n[0]:05d}",
-        "customer_id": customer,
-        "meter": meter,
-        "timestamp": ts,
-    }
-    if quantity is not None:
-        event["quantity"] = quantity
-    if dimensions:
-        event["dimensions"] = dimensions
-    if properties:
-        event["properties"] = properties
-    return event
+    return event_record(f"ev{n[0]:05d}", *fields, **named)
 
 
 def scenario_events() -> list[dict[str, Any]]:
@@ -119,3 +104,15 @@ def write_jsonl(path: Path, events: list[dict[str, Any]], bad_lines: int = 0) ->
     ]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
+
+
+def rate_events(
+    catalog: Path, events: list[dict[str, Any]], start: date, end: date, workdir: Path, **options: Any
+) -> RatingResult:
+    """`usagebill rate` of `events` (written to workdir/usage.jsonl; `bad_lines` adds invalid ones)
+    against `catalog` for the periods starting in [start, end), as of `end`, quietly; dbt's work
+    stays in workdir/work."""
+    usage = write_jsonl(workdir / "usage.jsonl", events, bad_lines=options.pop("bad_lines", 0))
+    return rate(
+        catalog, [usage], start, end, as_of=end, keep_dir=workdir / "work", progress=lambda m: None, **options
+    )

@@ -22,6 +22,7 @@ import duckdb
 import pytest
 
 from usagebill import paths
+from usagebill.dbt_cli import dbt_path_args
 from usagebill.rating import RatingResult
 
 pytestmark = pytest.mark.slow
@@ -147,9 +148,7 @@ def test_rating_on_postgres_equals_duckdb(
     # prepaid credits burn against invoice totals after tax (docs/invoices.md): the credit balances
     # need the invoice lines, their tax and the two invoicing seeds
     def dbt(*args: str) -> subprocess.CompletedProcess[str]:
-        paths = ["--profiles-dir", str(project), "--project-dir", str(project)]
-        paths += ["--target-path", str(tmp_path / "target"), "--log-path", str(tmp_path / "logs")]
-        command = [str(Path(sys.executable).parent / "dbt"), *args, *paths]
+        command = [str(Path(sys.executable).parent / "dbt"), *args, *dbt_path_args(project, tmp_path)]
         return subprocess.run(command, env=env, capture_output=True, text=True, check=False)
 
     seeded = dbt("seed", "--select", "invoicing_currency_minor_units", "invoicing_eu_vat_countries")

@@ -16,9 +16,9 @@ import pytest
 import yaml
 
 from usagebill.catalog import CatalogError, parse_catalog
-from usagebill.rating import RatingResult, rate
+from usagebill.rating import RatingResult
 
-from .scenario_events import write_jsonl
+from .scenario_events import rate_events
 
 CATALOG = Path(__file__).resolve().parent / "tenants_catalog"
 
@@ -52,16 +52,8 @@ EVENTS = [
 
 @pytest.fixture(scope="module")
 def rated(tmp_path_factory: pytest.TempPathFactory) -> RatingResult:
-    workdir = tmp_path_factory.mktemp("tenant-rate")
-    usage = write_jsonl(workdir / "usage.jsonl", EVENTS)
-    return rate(
-        CATALOG,
-        [usage],
-        date(2026, 5, 1),
-        date(2026, 6, 1),
-        as_of=date(2026, 6, 1),
-        keep_dir=workdir / "work",
-        progress=lambda m: None,
+    return rate_events(
+        CATALOG, EVENTS, date(2026, 5, 1), date(2026, 6, 1), tmp_path_factory.mktemp("tenant-rate")
     )
 
 

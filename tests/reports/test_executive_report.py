@@ -94,10 +94,23 @@ def write_marts(path: Path) -> None:
         ('cus_a', date '2026-09-01', 'gpu_payg', 'USD', 100.00::decimal(38,12), 87.00::decimal(38,12), 13.00::decimal(38,12)))
         t(customer_id, month_start, sku_id, reporting_currency, revenue_reporting, cost_reporting, contribution_margin_reporting)"""
     )
+    # projection band: September actual (low = high = actual); October projected 1,150 x 1.04 = 1,196.00
+    # central, 1,150 x 0.98 = 1,127.00 low, 1,150 x 1.10 = 1,265.00 high
     con.execute(
         """create table analytics.fct_revenue_projection as select * from (values
-        (date '2026-09-01', false, 1150.00::decimal(38,12)), (date '2026-10-01', true, 1200.00::decimal(38,12)))
-        t(month_start, is_projection, mrr_reporting)"""
+        (date '2026-09-01', false, 1150.00::decimal(38,12), 1150.00::decimal(38,12), 1150.00::decimal(38,12)),
+        (date '2026-10-01', true, 1196.00::decimal(38,12), 1127.00::decimal(38,12), 1265.00::decimal(38,12)))
+        t(month_start, is_projection, mrr_reporting, mrr_low_reporting, mrr_high_reporting)"""
+    )
+    # pricing lab margins: plan payg billed 15.00, candidate 25.00 on a 9.70 cost -> gross 5.30 -> 15.30
+    con.execute("create schema pricing_lab")
+    con.execute(
+        """create table pricing_lab.fct_backtest_margin_by_plan as select * from (values
+        ('gpu_x2', 'default', 'payg', date '2026-09-01', 'USD', 1, 15.00::decimal(38,12), 25.00::decimal(38,12),
+         5.30::decimal(38,12), 15.30::decimal(38,12), 10.00::decimal(38,12)))
+        t(candidate, tenant_id, plan_id, month_start, reporting_currency, customers, billed_revenue_reporting,
+          candidate_revenue_reporting, billed_gross_margin_reporting, candidate_gross_margin_reporting,
+          margin_change_reporting)"""
     )
     con.execute(
         """create table marketplace.fct_revenue_by_channel as select * from (values
@@ -160,6 +173,25 @@ def test_figures_tie_out_to_the_marts(report):
     assert Decimal(aws["net_revenue"]) == Decimal("242.50")
     # Margin: revenue 100.00 - cost 87.00 = 13.00 (13.0 % margin on revenue, 14.94 % markup on cost).
     assert Decimal(data["margin_by_plan"][0]["contribution_margin"]) == Decimal("13.00")
+    # Projection band of October: 1,127.00 .. 1,265.00 around 1,196.00, drawn as the uncertainty band.
+    october = [r for r in data["projection"] if r["is_projection"]][0]
+    assert [Decimal(october[k]) for k in ("mrr_low_reporting", "mrr_reporting", "mrr_high_reporting")] == [
+        Decimal("1127.00"),
+        Decimal("1196.00"),
+        Decimal("1265.00"),
+    ]
+    assert "uncertainty band" in text
+    # Pricing lab margins by plan: gross margin 5.30 billed -> 15.30 under gpu_x2 (+10.00), from the mart.
+    (margins,) = data["pricing_lab_margins"]
+    assert (margins["candidate"], margins["plan_id"]) == ("gpu_x2", "payg")
+    assert [
+        Decimal(margins[k]) for k in ("billed_gross_margin", "candidate_gross_margin", "margin_change")
+    ] == [
+        Decimal("5.30"),
+        Decimal("15.30"),
+        Decimal("10.00"),
+    ]
+    assert "data-table='pricing_lab_margins'" in text and data["pricing_lab_parity"] == []
 
 
 def test_every_chart_is_in_the_html_and_the_pdf_has_a_page_each(report):

@@ -95,3 +95,31 @@ def test_engine_setting_is_checked(monkeypatch: pytest.MonkeyPatch) -> None:
         ValueError, match="USAGEBILL_ENGINE='snowflake' is not an engine: use one of duckdb, spark"
     ):
         engine()
+
+
+def test_spark_views_are_read_from_their_parquet_copies(tmp_path: Path) -> None:
+    """A Spark view has no files: the Python readers (the Stripe exporter reads
+    staging.stg_catalog__customers) read the copy the dbt hook snapshot_spark_views wrote to
+    views/<schema>.<view>/. Before the fix the view was missing from the DuckDB file and the
+    exporter silently sent customers without name or email."""
+    spark_dir = tmp_path / "spark"
+    _spark_like_table(spark_dir)
+    copy = spark_dir / "views" / "staging.stg_catalog__customers"
+    copy.mkdir(parents=True)
+    pq.write_table(
+        pa.table({"customer_id": ["cus_a", "cus_b"], "email": ["a@example.com", None]}),
+        copy / "part-00000-0a1b-c000.snappy.parquet",
+    )
+    # a folder without files (a view Spark never copied) is not offered to readers
+    (spark_dir / "views" / "staging.stg_empty").mkdir()
+    assert sorted(spark_tables(spark_dir)) == [
+        "billing.fct_invoices",
+        "staging.stg_catalog__customers",
+        "usage.fct_usage_daily",
+    ]
+    warehouse = tmp_path / "usagebill.duckdb"
+    assert sync_spark_views(warehouse, spark_dir, progress=lambda _: None) == 3
+    con = duckdb.connect(str(warehouse), read_only=True)
+    rows = con.execute("select customer_id, email from staging.stg_catalog__customers order by 1").fetchall()
+    con.close()
+    assert rows == [("cus_a", "a@example.com"), ("cus_b", None)]

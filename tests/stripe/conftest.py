@@ -17,6 +17,7 @@ import stripe
 
 from exports.fakes.stripe_server import serve
 from exports.stripe.api import RetryPolicy, StripeApi
+from exports.stripe.exporter import RunSummary, StripeExporter
 from tests.isolation import isolate_paths
 
 LIVE = os.environ.get("STRIPE_LIVE_TESTS") == "1" and os.environ.get("STRIPE_API_KEY", "").startswith(
@@ -53,6 +54,10 @@ class Target:
 
     def requests(self) -> list[dict[str, Any]]:
         return self.control("requests", method="GET")["requests"]
+
+    def export(self, con: duckdb.DuckDBPyConnection, api: StripeApi | None = None, **kw: Any) -> RunSummary:
+        """One quiet export run of the warehouse behind `con` to this target."""
+        return StripeExporter(con, api or self.api(), progress=lambda m: None, **kw).run()
 
 
 @pytest.fixture(scope="module")
@@ -96,16 +101,28 @@ def seed():
 
 
 @pytest.fixture
-def seeded_con(target: Target, isolated_env: Path):
-    """An open connection to the warehouse seeded by seed_warehouse, for the tests that read the fake's
-    state or inject faults into it (skipped against live Stripe)."""
-    if not target.is_fake:
-        pytest.skip("reads the fake's state or injects faults: runs against the fake only")
+def seeded_db(isolated_env: Path) -> Path:
+    """The isolated warehouse, seeded by seed_warehouse."""
     db = isolated_env / "usagebill.duckdb"
     seed_warehouse(db)
-    con = duckdb.connect(str(db))
-    yield con
-    con.close()
+    return db
+
+
+@pytest.fixture
+def con(seeded_db: Path):
+    """An open connection to the warehouse seeded by seed_warehouse (any target), closed after the test."""
+    connection = duckdb.connect(str(seeded_db))
+    yield connection
+    connection.close()
+
+
+@pytest.fixture
+def seeded_con(target: Target, con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
+    """The `con` fixture, for the tests that read the fake's state or inject faults into it (skipped
+    against live Stripe)."""
+    if not target.is_fake:
+        pytest.skip("reads the fake's state or injects faults: runs against the fake only")
+    return con
 
 
 BILLING_DDL = """
@@ -124,6 +141,11 @@ create table billing.fct_credit_notes (
     credit_note_id varchar, credit_note_number varchar, kind varchar, original_invoice_id varchar,
     customer_id varchar, currency varchar, period_start date, period_end date, reason varchar,
     amount decimal(38, 12), amount_minor bigint, tax_amount decimal(38, 12), issue_date date);
+create table billing.fct_credit_note_lines (
+    credit_note_line_id varchar, credit_note_id varchar, line_number integer, charge_id varchar, line_type varchar,
+    description varchar, quantity decimal(38, 12), unit_price decimal(38, 12), amount decimal(38, 12),
+    amount_minor bigint, tax_rate_id varchar, tax_rate decimal(38, 12), tax_amount decimal(38, 12),
+    net_amount decimal(38, 12), currency varchar, period_start date, period_end date);
 create table staging.stg_catalog__customers (
     customer_id varchar, name varchar, email varchar, country varchar, currency varchar);
 """
@@ -143,159 +165,27 @@ def seed_warehouse(path: Path, suffix: str = "", notes: bool = False) -> dict[st
     con.execute(BILLING_DDL)
     con.executemany(
         "insert into billing.fct_invoices values (?, ?, ?, null, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        # invoice id, number, customer, currency, period start, period end, issue date, due date,
+        # subtotal, tax, total, total in minor units, status
         [
-            [
-                a,
-                "UB-0001",
-                acme,
-                "USD",
-                "2026-10-01",
-                "2026-11-01",
-                "2026-11-04",
-                "2026-12-04",
-                "512.34",
-                "0",
-                "512.34",
-                51234,
-                "issued",
-            ],
-            [
-                b,
-                "UB-0002",
-                tokyo,
-                "JPY",
-                "2026-10-01",
-                "2026-11-01",
-                "2026-11-04",
-                "2026-11-18",
-                "1234",
-                "0",
-                "1234",
-                1234,
-                "issued",
-            ],
-            [
-                c,
-                "UB-0003",
-                acme,
-                "USD",
-                "2026-10-01",
-                "2026-11-01",
-                "2026-11-04",
-                "2026-12-04",
-                "100.00",
-                "20.00",
-                "120.00",
-                12000,
-                "issued",
-            ],
-            [
-                d,
-                "UB-0004",
-                acme,
-                "USD",
-                "2026-11-01",
-                "2026-12-01",
-                "2026-12-04",
-                "2027-01-03",
-                "1.00",
-                "0",
-                "1.00",
-                100,
-                "draft",
-            ],
+            [a, "UB-0001", acme, "USD", "2026-10-01", "2026-11-01", "2026-11-04", "2026-12-04", "512.34", "0", "512.34", 51234, "issued"],
+            [b, "UB-0002", tokyo, "JPY", "2026-10-01", "2026-11-01", "2026-11-04", "2026-11-18", "1234", "0", "1234", 1234, "issued"],
+            [c, "UB-0003", acme, "USD", "2026-10-01", "2026-11-01", "2026-11-04", "2026-12-04", "100.00", "20.00", "120.00", 12000, "issued"],
+            [d, "UB-0004", acme, "USD", "2026-11-01", "2026-12-01", "2026-12-04", "2027-01-03", "1.00", "0", "1.00", 100, "draft"],
         ],
-    )
+    )  # fmt: skip
     con.executemany(
         "insert into billing.fct_invoice_lines values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, null, null, null)",
+        # line id, invoice, line number, charge, line type, description, quantity, unit price, amount,
+        # amount in minor units, tax rate id, tax amount, currency, period start, period end
         [
-            [
-                f"{a}-1",
-                a,
-                1,
-                "gpu_ms",
-                "usage",
-                "GPU time per 1K ms",
-                "50000",
-                "0.01",
-                "500.00",
-                50000,
-                None,
-                "0",
-                "USD",
-                "2026-10-01",
-                "2026-11-01",
-            ],
-            [
-                f"{a}-2",
-                a,
-                2,
-                "storage",
-                "usage",
-                "Storage GB-month",
-                "1234",
-                "0.01",
-                "12.34",
-                1234,
-                None,
-                "0",
-                "USD",
-                "2026-10-01",
-                "2026-11-01",
-            ],
-            [
-                f"{b}-1",
-                b,
-                1,
-                "gpu_ms",
-                "usage",
-                "GPU time",
-                "1234",
-                "1",
-                "1234",
-                1234,
-                None,
-                "0",
-                "JPY",
-                "2026-10-01",
-                "2026-11-01",
-            ],
-            [
-                f"{c}-1",
-                c,
-                1,
-                "platform",
-                "recurring_fee",
-                "Platform fee",
-                "1",
-                "100.00",
-                "100.00",
-                10000,
-                "vat_20",
-                "20.00",
-                "USD",
-                "2026-10-01",
-                "2026-11-01",
-            ],
-            [
-                f"{d}-1",
-                d,
-                1,
-                "platform",
-                "usage",
-                "Draft line",
-                "1",
-                "1.00",
-                "1.00",
-                100,
-                None,
-                "0",
-                "USD",
-                "2026-11-01",
-                "2026-12-01",
-            ],
+            [f"{a}-1", a, 1, "gpu_ms", "usage", "GPU time per 1K ms", "50000", "0.01", "500.00", 50000, None, "0", "USD", "2026-10-01", "2026-11-01"],
+            [f"{a}-2", a, 2, "storage", "usage", "Storage GB-month", "1234", "0.01", "12.34", 1234, None, "0", "USD", "2026-10-01", "2026-11-01"],
+            [f"{b}-1", b, 1, "gpu_ms", "usage", "GPU time", "1234", "1", "1234", 1234, None, "0", "JPY", "2026-10-01", "2026-11-01"],
+            [f"{c}-1", c, 1, "platform", "recurring_fee", "Platform fee", "1", "100.00", "100.00", 10000, "vat_20", "20.00", "USD", "2026-10-01", "2026-11-01"],
+            [f"{d}-1", d, 1, "platform", "usage", "Draft line", "1", "1.00", "1.00", 100, None, "0", "USD", "2026-11-01", "2026-12-01"],
         ],
-    )
+    )  # fmt: skip
     con.execute("update billing.fct_invoice_lines set net_amount = amount")  # all test rates are exclusive
     con.execute(
         "update billing.fct_invoice_lines set tax_rate = 0.20, is_tax_inclusive = false where tax_rate_id = 'vat_20'"
@@ -343,6 +233,13 @@ def seed_warehouse(path: Path, suffix: str = "", notes: bool = False) -> dict[st
                     "2026-11-10",
                 ],
             ],
+        )
+        # the debit note's one line: 10 more GPU-hours at 10 JPY, no tax = 100 JPY
+        con.execute(
+            "insert into billing.fct_credit_note_lines values (?, ?, 1, 'gpu_hours', 'adjustment', "
+            "'Adjustment to invoice UB-0002: GPU hours', 10, 10, 100, 100, null, null, 0, 100, 'JPY', "
+            "'2026-10-01', '2026-11-01')",
+            [f"dn_1{suffix}:1", f"dn_1{suffix}"],
         )
         expected[f"dn_1{suffix}"] = 100
     con.close()

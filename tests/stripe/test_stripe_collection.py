@@ -9,12 +9,11 @@ from datetime import date
 import duckdb
 import pytest
 
-from exports.stripe.exporter import StripeExporter
 from exports.stripe.reconciliation import reconcile
 
 
 def _run(target, con, **kw):
-    return StripeExporter(con, target.api(), progress=lambda m: None, **kw).run()
+    return target.export(con, **kw)
 
 
 def _stripe_invoice(con, target, inv_id):
@@ -156,4 +155,29 @@ def test_inclusive_tax_line_goes_as_gross_amount_with_an_inclusive_rate(target, 
     )
     rate = target.control("state", method="GET")["objects"]["tax_rate"]
     assert [(r["percentage"], r["inclusive"]) for r in rate.values()] == [("20", True)]
+    con.close()
+
+
+def test_debit_note_tax_goes_as_a_tax_rate_not_as_an_item(target, isolated_env, seed):
+    _fake_only(target)
+    db = isolated_env / "usagebill.duckdb"
+    seed(db, target.suffix, notes=True)
+    con = duckdb.connect(str(db))
+    # dn_2 on inv_c (USD, 20 % VAT exclusive): 2 more GPU-hours at 25.00 = 50.00 net, tax 50.00 x 0.20 = 10.00,
+    # debit note total 60.00 USD = 6000 cents. Stripe must show 5000 + 1000 of tax (a TaxRate of 20 %), not two items.
+    con.execute(
+        "insert into billing.fct_credit_notes values ('dn_2', 'DN-0002', 'debit', 'inv_c', 'cust_acme', 'USD', "
+        "'2026-10-01', '2026-11-01', 'late GPU usage', 60.00, 6000, 10.00, '2026-11-10')"
+    )
+    con.execute(
+        "insert into billing.fct_credit_note_lines values ('dn_2:1', 'dn_2', 1, 'gpu_hours', 'adjustment', "
+        "'Adjustment to invoice UB-0003: GPU hours', 2, 25, 50.00, 5000, 'vat_20', 0.20, 10.00, 50.00, 'USD', "
+        "'2026-10-01', '2026-11-01')"
+    )
+    summary = _run(target, con, workers=1)
+    assert not summary.failed, summary.failed
+    dn = _stripe_invoice(con, target, "dn_2")
+    assert [(ln["amount"], len(ln["tax_rates"])) for ln in dn["lines"]["data"]] == [(5000, 1)]
+    assert (dn["subtotal"], sum(t["amount"] for t in dn["total_taxes"]), dn["total"]) == (5000, 1000, 6000)
+    assert reconcile(con, target.api(), progress=lambda m: None).ok
     con.close()

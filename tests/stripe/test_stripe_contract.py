@@ -31,6 +31,15 @@ def draft(client, cus, currency="usd", **extra):
     return client.v1.invoices.create(params=params)
 
 
+def add_item(client, cus, inv, amount=None, **params):
+    """An invoice item of `amount` cents (USD) on the draft `inv` (inv None: a pending item)."""
+    invoice = {"invoice": inv.id} if inv is not None else {}
+    amounts = {"amount": amount} if amount is not None else {}
+    return client.v1.invoice_items.create(
+        params={"customer": cus.id, **invoice, "currency": "usd", **amounts, **params}
+    )
+
+
 def test_idempotent_replay_and_idempotency_error(target):
     client = target.client()
     key = f"usagebill-test-{uuid.uuid4()}"
@@ -62,48 +71,26 @@ def test_finalize_pay_void_and_uncollectible(target):
     client = target.client()
     cus = customer(client, target.suffix)
     inv = draft(client, cus)
-    client.v1.invoice_items.create(
-        params={
-            "customer": cus.id,
-            "invoice": inv.id,
-            "currency": "usd",
-            "amount": 50000,
-            "description": "GPU",
-        }
-    )
-    client.v1.invoice_items.create(
-        params={
-            "customer": cus.id,
-            "invoice": inv.id,
-            "currency": "usd",
-            "amount": 1234,
-            "description": "Storage",
-        }
-    )
+    add_item(client, cus, inv, 50000, description="GPU")
+    add_item(client, cus, inv, 1234, description="Storage")
     # a pending item of the same customer is NOT pulled in (pending_invoice_items_behavior=exclude)
-    pending = client.v1.invoice_items.create(params={"customer": cus.id, "currency": "usd", "amount": 999})
+    pending = add_item(client, cus, None, 999)
     final = client.v1.invoices.finalize_invoice(inv.id, params={"auto_advance": False})
     assert (final.status, final.total, final.amount_due) == ("open", 51234, 51234)  # 500.00 + 12.34
     assert final.number
     assert client.v1.invoice_items.retrieve(pending.id).invoice is None
     with pytest.raises(stripe.InvalidRequestError):  # a finalized invoice takes no more items
-        client.v1.invoice_items.create(
-            params={"customer": cus.id, "invoice": inv.id, "currency": "usd", "amount": 1}
-        )
+        add_item(client, cus, inv, 1)
     paid = client.v1.invoices.pay(inv.id, params={"paid_out_of_band": True})
     assert (paid.status, paid.amount_paid, paid.amount_remaining) == ("paid", 51234, 0)
     with pytest.raises(stripe.InvalidRequestError):
         client.v1.invoices.void_invoice(inv.id)  # a paid invoice cannot be voided
     inv2 = draft(client, cus)
-    client.v1.invoice_items.create(
-        params={"customer": cus.id, "invoice": inv2.id, "currency": "usd", "amount": 700}
-    )
+    add_item(client, cus, inv2, 700)
     client.v1.invoices.finalize_invoice(inv2.id)
     assert client.v1.invoices.void_invoice(inv2.id).status == "void"
     inv3 = draft(client, cus)
-    client.v1.invoice_items.create(
-        params={"customer": cus.id, "invoice": inv3.id, "currency": "usd", "amount": 800}
-    )
+    add_item(client, cus, inv3, 800)
     client.v1.invoices.finalize_invoice(inv3.id)
     assert client.v1.invoices.mark_uncollectible(inv3.id).status == "uncollectible"
 
@@ -112,9 +99,7 @@ def test_declined_payment_fails_and_counts_the_attempt(target):
     client = target.client()
     cus = customer(client, target.suffix)
     inv = draft(client, cus, collection_method="charge_automatically", days_until_due=None)
-    client.v1.invoice_items.create(
-        params={"customer": cus.id, "invoice": inv.id, "currency": "usd", "amount": 5000}
-    )
+    add_item(client, cus, inv, 5000)
     client.v1.invoices.finalize_invoice(inv.id)
     with pytest.raises(stripe.CardError) as err:
         # Stripe's documented test payment method that declines
@@ -134,9 +119,7 @@ def test_credit_notes_open_and_paid(target):
     client = target.client()
     cus = customer(client, target.suffix)
     inv = draft(client, cus)
-    client.v1.invoice_items.create(
-        params={"customer": cus.id, "invoice": inv.id, "currency": "usd", "amount": 51234}
-    )
+    add_item(client, cus, inv, 51234)
     client.v1.invoices.finalize_invoice(inv.id)
     # open invoice: a credit note reduces amount_due: 51234 - 1234 = 50000
     cn = client.v1.credit_notes.create(params={"invoice": inv.id, "amount": 1234})
@@ -160,33 +143,14 @@ def test_unit_amount_decimal_and_limits(target):
     cus = customer(client)
     inv = draft(client, cus)
     # 2,457 ms x 0.00001 USD/ms in cents: 2457 x 0.001 = 2.457 cents -> 2 (rounded to the minor unit)
-    item = client.v1.invoice_items.create(
-        params={
-            "customer": cus.id,
-            "invoice": inv.id,
-            "currency": "usd",
-            "unit_amount_decimal": "0.001",
-            "quantity": 2457,
-        }
-    )
+    item = add_item(client, cus, inv, unit_amount_decimal="0.001", quantity=2457)
     assert item.amount == 2
     with pytest.raises(stripe.InvalidRequestError, match="12 decimal"):
-        client.v1.invoice_items.create(
-            params={
-                "customer": cus.id,
-                "currency": "usd",
-                "unit_amount_decimal": "0.0000000000001",
-                "quantity": 1,
-            }
-        )
+        add_item(client, cus, None, unit_amount_decimal="0.0000000000001", quantity=1)
     for _ in range(249):
-        client.v1.invoice_items.create(
-            params={"customer": cus.id, "invoice": inv.id, "currency": "usd", "amount": 1}
-        )
+        add_item(client, cus, inv, 1)
     with pytest.raises(stripe.InvalidRequestError, match="250"):
-        client.v1.invoice_items.create(
-            params={"customer": cus.id, "invoice": inv.id, "currency": "usd", "amount": 1}
-        )
+        add_item(client, cus, inv, 1)
 
 
 def test_errors_auth_and_rate_limit(target):

@@ -7,8 +7,6 @@ from __future__ import annotations
 import duckdb
 import pytest
 
-from exports.stripe.exporter import StripeExporter
-
 
 class InjectedCrash(BaseException):
     """BaseException, like a kill: the exporter's per-invoice error handling must not swallow it."""
@@ -25,7 +23,7 @@ def crash_at(position: str, n: int):
 def run(target, db, hook=None):
     con = duckdb.connect(str(db))
     try:
-        return StripeExporter(con, target.api(hook=hook), progress=lambda m: None).run()
+        return target.export(con, target.api(hook=hook))
     finally:
         con.close()
 

@@ -16,7 +16,6 @@ from exports.stripe.currencies import (
     table,
     to_stripe_amount,
 )
-from exports.stripe.exporter import StripeExporter
 from exports.stripe.source import load_invoices
 from usagebill.money import MINOR_UNITS
 
@@ -93,7 +92,7 @@ def _isk_invoice(db, seed):
 
 def test_isk_invoice_goes_to_stripe_as_1500000(target, isolated_env, seed):
     con = _isk_invoice(isolated_env / "usagebill.duckdb", seed)
-    summary = StripeExporter(con, target.api(), progress=lambda m: None).run()
+    summary = target.export(con)
     assert not summary.failed
     stripe_id = con.execute(
         "select stripe_object_id from ledger.stripe_exports where usagebill_id = 'inv_isk' and step = 'finalize'"
@@ -107,10 +106,7 @@ def test_isk_invoice_goes_to_stripe_as_1500000(target, isolated_env, seed):
     con.close()
 
 
-def test_three_decimal_invoice_with_nonzero_last_digit_is_refused_before_any_call(isolated_env, seed):
-    db = isolated_env / "usagebill.duckdb"
-    seed(db)
-    con = duckdb.connect(str(db))
+def test_three_decimal_invoice_with_nonzero_last_digit_is_refused_before_any_call(con):
     con.execute(
         "insert into billing.fct_invoices values ('inv_kwd', 'UB-0010', 'cust_kw', null, 'KWD', '2026-10-01', "
         "'2026-11-01', '2026-11-04', '2026-12-04', 5.124, 0, 5.124, 5124, 'issued')"
@@ -121,31 +117,22 @@ def test_three_decimal_invoice_with_nonzero_last_digit_is_refused_before_any_cal
     )
     _, errors, _ = load_invoices(con)
     assert [e[0] for e in errors] == ["inv_kwd"] and "multiples of 10" in errors[0][1]
-    con.close()
 
 
-def test_marketplace_customer_gets_no_stripe_invoice(target, isolated_env, seed):
-    db = isolated_env / "usagebill.duckdb"
-    seed(db)
-    con = duckdb.connect(str(db))
+def test_marketplace_customer_gets_no_stripe_invoice(target, con):
     # the marketplace helper's contract: fct_invoices.billing_channel per subscription
     con.execute("alter table billing.fct_invoices add column billing_channel varchar default 'stripe'")
     con.execute("update billing.fct_invoices set billing_channel = 'aws' where customer_id = 'cust_tokyo'")
-    summary = StripeExporter(con, target.api(), progress=lambda m: None).run()
+    summary = target.export(con)
     assert sorted(summary.sent) == ["inv_a", "inv_c"]  # inv_b (cust_tokyo, AWS) is not sent
     assert summary.not_exportable == {"draft": 1, "channel aws": 1}
     if target.is_fake:
         invoices = target.control("state", method="GET")["objects"]["invoice"].values()
         assert {i["metadata"]["usagebill_customer_id"] for i in invoices} == {"cust_acme"}
-    con.close()
 
 
-def test_marketplace_identity_without_channel_column_blocks_stripe(target, isolated_env, seed):
-    db = isolated_env / "usagebill.duckdb"
-    seed(db)
-    con = duckdb.connect(str(db))
+def test_marketplace_identity_without_channel_column_blocks_stripe(target, con):
     con.execute("create table staging.stg_marketplace__identities (customer_id varchar, marketplace varchar)")
     con.execute("insert into staging.stg_marketplace__identities values ('cust_acme', 'azure')")
-    summary = StripeExporter(con, target.api(), progress=lambda m: None).run()
+    summary = target.export(con)
     assert summary.sent == ["inv_b"] and summary.not_exportable == {"draft": 1, "channel azure": 2}
-    con.close()

@@ -86,24 +86,20 @@ def test_jpy_amount_is_whole_yen_and_usd_lines_exact(target, isolated_env, seed)
     assert sum(t["amount"] for t in vat_invoice["total_taxes"]) == 2000
 
 
-def test_rate_limited_then_success(target, isolated_env, seed):
-    db = isolated_env / "usagebill.duckdb"
-    seed(db)
+def test_rate_limited_then_success(target, seeded_db):
     # the first two invoice creations answer 429; the exporter backs off and retries with the same key
     target.control("faults", {"status": 429, "count": 2, "method": "POST", "path_prefix": "/v1/invoices"})
-    summary = export(target, db)
+    summary = export(target, seeded_db)
     assert not summary.failed and len(summary.sent) == 3
     assert summary.retries == 2
     state = target.control("state", method="GET")
     assert len(state["objects"]["invoice"]) == 3
 
 
-def test_lost_response_5xx_is_replayed_not_duplicated(target, isolated_env, seed):
-    db = isolated_env / "usagebill.duckdb"
-    seed(db)
+def test_lost_response_5xx_is_replayed_not_duplicated(target, seeded_db):
     # the item is created and saved under its idempotency key but the client sees a 503 (lost response)
     target.control("faults", {"status": 503, "count": 1, "mode": "after", "path_prefix": "/v1/invoiceitems"})
-    summary = export(target, db)
+    summary = export(target, seeded_db)
     assert not summary.failed
     state = target.control("state", method="GET")
     assert (
@@ -115,12 +111,10 @@ def test_lost_response_5xx_is_replayed_not_duplicated(target, isolated_env, seed
     assert len(set(keys)) == 4
 
 
-def test_retries_are_bounded(target, isolated_env, seed):
-    db = isolated_env / "usagebill.duckdb"
-    seed(db)
+def test_retries_are_bounded(target, seeded_db):
     target.control("faults", {"status": 500, "count": 50, "path_prefix": "/v1/customers"})
-    con = duckdb.connect(str(db))
-    summary = StripeExporter(con, target.api(max_attempts=3), progress=lambda m: None).run()
+    con = duckdb.connect(str(seeded_db))
+    summary = target.export(con, target.api(max_attempts=3))
     con.close()
     assert summary.sent == [] and len(summary.failed) == 3
     assert "HTTP 500" in summary.failed[0][1]
@@ -128,15 +122,13 @@ def test_retries_are_bounded(target, isolated_env, seed):
     assert len([r for r in target.requests() if r["path"].startswith("/v1/customers")]) == 9
 
 
-def test_a_4xx_on_one_invoice_does_not_stop_the_batch(target, isolated_env, seed):
-    db = isolated_env / "usagebill.duckdb"
-    seed(db)
-    con = duckdb.connect(str(db))
+def test_a_4xx_on_one_invoice_does_not_stop_the_batch(target, isolated_env, seed, seeded_db):
+    con = duckdb.connect(str(seeded_db))
     # a bad currency the fake (like Stripe) refuses on the invoice: make inv_b's currency invalid
     con.execute("update billing.fct_invoices set currency = 'XXX' where invoice_id = 'inv_b'")
     con.execute("update billing.fct_invoice_lines set currency = 'XXX' where invoice_id = 'inv_b'")
     con.close()
-    summary = export(target, db)
+    summary = export(target, seeded_db)
     assert sorted(summary.sent) == ["inv_a", "inv_c"]
     assert [f[0] for f in summary.failed] == ["inv_b"]
     assert "XXX" in summary.failed[0][1]
@@ -155,10 +147,7 @@ def test_a_4xx_on_one_invoice_does_not_stop_the_batch(target, isolated_env, seed
     assert again.sent == [failed_id] and not again.failed
 
 
-def test_reconciliation_gate_blocks_only_the_customer_and_override(target, isolated_env, seed):
-    db = isolated_env / "usagebill.duckdb"
-    seed(db)
-    con = duckdb.connect(str(db))
+def test_reconciliation_gate_blocks_only_the_customer_and_override(target, con):
     ledger = Ledger(con, "recon-1")
     # a complete run (closing `run` row) with a mismatch on inv_a of cust_acme
     ledger.record_check(
@@ -174,34 +163,26 @@ def test_reconciliation_gate_blocks_only_the_customer_and_override(target, isola
         customer_id="cust_acme",
     )
     ledger.record_check("recon-1", utc_now(), None, None, "run", 0, 1, False)
-    summary = StripeExporter(con, target.api(), progress=lambda m: None).run()
+    summary = target.export(con)
     # only cust_tokyo's invoice goes out; cust_acme's inv_a and inv_c wait, naming the mismatch
     assert summary.sent == ["inv_b"]
     assert sorted(b[0] for b in summary.blocked) == ["inv_a", "inv_c"]
     assert "total: expected 51234, Stripe has 51000" in summary.blocked[0][1]
-    summary = StripeExporter(con, target.api(), override_reconciliation=True, progress=lambda m: None).run()
+    summary = target.export(con, override_reconciliation=True)
     assert sorted(summary.sent) == ["inv_a", "inv_c"]
-    con.close()
 
 
-def test_mismatch_without_customer_refuses_everything(target, isolated_env, seed):
-    db = isolated_env / "usagebill.duckdb"
-    seed(db)
-    con = duckdb.connect(str(db))
+def test_mismatch_without_customer_refuses_everything(target, con):
     ledger = Ledger(con, "recon-1")
     ledger.record_check("recon-1", utc_now(), "inv_x", "in_123", "total", 51234, 51000, False, "differs")
     ledger.record_check("recon-1", utc_now(), None, None, "run", 0, 1, False)
     with pytest.raises(
         ReconciliationBlocked, match=r"inv_x.*in_123.*total: expected 51234, Stripe has 51000"
     ):
-        StripeExporter(con, target.api(), progress=lambda m: None).run()
-    con.close()
+        target.export(con)
 
 
-def test_crashed_reconciliation_run_neither_clears_nor_sets_the_gate(target, isolated_env, seed):
-    db = isolated_env / "usagebill.duckdb"
-    seed(db)
-    con = duckdb.connect(str(db))
+def test_crashed_reconciliation_run_neither_clears_nor_sets_the_gate(target, con):
     ledger = Ledger(con, "recon-1")
     ledger.record_check(
         "recon-1", utc_now(), "inv_a", "in_1", "total", 51234, 51000, False, customer_id="cust_acme"
@@ -216,14 +197,11 @@ def test_crashed_reconciliation_run_neither_clears_nor_sets_the_gate(target, iso
     ledger.record_check(
         "recon-3", utc_now(), "inv_b", "in_2", "total", 1234, 1, False, customer_id="cust_tokyo"
     )
-    summary = StripeExporter(con, target.api(), progress=lambda m: None).run()
+    summary = target.export(con)
     assert summary.sent == ["inv_b"] and sorted(b[0] for b in summary.blocked) == ["inv_a", "inv_c"]
-    con.close()
 
 
-def test_dry_run_writes_planned_calls_and_no_ledger(isolated_env, seed):
-    db = isolated_env / "usagebill.duckdb"
-    seed(db)
+def test_dry_run_writes_planned_calls_and_no_ledger(seeded_db):
     summary = run_export(progress=lambda m: None)
     assert summary.mode == "dry_run" and len(summary.sent) == 3
     planned = Path(summary.planned_calls_file).read_text().splitlines()
@@ -231,6 +209,6 @@ def test_dry_run_writes_planned_calls_and_no_ledger(isolated_env, seed):
     # inv_a: 1 + 1 + 2 + 1, inv_b: 1 + 1 + 1 + 1, inv_c: 1 + 1 + 1 + 1 (line) + 1 (its 20 % TaxRate) = 14;
     # customers 4 -> 18 (collection is not planned: it depends on what Stripe answers at finalization)
     assert len(planned) == 18
-    con = duckdb.connect(str(db))
+    con = duckdb.connect(str(seeded_db))
     assert con.execute("select count(*) from ledger.stripe_exports").fetchall()[0][0] == 0
     con.close()

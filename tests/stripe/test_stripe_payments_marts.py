@@ -13,6 +13,7 @@ import duckdb
 import pytest
 
 from exports.stripe.events import EventStore
+from usagebill.dbt_cli import dbt_path_args
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow
@@ -31,7 +32,11 @@ INVOICES = [
     ("I10", "ISK", 15000, "2026-11-01", "2026-11-20"),
     ("I11", "USD", 30, "2026-11-01", "2026-11-20"),
     ("I12", "ISK", 15000, "2026-11-01", "2026-12-20"),
+    # I13: a customer buying through AWS Marketplace; AWS collects it (no Stripe event ever)
+    ("I13", "USD", 7000, "2026-09-01", "2026-10-01"),
 ]
+# billing_channel of an invoice (default: stripe)
+CHANNELS = {"I13": "aws"}
 
 
 def ts(text: str) -> int:
@@ -118,14 +123,7 @@ def dbt(args: list[str], env: dict[str, str], tmp: Path) -> None:
     cmd = [
         str(ROOT / ".venv" / "bin" / "dbt"),
         *args,
-        "--profiles-dir",
-        str(ROOT / "dbt_project"),
-        "--project-dir",
-        str(ROOT / "dbt_project"),
-        "--target-path",
-        str(tmp / "target"),
-        "--log-path",
-        str(tmp / "logs"),
+        *dbt_path_args(ROOT / "dbt_project", tmp),
     ]
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=ROOT / "dbt_project", timeout=600)
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
@@ -140,13 +138,13 @@ def marts(tmp_path_factory) -> duckdb.DuckDBPyConnection:
     con.execute(
         "create table billing.fct_invoices (invoice_id varchar, invoice_number varchar, customer_id varchar,"
         " currency varchar, issue_date date, due_date date, total decimal(38, 12), total_minor bigint,"
-        " status varchar)"
+        " status varchar, tenant_id varchar, billing_channel varchar)"
     )
     for inv_id, cur, minor, issue, due in INVOICES:
         total = Decimal(minor) if cur in ("JPY", "ISK") else Decimal(minor) / 100
         con.execute(
-            "insert into billing.fct_invoices values (?, ?, 'c1', ?, ?, ?, ?, ?, 'issued')",
-            [inv_id, f"UB-{inv_id}", cur, issue, due, total, minor],
+            "insert into billing.fct_invoices values (?, ?, 'c1', ?, ?, ?, ?, ?, 'issued', 't1', ?)",
+            [inv_id, f"UB-{inv_id}", cur, issue, due, total, minor, CHANNELS.get(inv_id, "stripe")],
         )
     con.close()
     EventStore(raw / "stripe_events").land(EVENTS, source="polling")
@@ -187,7 +185,12 @@ def test_ar_aging_buckets_by_hand(marts):
         ("I4", "90+", 121, Decimal("50.00"), "USD"),
         # due 10-01 -> 30 + 30 = 60 days (the 31-60 upper boundary); paid only on 12-01 00:00, after the cutoff
         ("I6", "31-60", 60, Decimal("30.00"), "USD"),
-    ]  # I5 paid, I7 void, I8 uncollectible, I9 issued after the as-of date: not receivable
+    ]  # I5 paid, I7 void, I8 uncollectible, I9 issued after the as-of date: not receivable;
+    # I13 (70.00, 60 days past due, never in Stripe) is an AWS Marketplace invoice: AWS collects it,
+    # so without the channel filter it would wrongly show as 70.00 owed via Stripe in 31-60
+    assert marts.execute(
+        "select distinct tenant_id, billing_channel from payments.fct_ar_aging"
+    ).fetchall() == [("t1", "stripe")]
 
 
 def test_dunning_and_revenue_recovery_by_hand(marts):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import duckdb
 
-from exports.stripe.exporter import StripeExporter
 from exports.stripe.reconciliation import reconcile
 
 
@@ -12,7 +11,7 @@ def test_reconciliation_ok_then_mismatch_blocks_export(target, isolated_env, see
     db = isolated_env / "usagebill.duckdb"
     seed(db, target.suffix, notes=True)
     con = duckdb.connect(str(db))
-    first = StripeExporter(con, target.api(), progress=lambda m: None).run()
+    first = target.export(con)
     assert not first.failed
     result = reconcile(con, target.api(), progress=lambda m: None)
     # 3 invoices + 1 debit note checked; cn_1 (1234) is on inv_a in Stripe and in the ledger
@@ -33,7 +32,7 @@ def test_reconciliation_ok_then_mismatch_blocks_export(target, isolated_env, see
     ]
     assert bad.customers == {f"cust_acme{target.suffix}"}
     # the next export blocks cust_acme only (nothing else to send here); the summary names the mismatch
-    blocked_run = StripeExporter(con, target.api(), progress=lambda m: None).run()
+    blocked_run = target.export(con)
     assert blocked_run.sent == [] and not blocked_run.blocked  # everything already exported
     # fixed in the warehouse -> reconciliation passes -> exports run again
     con.execute(
@@ -41,7 +40,7 @@ def test_reconciliation_ok_then_mismatch_blocks_export(target, isolated_env, see
         f"where invoice_id = 'inv_a{target.suffix}'"
     )
     assert reconcile(con, target.api(), progress=lambda m: None).ok
-    assert StripeExporter(con, target.api(), progress=lambda m: None).run().sent == []
+    assert target.export(con).sent == []
     con.close()
 
 
@@ -49,7 +48,7 @@ def test_voided_in_stripe_is_a_mismatch(target, isolated_env, seed):
     db = isolated_env / "usagebill.duckdb"
     seed(db, target.suffix)
     con = duckdb.connect(str(db))
-    StripeExporter(con, target.api(), progress=lambda m: None).run()
+    target.export(con)
     stripe_id = con.execute(
         f"select stripe_object_id from ledger.stripe_exports where usagebill_id = "
         f"'inv_b{target.suffix}' and step = 'finalize' and status = 'ok'"

@@ -17,7 +17,7 @@ def _fake_only(target):
 
 
 def _run(target, con, api=None, **kw):
-    return StripeExporter(con, api or target.api(), progress=lambda m: None, **kw).run()
+    return target.export(con, api, **kw)
 
 
 def _invoices(target):
@@ -67,16 +67,14 @@ def test_saved_5xx_recovers_with_a_new_key_generation_exactly_once(target, isola
     con.close()
 
 
-def test_deleted_draft_is_recreated_instead_of_404_forever(target, isolated_env, seed):
+def test_deleted_draft_is_recreated_instead_of_404_forever(target, seeded_db):
     _fake_only(target)
-    db = isolated_env / "usagebill.duckdb"
-    seed(db)
     # finalize of inv_a fails for good in this run: its draft stays in Stripe
     target.control(
         "faults",
         {"status": 400, "count": 100, "method": "POST", "path_prefix": "/v1/invoices/", "mode": "before"},
     )
-    con = duckdb.connect(str(db))
+    con = duckdb.connect(str(seeded_db))
     first = _run(target, con, workers=1)
     assert len(first.failed) == 3
     target.control("faults", method="DELETE")

@@ -6,8 +6,6 @@ from __future__ import annotations
 import duckdb
 import pytest
 
-from exports.stripe.exporter import StripeExporter
-
 
 def _add_globex_invoice(db) -> None:
     """The seed's invoices belong to the default tenant; tenant globex has its own customer with the
@@ -38,15 +36,13 @@ def _add_globex_invoice(db) -> None:
         con.close()
 
 
-def test_same_customer_id_in_two_tenants_is_two_stripe_customers(target, isolated_env, seed):
+def test_same_customer_id_in_two_tenants_is_two_stripe_customers(target, seeded_db):
     if not target.is_fake:
         pytest.skip("reads the fake's state")
-    db = isolated_env / "usagebill.duckdb"
-    seed(db)
-    _add_globex_invoice(db)
-    con = duckdb.connect(str(db))
+    _add_globex_invoice(seeded_db)
+    con = duckdb.connect(str(seeded_db))
     try:
-        summary = StripeExporter(con, target.api(), progress=lambda m: None).run()
+        summary = target.export(con)
     finally:
         con.close()
     assert "inv_g" in summary.sent and not summary.failed

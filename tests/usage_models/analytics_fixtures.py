@@ -97,7 +97,16 @@ CUSTOMERS: list[dict[str, Any]] = [
 ]
 
 
-def create_billing_tables(warehouse: Path) -> None:
+def create_billing_tables(
+    warehouse: Path,
+    lines: list[tuple[str, str, str, str, str, str, str]] = INVOICE_LINES,
+    *,
+    tenants: dict[str, str] | None = None,
+    issue_dates: dict[str, str] = ISSUE_DATES,
+    margin_billing_lines: bool = True,
+) -> None:
+    """billing.* tables from `lines`; `tenants` maps an invoice id to its tenant (default: 'default')."""
+    tenants = tenants or {}
     con = duckdb.connect(str(warehouse))
     try:
         con.execute("create schema if not exists billing")
@@ -106,7 +115,7 @@ def create_billing_tables(warehouse: Path) -> None:
             """create or replace table billing.fct_invoices (invoice_id varchar, invoice_number varchar,
             customer_id varchar, subscription_id varchar, currency varchar, period_start date, period_end date,
             issue_date date, due_date date, subtotal decimal(38,12), tax_amount decimal(38,12),
-            total decimal(38,12), total_minor bigint)"""
+            total decimal(38,12), total_minor bigint, tenant_id varchar)"""
         )
         con.execute(
             """create or replace table billing.fct_invoice_lines (invoice_line_id varchar, invoice_id varchar,
@@ -115,9 +124,7 @@ def create_billing_tables(warehouse: Path) -> None:
             period_start date, period_end date)"""
         )
         invoices = {}
-        for number, (invoice_id, customer, currency, line_type, start, end, amount) in enumerate(
-            INVOICE_LINES
-        ):
+        for number, (invoice_id, customer, currency, line_type, start, end, amount) in enumerate(lines):
             invoices.setdefault(invoice_id, (customer, currency, start, end))
             con.execute(
                 "insert into billing.fct_invoice_lines values (?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?)",
@@ -137,7 +144,7 @@ def create_billing_tables(warehouse: Path) -> None:
             )
         for invoice_id, (customer, currency, start, end) in invoices.items():
             con.execute(
-                "insert into billing.fct_invoices values (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, 0, 0, 0)",
+                "insert into billing.fct_invoices values (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, 0, 0, 0, ?)",
                 [
                     invoice_id,
                     invoice_id,
@@ -146,8 +153,9 @@ def create_billing_tables(warehouse: Path) -> None:
                     currency,
                     start,
                     end,
-                    ISSUE_DATES.get(invoice_id, start),
-                    ISSUE_DATES.get(invoice_id, start),
+                    issue_dates.get(invoice_id, start),
+                    issue_dates.get(invoice_id, start),
+                    tenants.get(invoice_id, "default"),
                 ],
             )
         con.execute(
@@ -158,57 +166,64 @@ def create_billing_tables(warehouse: Path) -> None:
             period_start date, period_end date, service_start date, service_end date,
             quantity decimal(38,12), unit_price decimal(38,12), tier_breakdown_json varchar,
             amount decimal(38,12), amount_rounded decimal(38,12), currency varchar, minor_unit integer,
-            dimensions_json varchar, application_step integer, sequence_in_period integer)"""
+            dimensions_json varchar, application_step integer, sequence_in_period integer,
+            tenant_id varchar default 'default')"""
         )
-        # $0.01 per 1K ms = $0.00001 per ms; 1,000,000 ms -> $10.00; plus a $5 monthly fee (no meter)
-        con.execute(
-            """insert into billing.fct_billing_lines values
-            ('bl_m_gpu', 'cus_m', 'sub_cus_m', 'payg', 1, 'gpu', 'GPU time', 'usage', 'per_unit', 'p_gpu',
-             'plan', 'gpu_ms', 'usage', 'in_arrears', '2026-05-01', '2026-06-01', '2026-05-01', '2026-06-01',
-             1000000, 0.00001, null, 10, 10, 'USD', 2, '{}', 1, 1),
-            ('bl_m_fee', 'cus_m', 'sub_cus_m', 'payg', 1, 'platform_fee', 'Platform fee', 'recurring', 'flat',
-             'p_fee', 'plan', null, 'recurring_fee', 'in_advance', '2026-05-01', '2026-06-01', '2026-05-01',
-             '2026-06-01', 1, 5, null, 5, 5, 'USD', 2, '{}', 1, 2)"""
-        )
+        if margin_billing_lines:
+            # $0.01 per 1K ms = $0.00001 per ms; 1,000,000 ms -> $10.00; plus a $5 monthly fee (no meter)
+            con.execute(
+                """insert into billing.fct_billing_lines values
+                ('bl_m_gpu', 'cus_m', 'sub_cus_m', 'payg', 1, 'gpu', 'GPU time', 'usage', 'per_unit', 'p_gpu',
+                 'plan', 'gpu_ms', 'usage', 'in_arrears', '2026-05-01', '2026-06-01', '2026-05-01', '2026-06-01',
+                 1000000, 0.00001, null, 10, 10, 'USD', 2, '{}', 1, 1, 'default'),
+                ('bl_m_fee', 'cus_m', 'sub_cus_m', 'payg', 1, 'platform_fee', 'Platform fee', 'recurring', 'flat',
+                 'p_fee', 'plan', null, 'recurring_fee', 'in_advance', '2026-05-01', '2026-06-01', '2026-05-01',
+                 '2026-06-01', 1, 5, null, 5, 5, 'USD', 2, '{}', 1, 2, 'default')"""
+            )
+
     finally:
         con.close()
 
 
-def write_costs(raw_dir: Path) -> None:
-    def row(
-        kind: str,
-        meter: str | None,
-        cost: str,
-        *,
-        month: str = "2026-05",
-        dimension: tuple[str, str] | None = None,
-        customer: str | None = None,
-    ) -> dict[str, Any]:
-        return {
-            "billing_period_start": ts(f"{month}-01T00:00:00Z"),
-            "charge_period_start": ts(f"{month}-01T00:00:00Z"),
-            "charge_period_end": ts(f"{month}-02T00:00:00Z"),
-            "provider_name": "AWS",
-            "service_name": "EC2",
-            "sku_id": f"sku_{kind}_{dimension[1] if dimension else ''}{customer or ''}",
-            "resource_id": "i-1",
-            "charge_category": "Usage",
-            "billed_cost": cost,
-            "billing_currency": "USD",
-            "consumed_quantity": "1",
-            "consumed_unit": "Hours",
-            "cost_kind": kind,
-            "usagebill_meter": meter,
-            "dimension_name": dimension[0] if dimension else None,
-            "dimension_value": dimension[1] if dimension else None,
-            "tenant_id": "default" if customer else None,
-            "customer_id": customer,
-            "attribution_source": "columns",
-            "source_file": "costs/focus.csv",
-            "line_number": 1,
-        }
+def cost_row(
+    kind: str,
+    meter: str | None,
+    cost: str,
+    *,
+    month: str = "2026-05",
+    dimension: tuple[str, str] | None = None,
+    customer: str | None = None,
+    tenant: str | None = None,
+) -> dict[str, Any]:
+    """One attributed cost row (raw.cloud_costs); a customer's row defaults to the default tenant."""
+    return {
+        "billing_period_start": ts(f"{month}-01T00:00:00Z"),
+        "charge_period_start": ts(f"{month}-01T00:00:00Z"),
+        "charge_period_end": ts(f"{month}-02T00:00:00Z"),
+        "provider_name": "AWS",
+        "service_name": "EC2",
+        "sku_id": f"sku_{kind}_{dimension[1] if dimension else ''}{customer or ''}{tenant or ''}",
+        "resource_id": "i-1",
+        "charge_category": "Usage",
+        "billed_cost": cost,
+        "billing_currency": "USD",
+        "consumed_quantity": "1",
+        "consumed_unit": "Hours",
+        "cost_kind": kind,
+        "usagebill_meter": meter,
+        "dimension_name": dimension[0] if dimension else None,
+        "dimension_value": dimension[1] if dimension else None,
+        "tenant_id": tenant or ("default" if customer else None),
+        "customer_id": customer,
+        "attribution_source": "columns",
+        "source_file": "costs/focus.csv",
+        "line_number": 1,
+    }
 
-    rows = [
+
+def write_costs(raw_dir: Path, rows: list[dict[str, Any]] | None = None) -> None:
+    row = cost_row
+    rows = rows or [
         # May, GPU: fixed 2.70 + variable 6.00 = 8.70 for 1,000,000 ms -> $0.0087 per 1K ms;
         # shared 5.00 (no meter, no customer); 1.00 dedicated to cus_m (direct)
         row("fixed", "gpu_ms", "2.70"),

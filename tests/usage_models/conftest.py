@@ -12,6 +12,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from usagebill.dbt_cli import dbt_path_args
 from usagebill.paths import PROJECT_ROOT, dbt_project_dir
 
 DBT = str(Path(sys.executable).parent / "dbt")
@@ -53,6 +54,7 @@ ANALYTICS_MODELS = [
     "int_analytics__cost_pools",
     "int_analytics__pool_usage",
     "int_analytics__revenue_by_sku",
+    "int_analytics__customer_revenue",
     "fct_cost_breakdown",
     "fct_unit_cost",
     "fct_customer_cost",
@@ -103,14 +105,7 @@ class Warehouse:
             *models,
             "--indirect-selection",
             "cautious",
-            "--project-dir",
-            str(dbt_project_dir()),
-            "--profiles-dir",
-            str(dbt_project_dir()),
-            "--target-path",
-            str(self.root / "target"),
-            "--log-path",
-            str(self.root / "logs"),
+            *dbt_path_args(dbt_project_dir(), self.root),
             *extra,
         ]
         merged = dict(dbt_vars or {})

@@ -17,60 +17,21 @@ from usagebill.catalog.write import table_for
 DAY1 = date(2026, 5, 1)
 DAY3 = date(2026, 5, 3)
 
-# aggregation per meter, as in meters.yaml (catalog v1)
+# aggregation per meter, as in meters.yaml (catalog v1):
+# meter id, name, unit, aggregation, unit multiplier, other fields
+METER_COLUMNS = ("meter_id", "name", "unit", "aggregation", "unit_multiplier")
 METERS: list[dict[str, Any]] = [
-    {
-        "meter_id": "gpu_ms",
-        "name": "GPU time",
-        "unit": "ms",
-        "aggregation": "sum",
-        "value_property": "duration_ms",
-        "unit_multiplier": "1",
-    },
-    {
-        "meter_id": "gpu_seconds",
-        "name": "GPU time (s)",
-        "unit": "ms",
-        "aggregation": "sum",
-        "unit_multiplier": "1000",
-    },
-    {
-        "meter_id": "api_calls",
-        "name": "API calls",
-        "unit": "call",
-        "aggregation": "count",
-        "unit_multiplier": "1",
-    },
-    {
-        "meter_id": "storage_gb",
-        "name": "Storage",
-        "unit": "GB",
-        "aggregation": "time_weighted_sum",
-        "unit_multiplier": "1",
-    },
-    {
-        "meter_id": "peak_connections",
-        "name": "Peak connections",
-        "unit": "conn",
-        "aggregation": "max",
-        "unit_multiplier": "1",
-    },
-    {
-        "meter_id": "active_users",
-        "name": "Active users",
-        "unit": "user",
-        "aggregation": "unique_count",
-        "unique_property": "user_id",
-        "unit_multiplier": "1",
-    },
-    {"meter_id": "seats", "name": "Seats", "unit": "seat", "aggregation": "latest", "unit_multiplier": "1"},
-    {
-        "meter_id": "latency_ms",
-        "name": "Latency",
-        "unit": "ms",
-        "aggregation": "average",
-        "unit_multiplier": "1",
-    },
+    {**dict(zip(METER_COLUMNS, row, strict=True)), **more}
+    for *row, more in (
+        ("gpu_ms", "GPU time", "ms", "sum", "1", {"value_property": "duration_ms"}),
+        ("gpu_seconds", "GPU time (s)", "ms", "sum", "1000", {}),
+        ("api_calls", "API calls", "call", "count", "1", {}),
+        ("storage_gb", "Storage", "GB", "time_weighted_sum", "1", {}),
+        ("peak_connections", "Peak connections", "conn", "max", "1", {}),
+        ("active_users", "Active users", "user", "unique_count", "1", {"unique_property": "user_id"}),
+        ("seats", "Seats", "seat", "latest", "1", {}),
+        ("latency_ms", "Latency", "ms", "average", "1", {}),
+    )
 ]
 
 
@@ -158,32 +119,18 @@ def day1_events() -> list[dict[str, Any]]:
         event("m1", "cus_b", "peak_connections", "2026-05-01T09:00:00Z", "3", arrived=A1),
         event("m2", "cus_b", "peak_connections", "2026-05-01T09:30:00Z", "9", arrived=A1),
         event("m3", "cus_b", "peak_connections", "2026-05-01T09:40:00Z", "4", arrived=A1),
-        event(
-            "u1",
-            "cus_b",
-            "active_users",
-            "2026-05-01T09:00:00Z",
-            None,
-            properties={"user_id": "alice"},
-            arrived=A1,
-        ),
-        event(
-            "u2",
-            "cus_b",
-            "active_users",
-            "2026-05-01T09:10:00Z",
-            None,
-            properties={"user_id": "bob"},
-            arrived=A1,
-        ),
-        event(
-            "u3",
-            "cus_b",
-            "active_users",
-            "2026-05-01T09:20:00Z",
-            None,
-            properties={"user_id": "alice"},
-            arrived=A1,
+        # unique users: alice at 09:00 and 09:20, bob at 09:10 -> 2
+        *(
+            event(
+                eid,
+                "cus_b",
+                "active_users",
+                f"2026-05-01T09:{minute}:00Z",
+                None,
+                properties={"user_id": user},
+                arrived=A1,
+            )
+            for eid, minute, user in (("u1", "00", "alice"), ("u2", "10", "bob"), ("u3", "20", "alice"))
         ),
         event("l1", "cus_b", "seats", "2026-05-01T08:00:00Z", "5", arrived=A1),
         event("l2", "cus_b", "seats", "2026-05-01T08:30:00Z", "7", arrived=A1),

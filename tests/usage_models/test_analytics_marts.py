@@ -276,6 +276,64 @@ def test_revenue_projection_uses_trailing_three_month_growth(wh):
     )
 
 
+def complete_month_growth() -> dict[str, Decimal]:
+    """MoM growth of each complete month after the first, at 12 decimals like the mart."""
+    m = company_mrr()
+    months = sorted(m)
+    return {b: q12(m[b] / m[a] - 1) for a, b in zip(months, months[1:], strict=False)}
+
+
+def test_revenue_projection_band_from_growth_percentiles(wh):
+    rows = wh.rows(
+        """select month_start::varchar, mrr_low_reporting, mrr_reporting, mrr_high_reporting, low_growth_rate,
+            high_growth_rate, band_growth_months
+        from analytics.fct_revenue_projection where is_projection order by month_start"""
+    )
+    g = complete_month_growth()
+    # Feb 374.05 / 316 - 1 = 0.1837; Mar 617.92 / 374.05 - 1 = 0.6520; Apr 622.63 / 617.92 - 1 = 0.0076;
+    # May 741.72 / 622.63 - 1 = 0.1913. Four rates, 10th percentile by nearest rank: rank ceil(0.1 x 4) = 1
+    # -> the lowest (April); 90th: rank ceil(0.9 x 4) = 4 -> the highest (March).
+    assert sorted(g, key=g.get) == ["2026-04-01", "2026-02-01", "2026-05-01", "2026-03-01"]
+    may = company_mrr()["2026-05-01"]
+    assert len(rows) == 6
+    for k, (month, low, central, high, low_rate, high_rate, n) in enumerate(rows, start=1):
+        assert (low_rate, high_rate, n) == (g["2026-04-01"], g["2026-03-01"], 4)
+        # May's 741.72 compounded k months at each rate (the mart rounds each step at 12 decimals)
+        cent = Decimal("0.01")
+        assert low.quantize(cent) == (may * (1 + g["2026-04-01"]) ** k).quantize(cent), month
+        assert high.quantize(cent) == (may * (1 + g["2026-03-01"]) ** k).quantize(cent), month
+        assert low < central < high
+    # first projected month: 741.72 x 1.0076 = 747.37 (low), 741.72 x 1.6519 = 1,225.28 (high)
+    assert rows[0][1].quantize(Decimal("0.01")) == Decimal("747.37")
+    assert rows[0][3].quantize(Decimal("0.01")) == Decimal("1225.28")
+    # actual months carry no band: low = high = the actual MRR
+    assert wh.rows(
+        """select count(*) from analytics.fct_revenue_projection where not is_projection
+        and (mrr_low_reporting != mrr_reporting or mrr_high_reporting != mrr_reporting)"""
+    ) == [(0,)]
+
+
+def test_revenue_projection_band_percentile_var_and_widening(wh):
+    """Rebuilds only the projection: 25th / 75th percentiles of the 4 rates by nearest rank."""
+    out = wh.dbt("run", ["fct_revenue_projection"], dbt_vars={"projection_band_pct": 60}, expect_failure=True)
+    assert "projection_band_pct must be 0..50 (got 60)" in out
+    wh.dbt("run", ["fct_revenue_projection"], dbt_vars={"projection_band_pct": 25})
+    try:
+        g = complete_month_growth()
+        rows = wh.rows(
+            """select low_growth_rate, growth_rate_used, high_growth_rate, mrr_reporting, mrr_high_reporting
+            from analytics.fct_revenue_projection where is_projection"""
+        )
+        # low: rank ceil(0.25 x 4) = 1 -> April 0.0076; high: rank ceil(0.75 x 4) = 3 -> May 0.1913, below the
+        # central (Mar + Apr + May) / 3 = 0.2837, so the band is widened to the central rate: high = central
+        for low_rate, central_rate, high_rate, central, high in rows:
+            assert low_rate == g["2026-04-01"]
+            assert g["2026-05-01"] < central_rate == high_rate
+            assert high == central
+    finally:
+        wh.dbt("run", ["fct_revenue_projection"])
+
+
 def test_unit_cost_fixed_variable_and_per_1k(wh):
     rows = wh.rows(
         """select total_cost, fixed_cost, variable_cost, usage_quantity, cost_per_1k_units

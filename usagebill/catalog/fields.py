@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal, InvalidOperation
@@ -66,7 +67,7 @@ class Node:
         self.issues.add(self.file, self.path, problem)
 
     # -- structure -------------------------------------------------------------------------
-    def mapping(self, allowed: set[str], required: set[str] = frozenset()) -> bool:  # type: ignore[assignment]
+    def mapping(self, allowed: AbstractSet[str], required: AbstractSet[str] = frozenset()) -> bool:
         if not isinstance(self.value, dict):
             self.error(f"must be a mapping (key: value), got {type(self.value).__name__}")
             return False
@@ -92,6 +93,14 @@ class Node:
         return [self.child(i) for i in range(len(self.value))]
 
     # -- scalars ---------------------------------------------------------------------------
+    def _absent(self, required: bool, what: str) -> bool:
+        """Is the value missing? A missing required value is an error saying what to write."""
+        if self.value is not None:
+            return False
+        if required:
+            self.error(f"is required {what}")
+        return True
+
     def string(self, required: bool = False, pattern: re.Pattern[str] | None = None) -> str | None:
         if self.value is None:
             if required:
@@ -124,9 +133,7 @@ class Node:
         default: Decimal | None = None,
     ) -> Decimal | None:
         value = self.value
-        if value is None:
-            if required:
-                self.error('is required (an exact decimal written as a string, e.g. "0.01")')
+        if self._absent(required, '(an exact decimal written as a string, e.g. "0.01")'):
             return default
         if isinstance(value, float):
             self.error(_float_problem(value))
@@ -179,9 +186,7 @@ class Node:
         default: int | None = None,
     ) -> int | None:
         value = self.value
-        if value is None:
-            if required:
-                self.error("is required (an integer)")
+        if self._absent(required, "(an integer)"):
             return default
         if isinstance(value, bool) or not isinstance(value, int):
             self.error(f"must be an integer, got {value!r}")
@@ -204,9 +209,7 @@ class Node:
 
     def date(self, required: bool = False) -> date | None:
         value = self.value
-        if value is None:
-            if required:
-                self.error("is required (a date YYYY-MM-DD, UTC)")
+        if self._absent(required, "(a date YYYY-MM-DD, UTC)"):
             return None
         if isinstance(value, date) and not hasattr(value, "hour"):
             return value

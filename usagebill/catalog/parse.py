@@ -8,7 +8,7 @@ The table columns are documented in docs/pricing.md ("Normalized tables").
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -35,27 +35,14 @@ USAGE_MODELS = ("per_unit", "package", "graduated", "volume", "percentage")
 TIMINGS = ("in_advance", "in_arrears")
 PERIODS = ("monthly", "quarterly", "annual")
 BLOCK_ROUNDINGS = ("none", "up", "down")
-# the price fields each model reads; any other price field written on a price is an error
-MODEL_FIELDS: dict[str, set[str]] = {
-    "flat": {"model", "amount"},
-    "per_unit": {"model", "unit_price", "unit_size", "block_rounding", "included_units"},
-    "package": {"model", "package_size", "package_price", "included_units"},
-    "graduated": {"model", "tiers", "unit_size", "block_rounding", "included_units"},
-    "volume": {"model", "tiers", "unit_size", "block_rounding", "included_units"},
-    "percentage": {
-        "model",
-        "rate",
-        "fixed_fee",
-        "free_events",
-        "free_amount",
-        "min_per_event",
-        "max_per_event",
-    },
-}
 MAX_GROUP_BY = 3
 
-# pricing fields shared by plan charges, dimension prices and contract prices
-PRICE_FIELDS = {
+# -- the field table -------------------------------------------------------------------------------
+# One table says which fields each kind of catalog item may have; a name ending in "*" is required,
+# "+price" adds the pricing fields. It drives Node.mapping (an unknown field or a missing required one
+# is an error naming the allowed fields) and the bulk files' columns (usagebill/catalog/bulk.py).
+# The pricing fields shared by plan charges, dimension prices and contract prices, in column order:
+PRICE_FIELD_NAMES = [
     "model",
     "amount",
     "unit_price",
@@ -71,23 +58,70 @@ PRICE_FIELDS = {
     "free_amount",
     "min_per_event",
     "max_per_event",
+]
+PRICE_FIELDS = frozenset(PRICE_FIELD_NAMES)
+# the price columns of plan_charges and contract_prices (the tiers go to charge_tiers)
+PRICE_COLUMNS = ("price_model", *(name for name in PRICE_FIELD_NAMES if name not in ("model", "tiers")))
+# the price fields each model reads; any other price field written on a price is an error
+MODEL_FIELDS: dict[str, frozenset[str]] = {
+    model: frozenset(("model", *names.split()))
+    for model, names in {
+        "flat": "amount",
+        "per_unit": "unit_price unit_size block_rounding included_units",
+        "package": "package_size package_price included_units",
+        "graduated": "tiers unit_size block_rounding included_units",
+        "volume": "tiers unit_size block_rounding included_units",
+        "percentage": "rate fixed_fee free_events free_amount min_per_event max_per_event",
+    }.items()
 }
-PRICE_COLUMNS = (
-    "price_model",
-    "amount",
-    "unit_price",
-    "unit_size",
-    "block_rounding",
-    "package_size",
-    "package_price",
-    "included_units",
-    "rate",
-    "fixed_fee",
-    "free_events",
-    "free_amount",
-    "min_per_event",
-    "max_per_event",
-)
+ITEM_FIELDS: dict[str, str] = {
+    "meter": "id* name unit aggregation* value_property unit_multiplier unique_property filters group_by "
+    "description",
+    "plan": "id* name currency* billing_period bill_charges_monthly versions* description",
+    "plan_version": "version* effective_from* charges* description",
+    "charge": "id* name type* meter billing_timing bill_monthly dimension dimension_prices description +price",
+    "dimension_price": "+price",
+    "tier": "up_to unit_price* flat_fee",
+    "customer": "id* tenant_id name email country currency* customer_type tax_id tax_exempt created_at "
+    "address metadata",
+    "subscription": "id* tenant_id customer_id* plan_id* start_date* end_date billing_anchor_day trial_days "
+    "trial_usage_amount billing_period currency metadata",
+    "discount": "id* name tenant_id customer_id subscription_id plan_id type* percent amount applies_to "
+    "duration duration_periods start_date description",
+    "credit_grant": "id* tenant_id customer_id* amount* currency granted_at* expires_at description",
+    "commitment": "id* subscription_id plan_id amount* effective_from effective_to description",
+    "contract": "id* tenant_id customer_id* effective_from* effective_to prices* description",
+    "contract_price": "charge_id* plan_id dimension_value description +price",
+}
+
+
+@dataclass(frozen=True)
+class ItemFields:
+    allowed: frozenset[str]
+    required: frozenset[str]
+
+
+def _item_fields(spec: str) -> ItemFields:
+    names = spec.split()
+    allowed = {name.rstrip("*") for name in names if name != "+price"}
+    return ItemFields(
+        frozenset(allowed | (PRICE_FIELDS if "+price" in names else set())),
+        frozenset(name.rstrip("*") for name in names if name.endswith("*")),
+    )
+
+
+FIELDS: dict[str, ItemFields] = {kind: _item_fields(spec) for kind, spec in ITEM_FIELDS.items()}
+# the allowed fields of the items that may also come in bulk (usagebill/catalog/bulk.py)
+CUSTOMER_FIELDS = FIELDS["customer"].allowed
+SUBSCRIPTION_FIELDS = FIELDS["subscription"].allowed
+CONTRACT_FIELDS = FIELDS["contract"].allowed
+CONTRACT_PRICE_FIELDS = FIELDS["contract_price"].allowed
+
+
+def _item(node: Node, kind: str) -> bool:
+    """Is `node` a mapping with only the fields of `kind` and all its required ones (FIELDS)?"""
+    fields = FIELDS[kind]
+    return node.mapping(fields.allowed, fields.required)
 
 
 @dataclass
@@ -139,20 +173,8 @@ def _ids_unique(nodes: list[tuple[Node, str | None]], what: str) -> None:
 # -- meters ------------------------------------------------------------------------------------
 def _parse_meters(doc: Any, issues: Issues) -> dict[str, dict[str, Any]]:
     meters: dict[str, dict[str, Any]] = {}
-    allowed = {
-        "id",
-        "name",
-        "unit",
-        "aggregation",
-        "value_property",
-        "unit_multiplier",
-        "unique_property",
-        "filters",
-        "group_by",
-        "description",
-    }
     for node in _root_list(doc, "meters.yaml", "meters", issues, True):
-        if not node.mapping(allowed, {"id", "aggregation"}):
+        if not _item(node, "meter"):
             continue
         meter_id = node.child("id").string(pattern=METER_ID_RE)
         aggregation = node.child("aggregation").choice(AGGREGATIONS)
@@ -277,7 +299,7 @@ def _parse_price(
         previous: Decimal | None = Decimal(0)
         tier_nodes = node.child("tiers").items()
         for index, tnode in enumerate(tier_nodes):
-            if not tnode.mapping({"up_to", "unit_price", "flat_fee"}, {"unit_price"}):
+            if not _item(tnode, "tier"):
                 continue
             up_to = tnode.child("up_to").decimal(positive=True)
             is_last = index == len(tier_nodes) - 1
@@ -337,29 +359,8 @@ def _parse_plans(
     doc: Any, meters: dict[str, dict[str, Any]], issues: Issues, out: NormalizedCatalog
 ) -> dict[str, dict[str, Any]]:
     plans: dict[str, dict[str, Any]] = {}
-    plan_allowed = {
-        "id",
-        "name",
-        "currency",
-        "billing_period",
-        "bill_charges_monthly",
-        "versions",
-        "description",
-    }
-    version_allowed = {"version", "effective_from", "charges", "description"}
-    charge_allowed = {
-        "id",
-        "name",
-        "type",
-        "meter",
-        "billing_timing",
-        "bill_monthly",
-        "dimension",
-        "dimension_prices",
-        "description",
-    } | PRICE_FIELDS
     for pnode in _root_list(doc, "plans.yaml", "plans", issues, True):
-        if not pnode.mapping(plan_allowed, {"id", "currency", "versions"}):
+        if not _item(pnode, "plan"):
             continue
         plan_id = pnode.child("id").string(pattern=ID_RE)
         currency = pnode.child("currency").string()
@@ -381,7 +382,7 @@ def _parse_plans(
         if not vnodes and isinstance(pnode.value.get("versions"), list):
             pnode.child("versions").error("needs at least one version")
         for vnode in vnodes:
-            if not vnode.mapping(version_allowed, {"version", "effective_from", "charges"}):
+            if not _item(vnode, "plan_version"):
                 continue
             number = vnode.child("version").integer(required=True, minimum=1)
             effective = vnode.child("effective_from").date(required=True)
@@ -407,7 +408,7 @@ def _parse_plans(
             charge_ids: set[str] = set()
             meter_monthly: dict[str, bool] = {}
             for cnode in vnode.child("charges").items():
-                if not cnode.mapping(charge_allowed, {"id", "type"}):
+                if not _item(cnode, "charge"):
                     continue
                 charge_id = cnode.child("id").string(pattern=ID_RE)
                 if charge_id in charge_ids:
@@ -484,7 +485,7 @@ def _parse_plans(
                     else:
                         for value in sorted(dim_prices.value, key=str):
                             dnode = dim_prices.child(str(value))
-                            if not dnode.mapping(PRICE_FIELDS):
+                            if not _item(dnode, "dimension_price"):
                                 continue
                             dim_price_id = f"{price_id}:{dimension}={value}"
                             priced = _parse_price(
@@ -586,26 +587,10 @@ def _customer_ref(
     return rows[0]["tenant_id"], rows[0]
 
 
-CUSTOMER_FIELDS = {
-    "id",
-    "tenant_id",
-    "name",
-    "email",
-    "country",
-    "currency",
-    "customer_type",
-    "tax_id",
-    "tax_exempt",
-    "created_at",
-    "address",
-    "metadata",
-}
-
-
 def customer_row(node: Node, customers: Customers) -> dict[str, Any] | None:
     """One customer (a customers.yaml item or a bulk file row, usagebill/catalog/bulk.py): its
     normalized row, added to `customers`, or None with the problems recorded on the node."""
-    if not node.mapping(CUSTOMER_FIELDS, {"id", "currency"}):
+    if not _item(node, "customer"):
         return None
     customer_id = node.child("id").string(pattern=ID_RE)
     currency = node.child("currency").string()
@@ -671,37 +656,18 @@ def customer_tenants(directory: Path | str) -> dict[str, frozenset[str]]:
     return {cid: frozenset(row["tenant_id"] for row in rows) for cid, rows in customers.by_id.items()}
 
 
-SUBSCRIPTION_FIELDS = {
-    "id",
-    "tenant_id",
-    "customer_id",
-    "plan_id",
-    "start_date",
-    "end_date",
-    "billing_anchor_day",
-    "trial_days",
-    "trial_usage_amount",
-    "billing_period",
-    "currency",
-    "metadata",
-}
-
-
 def subscription_row(
     node: Node, subs: dict[str, dict[str, Any]], customers: Customers, plans: dict[str, Any]
 ) -> dict[str, Any] | None:
     """One subscription (a subscriptions.yaml item or a bulk file row): its normalized row, added
     to `subs`, or None with the problems recorded on the node."""
-    if not node.mapping(SUBSCRIPTION_FIELDS, {"id", "customer_id", "plan_id", "start_date"}):
+    if not _item(node, "subscription"):
         return None
     sub_id = node.child("id").string(pattern=ID_RE)
     customer_id = node.child("customer_id").string()
     tenant_id, customer = _customer_ref(node, customers)
     plan_id = node.child("plan_id").string()
-    start = node.child("start_date").date(required=True)
-    end = node.child("end_date").date()
-    if start and end and end <= start:
-        node.child("end_date").error(f"{end} must be after start_date {start} (end is exclusive)")
+    start, end = _date_range(node, "start_date", "end_date", start_required=True, note="end is exclusive")
     anchor = node.child("billing_anchor_day").integer(minimum=1, maximum=28, default=1)
     trial_days = node.child("trial_days").integer(minimum=0, default=0)
     trial_amount = node.child("trial_usage_amount").decimal(minimum=Decimal(0))
@@ -822,30 +788,38 @@ def _check_minor(node: Node, amount: Decimal | None, currency: str | None) -> No
         )
 
 
+def _optional_items(
+    doc: Any, file: str, key: str, kind: str, issues: Issues
+) -> Iterator[tuple[Node, str | None]]:
+    """Each item of the optional list `key` of `file` that has the fields of `kind`, with its id."""
+    for node in _root_list(doc, file, key, issues, False):
+        if _item(node, kind):
+            yield node, node.child("id").string(pattern=ID_RE)
+
+
+def _date_range(
+    node: Node, start_key: str, end_key: str, start_required: bool = False, note: str = "exclusive"
+) -> tuple[date | None, date | None]:
+    """The item's [start, end) dates; an end on or before the start is an error on the end."""
+    start = node.child(start_key).date(required=start_required)
+    end = node.child(end_key).date()
+    if start and end and end <= start:
+        node.child(end_key).error(f"{end} must be after {start_key} {start} ({note})")
+    return start, end
+
+
+def _amount(node: Node, currency: str | None) -> Decimal | None:
+    """The item's required, positive `amount`, in whole minor units of `currency`."""
+    amount = node.child("amount").decimal(required=True, positive=True)
+    _check_minor(node.child("amount"), amount, currency)
+    return amount
+
+
 def _parse_discounts(
     doc: Any, customers: dict, subs: dict, plans: dict, issues: Issues, out: NormalizedCatalog
 ) -> None:
-    allowed = {
-        "id",
-        "name",
-        "tenant_id",
-        "customer_id",
-        "subscription_id",
-        "plan_id",
-        "type",
-        "percent",
-        "amount",
-        "applies_to",
-        "duration",
-        "duration_periods",
-        "start_date",
-        "description",
-    }
     ids = []
-    for node in _root_list(doc, "discounts.yaml", "discounts", issues, False):
-        if not node.mapping(allowed, {"id", "type"}):
-            continue
-        discount_id = node.child("id").string(pattern=ID_RE)
+    for node, discount_id in _optional_items(doc, "discounts.yaml", "discounts", "discount", issues):
         ids.append((node, discount_id))
         targets = [k for k in ("customer_id", "subscription_id", "plan_id") if node.value.get(k) is not None]
         if len(targets) != 1:
@@ -911,21 +885,8 @@ def _parse_discounts(
 
 
 def _parse_credits(doc: Any, customers: dict, issues: Issues, out: NormalizedCatalog) -> None:
-    allowed = {
-        "id",
-        "tenant_id",
-        "customer_id",
-        "amount",
-        "currency",
-        "granted_at",
-        "expires_at",
-        "description",
-    }
     ids = []
-    for node in _root_list(doc, "credits.yaml", "credit_grants", issues, False):
-        if not node.mapping(allowed, {"id", "customer_id", "amount", "granted_at"}):
-            continue
-        grant_id = node.child("id").string(pattern=ID_RE)
+    for node, grant_id in _optional_items(doc, "credits.yaml", "credit_grants", "credit_grant", issues):
         ids.append((node, grant_id))
         customer_id = node.child("customer_id").string()
         tenant_id, customer = _customer_ref(node, customers)
@@ -934,12 +895,8 @@ def _parse_credits(doc: Any, customers: dict, issues: Issues, out: NormalizedCat
             node.child("currency").error(
                 f"{currency} differs from the customer's currency {customer['currency']}"
             )
-        amount = node.child("amount").decimal(required=True, positive=True)
-        _check_minor(node.child("amount"), amount, currency)
-        granted = node.child("granted_at").date(required=True)
-        expires = node.child("expires_at").date()
-        if granted and expires and expires <= granted:
-            node.child("expires_at").error(f"{expires} must be after granted_at {granted} (exclusive)")
+        amount = _amount(node, currency)
+        granted, expires = _date_range(node, "granted_at", "expires_at", start_required=True)
         out.tables["credit_grants"].append(
             {
                 "grant_id": grant_id,
@@ -956,12 +913,8 @@ def _parse_credits(doc: Any, customers: dict, issues: Issues, out: NormalizedCat
 
 
 def _parse_commitments(doc: Any, subs: dict, plans: dict, issues: Issues, out: NormalizedCatalog) -> None:
-    allowed = {"id", "subscription_id", "plan_id", "amount", "effective_from", "effective_to", "description"}
     ids = []
-    for node in _root_list(doc, "commitments.yaml", "commitments", issues, False):
-        if not node.mapping(allowed, {"id", "amount"}):
-            continue
-        commitment_id = node.child("id").string(pattern=ID_RE)
+    for node, commitment_id in _optional_items(doc, "commitments.yaml", "commitments", "commitment", issues):
         ids.append((node, commitment_id))
         sub_id = node.child("subscription_id").string()
         plan_id = node.child("plan_id").string()
@@ -974,12 +927,8 @@ def _parse_commitments(doc: Any, subs: dict, plans: dict, issues: Issues, out: N
         if plan_id is not None and plan is None:
             node.child("plan_id").error(f"unknown plan {plan_id!r}")
         currency = (sub or plan or {}).get("currency")
-        amount = node.child("amount").decimal(required=True, positive=True)
-        _check_minor(node.child("amount"), amount, currency)
-        start = node.child("effective_from").date()
-        end = node.child("effective_to").date()
-        if start and end and end <= start:
-            node.child("effective_to").error(f"{end} must be after effective_from {start} (exclusive)")
+        amount = _amount(node, currency)
+        start, end = _date_range(node, "effective_from", "effective_to")
         out.tables["commitments"].append(
             {
                 "commitment_id": commitment_id,
@@ -994,16 +943,6 @@ def _parse_commitments(doc: Any, subs: dict, plans: dict, issues: Issues, out: N
     _ids_unique(ids, "commitment")
 
 
-CONTRACT_FIELDS = {
-    "id",
-    "tenant_id",
-    "customer_id",
-    "effective_from",
-    "effective_to",
-    "prices",
-    "description",
-}
-CONTRACT_PRICE_FIELDS = {"charge_id", "plan_id", "dimension_value", "description"} | PRICE_FIELDS
 # a contract's id, tenant, customer and [effective_from, effective_to)
 ContractHead = tuple[str | None, str | None, str | None, date | None, date | None]
 
@@ -1014,10 +953,7 @@ def contract_head(node: Node, customers: Customers, id_field: str = "id") -> Con
     contract_id = node.child(id_field).string(pattern=ID_RE)
     customer_id = node.child("customer_id").string()
     tenant_id, _ = _customer_ref(node, customers)
-    start = node.child("effective_from").date(required=True)
-    end = node.child("effective_to").date()
-    if start and end and end <= start:
-        node.child("effective_to").error(f"{end} must be after effective_from {start} (exclusive)")
+    start, end = _date_range(node, "effective_from", "effective_to", start_required=True)
     return contract_id, tenant_id, customer_id, start, end
 
 
@@ -1072,12 +1008,12 @@ def _parse_contracts(
     charges = charges_by_id(out)
     ids = []
     for node in _root_list(doc, "contracts.yaml", "contracts", issues, False):
-        if not node.mapping(CONTRACT_FIELDS, {"id", "customer_id", "effective_from", "prices"}):
+        if not _item(node, "contract"):
             continue
         head = contract_head(node, customers)
         ids.append((node, head[0]))
         for index, pnode in enumerate(node.child("prices").items()):
-            if not pnode.mapping(CONTRACT_PRICE_FIELDS, {"charge_id"}):
+            if not _item(pnode, "contract_price"):
                 continue
             row = contract_price_row(pnode, f"{head[0]}:{index}", head, charges, plans, out)
             if row is not None:

@@ -2,7 +2,7 @@
 
 load-config                     validate data/catalog/issuer.yaml and tax_rates.yaml (or the
                                 shipped examples) and write them to the raw layer
-render [--out DIR] [--number N] [--workers N] [--force]
+render [--out DIR] [--number N] [--workers N] [--force] [--progress-seconds S]
                                 HTML + PDF for every issued invoice and credit/debit note that is
                                 new or changed since the last render (manifest.json)
 recompute --invoice-id X --as-of YYYY-MM-DD
@@ -52,6 +52,12 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         help="processes rendering documents (default: USAGEBILL_DOCUMENT_WORKERS or the number of cores)",
     )
+    render.add_argument(
+        "--progress-seconds",
+        type=float,
+        default=5.0,
+        help="seconds between progress lines (documents written, rate, time left); default 5",
+    )
     recompute = actions.add_parser("recompute", help="recompute an issued invoice as of a date")
     recompute.add_argument(
         "--invoice-id", required=True, help="invoice id (inv_...) or number (UB-2026-000001)"
@@ -78,7 +84,16 @@ def main(argv: list[str] | None = None) -> int:
         from usagebill.invoices.documents import render_all
 
         try:
-            render_all(args.out, args.warehouse, args.number, force=args.force, workers=args.workers)
+            if not 0 <= args.progress_seconds <= 3600:
+                raise ValueError(f"--progress-seconds {args.progress_seconds}: use 0 to 3600 seconds")
+            render_all(
+                args.out,
+                args.warehouse,
+                args.number,
+                force=args.force,
+                workers=args.workers,
+                progress_seconds=args.progress_seconds,
+            )
         except (FileNotFoundError, RuntimeError, ValueError) as error:
             print(f"usagebill invoices render: {error}", file=sys.stderr)
             return 1

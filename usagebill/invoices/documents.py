@@ -12,25 +12,29 @@ import hashlib
 import io
 import json
 import os
-from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from pathlib import Path
+from time import monotonic
 from typing import Any
 
 import duckdb
 import jinja2
 
+from usagebill.invoices.pdf import Canvas, Face, FontError, TrueTypeFont
 from usagebill.money import minor_unit
 from usagebill.paths import reports_dir, warehouse_path
-from usagebill.progress import Progress
+from usagebill.progress import Progress, format_duration
 
 UNICODE_FONTS = {
     "": Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"),
     "B": Path("/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf"),
 }
+# fonts for the characters DejaVu Sans has no glyph for, in order: Droid Sans Fallback (Debian
+# fonts-droid-fallback, Apache-2.0) covers Chinese, Japanese and Korean; regular style only
+FALLBACK_FONTS = (Path("/usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf"),)
 TITLES = {"invoice": "Invoice", "credit_note": "Credit note", "debit_note": "Debit note"}
 
 
@@ -165,31 +169,48 @@ def _tax_label(row: dict[str, Any]) -> str:
     return f"{row['tax_name'] or row['tax_rate_id']} {_tax_percent(row)}"
 
 
+# rows fetched from DuckDB at a time: a document is built as soon as its rows have arrived, so the
+# rows of 100,000 invoices (~24 KiB each as Python dicts) are never all in memory at once
+FETCH_ROWS = 10_000
+
+
 def load_documents(warehouse: Path | None = None, number: str | None = None) -> list[Document]:
     """Every issued document (or the one numbered `number`) from billing.fct_issued_lines."""
+    return list(iter_documents(warehouse, number))
+
+
+def iter_documents(warehouse: Path | None = None, number: str | None = None) -> Iterator[Document]:
+    """The issued documents in order (type, sequence), read FETCH_ROWS ledger rows at a time."""
     path = warehouse_path() if warehouse is None else warehouse
     if not path.exists():
         raise FileNotFoundError(f"warehouse {path} not found: build it first (make demo, or dbt build)")
     con = duckdb.connect(str(path), read_only=True)
     try:
-        cursor = con.execute(
-            "select * from billing.fct_issued_lines"
-            + (" where document_number = ?" if number else "")
-            + " order by document_type, document_sequence, line_number",
-            [number] if number else [],
-        )
+        try:
+            cursor = con.execute(
+                "select * from billing.fct_issued_lines"
+                + (" where document_number = ?" if number else "")
+                # document_id too: a document's rows are consecutive whatever the sequences
+                + " order by document_type, document_sequence, document_id, line_number",
+                [number] if number else [],
+            )
+        except duckdb.CatalogException as error:
+            raise RuntimeError(
+                f"{path} has no billing.fct_issued_lines ({error}); run the dbt build of the billing models first"
+            ) from None
         names = [d[0] for d in cursor.description]
-        rows = [dict(zip(names, values, strict=True)) for values in cursor.fetchall()]
-    except duckdb.CatalogException as error:
-        raise RuntimeError(
-            f"{path} has no billing.fct_issued_lines ({error}); run the dbt build of the billing models first"
-        ) from None
+        current: list[dict[str, Any]] = []
+        while chunk := cursor.fetchmany(FETCH_ROWS):
+            for values in chunk:
+                row = dict(zip(names, values, strict=True))
+                if current and row["document_id"] != current[0]["document_id"]:
+                    yield _document(current)
+                    current = []
+                current.append(row)
+        if current:
+            yield _document(current)
     finally:
         con.close()
-    by_document: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for row in rows:
-        by_document[row["document_id"]].append(row)
-    return [_document(lines) for lines in by_document.values()]
 
 
 def _document(rows: list[dict[str, Any]]) -> Document:
@@ -444,63 +465,161 @@ def _add_font(pdf: Any, family: str, style: str, path: Path) -> None:
     pdf.fonts[fontkey] = font
 
 
-# Unicode blocks of the reduced font: Latin (basic, Latin-1, Extended-A/B), Greek, Cyrillic, general
-# punctuation, currency symbols, letterlike symbols. DejaVu Sans has 6,000 glyphs; these ~1,250
-# cover most invoices, and parsing + subsetting a font costs in proportion to its glyphs (the
-# reduced font halves a document's time, bench/bench_documents.py). A document with any other
-# character (Hebrew, Arabic, Armenian, symbols...) is rendered with the full font.
-REDUCED_RANGES = ((0x20, 0x250), (0x370, 0x530), (0x2000, 0x2070), (0x20A0, 0x20D0), (0x2100, 0x2150))
-REDUCED_VERSION = "1"
-_REDUCED: dict[str, Path | None] = {}
+# the writer's parsed fonts, per process and font files (None: the fonts are missing or unusable, fpdf2 is used)
+_WRITER_FONTS: dict[str, Any] = {}
+# control characters other than the newline print as a space (they have no glyph)
+_CONTROL = {code: " " for code in [*range(0x00, 0x0A), *range(0x0B, 0x20), 0x7F]}
 
 
-def _fits_reduced_font(document: Document) -> bool:
-    text = json.dumps(asdict(document), default=str, ensure_ascii=False)
-    return all(any(low <= ord(ch) < high for low, high in REDUCED_RANGES) for ch in set(text))
+def _writer_fonts() -> dict[str, Face] | None:
+    """The writer's faces (regular, bold: DejaVu Sans, then FALLBACK_FONTS), parsed once per process."""
+    key = repr(sorted((style, str(path)) for style, path in UNICODE_FONTS.items()) + list(FALLBACK_FONTS))
+    if key not in _WRITER_FONTS:
+        try:
+            fallbacks: list[TrueTypeFont] = []
+
+            def load_fallbacks() -> list[TrueTypeFont]:
+                if not fallbacks:  # parsed once, shared by both styles
+                    for path in FALLBACK_FONTS:
+                        try:
+                            fallbacks.append(TrueTypeFont(path, path.stem))
+                        except (OSError, FontError) as error:  # missing or unusable: the next one
+                            print(f"invoice documents: fallback font {path} unusable ({error}); skipped")
+                return fallbacks
+
+            _WRITER_FONTS[key] = {
+                style: Face(TrueTypeFont(path, path.stem), load_fallbacks)
+                for style, path in UNICODE_FONTS.items()
+            }
+        except (OSError, FontError, ImportError) as error:
+            print(f"invoice documents: PDF writer fonts unusable ({error}); using fpdf2")
+            _WRITER_FONTS[key] = None
+    return _WRITER_FONTS[key]
 
 
-def _reduced_font(path: Path) -> Path | None:
-    """The font subset to REDUCED_RANGES, built once (fontTools) into the temporary directory and
-    reused by every process; None when it cannot be built (the full font is used)."""
-    if str(path) in _REDUCED:
-        return _REDUCED[str(path)]
-    import logging
-    import tempfile
-
-    from fontTools import subset, ttLib
-
-    stat = path.stat()
-    folder = Path(tempfile.gettempdir()) / "usagebill-fonts"
-    target = folder / f"{path.stem}-{stat.st_size}-{int(stat.st_mtime)}-r{REDUCED_VERSION}.ttf"
+def pdf_bytes(document: Document) -> bytes | None:
+    """The PDF of `document` from the fixed-layout writer (usagebill.invoices.pdf), or None when it
+    cannot print it exactly: a character no font has a glyph for (DejaVu Sans, then FALLBACK_FONTS), or
+    no usable TrueType font. Same content and order as the HTML; tables wrap long cells; rows that
+    do not fit move to the next page, where the lines table's heading is repeated."""
+    fonts = _writer_fonts()
+    if fonts is None:
+        return None
+    d = document
     try:
-        if not target.exists():
-            folder.mkdir(parents=True, exist_ok=True)
-            font = ttLib.TTFont(str(path), recalcTimestamp=False)
-            options = subset.Options()
-            options.notdef_outline = True
-            options.recommended_glyphs = True
-            options.name_IDs = ["*"]
-            options.layout_features = ["*"]
-            subsetter = subset.Subsetter(options)
-            subsetter.populate(unicodes=[c for low, high in REDUCED_RANGES for c in range(low, high)])
-            level = logging.getLogger("fontTools.subset").level
-            logging.getLogger("fontTools.subset").setLevel(logging.ERROR)  # "FFTM NOT subset"
-            try:
-                subsetter.subset(font)
-            finally:
-                logging.getLogger("fontTools.subset").setLevel(level)
-            tmp = folder / f".{target.name}.{os.getpid()}.tmp"
-            font.save(str(tmp))
-            os.replace(tmp, target)  # workers building it at once write the same bytes
-        _REDUCED[str(path)] = target
-    except (OSError, ValueError, KeyError) as error:  # pragma: no cover - unusual font files
-        print(f"invoice documents: no reduced font from {path} ({error}); using the full font")
-        _REDUCED[str(path)] = None
-    return _REDUCED[str(path)]
+        canvas = Canvas(fonts)
+
+        def clean(value: str) -> str:
+            return value.translate(_CONTROL)
+
+        canvas.paragraph(clean(f"{d.title} {d.number}"), 16, "B", 9)
+        canvas.paragraph(
+            f"Issue date: {d.issue_date}" + (f"    Due date: {d.due_date}" if d.due_date else ""), 9, "", 5
+        )
+        canvas.paragraph(f"Service period: {d.service_period}    Currency: {clean(d.currency)}", 9, "", 5)
+        if d.original_invoice_number:
+            canvas.paragraph(clean(f"Original invoice: {d.original_invoice_number}"), 9, "", 5)
+        if d.reason:
+            canvas.paragraph(clean(f"Reason: {d.reason}"), 9, "", 5)
+        canvas.y += 3
+        canvas.row([("Seller", 95, "L"), ("Bill to", 95, "L")], style="B", size=10, line_height=5, rule=False)
+        seller = [d.seller.name, *d.seller.address_lines, f"VAT / tax id: {d.seller.tax_id}"]
+        buyer = [d.buyer.name, *d.buyer.address_lines] + (
+            [f"VAT / tax id: {d.buyer.tax_id}"] if d.buyer.tax_id else []
+        )
+        for index in range(max(len(seller), len(buyer))):
+            left = clean(seller[index]) if index < len(seller) else ""
+            right = clean(buyer[index]) if index < len(buyer) else ""
+            canvas.row([(left, 95, "L"), (right, 95, "L")], style="", size=9, line_height=5, rule=False)
+        canvas.y += 4
+        widths, aligns = LINE_COLUMNS
+        titles, rows = _line_table(d)
+        heading = [(clean(t), w, a) for t, w, a in zip(titles, widths, aligns, strict=True)]
+        canvas.rule(canvas.LEFT, canvas.y, canvas.LEFT + sum(widths))
+        canvas.row(heading, style="B", size=8, line_height=4.5)
+        for values in rows:
+            cells = [(clean(v), w, a) for v, w, a in zip(values, widths, aligns, strict=True)]
+            canvas.row(cells, style="", size=8, line_height=4.5, on_new_page=heading)
+        canvas.y += 3
+        tax_heading = [("Tax rate", 80, "L"), ("Taxable amount", 55, "R"), ("Tax", 55, "R")]
+        canvas.row(tax_heading, style="B", size=8, line_height=5)
+        for tax in d.taxes:
+            cells = [(clean(tax.label), 80, "L"), (tax.taxable, 55, "R"), (tax.tax, 55, "R")]
+            canvas.row(cells, style="", size=8, line_height=5, on_new_page=tax_heading)
+        canvas.y += 3
+        for label, value, style in _totals(d):
+            canvas.row(
+                [(clean(label), 135, "R"), (clean(f"{value} {d.currency}"), 55, "R")],
+                style=style,
+                size=10,
+                line_height=6,
+                rule=False,
+            )
+        canvas.y += 3
+        if d.kind != "credit_note" and d.payment_terms_days is not None:
+            canvas.paragraph(f"Payment terms: {d.payment_terms_days} days, due {d.due_date}.", 9, "", 5)
+        for note in d.notes:
+            canvas.paragraph(clean(note), 9, "B", 5)
+        # a fixed creation date (the issue date) keeps a re-render byte-identical
+        created = datetime.combine(d.issue_date, time(0, 0), tzinfo=UTC)
+        return canvas.output(clean(f"{d.title} {d.number}"), clean(d.seller.name), created)
+    except KeyError:  # a character without a glyph in the font (width_of / glyph_of lookups)
+        return None
+
+
+# the lines table: column widths (mm, 190 in all) and alignments; "#" is 9 mm: a 4-digit line
+# number at 8 pt (4 x 0.636 em = 7.2 mm) plus 2 x 1 mm padding
+LINE_COLUMNS = ((9, 59, 41, 22, 17, 18, 24), ("L", "L", "L", "R", "R", "R", "R"))
+
+
+def _line_table(d: Document) -> tuple[tuple[str, ...], list[tuple[str, ...]]]:
+    """The lines table: its headings, and one row per line followed by its tier split's rows."""
+    titles = ("#", "Description", "Service period", "Quantity", "Price", "Tax", f"Amount {d.currency}")
+    rows: list[tuple[str, ...]] = []
+    for line in d.lines:
+        rows.append(
+            (
+                str(line.number),
+                line.description,
+                line.period,
+                line.quantity,
+                line.unit_price,
+                line.tax_percent,
+                line.amount,
+            )
+        )
+        rows.extend(("", f"  {t.label}", "", t.quantity, t.unit_price, "", t.amount) for t in line.tiers)
+    return titles, rows
+
+
+def _totals(d: Document) -> list[tuple[str, str, str]]:
+    """The totals block, in order: (label, amount, font style)."""
+    return [
+        ("Subtotal (without tax)", d.subtotal, ""),
+        ("Discounts", d.discount_total, ""),
+        ("Taxable amount", d.taxable_amount, ""),
+        ("Tax", d.tax_total, ""),
+        ("Total", d.total, "B"),
+        *((credit.description, credit.amount, "") for credit in d.credits),
+        ("Credits applied", d.credits_applied, ""),
+        ("Amount due", d.amount_due, "B"),
+    ]
 
 
 def render_pdf(document: Document, path: Path) -> None:
-    """A one-column A4 PDF with the same content as the HTML (fpdf2, pure Python)."""
+    """A one-column A4 PDF with the same content as the HTML: the fixed-layout writer
+    (pdf_bytes), else fpdf2 (render_pdf_fpdf2)."""
+    data = pdf_bytes(document)
+    if data is None:
+        render_pdf_fpdf2(document, path)
+    else:
+        path.write_bytes(data)
+
+
+def render_pdf_fpdf2(document: Document, path: Path) -> None:
+    """The same layout with fpdf2 (pure Python; about 10x slower than pdf_bytes): for documents
+    with characters DejaVu Sans has no glyph for, and when the TrueType fonts are missing (then
+    the core font Helvetica, Latin-1 only)."""
     from fpdf import FPDF, FontFace
     from fpdf.enums import XPos, YPos
 
@@ -513,9 +632,8 @@ def render_pdf(document: Document, path: Path) -> None:
     unicode_font = all(p.exists() for p in UNICODE_FONTS.values())
     family = "Helvetica"
     if unicode_font:
-        small = _fits_reduced_font(document)
         for style, font_path in UNICODE_FONTS.items():
-            _add_font(pdf, "DejaVu", style, (small and _reduced_font(font_path)) or font_path)
+            _add_font(pdf, "DejaVu", style, font_path)
         family = "DejaVu"
     pdf.add_page()
     d = document
@@ -567,56 +685,25 @@ def render_pdf(document: Document, path: Path) -> None:
     pdf.set_y(max(pdf.get_y(), top) + 4)
     # the lines table wraps long descriptions onto several lines (fpdf2 table)
     pdf.set_font(family, "", 8)
+    titles, rows = _line_table(d)
     with pdf.table(
-        col_widths=(7, 61, 41, 22, 17, 18, 24),
+        col_widths=LINE_COLUMNS[0],
         width=190,
-        text_align=("LEFT", "LEFT", "LEFT", "RIGHT", "RIGHT", "RIGHT", "RIGHT"),
+        text_align=tuple({"L": "LEFT", "R": "RIGHT"}[a] for a in LINE_COLUMNS[1]),
         borders_layout="HORIZONTAL_LINES",
         line_height=4.5,
         headings_style=FontFace(emphasis="BOLD"),
     ) as table:
-        heading = table.row()
-        for title in (
-            "#",
-            "Description",
-            "Service period",
-            "Quantity",
-            "Price",
-            "Tax",
-            f"Amount {d.currency}",
-        ):
-            heading.cell(title)
-        for line in d.lines:
+        for values in [titles, *rows]:
             cells = table.row()
-            for value in (
-                str(line.number),
-                line.description,
-                line.period,
-                line.quantity,
-                line.unit_price,
-                line.tax_percent,
-                line.amount,
-            ):
+            for value in values:
                 cells.cell(_safe(value, unicode_font))
-            for tier in line.tiers:
-                cells = table.row()
-                for value in ("", f"  {tier.label}", "", tier.quantity, tier.unit_price, "", tier.amount):
-                    cells.cell(_safe(value, unicode_font))
     pdf.ln(3)
     row([("Tax rate", 80, "L"), ("Taxable amount", 55, "R"), ("Tax", 55, "R")], "B")
     for tax in d.taxes:
         row([(tax.label, 80, "L"), (tax.taxable, 55, "R"), (tax.tax, 55, "R")])
     pdf.ln(3)
-    for label, value, style in (
-        ("Subtotal (without tax)", d.subtotal, ""),
-        ("Discounts", d.discount_total, ""),
-        ("Taxable amount", d.taxable_amount, ""),
-        ("Tax", d.tax_total, ""),
-        ("Total", d.total, "B"),
-        *((credit.description, credit.amount, "") for credit in d.credits),
-        ("Credits applied", d.credits_applied, ""),
-        ("Amount due", d.amount_due, "B"),
-    ):
+    for label, value, style in _totals(d):
         pdf.set_font(family, style, 10)
         pdf.cell(135, 6, label, align="R")
         pdf.cell(55, 6, f"{value} {d.currency}", align="R", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
@@ -637,9 +724,12 @@ def renderer_digest() -> str:
     versions and the font files. A change re-renders every document once."""
     import fpdf
 
+    from usagebill.invoices import pdf
+
     digest = hashlib.sha256(Path(__file__).read_bytes())
+    digest.update(Path(pdf.__file__).read_bytes())
     digest.update(f"fpdf2 {fpdf.__version__} jinja2 {jinja2.__version__}".encode())
-    for style, font_path in sorted(UNICODE_FONTS.items()):
+    for style, font_path in [*sorted(UNICODE_FONTS.items()), *(("fallback", p) for p in FALLBACK_FONTS)]:
         size = font_path.stat().st_size if font_path.exists() else -1
         digest.update(f"{style}:{font_path}:{size}".encode())
     return digest.hexdigest()
@@ -730,15 +820,19 @@ def render_documents(
     workers: int | None = None,
     log: Callable[[str], None] = print,
     on_done: Callable[[list[str]], None] | None = None,
+    progress_seconds: float = 5.0,
 ) -> int:
     """Render `documents` into `out`: serially in this process when `workers` is 1 or the run is
     small, else in a pool of `workers` processes (default: the cores), in batches. on_done gets
-    the names of each finished batch (to record them in the manifest). Returns how many."""
+    the names of each finished batch (to record them in the manifest). Progress (documents
+    written, rate, time left) goes to `log` every `progress_seconds`. Returns how many."""
     workers = default_workers() if workers is None else workers
     if workers < 1:
         raise ValueError(f"workers={workers}: use at least 1 process")
     out.mkdir(parents=True, exist_ok=True)
-    progress = Progress("invoice documents", total=len(documents), emit=log, unit="documents")
+    progress = Progress(
+        "invoice documents", total=len(documents), emit=log, unit="documents", every_seconds=progress_seconds
+    )
     # a pool costs a second or two to start (each process imports fpdf2 and parses the fonts once)
     if workers == 1 or len(documents) < MIN_DOCUMENTS_PER_WORKER * workers:
         for batch in _batches(documents, 20):
@@ -786,6 +880,7 @@ def render_all(
     force: bool = False,
     workers: int | None = None,
     log: Callable[[str], None] = print,
+    progress_seconds: float = 5.0,
 ) -> list[Path]:
     """Write HTML and PDF for every issued document that is new or changed (all of them with force).
 
@@ -793,11 +888,14 @@ def render_all(
     (document_digest). A document whose digest matches and whose two files exist is skipped; a
     new one, a changed one (e.g. the template or the buyer details printed changed) or one whose
     file is missing is rendered, in parallel (render_documents). The manifest is updated as
-    batches finish, so a run that stops part-way resumes where it stopped. Returns the files
+    batches finish, so a run that stops part-way resumes where it stopped. Logs how long reading
+    and comparing took, then the rendering's progress (render_documents). Returns the files
     written.
     """
     out = reports_dir() / "invoices" if out_dir is None else out_dir
     out.mkdir(parents=True, exist_ok=True)
+    started = monotonic()
+    log("invoice documents: reading the issued documents from the warehouse")
     documents = load_documents(warehouse, number)
     renderer = renderer_digest()
     manifest = read_manifest(out)
@@ -810,6 +908,10 @@ def render_all(
         or not (out / f"{document.filename}.html").exists()
         or not (out / f"{document.filename}.pdf").exists()
     ]
+    log(
+        f"invoice documents: {len(documents):,} issued documents read and compared with {MANIFEST} "
+        f"in {format_duration(monotonic() - started)}; {len(todo):,} to render"
+    )
     by_name = {document.filename: document for document in todo}
     unsaved = [0]
 
@@ -831,7 +933,9 @@ def render_all(
         log(f"invoice documents: {skipped} unchanged since they were rendered (manifest.json): skipped")
     try:
         if todo:
-            render_documents(todo, out, workers=workers, log=log, on_done=done)
+            render_documents(
+                todo, out, workers=workers, log=log, on_done=done, progress_seconds=progress_seconds
+            )
     finally:
         write_manifest(out, manifest)
     log(

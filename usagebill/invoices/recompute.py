@@ -3,7 +3,9 @@
 Restatable billing: the usage journal is append-only and every row carries `arrived_at`, the
 catalog is versioned by effective date. Recomputing invoice X as of D:
 1. copy the warehouse to a scratch DuckDB file (the real warehouse is only read);
-2. in the copy, keep only journal rows that arrived before D (arrived_at < D 00:00 UTC);
+2. in the copy, keep only journal rows that arrived before D (arrived_at < D 00:00 UTC); when Spark
+   built the marts, the copy's journal is a view over Spark's Parquet files: the rows kept become
+   a table of the copy (scratch work stays on DuckDB on both engines, docs/spark.md);
 3. rebuild, in the copy, the models between the journal and the invoice lines (rating and
    invoicing: `fct_usage_journal+,+int_invoice_lines_credited`, the journal itself excluded) with
    dbt var as_of_date = D;
@@ -16,7 +18,6 @@ by the normal run, see docs/invoices.md).
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import tempfile
@@ -30,7 +31,7 @@ from typing import Any
 import duckdb
 
 from usagebill import paths
-from usagebill.dbt_cli import dbt_path_args, find_dbt
+from usagebill.dbt_cli import dbt_path_args, find_dbt, scratch_duckdb_env
 from usagebill.money import minor_unit
 
 SELECTOR = "fct_usage_journal+,+int_invoice_lines_credited"
@@ -139,6 +140,37 @@ def _issued(warehouse: Path, invoice: str) -> tuple[dict[str, Any], list[dict[st
     return heads[0], rows
 
 
+def keep_journal_before(con: duckdb.DuckDBPyConnection, as_of: date) -> int:
+    """In a scratch copy of the warehouse, keep only the journal rows arrived before `as_of`.
+
+    Returns how many rows were set aside. Built on DuckDB the journal is a table (rows deleted);
+    built on Spark it is a view over Spark's Parquet files (usagebill.engine), which the copy must
+    never write: the rows kept become a table of the copy in its place.
+    """
+    cutoff = [as_of.isoformat()]
+    kind = con.execute(
+        "select table_type from information_schema.tables "
+        "where table_schema = 'usage' and table_name = 'fct_usage_journal'"
+    ).fetchone()
+    if kind and kind[0] == "VIEW":
+        con.execute("alter view usage.fct_usage_journal rename to fct_usage_journal_spark")
+        con.execute(
+            "create table usage.fct_usage_journal as select * from usage.fct_usage_journal_spark "
+            "where arrived_at < cast(? as timestamp)",
+            cutoff,
+        )
+        (removed,) = con.execute(
+            "select (select count(*) from usage.fct_usage_journal_spark) "
+            "- (select count(*) from usage.fct_usage_journal)"
+        ).fetchone()
+        con.execute("drop view usage.fct_usage_journal_spark")
+        return int(removed)
+    (removed,) = con.execute(
+        "delete from usage.fct_usage_journal where arrived_at >= cast(? as timestamp)", cutoff
+    ).fetchone()
+    return int(removed)
+
+
 def rebuild_as_of(
     warehouse: Path, as_of: date, workdir: Path, progress: Callable[[str], None] = print
 ) -> Path:
@@ -150,22 +182,12 @@ def rebuild_as_of(
         shutil.copyfile(wal, copy.with_name(copy.name + ".wal"))
     con = duckdb.connect(str(copy))
     try:
-        removed = con.execute(
-            "delete from usage.fct_usage_journal where arrived_at >= cast(? as timestamp)",
-            [as_of.isoformat()],
-        ).fetchall()
+        removed = keep_journal_before(con, as_of)
     finally:
         con.close()
-    progress(
-        f"invoices: journal rows arrived on or after {as_of} set aside: {removed[0][0] if removed else 0}"
-    )
+    progress(f"invoices: journal rows arrived on or after {as_of} set aside: {removed}")
     project = paths.dbt_project_dir()
-    env = {
-        **os.environ,
-        "USAGEBILL_WAREHOUSE": str(copy),
-        "USAGEBILL_RAW_DIR": str(paths.raw_dir()),
-        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-    }
+    env = scratch_duckdb_env(paths.raw_dir(), copy)
     command = [
         _dbt_executable(),
         "run",

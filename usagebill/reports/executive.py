@@ -173,10 +173,11 @@ def read_report_data(con: Any, period: Period) -> dict[str, Any]:
         [trend_start, period.end],
     )
     mrr_complete = _complete_months_filter(con, "analytics", "fct_mrr")
+    tenant = _tenant_label(con, "fct_mrr", "customer_id")
     data["top_customers"] = _rows(
         con,
         f"""
-        select customer_id, mrr_reporting, reporting_currency
+        select {tenant} as customer_id, mrr_reporting, reporting_currency
         from analytics.fct_mrr
         where month_start = (select max(month_start) from analytics.fct_mrr where month_start < ? and {mrr_complete})
         order by mrr_reporting desc, customer_id
@@ -195,7 +196,39 @@ def read_report_data(con: Any, period: Period) -> dict[str, Any]:
         """,
     )
     data["pricing_lab"] = _pricing_lab(con)
+    data["pricing_lab_margins"] = _pricing_lab_table(
+        con,
+        "fct_backtest_margin_by_plan",
+        """
+        select candidate, tenant_id, plan_id, reporting_currency, sum(customers) as customer_months,
+               sum(billed_revenue_reporting) as billed_revenue, sum(candidate_revenue_reporting) as candidate_revenue,
+               sum(billed_gross_margin_reporting) as billed_gross_margin,
+               sum(candidate_gross_margin_reporting) as candidate_gross_margin,
+               sum(margin_change_reporting) as margin_change
+        from pricing_lab.fct_backtest_margin_by_plan
+        group by all order by 1, 2, 3
+        """,
+    )
+    data["pricing_lab_parity"] = _pricing_lab_table(
+        con,
+        "fct_backtest_price_parity",
+        """
+        select candidate, marketplace, offering_id, dimension, plan_id, marketplace_price, current_catalog_price,
+               candidate_catalog_price, candidate_parity_status, parity_change
+        from pricing_lab.fct_backtest_price_parity
+        order by 1, 2, 3, 4, 5
+        """,
+    )
     return data
+
+
+def _tenant_label(con: Any, table: str, key: str) -> str:
+    """SQL for `key`, prefixed with 'tenant / ' when the mart holds several tenants: a customer or plan
+    id is unique only within its tenant, so two tenants' `cus_1` must not read (or sum) as one."""
+    if "tenant_id" not in _columns(con, "analytics", table):
+        return key
+    tenants = con.execute(f"select count(distinct tenant_id) from analytics.{table}").fetchone()[0]
+    return f"tenant_id || ' / ' || {key}" if tenants > 1 else key
 
 
 def _margin_by_plan(con: Any, period: Period) -> list[dict[str, Any]]:
@@ -222,7 +255,7 @@ def _margin_by_plan(con: Any, period: Period) -> list[dict[str, Any]]:
         return _rows(
             con,
             f"""
-            select {key} as plan_id, sum({revenue}) as revenue, sum({cost}) as cost,
+            select {_tenant_label(con, table, key)} as plan_id, sum({revenue}) as revenue, sum({cost}) as cost,
                    {gross_sql} as gross_margin, {contribution} as contribution_margin
             from analytics.{table}
             where month_start >= ? and month_start < ?
@@ -232,6 +265,12 @@ def _margin_by_plan(con: Any, period: Period) -> list[dict[str, Any]]:
             [period.start, period.end],
         )
     return []
+
+
+def _pricing_lab_table(con: Any, table: str, sql: str) -> list[dict[str, Any]]:
+    """Rows of a pricing lab mart when a back-test built it (margins and parity need the cost and
+    marketplace marts), else none."""
+    return _rows(con, sql) if _columns(con, "pricing_lab", table) else []
 
 
 def _pricing_lab(con: Any) -> list[dict[str, Any]]:
@@ -398,7 +437,12 @@ def _chart_projection(plt, data):
     labels = [r["month_start"].strftime("%Y-%m") for r in rows]
     ax.plot(labels, [_f(r["mrr_reporting"]) for r in rows], marker="o", color="#4C78A8")
     if rows and "mrr_low_reporting" in rows[0]:
-        projected = [i for i, r in enumerate(rows) if r["is_projection"]]
+        # the band starts at the last actual month (its low = high = the actual MRR) so it joins the line
+        projected = [
+            i
+            for i, r in enumerate(rows)
+            if r["is_projection"] or (i + 1 < len(rows) and rows[i + 1]["is_projection"])
+        ]
         ax.fill_between(
             [labels[i] for i in projected],
             [_f(rows[i]["mrr_low_reporting"]) for i in projected],
@@ -513,11 +557,17 @@ def render_html(data: dict[str, Any], charts: dict[str, str]) -> str:
                 f"<td>{_money(row['mrr_reporting'], row['reporting_currency'])}</td></tr>"
             )
         parts.append("</table>")
-    if data["pricing_lab"]:
-        parts.append("<h2>Pricing lab</h2><table>")
-        columns = list(data["pricing_lab"][0])
+    for key, title in (
+        ("pricing_lab", "Pricing lab"),
+        ("pricing_lab_margins", "Pricing lab: margins by plan under each candidate (same cost)"),
+        ("pricing_lab_parity", "Pricing lab: marketplace price parity under each candidate"),
+    ):
+        if not data.get(key):
+            continue
+        parts.append(f"<h2>{html.escape(title)}</h2><table data-table='{key}'>")
+        columns = list(data[key][0])
         parts.append("<tr>" + "".join(f"<th>{html.escape(c)}</th>" for c in columns) + "</tr>")
-        for row in data["pricing_lab"]:
+        for row in data[key]:
             parts.append("<tr>" + "".join(f"<td>{html.escape(str(row[c]))}</td>" for c in columns) + "</tr>")
         parts.append("</table>")
     parts.append(

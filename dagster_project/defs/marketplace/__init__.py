@@ -43,7 +43,11 @@ CLOCK_TAG = "usagebill/marketplace_now"
     "(YAML, validated) as raw Parquet for dbt.",
 )
 def marketplace_catalog(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
-    counts = load_catalog_tables(context.log.info)
+    return _row_counts(load_catalog_tables(context.log.info))
+
+
+def _row_counts(counts: dict[str, int]) -> dg.MaterializeResult:
+    """Rows written per raw table, as the materialization's metadata."""
     return dg.MaterializeResult(metadata={k: dg.MetadataValue.int(v) for k, v in counts.items()})
 
 
@@ -55,8 +59,7 @@ def marketplace_catalog(context: dg.AssetExecutionContext) -> dg.MaterializeResu
     "Bad rows are quarantined with their reason.",
 )
 def marketplace_revenue_feeds(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
-    counts = load_feeds(context.log.info)
-    return dg.MaterializeResult(metadata={k: dg.MetadataValue.int(v) for k, v in counts.items()})
+    return _row_counts(load_feeds(context.log.info))
 
 
 def _usage_asset(marketplace: str) -> dg.AssetsDefinition:
@@ -100,7 +103,7 @@ def _usage_asset(marketplace: str) -> dg.AssetsDefinition:
                 "recovered": summary.recovered,
                 "calls": summary.calls,
                 "now": now_label,
-                "blocked_by_reconciliation": ", ".join(summary.blocked) or "none",
+                "blocked_by_reconciliation": summary.blocked_names(),
                 **{f"state_{k.replace(' ', '_')}": v for k, v in summary.states.items()},
             }
         )

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
@@ -251,6 +252,14 @@ def run_usage_suite(
     def add(name: str, passed: bool, description: str, **metadata: Any) -> None:
         outcomes.append(CheckOutcome(name, passed, name in BLOCKING, description, {"rows": rows, **metadata}))
 
+    def expect(
+        name: str, passed: str, failed: Callable[[int, list[Any]], str], examples: bool = True
+    ) -> None:
+        """The outcome of the expectations tagged `name`: `passed`, or `failed(count, examples)`."""
+        ok, count, found = _unexpected(results, name)
+        metadata: dict[str, Any] = {"unexpected": count, **({"examples": found} if examples else {})}
+        add(name, ok, passed if ok else failed(count, found), **metadata)
+
     ok, _, _ = _unexpected(results, "schema")
     expected = list(USAGE_EVENTS_SCHEMA.names)
     schema_ok = ok and not bad_files
@@ -264,26 +273,23 @@ def run_usage_suite(
         f"expected {expected}). Delete those files and reload them with ingestion/landing.py. Billing is blocked.",
         bad_files=[name for name, _ in bad_files],
     )
-    ok, count, examples = _unexpected(results, "no_null_keys")
-    add(
+    expect(
         "no_null_keys",
-        ok,
-        f"{window}: no nulls in {', '.join(KEY_COLUMNS)}"
-        if ok
-        else f"{window}: {count} null values in key columns. Rows without keys cannot be billed: find the writer "
-        f"of these raw files (source_file), fix it, delete the files and reload. Billing is blocked.",
-        unexpected=count,
+        f"{window}: no nulls in {', '.join(KEY_COLUMNS)}",
+        lambda count, _: (
+            f"{window}: {count} null values in key columns. Rows without keys cannot be billed: find "
+            f"the writer of these raw files (source_file), fix it, delete the files and reload. Billing is blocked."
+        ),
+        examples=False,
     )
-    ok, count, examples = _unexpected(results, "non_negative_quantity")
-    add(
+    expect(
         "non_negative_quantity",
-        ok,
-        f"{window}: every quantity is null or a non-negative decimal"
-        if ok
-        else f"{window}: {count} quantities are negative or not plain decimals (e.g. {examples}). Usage is never "
-        f"negative: send corrections as adjustments; fix the writer of these raw files and reload. Billing is blocked.",
-        unexpected=count,
-        examples=examples,
+        f"{window}: every quantity is null or a non-negative decimal",
+        lambda count, examples: (
+            f"{window}: {count} quantities are negative or not plain decimals (e.g. {examples}). "
+            f"Usage is never negative: send corrections as adjustments; fix the writer of these raw files and reload. "
+            f"Billing is blocked."
+        ),
     )
     if customers is None:
         add(
@@ -293,17 +299,14 @@ def run_usage_suite(
             f"can be attributed. Billing is blocked.",
         )
     else:
-        ok, count, examples = _unexpected(results, "known_customers")
-        add(
+        expect(
             "known_customers",
-            ok,
-            f"{window}: every customer_id is in customers.yaml ({len(customers)} customers)"
-            if ok
-            else f"{window}: {count} rows name customers that are not in {Path(catalog_dir) / 'customers.yaml'} "
-            f"(e.g. {examples}). Add them to the catalog (or fix the sender's customer_id), then re-run this check. "
-            f"Billing is blocked so that no usage is billed to nobody.",
-            unexpected=count,
-            examples=examples,
+            f"{window}: every customer_id is in customers.yaml ({len(customers)} customers)",
+            lambda count, examples: (
+                f"{window}: {count} rows name customers that are not in "
+                f"{Path(catalog_dir) / 'customers.yaml'} (e.g. {examples}). Add them to the catalog (or fix the sender's "
+                f"customer_id), then re-run this check. Billing is blocked so that no usage is billed to nobody."
+            ),
         )
     if meters is None:
         add(
@@ -312,28 +315,24 @@ def run_usage_suite(
             f"{window}: no meters.yaml in {catalog_dir}: write the pricing catalog's meters",
         )
     else:
-        ok, count, examples = _unexpected(results, "known_meters")
-        add(
+        expect(
             "known_meters",
-            ok,
-            f"{window}: every meter is in meters.yaml"
-            if ok
-            else f"{window}: {count} rows use meters not in meters.yaml (e.g. {examples}); they are kept but not "
-            f"billed. Add the meter to the catalog or fix the sender.",
-            unexpected=count,
-            examples=examples,
+            f"{window}: every meter is in meters.yaml",
+            lambda count, examples: (
+                f"{window}: {count} rows use meters not in meters.yaml (e.g. {examples}); they "
+                f"are kept but not billed. Add the meter to the catalog or fix the sender."
+            ),
         )
-    ok, count, _ = _unexpected(results, "timestamps_in_range")
-    add(
+    expect(
         "timestamps_in_range",
-        ok,
         f"{window}: event times within {config.max_event_age_days} days before arrival and at most "
-        f"{config.future_tolerance_minutes} min after"
-        if ok
-        else f"{window}: {count} events are more than {config.future_tolerance_minutes} min after their arrival or "
-        f"more than {config.max_event_age_days} days older than it. Check the sender's clock/time zone; late events "
-        f"are kept and billed as adjustments (USAGEBILL_DQ_MAX_EVENT_AGE_DAYS sets the age limit).",
-        unexpected=count,
+        f"{config.future_tolerance_minutes} min after",
+        lambda count, _: (
+            f"{window}: {count} events are more than {config.future_tolerance_minutes} min after their "
+            f"arrival or more than {config.max_event_age_days} days older than it. Check the sender's clock/time zone; "
+            f"late events are kept and billed as adjustments (USAGEBILL_DQ_MAX_EVENT_AGE_DAYS sets the age limit)."
+        ),
+        examples=False,
     )
     ok, _, _ = _unexpected(volume_results, "volume")
     anomalies = [r for r in volume_rows if r["ratio"] is not None and not (

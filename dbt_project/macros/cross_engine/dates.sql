@@ -103,13 +103,7 @@
 {%- endmacro %}
 
 {% macro default__date_spine(start_date, end_date) -%}
-    select cast(d as date) as date_day
-    from generate_series(cast({{ start_date }} as date), cast({{ end_date }} as date) - 1, 1) as g (d)
-{%- endmacro %}
-
-{% macro duckdb__date_spine(start_date, end_date) -%}
-    select cast(d.range as date) as date_day
-    from range(cast({{ start_date }} as date), cast({{ end_date }} as date), interval 1 day) as d
+    {{ return(usagebill.calendar_spine('day', start_date, end_date, 'date_day')) }}
 {%- endmacro %}
 
 {% macro postgres__date_spine(start_date, end_date) -%}
@@ -117,25 +111,27 @@
     from generate_series(cast({{ start_date }} as date), cast({{ end_date }} as date) - 1, interval '1 day') as g (d)
 {%- endmacro %}
 
-{% macro spark__date_spine(start_date, end_date) -%}
-    select explode(sequence(cast({{ start_date }} as date), date_sub(cast({{ end_date }} as date), 1), interval 1 day)) as date_day
-{%- endmacro %}
-
 {#- One row per month start in [start_month, end_month) as column month_start. -#}
 {% macro month_spine(start_month, end_month) -%}
-    {{ return(adapter.dispatch('month_spine', 'usagebill')(start_month, end_month)) }}
+    {{ return(usagebill.calendar_spine('month', start_month, end_month, 'month_start')) }}
 {%- endmacro %}
 
-{% macro default__month_spine(start_month, end_month) -%}
-    select cast(m as date) as month_start
-    from generate_series(cast({{ start_month }} as date), cast({{ end_month }} as date) - interval '1 day', interval '1 month') as g (m)
+{#- One row per `part` ('day' or 'month') from start (included) to end (excluded), as DATE column
+    `column`: the body of date_spine and month_spine. -#}
+{% macro calendar_spine(part, start, end, column) -%}
+    {{ return(adapter.dispatch('calendar_spine', 'usagebill')(part, start, end, column)) }}
 {%- endmacro %}
 
-{% macro duckdb__month_spine(start_month, end_month) -%}
-    select cast(m.range as date) as month_start
-    from range(cast({{ start_month }} as date), cast({{ end_month }} as date), interval 1 month) as m
+{% macro default__calendar_spine(part, start, end, column) -%}
+    select cast(m as date) as {{ column }}
+    from generate_series(cast({{ start }} as date), cast({{ end }} as date) - interval '1 day', interval '1 {{ part }}') as g (m)
 {%- endmacro %}
 
-{% macro spark__month_spine(start_month, end_month) -%}
-    select explode(sequence(cast({{ start_month }} as date), date_sub(cast({{ end_month }} as date), 1), interval 1 month)) as month_start
+{% macro duckdb__calendar_spine(part, start, end, column) -%}
+    select cast(m.range as date) as {{ column }}
+    from range(cast({{ start }} as date), cast({{ end }} as date), interval 1 {{ part }}) as m
+{%- endmacro %}
+
+{% macro spark__calendar_spine(part, start, end, column) -%}
+    select explode(sequence(cast({{ start }} as date), date_sub(cast({{ end }} as date), 1), interval 1 {{ part }})) as {{ column }}
 {%- endmacro %}

@@ -154,19 +154,3 @@
     {{ log('Spark sources registered: ' ~ (registered | join(', ')), info=true) }}
     {{ return('') }}
 {%- endmacro %}
-
-{#- on-run-end, Spark only, when var('export_parquet_dir') is set (make spark-parity): every model and
-    seed copied to <dir>/<schema>.<name>/ as Parquet in this session, for DuckDB to compare. -#}
-{% macro export_relations_to_parquet() -%}
-    {%- set folder = var('export_parquet_dir', '') -%}
-    {%- if not execute or not folder or target.type != 'spark' -%}{{ return('') }}{%- endif -%}
-    {%- for node in graph.nodes.values() -%}
-        {%- if node.resource_type in ('model', 'seed') and node.config.materialized != 'ephemeral' -%}
-            {%- set name = node.schema ~ '.' ~ (node.alias or node.name) -%}
-            {%- if adapter.get_relation(database=none, schema=node.schema, identifier=(node.alias or node.name)) is not none -%}
-                {%- do run_query("insert overwrite directory '" ~ folder ~ '/' ~ name ~ "' using parquet select * from " ~ name) -%}
-            {%- endif -%}
-        {%- endif -%}
-    {%- endfor -%}
-    {{ return('') }}
-{%- endmacro %}

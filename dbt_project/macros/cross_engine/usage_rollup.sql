@@ -28,6 +28,8 @@
     'day': 'usage_date',
     'month': 'cast(' ~ usagebill.trunc_to('month', 'usage_date') ~ ' as date)',
 }[grain] -%}
+{#- A rollup row's key: who, what and which period. -#}
+{%- set rollup_key = ['tenant_id', 'customer_id', 'meter_id', 'dimensions_key', 'period_start'] -%}
 
 with
 
@@ -125,11 +127,7 @@ gauge_rollup as (
 
 combined as (
     select
-        coalesce(event_rollup.tenant_id, gauge_rollup.tenant_id) as tenant_id,
-        coalesce(event_rollup.customer_id, gauge_rollup.customer_id) as customer_id,
-        coalesce(event_rollup.meter_id, gauge_rollup.meter_id) as meter_id,
-        coalesce(event_rollup.dimensions_key, gauge_rollup.dimensions_key) as dimensions_key,
-        coalesce(event_rollup.period_start, gauge_rollup.period_start) as period_start,
+        {{ usagebill.coalesce_columns('event_rollup', 'gauge_rollup', rollup_key) }},
         event_rollup.quantity_sum,
         coalesce(event_rollup.event_count, 0) as event_count,
         event_rollup.quantity_max,
@@ -138,12 +136,7 @@ combined as (
         gauge_rollup.quantity_hours
     from event_rollup
     full outer join gauge_rollup
-        on
-            event_rollup.tenant_id = gauge_rollup.tenant_id
-            and event_rollup.customer_id = gauge_rollup.customer_id
-            and event_rollup.meter_id = gauge_rollup.meter_id
-            and event_rollup.dimensions_key = gauge_rollup.dimensions_key
-            and event_rollup.period_start = gauge_rollup.period_start
+        on {{ usagebill.columns_match('event_rollup', 'gauge_rollup', rollup_key) }}
 ),
 
 final as (

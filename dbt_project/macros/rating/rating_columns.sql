@@ -19,3 +19,18 @@
         {{ prefix ~ column }}{% if not loop.last %},{% endif %}
     {%- endfor -%}
 {%- endmacro %}
+
+{#- The kind columns of a line the period step adds on its own (free-trial usage allowance,
+    discount, minimum-commitment true-up): no meter, no price row, no dimensions, quantity 1.
+    Arguments are SQL expressions (quote literals). -#}
+{% macro period_line_kind_columns(charge_type, price_source, price_model, line_type, billing_timing="'in_arrears'") -%}
+    {{ charge_type }} as charge_type,
+        cast(null as {{ dbt.type_string() }}) as meter_id,
+        cast(null as {{ dbt.type_string() }}) as price_id,
+        {{ price_source }} as price_source,
+        {{ price_model }} as price_model,
+        {{ line_type }} as line_type,
+        {{ billing_timing }} as billing_timing,
+        '{}' as dimensions_json,
+        cast(1 as decimal(38, 12)) as quantity
+{%- endmacro %}

@@ -15,13 +15,14 @@ recognition as (
 final as (
     select
         invoice_line_id,
+        tenant_id,
         customer_id,
         currency,
         revenue_category as mrr_category,
         cast({{ trunc_to('month', 'recognition_date') }} as date) as month_start,
         cast(sum(recognized_amount) as decimal(38, 12)) as monthly_amount
     from recognition
-    group by 1, 2, 3, 4, 5
+    group by 1, 2, 3, 4, 5, 6
 )
 
 select * from final

@@ -2,7 +2,8 @@
 
 {#- Each customer's metered quantity in each usage cost pool of the month: usage of the pool's
     meter, and when the pool is one dimension value (gpu_type = h100) only the usage with that
-    value (fct_usage_monthly.dimensions_json). The driver of the usage allocation. -#}
+    value (fct_usage_monthly.dimensions_json); a pool the export tags with a tenant only that
+    tenant's usage. The driver of the usage allocation. -#}
 
 with
 
@@ -26,6 +27,7 @@ final as (
         on
             pools.meter_id = usage_monthly.meter_id
             and pools.month_start = usage_monthly.usage_month
+            and (pools.tenant_id is null or pools.tenant_id = usage_monthly.tenant_id)
             and (
                 pools.dimension_name is null
                 or {{ json_property('usage_monthly.dimensions_json', 'pools.dimension_name') }} = pools.dimension_value

@@ -29,22 +29,25 @@ fx_rates as (
 
 charge_meters as (
     select
+        tenant_id,
         charge_id,
         min(meter_id) as meter_id
     from billing_lines
-    group by 1
+    group by 1, 2
 ),
 
 subscription_plans as (
     select
+        tenant_id,
         subscription_id,
         min(plan_id) as plan_id
     from billing_lines
-    group by 1
+    group by 1, 2
 ),
 
 final as (
     select
+        mrr_lines.tenant_id,
         mrr_lines.customer_id,
         mrr_lines.month_start,
         mrr_lines.currency,
@@ -60,12 +63,16 @@ final as (
     inner join invoice_lines
         on mrr_lines.invoice_line_id = invoice_lines.invoice_line_id
     left join charge_meters
-        on invoice_lines.charge_id = charge_meters.charge_id
+        on
+            revenue_lines.tenant_id = charge_meters.tenant_id
+            and invoice_lines.charge_id = charge_meters.charge_id
     left join subscription_plans
-        on revenue_lines.subscription_id = subscription_plans.subscription_id
+        on
+            revenue_lines.tenant_id = subscription_plans.tenant_id
+            and revenue_lines.subscription_id = subscription_plans.subscription_id
     left join fx_rates
         on mrr_lines.currency = fx_rates.currency
-    group by 1, 2, 3, 4, 5, 6, 8
+    group by 1, 2, 3, 4, 5, 6, 7, 9
 )
 
 select * from final

@@ -25,6 +25,7 @@ joined as (
     select
         invoice_lines.invoice_line_id,
         invoice_lines.invoice_id,
+        invoices.tenant_id,
         invoices.customer_id,
         invoices.subscription_id,
         cast(invoices.issue_date as date) as issue_date,
@@ -66,6 +67,7 @@ final as (
     select
         invoice_line_id,
         invoice_id,
+        tenant_id,
         customer_id,
         subscription_id,
         issue_date,

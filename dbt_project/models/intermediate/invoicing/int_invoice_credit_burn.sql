@@ -217,11 +217,7 @@ final as (
         burn.remaining as remaining_after
     from burn
     inner join numbered_demands
-        on
-            burn.tenant_id = numbered_demands.tenant_id
-            and burn.customer_id = numbered_demands.customer_id
-            and burn.currency = numbered_demands.currency
-            and burn.demand_number = numbered_demands.demand_number
+        on {{ columns_match('burn', 'numbered_demands', ['tenant_id', 'customer_id', 'currency', 'demand_number']) }}
 )
 
 select * from final

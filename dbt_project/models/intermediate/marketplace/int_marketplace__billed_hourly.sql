@@ -1,11 +1,16 @@
 {#- What marketplace customers are billed, hour by hour: the increase of the cumulative billed amount
-    per (customer, meter, usage dimensions, hour), AFTER free trials, included usage, prepaid credits and
-    discounts. The Python reporters turn its running sum into marketplace units:
+    per (tenant, customer, meter, usage dimensions, hour), AFTER free trials, included usage, prepaid credits
+    and discounts. Customers are (tenant_id, customer_id): customer ids are unique per tenant only. The Python reporters turn its running sum into marketplace units:
       units due at hour H = cumulative billed amount through H / dimension unit price - units reported.
 
     Derivation (docs/marketplaces.md):
-    1. Usage hours of each customer who has a marketplace identity, inside its subscription's service
-       period and after the free trial (trial hours bill nothing).
+    1. Usage hours of each customer who has a marketplace identity, inside the service days of the
+       RATING period that rates the meter (int_rating__rating_periods) and after the free trial (trial
+       hours bill nothing): the billing period, or, for a usage charge billed monthly on a quarterly or
+       annual plan (bill_charges_monthly), the usage month, so every month of such a plan is reported
+       with its own prices, included units and final amounts, and each hour falls in one period only.
+       A period is (subscription_id, period_start, period_end): a plan's first usage month starts on
+       its billing period's first day.
     2. Provisional amount (open and ended periods): the per-unit price of the meter's charge applied to
        the cumulative period quantity after the included units, which are consumed first:
          cumulative billable amount(H) = max(0, cumulative quantity(H) - included_units) * unit_price / unit_size
@@ -22,7 +27,7 @@ with usage_hourly as (
 ),
 
 periods as (
-    select * from {{ ref('int_rating__subscription_periods') }}
+    select * from {{ ref('int_rating__rating_periods') }}
 ),
 
 prices as (
@@ -35,11 +40,31 @@ billing_lines as (
 ),
 
 marketplace_customers as (
-    select distinct customer_id from {{ ref('stg_marketplace__identities') }}
+    select distinct
+        tenant_id,
+        customer_id
+    from {{ ref('stg_marketplace__identities') }}
 ),
 
-usage_in_period as (
+meter_prices as (
+    {#- the meters each rating period charges, with the per-unit price of the meter (none when it is
+        priced otherwise: tiers, packages, dimensional prices) -#}
     select
+        subscription_id,
+        period_start,
+        period_end,
+        meter_id,
+        max(case when price_model = 'per_unit' and dimension_value is null then unit_price end) as unit_price,
+        max(case when price_model = 'per_unit' and dimension_value is null then unit_size end) as unit_size,
+        max(case when price_model = 'per_unit' and dimension_value is null then included_units end)
+            as included_units
+    from prices
+    group by subscription_id, period_start, period_end, meter_id
+),
+
+usage_in_periods as (
+    select
+        usage_hourly.tenant_id,
         usage_hourly.customer_id,
         usage_hourly.meter_id,
         usage_hourly.dimensions_json,
@@ -47,11 +72,24 @@ usage_in_period as (
         cast(usage_hourly.quantity as decimal(38, 12)) as quantity,
         periods.subscription_id,
         periods.period_start,
+        periods.period_end,
         periods.is_ended,
-        periods.currency
+        periods.currency,
+        meter_prices.unit_price,
+        meter_prices.unit_size,
+        coalesce(meter_prices.included_units, cast(0 as decimal(38, 12))) as included_units,
+        {#- the period whose charges price the meter wins; an uncharged meter stays in its billing period -#}
+        row_number() over (
+            partition by periods.subscription_id, usage_hourly.meter_id, usage_hourly.dimensions_json, usage_hourly.hour_start
+            order by
+                case when meter_prices.meter_id is null then 1 else 0 end,
+                case when periods.is_usage_month then 1 else 0 end
+        ) as period_rank
     from usage_hourly
     inner join marketplace_customers
-        on usage_hourly.customer_id = marketplace_customers.customer_id
+        on
+            usage_hourly.tenant_id = marketplace_customers.tenant_id
+            and usage_hourly.customer_id = marketplace_customers.customer_id
     inner join periods
         on
             usage_hourly.tenant_id = periods.tenant_id
@@ -59,38 +97,30 @@ usage_in_period as (
             and usage_hourly.hour_start >= cast(periods.service_start as timestamp)
             and usage_hourly.hour_start < cast(periods.service_end as timestamp)
             and (periods.trial_end is null or usage_hourly.hour_start >= cast(periods.trial_end as timestamp))
+    left join meter_prices
+        on
+            periods.subscription_id = meter_prices.subscription_id
+            and periods.period_start = meter_prices.period_start
+            and periods.period_end = meter_prices.period_end
+            and usage_hourly.meter_id = meter_prices.meter_id
 ),
 
-unit_prices as (
-    select
-        subscription_id,
-        period_start,
-        meter_id,
-        max(unit_price) as unit_price,
-        max(unit_size) as unit_size,
-        max(coalesce(included_units, cast(0 as decimal(38, 12)))) as included_units
-    from prices
-    where price_model = 'per_unit' and dimension_value is null
-    group by subscription_id, period_start, meter_id
+usage_in_period as (
+    select * from usage_in_periods
+    where period_rank = 1
 ),
 
 cumulative as (
     select
         usage_in_period.*,
-        unit_prices.unit_price,
-        unit_prices.unit_size,
-        coalesce(unit_prices.included_units, cast(0 as decimal(38, 12))) as included_units,
         sum(usage_in_period.quantity) over (
-            partition by usage_in_period.subscription_id, usage_in_period.period_start, usage_in_period.meter_id
+            partition by
+                usage_in_period.subscription_id, usage_in_period.period_start, usage_in_period.period_end,
+                usage_in_period.meter_id
             order by usage_in_period.hour_start, usage_in_period.dimensions_json
             rows between unbounded preceding and current row
         ) as cumulative_quantity
     from usage_in_period
-    left join unit_prices
-        on
-            usage_in_period.subscription_id = unit_prices.subscription_id
-            and usage_in_period.period_start = unit_prices.period_start
-            and usage_in_period.meter_id = unit_prices.meter_id
 ),
 
 provisional_cumulative as (
@@ -110,7 +140,7 @@ provisional as (
     select
         provisional_cumulative.*,
         cast(provisional_cumulative_amount - coalesce(lag(provisional_cumulative_amount) over (
-            partition by subscription_id, period_start, meter_id
+            partition by subscription_id, period_start, period_end, meter_id
             order by hour_start, dimensions_json
         ), 0) as decimal(38, 12)) as provisional_amount
     from provisional_cumulative
@@ -120,28 +150,31 @@ period_adjustments as (
     select
         subscription_id,
         period_start,
+        period_end,
         sum(case when line_type in ('discount', 'credit_applied') then amount else 0 end) as adjustment_amount,
         sum(case when amount > 0 then amount else 0 end) as positive_amount
     from billing_lines
-    group by subscription_id, period_start
+    group by subscription_id, period_start, period_end
 ),
 
 meter_billed as (
     select
         subscription_id,
         period_start,
+        period_end,
         meter_id,
         sum(case when amount > 0 then amount else 0 end) as meter_positive_amount,
         sum(amount) as meter_amount
     from billing_lines
     where meter_id is not null and line_type in ('usage', 'trial_credit')
-    group by subscription_id, period_start, meter_id
+    group by subscription_id, period_start, period_end, meter_id
 ),
 
 final_amounts as (
     select
         meter_billed.subscription_id,
         meter_billed.period_start,
+        meter_billed.period_end,
         meter_billed.meter_id,
         cast(meter_billed.meter_amount + case
             when period_adjustments.positive_amount > 0
@@ -154,16 +187,17 @@ final_amounts as (
         on
             meter_billed.subscription_id = period_adjustments.subscription_id
             and meter_billed.period_start = period_adjustments.period_start
+            and meter_billed.period_end = period_adjustments.period_end
 ),
 
 weighted as (
     select
         provisional.*,
         sum(provisional.provisional_amount) over (
-            partition by provisional.subscription_id, provisional.period_start, provisional.meter_id
+            partition by provisional.subscription_id, provisional.period_start, provisional.period_end, provisional.meter_id
         ) as provisional_total,
         sum(provisional.quantity) over (
-            partition by provisional.subscription_id, provisional.period_start, provisional.meter_id
+            partition by provisional.subscription_id, provisional.period_start, provisional.period_end, provisional.meter_id
         ) as quantity_total,
         final_amounts.final_amount
     from provisional
@@ -171,17 +205,20 @@ weighted as (
         on
             provisional.subscription_id = final_amounts.subscription_id
             and provisional.period_start = final_amounts.period_start
+            and provisional.period_end = final_amounts.period_end
             and provisional.meter_id = final_amounts.meter_id
 ),
 
 final as (
     select
+        tenant_id,
         customer_id,
         meter_id,
         dimensions_json,
         hour_start,
         subscription_id,
         period_start,
+        period_end,
         quantity as usage_quantity,
         provisional_amount,
         cast(case

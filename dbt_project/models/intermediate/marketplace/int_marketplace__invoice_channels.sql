@@ -16,7 +16,8 @@ marketplace_periods as (
     from invoices
     inner join identities
         on
-            invoices.customer_id = identities.customer_id
+            invoices.tenant_id = identities.tenant_id
+            and invoices.customer_id = identities.customer_id
             and cast(identities.valid_from as date) < invoices.period_end
             and (identities.valid_to is null or cast(identities.valid_to as date) > invoices.period_start)
 ),
@@ -24,6 +25,7 @@ marketplace_periods as (
 final as (
     select
         invoices.invoice_id,
+        invoices.tenant_id,
         invoices.customer_id,
         invoices.subscription_id,
         invoices.currency,

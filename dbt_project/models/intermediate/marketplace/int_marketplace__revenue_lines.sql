@@ -1,5 +1,6 @@
 {#- Every marketplace revenue feed row as one line: billed amount, listing fee and payout, in the
-    line's currency, with the usagebill customer it belongs to.
+    line's currency, with the usagebill customer (tenant_id, customer_id) it belongs to; a line whose
+    marketplace customer has no identity is kept as tenant '(unmapped)', customer 'unmapped:<id>'.
     - aws: billed = SELLER_REV_SHARE of INVOICED and FORGIVEN events (forgiven rows are negative);
       fee = minus AWS_REV_SHARE of those events, as the feed states it (DISBURSED rows are cash
       movements, not revenue, and are left out); expected_fee = billed x the configured percent.
@@ -20,6 +21,7 @@ google_rows as (
 
 identities as (
     select distinct
+        tenant_id,
         customer_id,
         marketplace,
         account_id,
@@ -99,6 +101,7 @@ final as (
     select
         priced.marketplace,
         priced.source_id,
+        cast(coalesce(identities.tenant_id, '(unmapped)') as {{ dbt.type_string() }}) as tenant_id,
         coalesce(identities.customer_id, 'unmapped:' || priced.marketplace_customer) as customer_id,
         priced.marketplace_customer,
         priced.product_id,

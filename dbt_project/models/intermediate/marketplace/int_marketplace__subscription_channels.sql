@@ -17,6 +17,7 @@ with billing_lines as (
 subscriptions as (
     select
         subscription_id,
+        min(tenant_id) as tenant_id,
         min(customer_id) as customer_id,
         min(plan_id) as plan_id,
         min(service_start) as start_date,
@@ -37,7 +38,8 @@ marketplace_matches as (
     from subscriptions
     inner join identities
         on
-            subscriptions.customer_id = identities.customer_id
+            subscriptions.tenant_id = identities.tenant_id
+            and subscriptions.customer_id = identities.customer_id
             and (
                 subscriptions.end_date is null
                 or cast(identities.valid_from as date) < subscriptions.end_date
@@ -51,6 +53,7 @@ marketplace_matches as (
 final as (
     select
         subscriptions.subscription_id,
+        subscriptions.tenant_id,
         subscriptions.customer_id,
         subscriptions.plan_id,
         cast(coalesce(marketplace_matches.marketplace, 'stripe') as {{ dbt.type_string() }}) as billing_channel

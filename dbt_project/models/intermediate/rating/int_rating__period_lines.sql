@@ -62,10 +62,7 @@ usage_totals as (
         coalesce(sum(charge_lines_rounded.amount_rounded), 0) as usage_total
     from periods
     left join charge_lines_rounded
-        on
-            periods.subscription_id = charge_lines_rounded.subscription_id
-            and periods.period_start = charge_lines_rounded.period_start
-            and periods.period_end = charge_lines_rounded.period_end
+        on {{ columns_match('periods', 'charge_lines_rounded', ['subscription_id', 'period_start', 'period_end']) }}
             and charge_lines_rounded.application_step = 3
     where periods.is_ended and periods.trial_usage_amount is not null
     group by periods.subscription_id, periods.period_start, periods.period_end, periods.trial_usage_amount
@@ -90,15 +87,7 @@ trial_usage_credits as (
         {{ rating_period_columns('periods') }},
         'trial_usage' as charge_id,
         'Free trial usage allowance' as charge_name,
-        'usage' as charge_type,
-        cast(null as {{ dbt.type_string() }}) as meter_id,
-        cast(null as {{ dbt.type_string() }}) as price_id,
-        'plan' as price_source,
-        'trial_allowance' as price_model,
-        'trial_credit' as line_type,
-        'in_arrears' as billing_timing,
-        '{}' as dimensions_json,
-        cast(1 as decimal(38, 12)) as quantity,
+        {{ period_line_kind_columns("'usage'", "'plan'", "'trial_allowance'", "'trial_credit'") }},
         cast(null as decimal(38, 12)) as unit_price,
         cast(null as {{ dbt.type_string() }}) as tier_breakdown_json,
         cast(-1 * case when trial_allowance.allowance_left < trial_allowance.usage_total
@@ -108,10 +97,7 @@ trial_usage_credits as (
         4 as application_step
     from trial_allowance
     inner join periods
-        on
-            trial_allowance.subscription_id = periods.subscription_id
-            and trial_allowance.period_start = periods.period_start
-            and trial_allowance.period_end = periods.period_end
+        on {{ columns_match('trial_allowance', 'periods', ['subscription_id', 'period_start', 'period_end']) }}
     where trial_allowance.allowance_left > 0 and trial_allowance.usage_total > 0
 ),
 
@@ -185,10 +171,7 @@ discount_bases as (
         end as arrears_eligible
     from discount_periods
     inner join subtotals
-        on
-            discount_periods.subscription_id = subtotals.subscription_id
-            and discount_periods.period_start = subtotals.period_start
-            and discount_periods.period_end = subtotals.period_end
+        on {{ columns_match('discount_periods', 'subtotals', ['subscription_id', 'period_start', 'period_end']) }}
     where discount_periods.duration = 'forever' or discount_periods.discount_period_number <= discount_periods.duration_periods
 ),
 
@@ -230,15 +213,7 @@ discount_lines as (
         {{ rating_period_columns() }},
         discount_id as charge_id,
         discount_name as charge_name,
-        'adjustment' as charge_type,
-        cast(null as {{ dbt.type_string() }}) as meter_id,
-        cast(null as {{ dbt.type_string() }}) as price_id,
-        'discount' as price_source,
-        discount_type as price_model,
-        'discount' as line_type,
-        billing_timing,
-        '{}' as dimensions_json,
-        cast(1 as decimal(38, 12)) as quantity,
+        {{ period_line_kind_columns("'adjustment'", "'discount'", 'discount_type', "'discount'", 'billing_timing') }},
         cast(case when discount_type = 'percentage' then percent end as decimal(38, 12)) as unit_price,
         cast(null as {{ dbt.type_string() }}) as tier_breakdown_json,
         cast(amount as decimal(38, 12)) as amount,
@@ -262,10 +237,7 @@ period_net as (
         sum(discounted_lines.amount_rounded) as net_amount
     from discounted_lines
     inner join periods
-        on
-            discounted_lines.subscription_id = periods.subscription_id
-            and discounted_lines.period_start = periods.period_start
-            and discounted_lines.period_end = periods.period_end
+        on {{ columns_match('discounted_lines', 'periods', ['subscription_id', 'period_start', 'period_end']) }}
     group by periods.subscription_id, periods.billing_period_start
 ),
 
@@ -274,15 +246,7 @@ true_ups as (
         {{ rating_period_columns('periods') }},
         commitments.commitment_id as charge_id,
         'Minimum commitment true-up' as charge_name,
-        'adjustment' as charge_type,
-        cast(null as {{ dbt.type_string() }}) as meter_id,
-        cast(null as {{ dbt.type_string() }}) as price_id,
-        'commitment' as price_source,
-        'minimum_commitment' as price_model,
-        'commitment_true_up' as line_type,
-        'in_arrears' as billing_timing,
-        '{}' as dimensions_json,
-        cast(1 as decimal(38, 12)) as quantity,
+        {{ period_line_kind_columns("'adjustment'", "'commitment'", "'minimum_commitment'", "'commitment_true_up'") }},
         {{ round_money(safe_divide(decimal_multiply('commitments.amount', 'periods.service_days'), 'periods.period_days'),
             'periods.minor_unit') }} as unit_price,
         cast(null as {{ dbt.type_string() }}) as tier_breakdown_json,

@@ -62,10 +62,7 @@ contract_candidates as (
         ) as preference
     from plan_prices
     inner join contract_prices
-        on
-            plan_prices.tenant_id = contract_prices.tenant_id
-            and plan_prices.customer_id = contract_prices.customer_id
-            and plan_prices.charge_id = contract_prices.charge_id
+        on {{ columns_match('plan_prices', 'contract_prices', ['tenant_id', 'customer_id', 'charge_id']) }}
     where
         (contract_prices.plan_id is null or contract_prices.plan_id = plan_prices.plan_id)
         and (contract_prices.dimension_value is null or contract_prices.dimension_value = plan_prices.dimension_value)
@@ -87,10 +84,7 @@ final as (
     inner join plan_charges
         on plan_prices.plan_price_id = plan_charges.price_id
     left join contract_candidates
-        on
-            plan_prices.subscription_id = contract_candidates.subscription_id
-            and plan_prices.period_start = contract_candidates.period_start
-            and plan_prices.plan_price_id = contract_candidates.plan_price_id
+        on {{ columns_match('plan_prices', 'contract_candidates', ['subscription_id', 'period_start', 'plan_price_id']) }}
             and contract_candidates.preference = 1
     left join contract_prices
         on contract_candidates.contract_price_id = contract_prices.price_id

@@ -48,11 +48,7 @@ ordered as (
         ), 0) as amount_before
     from events
     inner join priced
-        on
-            events.subscription_id = priced.subscription_id
-            and events.period_start = priced.period_start
-            and events.meter_id = priced.meter_id
-            and events.dimensions_json = priced.dimensions_json
+        on {{ columns_match('events', 'priced', ['subscription_id', 'period_start', 'meter_id', 'dimensions_json']) }}
 ),
 
 chargeable as (

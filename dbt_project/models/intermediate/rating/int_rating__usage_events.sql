@@ -101,10 +101,7 @@ in_period as (
             and journal.event_ts < periods.service_end
             and journal.event_ts >= periods.trial_end
     inner join charged_meters
-        on
-            periods.subscription_id = charged_meters.subscription_id
-            and periods.period_start = charged_meters.period_start
-            and periods.period_end = charged_meters.period_end
+        on {{ columns_match('periods', 'charged_meters', ['subscription_id', 'period_start', 'period_end']) }}
             and journal.meter_id = charged_meters.meter_id
     inner join meters
         on journal.meter_id = meters.meter_id

@@ -175,13 +175,13 @@ tier_lines as (
         price_id,
         dimensions_json,
         sum(tier_amount) as amount,
-        '[' || {{ dbt.listagg(
+        '[' || {{ ordered_listagg(
             "'{\"tier\":' || cast(tier as " ~ dbt.type_string() ~ ") || ',\"quantity\":\"' || "
             ~ decimal_text('tier_quantity') ~ " || '\",\"unit_price\":\"' || " ~ decimal_text('tier_unit_price')
             ~ " || '\",\"unit_size\":\"' || " ~ decimal_text('unit_size')
             ~ " || '\",\"flat_fee\":\"' || " ~ decimal_text('tier_flat_fee')
             ~ " || '\",\"amount\":\"' || " ~ decimal_text('tier_amount') ~ " || '\"}'",
-            "','", "order by tier") }} || ']' as tier_breakdown_json
+            "','", "tier") }} || ']' as tier_breakdown_json
     from (
         select
             tier_products.*,
@@ -212,11 +212,7 @@ quantity_lines as (
         tier_lines.tier_breakdown_json
     from packaged
     left join tier_lines
-        on
-            packaged.subscription_id = tier_lines.subscription_id
-            and packaged.period_start = tier_lines.period_start
-            and packaged.price_id = tier_lines.price_id
-            and packaged.dimensions_json = tier_lines.dimensions_json
+        on {{ columns_match('packaged', 'tier_lines', ['subscription_id', 'period_start', 'price_id', 'dimensions_json']) }}
 ),
 
 percentage_lines as (
@@ -227,11 +223,7 @@ percentage_lines as (
         transaction_fees.fee_breakdown_json as tier_breakdown_json
     from matched
     inner join transaction_fees
-        on
-            matched.subscription_id = transaction_fees.subscription_id
-            and matched.period_start = transaction_fees.period_start
-            and matched.price_id = transaction_fees.price_id
-            and matched.dimensions_json = transaction_fees.dimensions_json
+        on {{ columns_match('matched', 'transaction_fees', ['subscription_id', 'period_start', 'price_id', 'dimensions_json']) }}
     where matched.price_model = 'percentage'
 ),
 

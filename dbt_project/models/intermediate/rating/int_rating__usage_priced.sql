@@ -29,10 +29,7 @@ candidates as (
         ) as preference
     from quantities
     inner join prices
-        on
-            quantities.subscription_id = prices.subscription_id
-            and quantities.period_start = prices.period_start
-            and quantities.meter_id = prices.meter_id
+        on {{ columns_match('quantities', 'prices', ['subscription_id', 'period_start', 'meter_id']) }}
             and (
                 prices.dimension_value is null
                 or prices.dimension_value = case prices.dimension_name

@@ -94,11 +94,7 @@ final as (
         ) as quantity
     from aggregated
     left join time_weighted
-        on
-            aggregated.subscription_id = time_weighted.subscription_id
-            and aggregated.period_start = time_weighted.period_start
-            and aggregated.meter_id = time_weighted.meter_id
-            and aggregated.dimensions_json = time_weighted.dimensions_json
+        on {{ columns_match('aggregated', 'time_weighted', ['subscription_id', 'period_start', 'meter_id', 'dimensions_json']) }}
 )
 
 select * from final

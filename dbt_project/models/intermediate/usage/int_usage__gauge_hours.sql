@@ -84,12 +84,7 @@ pieces as (
 
 clipped as (
     select
-        tenant_id,
-        customer_id,
-        meter_id,
-        dimensions_key,
-        hour_start,
-        quantity,
+        pieces.*,
         case
             when held_until < {{ add_interval('hour', 1, 'hour_start') }} then held_until
             else {{ add_interval('hour', 1, 'hour_start') }}

@@ -11,6 +11,7 @@ mrr as (
 final as (
     select
         mrr_id as arr_id,
+        tenant_id,
         customer_id,
         currency,
         month_start,

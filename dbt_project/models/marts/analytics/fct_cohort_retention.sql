@@ -21,6 +21,7 @@ mrr as (
 
 customer_mrr as (
     select
+        tenant_id,
         customer_id,
         month_start,
         sum(mrr_reporting) as mrr_reporting,
@@ -28,19 +29,21 @@ customer_mrr as (
         min(first_full_month) as first_full_month
     from mrr
     where not is_provisional
-    group by 1, 2
+    group by 1, 2, 3
 ),
 
 first_revenue as (
     select
+        tenant_id,
         customer_id,
         min(month_start) as first_month
     from customer_mrr
-    group by 1
+    group by 1, 2
 ),
 
 cohorts as (
     select
+        coalesce(customers.tenant_id, first_revenue.tenant_id) as tenant_id,
         coalesce(customers.customer_id, first_revenue.customer_id) as customer_id,
         coalesce(
             cast({{ trunc_to('month', 'customers.created_at') }} as date),
@@ -48,7 +51,9 @@ cohorts as (
         ) as cohort_month
     from customers
     full outer join first_revenue
-        on customers.customer_id = first_revenue.customer_id
+        on
+            customers.tenant_id = first_revenue.tenant_id
+            and customers.customer_id = first_revenue.customer_id
 ),
 
 cohort_sizes as (
@@ -88,7 +93,9 @@ activity as (
         sum(customer_mrr.mrr_reporting) as cohort_mrr_reporting
     from cohorts
     inner join customer_mrr
-        on cohorts.customer_id = customer_mrr.customer_id
+        on
+            cohorts.tenant_id = customer_mrr.tenant_id
+            and cohorts.customer_id = customer_mrr.customer_id
     group by 1, 2
 ),
 
@@ -99,7 +106,9 @@ cohort_bases as (
         max(customer_mrr.first_full_month) as nrr_base_month
     from cohorts
     inner join customer_mrr
-        on cohorts.customer_id = customer_mrr.customer_id
+        on
+            cohorts.tenant_id = customer_mrr.tenant_id
+            and cohorts.customer_id = customer_mrr.customer_id
     group by 1
 ),
 

@@ -6,7 +6,9 @@
       ('usage'); a GPU-type pool is shared only by the usage of that GPU type, so a customer's
       cost carries the price of the type it used, never a blended rate;
     - shared pools: pool cost x the customer's revenue of the month / all customers' revenue of
-      the month ('revenue_share'; revenue spread by service period, int_analytics__revenue_by_sku).
+      the month ('revenue_share'; revenue spread by service period, int_analytics__revenue_by_sku);
+      a shared pool the export tags with a tenant is shared by that tenant's customers only.
+    A customer is (tenant_id, customer_id) throughout.
     Cost of a pool nobody used (or of a month without revenue) stays unallocated: it is in
     fct_margin_monthly's unallocated_cost, not here. fixed / variable parts are allocated alike. -#}
 
@@ -20,8 +22,8 @@ pool_usage as (
     select * from {{ ref('int_analytics__pool_usage') }}
 ),
 
-revenue as (
-    select * from {{ ref('int_analytics__revenue_by_sku') }}
+customer_revenue as (
+    select * from {{ ref('int_analytics__customer_revenue') }}
 ),
 
 pool_totals as (
@@ -32,20 +34,25 @@ pool_totals as (
     group by 1
 ),
 
-customer_revenue as (
+shared_pool_customers as (
     select
-        customer_id,
-        month_start,
-        sum(revenue_reporting) as revenue_reporting
-    from revenue
-    group by 1, 2
+        pools.pool_id,
+        customer_revenue.tenant_id,
+        customer_revenue.customer_id,
+        customer_revenue.revenue_reporting
+    from pools
+    inner join customer_revenue
+        on
+            pools.month_start = customer_revenue.month_start
+            and (pools.tenant_id is null or pools.tenant_id = customer_revenue.tenant_id)
+    where pools.pool_type = 'shared'
 ),
 
-month_revenue as (
+shared_pool_revenue as (
     select
-        month_start,
+        pool_id,
         sum(revenue_reporting) as revenue_reporting
-    from customer_revenue
+    from shared_pool_customers
     group by 1
 ),
 
@@ -72,18 +79,15 @@ shares as (
     where pools.pool_type = 'direct'
     union all
     select
-        pools.pool_id,
-        cast(null as {{ dbt.type_string() }}) as tenant_id,
-        customer_revenue.customer_id,
+        shared_pool_customers.pool_id,
+        shared_pool_customers.tenant_id,
+        shared_pool_customers.customer_id,
         'revenue_share' as allocation_method,
-        customer_revenue.revenue_reporting as driver_quantity,
-        month_revenue.revenue_reporting as pool_driver_quantity
-    from pools
-    inner join customer_revenue
-        on pools.month_start = customer_revenue.month_start
-    inner join month_revenue
-        on pools.month_start = month_revenue.month_start
-    where pools.pool_type = 'shared'
+        shared_pool_customers.revenue_reporting as driver_quantity,
+        shared_pool_revenue.revenue_reporting as pool_driver_quantity
+    from shared_pool_customers
+    inner join shared_pool_revenue
+        on shared_pool_customers.pool_id = shared_pool_revenue.pool_id
 ),
 
 final as (

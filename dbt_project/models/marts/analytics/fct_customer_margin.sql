@@ -32,17 +32,19 @@ fx_rates as (
 
 revenue_by_sku as (
     select
+        tenant_id,
         customer_id,
         month_start,
         sku_id,
         min(meter_id) as meter_id,
         sum(revenue_reporting) as revenue_reporting
     from revenue
-    group by 1, 2, 3
+    group by 1, 2, 3, 4
 ),
 
 cost_by_sku as (
     select
+        tenant_id,
         customer_id,
         month_start,
         coalesce(meter_id, '(direct)') as sku_id,
@@ -51,39 +53,36 @@ cost_by_sku as (
         sum(fixed_cost_reporting) as fixed_cost_reporting,
         sum(cost_reporting) as cost_reporting
     from customer_cost
-    group by 1, 2, 3
+    group by 1, 2, 3, 4
 ),
 
 quantities as (
     select
+        tenant_id,
         customer_id,
         usage_month as month_start,
         meter_id as sku_id,
         sum(quantity) as usage_quantity
     from usage_monthly
-    group by 1, 2, 3
+    group by 1, 2, 3, 4
 ),
+
+{%- set keys = ['tenant_id', 'customer_id', 'month_start', 'sku_id'] %}
 
 combined as (
     select
-        coalesce(revenue_by_sku.customer_id, cost_by_sku.customer_id) as customer_id,
-        coalesce(revenue_by_sku.month_start, cost_by_sku.month_start) as month_start,
-        coalesce(revenue_by_sku.sku_id, cost_by_sku.sku_id) as sku_id,
-        coalesce(revenue_by_sku.meter_id, cost_by_sku.meter_id) as meter_id,
-        cast(coalesce(revenue_by_sku.revenue_reporting, 0) as decimal(38, 12)) as revenue_reporting,
-        cast(coalesce(cost_by_sku.variable_cost_reporting, 0) as decimal(38, 12)) as variable_cost_reporting,
-        cast(coalesce(cost_by_sku.fixed_cost_reporting, 0) as decimal(38, 12)) as fixed_cost_reporting,
-        cast(coalesce(cost_by_sku.cost_reporting, 0) as decimal(38, 12)) as cost_reporting
+        {{ coalesce_keys(keys + ['meter_id'], 'revenue_by_sku', 'cost_by_sku') }},
+        {{ zero_filled('revenue_by_sku', ['revenue_reporting']) }},
+        {{ zero_filled('cost_by_sku', ['variable_cost_reporting', 'fixed_cost_reporting', 'cost_reporting']) }}
     from revenue_by_sku
     full outer join cost_by_sku
         on
-            revenue_by_sku.customer_id = cost_by_sku.customer_id
-            and revenue_by_sku.month_start = cost_by_sku.month_start
-            and revenue_by_sku.sku_id = cost_by_sku.sku_id
+            {{ keys_match(keys, 'revenue_by_sku', 'cost_by_sku') }}
 ),
 
 final as (
     select
+        combined.tenant_id,
         combined.customer_id,
         combined.month_start,
         combined.sku_id,
@@ -106,7 +105,8 @@ final as (
     from combined
     left join quantities
         on
-            combined.customer_id = quantities.customer_id
+            combined.tenant_id = quantities.tenant_id
+            and combined.customer_id = quantities.customer_id
             and combined.month_start = quantities.month_start
             and combined.sku_id = quantities.sku_id
 )

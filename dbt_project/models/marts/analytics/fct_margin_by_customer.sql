@@ -9,8 +9,8 @@
 
 with
 
-revenue as (
-    select * from {{ ref('int_analytics__revenue_by_sku') }}
+revenue_totals as (
+    select * from {{ ref('int_analytics__customer_revenue') }}
 ),
 
 customer_cost as (
@@ -25,17 +25,9 @@ fx_rates as (
     select * from {{ ref('analytics_fx_rates') }}
 ),
 
-revenue_totals as (
-    select
-        customer_id,
-        month_start,
-        sum(revenue_reporting) as revenue_reporting
-    from revenue
-    group by 1, 2
-),
-
 cost_totals as (
     select
+        tenant_id,
         customer_id,
         month_start,
         sum(case when allocation_method != 'revenue_share' then variable_cost_reporting else 0 end)
@@ -44,26 +36,25 @@ cost_totals as (
             as fixed_cost_reporting,
         sum(case when allocation_method = 'revenue_share' then cost_reporting else 0 end) as shared_cost_reporting
     from customer_cost
-    group by 1, 2
+    group by 1, 2, 3
 ),
+
+{%- set keys = ['tenant_id', 'customer_id', 'month_start'] %}
 
 combined as (
     select
-        coalesce(revenue_totals.customer_id, cost_totals.customer_id) as customer_id,
-        coalesce(revenue_totals.month_start, cost_totals.month_start) as month_start,
-        cast(coalesce(revenue_totals.revenue_reporting, 0) as decimal(38, 12)) as revenue_reporting,
-        cast(coalesce(cost_totals.variable_cost_reporting, 0) as decimal(38, 12)) as variable_cost_reporting,
-        cast(coalesce(cost_totals.fixed_cost_reporting, 0) as decimal(38, 12)) as fixed_cost_reporting,
-        cast(coalesce(cost_totals.shared_cost_reporting, 0) as decimal(38, 12)) as shared_cost_reporting
+        {{ coalesce_keys(keys, 'revenue_totals', 'cost_totals') }},
+        {{ zero_filled('revenue_totals', ['revenue_reporting']) }},
+        {{ zero_filled('cost_totals', ['variable_cost_reporting', 'fixed_cost_reporting', 'shared_cost_reporting']) }}
     from revenue_totals
     full outer join cost_totals
         on
-            revenue_totals.customer_id = cost_totals.customer_id
-            and revenue_totals.month_start = cost_totals.month_start
+            {{ keys_match(keys, 'revenue_totals', 'cost_totals') }}
 ),
 
 final as (
     select
+        combined.tenant_id,
         combined.customer_id,
         combined.month_start,
         combined.month_start = as_of.provisional_month as is_provisional,

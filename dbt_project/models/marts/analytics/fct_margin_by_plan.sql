@@ -3,7 +3,8 @@
 {#- Gross and contribution margin per plan and month (see doc margins), reporting currency.
     A customer's revenue counts under the plan of the subscription it was billed for; its costs
     (fct_margin_by_customer) follow its revenue: split over its plans by their share of its
-    revenue of the month (all of it when it has one plan; '(no plan)' when it has no revenue). -#}
+    revenue of the month (all of it when it has one plan; '(no plan)' when it has no revenue).
+    Plans are a tenant's: the grain is (tenant_id, plan_id, month). -#}
 
 with
 
@@ -17,16 +18,18 @@ customer_margin as (
 
 plan_revenue as (
     select
+        tenant_id,
         customer_id,
         month_start,
         plan_id,
         sum(revenue_reporting) as revenue_reporting
     from revenue
-    group by 1, 2, 3
+    group by 1, 2, 3, 4
 ),
 
 plan_shares as (
     select
+        customer_margin.tenant_id,
         customer_margin.customer_id,
         customer_margin.month_start,
         customer_margin.is_provisional,
@@ -40,31 +43,32 @@ plan_shares as (
     from customer_margin
     left join plan_revenue
         on
-            customer_margin.customer_id = plan_revenue.customer_id
+            customer_margin.tenant_id = plan_revenue.tenant_id
+            and customer_margin.customer_id = plan_revenue.customer_id
             and customer_margin.month_start = plan_revenue.month_start
 ),
 
 allocated as (
     select
+        tenant_id,
         plan_id,
         month_start,
         is_provisional,
         reporting_currency,
         customer_id,
         revenue_reporting,
+        {%- for cost in ['variable_cost_reporting', 'other_cost_reporting'] %}
         case
-            when share_denominator = 0 then variable_cost_reporting
-            else {{ safe_divide(decimal_multiply('variable_cost_reporting', 'share_numerator'), 'share_denominator') }}
-        end as variable_cost_reporting,
-        case
-            when share_denominator = 0 then other_cost_reporting
-            else {{ safe_divide(decimal_multiply('other_cost_reporting', 'share_numerator'), 'share_denominator') }}
-        end as other_cost_reporting
+            when share_denominator = 0 then {{ cost }}
+            else {{ split_by_share(cost, 'share_numerator', 'share_denominator') }}
+        end as {{ cost }}{% if not loop.last %},{% endif %}
+        {%- endfor %}
     from plan_shares
 ),
 
 final as (
     select
+        tenant_id,
         plan_id,
         month_start,
         is_provisional,
@@ -82,7 +86,7 @@ final as (
             'sum(revenue_reporting - variable_cost_reporting - other_cost_reporting) * 100', 'sum(revenue_reporting)'
         ) }} as gross_margin_pct
     from allocated
-    group by 1, 2, 3, 4
+    group by 1, 2, 3, 4, 5
 )
 
 select * from final

@@ -9,8 +9,8 @@
 
 with
 
-revenue as (
-    select * from {{ ref('int_analytics__revenue_by_sku') }}
+customer_revenue as (
+    select * from {{ ref('int_analytics__customer_revenue') }}
 ),
 
 pools as (
@@ -33,7 +33,7 @@ revenue_months as (
     select
         month_start,
         sum(revenue_reporting) as revenue_reporting
-    from revenue
+    from customer_revenue
     group by 1
 ),
 

@@ -4,7 +4,8 @@
     month from the customer's first revenue month to the run's provisional month
     (int_analytics__as_of), with 0 in months without revenue (so churn and reactivation are
     visible). Months before the provisional month are complete; the provisional month is the
-    run-rate invoiced so far (is_provisional = true); later months are not MRR yet. -#}
+    run-rate invoiced so far (is_provisional = true); later months are not MRR yet. A customer is
+    (tenant_id, customer_id): two tenants' customers with the same id never merge. -#}
 
 with
 
@@ -27,35 +28,38 @@ fx_rates as (
 
 customer_months as (
     select
+        tenant_id,
         customer_id,
         currency,
         month_start,
         sum(case when mrr_category = 'recurring' then monthly_amount else 0 end) as recurring_mrr,
         sum(case when mrr_category = 'usage' then monthly_amount else 0 end) as usage_mrr
     from mrr_lines
-    group by 1, 2, 3
+    group by 1, 2, 3, 4
 ),
 
 service_starts as (
     {#- first_full_month: the first calendar month the customer is served from its first day
         (a signup on the 15th is served in full from the next month on). -#}
     select
+        tenant_id,
         customer_id,
         currency,
         min(period_start) as service_start_date
     from revenue_lines
-    group by 1, 2
+    group by 1, 2, 3
 ),
 
 first_months as (
     select
+        customer_months.tenant_id,
         customer_months.customer_id,
         customer_months.currency,
         min(customer_months.month_start) as first_month
     from customer_months
     cross join as_of
     where customer_months.month_start <= as_of.provisional_month
-    group by 1, 2
+    group by 1, 2, 3
 ),
 
 months as (
@@ -67,6 +71,7 @@ months as (
 
 dense as (
     select
+        first_months.tenant_id,
         first_months.customer_id,
         first_months.currency,
         months.month_start,
@@ -79,7 +84,8 @@ dense as (
 
 final as (
     select
-        {{ surrogate_key(['dense.customer_id', 'dense.currency', 'dense.month_start']) }} as mrr_id,
+        {{ surrogate_key(['dense.tenant_id', 'dense.customer_id', 'dense.currency', 'dense.month_start']) }} as mrr_id,
+        dense.tenant_id,
         dense.customer_id,
         dense.currency,
         dense.month_start,
@@ -104,12 +110,14 @@ final as (
     from dense
     left join customer_months
         on
-            dense.customer_id = customer_months.customer_id
+            dense.tenant_id = customer_months.tenant_id
+            and dense.customer_id = customer_months.customer_id
             and dense.currency = customer_months.currency
             and dense.month_start = customer_months.month_start
     left join service_starts
         on
-            dense.customer_id = service_starts.customer_id
+            dense.tenant_id = service_starts.tenant_id
+            and dense.customer_id = service_starts.customer_id
             and dense.currency = service_starts.currency
     left join fx_rates
         on dense.currency = fx_rates.currency

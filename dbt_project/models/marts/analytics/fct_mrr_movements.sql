@@ -17,10 +17,10 @@ mrr as (
 with_history as (
     select
         *,
-        lag(mrr) over (partition by customer_id, currency order by month_start) as previous_mrr_raw,
-        lag(mrr, 12) over (partition by customer_id, currency order by month_start) as mrr_12_months_ago,
+        lag(mrr) over (partition by tenant_id, customer_id, currency order by month_start) as previous_mrr_raw,
+        lag(mrr, 12) over (partition by tenant_id, customer_id, currency order by month_start) as mrr_12_months_ago,
         max(case when mrr > 0 then 1 else 0 end) over (
-            partition by customer_id, currency
+            partition by tenant_id, customer_id, currency
             order by month_start
             rows between unbounded preceding and 1 preceding
         ) as had_revenue_before
@@ -30,6 +30,7 @@ with_history as (
 classified as (
     select
         mrr_id,
+        tenant_id,
         customer_id,
         currency,
         month_start,
@@ -58,6 +59,7 @@ classified as (
 final as (
     select
         mrr_id as movement_id,
+        tenant_id,
         customer_id,
         currency,
         month_start,

@@ -57,6 +57,7 @@ months as (
 line_month_ends as (
     select
         line_spans.invoice_line_id,
+        line_spans.tenant_id,
         line_spans.customer_id,
         line_spans.currency,
         line_spans.mrr_category,
@@ -82,6 +83,7 @@ with_recognized as (
             and line_month_ends.month_start >= line_months.month_start
     group by
         line_month_ends.invoice_line_id,
+        line_month_ends.tenant_id,
         line_month_ends.customer_id,
         line_month_ends.currency,
         line_month_ends.mrr_category,
@@ -102,7 +104,9 @@ per_line as (
 
 final as (
     select
-        {{ surrogate_key(['per_line.customer_id', 'per_line.currency', 'per_line.month_start']) }} as balance_id,
+        {{ surrogate_key(['per_line.tenant_id', 'per_line.customer_id', 'per_line.currency', 'per_line.month_start']) }}
+            as balance_id,
+        per_line.tenant_id,
         per_line.customer_id,
         per_line.currency,
         per_line.month_start,
@@ -122,7 +126,7 @@ final as (
         ) as unbilled_fees
     from per_line
     cross join as_of
-    group by per_line.customer_id, per_line.currency, per_line.month_start
+    group by per_line.tenant_id, per_line.customer_id, per_line.currency, per_line.month_start
 )
 
 select * from final

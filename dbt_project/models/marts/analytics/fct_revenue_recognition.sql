@@ -30,6 +30,7 @@ ratable as (
     select
         revenue_lines.invoice_line_id,
         revenue_lines.invoice_id,
+        revenue_lines.tenant_id,
         revenue_lines.customer_id,
         revenue_lines.currency,
         revenue_lines.line_type,
@@ -57,6 +58,7 @@ recognized_recurring as (
     select
         invoice_line_id,
         invoice_id,
+        tenant_id,
         customer_id,
         currency,
         line_type,
@@ -74,6 +76,7 @@ recognized_usage as (
     select
         invoice_line_id,
         invoice_id,
+        tenant_id,
         customer_id,
         currency,
         line_type,

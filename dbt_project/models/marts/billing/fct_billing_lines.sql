@@ -69,10 +69,7 @@ final as (
         ) as integer) as sequence_in_period
     from all_lines
     left join usage_months
-        on
-            all_lines.subscription_id = usage_months.subscription_id
-            and all_lines.period_start = usage_months.period_start
-            and all_lines.period_end = usage_months.period_end
+        on {{ columns_match('all_lines', 'usage_months', ['subscription_id', 'period_start', 'period_end']) }}
 )
 
 select * from final

@@ -68,12 +68,7 @@ final as (
         cast(subtotal as decimal(38, 12)) as subtotal,
         cast(tax_amount as decimal(38, 12)) as tax_amount,
         cast(total as decimal(38, 12)) as total,
-        cast(case minor_unit
-            when 0 then total
-            when 1 then total * 10
-            when 2 then total * 100
-            when 3 then total * 1000
-        end as bigint) as total_minor,
+        {{ to_minor_units('total', 'minor_unit') }} as total_minor,
         minor_unit,
         cast(line_count as integer) as line_count,
         is_reverse_charge,

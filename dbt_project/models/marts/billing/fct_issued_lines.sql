@@ -28,6 +28,16 @@
     'period_start', 'period_end', 'quantity', 'unit_price', 'amount', 'tax_rate_id', 'tax_name', 'tax_rate',
     'is_tax_inclusive', 'tax_note', 'is_reverse_charge', 'tax_amount', 'net_amount', 'gross_amount', 'minor_unit',
 ] %}
+{#- Of those, the amounts a correction restates by difference (current - already accounted); the
+    others are attributes a correction carries from the original line. -#}
+{%- set line_sum_columns = ['quantity', 'amount', 'tax_amount', 'net_amount', 'gross_amount'] %}
+{%- set line_attribute_columns = line_amount_columns | reject('in', line_sum_columns) | list %}
+{#- Who and what a line bills (after billing_line_id), the same on the original line and its corrections. -#}
+{%- set line_party_columns = ['tenant_id', 'customer_id', 'subscription_id', 'currency', 'charge_id'] %}
+{#- Every column of a new ledger line after its document header, in ledger order (all_new_lines). -#}
+{%- set new_line_columns = ['line_number', 'source_invoice_id', 'source_invoice_number', 'billing_line_id']
+    + line_party_columns + ['line_type', 'description'] + line_amount_columns
+    + ['reason', 'included_quantity', 'tier_breakdown_json'] %}
 
 with computed as (
     select * from {{ ref('int_invoice_lines_credited') }}
@@ -128,28 +138,12 @@ accounted as (
     select
         source_invoice_id,
         billing_line_id,
-        max(tenant_id) as tenant_id,
-        max(customer_id) as customer_id,
-        max(subscription_id) as subscription_id,
-        max(currency) as currency,
-        max(charge_id) as charge_id,
-        max(line_type) as line_type,
-        max(description) as description,
-        max(period_start) as period_start,
-        max(period_end) as period_end,
-        max(unit_price) as unit_price,
-        max(tax_rate_id) as tax_rate_id,
-        max(tax_name) as tax_name,
-        max(tax_rate) as tax_rate,
-        bool_or(is_tax_inclusive) as is_tax_inclusive,
-        max(tax_note) as tax_note,
-        bool_or(is_reverse_charge) as is_reverse_charge,
-        max(minor_unit) as minor_unit,
-        sum(quantity) as quantity,
-        sum(amount) as amount,
-        sum(tax_amount) as tax_amount,
-        sum(net_amount) as net_amount,
-        sum(gross_amount) as gross_amount
+        {%- for column in line_party_columns + ['line_type', 'description'] + line_attribute_columns %}
+            {{ 'bool_or' if column.startswith('is_') else 'max' }}({{ column }}) as {{ column }},
+        {%- endfor %}
+        {%- for column in line_sum_columns %}
+            sum({{ column }}) as {{ column }}{{ ',' if not loop.last }}
+        {%- endfor %}
     from previously_issued
     group by source_invoice_id, billing_line_id
 ),
@@ -164,30 +158,16 @@ deltas as (
     select
         coalesce(cur.invoice_id, acc.source_invoice_id) as source_invoice_id,
         coalesce(cur.billing_line_id, acc.billing_line_id) as billing_line_id,
-        coalesce(cur.tenant_id, acc.tenant_id) as tenant_id,
-        coalesce(cur.customer_id, acc.customer_id) as customer_id,
-        coalesce(cur.subscription_id, acc.subscription_id) as subscription_id,
-        coalesce(cur.currency, acc.currency) as currency,
-        coalesce(cur.charge_id, acc.charge_id) as charge_id,
         coalesce(cur.line_type, acc.line_type) as original_line_type,
         coalesce(cur.description, acc.description) as original_description,
         coalesce(cur.line_type_order, 9) as line_type_order,
         coalesce(cur.line_number, 999999) as original_line_number,
-        coalesce(cur.period_start, acc.period_start) as period_start,
-        coalesce(cur.period_end, acc.period_end) as period_end,
-        coalesce(cur.unit_price, acc.unit_price) as unit_price,
-        coalesce(cur.tax_rate_id, acc.tax_rate_id) as tax_rate_id,
-        coalesce(cur.tax_name, acc.tax_name) as tax_name,
-        coalesce(cur.tax_rate, acc.tax_rate) as tax_rate,
-        coalesce(cur.is_tax_inclusive, acc.is_tax_inclusive) as is_tax_inclusive,
-        coalesce(cur.tax_note, acc.tax_note) as tax_note,
-        coalesce(cur.is_reverse_charge, acc.is_reverse_charge) as is_reverse_charge,
-        coalesce(cur.minor_unit, acc.minor_unit) as minor_unit,
-        coalesce(cur.quantity, 0) - coalesce(acc.quantity, 0) as quantity,
-        coalesce(cur.amount, 0) - coalesce(acc.amount, 0) as amount,
-        coalesce(cur.tax_amount, 0) - coalesce(acc.tax_amount, 0) as tax_amount,
-        coalesce(cur.net_amount, 0) - coalesce(acc.net_amount, 0) as net_amount,
-        coalesce(cur.gross_amount, 0) - coalesce(acc.gross_amount, 0) as gross_amount
+        {%- for column in line_party_columns + line_attribute_columns %}
+            coalesce(cur.{{ column }}, acc.{{ column }}) as {{ column }},
+        {%- endfor %}
+        {%- for column in line_sum_columns %}
+            coalesce(cur.{{ column }}, 0) - coalesce(acc.{{ column }}, 0) as {{ column }}{{ ',' if not loop.last }}
+        {%- endfor %}
     from current_of_issued as cur
     full outer join accounted as acc
         on cur.invoice_id = acc.source_invoice_id
@@ -271,14 +251,9 @@ note_lines as (
             partition by new_notes.document_id
             order by changed.line_type_order, changed.original_line_number, changed.billing_line_id
         ) as line_number,
-        changed.source_invoice_id,
-        changed.source_invoice_number,
-        changed.billing_line_id,
-        changed.tenant_id,
-        changed.customer_id,
-        changed.subscription_id,
-        changed.currency,
-        changed.charge_id,
+        {%- for column in ['source_invoice_id', 'source_invoice_number', 'billing_line_id'] + line_party_columns %}
+            changed.{{ column }},
+        {%- endfor %}
         changed.original_line_type as line_type,
         changed.original_description as description,
         {%- for column in line_amount_columns %}
@@ -305,12 +280,7 @@ note_lines as (
 
 next_invoice as (
     select
-        invoice_id,
-        tenant_id,
-        customer_id,
-        subscription_id,
-        currency,
-        own_line_count,
+        new_invoices.*,
         row_number() over (
             partition by tenant_id, customer_id, coalesce(subscription_id, ''), currency order by issue_date, invoice_id
         ) as rank_in_run
@@ -330,14 +300,9 @@ adjustment_lines as (
                 changed.source_issue_date, changed.source_invoice_id, changed.line_type_order,
                 changed.original_line_number, changed.billing_line_id
         ) as line_number,
-        changed.source_invoice_id,
-        changed.source_invoice_number,
-        changed.billing_line_id,
-        changed.tenant_id,
-        changed.customer_id,
-        changed.subscription_id,
-        changed.currency,
-        changed.charge_id,
+        {%- for column in ['source_invoice_id', 'source_invoice_number', 'billing_line_id'] + line_party_columns %}
+            changed.{{ column }},
+        {%- endfor %}
         -- a correction of a prepaid credit stays a credit (applied after tax, outside the tax base)
         case when changed.original_line_type = 'credit_applied' then 'credit_applied' else 'adjustment' end
             as line_type,
@@ -376,12 +341,9 @@ invoice_own_lines as (
         new_invoice_lines.line_number,
         new_invoice_lines.invoice_id as source_invoice_id,
         cast(null as {{ dbt.type_string() }}) as source_invoice_number,
-        new_invoice_lines.billing_line_id,
-        new_invoice_lines.tenant_id,
-        new_invoice_lines.customer_id,
-        new_invoice_lines.subscription_id,
-        new_invoice_lines.currency,
-        new_invoice_lines.charge_id,
+        {%- for column in ['billing_line_id'] + line_party_columns %}
+            new_invoice_lines.{{ column }},
+        {%- endfor %}
         new_invoice_lines.line_type,
         new_invoice_lines.description,
         {%- for column in line_amount_columns %}
@@ -401,35 +363,9 @@ adjustments_dated as (
         new_invoices.issue_date,
         new_invoices.period_start as document_period_start,
         new_invoices.period_end as document_period_end,
-        adjustment_lines.line_number,
-        adjustment_lines.source_invoice_id,
-        adjustment_lines.source_invoice_number,
-        adjustment_lines.billing_line_id,
-        adjustment_lines.tenant_id,
-        adjustment_lines.customer_id,
-        adjustment_lines.subscription_id,
-        adjustment_lines.currency,
-        adjustment_lines.charge_id,
-        adjustment_lines.line_type,
-        adjustment_lines.description,
-        adjustment_lines.period_start,
-        adjustment_lines.period_end,
-        adjustment_lines.quantity,
-        adjustment_lines.unit_price,
-        adjustment_lines.amount,
-        adjustment_lines.tax_rate_id,
-        adjustment_lines.tax_name,
-        adjustment_lines.tax_rate,
-        adjustment_lines.is_tax_inclusive,
-        adjustment_lines.tax_note,
-        adjustment_lines.is_reverse_charge,
-        adjustment_lines.tax_amount,
-        adjustment_lines.net_amount,
-        adjustment_lines.gross_amount,
-        adjustment_lines.minor_unit,
-        adjustment_lines.reason,
-        adjustment_lines.included_quantity,
-        adjustment_lines.tier_breakdown_json
+        {%- for column in new_line_columns %}
+            adjustment_lines.{{ column }}{{ ',' if not loop.last }}
+        {%- endfor %}
     from adjustment_lines
     inner join new_invoices on adjustment_lines.document_id = new_invoices.invoice_id
 ),

@@ -16,6 +16,18 @@
       no_price_for_dimension          : a dimensional charge without a default price for this value.
     Journal events of billing periods that have not ended by var('as_of_date') are pending, not
     unbilled: they are not listed. -#}
+{#- An event copy as listed here, from a row of stg_usage__events' columns (not in the journal:
+    no subscription resolved). -#}
+{%- set event_copy_columns -%}
+        tenant_id,
+        event_id,
+        customer_id,
+        meter_id,
+        cast(null as {{ dbt.type_string() }}) as subscription_id,
+        event_ts,
+        arrived_at,
+        event_quantity as quantity
+{%- endset %}
 
 with journal as (
     select * from {{ ref('fct_usage_journal') }}
@@ -53,23 +65,13 @@ charged_meters as (
         prices.meter_id
     from {{ ref('int_rating__prices_resolved') }} as prices
     inner join {{ ref('int_rating__rating_periods') }} as rating_periods
-        on
-            prices.subscription_id = rating_periods.subscription_id
-            and prices.period_start = rating_periods.period_start
-            and prices.period_end = rating_periods.period_end
+        on {{ columns_match('prices', 'rating_periods', ['subscription_id', 'period_start', 'period_end']) }}
     where prices.charge_type = 'usage'
 ),
 
 excluded_rows as (
     select
-        tenant_id,
-        event_id,
-        customer_id,
-        meter_id,
-        cast(null as {{ dbt.type_string() }}) as subscription_id,
-        event_ts,
-        arrived_at,
-        event_quantity as quantity,
+        {{ event_copy_columns }},
         exclusion_reason as reason
     from excluded
 ),
@@ -105,14 +107,7 @@ arrival_ranked as (
 
 duplicate_rows as (
     select
-        tenant_id,
-        event_id,
-        customer_id,
-        meter_id,
-        cast(null as {{ dbt.type_string() }}) as subscription_id,
-        event_ts,
-        arrived_at,
-        event_quantity as quantity,
+        {{ event_copy_columns }},
         'duplicate_payload_differs' as reason
     from arrival_ranked
     where payload != first_payload
@@ -122,10 +117,7 @@ not_billed as (
     select journal.*
     from journal
     left join billed_events
-        on
-            journal.tenant_id = billed_events.tenant_id
-            and journal.customer_id = billed_events.customer_id
-            and journal.event_id = billed_events.event_id
+        on {{ columns_match('journal', 'billed_events', ['tenant_id', 'customer_id', 'event_id']) }}
     where billed_events.event_id is null
 ),
 
@@ -204,16 +196,9 @@ unpriced_groups as (
         'no_price_for_dimension' as reason
     from billed_events
     inner join journal
-        on
-            billed_events.tenant_id = journal.tenant_id
-            and billed_events.customer_id = journal.customer_id
-            and billed_events.event_id = journal.event_id
+        on {{ columns_match('billed_events', 'journal', ['tenant_id', 'customer_id', 'event_id']) }}
     left join priced
-        on
-            billed_events.subscription_id = priced.subscription_id
-            and billed_events.period_start = priced.period_start
-            and billed_events.meter_id = priced.meter_id
-            and billed_events.dimensions_json = priced.dimensions_json
+        on {{ columns_match('billed_events', 'priced', ['subscription_id', 'period_start', 'meter_id', 'dimensions_json']) }}
     where priced.subscription_id is null
 ),
 

@@ -44,17 +44,10 @@ compared as (
 final as (
     select
         compared.*,
-        cast(case when compared.catalog_price > 0
-                then {{ safe_divide(decimal_multiply('compared.marketplace_price - compared.catalog_price', '100'),
-                'compared.catalog_price') }}
-        end as decimal(38, 12)) as difference_pct,
+        {{ parity_difference_pct('compared.marketplace_price', 'compared.catalog_price') }} as difference_pct,
         fees.tolerance_pct,
-        case
-            when compared.catalog_price is null then 'no_catalog_price'
-            when abs(compared.marketplace_price - compared.catalog_price) * 100
-                > fees.tolerance_pct * compared.catalog_price then 'flagged'
-            else 'ok'
-        end as parity_status
+        {{ parity_status('compared.marketplace_price', 'compared.catalog_price', 'fees.tolerance_pct') }}
+            as parity_status
     from compared
     cross join fees
 )

@@ -1,6 +1,6 @@
 {{ config(materialized='table', schema='marketplace') }}
 
-{#- Marketplace reconciliation per marketplace, customer and month, in the listing currency (USD):
+{#- Marketplace reconciliation per marketplace, customer (tenant_id, customer_id) and month, in the listing currency (USD):
     what usagebill billed for the hours the customer was subscribed on the marketplace, against what the
     marketplace accepted (the reporting ledger's answers) and what its billing feed billed.
 
@@ -53,6 +53,7 @@ reported_meters as (
 billed_subscribed as (
     select
         identities.marketplace,
+        billed_hourly.tenant_id,
         billed_hourly.customer_id,
         billed_hourly.meter_id,
         billed_hourly.dimensions_json,
@@ -63,7 +64,8 @@ billed_subscribed as (
     from billed_hourly
     inner join identities
         on
-            billed_hourly.customer_id = identities.customer_id
+            billed_hourly.tenant_id = identities.tenant_id
+            and billed_hourly.customer_id = identities.customer_id
             and billed_hourly.hour_start >= identities.valid_from
             and (identities.valid_to is null or billed_hourly.hour_start < identities.valid_to)
     inner join reported_meters
@@ -79,7 +81,8 @@ rate_candidates as (
         rates.rate,
         row_number() over (
             partition by
-                billed_subscribed.marketplace, billed_subscribed.customer_id, billed_subscribed.meter_id,
+                billed_subscribed.marketplace, billed_subscribed.tenant_id, billed_subscribed.customer_id,
+                billed_subscribed.meter_id,
                 billed_subscribed.dimensions_json, billed_subscribed.hour_start
             order by rates.effective_date desc
         ) as rate_rank
@@ -94,6 +97,7 @@ rate_candidates as (
 billed_listing as (
     select
         marketplace,
+        tenant_id,
         customer_id,
         cast({{ trunc_to('month', 'hour_start') }} as date) as reconciliation_month,
         listing_currency,
@@ -109,18 +113,20 @@ billed_listing as (
 billed_monthly as (
     select
         marketplace,
+        tenant_id,
         customer_id,
         reconciliation_month,
         max(listing_currency) as currency,
         cast(sum(billed_listing_amount) as decimal(38, 12)) as billed_amount,
         cast(sum(missing_rate) as bigint) as hours_without_rate
     from billed_listing
-    group by marketplace, customer_id, reconciliation_month
+    group by marketplace, tenant_id, customer_id, reconciliation_month
 ),
 
 ledger_monthly as (
     select
         marketplace,
+        tenant_id,
         customer_id,
         cast({{ trunc_to('month', 'hour_start') }} as date) as reconciliation_month,
         max(currency) as currency,
@@ -132,31 +138,33 @@ ledger_monthly as (
         cast(sum(case when state in ('acknowledged', 'duplicate', 'sent', 'unconfirmed', 'planned')
             and quantity > 0 then 1 else 0 end) as bigint) as reported_keys
     from ledger
-    group by marketplace, customer_id, cast({{ trunc_to('month', 'hour_start') }} as date)
+    group by marketplace, tenant_id, customer_id, cast({{ trunc_to('month', 'hour_start') }} as date)
 ),
 
 feed_monthly as (
     select
         marketplace,
+        tenant_id,
         customer_id,
         revenue_month as reconciliation_month,
         max(currency) as currency,
         cast(sum(billed_amount) as decimal(38, 12)) as feed_billed_amount
     from feed
-    group by marketplace, customer_id, revenue_month
+    group by marketplace, tenant_id, customer_id, revenue_month
 ),
 
 months as (
-    select marketplace, customer_id, reconciliation_month from billed_monthly
+    select marketplace, tenant_id, customer_id, reconciliation_month from billed_monthly
     union
-    select marketplace, customer_id, reconciliation_month from ledger_monthly
+    select marketplace, tenant_id, customer_id, reconciliation_month from ledger_monthly
     union
-    select marketplace, customer_id, reconciliation_month from feed_monthly
+    select marketplace, tenant_id, customer_id, reconciliation_month from feed_monthly
 ),
 
 joined as (
     select
         months.marketplace,
+        months.tenant_id,
         months.customer_id,
         months.reconciliation_month,
         coalesce(billed_monthly.currency, ledger_monthly.currency, feed_monthly.currency) as currency,
@@ -171,16 +179,19 @@ joined as (
     left join billed_monthly
         on
             months.marketplace = billed_monthly.marketplace
+            and months.tenant_id = billed_monthly.tenant_id
             and months.customer_id = billed_monthly.customer_id
             and months.reconciliation_month = billed_monthly.reconciliation_month
     left join ledger_monthly
         on
             months.marketplace = ledger_monthly.marketplace
+            and months.tenant_id = ledger_monthly.tenant_id
             and months.customer_id = ledger_monthly.customer_id
             and months.reconciliation_month = ledger_monthly.reconciliation_month
     left join feed_monthly
         on
             months.marketplace = feed_monthly.marketplace
+            and months.tenant_id = feed_monthly.tenant_id
             and months.customer_id = feed_monthly.customer_id
             and months.reconciliation_month = feed_monthly.reconciliation_month
 ),
@@ -189,7 +200,7 @@ cumulative as (
     select
         joined.*,
         sum(billed_amount - accepted_amount - unconfirmed_amount) over (
-            partition by marketplace, customer_id
+            partition by marketplace, tenant_id, customer_id
             order by reconciliation_month
             rows between unbounded preceding and current row
         ) as outstanding_amount
@@ -199,6 +210,7 @@ cumulative as (
 final as (
     select
         marketplace,
+        tenant_id,
         customer_id,
         reconciliation_month,
         currency,

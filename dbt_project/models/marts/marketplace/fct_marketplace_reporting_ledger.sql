@@ -1,6 +1,6 @@
 {{ config(materialized='table', schema='marketplace') }}
 
-{#- One row per report key (marketplace, customer, dimension, hour) with its current state, from the
+{#- One row per report key (marketplace, tenant, customer, dimension, hour) with its current state, from the
     append-only ledger ledger.marketplace_reports: what was reported, when, with which metering record id,
     what remainder was carried, how many times it was sent. -#}
 
@@ -12,28 +12,26 @@ ranked as (
     select
         reports.*,
         row_number() over (
-            partition by marketplace, customer_id, dimension, hour_start order by seq desc
+            partition by {{ marketplace_report_key() }} order by seq desc
         ) as recency
     from reports
 ),
 
 history as (
     select
-        marketplace,
-        customer_id,
-        dimension,
-        hour_start,
+        {{ marketplace_report_key() }},
         min(recorded_at) as first_recorded_at,
         max(recorded_at) as last_recorded_at,
         cast(sum(case when state = 'sent' then 1 else 0 end) as bigint) as times_sent,
         cast(count(distinct run_id) as bigint) as runs
     from reports
-    group by marketplace, customer_id, dimension, hour_start
+    group by {{ marketplace_report_key() }}
 ),
 
 final as (
     select
         ranked.marketplace,
+        ranked.tenant_id,
         ranked.customer_id,
         ranked.marketplace_customer,
         ranked.offering_id,
@@ -64,10 +62,7 @@ final as (
     from ranked
     inner join history
         on
-            ranked.marketplace = history.marketplace
-            and ranked.customer_id = history.customer_id
-            and ranked.dimension = history.dimension
-            and ranked.hour_start = history.hour_start
+            {{- marketplace_report_key_equal('ranked', 'history') }}
     where ranked.recency = 1
 )
 

@@ -10,6 +10,7 @@ with lines as (
 final as (
     select
         marketplace,
+        tenant_id,
         customer_id,
         revenue_month,
         currency,
@@ -21,7 +22,7 @@ final as (
         max(listing_fee_pct) as listing_fee_pct,
         count(*) as line_count
     from lines
-    group by marketplace, customer_id, revenue_month, currency
+    group by marketplace, tenant_id, customer_id, revenue_month, currency
 )
 
 select * from final

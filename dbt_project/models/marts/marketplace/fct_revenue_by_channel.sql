@@ -11,7 +11,8 @@
     their service period by days) summed over the customers of the channel (the billing_channel of
     the customer's invoices: a marketplace, or 'stripe' = direct); ARR = MRR x 12. The test
     assert_channel_mrr_matches_fct_mrr proves the channels add up to fct_mrr per month and
-    currency. -#}
+    currency.
+    Customers are (tenant_id, customer_id): the same customer id in two tenants is two customers. -#}
 
 with marketplace_revenue as (
     select * from {{ ref('fct_marketplace_revenue') }}
@@ -27,10 +28,11 @@ mrr as (
 
 customer_channels as (
     select
+        tenant_id,
         customer_id,
         min(case when billing_channel = 'stripe' then 'direct' else billing_channel end) as channel
     from invoices
-    group by 1
+    group by tenant_id, customer_id
 ),
 
 mrr_by_channel as (
@@ -41,7 +43,9 @@ mrr_by_channel as (
         sum(mrr.mrr) as mrr
     from mrr
     left join customer_channels
-        on mrr.customer_id = customer_channels.customer_id
+        on
+            mrr.tenant_id = customer_channels.tenant_id
+            and mrr.customer_id = customer_channels.customer_id
     group by 1, 2, 3
 ),
 
@@ -50,6 +54,7 @@ direct as (
         'direct' as channel,
         cast({{ trunc_to('month', 'invoices.period_start') }} as date) as revenue_month,
         invoices.currency,
+        invoices.tenant_id,
         invoices.customer_id,
         cast(invoices.subtotal as decimal(38, 12)) as billed_amount,
         cast(0 as decimal(38, 12)) as listing_fee,
@@ -63,6 +68,7 @@ marketplace as (
         marketplace as channel,
         revenue_month,
         currency,
+        tenant_id,
         customer_id,
         billed_amount,
         listing_fee,
@@ -81,7 +87,7 @@ billed as (
         channel,
         revenue_month,
         currency,
-        count(distinct customer_id) as customers,
+        count(distinct {{ dbt.concat(['tenant_id', "'/'", 'customer_id']) }}) as customers,
         sum(billed_amount) as billed_amount,
         sum(listing_fee) as listing_fee,
         sum(net_revenue) as net_revenue

@@ -3,11 +3,16 @@
     still owed at the end of that day. State comes from the latest Stripe invoice event created before
     as_of_date + 1 day (half-open); an invoice with no event yet is owed in full. Paid, void and
     uncollectible (written off, see fct_dunning) invoices owe nothing. Buckets by days past due_date:
-    current (not yet due), 1-30, 31-60, 61-90, 90+. -#}
+    current (not yet due), 1-30, 31-60, 61-90, 90+.
+    Only Stripe-channel invoices (fct_invoices.billing_channel = 'stripe'): an invoice of a customer who
+    buys through AWS, Azure or Google Marketplace is collected by the marketplace, which pays us out net
+    of its fee (marketplace.fct_marketplace_reconciliation tracks those payouts); it is never owed to us
+    via Stripe and never reaches Stripe, so listing it here would show it as forever unpaid. -#}
 {%- set as_of = var('as_of_date', run_started_at.strftime('%Y-%m-%d')) -%}
 
 with invoices as (
     select * from {{ ref('fct_invoices') }}
+    where billing_channel = 'stripe'
 ),
 
 invoice_events as (
@@ -34,7 +39,9 @@ owed as (
     select
         invoices.invoice_id,
         invoices.invoice_number,
+        invoices.tenant_id,
         invoices.customer_id,
+        invoices.billing_channel,
         invoices.currency,
         invoices.issue_date,
         invoices.due_date,
@@ -64,7 +71,9 @@ final as (
         cast('{{ as_of }}' as date) as as_of_date,
         owed.invoice_id,
         owed.invoice_number,
+        owed.tenant_id,
         owed.customer_id,
+        owed.billing_channel,
         owed.currency,
         owed.issue_date,
         owed.due_date,

@@ -47,8 +47,7 @@ final as (
         latest.currency,
         latest.total_minor,
         latest.amount_due_minor,
-        {{ decimal_multiply('latest.amount_due_minor',
-            'case currencies.stripe_decimals when 0 then 1 when 1 then 0.1 when 2 then 0.01 when 3 then 0.001 end') }}
+        {{ from_minor_units('latest.amount_due_minor', 'currencies.stripe_decimals') }}
             as amount_due,
         greatest(failed.failed_attempts, coalesce(failed.max_attempt_count, 0)) as failed_attempts,
         failed.first_failed_at,

@@ -39,8 +39,7 @@ final as (
         paid.stripe_customer_id,
         paid.currency,
         paid.amount_paid_minor,
-        {{ decimal_multiply('paid.amount_paid_minor',
-            'case currencies.stripe_decimals when 0 then 1 when 1 then 0.1 when 2 then 0.01 when 3 then 0.001 end') }}
+        {{ from_minor_units('paid.amount_paid_minor', 'currencies.stripe_decimals') }}
             as amount_paid,
         paid.amount_due_minor,
         case
@@ -48,10 +47,9 @@ final as (
                 then paid.amount_due_minor - paid.amount_paid_minor
             else 0
         end as carried_to_balance_minor,
-        {{ decimal_multiply(
+        {{ from_minor_units(
             'case when not paid.paid_out_of_band and paid.amount_due_minor > paid.amount_paid_minor '
-            ~ 'then paid.amount_due_minor - paid.amount_paid_minor else 0 end',
-            'case currencies.stripe_decimals when 0 then 1 when 1 then 0.1 when 2 then 0.01 when 3 then 0.001 end') }}
+            ~ 'then paid.amount_due_minor - paid.amount_paid_minor else 0 end', 'currencies.stripe_decimals') }}
             as carried_to_balance,
         coalesce(
             not paid.paid_out_of_band and paid.amount_paid_minor = 0

@@ -1,7 +1,7 @@
 {{ config(materialized='table', schema='pricing_lab') }}
 
 {#- What each customer was billed against what a candidate price book would have billed, per
-    candidate, customer, plan, month (of the billing period's start) and currency, over the
+    candidate, tenant, customer, plan, month (of the billing period's start) and currency, over the
     candidate's back-test window [window_start, window_end) (recorded with its lines). Both sides are sums of rounded billing lines
     (billing.fct_billing_lines and the candidate's lines from the same rating models), so a candidate
     identical to the current price book differs by exactly 0.
@@ -28,6 +28,7 @@ candidates as (
 billed as (
     select
         candidates.candidate,
+        billed_lines.tenant_id,
         billed_lines.customer_id,
         coalesce(billed_lines.plan_id, '') as plan_id,
         cast({{ trunc_to('month', 'billed_lines.period_start') }} as date) as month_start,
@@ -38,43 +39,39 @@ billed as (
         on
             billed_lines.period_start >= candidates.window_start
             and billed_lines.period_start < candidates.window_end
-    group by 1, 2, 3, 4, 5
+    group by 1, 2, 3, 4, 5, 6
 ),
 
 candidate_totals as (
     select
         candidate,
+        tenant_id,
         customer_id,
         coalesce(plan_id, '') as plan_id,
         cast({{ trunc_to('month', 'period_start') }} as date) as month_start,
         currency,
         sum(amount_rounded) as candidate_total
     from candidate_lines
-    group by 1, 2, 3, 4, 5
+    group by 1, 2, 3, 4, 5, 6
 ),
+
+{%- set keys = ['candidate', 'tenant_id', 'customer_id', 'plan_id', 'month_start', 'currency'] %}
 
 joined as (
     select
-        coalesce(billed.candidate, candidate_totals.candidate) as candidate,
-        coalesce(billed.customer_id, candidate_totals.customer_id) as customer_id,
-        coalesce(billed.plan_id, candidate_totals.plan_id) as plan_id,
-        coalesce(billed.month_start, candidate_totals.month_start) as month_start,
-        coalesce(billed.currency, candidate_totals.currency) as currency,
-        cast(coalesce(billed.billed_total, 0) as decimal(38, 12)) as billed_total,
-        cast(coalesce(candidate_totals.candidate_total, 0) as decimal(38, 12)) as candidate_total
+        {{ coalesce_keys(keys, 'billed', 'candidate_totals') }},
+        {{ zero_filled('billed', ['billed_total']) }},
+        {{ zero_filled('candidate_totals', ['candidate_total']) }}
     from billed
     full outer join candidate_totals
         on
-            billed.candidate = candidate_totals.candidate
-            and billed.customer_id = candidate_totals.customer_id
-            and billed.plan_id = candidate_totals.plan_id
-            and billed.month_start = candidate_totals.month_start
-            and billed.currency = candidate_totals.currency
+            {{ keys_match(keys, 'billed', 'candidate_totals') }}
 ),
 
 final as (
     select
         candidate,
+        tenant_id,
         customer_id,
         plan_id,
         month_start,

@@ -13,12 +13,13 @@ per_customer as (
         candidate,
         month_start,
         currency,
+        tenant_id,
         customer_id,
         sum(billed_total) as billed_total,
         sum(candidate_total) as candidate_total,
         max(case when exceeds_threshold then 1 else 0 end) as exceeds_threshold
     from customer_months
-    group by 1, 2, 3, 4
+    group by 1, 2, 3, 4, 5
 ),
 
 final as (

@@ -1,14 +1,4 @@
-{%- set is_spark = target.type == 'spark' -%}
-{{ config(
-    materialized='incremental',
-    schema='usage',
-    tags=['partitioned_daily'],
-    incremental_strategy=('insert_overwrite' if is_spark else 'delete+insert'),
-    unique_key=(none if is_spark else 'arrival_date'),
-    partition_by=('arrival_date' if is_spark else none),
-    file_format=('parquet' if is_spark else none),
-    on_schema_change='fail',
-) }}
+{{ partitioned_daily_config('arrival_date') }}
 
 {#- The append-only usage journal: one row per (tenant_id, event_id) across all history (the first
     arrival wins; later copies are dropped whatever day they arrive), unit-converted quantity,

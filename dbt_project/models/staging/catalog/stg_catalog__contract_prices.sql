@@ -1,20 +1,4 @@
-with source as (
-    select * from {{ source('raw', 'catalog_contract_prices') }}
-),
-
-final as (
-    select
-        price_id,
-        contract_id,
-        tenant_id,
-        customer_id,
-        plan_id,
-        charge_id,
-        dimension_value,
-        cast(effective_from as date) as effective_from,
-        cast(effective_to as date) as effective_to,
-        {{ catalog_price_term_columns() }}
-    from source
-)
-
-select * from final
+{{ stage_catalog_table(source('raw', 'catalog_contract_prices'), [
+    'price_id', 'contract_id', 'tenant_id', 'customer_id', 'plan_id', 'charge_id', 'dimension_value',
+    'effective_from:date', 'effective_to:date',
+] + catalog_price_term_specs()) }}

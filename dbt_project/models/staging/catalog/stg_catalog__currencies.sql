@@ -1,12 +1,3 @@
-with source as (
-    select * from {{ source('raw', 'catalog_currencies') }}
-),
-
-final as (
-    select
-        currency,
-        cast(minor_unit as integer) as minor_unit
-    from source
-)
-
-select * from final
+{{ stage_catalog_table(source('raw', 'catalog_currencies'), [
+    'currency', 'minor_unit:integer',
+]) }}

@@ -1,13 +1,3 @@
-with source as (
-    select * from {{ source('raw', 'catalog_meter_filters') }}
-),
-
-final as (
-    select
-        meter_id,
-        dimension,
-        value
-    from source
-)
-
-select * from final
+{{ stage_catalog_table(source('raw', 'catalog_meter_filters'), [
+    'meter_id', 'dimension', 'value',
+]) }}

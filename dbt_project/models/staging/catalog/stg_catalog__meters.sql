@@ -1,22 +1,4 @@
-with source as (
-    select * from {{ source('raw', 'catalog_meters') }}
-),
-
-final as (
-    select
-        meter_id,
-        name,
-        unit,
-        aggregation,
-        value_property,
-        cast(unit_multiplier as decimal(38, 12)) as unit_multiplier,
-        unique_property,
-        filters_json,
-        group_by_json,
-        group_by_1,
-        group_by_2,
-        group_by_3
-    from source
-)
-
-select * from final
+{{ stage_catalog_table(source('raw', 'catalog_meters'), [
+    'meter_id', 'name', 'unit', 'aggregation', 'value_property', 'unit_multiplier:amount',
+    'unique_property', 'filters_json', 'group_by_json', 'group_by_1', 'group_by_2', 'group_by_3',
+]) }}

@@ -1,14 +1,3 @@
-with source as (
-    select * from {{ source('raw', 'catalog_plan_versions') }}
-),
-
-final as (
-    select
-        plan_id,
-        cast(plan_version as integer) as plan_version,
-        cast(effective_from as date) as effective_from,
-        cast(effective_to as date) as effective_to
-    from source
-)
-
-select * from final
+{{ stage_catalog_table(source('raw', 'catalog_plan_versions'), [
+    'plan_id', 'plan_version:integer', 'effective_from:date', 'effective_to:date',
+]) }}

@@ -1,14 +1,3 @@
-with source as (
-    select * from {{ source('raw', 'catalog_plans') }}
-),
-
-final as (
-    select
-        plan_id,
-        name,
-        currency,
-        billing_period
-    from source
-)
-
-select * from final
+{{ stage_catalog_table(source('raw', 'catalog_plans'), [
+    'plan_id', 'name', 'currency', 'billing_period',
+]) }}

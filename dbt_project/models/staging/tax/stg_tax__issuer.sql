@@ -1,20 +1,4 @@
-with source as (
-    select * from {{ source('raw', 'catalog_issuer') }}
-),
-
-final as (
-    select
-        issuer_id,
-        legal_name,
-        address_json,
-        country,
-        tax_id,
-        email,
-        invoice_prefix,
-        credit_note_prefix,
-        cast(number_width as integer) as number_width,
-        cast(payment_terms_days as integer) as payment_terms_days
-    from source
-)
-
-select * from final
+{{ stage_catalog_table(source('raw', 'catalog_issuer'), [
+    'issuer_id', 'legal_name', 'address_json', 'country', 'tax_id', 'email', 'invoice_prefix',
+    'credit_note_prefix', 'number_width:integer', 'payment_terms_days:integer',
+]) }}

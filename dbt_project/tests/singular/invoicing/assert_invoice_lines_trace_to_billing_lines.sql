@@ -37,9 +37,7 @@ final as (
         per_billing_line.issued_amount
     from per_billing_line
     left join billing_lines
-        on per_billing_line.billing_line_id = billing_lines.billing_line_id
-            and per_billing_line.customer_id = billing_lines.customer_id
-            and per_billing_line.currency = billing_lines.currency
+        on {{ columns_match('per_billing_line', 'billing_lines', ['billing_line_id', 'customer_id', 'currency']) }}
     where per_billing_line.billing_line_id is null
         or (billing_lines.billing_line_id is null and per_billing_line.issued_amount != 0)
 )

@@ -64,28 +64,8 @@ windows as (
     inner join subscriptions on rated.subscription_id = subscriptions.subscription_id
 ),
 
-journal_totals as (
-    select
-        windows.tenant_id,
-        windows.customer_id,
-        windows.subscription_id,
-        windows.meter_id,
-        windows.period_start,
-        case windows.aggregation
-            when 'count' then cast(count(journal.meter_id) as decimal(38, 12))
-            else coalesce(sum(journal.quantity), 0)
-        end as journal_quantity
-    from windows
-    left join journal
-        on windows.tenant_id = journal.tenant_id
-            and windows.customer_id = journal.customer_id
-            and windows.meter_id = journal.meter_id
-            and windows.window_start <= journal.event_ts
-            and windows.window_end > journal.event_ts
-    group by windows.tenant_id, windows.customer_id, windows.subscription_id, windows.meter_id, windows.period_start, windows.aggregation
-),
-
-final as (
+compared as (
+    {#- per rated window: the rated quantity and the journal's total over the same window -#}
     select
         windows.tenant_id,
         windows.customer_id,
@@ -93,13 +73,24 @@ final as (
         windows.meter_id,
         windows.period_start,
         windows.rated_quantity,
-        journal_totals.journal_quantity
+        case windows.aggregation
+            when 'count' then cast(count(journal.meter_id) as decimal(38, 12))
+            else coalesce(sum(journal.quantity), 0)
+        end as journal_quantity
     from windows
-    inner join journal_totals
-        on windows.subscription_id = journal_totals.subscription_id
-            and windows.meter_id = journal_totals.meter_id
-            and windows.period_start = journal_totals.period_start
-    where windows.rated_quantity != journal_totals.journal_quantity
+    left join journal
+        on {{ columns_match('windows', 'journal', ['tenant_id', 'customer_id', 'meter_id']) }}
+            and windows.window_start <= journal.event_ts
+            and windows.window_end > journal.event_ts
+    group by
+        windows.tenant_id, windows.customer_id, windows.subscription_id, windows.meter_id, windows.period_start,
+        windows.aggregation, windows.rated_quantity
+),
+
+final as (
+    select *
+    from compared
+    where rated_quantity != journal_quantity
 )
 
 select * from final

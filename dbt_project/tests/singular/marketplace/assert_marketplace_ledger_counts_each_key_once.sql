@@ -1,11 +1,9 @@
-{#- Exactly once: no report key has two different acknowledged quantities in the append-only ledger. -#}
+{#- Exactly once: no report key (macro marketplace_report_key) has two different acknowledged quantities
+    in the append-only ledger. -#}
 select
-    marketplace,
-    customer_id,
-    dimension,
-    hour_start,
+    {{ marketplace_report_key() }},
     count(distinct quantity) as quantities
 from {{ ref('stg_marketplace__reports') }}
 where state in ('acknowledged', 'duplicate')
-group by marketplace, customer_id, dimension, hour_start
+group by {{ marketplace_report_key() }}
 having count(distinct quantity) > 1

@@ -3,6 +3,7 @@
     - for sum meters, every rollup's quantity adds up to the journal's quantity;
     - for time-weighted gauges, hourly, daily and monthly GB-hours agree.
     Returns the mismatching groups. -#}
+{%- set month_key = ['tenant_id', 'customer_id', 'meter_id', 'dimensions_key', 'usage_month'] %}
 
 with
 
@@ -42,11 +43,7 @@ journal as (
 
 compared as (
     select
-        coalesce(journal.tenant_id, monthly.tenant_id) as tenant_id,
-        coalesce(journal.customer_id, monthly.customer_id) as customer_id,
-        coalesce(journal.meter_id, monthly.meter_id) as meter_id,
-        coalesce(journal.dimensions_key, monthly.dimensions_key) as dimensions_key,
-        coalesce(journal.usage_month, monthly.usage_month) as usage_month,
+        {{ coalesce_columns('journal', 'monthly', month_key) }},
         monthly.aggregation,
         coalesce(journal.event_count, 0) as journal_events,
         coalesce(hourly.event_count, 0) as hourly_events,
@@ -58,26 +55,11 @@ compared as (
         monthly.quantity as monthly_quantity
     from journal
     full outer join monthly
-        on
-            journal.tenant_id = monthly.tenant_id
-            and journal.customer_id = monthly.customer_id
-            and journal.meter_id = monthly.meter_id
-            and journal.dimensions_key = monthly.dimensions_key
-            and journal.usage_month = monthly.usage_month
+        on {{ columns_match('journal', 'monthly', month_key) }}
     left join daily
-        on
-            monthly.tenant_id = daily.tenant_id
-            and monthly.customer_id = daily.customer_id
-            and monthly.meter_id = daily.meter_id
-            and monthly.dimensions_key = daily.dimensions_key
-            and monthly.usage_month = daily.usage_month
+        on {{ columns_match('monthly', 'daily', month_key) }}
     left join hourly
-        on
-            monthly.tenant_id = hourly.tenant_id
-            and monthly.customer_id = hourly.customer_id
-            and monthly.meter_id = hourly.meter_id
-            and monthly.dimensions_key = hourly.dimensions_key
-            and monthly.usage_month = hourly.usage_month
+        on {{ columns_match('monthly', 'hourly', month_key) }}
 ),
 
 final as (
