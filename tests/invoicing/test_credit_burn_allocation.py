@@ -27,6 +27,8 @@ MODEL = (
     Path(__file__).resolve().parents[2]
     / "dbt_project/models/intermediate/invoicing/int_invoice_credit_burn.sql"
 )
+# The project macros the model calls (plain Jinja, no dbt context needed): defined ahead of it.
+MACROS = [Path(__file__).resolve().parents[2] / "dbt_project/macros/cross_engine/joins.sql"]
 D = Decimal
 
 
@@ -62,7 +64,7 @@ def render_model(con: duckdb.DuckDBPyConnection) -> str:
             return tables.get(identifier)
 
     env = jinja2.Environment(extensions=["jinja2.ext.do"])
-    template = env.from_string(MODEL.read_text())
+    template = env.from_string("".join(m.read_text() for m in MACROS) + MODEL.read_text())
     return template.render(
         ref=lambda name: tables[name],
         execute=True,

@@ -9,7 +9,6 @@ invoices, and compares each (grant, invoice) row with the walk of the documented
 from __future__ import annotations
 
 import random
-from pathlib import Path
 
 import duckdb
 import pytest
@@ -23,39 +22,24 @@ TABLES = ("staging.stg_catalog__credit_grants", "intermediate.int_invoice_lines_
 
 
 @pytest.mark.timeout(900)
-def test_set_based_burn_on_spark_equals_the_walk(tmp_path: Path) -> None:
-    from pyspark.sql import SparkSession
-
-    spark = (
-        SparkSession.builder.master("local[2]")
-        .config("spark.sql.decimalOperations.allowPrecisionLoss", "false")
-        .config("spark.sql.session.timeZone", "UTC")
-        .config("spark.sql.shuffle.partitions", "2")
-        .config("spark.ui.enabled", "false")
-        .config("spark.sql.warehouse.dir", str(tmp_path / "warehouse"))
-        .getOrCreate()
-    )
-    try:
-        spark.sql("create database if not exists intermediate")
-        spark.sql("create database if not exists staging")
-        for seed in range(3):
-            grants, invoices = _random_case(random.Random(seed))
-            con = duckdb.connect()
-            _load(con, grants, invoices)
-            for name in TABLES:
-                columns = con.sql(f"describe {name}").fetchall()
-                schema = ", ".join(
-                    f"{c[0]} {'string' if c[1] == 'VARCHAR' else c[1].lower()}" for c in columns
-                )
-                spark.sql(f"drop table if exists {name}")
-                spark.createDataFrame(
-                    con.sql(f"select * from {name}").fetchall(), schema=schema
-                ).write.saveAsTable(name)
-            rows = spark.sql(
-                f"select grant_id, invoice_id, used, remaining_after from ({render_model(con)})"
-            ).collect()
-            got = {(r[0], r[1]): (r[2], r[3]) for r in rows}
-            assert len(got) == len(rows) > 0
-            assert got == walk(grants, invoices), f"seed {seed}"
-    finally:
-        spark.stop()
+def test_set_based_burn_on_spark_equals_the_walk(money_spark) -> None:
+    spark = money_spark
+    spark.sql("create database if not exists intermediate")
+    spark.sql("create database if not exists staging")
+    for seed in range(3):
+        grants, invoices = _random_case(random.Random(seed))
+        con = duckdb.connect()
+        _load(con, grants, invoices)
+        for name in TABLES:
+            columns = con.sql(f"describe {name}").fetchall()
+            schema = ", ".join(f"{c[0]} {'string' if c[1] == 'VARCHAR' else c[1].lower()}" for c in columns)
+            spark.sql(f"drop table if exists {name}")
+            spark.createDataFrame(
+                con.sql(f"select * from {name}").fetchall(), schema=schema
+            ).write.saveAsTable(name)
+        rows = spark.sql(
+            f"select grant_id, invoice_id, used, remaining_after from ({render_model(con)})"
+        ).collect()
+        got = {(r[0], r[1]): (r[2], r[3]) for r in rows}
+        assert len(got) == len(rows) > 0
+        assert got == walk(grants, invoices), f"seed {seed}"

@@ -3,16 +3,14 @@
     coalesce_keys:   coalesce(left.k, right.k) as k, ... for each key
     keys_match:      left.k = right.k and ... (the join condition)
     zero_filled:     cast(coalesce(relation.c, 0) as decimal(38, 12)) as c, ... for each amount -#}
+{#- coalesce_keys and keys_match are the project's composite-key macros (macros/cross_engine/joins.sql)
+    with the keys first. -#}
 {% macro coalesce_keys(keys, left, right) -%}
-    {%- for key in keys %}
-        coalesce({{ left }}.{{ key }}, {{ right }}.{{ key }}) as {{ key }}{% if not loop.last %},{% endif %}
-    {%- endfor %}
+    {{ usagebill.coalesce_columns(left, right, keys) }}
 {%- endmacro %}
 
 {% macro keys_match(keys, left, right) -%}
-    {%- for key in keys %}
-            {% if not loop.first %}and {% endif %}{{ left }}.{{ key }} = {{ right }}.{{ key }}
-    {%- endfor %}
+    {{ usagebill.columns_match(left, right, keys) }}
 {%- endmacro %}
 
 {% macro zero_filled(relation, columns) -%}

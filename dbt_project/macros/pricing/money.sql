@@ -12,9 +12,28 @@
     end as decimal(38, 12))
 {%- endmacro %}
 
-{#- A DECIMAL as plain text for JSON (no exponent, trailing zeros of the 12-place scale kept). -#}
+{#- A DECIMAL as plain text for JSON (no exponent, trailing zeros of the 12-place scale kept):
+    0 -> '0.000000000000', -0.000000000001 -> '-0.000000000001'. -#}
 {% macro decimal_text(expr) -%}
+    {{ return(adapter.dispatch('decimal_text', 'usagebill')(expr)) }}
+{%- endmacro %}
+
+{% macro default__decimal_text(expr) -%}
     cast(cast({{ expr }} as decimal(38, 12)) as {{ dbt.type_string() }})
+{%- endmacro %}
+
+{#- Spark casts a DECIMAL to text with java.math.BigDecimal.toString, which switches to an exponent
+    when the adjusted exponent is below -6: every |x| < 0.000001 at scale 12, zero included, reads
+    '0E-12', '1E-12', '1.00000E-7'. Those values are written as sign, '0.' and the 12 decimal
+    digits of the integer |x| * 10^12 (exact: |x| < 10^-6 leaves 6 digits); the others keep the cast. -#}
+{% macro spark__decimal_text(expr) -%}
+    (case
+        when abs(cast({{ expr }} as decimal(38, 12))) < 0.000001
+            then case when cast({{ expr }} as decimal(38, 12)) < 0 then '-' else '' end || '0.' || lpad(
+                cast(cast(abs(cast({{ expr }} as decimal(38, 12))) * 1000000000000 as decimal(38, 0)) as string),
+                12, '0')
+        else cast(cast({{ expr }} as decimal(38, 12)) as string)
+    end)
 {%- endmacro %}
 
 {#- A string as a JSON string literal (backslashes and quotes escaped with chr(92), which reads
