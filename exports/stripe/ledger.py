@@ -10,6 +10,7 @@ ledger.stripe_reconciliation: one row per check of a reconciliation run (see rec
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -71,6 +72,60 @@ class StepRow:
     recorded_at: datetime
 
 
+INSERT_EXPORT = "insert into ledger.stripe_exports values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+
+
+class GroupCommit:
+    """Ledger rows of concurrent worker threads committed together, each caller returning only once
+    its own row is committed (the write-ahead guarantee is unchanged: `started` is durable before
+    the call is sent). One caller at a time leads: it takes every row queued so far and inserts them
+    in one transaction on its own cursor; the callers that queued meanwhile wait, and one of them
+    leads the next batch. A DuckDB commit costs ~3-15 ms here whatever it holds, and commits run one
+    at a time: with two rows per API call, committing each row alone capped the export at ~60 calls/s
+    whatever the number of workers (docs/benchmarks.md, "Stripe export")."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._queue: list[list[Any]] = []
+        self._leading = False
+        self._next = 0  # sequence number of the next queued row
+        self._done = 0  # rows with a sequence number below this are settled (committed or failed)
+        self._failed: list[tuple[int, int, BaseException]] = []  # (first, end) of a batch that failed
+        self.batches = 0
+
+    def insert(self, cursor: duckdb.DuckDBPyConnection, row: list[Any]) -> None:
+        with self._cond:
+            seq = self._next
+            self._next += 1
+            self._queue.append(row)
+            while self._done <= seq and self._leading:
+                self._cond.wait()
+            if self._done > seq:  # a leader settled our row
+                for first, end, error in self._failed:
+                    if first <= seq < end:
+                        raise RuntimeError(f"the ledger batch holding this row failed: {error}") from error
+                return
+            batch, first, end = self._queue, self._done, self._next
+            self._queue, self._leading = [], True
+        error: BaseException | None = None
+        try:
+            cursor.execute("begin transaction")
+            cursor.executemany(INSERT_EXPORT, batch)
+            cursor.execute("commit")
+        except BaseException as e:  # noqa: BLE001 - every waiting caller must learn it, then it is raised
+            error = e
+            with contextlib.suppress(duckdb.Error):
+                cursor.execute("rollback")
+        with self._cond:
+            self._done, self._leading = end, False
+            self.batches += 1
+            if error is not None:
+                self._failed.append((first, end, error))
+            self._cond.notify_all()
+        if error is not None:
+            raise error
+
+
 class Ledger:
     """Reads and appends ledger rows on an open DuckDB connection to the warehouse."""
 
@@ -86,6 +141,7 @@ class Ledger:
         self._local = threading.local()
         self._cursors: list[duckdb.DuckDBPyConnection] = []
         self._cursor_lock = threading.Lock()
+        self.group_commit = GroupCommit()
 
     def _cursor(self) -> duckdb.DuckDBPyConnection:
         if threading.current_thread() is threading.main_thread():
@@ -124,8 +180,8 @@ class Ledger:
     ) -> None:
         if not self.write:
             return
-        self._rows(
-            "insert into ledger.stripe_exports values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        self.group_commit.insert(
+            self._cursor(),
             [
                 self.run_id,
                 entity,

@@ -234,6 +234,8 @@ class BulkTable:
         self._arrow: dict[str, Any] = {}
         for index, (column, values) in enumerate(self.cells):
             if hasattr(values, "to_pylist"):  # a Parquet column: keep the Arrow array as read
+                if hasattr(values, "dictionary_decode"):  # a dictionary-encoded (categorical) column
+                    values = values.dictionary_decode()
                 self._arrow[column] = values
                 self.cells[index] = (column, values.to_pylist())
         self.columns: dict[str, list[Any]] = dict(self.cells)

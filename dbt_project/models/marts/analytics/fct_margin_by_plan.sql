@@ -58,10 +58,10 @@ allocated as (
         customer_id,
         revenue_reporting,
         {%- for cost in ['variable_cost_reporting', 'other_cost_reporting'] %}
-        case
-            when share_denominator = 0 then {{ cost }}
-            else {{ split_by_share(cost, 'share_numerator', 'share_denominator') }}
-        end as {{ cost }}{% if not loop.last %},{% endif %}
+            case
+                when share_denominator = 0 then {{ cost }}
+                else {{ split_by_share(cost, 'share_numerator', 'share_denominator') }}
+            end as {{ cost }}{% if not loop.last %},{% endif %}
         {%- endfor %}
     from plan_shares
 ),

@@ -22,7 +22,11 @@ billed_lines as (
 ),
 
 candidates as (
-    select distinct candidate, window_start, window_end from candidate_lines
+    select distinct
+        candidate,
+        window_start,
+        window_end
+    from candidate_lines
 ),
 
 billed as (
@@ -80,7 +84,7 @@ final as (
         candidate_total,
         cast(candidate_total - billed_total as decimal(38, 12)) as difference,
         cast(case
-            when billed_total <> 0 then (candidate_total - billed_total) / billed_total * 100
+            when billed_total != 0 then (candidate_total - billed_total) / billed_total * 100
         end as decimal(38, 6)) as difference_pct,
         case
             when candidate_total > billed_total then 'increase'
@@ -88,7 +92,7 @@ final as (
             else 'unchanged'
         end as change_direction,
         coalesce(
-            billed_total = 0 and candidate_total <> 0
+            billed_total = 0 and candidate_total != 0
             or abs(candidate_total - billed_total) * 100 > abs(billed_total) * cast('{{ threshold }}' as decimal(38, 12)),
             false
         ) as exceeds_threshold

@@ -20,7 +20,7 @@ final as (
         {%- for column in ['billed_revenue', 'candidate_revenue', 'variable_cost', 'total_cost',
             'billed_contribution_margin', 'candidate_contribution_margin', 'billed_gross_margin',
             'candidate_gross_margin', 'margin_change'] %}
-        cast(sum({{ column }}_reporting) as decimal(38, 12)) as {{ column }}_reporting,
+            cast(sum({{ column }}_reporting) as decimal(38, 12)) as {{ column }}_reporting,
         {%- endfor %}
         {{ safe_divide('sum(billed_gross_margin_reporting) * 100', 'sum(billed_revenue_reporting)') }}
             as billed_gross_margin_pct,

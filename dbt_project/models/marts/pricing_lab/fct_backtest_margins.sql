@@ -78,16 +78,16 @@ allocated as (
     select
         *,
         {%- for cost in ['variable', 'total'] %}
-        case
-            when customer_plans = 1 then customer_{{ cost }}_cost
-            when customer_billed_reporting != 0
-                then {{ split_by_share('customer_' ~ cost ~ '_cost', 'billed_revenue_reporting',
-                    'customer_billed_reporting') }}
-            when customer_candidate_reporting != 0
-                then {{ split_by_share('customer_' ~ cost ~ '_cost', 'candidate_revenue_reporting',
-                    'customer_candidate_reporting') }}
-            else {{ safe_divide('customer_' ~ cost ~ '_cost', 'customer_plans') }}
-        end as {{ cost }}_cost_reporting{% if not loop.last %},{% endif %}
+            case
+                when customer_plans = 1 then customer_{{ cost }}_cost
+                when customer_billed_reporting != 0
+                    then {{ split_by_share('customer_' ~ cost ~ '_cost', 'billed_revenue_reporting',
+                        'customer_billed_reporting') }}
+                when customer_candidate_reporting != 0
+                    then {{ split_by_share('customer_' ~ cost ~ '_cost', 'candidate_revenue_reporting',
+                        'customer_candidate_reporting') }}
+                else {{ safe_divide('customer_' ~ cost ~ '_cost', 'customer_plans') }}
+            end as {{ cost }}_cost_reporting{% if not loop.last %},{% endif %}
         {%- endfor %}
     from costed
 ),
