@@ -17,10 +17,20 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 ENGINES = ("duckdb", "spark")
 # Spark databases that are not marts: source registrations and the parity tool's listings.
 _NOT_MARTS = {"raw", "ledger", "usagebill_meta"}
+
+
+def table_exists(con: Any, schema: str, table: str) -> bool:
+    """True when the warehouse holds schema.table (a table or a view: on Spark the marts are views)."""
+    row = con.execute(
+        "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
+        [schema, table],
+    ).fetchone()
+    return bool(row and row[0])
 
 
 def engine() -> str:

@@ -41,7 +41,7 @@ from typing import Any
 from usagebill import paths
 from usagebill.catalog import CatalogError, load_catalog
 from usagebill.dbt_cli import dbt_path_args, find_dbt, scratch_duckdb_env
-from usagebill.engine import engine, sync_spark_views
+from usagebill.engine import engine, sync_spark_views, table_exists
 
 CANDIDATE_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 LINES_DIR = "pricing_lab_lines"
@@ -245,12 +245,7 @@ def _has_table(warehouse: Path, schema: str, table: str) -> bool:
 
     con = duckdb.connect(str(warehouse), read_only=True)
     try:
-        return bool(
-            con.execute(
-                "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
-                [schema, table],
-            ).fetchone()[0]
-        )
+        return table_exists(con, schema, table)
     finally:
         con.close()
 

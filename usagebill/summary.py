@@ -8,6 +8,7 @@ from pathlib import Path
 
 import duckdb
 
+from usagebill.engine import table_exists
 from usagebill.money import round_money
 from usagebill.paths import warehouse_path
 
@@ -21,20 +22,10 @@ def _rows(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) 
     return con.execute(sql, params or []).fetchall()
 
 
-def _table_exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
-    return bool(
-        _rows(
-            con,
-            "select 1 from information_schema.tables where table_schema = ? and table_name = ?",
-            [schema, table],
-        )
-    )
-
-
 def _export_lines(con: duckdb.DuckDBPyConnection) -> list[str]:
     """What the export ledgers hold: each line counts things sent once, however often the demo ran."""
     lines: list[str] = []
-    if _table_exists(con, "ledger", "stripe_exports"):
+    if table_exists(con, "ledger", "stripe_exports"):
         (finalized, items) = _rows(
             con,
             """
@@ -44,7 +35,7 @@ def _export_lines(con: duckdb.DuckDBPyConnection) -> list[str]:
             """,
         )[0]
         lines.append(f"Stripe export ledger: {finalized} invoices finalized in Stripe, {items} invoice items")
-    if _table_exists(con, "ledger", "marketplace_reports"):
+    if table_exists(con, "ledger", "marketplace_reports"):
         # a key is (marketplace, tenant, customer, dimension, hour); a ledger from before tenants existed
         # has no tenant_id yet (the reporter adds it, 'default', on its next run)
         tenant = (
@@ -83,7 +74,7 @@ def build_summary(warehouse: Path, *, as_of: date | None = None, top: int = 3) -
     con = duckdb.connect(str(warehouse), read_only=True)
     try:
         lines: list[str] = []
-        if not _table_exists(con, "billing", "fct_invoices"):
+        if not table_exists(con, "billing", "fct_invoices"):
             return f"{warehouse} has no billing.fct_invoices yet: materialize the billing assets first."
         (customers, invoices) = _rows(
             con, "select count(distinct customer_id), count(*) from billing.fct_invoices"
@@ -109,7 +100,7 @@ def build_summary(warehouse: Path, *, as_of: date | None = None, top: int = 3) -
             lines.append(
                 f"  {number}  {customer:<10} {fmt(total, currency):>16}  service period [{start}, {end})"
             )
-        if _table_exists(con, "analytics", "fct_mrr"):
+        if table_exists(con, "analytics", "fct_mrr"):
             mrr_rows = _rows(
                 con,
                 """

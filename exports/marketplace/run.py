@@ -38,6 +38,7 @@ from exports.marketplace.reporter import RunSummary, report_hours
 from exports.marketplace.revenue import FEEDS, load_revenue_feeds, write_catalog_tables
 from exports.marketplace.transport import Transport
 from exports.marketplace.windows import HOUR, hour_floor
+from usagebill.engine import table_exists
 from usagebill.paths import catalog_dir, data_dir, warehouse_path
 from usagebill.progress import Progress
 
@@ -116,11 +117,7 @@ def blocked_customers(marketplace: str, path: Path | None = None) -> set[tuple[s
     if not path.exists():
         return set()
     with duckdb.connect(str(path), read_only=True) as con:
-        exists = con.execute(
-            "select count(*) from information_schema.tables "
-            "where table_schema = 'marketplace' and table_name = 'fct_marketplace_reconciliation'"
-        ).fetchone()
-        if not exists or not exists[0]:
+        if not table_exists(con, "marketplace", "fct_marketplace_reconciliation"):
             return set()
         rows = con.execute(
             f"select distinct tenant_id, customer_id from {RECONCILIATION} where marketplace = ? and blocks_export",

@@ -14,6 +14,7 @@ from decimal import Decimal
 import duckdb
 
 from exports.stripe.currencies import StripeCurrencyError, check_chargeable, stripe_currency, to_stripe_amount
+from usagebill.engine import table_exists
 from usagebill.money import minor_unit, round_money, to_minor_units
 
 # Statuses of billing.fct_invoices that are final and may go to Stripe (override: STRIPE_EXPORT_STATUSES).
@@ -105,14 +106,6 @@ class ExportCreditNote:
     tenant_id: str = DEFAULT_TENANT
 
 
-def _table_exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
-    rows = con.execute(
-        "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
-        [schema, table],
-    ).fetchall()
-    return rows[0][0] > 0
-
-
 def export_statuses() -> tuple[str, ...]:
     raw = os.environ.get("STRIPE_EXPORT_STATUSES")
     return tuple(s.strip() for s in raw.split(",") if s.strip()) if raw else DEFAULT_EXPORT_STATUSES
@@ -160,7 +153,7 @@ def _tenant_column(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> s
 
 def load_customers(con: duckdb.DuckDBPyConnection) -> dict[str, Customer]:
     """Catalog customers by customer_key(customer_id, tenant_id)."""
-    if not _table_exists(con, "staging", "stg_catalog__customers"):
+    if not table_exists(con, "staging", "stg_catalog__customers"):
         return {}
     cols = _columns(con, "staging", "stg_catalog__customers")
     method = "collection_method" if "collection_method" in cols else "cast(null as varchar)"
@@ -179,7 +172,7 @@ def channel_filter(con: duckdb.DuckDBPyConnection) -> tuple[str, str]:
     is billed through that marketplace, never through Stripe."""
     if "billing_channel" in _columns(con, "billing", "fct_invoices"):
         return "billing_channel", "billing.fct_invoices.billing_channel"
-    if _table_exists(con, "staging", "stg_marketplace__identities"):
+    if table_exists(con, "staging", "stg_marketplace__identities"):
         return (
             "coalesce((select min(m.marketplace) from staging.stg_marketplace__identities m "
             "where m.customer_id = fct_invoices.customer_id), 'stripe')",
@@ -192,7 +185,7 @@ def load_invoices(
     con: duckdb.DuckDBPyConnection,
 ) -> tuple[list[ExportInvoice], list[tuple[str, str]], dict[str, int]]:
     """Issued invoices with their items. Returns (invoices, [(invoice_id, error)], {other status: count})."""
-    if not _table_exists(con, "billing", "fct_invoices"):
+    if not table_exists(con, "billing", "fct_invoices"):
         raise SourceError(
             "billing.fct_invoices does not exist in the warehouse: build the billing marts first "
             "(dbt build --select marts.billing)"
@@ -418,7 +411,7 @@ def load_credit_notes(
     con: duckdb.DuckDBPyConnection,
 ) -> tuple[list[ExportCreditNote], list[ExportInvoice], list[tuple[str, str]]]:
     """Credit notes (to Stripe credit notes) and debit notes (to new Stripe invoices)."""
-    if not _table_exists(con, "billing", "fct_credit_notes"):
+    if not table_exists(con, "billing", "fct_credit_notes"):
         return [], [], []
     tenant = _tenant_column(con, "billing", "fct_credit_notes")
     cols = _columns(con, "billing", "fct_credit_notes")
@@ -432,7 +425,7 @@ def load_credit_notes(
     ).fetchall()
     note_lines = (
         _lines_by_document(con, "fct_credit_note_lines", "credit_note_id", "credit_note_line_id")
-        if _table_exists(con, "billing", "fct_credit_note_lines")
+        if table_exists(con, "billing", "fct_credit_note_lines")
         else {}
     )
     credits, debits, errors = [], [], []

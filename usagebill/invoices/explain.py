@@ -23,6 +23,7 @@ from typing import Any
 import duckdb
 
 from usagebill import paths
+from usagebill.engine import table_exists
 
 # a line can be backed by millions of events: the text output lists the first ones (the mart has all)
 DEFAULT_EVENT_LIMIT = 20
@@ -59,15 +60,6 @@ def _rows(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any]) -> list[d
     return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
-def _has_table(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
-    return bool(
-        con.execute(
-            "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
-            [schema, table],
-        ).fetchone()[0]
-    )
-
-
 def _tiers(breakdown: str | None) -> list[dict[str, Any]]:
     if not breakdown:
         return []
@@ -92,7 +84,7 @@ def explain(
         raise ExplainError(f"warehouse {path} not found; build it first (make demo, or the dbt build)")
     con = duckdb.connect(str(path), read_only=True)
     try:
-        if not _has_table(con, "billing", "fct_issued_lines"):
+        if not table_exists(con, "billing", "fct_issued_lines"):
             raise ExplainError(
                 f"{path} has no billing.fct_issued_lines; run the dbt build of the billing models"
             )
@@ -127,7 +119,7 @@ def explain(
         }
         price_ids = [b["price_id"] for b in billing.values() if b.get("price_id")]
         prices: dict[str, dict[str, Any]] = {}
-        if price_ids and _has_table(con, "staging", "stg_catalog__plan_charges"):
+        if price_ids and table_exists(con, "staging", "stg_catalog__plan_charges"):
             prices = {
                 row["price_id"]: row
                 for row in _rows(
@@ -139,7 +131,7 @@ def explain(
         lineage: dict[int, list[dict[str, Any]]] = defaultdict(list)
         totals: dict[int, tuple[int, Decimal]] = {}
         rollups: dict[int, list[dict[str, Any]]] = defaultdict(list)
-        if _has_table(con, "billing", "fct_invoice_line_lineage"):
+        if table_exists(con, "billing", "fct_invoice_line_lineage"):
             key = [document["document_id"], [row["line_number"] for row in wanted]]
             for row in _rows(
                 con,
@@ -170,12 +162,12 @@ def explain(
             ):
                 lineage[row["line_number"]].append(row)
         figures: dict[str, Any] = {}
-        if document["document_type"] == "invoice" and _has_table(con, "billing", "fct_invoices"):
+        if document["document_type"] == "invoice" and table_exists(con, "billing", "fct_invoices"):
             found = _rows(
                 con, "select * from billing.fct_invoices where invoice_id = ?", [document["document_id"]]
             )
             figures = found[0] if found else {}
-        elif _has_table(con, "billing", "fct_credit_notes"):
+        elif table_exists(con, "billing", "fct_credit_notes"):
             found = _rows(
                 con,
                 "select * from billing.fct_credit_notes where credit_note_id = ?",
@@ -188,7 +180,7 @@ def explain(
                 "select * from billing.fct_invoice_taxes where document_id = ? order by tax_rate_id",
                 [document["document_id"]],
             )
-            if _has_table(con, "billing", "fct_invoice_taxes")
+            if table_exists(con, "billing", "fct_invoice_taxes")
             else []
         )
     finally:
