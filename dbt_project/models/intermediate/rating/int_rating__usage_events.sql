@@ -138,7 +138,11 @@ final as (
         dimension_groups.group_value_1,
         dimension_groups.group_value_2,
         dimension_groups.group_value_3,
-        dimension_groups.dimensions_json
+        dimension_groups.dimensions_json,
+        journal.event_hour,
+        journal.dimensions_key,
+        journal.source,
+        journal.arrived_at
     from journal
     inner join periods
         on
