@@ -464,22 +464,11 @@ def load_identities(catalog: OfferingCatalog, path: Path | None = None) -> list[
                 c.err(f"{mpath}.states", "must list at least one {state, since}")
             ident: dict[str, Any] = {}
             if mp == "aws":
-                ident["account_id"] = c.string(
-                    m,
-                    "account_id",
-                    mpath,
-                    required=False,
-                    pattern=_AWS_ACCOUNT,
-                    hint="a 12-digit AWS account id (quote it)",
-                )
-                ident["license_arn"] = c.string(
-                    m,
-                    "license_arn",
-                    mpath,
-                    required=False,
-                    pattern=_AWS_LICENSE_ARN,
-                    hint="arn:aws:license-manager::<account>:license:l-<id>",
-                )
+                for name, pattern, hint in (
+                    ("account_id", _AWS_ACCOUNT, "a 12-digit AWS account id (quote it)"),
+                    ("license_arn", _AWS_LICENSE_ARN, "arn:aws:license-manager::<account>:license:l-<id>"),
+                ):
+                    ident[name] = c.string(m, name, mpath, required=False, pattern=pattern, hint=hint)
                 ident["customer_identifier"] = c.string(m, "customer_identifier", mpath, required=False)
                 new_style = ident["account_id"] is not None or ident["license_arn"] is not None
                 if new_style and ident["customer_identifier"]:
