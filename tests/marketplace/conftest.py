@@ -199,6 +199,17 @@ def google_fake(
     return fake
 
 
+def google_setup(clock: Clock, n: int = 1, window_hours: int = 2):
+    """Customers cus_0001..n on Google (project_number:1..n) billed for one metric, SERVICE/gpu_usage,
+    with a reporting window of `window_hours`: (catalog, identities, fake (not started), metric)."""
+    metric = f"{SERVICE}/gpu_usage"
+    catalog = make_catalog(
+        {"google": [dim("google", metric)]}, {"aws": 6, "azure": 24, "google": window_hours}
+    )
+    idents = [google_ident(i + 1) for i in range(n)]
+    return catalog, idents, google_fake(idents, {metric}, clock, window_hours), metric
+
+
 def google_transport(fake, clock: Clock, backoff: Backoff, private_pem: str | None = None):
     """The real transport with google-auth service-account credentials whose token_uri is the fake's."""
     from google.oauth2 import service_account

@@ -118,23 +118,13 @@ def test_azure_throttling_retried_and_single_event_api_answers_409(azure_env, le
 # ---------------------------------------------------------------- Google
 
 
-def _google(n: int, clock: mk.Clock, window_hours: int = 2):
-    metric = f"{mk.SERVICE}/gpu_usage"
-    catalog = mk.make_catalog(
-        {"google": [mk.dim("google", metric)]}, {"aws": 6, "azure": 24, "google": window_hours}
-    )
-    idents = [mk.google_ident(i + 1) for i in range(n)]
-    fake = mk.google_fake(idents, {metric}, clock, window_hours)
-    return catalog, idents, fake, metric
-
-
 def _google_transport(fake, clock, backoff):
     return mk.google_transport(fake, clock, backoff)
 
 
 def test_google_windows_are_contiguous_and_missed_hours_widen_the_next_window(ledger, fast_backoff):
     clock = mk.Clock(H0)
-    catalog, idents, fake, metric = _google(1, clock, window_hours=1)
+    catalog, idents, fake, metric = mk.google_setup(clock, 1, window_hours=1)
     hours = [H0 + timedelta(hours=i) for i in range(4)]
     series = mk.billed([("cus_0001", "gpu_ms", h, "0.05") for h in hours])  # 5 units per hour
     with fake:
@@ -165,7 +155,7 @@ def test_google_resend_after_a_crash_during_the_call_is_not_counted_twice(isolat
     (its window overlaps the accepted one) and is recorded `unconfirmed` (counted), never failed (which
     would report the usage a second time with the next window)."""
     clock = mk.Clock(H0 + timedelta(hours=1, minutes=5))
-    catalog, idents, fake, metric = _google(2, clock)
+    catalog, idents, fake, metric = mk.google_setup(clock, 2)
     series = mk.billed([(i.customer_id, "gpu_ms", H0, "0.03") for i in idents])  # $0.03 / $0.01 = 3 units
     with fake:
         transport = _google_transport(fake, clock, fast_backoff)
@@ -201,7 +191,7 @@ def test_google_resend_after_a_crash_during_the_call_is_not_counted_twice(isolat
 
 def test_google_report_error_is_recorded_failed_and_quantity_moves_on(ledger, fast_backoff):
     clock = mk.Clock(H0 + timedelta(hours=1, minutes=5))
-    catalog, idents, fake, metric = _google(1, clock)
+    catalog, idents, fake, metric = mk.google_setup(clock)
     series = mk.billed(
         [("cus_0001", "gpu_ms", H0, "0.07"), ("cus_0001", "gpu_ms", H0 + timedelta(hours=1), "0.01")]
     )

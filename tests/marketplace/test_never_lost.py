@@ -149,20 +149,13 @@ def test_azure_duplicate_records_the_marketplace_quantity_and_flags_the_differen
 
 
 # ---------------------------------------------------------------- Google
-def _google(clock: mk.Clock, n: int = 1):
-    metric = f"{mk.SERVICE}/gpu_usage"
-    catalog = mk.make_catalog({"google": [mk.dim("google", metric)]})
-    idents = [mk.google_ident(i + 1) for i in range(n)]
-    return catalog, idents, mk.google_fake(idents, {metric}, clock), metric
-
-
 class _GoogleRun:
     """Google customer cus_0001 (project_number:1) billed `series`, reported by the scheduled run after
     H0 (H0 + 1 h 10 min, `clock`) into the ledger at `path`, through `fake` (started by `with`)."""
 
     def __init__(self, path: Path, series: BilledSeries) -> None:
         self.path, self.series, self.clock = path, series, mk.Clock(RUN)
-        self.catalog, self.idents, self.fake, self.metric = _google(self.clock)
+        self.catalog, self.idents, self.fake, self.metric = mk.google_setup(self.clock)
 
     def report(self, hours: list[datetime], transport, **kw) -> None:
         ledger = Ledger(self.path)
@@ -178,7 +171,7 @@ def test_google_429_burst_loses_nothing_and_the_next_window_starts_at_the_last_a
     isolated, fast_backoff
 ):
     clock = mk.Clock(H0)
-    catalog, idents, fake, metric = _google(clock)
+    catalog, idents, fake, metric = mk.google_setup(clock)
     hours = [H0 + i * HOUR for i in range(6)]
     series = mk.billed([("cus_0001", "gpu_ms", h, "1.00") for h in hours])  # 100 units per hour, 600 in all
     path = isolated / "wh.duckdb"
@@ -290,7 +283,7 @@ def test_google_unanswered_report_is_not_resent_but_unconfirmed(isolated, fast_b
 
 def test_fake_does_not_deduplicate_a_resent_operation_id(isolated, fast_backoff):
     clock = mk.Clock(RUN)
-    catalog, idents, fake, metric = _google(clock)
+    catalog, idents, fake, metric = mk.google_setup(clock)
     op = {
         "operationId": "00000000-0000-5000-8000-000000000001",
         "operationName": "usagebill/hourly-usage",
