@@ -56,11 +56,11 @@ def parquet_rows(usage: Path) -> tuple[int, int]:
     return len(files), sum(pq.ParquetFile(f).metadata.num_rows for f in files)
 
 
-def highest_customer_number(parquet_file: Path) -> int:
-    """The highest N of the `cus_N` customer ids in the first row group of a generated file."""
+def highest_customer_number(parquet_file: Path) -> tuple[int, int]:
+    """(the highest N of the `cus_N` customer ids, rows read) in the first row group of a generated file."""
     ids = pq.ParquetFile(parquet_file).read_row_group(0, columns=["customer_id"]).column("customer_id")
     numbers = pc.cast(pc.utf8_slice_codeunits(ids, 4), "int64")
-    return int(pc.max(numbers).as_py())
+    return int(pc.max(numbers).as_py()), len(ids)
 
 
 def check_raw(
@@ -105,10 +105,11 @@ def check_raw(
         raise RawLayerError(
             f"--raw {source}: {usage / expected_days[0]} holds no Parquet file; regenerate it"
         )
-    highest = highest_customer_number(first[0])
-    # uniform draws over the customers: with >= 20 rows per customer the highest number is within a
-    # few of the last customer; fewer customers in the data than the catalog means another scale
-    if highest >= customers or (rows >= 20 * customers and highest < customers * 0.95):
+    highest, sampled = highest_customer_number(first[0])
+    # uniform draws over the customers: with >= 20 draws per customer, the chance that none is in the
+    # top 5 % is 0.95^(20 x customers) (< 1e-8 for 10 customers): a lower highest number means the
+    # layer was generated for fewer customers than the catalog has (another scale)
+    if highest >= customers or (sampled >= 20 * customers and highest < (customers - 1) * 0.95):
         raise RawLayerError(
             f"--raw {source}: its events name customers up to cus_{highest}, but {scale_hint} "
             f"(cus_0..cus_{customers - 1}): the layer was generated for another scale; set BENCH_SCALE "
