@@ -477,10 +477,14 @@ def stripe_export(warehouse: Path, limit: int | None) -> dict[str, Any]:
         moments.append(time.monotonic())
 
     seen: dict[str, int] = {}
+    estimate = (
+        ""
+        if limit is None
+        else f" (about 8 calls an invoice: about {limit * 8 / settings.requests_per_second / 60:.0f} min for {limit:,})"
+    )
     log(
         f"stripe: exporting {'all invoices' if limit is None else f'at most {limit:,} invoices'} at "
-        f"{settings.requests_per_second:g} requests/s with {settings.workers} workers (about 8 calls an invoice: "
-        f"{(limit or 0) * 8 / settings.requests_per_second / 60:.0f} min for {limit or 0:,})"
+        f"{settings.requests_per_second:g} requests/s with {settings.workers} workers{estimate}"
     )
     with stripe_sample(limit, seen):
         summary = run_export(warehouse=warehouse, hook=hook, progress=log)
