@@ -118,16 +118,26 @@ def tree_rss(root: int) -> int:
 
 
 class PeakMemory:
-    """Samples the process tree's RSS every 0.2 s while a step runs; .peak is the maximum seen."""
+    """Samples the process tree's RSS every 0.2 s while a step runs; .peak is the maximum seen. With
+    a `label`, logs a line every `heartbeat` seconds (the step is alive: time so far, RSS now)."""
 
-    def __init__(self) -> None:
+    def __init__(self, label: str = "", heartbeat: float = 60.0) -> None:
         self.peak = 0
+        self.label, self.heartbeat = label, heartbeat
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def _run(self) -> None:
+        started = last = time.monotonic()
         while not self._stop.is_set():
-            self.peak = max(self.peak, tree_rss(os.getpid()))
+            now_rss = tree_rss(os.getpid())
+            self.peak = max(self.peak, now_rss)
+            if self.label and time.monotonic() - last >= self.heartbeat:
+                last = time.monotonic()
+                log(
+                    f"  ... {self.label}: running for {(last - started) / 60:.1f} min, process tree RSS "
+                    f"{now_rss / 2**30:.2f} GiB (peak {self.peak / 2**30:.2f}), load average {os.getloadavg()[0]:.1f}"
+                )
             self._stop.wait(0.2)
 
     def __enter__(self) -> PeakMemory:
@@ -183,7 +193,7 @@ def step(
     log(f"{name} ...")
     started, cpu_started = time.perf_counter(), cpu_seconds()
     result, error = None, None
-    with PeakMemory() as memory:
+    with PeakMemory(name) as memory:
         try:
             result = action()
         except Exception as exc:  # recorded, and the steps that do not need this one go on
@@ -513,6 +523,7 @@ def stripe_export(warehouse: Path, limit: int | None) -> dict[str, Any]:
         "calls_per_second_first_to_last_call": round(summary.api_calls / max(window, 1e-9), 1),
         "configured_rate": rate,
         "ratio_to_configured": round(achieved / rate, 2),
+        "ratio_to_configured_first_to_last_call": round(summary.api_calls / max(window, 1e-9) / rate, 2),
         "workers": settings.workers,
     }
 
@@ -595,16 +606,22 @@ def summary(scale: float, events: int, customers: int) -> str:
         )
     stripe = ok.get(STEP_STRIPE)
     if stripe and stripe.get("api_calls"):
+        # a sample still reads every invoice of the month before its first call: its rate is judged
+        # from the first call to the last answer; a whole export from start to end
+        sample = stripe["sample"]
+        ratio = stripe["ratio_to_configured_first_to_last_call" if sample else "ratio_to_configured"]
         goals.append(
             [
                 "Stripe export >= 80 % of the configured rate",
-                f"{stripe['calls_per_second']} calls/s of {stripe['configured_rate']:g}/s = {stripe['ratio_to_configured']:.2f}"
-                + (
-                    f" (a SAMPLE: {stripe['invoices_exported']:,} of {stripe['invoices_exportable']:,} invoices)"
-                    if stripe["sample"]
-                    else f" (all {stripe['invoices_exported']:,} invoices)"
-                ),
-                verdict(stripe["ratio_to_configured"], 0.8, at_most=False),
+                (
+                    f"a SAMPLE of {stripe['invoices_exported']:,} of {stripe['invoices_exportable']:,} invoices: "
+                    f"{stripe['calls_per_second_first_to_last_call']} calls/s from the first call to the last answer"
+                    if sample
+                    else f"all {stripe['invoices_exported']:,} invoices: {stripe['calls_per_second']} calls/s"
+                )
+                + f" of {stripe['configured_rate']:g}/s = {ratio:.2f} ({stripe['calls_per_second']} calls/s over the "
+                f"whole step, {stripe['api_calls']:,} calls, {stripe['rate_limited']} rate-limited)",
+                verdict(ratio, 0.8, at_most=False),
             ]
         )
     market = ok.get(STEP_MARKETPLACE)
