@@ -152,3 +152,55 @@ def test_marketplace_identities_of_the_bench_customers_validate(tmp_path: Path) 
         ("cus_6", "azure"),
         ("cus_12", "google"),
     ]
+
+
+def test_the_summary_judges_each_goal_with_the_figures_of_the_run() -> None:
+    bench.RESULTS.clear()
+    base = {"status": "ok", "load_average": 1.0, "disk_gib": 1.0}
+    bench.RESULTS.extend(
+        [
+            base | {"step": bench.STEP_USAGE, "seconds": 300.0, "cpu_seconds": 500.0, "peak_rss_gib": 5.5},
+            base | {"step": bench.STEP_CLOSE, "seconds": 350.0, "cpu_seconds": 600.0, "peak_rss_gib": 6.2},
+            base | {"step": bench.STEP_HAND, "seconds": 250.0, "cpu_seconds": 400.0, "peak_rss_gib": 4.0},
+            base
+            | {
+                "step": bench.STEP_DOCUMENTS,
+                "seconds": 120.0,
+                "cpu_seconds": 200.0,
+                "peak_rss_gib": 0.5,
+                "documents": 20_000,
+                "workers": 2,
+                "invoices_per_customer": 2.0,
+            },
+            base
+            | {
+                "step": bench.STEP_STRIPE,
+                "seconds": 500.0,
+                "cpu_seconds": 60.0,
+                "peak_rss_gib": 0.4,
+                "sample": True,
+                "invoices_exported": 1_000,
+                "invoices_exportable": 200_000,
+                "api_calls": 8_000,
+                "rate_limited": 0,
+                "calls_per_second": 16.0,
+                "calls_per_second_first_to_last_call": 21.0,
+                "configured_rate": 25.0,
+                "ratio_to_configured": 0.64,
+                "ratio_to_configured_first_to_last_call": 0.84,
+            },
+        ]
+    )
+    text = bench.summary(1.0, 100_000_000, 100_000)
+    bench.RESULTS.clear()
+    # 300 + 350 = 650 s > 600; CPU 500 + 600 = 1,100 s
+    assert "| 650 s wall (1100 s CPU) | NOT met |" in text
+    # the larger of 5.5 and 6.2 GiB
+    assert "| 6.20 GiB | NOT met |" in text
+    # 300 / 250 = 1.20 wall, 500 / 400 = 1.25 CPU
+    assert "| 1.20 wall, 1.25 CPU | met |" in text
+    # 120 s / 20,000 x 100,000 = 600 s = 10.0 min; CPU 200 / 20,000 x 100,000 / 2 = 500 s = 8.3 min
+    assert "100,000 at this rate: 10.0 min (from CPU per document on 2 processes: 8.3 min)" in text
+    # a sample: judged on its calls from the first to the last: 21 / 25 = 0.84
+    assert "a SAMPLE of 1,000 of 200,000 invoices: 21.0 calls/s" in text
+    assert "of 25/s = 0.84" in text and text.count("| met |") == 3
