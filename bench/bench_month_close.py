@@ -335,56 +335,10 @@ def slowest_nodes(work: Path, count: int = 8) -> list[str]:
 
 
 def incremental_runs(env: dict[str, str], work: Path, raw: Path) -> None:
-    """The daily incremental run (journal + rollups, `+tag:partitioned_daily`) of day 1 on an empty
-    journal vs day 30 on a journal holding days 1..29, in a warehouse of its own. The tables are first
-    created EMPTY (a full refresh over a raw copy without usage: a first run of an incremental model
-    ignores the window and rebuilds from all raw events, which made the day-1 figure a full build),
-    then the arrival days are linked in as they would land, before each window's run."""
-    inc_raw = work / "raw_incremental"
-    for entry in raw.iterdir():
-        if entry.name != "usage_events":
-            shutil.copytree(entry, inc_raw / entry.name, copy_function=os.link)
-    inc_env = dict(env, USAGEBILL_WAREHOUSE=str(work / "incremental.duckdb"), USAGEBILL_RAW_DIR=str(inc_raw))
-    window = {
-        "min_date": MONTH_START.isoformat(),
-        "max_date": MONTH_START.isoformat(),
-        "as_of_date": AS_OF.isoformat(),
-    }
-    step(
-        "incremental setup: empty tables",
-        lambda: dbt_build(
-            inc_env,
-            work,
-            "--select",
-            "+tag:partitioned_daily",
-            "--full-refresh",
-            "--vars",
-            json.dumps(window),
-        ),
-        work,
-    )
-    for label, first, last in (
-        ("day 1 window", 0, 1),
-        ("days 2-29 (setup)", 1, DAYS - 1),
-        ("day 30 window", DAYS - 1, DAYS),
-    ):
-        vars_ = {
-            "min_date": (MONTH_START + timedelta(days=first)).isoformat(),
-            "max_date": (MONTH_START + timedelta(days=last)).isoformat(),
-            "as_of_date": AS_OF.isoformat(),
-        }
-        for d in range(first, last):  # the arrival days landed so far (the tests check every raw event)
-            name = f"arrival_date={(MONTH_START + timedelta(days=d)).isoformat()}"
-            shutil.copytree(
-                raw / "usage_events" / name, inc_raw / "usage_events" / name, copy_function=os.link
-            )
-        step(
-            f"incremental {label}",
-            lambda v=vars_: dbt_build(
-                inc_env, work, "--select", "+tag:partitioned_daily", "--vars", json.dumps(v)
-            ),
-            work,
-        )
+    """The daily incremental run of day 1 vs day 30: bench/bench_daily_incremental.py (also standalone)."""
+    from bench.bench_daily_incremental import incremental_runs as run
+
+    run(env, work, raw)
 
 
 def bench_scale() -> float:
