@@ -846,7 +846,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.incremental:
         incremental_runs(env, work, raw)
 
-    text = summary(scale, events, customers)
+    try:
+        text = summary(scale, events, customers)
+    except Exception:  # the step results are in the results file already; say why the table is missing
+        traceback.print_exc()
+        text = f"(no summary table: see the error above; the step results are in {results_path})"
     record({"summary_markdown": text})
     log("summary")
     print(text, flush=True)
