@@ -6,15 +6,20 @@
       unique_count -> distinct values of properties.<unique_property>;
       latest -> quantity of the last event (event_ts, then event_id);
       average -> sum / count (exact decimal division);
-      time_weighted_sum -> sum of int_usage__gauge_hours (value x hours held, e.g. GB-hours).
+      time_weighted_sum -> sum of the gauge hours (value x hours held, e.g. GB-hours; macro
+      usage_gauge_hours_ctes, the rule of int_usage__gauge_hours).
     event_count counts the journal events of the period (a gauge hour can have 0 events).
-    Each grain reads the journal itself (unique counts, latest values and averages do not add up
-    from smaller periods).
+    Hours and days read the journal. Months add up the daily rollup for what adds up exactly (sum,
+    count, max, latest = the last day's latest, time-weighted sums, event counts) and read the
+    journal only for the non-additive kinds (unique_count, average), and only those meters' rows.
 
     Incremental (inside is_incremental()): recompute only the periods touched by events that
-    ARRIVED in the window [min_date, max_date) - their event days, plus the next day when a gauge
-    sample near midnight holds past it - and replace those periods (delete+insert on DuckDB,
-    insert_overwrite of the period partition on Spark). -#}
+    ARRIVED in the window [min_date, max_date) - their event days, plus the next day when a sample
+    near midnight holds past it - and replace those periods (delete+insert on DuckDB,
+    insert_overwrite of the period partition on Spark). The affected days are fetched when the
+    model runs (macro usage_affected_days) and written into the SQL as literal dates, so the
+    engine skips the row groups / partitions of other days (a subquery filter cannot be pruned:
+    every daily run scanned the whole history). Work follows the window, not the history. -#}
 {% macro usage_rollup(grain) -%}
 {%- set hold_hours = var('gauge_max_hold_hours', 1) | int -%}
 {%- set period_column = {'hour': 'hour_start', 'day': 'usage_date', 'month': 'usage_month'}[grain] -%}
@@ -23,67 +28,43 @@
     'day': 'event_date',
     'month': 'cast(' ~ usagebill.trunc_to('month', 'event_date') ~ ' as date)',
 }[grain] -%}
-{%- set gauge_period_expr = {
-    'hour': 'hour_start',
-    'day': 'usage_date',
-    'month': 'cast(' ~ usagebill.trunc_to('month', 'usage_date') ~ ' as date)',
-}[grain] -%}
+{%- set days = usagebill.usage_affected_days(hold_hours) if is_incremental() else none -%}
 {#- A rollup row's key: who, what and which period. -#}
 {%- set rollup_key = ['tenant_id', 'customer_id', 'meter_id', 'dimensions_key', 'period_start'] -%}
+{%- if grain == 'month' -%}
+{{ usagebill.usage_rollup_monthly(days) }}
+{%- else -%}
 
 with
 
 journal as (
     select * from {{ ref('fct_usage_journal') }}
+    where {{ usagebill.usage_days_filter('event_date', days) }}
 ),
 
 meters as (
     select * from {{ ref('stg_catalog__meters') }}
 ),
 
-gauge_hours as (
-    select * from {{ ref('int_usage__gauge_hours') }}
+gauge_journal as (
+    {#- Gauge samples of the affected days and of the days before them (a sample holds at most
+        gauge_max_hold_hours into the next day). -#}
+    select * from {{ ref('fct_usage_journal') }}
+    where {{ usagebill.usage_days_filter('event_date', days, days_before=((hold_hours + 23) // 24)) }}
 ),
 
-{% if is_incremental() -%}
-window_arrivals as (
-    select
-        event_date,
-        event_ts
-    from journal
-    where {{ usagebill.arrival_window_filter('arrival_date') }}
-),
+{{ usagebill.usage_gauge_hours_ctes('gauge_journal', 'meters', hold_hours) }}
 
-affected_days as (
-    select distinct event_date as usage_date
-    from window_arrivals
-    union
-    select distinct cast({{ usagebill.add_interval('day', 1, 'event_date') }} as date) as usage_date
-    from window_arrivals
-    where event_ts >= {{ usagebill.add_interval('hour', 24 - hold_hours, 'cast(event_date as timestamp)') }}
+scoped_gauge_hours as (
+    select * from gauge_hours
+    where {{ usagebill.usage_days_filter('usage_date', days) }}
 ),
-
-{% if grain == 'month' -%}
-affected_periods as (
-    select distinct cast({{ usagebill.trunc_to('month', 'usage_date') }} as date) as usage_month
-    from affected_days
-),
-
-{% endif -%}
-{% endif -%}
 
 scoped_events as (
     select
         journal.*,
         {{ period_expr }} as period_start
     from journal
-    {%- if is_incremental() %}
-        {%- if grain == 'month' %}
-    where {{ period_expr }} in (select affected_periods.usage_month from affected_periods)
-        {%- else %}
-    where journal.event_date in (select affected_days.usage_date from affected_days)
-        {%- endif %}
-    {%- endif %}
 ),
 
 event_rollup as (
@@ -112,16 +93,9 @@ gauge_rollup as (
         customer_id,
         meter_id,
         dimensions_key,
-        {{ gauge_period_expr }} as period_start,
+        {{ 'hour_start' if grain == 'hour' else 'usage_date' }} as period_start,
         sum(quantity_hours) as quantity_hours
-    from gauge_hours
-    {%- if is_incremental() %}
-        {%- if grain == 'month' %}
-    where {{ gauge_period_expr }} in (select affected_periods.usage_month from affected_periods)
-        {%- else %}
-    where usage_date in (select affected_days.usage_date from affected_days)
-        {%- endif %}
-    {%- endif %}
+    from scoped_gauge_hours
     group by 1, 2, 3, 4, 5
 ),
 
@@ -139,6 +113,15 @@ combined as (
         on {{ usagebill.columns_match('event_rollup', 'gauge_rollup', rollup_key) }}
 ),
 
+{{ usagebill.usage_rollup_final(grain, period_column) }}
+{%- endif %}
+{%- endmacro %}
+
+
+{#- The last CTE of every grain: the quantity by the meter's aggregation, from `combined`
+    (period_start, quantity_sum, event_count, quantity_max, unique_values, quantity_latest,
+    quantity_hours per rollup key). -#}
+{% macro usage_rollup_final(grain, period_column) -%}
 final as (
     select
         combined.tenant_id,
@@ -170,4 +153,293 @@ final as (
 
 select * from final
 order by {{ period_column }}, tenant_id, customer_id, meter_id, dimensions_key
+{%- endmacro %}
+
+
+{#- fct_usage_monthly: the daily rollup added up per month, exact for sum, count, max, latest
+    (the value of the month's last day with events: the daily latest is the day's last event's)
+    and time-weighted sums (hour pieces add up); unique_count and average do not add up from
+    days (a value seen on two days counts once; a day's average is rounded), so those meters are
+    recomputed from the journal, reading only their own meters' rows of the affected months. -#}
+{% macro usage_rollup_monthly(days) -%}
+{%- set rollup_key = ['tenant_id', 'customer_id', 'meter_id', 'dimensions_key', 'period_start'] -%}
+{%- set non_additive = usagebill.usage_non_additive_meters() -%}
+with
+
+meters as (
+    select * from {{ ref('stg_catalog__meters') }}
+),
+
+daily as (
+    select
+        *,
+        cast({{ usagebill.trunc_to('month', 'usage_date') }} as date) as period_start
+    from {{ ref('fct_usage_daily') }}
+    where {{ usagebill.usage_months_filter('usage_date', days) }}
+),
+
+journal as (
+    select
+        *,
+        cast({{ usagebill.trunc_to('month', 'event_date') }} as date) as period_start
+    from {{ ref('fct_usage_journal') }}
+    where
+        {{ usagebill.usage_months_filter('event_date', days) }}
+        {%- if non_additive | length > 0 %}
+        and meter_id in ({% for m in non_additive %}'{{ m }}'{% if not loop.last %}, {% endif %}{% endfor %})
+        {%- else %}
+        and 1 = 0
+        {%- endif %}
+),
+
+day_sums as (
+    select
+        tenant_id,
+        customer_id,
+        meter_id,
+        dimensions_key,
+        period_start,
+        sum(quantity) as quantity_sum,
+        sum(event_count) as event_count,
+        max(quantity) as quantity_max,
+        {{ usagebill.value_at_max('quantity', ['usage_date']) }} as quantity_latest
+    from daily
+    group by 1, 2, 3, 4, 5
+),
+
+non_additive as (
+    select
+        journal.tenant_id,
+        journal.customer_id,
+        journal.meter_id,
+        journal.dimensions_key,
+        journal.period_start,
+        sum(journal.quantity) as quantity_sum,
+        count(*) as event_count,
+        count(distinct {{ usagebill.json_property('journal.properties_json', 'meters.unique_property') }})
+            filter (where meters.aggregation = 'unique_count') as unique_values
+    from journal
+    inner join meters
+        on journal.meter_id = meters.meter_id
+    group by 1, 2, 3, 4, 5
+),
+
+combined as (
+    select
+        {{ usagebill.coalesce_columns('day_sums', 'non_additive', rollup_key) }},
+        coalesce(non_additive.quantity_sum, day_sums.quantity_sum) as quantity_sum,
+        coalesce(day_sums.event_count, non_additive.event_count, 0) as event_count,
+        day_sums.quantity_max,
+        non_additive.unique_values,
+        day_sums.quantity_latest,
+        day_sums.quantity_sum as quantity_hours
+    from day_sums
+    full outer join non_additive
+        on {{ usagebill.columns_match('day_sums', 'non_additive', rollup_key) }}
+),
+
+{{ usagebill.usage_rollup_final('month', 'usage_month') }}
+{%- endmacro %}
+
+
+{#- The meters whose monthly value does not add up from days (unique_count, average), fetched
+    when the model runs ([] when parsing). -#}
+{% macro usage_non_additive_meters() -%}
+    {%- if not execute -%}
+        {{ return([]) }}
+    {%- endif -%}
+    {%- set rows = run_query(
+        "select meter_id from " ~ ref('stg_catalog__meters')
+        ~ " where aggregation in ('unique_count', 'average') order by meter_id"
+    ) -%}
+    {{ return(rows.columns[0].values() | map('string') | list) }}
+{%- endmacro %}
+
+
+{#- The event days whose rollups the window's arrivals change, as sorted 'YYYY-MM-DD' texts, fetched
+    from the journal when the model runs (the journal is built first): the event days of the events
+    that arrived in [min_date, max_date), plus the next day for an event within
+    gauge_max_hold_hours of midnight (a gauge sample holds into the next day; a late sample also
+    shortens the previous sample's hold, but only after its own event_ts). Parsing: []. -#}
+{% macro usage_affected_days(hold_hours) -%}
+    {%- if not execute -%}
+        {{ return([]) }}
+    {%- endif -%}
+    {%- set query -%}
+        with
+
+        window_arrivals as (
+            select
+                event_date,
+                event_ts
+            from {{ ref('fct_usage_journal') }}
+            where {{ usagebill.arrival_window_filter('arrival_date') }}
+        ),
+
+        days as (
+            select event_date as usage_date
+            from window_arrivals
+            union
+            select cast({{ usagebill.add_interval('day', 1, 'event_date') }} as date) as usage_date
+            from window_arrivals
+            where event_ts >= {{ usagebill.add_interval('hour', 24 - hold_hours, 'cast(event_date as timestamp)') }}
+        )
+
+        select distinct cast(usage_date as {{ dbt.type_string() }}) as usage_date
+        from days
+        order by 1
+    {%- endset -%}
+    {{ return(run_query(query).columns[0].values() | map('string') | list) }}
+{%- endmacro %}
+
+
+{#- A filter on a date column for the affected days (none: no filter, a full build): literal
+    bounds first (row-group / partition pruning), then the exact days; days_before also takes
+    that many days before each affected day (gauge samples held into it). -#}
+{% macro usage_days_filter(column, days, days_before=0) -%}
+    {%- if days is none -%}
+        1 = 1
+    {%- elif days | length == 0 -%}
+        1 = 0
+    {%- else -%}
+        {%- set ns = namespace(ranges=[]) -%}
+        {%- for d in days -%}
+            {%- set first = modules.datetime.date.fromisoformat(d) - modules.datetime.timedelta(days=days_before) -%}
+            {%- do ns.ranges.append((first.isoformat(), d)) -%}
+        {%- endfor -%}
+        ({{ column }} >= cast('{{ ns.ranges[0][0] }}' as date) and {{ column }} <= cast('{{ days[-1] }}' as date)
+        {%- if days_before == 0 %}
+            and {{ column }} in ({% for d in days %}cast('{{ d }}' as date){% if not loop.last %}, {% endif %}{% endfor %})
+        {%- else %}
+            and ({% for r in ns.ranges %}({{ column }} >= cast('{{ r[0] }}' as date) and {{ column }} <= cast('{{ r[1] }}' as date)){% if not loop.last %} or {% endif %}{% endfor %})
+        {%- endif -%}
+        )
+    {%- endif -%}
+{%- endmacro %}
+
+
+{#- A filter on a date column for the whole months of the affected days (none: no filter). -#}
+{% macro usage_months_filter(column, days) -%}
+    {%- if days is none -%}
+        1 = 1
+    {%- elif days | length == 0 -%}
+        1 = 0
+    {%- else -%}
+        {%- set months = [] -%}
+        {%- for d in days if d[:7] not in months -%}
+            {%- do months.append(d[:7]) -%}
+        {%- endfor -%}
+        (
+        {%- for m in months %}
+            ({{ column }} >= cast('{{ m }}-01' as date) and {{ column }} < cast({{ usagebill.add_interval('month', 1, "cast('" ~ m ~ "-01' as date)") }} as date))
+            {%- if not loop.last %} or {% endif %}
+        {%- endfor %}
+        )
+    {%- endif -%}
+{%- endmacro %}
+
+
+{#- Time-weighted quantities of gauge meters (aggregation time_weighted_sum, e.g. GB stored ->
+    GB-hours), cut into clock hours, as CTEs ending in `gauge_hours` (tenant_id, customer_id,
+    meter_id, dimensions_key, hour_start, usage_date, quantity_hours), from the journal rows in
+    CTE `journal_cte` and the meters in `meters_cte`.
+
+    Rule: a sample's value holds from its event_ts until the next sample of the same series
+    (tenant, customer, meter, dimensions_key), but at most var('gauge_max_hold_hours', 1) hours
+    (samples are hourly; a missing sample does not carry the last value forever). Each held
+    interval is cut at hour boundaries; quantity_hours = value * hours held inside that hour.
+    Example: 100 GB at 10:00, 200 GB at 10:30, 50 GB at 12:00 ->
+    10:00 hour: 100 * 0.5 + 200 * 0.5 = 150 GB-hours; 11:00 hour: 200 * 0.5 = 100;
+    12:00 hour: 50 * 1 = 50. Hour pieces add up to days and months.
+    A day's hours need only the samples from gauge_max_hold_hours before the day to its end (a
+    later next sample does not change the pieces inside the day), so the rollups pass the
+    journal rows of the affected days and the day(s) before. -#}
+{% macro usage_gauge_hours_ctes(journal_cte, meters_cte, hold_hours) -%}
+gauge_samples as (
+    select
+        {{ journal_cte }}.tenant_id,
+        {{ journal_cte }}.customer_id,
+        {{ journal_cte }}.meter_id,
+        {{ journal_cte }}.dimensions_key,
+        {{ journal_cte }}.event_ts,
+        {{ journal_cte }}.quantity,
+        lead({{ journal_cte }}.event_ts) over (
+            partition by {{ journal_cte }}.tenant_id, {{ journal_cte }}.customer_id, {{ journal_cte }}.meter_id, {{ journal_cte }}.dimensions_key
+            order by {{ journal_cte }}.event_ts, {{ journal_cte }}.event_id
+        ) as next_sample_ts
+    from {{ journal_cte }}
+    inner join {{ meters_cte }}
+        on {{ journal_cte }}.meter_id = {{ meters_cte }}.meter_id
+    where {{ meters_cte }}.aggregation = 'time_weighted_sum'
+),
+
+gauge_held as (
+    select
+        tenant_id,
+        customer_id,
+        meter_id,
+        dimensions_key,
+        quantity,
+        event_ts as held_from,
+        case
+            when
+                next_sample_ts is null
+                or next_sample_ts > {{ usagebill.add_interval('hour', hold_hours, 'event_ts') }}
+                then {{ usagebill.add_interval('hour', hold_hours, 'event_ts') }}
+            else next_sample_ts
+        end as held_until
+    from gauge_samples
+),
+
+gauge_hour_offsets as (
+    {%- for n in range(hold_hours + 1) %}
+        select {{ n }} as hour_offset
+        {%- if not loop.last %}
+            union all
+        {%- endif %}
+    {%- endfor %}
+),
+
+gauge_pieces as (
+    select
+        gauge_held.tenant_id,
+        gauge_held.customer_id,
+        gauge_held.meter_id,
+        gauge_held.dimensions_key,
+        gauge_held.quantity,
+        gauge_held.held_from,
+        gauge_held.held_until,
+        {{ usagebill.add_interval('hour', 'gauge_hour_offsets.hour_offset', usagebill.trunc_to('hour', 'gauge_held.held_from')) }} as hour_start
+    from gauge_held
+    cross join gauge_hour_offsets
+),
+
+gauge_clipped as (
+    select
+        gauge_pieces.*,
+        case
+            when held_until < {{ usagebill.add_interval('hour', 1, 'hour_start') }} then held_until
+            else {{ usagebill.add_interval('hour', 1, 'hour_start') }}
+        end as piece_end,
+        case when held_from > hour_start then held_from else hour_start end as piece_start
+    from gauge_pieces
+    where
+        hour_start < held_until
+        and held_from < held_until
+),
+
+gauge_hours as (
+    select
+        tenant_id,
+        customer_id,
+        meter_id,
+        dimensions_key,
+        hour_start,
+        cast(hour_start as date) as usage_date,
+        {{ usagebill.safe_divide(
+            'cast(quantity as decimal(38, 12)) * cast(' ~ usagebill.epoch_micros('piece_end') ~ ' - ' ~ usagebill.epoch_micros('piece_start') ~ ' as decimal(20, 0))',
+            '3600000000'
+        ) }} as quantity_hours
+    from gauge_clipped
+),
 {%- endmacro %}
