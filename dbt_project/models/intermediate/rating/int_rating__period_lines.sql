@@ -15,7 +15,10 @@
 with periods as (
     {#- billing periods and usage months (int_rating__rating_periods); a period is (subscription,
         period_start, period_end): a usage month starts on its billing period's first day -#}
-    select * from {{ ref('int_rating__rating_periods') }}
+    select
+        {{ rating_period_columns() }},
+        start_date, billing_period_start, period_days, service_days, is_ended, is_usage_month, trial_usage_amount
+    from {{ ref('int_rating__rating_periods') }}
 ),
 
 recurring_lines as (
