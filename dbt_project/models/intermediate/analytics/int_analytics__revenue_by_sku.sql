@@ -7,6 +7,10 @@
 
 with
 
+fx_rates as (
+    select currency, reporting_currency, rate_to_reporting from {{ ref('analytics_fx_rates') }}
+),
+
 mrr_lines as (
     select
         invoice_line_id,
@@ -39,10 +43,6 @@ billing_lines as (
         meter_id,
         plan_id
     from {{ ref('fct_billing_lines') }}
-),
-
-fx_rates as (
-    select currency, reporting_currency, rate_to_reporting from {{ ref('analytics_fx_rates') }}
 ),
 
 charge_meters as (

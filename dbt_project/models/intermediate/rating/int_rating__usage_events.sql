@@ -2,7 +2,9 @@
     plan billing usage monthly: int_rating__rating_periods) of a subscription whose plan charges the
     meter: event_ts in [service_start, service_end), after the free trial (trial_end), and
     accepted by the meter's filters. Each event carries the values of the meter's group-by
-    dimensions and the canonical JSON of those values (dimensions_json), which splits lines. -#}
+    dimensions and the canonical JSON of those values (dimensions_json), which splits lines, and
+    the journal columns the lineage and the unbilled report show (event_hour, dimensions_key,
+    source, arrived_at), so that they need not join the journal again. -#}
 
 with journal as (
     select * from {{ ref('fct_usage_journal') }}
@@ -138,7 +140,11 @@ final as (
         dimension_groups.group_value_1,
         dimension_groups.group_value_2,
         dimension_groups.group_value_3,
-        dimension_groups.dimensions_json
+        dimension_groups.dimensions_json,
+        journal.event_hour,
+        journal.dimensions_key,
+        journal.source,
+        journal.arrived_at
     from journal
     inner join periods
         on

@@ -20,6 +20,10 @@
 
 with
 
+fx_rates as (
+    select currency, reporting_currency, rate_to_reporting from {{ ref('analytics_fx_rates') }}
+),
+
 customer_months as (
     select
         {{ customer_plan_month | join(',\n        ') }},
@@ -37,10 +41,6 @@ customer_margin as (
         variable_cost_reporting,
         total_cost_reporting
     from {{ ref('fct_margin_by_customer') }}
-),
-
-fx_rates as (
-    select currency, reporting_currency, rate_to_reporting from {{ ref('analytics_fx_rates') }}
 ),
 
 revenue as (
