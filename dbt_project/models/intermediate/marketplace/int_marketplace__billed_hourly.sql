@@ -132,7 +132,7 @@ usage_in_periods as (
             and (periods.trial_end is null or usage_hourly.hour_start >= cast(periods.trial_end as timestamp))
     left join meter_prices
         on
-            {{ keys_match(period_keys, 'periods', 'meter_prices') }}
+            {{ columns_match('periods', 'meter_prices', period_keys) }}
             and usage_hourly.meter_id = meter_prices.meter_id
 ),
 
@@ -216,7 +216,7 @@ final_amounts as (
     from meter_billed
     inner join period_adjustments
         on
-            {{ keys_match(period_keys, 'meter_billed', 'period_adjustments') }}
+            {{ columns_match('meter_billed', 'period_adjustments', period_keys) }}
 ),
 
 weighted as (
@@ -232,7 +232,7 @@ weighted as (
     from provisional
     left join final_amounts
         on
-            {{ keys_match(period_keys + ['meter_id'], 'provisional', 'final_amounts') }}
+            {{ columns_match('provisional', 'final_amounts', period_keys + ['meter_id']) }}
 ),
 
 final as (

@@ -61,7 +61,7 @@ cohorts as (
     from customers
     full outer join first_revenue
         on
-            {{ keys_match(customer_keys, 'customers', 'first_revenue') }}
+            {{ columns_match('customers', 'first_revenue', customer_keys) }}
 ),
 
 cohort_sizes as (
@@ -102,7 +102,7 @@ activity as (
     from cohorts
     inner join customer_mrr
         on
-            {{ keys_match(customer_keys, 'cohorts', 'customer_mrr') }}
+            {{ columns_match('cohorts', 'customer_mrr', customer_keys) }}
     group by 1, 2
 ),
 
@@ -114,7 +114,7 @@ cohort_bases as (
     from cohorts
     inner join customer_mrr
         on
-            {{ keys_match(customer_keys, 'cohorts', 'customer_mrr') }}
+            {{ columns_match('cohorts', 'customer_mrr', customer_keys) }}
     group by 1
 ),
 
@@ -130,7 +130,7 @@ joined as (
     from cohort_months
     left join activity
         on
-            {{ keys_match(['cohort_month', 'month_start'], 'cohort_months', 'activity') }}
+            {{ columns_match('cohort_months', 'activity', ['cohort_month', 'month_start']) }}
 ),
 
 with_base as (

@@ -93,13 +93,13 @@ quantities as (
 
 combined as (
     select
-        {{ coalesce_keys(keys + ['meter_id'], 'revenue_by_sku', 'cost_by_sku') }},
+        {{ coalesce_columns('revenue_by_sku', 'cost_by_sku', keys + ['meter_id']) }},
         {{ zero_filled('revenue_by_sku', ['revenue_reporting']) }},
         {{ zero_filled('cost_by_sku', ['variable_cost_reporting', 'fixed_cost_reporting', 'cost_reporting']) }}
     from revenue_by_sku
     full outer join cost_by_sku
         on
-            {{ keys_match(keys, 'revenue_by_sku', 'cost_by_sku') }}
+            {{ columns_match('revenue_by_sku', 'cost_by_sku', keys) }}
 ),
 
 final as (
@@ -127,7 +127,7 @@ final as (
     from combined
     left join quantities
         on
-            {{ keys_match(keys, 'combined', 'quantities') }}
+            {{ columns_match('combined', 'quantities', keys) }}
 )
 
 select * from final

@@ -51,13 +51,13 @@ cost_totals as (
 
 combined as (
     select
-        {{ coalesce_keys(keys, 'revenue_totals', 'cost_totals') }},
+        {{ coalesce_columns('revenue_totals', 'cost_totals', keys) }},
         {{ zero_filled('revenue_totals', ['revenue_reporting']) }},
         {{ zero_filled('cost_totals', ['variable_cost_reporting', 'fixed_cost_reporting', 'shared_cost_reporting']) }}
     from revenue_totals
     full outer join cost_totals
         on
-            {{ keys_match(keys, 'revenue_totals', 'cost_totals') }}
+            {{ columns_match('revenue_totals', 'cost_totals', keys) }}
 ),
 
 final as (

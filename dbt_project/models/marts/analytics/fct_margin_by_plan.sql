@@ -59,7 +59,7 @@ plan_shares as (
     from customer_margin
     left join plan_revenue
         on
-            {{ keys_match(['tenant_id', 'customer_id', 'month_start'], 'customer_margin', 'plan_revenue') }}
+            {{ columns_match('customer_margin', 'plan_revenue', ['tenant_id', 'customer_id', 'month_start']) }}
 ),
 
 {%- set plan_month = ['tenant_id', 'plan_id', 'month_start', 'is_provisional', 'reporting_currency'] %}

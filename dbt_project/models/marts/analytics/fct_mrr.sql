@@ -124,10 +124,10 @@ final as (
     from dense
     left join customer_months
         on
-            {{ keys_match(customer_keys + ['month_start'], 'dense', 'customer_months') }}
+            {{ columns_match('dense', 'customer_months', customer_keys + ['month_start']) }}
     left join service_starts
         on
-            {{ keys_match(customer_keys, 'dense', 'service_starts') }}
+            {{ columns_match('dense', 'service_starts', customer_keys) }}
     left join fx_rates
         on dense.currency = fx_rates.currency
 )

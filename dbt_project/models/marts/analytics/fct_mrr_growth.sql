@@ -70,7 +70,7 @@ with_history as (
     from monthly
     left join monthly_movements
         on
-            {{ keys_match(['month_start', 'reporting_currency'], 'monthly', 'monthly_movements') }}
+            {{ columns_match('monthly', 'monthly_movements', ['month_start', 'reporting_currency']) }}
 ),
 
 final as (

@@ -53,7 +53,7 @@ compared as (
     from dimensions
     left join plan_charges
         on
-            {{ keys_match(['plan_id', 'meter_id'], 'dimensions', 'plan_charges') }}
+            {{ columns_match('dimensions', 'plan_charges', ['plan_id', 'meter_id']) }}
 ),
 
 final as (

@@ -217,7 +217,7 @@ joined as (
     {%- for monthly in ['billed_monthly', 'ledger_monthly', 'feed_monthly'] %}
     left join {{ monthly }}
         on
-            {{ keys_match(month_keys, 'months', monthly) }}
+            {{ columns_match('months', monthly, month_keys) }}
     {%- endfor %}
 ),
 

@@ -67,7 +67,7 @@ mrr_by_channel as (
     from mrr
     left join customer_channels
         on
-            {{ keys_match(['tenant_id', 'customer_id'], 'mrr', 'customer_channels') }}
+            {{ columns_match('mrr', 'customer_channels', ['tenant_id', 'customer_id']) }}
     group by 1, 2, 3
 ),
 
@@ -108,7 +108,7 @@ billed as (
 
 final as (
     select
-        {{ coalesce_keys(channel_month, 'billed', 'mrr_by_channel') }},
+        {{ coalesce_columns('billed', 'mrr_by_channel', channel_month) }},
         coalesce(billed.customers, 0) as customers,
         cast(coalesce(billed.billed_amount, 0) as decimal(38, 12)) as billed_amount,
         cast(coalesce(billed.listing_fee, 0) as decimal(38, 12)) as listing_fee,
@@ -118,7 +118,7 @@ final as (
     from billed
     full outer join mrr_by_channel
         on
-            {{ keys_match(channel_month, 'billed', 'mrr_by_channel') }}
+            {{ columns_match('billed', 'mrr_by_channel', channel_month) }}
 )
 
 select * from final

@@ -73,13 +73,13 @@ candidate_totals as (
 
 joined as (
     select
-        {{ coalesce_keys(keys, 'billed', 'candidate_totals') }},
+        {{ coalesce_columns('billed', 'candidate_totals', keys) }},
         {{ zero_filled('billed', ['billed_total']) }},
         {{ zero_filled('candidate_totals', ['candidate_total']) }}
     from billed
     full outer join candidate_totals
         on
-            {{ keys_match(keys, 'billed', 'candidate_totals') }}
+            {{ columns_match('billed', 'candidate_totals', keys) }}
 ),
 
 final as (

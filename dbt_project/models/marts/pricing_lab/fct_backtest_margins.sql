@@ -83,7 +83,7 @@ costed as (
     from shares
     left join customer_margin
         on
-            {{ keys_match(['tenant_id', 'customer_id', 'month_start'], 'shares', 'customer_margin') }}
+            {{ columns_match('shares', 'customer_margin', ['tenant_id', 'customer_id', 'month_start']) }}
 ),
 
 allocated as (

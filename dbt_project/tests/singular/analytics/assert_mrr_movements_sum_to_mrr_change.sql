@@ -42,7 +42,7 @@ final as (
     from with_previous
     left join movements
         on
-            {{ keys_match(['currency', 'month_start'], 'with_previous', 'movements') }}
+            {{ columns_match('with_previous', 'movements', ['currency', 'month_start']) }}
     where
         movements.total_change is null
         or movements.total_change != with_previous.total_mrr - with_previous.previous_total_mrr

@@ -23,13 +23,13 @@ company_mrr as (
 
 final as (
     select
-        {{ coalesce_keys(['month_start', 'currency'], 'channel_mrr', 'company_mrr') }},
+        {{ coalesce_columns('channel_mrr', 'company_mrr', ['month_start', 'currency']) }},
         channel_mrr.mrr as channel_mrr,
         company_mrr.mrr as company_mrr
     from channel_mrr
     full outer join company_mrr
         on
-            {{ keys_match(['month_start', 'currency'], 'channel_mrr', 'company_mrr') }}
+            {{ columns_match('channel_mrr', 'company_mrr', ['month_start', 'currency']) }}
     where coalesce(channel_mrr.mrr, 0) != coalesce(company_mrr.mrr, 0)
 )
 

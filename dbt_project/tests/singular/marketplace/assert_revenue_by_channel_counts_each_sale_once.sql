@@ -37,12 +37,12 @@ stripe_invoices as (
 direct_mismatch as (
     select
         'direct revenue is not the Stripe-channel invoices' as problem,
-        {{ coalesce_keys(['revenue_month', 'currency'], 'direct', 'stripe_invoices') }},
+        {{ coalesce_columns('direct', 'stripe_invoices', ['revenue_month', 'currency']) }},
         cast(null as {{ dbt.type_string() }}) as invoice_id
     from direct
     full outer join stripe_invoices
         on
-            {{ keys_match(['revenue_month', 'currency'], 'direct', 'stripe_invoices') }}
+            {{ columns_match('direct', 'stripe_invoices', ['revenue_month', 'currency']) }}
     where coalesce(direct.billed_amount, 0) != coalesce(stripe_invoices.billed_amount, 0)
 ),
 
