@@ -42,6 +42,7 @@ from usagebill import paths
 from usagebill.catalog import CatalogError, load_catalog
 from usagebill.dbt_cli import dbt_path_args, find_dbt, scratch_duckdb_env
 from usagebill.engine import engine, sync_spark_views, table_exists
+from usagebill.rating import LINE_COLUMNS as RATED_LINE_COLUMNS
 
 CANDIDATE_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 LINES_DIR = "pricing_lab_lines"
@@ -54,22 +55,27 @@ from staging.stg_catalog__plan_charges
 where charge_type = 'usage' and price_model = 'per_unit' and dimension_value is null
 order by plan_id, plan_version, meter_id
 """
-LINE_COLUMNS = (
-    "billing_line_id",
-    "tenant_id",
-    "customer_id",
-    "subscription_id",
-    "plan_id",
-    "charge_id",
-    "meter_id",
-    "line_type",
-    "period_start",
-    "period_end",
-    "quantity",
-    "amount",
-    "amount_rounded",
-    "currency",
+# The columns of a rated billing line (usagebill.rating.LINE_COLUMNS, in its order) that the back-test
+# compares; the dbt pricing_lab models read them from the candidate's lines.parquet.
+_COMPARED = frozenset(
+    [
+        "billing_line_id",
+        "tenant_id",
+        "customer_id",
+        "subscription_id",
+        "plan_id",
+        "charge_id",
+        "meter_id",
+        "line_type",
+        "period_start",
+        "period_end",
+        "quantity",
+        "amount",
+        "amount_rounded",
+        "currency",
+    ]
 )
+LINE_COLUMNS = tuple(c for c in RATED_LINE_COLUMNS if c in _COMPARED)
 
 
 class PricingLabError(RuntimeError):

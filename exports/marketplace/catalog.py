@@ -7,6 +7,7 @@ Amounts are strings holding exact decimals ("0.01"); a YAML float is refused.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
@@ -190,6 +191,13 @@ class _Checker:
     def err(self, path: str, rule: str) -> None:
         self.problems.append(f"{self.file}: {path}: {rule}")
 
+    def _given(self, obj: dict[str, Any], key: str, path: str, required: bool, example: str = "") -> Any:
+        """obj[key], or None when absent (a problem when `required`; `example`: what to write)."""
+        value = obj.get(key)
+        if value is None and required:
+            self.err(f"{path}.{key}", f"is required{example}")
+        return value
+
     def string(
         self,
         obj: dict[str, Any],
@@ -199,10 +207,8 @@ class _Checker:
         pattern: re.Pattern[str] | None = None,
         hint: str = "",
     ) -> str | None:
-        value = obj.get(key)
+        value = self._given(obj, key, path, required)
         if value is None:
-            if required:
-                self.err(f"{path}.{key}", "is required")
             return None
         if not isinstance(value, str) or not value.strip():
             self.err(f"{path}.{key}", f"must be a non-empty string, got {value!r}")
@@ -215,10 +221,8 @@ class _Checker:
     def decimal(
         self, obj: dict[str, Any], key: str, path: str, required: bool = True, positive: bool = True
     ) -> Decimal | None:
-        value = obj.get(key)
+        value = self._given(obj, key, path, required, ' (a decimal string such as "0.01")')
         if value is None:
-            if required:
-                self.err(f"{path}.{key}", 'is required (a decimal string such as "0.01")')
             return None
         if isinstance(value, float):
             self.err(
@@ -251,6 +255,14 @@ class _Checker:
             self.err(path, f"must be a list, got {type(obj).__name__}")
             return []
         return obj
+
+    def entries(self, obj: dict[str, Any], key: str, path: str = "") -> Iterator[tuple[str, dict[str, Any]]]:
+        """(path, entry) for each mapping in the list obj[key]; a problem for a non-list or non-mapping."""
+        where = f"{path}.{key}" if path else key
+        for i, raw in enumerate(self.sequence(obj.get(key), where)):
+            entry = self.mapping(raw, f"{where}[{i}]")
+            if entry is not None:
+                yield f"{where}[{i}]", entry
 
 
 def _read_yaml(path: Path) -> Any:
@@ -326,11 +338,7 @@ def load_offerings(path: Path | None = None) -> OfferingCatalog:
     listings: list[Listing] = []
     seen_dims: set[tuple[str, str, str]] = set()
     seen_offerings: set[str] = set()
-    for i, raw in enumerate(c.sequence(root.get("offerings"), "offerings")):
-        opath = f"offerings[{i}]"
-        off = c.mapping(raw, opath)
-        if off is None:
-            continue
+    for opath, off in c.entries(root, "offerings"):
         offering_id = c.string(off, "id", opath)
         if offering_id in seen_offerings:
             c.err(f"{opath}.id", f"duplicate offering id {offering_id!r}")
@@ -352,11 +360,7 @@ def load_offerings(path: Path | None = None) -> OfferingCatalog:
             plan_id = c.string(m, "plan_id", mpath, required=(mp == "azure"))
             service = c.string(m, "service_name", mpath, required=(mp == "google"))
             dims: list[Dimension] = []
-            for j, draw in enumerate(c.sequence(m.get("dimensions"), f"{mpath}.dimensions")):
-                dpath = f"{mpath}.dimensions[{j}]"
-                d = c.mapping(draw, dpath)
-                if d is None:
-                    continue
+            for dpath, d in c.entries(m, "dimensions", mpath):
                 name = c.string(
                     d, "name", dpath, pattern=_AWS_DIMENSION if mp == "aws" else None, hint="1-255 characters"
                 )
@@ -413,11 +417,7 @@ def load_identities(catalog: OfferingCatalog, path: Path | None = None) -> list[
     identities: list[MarketplaceIdentity] = []
     seen: set[tuple[str, str, str]] = set()
     owners: dict[tuple[str, str, str], tuple[MarketplaceIdentity, str]] = {}
-    for i, raw in enumerate(c.sequence(root.get("customers"), "customers")):
-        cpath = f"customers[{i}]"
-        cust = c.mapping(raw, cpath)
-        if cust is None:
-            continue
+    for cpath, cust in c.entries(root, "customers"):
         customer_id = c.string(cust, "customer_id", cpath)
         # customer ids are unique per tenant only; no tenant_id: the default tenant (as in the catalog)
         tenant_id = cust.get("tenant_id", DEFAULT_TENANT)
@@ -464,22 +464,11 @@ def load_identities(catalog: OfferingCatalog, path: Path | None = None) -> list[
                 c.err(f"{mpath}.states", "must list at least one {state, since}")
             ident: dict[str, Any] = {}
             if mp == "aws":
-                ident["account_id"] = c.string(
-                    m,
-                    "account_id",
-                    mpath,
-                    required=False,
-                    pattern=_AWS_ACCOUNT,
-                    hint="a 12-digit AWS account id (quote it)",
-                )
-                ident["license_arn"] = c.string(
-                    m,
-                    "license_arn",
-                    mpath,
-                    required=False,
-                    pattern=_AWS_LICENSE_ARN,
-                    hint="arn:aws:license-manager::<account>:license:l-<id>",
-                )
+                for name, pattern, hint in (
+                    ("account_id", _AWS_ACCOUNT, "a 12-digit AWS account id (quote it)"),
+                    ("license_arn", _AWS_LICENSE_ARN, "arn:aws:license-manager::<account>:license:l-<id>"),
+                ):
+                    ident[name] = c.string(m, name, mpath, required=False, pattern=pattern, hint=hint)
                 ident["customer_identifier"] = c.string(m, "customer_identifier", mpath, required=False)
                 new_style = ident["account_id"] is not None or ident["license_arn"] is not None
                 if new_style and ident["customer_identifier"]:

@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
 from exports.marketplace.catalog import MarketplaceIdentity, OfferingCatalog
 from exports.marketplace.ledger import COUNTED_STATES, ReportRow
@@ -38,21 +38,6 @@ class Outcome:
     def counted(self) -> bool:
         """Whether the row's quantity counts as reported (the rule of ledger.COUNTED_STATES)."""
         return self.state in COUNTED_STATES
-
-
-class Transport(Protocol):
-    marketplace: str
-    calls: int
-
-    def send(
-        self,
-        rows: Sequence[ReportRow],
-        identities: Identities,
-        catalog: OfferingCatalog,
-        recovery: bool = False,
-    ) -> list[Outcome]:
-        """Send rows; `recovery`: they were left `planned`/`sent` by an earlier run (may have arrived)."""
-        ...
 
 
 class RetryableError(Exception):
@@ -136,10 +121,12 @@ def split_by_window(
 class WindowedTransport:
     """What the AWS, Azure and Google transports share: the reporting window is enforced before
     anything is sent (rows whose window has closed are `carried`, docs/marketplaces.md "4. Marketplace
-    rules"), then `_send_open` reports the rest the marketplace's way; calls retry with `backoff`."""
+    rules"), then `_send_open` reports the rest the marketplace's way; calls retry with `backoff`.
+    The interface the reporter uses (`Transport`): `marketplace`, `calls` and `send`."""
 
     marketplace: str
     closed_detail: str  # why a row is carried; "{window}" is replaced by the window in hours
+    calls: int  # requests made (the runner reports it)
 
     def __init__(
         self,
@@ -175,6 +162,11 @@ class WindowedTransport:
     def _retrying(self, call: Callable[[], T]) -> T:
         """`call` with the backoff on RetryableError, each retry logged."""
         return self.backoff.run(call, lambda n, e: self.log(f"{self.marketplace}: retry {n} after {e}"))
+
+
+# The type the reporter and the runner take: every marketplace transport is a WindowedTransport (test
+# doubles wrap one, tests/marketplace/conftest.py `Crashing`).
+Transport = WindowedTransport
 
 
 class HttpTransport(WindowedTransport):

@@ -338,37 +338,25 @@ class Collector:
                 translated.append(ev)
         outcome = self._process(
             translated,
-            tenant=tenant,
+            pre,
+            tenant_id=tenant,
             now=now,
             endpoint=endpoint,
             default_source=default_source,
             raw_items=raw_items or items,
-            pre=pre,
         )
         return translated, outcome
 
-    def _process(
-        self,
-        items: list[Any],
-        *,
-        tenant: str,
-        now: datetime,
-        endpoint: str,
-        default_source: str = "api",
-        raw_items: list[Any] | None = None,
-        pre: dict[int, Rejection] | None = None,
-    ) -> BatchOutcome:
+    def _process(self, items: list[Any], pre: dict[int, Rejection] | None, **batch: Any) -> BatchOutcome:
+        """processing.process_batch (`batch`: its tenant_id, now, endpoint, default_source, raw_items)
+        against this collector's dedup index, known meters and customer tenants."""
         return process_batch(
             items,
-            tenant_id=tenant,
             index=self.log.index,
-            now=now,
-            endpoint=endpoint,
-            default_source=default_source,
-            raw_items=raw_items,
             pre_rejections=pre or None,
             is_unknown_meter=self.meters.is_unknown if self.meters.known else None,
             check_customer=self.customer_tenants.checker,
+            **batch,
         )
 
     def _bound_quarantine(self, key_id: str, outcome: BatchOutcome) -> None:
@@ -540,7 +528,7 @@ class Collector:
             else:
                 items, raw_items, pre = self._decode_array_or_object(body)
         self.meters.refresh()
-        return self._process(items, tenant=tenant, now=now, endpoint=endpoint, raw_items=raw_items, pre=pre)
+        return self._process(items, pre, tenant_id=tenant, now=now, endpoint=endpoint, raw_items=raw_items)
 
     async def _post_events(self, request: web.Request, endpoint: str) -> web.Response:
         tenant, key_id = self._auth(request)

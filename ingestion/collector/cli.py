@@ -279,31 +279,27 @@ def keys_main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     data_dir = (args.data_dir_sub or args.data_dir or paths.data_dir()).resolve()
     keys_dir = data_dir / "keys"
-    if args.command == "create":
-        try:
+    try:
+        if args.command == "create":
             key = create_key(keys_dir, args.tenant)
-        except ValueError as exc:
-            print(f"usagebill keys: {exc}", file=sys.stderr)
-            return 2
-        print(key)
-        print(
-            f"(key for tenant {args.tenant!r}; stored hashed in {keys_dir}; it is shown only now: "
-            f"keep it in a secret store)",
-            file=sys.stderr,
-        )
-        return 0
-    if args.command == "revoke":
-        try:
+            print(key)
+            print(
+                f"(key for tenant {args.tenant!r}; stored hashed in {keys_dir}; it is shown only now: "
+                f"keep it in a secret store)",
+                file=sys.stderr,
+            )
+            return 0
+        if args.command == "revoke":
             record = revoke_key(keys_dir, args.key_id)
-        except KeyError as exc:
-            print(f"usagebill keys: {exc.args[0]}", file=sys.stderr)
-            return 2
-        print(
-            f"revoked key {record.key_id} of tenant {record.tenant_id!r}; running collectors refuse it "
-            f"within about a second (record kept in {keys_dir / 'revoked'})",
-            file=sys.stderr,
-        )
-        return 0
+            print(
+                f"revoked key {record.key_id} of tenant {record.tenant_id!r}; running collectors refuse it "
+                f"within about a second (record kept in {keys_dir / 'revoked'})",
+                file=sys.stderr,
+            )
+            return 0
+    except (ValueError, KeyError) as exc:  # a bad tenant name; no such key id (the message says which)
+        print(f"usagebill keys: {exc.args[0]}", file=sys.stderr)
+        return 2
     for record in list_keys(keys_dir):
         print(f"{record.key_id}\t{record.tenant_id}\t{record.created_at}")
     return 0

@@ -110,6 +110,11 @@ _MAX_TIMESTAMP_TEXT = 40
 
 
 def _lago_timestamp(value: Any, transaction_id: Any) -> str | Rejection:
+    def refused(problem: str) -> Rejection:
+        event_id = transaction_id if isinstance(transaction_id, str) else None
+        return Rejection("timestamp", "unix_seconds", f"timestamp {_show(value)} {problem}", event_id)
+
+    out_of_range = "is out of range (years 1970-9999); send unix seconds like 1650893379"
     try:
         if isinstance(value, bool) or (isinstance(value, str) and len(value) > _MAX_TIMESTAMP_TEXT):
             raise InvalidOperation
@@ -121,30 +126,15 @@ def _lago_timestamp(value: Any, transaction_id: Any) -> str | Rejection:
         if seconds and seconds.adjusted() > _MAX_UNIX_SECONDS_ADJUSTED:
             raise OverflowError
     except OverflowError:
-        return Rejection(
-            "timestamp",
-            "unix_seconds",
-            f"timestamp {_show(value)} is out of range (years 1970-9999); send unix seconds like 1650893379",
-            transaction_id if isinstance(transaction_id, str) else None,
-        )
+        return refused(out_of_range)
     except InvalidOperation:
-        return Rejection(
-            "timestamp",
-            "unix_seconds",
-            f"timestamp {_show(value)} is not unix seconds; send an integer like 1650893379 (decimals allowed)",
-            transaction_id if isinstance(transaction_id, str) else None,
-        )
+        return refused("is not unix seconds; send an integer like 1650893379 (decimals allowed)")
     whole = int(seconds)
     micros = int((seconds - whole) * 1_000_000)
     try:
         ts = datetime.fromtimestamp(whole, UTC).replace(microsecond=micros)
     except (OverflowError, OSError, ValueError):
-        return Rejection(
-            "timestamp",
-            "unix_seconds",
-            f"timestamp {_show(value)} is out of range (years 1970-9999); send unix seconds like 1650893379",
-            transaction_id if isinstance(transaction_id, str) else None,
-        )
+        return refused(out_of_range)
     return utc_text(ts)
 
 

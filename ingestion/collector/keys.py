@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from ingestion.durable import fsync_dir
 from usagebill.tenants import check_tenant_name
 
 KEY_PREFIX = "ubk"
@@ -57,14 +58,7 @@ def create_key(keys_dir: Path, tenant_id: str) -> str:
         "sha256": _digest(salt, secret).hex(),
         "created_at": datetime.now(UTC).isoformat(),
     }
-    path = keys_dir / f"{key_id}.json"
-    tmp = path.with_suffix(".tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        json.dump(record, fh)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.chmod(tmp, 0o600)
-    os.replace(tmp, path)
+    _write_record(keys_dir / f"{key_id}.json", record)
     return f"{KEY_PREFIX}_{key_id}_{secret}"
 
 
@@ -99,21 +93,24 @@ def revoke_key(keys_dir: Path, key_id: str) -> KeyRecord:
     revoked_dir.mkdir(exist_ok=True)
     raw = json.loads(path.read_text(encoding="utf-8"))
     raw["revoked_at"] = datetime.now(UTC).isoformat()
-    tmp = revoked_dir / f"{key_id}.tmp"
+    _write_record(revoked_dir / f"{key_id}.json", raw)
+    # removing the active record changes the folder's mtime, which running collectors watch
+    path.unlink()
+    fsync_dir(keys_dir)
+    return record
+
+
+def _write_record(path: Path, record: dict[str, str]) -> None:
+    """Write a key record readable by its owner only, atomically (fsync'd, then renamed into place) and
+    durably (the directory fsync'd after the rename: ingestion/durable.py)."""
+    tmp = path.with_suffix(".tmp")
     with open(tmp, "w", encoding="utf-8") as fh:
-        json.dump(raw, fh)
+        json.dump(record, fh)
         fh.flush()
         os.fsync(fh.fileno())
     os.chmod(tmp, 0o600)
-    os.replace(tmp, revoked_dir / f"{key_id}.json")
-    # removing the active record changes the folder's mtime, which running collectors watch
-    path.unlink()
-    dir_fd = os.open(keys_dir, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
-    return record
+    os.replace(tmp, path)
+    fsync_dir(path.parent)
 
 
 class KeyStore:

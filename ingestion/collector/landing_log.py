@@ -35,6 +35,8 @@ from pathlib import Path
 
 import orjson
 
+from ingestion.durable import fsync_dir
+
 OPEN_SUFFIX = ".jsonl.open"
 SEALED_SUFFIX = ".jsonl"
 DIGEST_SIZE = 16
@@ -96,14 +98,6 @@ def archive_path(data_dir: Path, segment_name: str) -> Path:
     stem = segment_name.removesuffix(SEALED_SUFFIX)
     day = f"{stem[0:4]}-{stem[4:6]}-{stem[6:8]}" if len(stem) >= 8 and stem[:8].isdigit() else "unknown"
     return data_dir / "archive" / "usage" / "collector" / day / f"{stem}{SEALED_SUFFIX}"
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 class LogFailedError(RuntimeError):
@@ -285,7 +279,7 @@ class LandingLog:
             os.replace(path, sealed)
             report.sealed_open_segments += 1
         if self.fsync and report.sealed_open_segments:
-            _fsync_dir(self.landing_dir)
+            fsync_dir(self.landing_dir)
         # every sealed segment still in the landing zone must have an .ids file
         for path in sorted(self.landing_dir.glob(f"*{SEALED_SUFFIX}")):
             name = path.name[: -len(SEALED_SUFFIX)]
@@ -436,7 +430,7 @@ class LandingLog:
             raise
         try:
             if self.fsync:
-                _fsync_dir(self.landing_dir)
+                fsync_dir(self.landing_dir)
         except OSError as exc:
             os.close(fd)
             path.unlink()
@@ -456,7 +450,7 @@ class LandingLog:
                 fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
                 try:
                     if self.fsync:
-                        _fsync_dir(self.quarantine_dir)
+                        fsync_dir(self.quarantine_dir)
                     self._q_size = os.fstat(fd).st_size
                 except OSError:
                     os.close(fd)
@@ -518,7 +512,7 @@ class LandingLog:
         os.replace(open_path, self.landing_dir / f"{seg.name}{SEALED_SUFFIX}")
         try:
             if self.fsync:
-                _fsync_dir(self.landing_dir)
+                fsync_dir(self.landing_dir)
             _write_ids(self.index_dir / f"{seg.name}.ids", seg.keys, fsync=self.fsync)
         except OSError as exc:
             # the segment's bytes are fsync'd under one name or the other (a crash re-seals an
@@ -613,7 +607,7 @@ def _write_ids(path: Path, keys: list[bytes], *, fsync: bool = True) -> None:
             os.fsync(fh.fileno())
     os.replace(tmp, path)
     if fsync:
-        _fsync_dir(path.parent)
+        fsync_dir(path.parent)
 
 
 def _read_ids(path: Path) -> list[bytes] | None:

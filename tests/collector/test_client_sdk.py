@@ -8,9 +8,11 @@ import socket
 import subprocess
 import sys
 import textwrap
+from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -141,44 +143,52 @@ def test_collector_killed_while_client_sends(data_dir: Path, keys: dict[str, str
     assert len(rows) == 500 and len({r["event_id"] for r in rows}) == 500
 
 
-def test_retries_429_and_5xx_with_the_same_event_ids(tmp_path: Path) -> None:
-    """A server that answers 429 (Retry-After: 0), then 503, then 200: the client retries the same
-    batch (same ids, same order) until it is acknowledged, and records the answers."""
+def _stand_in_collector(answer: Callable[[list[dict]], tuple[int, dict]]) -> tuple[Any, str]:
+    """A collector stand-in on 127.0.0.1: each POSTed batch (a JSON list of events) is answered
+    `answer(batch)` = (HTTP status, JSON body); a 429 carries Retry-After: 0. Returns (server, url)."""
     import json
     import threading
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-    bodies: list[list[dict]] = []
-    script = [(429, b"{}"), (503, b"{}"), (200, None)]
-
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:  # noqa: N802 - http.server's naming
-            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-            bodies.append(body)
-            status, payload = script[min(len(bodies) - 1, len(script) - 1)]
-            if payload is None:
-                answers = [
-                    {"index": i, "event_id": e["event_id"], "status": "accepted"} for i, e in enumerate(body)
-                ]
-                payload = json.dumps(
-                    {"accepted": len(body), "duplicate": 0, "rejected": 0, "results": answers}
-                ).encode()
+            status, payload = answer(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            data = json.dumps(payload).encode()
             self.send_response(status)
             if status == 429:
                 self.send_header("Retry-After", "0")
             self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(payload)))
+            self.send_header("Content-Length", str(len(data)))
             self.end_headers()
-            self.wfile.write(payload)
+            self.wfile.write(data)
 
         def log_message(self, *args: object) -> None:
             pass
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_address[1]}"
+
+
+def _all_accepted(ids: list[str]) -> dict:
+    """The collector's answer accepting every event of the batch (docs/collector.md)."""
+    answers = [{"index": i, "event_id": e, "status": "accepted"} for i, e in enumerate(ids)]
+    return {"accepted": len(ids), "duplicate": 0, "rejected": 0, "results": answers}
+
+
+def test_retries_429_and_5xx_with_the_same_event_ids(tmp_path: Path) -> None:
+    """A server that answers 429 (Retry-After: 0), then 503, then 200: the client retries the same
+    batch (same ids, same order) until it is acknowledged, and records the answers."""
+    bodies: list[list[dict]] = []
+
+    def answer(body: list[dict]) -> tuple[int, dict]:
+        bodies.append(body)
+        if len(bodies) <= 2:
+            return (429, {}) if len(bodies) == 1 else (503, {})
+        return 200, _all_accepted([e["event_id"] for e in body])
+
+    server, url = _stand_in_collector(answer)
     try:
-        url = f"http://127.0.0.1:{server.server_address[1]}"
         client = UsageClient(url, "k", spool_dir=tmp_path / "spool", batch_size=100, flush_interval=3600,
                              backoff_base=0.01, backoff_cap=0.05)  # fmt: skip
         ids = [client.record("cus_a", "api_calls", 1, timestamp="2023-01-01T00:00:00Z") for _ in range(3)]
@@ -209,41 +219,19 @@ def test_rejected_event_goes_to_dead_letter_file(
     assert sorted(r["event_id"] for r in landed(collector.data_dir)) == sorted(ids)
 
 
-def _refusing_server(refuse_status: int) -> tuple[object, str, list[list[str]]]:
+def _refusing_server(refuse_status: int) -> tuple[Any, str, list[list[str]]]:
     """A collector stand-in that refuses any batch holding the event "poison" as a whole (HTTP
     ``refuse_status``) and accepts every other batch."""
-    import json
-    import threading
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
     seen: list[list[str]] = []
 
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 - http.server's naming
-            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-            ids = [e["event_id"] for e in body]
-            seen.append(ids)
-            if "poison" in ids:
-                status, payload = refuse_status, {"error": "invalid_json", "detail": "poison cannot be read"}
-            else:
-                answers = [{"index": i, "event_id": e, "status": "accepted"} for i, e in enumerate(ids)]
-                status, payload = (
-                    200,
-                    {"accepted": len(ids), "duplicate": 0, "rejected": 0, "results": answers},
-                )
-            data = json.dumps(payload).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+    def answer(body: list[dict]) -> tuple[int, dict]:
+        ids = [e["event_id"] for e in body]
+        seen.append(ids)
+        if "poison" in ids:
+            return refuse_status, {"error": "invalid_json", "detail": "poison cannot be read"}
+        return 200, _all_accepted(ids)
 
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server, f"http://127.0.0.1:{server.server_address[1]}", seen
+    return (*_stand_in_collector(answer), seen)
 
 
 @pytest.mark.parametrize("refuse_status", [400, 500])

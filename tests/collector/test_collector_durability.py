@@ -139,3 +139,22 @@ def test_size_rotation_seals_segments_while_running(data_dir: Path, keys: dict[s
         )
     finally:
         c.stop()
+
+
+def test_key_records_are_durable_once_written(tmp_path: Path, monkeypatch) -> None:
+    """A new key file, and a revoked key moved to keys/revoked/, survive a crash only once their
+    directory entry is on disk (rename(2) then fsync of the directory: ingestion/durable.py). Before the
+    fix create_key fsync'd no directory and revoke_key only keys/, not keys/revoked/."""
+    from ingestion.collector import keys
+
+    synced: list[Path] = []
+    monkeypatch.setattr(keys, "fsync_dir", lambda path: synced.append(Path(path)))
+    keys_dir = tmp_path / "keys"
+    keys_dir.mkdir()
+    key = keys.create_key(keys_dir, "acme")
+    assert synced == [keys_dir]
+    key_id = key.split("_")[1]
+    keys.revoke_key(keys_dir, key_id)
+    # the revoked record's folder after its rename, then keys/ after the active record is removed
+    assert synced == [keys_dir, keys_dir / "revoked", keys_dir]
+    assert (keys_dir / "revoked" / f"{key_id}.json").stat().st_mode & 0o777 == 0o600

@@ -25,6 +25,7 @@ from typing import Any
 import duckdb
 import pytest
 
+from tests.warehouse import query
 from usagebill.dbt_cli import dbt_path_args
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -368,11 +369,7 @@ class Warehouse:
         self.dbt("build", "--select", "tag:invoicing", as_of=as_of, extra_vars=extra_vars)
 
     def query(self, sql: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:
-        con = duckdb.connect(str(self.path), read_only=True)
-        try:
-            return con.execute(sql, params or []).fetchall()
-        finally:
-            con.close()
+        return query(self.path, sql, params)
 
 
 @pytest.fixture(scope="session")

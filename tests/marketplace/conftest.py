@@ -25,6 +25,7 @@ from usagebill.tenants import DEFAULT_TENANT
 
 SINCE = datetime(2026, 5, 1, tzinfo=UTC)
 SERVICE = "gpu.endpoints.demo.cloud.goog"
+H0 = datetime(2026, 5, 10, 12, tzinfo=UTC)  # the hour most scenarios report
 
 
 @pytest.fixture(autouse=True)
@@ -64,6 +65,21 @@ def make_catalog(dims: dict[str, list[Dimension]], windows: dict[str, int] | Non
     )
 
 
+def _ident(
+    n: int, marketplace: str, tenant: str, states: tuple[StatePeriod, ...] | None = None, **ref: str
+) -> MarketplaceIdentity:
+    """Customer cus_<n> of `tenant` on `marketplace`'s gpu offering, subscribed since SINCE (or in
+    `states`); `ref`: the marketplace's own reference for the customer."""
+    return MarketplaceIdentity(
+        f"cus_{n:04d}",
+        marketplace,
+        "gpu",
+        states=states or (StatePeriod("subscribed", SINCE),),
+        tenant_id=tenant,
+        **ref,
+    )
+
+
 def aws_ident(
     n: int,
     states: tuple[StatePeriod, ...] | None = None,
@@ -71,40 +87,22 @@ def aws_ident(
     account_n: int | None = None,
 ) -> MarketplaceIdentity:
     """Customer cus_<n> of `tenant` on AWS, AWS account <account_n or n> (12 digits)."""
-    account_number = n if account_n is None else account_n
-    account = f"{account_number:012d}"
-    return MarketplaceIdentity(
-        f"cus_{n:04d}",
-        "aws",
-        "gpu",
-        account_id=account,
-        license_arn=f"arn:aws:license-manager::{account}:license:l-{account_number:08x}",
-        states=states or (StatePeriod("subscribed", SINCE),),
-        tenant_id=tenant,
-    )
+    number = n if account_n is None else account_n
+    account = f"{number:012d}"
+    arn = f"arn:aws:license-manager::{account}:license:l-{number:08x}"
+    return _ident(n, "aws", tenant, states, account_id=account, license_arn=arn)
 
 
 def azure_ident(n: int, tenant: str = DEFAULT_TENANT, resource_n: int | None = None) -> MarketplaceIdentity:
-    return MarketplaceIdentity(
-        f"cus_{n:04d}",
-        "azure",
-        "gpu",
-        resource_id=f"00000000-0000-4000-8000-{(n if resource_n is None else resource_n):012d}",
-        plan_id="payg-plan",
-        states=(StatePeriod("subscribed", SINCE),),
-        tenant_id=tenant,
-    )
+    """Customer cus_<n> of `tenant` on Azure, SaaS subscription (resource id) <resource_n or n>."""
+    resource = f"00000000-0000-4000-8000-{(n if resource_n is None else resource_n):012d}"
+    return _ident(n, "azure", tenant, resource_id=resource, plan_id="payg-plan")
 
 
 def google_ident(n: int, tenant: str = DEFAULT_TENANT, project_n: int | None = None) -> MarketplaceIdentity:
-    return MarketplaceIdentity(
-        f"cus_{n:04d}",
-        "google",
-        "gpu",
-        usage_reporting_id=f"project_number:{n if project_n is None else project_n}",
-        states=(StatePeriod("subscribed", SINCE),),
-        tenant_id=tenant,
-    )
+    """Customer cus_<n> of `tenant` on Google, consumer project_number:<project_n or n>."""
+    project = f"project_number:{n if project_n is None else project_n}"
+    return _ident(n, "google", tenant, usage_reporting_id=project)
 
 
 def billed(rows: list[tuple[str, ...]]) -> BilledSeries:
@@ -199,6 +197,17 @@ def google_fake(
     )
     fake.private_pem = private_pem  # type: ignore[attr-defined]
     return fake
+
+
+def google_setup(clock: Clock, n: int = 1, window_hours: int = 2):
+    """Customers cus_0001..n on Google (project_number:1..n) billed for one metric, SERVICE/gpu_usage,
+    with a reporting window of `window_hours`: (catalog, identities, fake (not started), metric)."""
+    metric = f"{SERVICE}/gpu_usage"
+    catalog = make_catalog(
+        {"google": [dim("google", metric)]}, {"aws": 6, "azure": 24, "google": window_hours}
+    )
+    idents = [google_ident(i + 1) for i in range(n)]
+    return catalog, idents, google_fake(idents, {metric}, clock, window_hours), metric
 
 
 def google_transport(fake, clock: Clock, backoff: Backoff, private_pem: str | None = None):

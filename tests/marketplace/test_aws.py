@@ -11,9 +11,8 @@ from exports.fakes.aws_metering import FakeAwsMetering
 from exports.marketplace.aws import AwsMeteringTransport, make_client
 from exports.marketplace.ledger import Ledger
 
-from .conftest import Clock, aws_ident, billed, dim, make_catalog, report_quietly
+from .conftest import H0, Clock, aws_ident, billed, dim, make_catalog, report_quietly
 
-H0 = datetime(2026, 5, 10, 12, tzinfo=UTC)
 DIMS = ["gpu_usage", "api", "storage", "egress", "seats"]
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
@@ -12,20 +12,8 @@ from exports.fakes.azure_metering import AzureSubscription, FakeAzureMetering
 from exports.marketplace.azure import AzureMeteringTransport, EntraToken
 from exports.marketplace.ledger import Ledger
 
-from .conftest import (
-    SERVICE,
-    Clock,
-    azure_ident,
-    billed,
-    dim,
-    google_fake,
-    google_ident,
-    google_transport,
-    make_catalog,
-    report_quietly,
-)
-
-H0 = datetime(2026, 5, 10, 12, tzinfo=UTC)
+from . import conftest as mk
+from .conftest import H0
 
 
 @pytest.fixture
@@ -35,11 +23,11 @@ def azure_env(monkeypatch):
     monkeypatch.setenv("USAGEBILL_AZURE_CLIENT_SECRET", "s3cret")
 
 
-def _azure(n: int, clock: Clock):
-    catalog = make_catalog(
-        {"azure": [dim("azure", "gpu_hours", price="36.00"), dim("azure", "api", "api_calls", "0.5")]}
+def _azure(n: int, clock: mk.Clock):
+    catalog = mk.make_catalog(
+        {"azure": [mk.dim("azure", "gpu_hours", price="36.00"), mk.dim("azure", "api", "api_calls", "0.5")]}
     )
-    idents = [azure_ident(i + 1) for i in range(n)]
+    idents = [mk.azure_ident(i + 1) for i in range(n)]
     subs = [AzureSubscription(i.resource_id, "payg-plan", {"gpu_hours", "api"}) for i in idents]
     fake = FakeAzureMetering("tenant-1", "client-1", "s3cret", subs, now=clock)
     return catalog, idents, fake
@@ -53,13 +41,13 @@ def _azure_transport(fake, clock, backoff, version="v2"):
 
 @pytest.mark.parametrize("version", ["v1", "v2"])
 def test_azure_token_batch_and_only_positive_quantities(azure_env, ledger, fast_backoff, version):
-    clock = Clock(H0 + timedelta(hours=1, minutes=5))
+    clock = mk.Clock(H0 + timedelta(hours=1, minutes=5))
     catalog, idents, fake = _azure(30, clock)
     # customers 1..30 each billed $18.00 of GPU (0.5 gpu_hours at $36) and nothing for api calls
-    series = billed([(i.customer_id, "gpu_ms", H0, "18.00") for i in idents])
+    series = mk.billed([(i.customer_id, "gpu_ms", H0, "18.00") for i in idents])
     with fake:
         transport = _azure_transport(fake, clock, fast_backoff, version)
-        summary = report_quietly("azure", [H0], catalog, idents, series, ledger, transport, clock.now)
+        summary = mk.report_quietly("azure", [H0], catalog, idents, series, ledger, transport, clock.now)
     assert fake.batch_sizes == [25, 5]  # 30 events (zero-quantity api events never sent)
     assert fake.token_requests == 1
     assert summary.states["acknowledged"] == 30
@@ -67,18 +55,18 @@ def test_azure_token_batch_and_only_positive_quantities(azure_env, ledger, fast_
 
 
 def test_azure_409_duplicate_counts_as_already_reported_after_a_crash(azure_env, isolated, fast_backoff):
-    clock = Clock(H0 + timedelta(hours=1, minutes=5))
+    clock = mk.Clock(H0 + timedelta(hours=1, minutes=5))
     catalog, idents, fake = _azure(2, clock)
-    series = billed([(i.customer_id, "gpu_ms", H0, "9.00") for i in idents])  # 0.25 hours each
+    series = mk.billed([(i.customer_id, "gpu_ms", H0, "9.00") for i in idents])  # 0.25 hours each
     with fake:
         transport = _azure_transport(fake, clock, fast_backoff)
 
         ledger = Ledger(isolated / "wh.duckdb")
-        report_quietly(
+        mk.report_quietly(
             "azure", [H0], catalog, idents, series, ledger, transport, clock.now, killed="after_send"
         )
         fake.expire_tokens()  # the re-run also has to refresh its token (403 -> new token)
-        summary = report_quietly(
+        summary = mk.report_quietly(
             "azure", [H0], catalog, idents, series, Ledger(isolated / "wh.duckdb"), transport, clock.now
         )
     assert summary.states["duplicate"] == 2  # Azure: Duplicate / 409 = already reported
@@ -88,17 +76,17 @@ def test_azure_409_duplicate_counts_as_already_reported_after_a_crash(azure_env,
 
 
 def test_azure_throttling_retried_and_single_event_api_answers_409(azure_env, ledger, fast_backoff):
-    clock = Clock(H0 + timedelta(hours=1, minutes=5))
+    clock = mk.Clock(H0 + timedelta(hours=1, minutes=5))
     catalog, idents, fake = _azure(1, clock)
     with fake:
         fake.throttle_next = 1
         transport = _azure_transport(fake, clock, fast_backoff)
-        summary = report_quietly(
+        summary = mk.report_quietly(
             "azure",
             [H0],
             catalog,
             idents,
-            billed([("cus_0001", "gpu_ms", H0, "36.00")]),
+            mk.billed([("cus_0001", "gpu_ms", H0, "36.00")]),
             ledger,
             transport,
             clock.now,
@@ -130,34 +118,24 @@ def test_azure_throttling_retried_and_single_event_api_answers_409(azure_env, le
 # ---------------------------------------------------------------- Google
 
 
-def _google(n: int, clock: Clock, window_hours: int = 2):
-    metric = f"{SERVICE}/gpu_usage"
-    catalog = make_catalog(
-        {"google": [dim("google", metric)]}, {"aws": 6, "azure": 24, "google": window_hours}
-    )
-    idents = [google_ident(i + 1) for i in range(n)]
-    fake = google_fake(idents, {metric}, clock, window_hours)
-    return catalog, idents, fake, metric
-
-
 def _google_transport(fake, clock, backoff):
-    return google_transport(fake, clock, backoff)
+    return mk.google_transport(fake, clock, backoff)
 
 
 def test_google_windows_are_contiguous_and_missed_hours_widen_the_next_window(ledger, fast_backoff):
-    clock = Clock(H0)
-    catalog, idents, fake, metric = _google(1, clock, window_hours=1)
+    clock = mk.Clock(H0)
+    catalog, idents, fake, metric = mk.google_setup(clock, 1, window_hours=1)
     hours = [H0 + timedelta(hours=i) for i in range(4)]
-    series = billed([("cus_0001", "gpu_ms", h, "0.05") for h in hours])  # 5 units per hour
+    series = mk.billed([("cus_0001", "gpu_ms", h, "0.05") for h in hours])  # 5 units per hour
     with fake:
         transport = _google_transport(fake, clock, fast_backoff)
         # hourly runs for hours 0 and 1; the run for hour 2 never happened; hour 3 runs late enough that
         # hour 2 is outside Google's 1 h window -> carried, and hour 3's window starts where hour 1 ended
         for h in (hours[0], hours[1]):
             clock.now = h + timedelta(hours=1, minutes=5)
-            report_quietly("google", [h], catalog, idents, series, ledger, transport, clock.now)
+            mk.report_quietly("google", [h], catalog, idents, series, ledger, transport, clock.now)
         clock.now = hours[3] + timedelta(hours=1, minutes=5)
-        report_quietly("google", hours, catalog, idents, series, ledger, transport, clock.now)
+        mk.report_quietly("google", hours, catalog, idents, series, ledger, transport, clock.now)
     windows = sorted(
         (op["startTime"], op["endTime"], op["metricValueSets"][0]["metricValues"][0]["int64Value"])
         for op in fake.operations.values()
@@ -176,26 +154,26 @@ def test_google_resend_after_a_crash_during_the_call_is_not_counted_twice(isolat
     A run killed after Google accepted its operations leaves them `planned`; the resend is refused
     (its window overlaps the accepted one) and is recorded `unconfirmed` (counted), never failed (which
     would report the usage a second time with the next window)."""
-    clock = Clock(H0 + timedelta(hours=1, minutes=5))
-    catalog, idents, fake, metric = _google(2, clock)
-    series = billed([(i.customer_id, "gpu_ms", H0, "0.03") for i in idents])  # $0.03 / $0.01 = 3 units
+    clock = mk.Clock(H0 + timedelta(hours=1, minutes=5))
+    catalog, idents, fake, metric = mk.google_setup(clock, 2)
+    series = mk.billed([(i.customer_id, "gpu_ms", H0, "0.03") for i in idents])  # $0.03 / $0.01 = 3 units
     with fake:
         transport = _google_transport(fake, clock, fast_backoff)
         ledger = Ledger(isolated / "wh.duckdb")
-        report_quietly(
+        mk.report_quietly(
             "google", [H0], catalog, idents, series, ledger, transport, clock.now, killed="after_send"
         )
         assert {r.state for r in Ledger(isolated / "wh.duckdb").current("google").values()} == {"planned"}
-        summary = report_quietly(
+        summary = mk.report_quietly(
             "google", [H0], catalog, idents, series, Ledger(isolated / "wh.duckdb"), transport, clock.now
         )
         # the next hour: 2 more units each ($0.02), window starts where the accepted one ended
-        series2 = billed(
+        series2 = mk.billed(
             [(i.customer_id, "gpu_ms", H0, "0.03") for i in idents]
             + [(i.customer_id, "gpu_ms", H0 + timedelta(hours=1), "0.02") for i in idents]
         )
         clock.now += timedelta(hours=1)
-        report_quietly(
+        mk.report_quietly(
             "google",
             [H0 + timedelta(hours=1)],
             catalog,
@@ -212,9 +190,9 @@ def test_google_resend_after_a_crash_during_the_call_is_not_counted_twice(isolat
 
 
 def test_google_report_error_is_recorded_failed_and_quantity_moves_on(ledger, fast_backoff):
-    clock = Clock(H0 + timedelta(hours=1, minutes=5))
-    catalog, idents, fake, metric = _google(1, clock)
-    series = billed(
+    clock = mk.Clock(H0 + timedelta(hours=1, minutes=5))
+    catalog, idents, fake, metric = mk.google_setup(clock)
+    series = mk.billed(
         [("cus_0001", "gpu_ms", H0, "0.07"), ("cus_0001", "gpu_ms", H0 + timedelta(hours=1), "0.01")]
     )
     with fake:
@@ -222,12 +200,12 @@ def test_google_report_error_is_recorded_failed_and_quantity_moves_on(ledger, fa
         from exports.marketplace.planning import google_operation_id
 
         fake.fail_operation_ids.add(
-            google_operation_id(SERVICE, "project_number:1", H0, H0 + timedelta(hours=1))
+            google_operation_id(mk.SERVICE, "project_number:1", H0, H0 + timedelta(hours=1))
         )
-        report_quietly("google", [H0], catalog, idents, series, ledger, transport, clock.now)
+        mk.report_quietly("google", [H0], catalog, idents, series, ledger, transport, clock.now)
         assert ledger.current("google")[("google", "default", "cus_0001", metric, H0)].state == "failed"
         clock.now += timedelta(hours=1)
-        report_quietly(
+        mk.report_quietly(
             "google", [H0 + timedelta(hours=1)], catalog, idents, series, ledger, transport, clock.now
         )
     ops = list(fake.operations.values())

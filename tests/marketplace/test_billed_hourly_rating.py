@@ -21,11 +21,11 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 
-import duckdb
 import pytest
 
 from exports.marketplace.revenue import write_catalog_tables
 from tests.rating.scenario_events import write_jsonl
+from tests.warehouse import query
 from usagebill.rating import rate, run_dbt_build
 
 from .conftest import aws_ident, dim, make_catalog
@@ -113,45 +113,30 @@ def billed_hours(tmp_path_factory: pytest.TempPathFactory) -> list[tuple]:
         selectors=("+fct_usage_hourly", "stg_marketplace__identities", "int_marketplace__billed_hourly"),
         progress=lambda _m: None,
     )
-    with duckdb.connect(str(work / "rate.duckdb"), read_only=True) as con:
-        return con.execute(
-            "select tenant_id, customer_id, hour_start, period_start, period_end, billed_amount, is_final "
-            "from intermediate.int_marketplace__billed_hourly order by hour_start"
-        ).fetchall()
+    return query(
+        work / "rate.duckdb",
+        "select tenant_id, customer_id, hour_start, period_start, period_end, billed_amount, is_final "
+        "from intermediate.int_marketplace__billed_hourly order by hour_start",
+    )
 
 
 def test_every_usage_month_of_an_annual_plan_is_billed_hourly_once(billed_hours):
     # 100 included units per usage month, USD 0.01 per unit beyond:
     #   Jan (ended): 150 - 100 = 50 units -> 0.50   Feb (ended): 250 - 100 = 150 -> 1.50
     #   Mar (open):  130 - 100 = 30 units -> 0.30   total 2.30, one row per hour
+    # (usage month, billed amount, month ended as of 2026-03-15), each billed at 12:00 on the 10th
+    months = [(1, "0.5", True), (2, "1.5", True), (3, "0.3", False)]
     assert billed_hours == [
         (
             "acme",
             "cus_1",
-            datetime(2026, 1, 10, 12),
-            date(2026, 1, 1),
-            date(2026, 2, 1),
-            Decimal("0.5"),
-            True,
-        ),
-        (
-            "acme",
-            "cus_1",
-            datetime(2026, 2, 10, 12),
-            date(2026, 2, 1),
-            date(2026, 3, 1),
-            Decimal("1.5"),
-            True,
-        ),
-        (
-            "acme",
-            "cus_1",
-            datetime(2026, 3, 10, 12),
-            date(2026, 3, 1),
-            date(2026, 4, 1),
-            Decimal("0.3"),
-            False,
-        ),
+            datetime(2026, m, 10, 12),
+            date(2026, m, 1),
+            date(2026, m + 1, 1),
+            Decimal(a),
+            ended,
+        )
+        for m, a, ended in months
     ]
     # globex's cus_1 (999 units in February) never reaches acme's marketplace customer
     assert sum(row[5] for row in billed_hours) == Decimal("2.3")

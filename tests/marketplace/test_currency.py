@@ -3,7 +3,7 @@ converted through the dated rates table, or refused with a clear error (never EU
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -15,9 +15,8 @@ from exports.marketplace.billable import BilledHour, BilledSeries
 from exports.marketplace.fx import CurrencyConversionError, load_fx_rates
 from exports.marketplace.ledger import Ledger
 
-from .conftest import Clock, aws_ident, dim, make_catalog, report_quietly
+from .conftest import H0, Clock, aws_ident, dim, make_catalog, report_quietly
 
-H0 = datetime(2026, 5, 10, 12, tzinfo=UTC)
 EXAMPLE = (
     Path(__file__).resolve().parents[2] / "usagebill" / "marketplace_examples" / "marketplace_fx_rates.csv"
 )

@@ -20,6 +20,7 @@ from exports.marketplace.fx import load_fx_rates
 from exports.marketplace.ledger import Ledger, ReportRow
 from exports.marketplace.revenue import load_revenue_feeds, write_catalog_tables
 from exports.marketplace.run import blocked_customers
+from tests.warehouse import query
 from usagebill.dbt_cli import find_dbt
 
 from .conftest import aws_ident, dim, make_catalog
@@ -184,15 +185,10 @@ def warehouse(tmp_path_factory):
     return root, path, env
 
 
-def _query(path: Path, sql: str) -> list[tuple]:
-    with duckdb.connect(str(path), read_only=True) as con:
-        return con.execute(sql).fetchall()
-
-
 def test_one_billing_channel_per_subscription(warehouse):
     _root, path, _env = warehouse
     rows = dict(
-        _query(
+        query(
             path,
             "select subscription_id, billing_channel from intermediate.int_marketplace__subscription_channels",
         )
@@ -212,7 +208,7 @@ def test_reconciliation_flags_exactly_the_disagreeing_customers(warehouse):
     _root, path, _env = warehouse
     rows = {
         r[0]: r[1:]
-        for r in _query(
+        for r in query(
             path,
             "select customer_id, billed_amount, accepted_amount, outstanding_amount, feed_billed_amount, status "
             "from marketplace.fct_marketplace_reconciliation where reconciliation_month = date '2026-05-01' "
@@ -237,18 +233,18 @@ def test_reconciliation_flags_exactly_the_disagreeing_customers(warehouse):
     # globex's cus_0001 is its own customer-month: billed 3.00, accepted 300 x 0.01 = 3.00, no feed -> ok.
     # Before the fix the two cus_0001 were one row: billed 1.90 + 3.00, accepted 1.90 + 3.00, and the
     # default tenant's feed (1.90) against 4.90 accepted -> feed_mismatch, blocking both.
-    assert _query(
+    assert query(
         path,
         "select billed_amount, accepted_amount, outstanding_amount, status from "
         "marketplace.fct_marketplace_reconciliation where tenant_id = 'globex'",
     ) == [(Decimal("3"), Decimal("3"), Decimal("0"), "ok")]
-    assert _query(
+    assert query(
         path,
         "select tenant_id, quantity from marketplace.fct_marketplace_reporting_ledger "
         "where customer_id = 'cus_0001' and hour_start = timestamp '2026-05-10 12:00:00' order by tenant_id",
     ) == [("default", Decimal("150")), ("globex", Decimal("300"))]
     # the ledger mart flags the Duplicate whose marketplace quantity differs: 100 sent - 120 held = -20
-    assert _query(
+    assert query(
         path,
         "select customer_id, quantity, sent_quantity, quantity_difference from "
         "marketplace.fct_marketplace_reporting_ledger where quantity_differs",
@@ -313,7 +309,7 @@ def test_revenue_by_channel_counts_each_sale_once(warehouse):
     )
     rows = {
         r[0]: r[1:]
-        for r in _query(
+        for r in query(
             path,
             "select channel, billed_amount, customers from marketplace.fct_revenue_by_channel "
             "where revenue_month = date '2026-05-01'",

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from exports.marketplace.catalog import StatePeriod
 from exports.marketplace.ledger import ReportRow
 from exports.marketplace.planning import ReportedTotals, plan_hour, units_from_amount
 
-from .conftest import SINCE, aws_ident, azure_ident, billed, dim, make_catalog
-
-H0 = datetime(2026, 5, 10, 12, tzinfo=UTC)
+from .conftest import H0, SINCE, aws_ident, azure_ident, billed, dim, make_catalog
 
 
 def _reported_row(customer: str, dimension: str, hour: datetime, quantity: str) -> ReportRow:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal
 
 import duckdb
@@ -22,36 +22,25 @@ from exports.marketplace.catalog import MarketplaceCatalogError, load_identities
 from exports.marketplace.ledger import TABLE, Ledger
 from exports.marketplace.reporter import report_hours
 
-from .conftest import (
-    Clock,
-    aws_ident,
-    azure_ident,
-    billed,
-    dim,
-    google_fake,
-    google_ident,
-    google_transport,
-    make_catalog,
-    report_quietly,
-)
+from . import conftest as mk
+from .conftest import H0
 
-H0 = datetime(2026, 5, 10, 12, tzinfo=UTC)
 RUN = H0 + timedelta(hours=1, minutes=10)  # the scheduled run after H0 (inside every window)
 GLOBEX = "globex"
 
 
 def _two_tenants_billed():
     # cus_0001 of the default tenant billed $1.50, cus_0001 of globex $2.30 in the same hour
-    return billed([("cus_0001", "gpu_ms", H0, "1.50"), ("cus_0001", "gpu_ms", H0, "2.30", GLOBEX)])
+    return mk.billed([("cus_0001", "gpu_ms", H0, "1.50"), ("cus_0001", "gpu_ms", H0, "2.30", GLOBEX)])
 
 
-AWS_CATALOG = make_catalog({"aws": [dim("aws", "gpu_usage")]})
+AWS_CATALOG = mk.make_catalog({"aws": [mk.dim("aws", "gpu_usage")]})
 # cus_0001 of the default tenant on AWS account 1, cus_0001 of globex on AWS account 101
-AWS_IDENTS = [aws_ident(1), aws_ident(1, tenant=GLOBEX, account_n=101)]
+AWS_IDENTS = [mk.aws_ident(1), mk.aws_ident(1, tenant=GLOBEX, account_n=101)]
 
 
 @contextmanager
-def _aws(clock: Clock, backoff) -> Iterator[tuple[FakeAwsMetering, AwsMeteringTransport]]:
+def _aws(clock: mk.Clock, backoff) -> Iterator[tuple[FakeAwsMetering, AwsMeteringTransport]]:
     """The AWS fake (both tenants' accounts subscribed) and the real boto3 transport pointed at it."""
     with FakeAwsMetering({i.license_arn for i in AWS_IDENTS}, now=clock) as fake:
         yield fake, AwsMeteringTransport(make_client(endpoint_url=fake.url), backoff=backoff, now=clock)
@@ -62,9 +51,9 @@ def _held(fake: FakeAwsMetering) -> set[tuple[str, int]]:
 
 
 def test_aws_same_customer_id_in_two_tenants_both_reported(isolated, fast_backoff):
-    catalog, idents, path, clock = AWS_CATALOG, AWS_IDENTS, isolated / "wh.duckdb", Clock(RUN)
+    catalog, idents, path, clock = AWS_CATALOG, AWS_IDENTS, isolated / "wh.duckdb", mk.Clock(RUN)
     with _aws(clock, fast_backoff) as (fake, transport):
-        summary = report_quietly(
+        summary = mk.report_quietly(
             "aws", [H0], catalog, idents, _two_tenants_billed(), Ledger(path), transport, RUN
         )
         held = _held(fake)
@@ -83,16 +72,16 @@ def test_aws_same_customer_id_in_two_tenants_both_reported(isolated, fast_backof
 def test_aws_crash_replay_with_two_tenants_reports_each_once(isolated, fast_backoff):
     """Killed after the request reached AWS, before the outcome was written: the next run resends both
     tenants' keys unchanged (AWS: identical retries are idempotent); each tenant's usage is held once."""
-    catalog, idents, path, clock = AWS_CATALOG, AWS_IDENTS, isolated / "wh.duckdb", Clock(RUN)
+    catalog, idents, path, clock = AWS_CATALOG, AWS_IDENTS, isolated / "wh.duckdb", mk.Clock(RUN)
     series = _two_tenants_billed()
     with _aws(clock, fast_backoff) as (fake, transport):
-        report_quietly(
+        mk.report_quietly(
             "aws", [H0], catalog, idents, series, Ledger(path), transport, RUN, killed="after_send"
         )
         assert {r.state for r in Ledger(path).current("aws").values()} == {"planned"}
         assert len(Ledger(path).current("aws")) == 2
         clock.now = RUN + timedelta(hours=1)
-        report_quietly(
+        mk.report_quietly(
             "aws", [H0, H0 + timedelta(hours=1)], catalog, idents, series, Ledger(path), transport, clock.now
         )
         held = {(account, hour): quantity for (account, _dim, hour), quantity in fake.quantities().items()}
@@ -117,10 +106,10 @@ def test_aws_crash_replay_with_two_tenants_reports_each_once(isolated, fast_back
 
 
 def test_azure_same_customer_id_in_two_tenants_both_reported(isolated, fast_backoff):
-    catalog = make_catalog({"azure": [dim("azure", "gpu_hours", price="0.5")]})
-    idents = [azure_ident(1), azure_ident(1, tenant=GLOBEX, resource_n=101)]
+    catalog = mk.make_catalog({"azure": [mk.dim("azure", "gpu_hours", price="0.5")]})
+    idents = [mk.azure_ident(1), mk.azure_ident(1, tenant=GLOBEX, resource_n=101)]
     # $1.50 / $0.50 = 3 units (default), $2.30 / $0.50 = 4.6 units (globex)
-    clock = Clock(RUN)
+    clock = mk.Clock(RUN)
     subs = [AzureSubscription(i.resource_id or "", "payg-plan", {"gpu_hours"}) for i in idents]
     with FakeAzureMetering("t", "c", "s", subs, now=clock) as fake:
         session = requests.Session()
@@ -132,7 +121,7 @@ def test_azure_same_customer_id_in_two_tenants_both_reported(isolated, fast_back
             now=clock,
         )
         path = isolated / "wh.duckdb"
-        report_quietly("azure", [H0], catalog, idents, _two_tenants_billed(), Ledger(path), transport, RUN)
+        mk.report_quietly("azure", [H0], catalog, idents, _two_tenants_billed(), Ledger(path), transport, RUN)
         held = sorted(
             (resource[-3:], quantity) for (resource, _dim, _hour), quantity in fake.quantities().items()
         )
@@ -141,14 +130,16 @@ def test_azure_same_customer_id_in_two_tenants_both_reported(isolated, fast_back
 
 def test_google_same_customer_id_in_two_tenants_both_reported(isolated, fast_backoff):
     metric = "gpu.endpoints.demo.cloud.goog/gpu_usage"
-    catalog = make_catalog({"google": [dim("google", metric)]})
-    idents = [google_ident(1), google_ident(1, tenant=GLOBEX, project_n=101)]
-    clock = Clock(RUN)
-    fake = google_fake(idents, {metric}, clock)
+    catalog = mk.make_catalog({"google": [mk.dim("google", metric)]})
+    idents = [mk.google_ident(1), mk.google_ident(1, tenant=GLOBEX, project_n=101)]
+    clock = mk.Clock(RUN)
+    fake = mk.google_fake(idents, {metric}, clock)
     with fake:
-        transport = google_transport(fake, clock, fast_backoff)
+        transport = mk.google_transport(fake, clock, fast_backoff)
         path = isolated / "wh.duckdb"
-        report_quietly("google", [H0], catalog, idents, _two_tenants_billed(), Ledger(path), transport, RUN)
+        mk.report_quietly(
+            "google", [H0], catalog, idents, _two_tenants_billed(), Ledger(path), transport, RUN
+        )
         held = sorted(
             (op["consumerId"], int(op["metricValueSets"][0]["metricValues"][0]["int64Value"]))
             for op in fake.accepted
@@ -158,7 +149,7 @@ def test_google_same_customer_id_in_two_tenants_both_reported(isolated, fast_bac
 
 
 def test_blocking_one_tenants_customer_leaves_the_same_id_in_another_tenant_reported(isolated, fast_backoff):
-    with _aws(Clock(RUN), fast_backoff) as (fake, transport):
+    with _aws(mk.Clock(RUN), fast_backoff) as (fake, transport):
         report_hours(
             "aws",
             [H0],
@@ -223,7 +214,7 @@ def _customers_yaml(tmp_path, text: str):
 
 
 def test_identities_file_takes_a_tenant_per_customer(tmp_path):
-    catalog = make_catalog({"aws": [dim("aws", "gpu_usage")]})
+    catalog = mk.make_catalog({"aws": [mk.dim("aws", "gpu_usage")]})
     path = _customers_yaml(
         tmp_path,
         """customers:
@@ -242,7 +233,7 @@ def test_identities_file_takes_a_tenant_per_customer(tmp_path):
 
 
 def test_identities_file_refuses_bad_tenants_and_one_marketplace_account_for_two_customers(tmp_path):
-    catalog = make_catalog({"aws": [dim("aws", "gpu_usage")]})
+    catalog = mk.make_catalog({"aws": [mk.dim("aws", "gpu_usage")]})
     path = _customers_yaml(
         tmp_path,
         """customers:
@@ -273,8 +264,8 @@ def test_summary_counts_the_same_customer_id_of_two_tenants_twice(isolated, fast
     from usagebill.summary import _export_lines
 
     path = isolated / "wh.duckdb"
-    with _aws(Clock(RUN), fast_backoff) as (_fake, transport):
-        report_quietly(
+    with _aws(mk.Clock(RUN), fast_backoff) as (_fake, transport):
+        mk.report_quietly(
             "aws", [H0], AWS_CATALOG, AWS_IDENTS, _two_tenants_billed(), Ledger(path), transport, RUN
         )
     with duckdb.connect(str(path), read_only=True) as con:

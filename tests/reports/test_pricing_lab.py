@@ -17,10 +17,10 @@ import sys
 from datetime import date
 from decimal import Decimal
 
-import duckdb
 import pytest
 
 from ingestion.demo_data import generate
+from tests.warehouse import query
 from usagebill.paths import PROJECT_ROOT
 from usagebill.pricing_lab import PricingLabError, backtest, parse_month
 from usagebill.rating import rate
@@ -77,13 +77,10 @@ def history(tmp_path_factory):
 
 def test_identical_candidate_differs_by_exactly_zero(history):
     results, warehouse = history
-    rows = (
-        duckdb.connect(str(warehouse), read_only=True)
-        .execute(
-            "select customer_id, month_start, difference, billed_total from pricing_lab.fct_backtest_customer_months "
-            "where candidate = 'same'"
-        )
-        .fetchall()
+    rows = query(
+        warehouse,
+        "select customer_id, month_start, difference, billed_total from pricing_lab.fct_backtest_customer_months "
+        "where candidate = 'same'",
     )
     assert {r[0] for r in rows} == {"cus_a", "cus_b", "cus_c", "cus_d", "cus_e"}
     assert all(r[2] == 0 for r in rows), rows
@@ -99,13 +96,10 @@ def test_changed_gpu_price_moves_only_payg_customers(history):
     assert usd["cus_b"]["difference"] == 0
     assert results["gpu_x2"]["EUR"]["customers"]["cus_c"]["difference"] == 0
     assert results["gpu_x2"]["JPY"]["customers"]["cus_d"]["difference"] == 0
-    summary = (
-        duckdb.connect(str(warehouse), read_only=True)
-        .execute(
-            "select customers_paying_more, customers_unchanged from pricing_lab.fct_backtest_summary "
-            "where candidate = 'gpu_x2' and currency = 'USD'"
-        )
-        .fetchall()
+    summary = query(
+        warehouse,
+        "select customers_paying_more, customers_unchanged from pricing_lab.fct_backtest_summary "
+        "where candidate = 'gpu_x2' and currency = 'USD'",
     )
     # cus_a (payg, 2,457 ms) and cus_e pay more; cus_b (starter) is unchanged.
     assert summary == [(2, 1)]

@@ -9,9 +9,9 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-import duckdb
 import pytest
 
+from tests.warehouse import query
 from usagebill.dbt_cli import dbt_path_args
 from usagebill.paths import PROJECT_ROOT, dbt_project_dir
 
@@ -128,11 +128,7 @@ class Warehouse:
         return result.stdout
 
     def rows(self, sql: str, params: list[object] | None = None) -> list[tuple]:
-        con = duckdb.connect(str(self.path), read_only=True)
-        try:
-            return con.execute(sql, params or []).fetchall()
-        finally:
-            con.close()
+        return query(self.path, sql, params)
 
 
 @pytest.fixture(scope="module")

@@ -306,8 +306,24 @@ def _f(value: Any) -> float:
     return float(value) if value is not None else 0.0
 
 
-def _chart_mrr_trend(plt, data):
-    fig, ax = plt.subplots(figsize=(7, 2.8))
+def _figure(height: float, title: str):
+    """A chart drawn by `draw(ax, data)` on a figure 7 x `height` inches, titled `title` (a format string
+    over the report data, e.g. "{period}"); the chart is called `chart(plt, data)` and returns the figure."""
+
+    def wrap(draw):
+        def chart(plt, data):
+            fig, ax = plt.subplots(figsize=(7, height))
+            draw(ax, data)
+            ax.set_title(title.format_map(data))
+            return fig
+
+        return chart
+
+    return wrap
+
+
+@_figure(2.8, "MRR and ARR, complete months")
+def _chart_mrr_trend(ax, data):
     rows = data["mrr_trend"]
     labels = [row["month_start"].strftime("%Y-%m") for row in rows]
     ax.bar(labels, [_f(r["mrr_reporting"]) for r in rows], color="#4C78A8", label="MRR")
@@ -316,12 +332,10 @@ def _chart_mrr_trend(plt, data):
     ax.set_ylabel(f"MRR ({data['reporting_currency']})")
     ax2.set_ylabel(f"ARR ({data['reporting_currency']})")
     ax.tick_params(axis="x", rotation=45)
-    ax.set_title("MRR and ARR, complete months")
-    return fig
 
 
-def _chart_waterfall(plt, data):
-    fig, ax = plt.subplots(figsize=(7, 2.8))
+@_figure(2.8, "MRR movements in {period} ({reporting_currency})")
+def _chart_waterfall(ax, data):
     w = data["waterfall"]
     steps = [
         ("opening", _f(w["opening_mrr"]), "total"),
@@ -341,12 +355,10 @@ def _chart_waterfall(plt, data):
             ax.bar(i, value, bottom=level, color="#54A24B" if value >= 0 else "#E45756")
             level += value
     ax.set_xticks(range(len(steps)), [s[0] for s in steps], rotation=30)
-    ax.set_title(f"MRR movements in {data['period']} ({data['reporting_currency']})")
-    return fig
 
 
-def _chart_growth(plt, data):
-    fig, ax = plt.subplots(figsize=(7, 2.4))
+@_figure(2.4, "Growth of MRR (%)")
+def _chart_growth(ax, data):
     rows = data["mrr_trend"]
     labels = [row["month_start"].strftime("%Y-%m") for row in rows]
     xs = range(len(rows))
@@ -355,8 +367,6 @@ def _chart_growth(plt, data):
     ax.set_xticks(list(xs), labels, rotation=45)
     ax.axhline(0, color="#888", linewidth=0.5)
     ax.legend(loc="upper left")
-    ax.set_title("Growth of MRR (%)")
-    return fig
 
 
 def _chart_heatmap(plt, data, field, title):
@@ -379,8 +389,8 @@ def _chart_heatmap(plt, data, field, title):
     return fig
 
 
-def _chart_channels(plt, data):
-    fig, ax = plt.subplots(figsize=(7, 2.6))
+@_figure(2.6, "Revenue by channel, net of marketplace fees (each currency as billed)")
+def _chart_channels(ax, data):
     rows = data["revenue_by_channel"]
     channels = sorted({r["channel"] for r in rows})
     months = sorted({r["revenue_month"] for r in rows})
@@ -393,12 +403,10 @@ def _chart_channels(plt, data):
         ax.bar([m.strftime("%Y-%m") for m in months], values, bottom=bottom, label=channel)
         bottom = [b + v for b, v in zip(bottom, values, strict=True)]
     ax.legend(loc="upper left", fontsize=7)
-    ax.set_title("Revenue by channel, net of marketplace fees (each currency as billed)")
-    return fig
 
 
-def _chart_margin(plt, data):
-    fig, ax = plt.subplots(figsize=(7, 2.6))
+@_figure(2.6, "Margins by plan in {period} ({reporting_currency})")
+def _chart_margin(ax, data):
     rows = data["margin_by_plan"]
     names = [str(r["plan_id"]) for r in rows]
     xs = range(len(rows))
@@ -411,12 +419,10 @@ def _chart_margin(plt, data):
     )
     ax.set_xticks(list(xs), names, rotation=30)
     ax.legend(loc="upper left", fontsize=7)
-    ax.set_title(f"Margins by plan in {data['period']} ({data['reporting_currency']})")
-    return fig
 
 
-def _chart_unit_cost(plt, data):
-    fig, ax = plt.subplots(figsize=(7, 2.6))
+@_figure(2.6, "Unit cost per 1,000 units, by meter")
+def _chart_unit_cost(ax, data):
     for meter in sorted({r["meter_id"] for r in data["unit_cost"]}):
         rows = [r for r in data["unit_cost"] if r["meter_id"] == meter]
         ax.plot(
@@ -427,12 +433,10 @@ def _chart_unit_cost(plt, data):
         )
     ax.legend(loc="upper left", fontsize=7)
     ax.tick_params(axis="x", rotation=45)
-    ax.set_title("Unit cost per 1,000 units, by meter")
-    return fig
 
 
-def _chart_projection(plt, data):
-    fig, ax = plt.subplots(figsize=(7, 2.6))
+@_figure(2.6, "MRR: actuals and projection")
+def _chart_projection(ax, data):
     rows = data["projection"]
     labels = [r["month_start"].strftime("%Y-%m") for r in rows]
     ax.plot(labels, [_f(r["mrr_reporting"]) for r in rows], marker="o", color="#4C78A8")
@@ -453,8 +457,6 @@ def _chart_projection(plt, data):
         )
         ax.legend(loc="upper left", fontsize=7)
     ax.tick_params(axis="x", rotation=45)
-    ax.set_title("MRR: actuals and projection")
-    return fig
 
 
 CHARTS = [

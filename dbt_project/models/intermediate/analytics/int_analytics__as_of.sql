@@ -21,7 +21,7 @@
 with
 
 revenue_lines as (
-    select * from {{ ref('int_analytics__revenue_lines') }}
+    select mrr_category, period_start, period_end from {{ ref('int_analytics__revenue_lines') }}
     where mrr_category in ('recurring', 'usage')
 ),
 

@@ -11,11 +11,21 @@
 with
 
 costs as (
-    select * from {{ ref('stg_costs__cloud_costs') }}
+    select
+        charge_period_start,
+        billing_currency,
+        tenant_id,
+        customer_id,
+        meter_id,
+        dimension_name,
+        dimension_value,
+        cost_kind,
+        billed_cost
+    from {{ ref('stg_costs__cloud_costs') }}
 ),
 
 fx_rates as (
-    select * from {{ ref('analytics_fx_rates') }}
+    select currency, reporting_currency, rate_to_reporting from {{ ref('analytics_fx_rates') }}
 ),
 
 pools as (

@@ -6,8 +6,13 @@
 
 with
 
-revenue as (
-    select * from {{ ref('int_analytics__revenue_by_sku') }}
+revenue_by_sku as (
+    select
+        tenant_id,
+        customer_id,
+        month_start,
+        revenue_reporting
+    from {{ ref('int_analytics__revenue_by_sku') }}
 ),
 
 final as (
@@ -16,7 +21,7 @@ final as (
         customer_id,
         month_start,
         sum(revenue_reporting) as revenue_reporting
-    from revenue
+    from revenue_by_sku
     group by 1, 2, 3
 )
 

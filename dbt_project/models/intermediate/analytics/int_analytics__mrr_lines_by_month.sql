@@ -9,7 +9,15 @@
 with
 
 recognition as (
-    select * from {{ ref('fct_revenue_recognition') }}
+    select
+        invoice_line_id,
+        tenant_id,
+        customer_id,
+        currency,
+        revenue_category,
+        recognition_date,
+        recognized_amount
+    from {{ ref('fct_revenue_recognition') }}
 ),
 
 final as (

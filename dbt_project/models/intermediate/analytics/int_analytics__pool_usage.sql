@@ -8,12 +8,26 @@
 with
 
 pools as (
-    select * from {{ ref('int_analytics__cost_pools') }}
+    select
+        pool_id,
+        month_start,
+        tenant_id,
+        meter_id,
+        dimension_name,
+        dimension_value
+    from {{ ref('int_analytics__cost_pools') }}
     where pool_type = 'usage'
 ),
 
 usage_monthly as (
-    select * from {{ ref('fct_usage_monthly') }}
+    select
+        tenant_id,
+        customer_id,
+        usage_month,
+        meter_id,
+        dimensions_json,
+        quantity
+    from {{ ref('fct_usage_monthly') }}
 ),
 
 final as (

@@ -7,24 +7,42 @@
 
 with
 
+fx_rates as (
+    select currency, reporting_currency, rate_to_reporting from {{ ref('analytics_fx_rates') }}
+),
+
 mrr_lines as (
-    select * from {{ ref('int_analytics__mrr_lines_by_month') }}
+    select
+        invoice_line_id,
+        tenant_id,
+        customer_id,
+        month_start,
+        currency,
+        monthly_amount
+    from {{ ref('int_analytics__mrr_lines_by_month') }}
 ),
 
 revenue_lines as (
-    select * from {{ ref('int_analytics__revenue_lines') }}
+    select
+        invoice_line_id,
+        tenant_id,
+        subscription_id,
+        line_type
+    from {{ ref('int_analytics__revenue_lines') }}
 ),
 
 invoice_lines as (
-    select * from {{ ref('fct_invoice_lines') }}
+    select invoice_line_id, charge_id from {{ ref('fct_invoice_lines') }}
 ),
 
 billing_lines as (
-    select * from {{ ref('fct_billing_lines') }}
-),
-
-fx_rates as (
-    select * from {{ ref('analytics_fx_rates') }}
+    select
+        tenant_id,
+        charge_id,
+        subscription_id,
+        meter_id,
+        plan_id
+    from {{ ref('fct_billing_lines') }}
 ),
 
 charge_meters as (

@@ -14,11 +14,25 @@
 with
 
 invoice_lines as (
-    select * from {{ ref('fct_invoice_lines') }}
+    select
+        invoice_line_id,
+        invoice_id,
+        currency,
+        line_type,
+        period_start,
+        period_end,
+        amount
+    from {{ ref('fct_invoice_lines') }}
 ),
 
 invoices as (
-    select * from {{ ref('fct_invoices') }}
+    select
+        invoice_id,
+        tenant_id,
+        customer_id,
+        subscription_id,
+        issue_date
+    from {{ ref('fct_invoices') }}
 ),
 
 joined as (

@@ -57,9 +57,7 @@ demands as (
         sum(lines.gross_amount) as demand_amount
     from lines
     inner join customers_with_grants
-        on
-            lines.tenant_id = customers_with_grants.tenant_id
-            and lines.customer_id = customers_with_grants.customer_id
+        on {{ columns_match('lines', 'customers_with_grants', ['tenant_id', 'customer_id']) }}
     group by lines.tenant_id, lines.invoice_id, lines.customer_id, lines.currency, lines.subscription_id
     having sum(lines.gross_amount) > 0
 ),

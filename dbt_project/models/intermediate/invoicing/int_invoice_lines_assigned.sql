@@ -10,12 +10,17 @@ with billing_lines as (
     select * from {{ ref('fct_billing_lines') }}
 ),
 
+-- ISO 4217 minor units: the rounding of each line (seed)
 currencies as (
-    select * from {{ ref('invoicing_currency_minor_units') }}
+    select currency, minor_unit
+    from {{ ref('invoicing_currency_minor_units') }}
 ),
 
+-- the prices with an allowance (included units) for the invoice to show
 plan_charges as (
-    select * from {{ ref('stg_catalog__plan_charges') }}
+    select price_id, included_units
+    from {{ ref('stg_catalog__plan_charges') }}
+    where included_units is not null
 ),
 
 dated as (

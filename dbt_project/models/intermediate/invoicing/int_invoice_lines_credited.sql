@@ -6,6 +6,18 @@
     (taxable amount + tax) stays the sum of gross amounts and amount_due = total - credits applied.
     Credit lines are numbered after the invoice's other lines, in burn order. -#}
 
+{#- The columns of a computed invoice line, in order: the charge lines of int_invoice_lines_taxed and
+    the credit lines below, united by name. -#}
+{%- set line_columns = [
+    'invoice_id', 'billing_line_id', 'line_number', 'tenant_id', 'customer_id', 'subscription_id',
+    'plan_id', 'plan_version', 'charge_id', 'description', 'price_model', 'line_type',
+    'line_type_order', 'billing_timing', 'period_start', 'period_end', 'billing_period_start',
+    'billing_period_end', 'billing_date', 'issue_date', 'is_closed', 'quantity', 'included_quantity',
+    'unit_price', 'amount_full_precision', 'amount', 'currency', 'minor_unit', 'dimensions_json',
+    'tier_breakdown_json', 'customer_country', 'customer_tax_id', 'is_reverse_charge', 'tax_rate_id',
+    'tax_name', 'tax_rate', 'is_tax_inclusive', 'tax_note', 'tax_amount', 'net_amount', 'gross_amount',
+] %}
+
 with taxed as (
     select * from {{ ref('int_invoice_lines_taxed') }}
 ),
@@ -37,52 +49,6 @@ invoices as (
         max(customer_tax_id) as customer_tax_id
     from taxed
     group by invoice_id
-),
-
-charge_lines as (
-    select
-        invoice_id,
-        billing_line_id,
-        line_number,
-        tenant_id,
-        customer_id,
-        subscription_id,
-        plan_id,
-        plan_version,
-        charge_id,
-        description,
-        price_model,
-        line_type,
-        line_type_order,
-        billing_timing,
-        period_start,
-        period_end,
-        billing_period_start,
-        billing_period_end,
-        billing_date,
-        issue_date,
-        is_closed,
-        quantity,
-        included_quantity,
-        unit_price,
-        amount_full_precision,
-        amount,
-        currency,
-        minor_unit,
-        dimensions_json,
-        tier_breakdown_json,
-        customer_country,
-        customer_tax_id,
-        is_reverse_charge,
-        tax_rate_id,
-        tax_name,
-        tax_rate,
-        is_tax_inclusive,
-        tax_note,
-        tax_amount,
-        net_amount,
-        gross_amount
-    from taxed
 ),
 
 credit_lines as (
@@ -139,9 +105,9 @@ credit_lines as (
 ),
 
 final as (
-    select * from charge_lines
+    select {{ line_columns | join(', ') }} from taxed
     union all
-    select * from credit_lines
+    select {{ line_columns | join(', ') }} from credit_lines
 )
 
 select * from final

@@ -17,24 +17,33 @@
 {%- set reverse_charge_note = "Reverse charge: VAT to be accounted for by the recipient, "
     ~ "Art. 196 Council Directive 2006/112/EC" -%}
 
-with lines as (
-    select * from {{ ref('int_invoice_lines_assigned') }}
-),
-
-customers as (
-    select * from {{ ref('stg_catalog__customers') }}
-),
-
-issuer as (
-    select * from {{ ref('stg_tax__issuer') }}
+with customers as (
+    select tenant_id, customer_id, country, address_json, customer_type, tax_id, tax_exempt
+    from {{ ref('stg_catalog__customers') }}
 ),
 
 rates as (
-    select * from {{ ref('stg_tax__rates') }}
+    select
+        tax_rate_id, tax_name, rate, is_inclusive, tax_note,
+        country, state, customer_type, valid_from, valid_to
+    from {{ ref('stg_tax__rates') }}
 ),
 
+-- the EU member states (seed)
 eu as (
-    select * from {{ ref('invoicing_eu_vat_countries') }}
+    select country
+    from {{ ref('invoicing_eu_vat_countries') }}
+),
+
+-- the seller's country (reverse charge applies between two EU member states)
+issuer as (
+    select country
+    from {{ ref('stg_tax__issuer') }}
+),
+
+-- the rounded invoice lines to tax
+lines as (
+    select * from {{ ref('int_invoice_lines_assigned') }}
 ),
 
 customer_tax as (
@@ -79,7 +88,7 @@ rate_candidates as (
         ) as specificity_rank
     from lines
     inner join customer_tax
-        on lines.tenant_id = customer_tax.tenant_id and lines.customer_id = customer_tax.customer_id
+        on {{ columns_match('lines', 'customer_tax', ['tenant_id', 'customer_id']) }}
     inner join rates
         on (customer_tax.customer_country = rates.country or rates.country = '*')
             and (rates.state is null or customer_tax.customer_state = rates.state)
@@ -119,10 +128,9 @@ chosen as (
         end as tax_note
     from lines
     left join customer_tax
-        on lines.tenant_id = customer_tax.tenant_id and lines.customer_id = customer_tax.customer_id
+        on {{ columns_match('lines', 'customer_tax', ['tenant_id', 'customer_id']) }}
     left join rate_candidates
-        on lines.invoice_id = rate_candidates.invoice_id
-            and lines.billing_line_id = rate_candidates.billing_line_id
+        on {{ columns_match('lines', 'rate_candidates', ['invoice_id', 'billing_line_id']) }}
             and rate_candidates.specificity_rank = 1
 ),
 

@@ -22,28 +22,61 @@
        exactly what was invoiced. When a period closes, the difference between the provisional and the
        final amounts is reported with the next reported hour. -#}
 
+{%- set period_keys = ['subscription_id', 'period_start', 'period_end'] %}
+{#- the grain of usage.fct_usage_hourly, kept to the end -#}
+{%- set hour_key = ['tenant_id', 'customer_id', 'meter_id', 'dimensions_json', 'hour_start'] %}
+
 with usage_hourly as (
-    select * from {{ ref('fct_usage_hourly') }}
+    select
+        {{ hour_key | join(',\n        ') }},
+        quantity
+    from {{ ref('fct_usage_hourly') }}
 ),
 
 periods as (
-    select * from {{ ref('int_rating__rating_periods') }}
+    select
+        tenant_id,
+        customer_id,
+        subscription_id,
+        period_start,
+        period_end,
+        service_start,
+        service_end,
+        trial_end,
+        is_ended,
+        is_usage_month,
+        currency
+    from {{ ref('int_rating__rating_periods') }}
 ),
 
 prices as (
-    select * from {{ ref('int_rating__prices_resolved') }}
+    select
+        subscription_id,
+        period_start,
+        period_end,
+        meter_id,
+        price_model,
+        dimension_value,
+        unit_price,
+        unit_size,
+        included_units
+    from {{ ref('int_rating__prices_resolved') }}
     where charge_type = 'usage'
 ),
 
 billing_lines as (
-    select * from {{ ref('fct_billing_lines') }}
+    select
+        subscription_id,
+        period_start,
+        period_end,
+        meter_id,
+        line_type,
+        amount
+    from {{ ref('fct_billing_lines') }}
 ),
 
 marketplace_customers as (
-    select distinct
-        tenant_id,
-        customer_id
-    from {{ ref('stg_marketplace__identities') }}
+    select distinct tenant_id, customer_id from {{ ref('stg_marketplace__identities') }}
 ),
 
 meter_prices as (
@@ -99,9 +132,7 @@ usage_in_periods as (
             and (periods.trial_end is null or usage_hourly.hour_start >= cast(periods.trial_end as timestamp))
     left join meter_prices
         on
-            periods.subscription_id = meter_prices.subscription_id
-            and periods.period_start = meter_prices.period_start
-            and periods.period_end = meter_prices.period_end
+            {{ keys_match(period_keys, 'periods', 'meter_prices') }}
             and usage_hourly.meter_id = meter_prices.meter_id
 ),
 
@@ -185,9 +216,7 @@ final_amounts as (
     from meter_billed
     inner join period_adjustments
         on
-            meter_billed.subscription_id = period_adjustments.subscription_id
-            and meter_billed.period_start = period_adjustments.period_start
-            and meter_billed.period_end = period_adjustments.period_end
+            {{ keys_match(period_keys, 'meter_billed', 'period_adjustments') }}
 ),
 
 weighted as (
@@ -203,19 +232,12 @@ weighted as (
     from provisional
     left join final_amounts
         on
-            provisional.subscription_id = final_amounts.subscription_id
-            and provisional.period_start = final_amounts.period_start
-            and provisional.period_end = final_amounts.period_end
-            and provisional.meter_id = final_amounts.meter_id
+            {{ keys_match(period_keys + ['meter_id'], 'provisional', 'final_amounts') }}
 ),
 
 final as (
     select
-        tenant_id,
-        customer_id,
-        meter_id,
-        dimensions_json,
-        hour_start,
+        {{ hour_key | join(',\n        ') }},
         subscription_id,
         period_start,
         period_end,

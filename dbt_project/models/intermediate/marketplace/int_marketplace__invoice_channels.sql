@@ -3,11 +3,21 @@
     bill through Stripe). Read by the test assert_revenue_by_channel_counts_each_sale_once. -#}
 
 with invoices as (
-    select * from {{ ref('fct_invoices') }}
+    select
+        invoice_id,
+        billing_channel,
+        tenant_id,
+        customer_id,
+        period_start,
+        period_end,
+        subscription_id,
+        currency,
+        subtotal
+    from {{ ref('fct_invoices') }}
 ),
 
 identities as (
-    select * from {{ ref('stg_marketplace__identities') }}
+    select tenant_id, customer_id, valid_from, valid_to from {{ ref('stg_marketplace__identities') }}
     where state = 'subscribed'
 ),
 

@@ -8,15 +8,38 @@
       rounded once half-up to the currency's minor unit (Azure 3%: $100.00 billed pays out $97.00). -#}
 
 with aws_events as (
-    select * from {{ ref('stg_marketplace__aws_billing_events') }}
+    select
+        invoice_id,
+        end_user_account_id,
+        product_id,
+        invoice_date,
+        currency,
+        action,
+        transaction_type,
+        amount
+    from {{ ref('stg_marketplace__aws_billing_events') }}
 ),
 
 azure_rows as (
-    select * from {{ ref('stg_marketplace__azure_transactions') }}
+    select
+        transaction_id,
+        resource_id,
+        offer_id,
+        transaction_date,
+        currency,
+        billed_amount
+    from {{ ref('stg_marketplace__azure_transactions') }}
 ),
 
 google_rows as (
-    select * from {{ ref('stg_marketplace__google_usage_reports') }}
+    select
+        report_line_id,
+        usage_reporting_id,
+        product_id,
+        usage_date,
+        currency,
+        billed_amount
+    from {{ ref('stg_marketplace__google_usage_reports') }}
 ),
 
 identities as (
@@ -32,11 +55,11 @@ identities as (
 ),
 
 fees as (
-    select * from {{ ref('stg_marketplace__fees') }}
+    select marketplace, listing_fee_pct from {{ ref('stg_marketplace__fees') }}
 ),
 
 currencies as (
-    select * from {{ ref('stg_catalog__currencies') }}
+    select currency, minor_unit from {{ ref('stg_catalog__currencies') }}
 ),
 
 aws_invoices as (

@@ -11,7 +11,14 @@
 {{ config(tags=['invoicing']) }}
 
 with billing_lines as (
-    select * from {{ ref('fct_billing_lines') }}
+    select
+        subscription_id,
+        tenant_id,
+        customer_id,
+        plan_id,
+        service_start,
+        service_end
+    from {{ ref('fct_billing_lines') }}
 ),
 
 subscriptions as (
@@ -27,7 +34,13 @@ subscriptions as (
 ),
 
 identities as (
-    select * from {{ ref('stg_marketplace__identities') }}
+    select
+        marketplace,
+        tenant_id,
+        customer_id,
+        cast(valid_from as date) as valid_from_date,
+        cast(valid_to as date) as valid_to_date
+    from {{ ref('stg_marketplace__identities') }}
     where state = 'subscribed'
 ),
 
@@ -42,11 +55,11 @@ marketplace_matches as (
             and subscriptions.customer_id = identities.customer_id
             and (
                 subscriptions.end_date is null
-                or cast(identities.valid_from as date) < subscriptions.end_date
+                or identities.valid_from_date < subscriptions.end_date
             )
             and (
-                identities.valid_to is null
-                or cast(identities.valid_to as date) > subscriptions.start_date
+                identities.valid_to_date is null
+                or identities.valid_to_date > subscriptions.start_date
             )
 ),
 

@@ -27,11 +27,16 @@ usage_lines as (
 ),
 
 discounts as (
-    select * from {{ ref('stg_catalog__discounts') }}
+    select
+        discount_id, name, tenant_id, customer_id, subscription_id, plan_id, applies_to, discount_type,
+        percent, amount, duration, duration_periods, start_date
+    from {{ ref('stg_catalog__discounts') }}
 ),
 
+-- minimum spends per billing period (true-up lines)
 commitments as (
-    select * from {{ ref('stg_catalog__commitments') }}
+    select commitment_id, subscription_id, plan_id, amount, effective_from, effective_to
+    from {{ ref('stg_catalog__commitments') }}
 ),
 
 charge_lines as (

@@ -12,12 +12,20 @@ with periods as (
     select * from {{ ref('int_rating__rating_periods') }}
 ),
 
+-- the plan version's charges with their prices
 plan_charges as (
-    select * from {{ ref('stg_catalog__plan_charges') }}
+    select
+        price_id, plan_id, plan_version, charge_id, charge_name, charge_type, meter_id, billing_timing,
+        usage_interval, dimension_name, dimension_value, {{ price_columns | join(', ') }}
+    from {{ ref('stg_catalog__plan_charges') }}
 ),
 
+-- a customer's negotiated prices, replacing a plan price while in force
 contract_prices as (
-    select * from {{ ref('stg_catalog__contract_prices') }}
+    select
+        price_id, contract_id, tenant_id, customer_id, charge_id, plan_id, dimension_value,
+        effective_from, effective_to, {{ price_columns | join(', ') }}
+    from {{ ref('stg_catalog__contract_prices') }}
 ),
 
 plan_prices as (
@@ -34,9 +42,7 @@ plan_prices as (
         plan_charges.dimension_value
     from periods
     inner join plan_charges
-        on
-            periods.plan_id = plan_charges.plan_id
-            and periods.plan_version = plan_charges.plan_version
+        on {{ columns_match('periods', 'plan_charges', ['plan_id', 'plan_version']) }}
             {# a usage month rates the charges billed monthly; the billing period all others #}
             and periods.is_usage_month = (
                 plan_charges.charge_type = 'usage'

@@ -12,15 +12,10 @@ with periods as (
     select * from {{ ref('int_rating__subscription_periods') }}
 ),
 
-plan_charges as (
-    select * from {{ ref('stg_catalog__plan_charges') }}
-),
-
+-- the plan versions with a usage charge billed monthly
 monthly_versions as (
-    select distinct
-        plan_id,
-        plan_version
-    from plan_charges
+    select distinct plan_id, plan_version
+    from {{ ref('stg_catalog__plan_charges') }}
     where charge_type = 'usage' and usage_interval = 'monthly'
 ),
 

@@ -8,12 +8,15 @@ with subscriptions as (
     select * from {{ ref('stg_catalog__subscriptions') }}
 ),
 
+-- the plan version in force at a period's service start
 plan_versions as (
-    select * from {{ ref('stg_catalog__plan_versions') }}
+    select plan_id, plan_version, effective_from, effective_to
+    from {{ ref('stg_catalog__plan_versions') }}
 ),
 
 currencies as (
-    select * from {{ ref('stg_catalog__currencies') }}
+    select currency, minor_unit
+    from {{ ref('stg_catalog__currencies') }}
 ),
 
 numbers as (

@@ -13,13 +13,19 @@
       otherwise   : fee = chargeable amount * rate / 100 + fixed_fee, then at least
                     min_per_event and at most max_per_event. -#}
 
-with events as (
-    select * from {{ ref('int_rating__usage_events') }}
+-- the percentage prices (transaction fees) and their per-event terms
+with priced as (
+    select
+        subscription_id, period_start, meter_id, dimensions_json, price_id,
+        rate, fixed_fee, free_events, free_amount, min_per_event, max_per_event
+    from {{ ref('int_rating__usage_priced') }}
+    where price_model = 'percentage'
 ),
 
-priced as (
-    select * from {{ ref('int_rating__usage_priced') }}
-    where price_model = 'percentage'
+-- the events they price: each is a transaction whose quantity is its amount
+events as (
+    select subscription_id, period_start, meter_id, dimensions_json, event_id, event_ts, quantity
+    from {{ ref('int_rating__usage_events') }}
 ),
 
 ordered as (

@@ -20,11 +20,14 @@
       percentage : per event, see int_rating__transaction_fees -#}
 
 with tiers as (
-    select * from {{ ref('stg_catalog__charge_tiers') }}
+    select price_id, tier, lower_bound, up_to, unit_price, flat_fee
+    from {{ ref('stg_catalog__charge_tiers') }}
 ),
 
+-- percentage charges, rated per event
 transaction_fees as (
-    select * from {{ ref('int_rating__transaction_fees') }}
+    select subscription_id, period_start, price_id, dimensions_json, amount, fee_breakdown_json
+    from {{ ref('int_rating__transaction_fees') }}
 ),
 
 matched as (

@@ -7,6 +7,12 @@ with events as (
     select * from {{ ref('int_rating__usage_events') }}
 ),
 
+gauge_events as (
+    {#- its own import: two reads of `events` would make DuckDB materialize every rated event -#}
+    select * from {{ ref('int_rating__usage_events') }}
+    where aggregation = 'time_weighted_sum'
+),
+
 held as (
     select
         subscription_id,
@@ -18,13 +24,12 @@ held as (
             '1000000')) }} as quantity_seconds
     from (
         select
-            events.*,
+            gauge_events.*,
             lead(event_ts) over (
                 partition by subscription_id, period_start, meter_id, dimensions_json
                 order by event_ts, event_id
             ) as next_ts
-        from events
-        where aggregation = 'time_weighted_sum'
+        from gauge_events
     ) as gauge_samples
 ),
 

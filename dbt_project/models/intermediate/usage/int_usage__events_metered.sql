@@ -15,8 +15,10 @@ events as (
     select * from {{ ref('stg_usage__events') }}
 ),
 
+-- how each catalog meter turns an event into a quantity
 meters as (
-    select * from {{ ref('stg_catalog__meters') }}
+    select meter_id, aggregation, value_property, unit_multiplier
+    from {{ ref('stg_catalog__meters') }}
 ),
 
 resolved as (

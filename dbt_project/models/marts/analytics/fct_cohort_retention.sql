@@ -9,14 +9,23 @@
     from the next month: its half month is not the base); null before every customer of the
     cohort has had its first full month (nrr_base_month). Complete months only. -#}
 
+{%- set customer_keys = ['tenant_id', 'customer_id'] %}
+
 with
 
 customers as (
-    select * from {{ ref('stg_catalog__customers') }}
+    select tenant_id, customer_id, created_at from {{ ref('stg_catalog__customers') }}
 ),
 
 mrr as (
-    select * from {{ ref('fct_mrr') }}
+    select
+        tenant_id,
+        customer_id,
+        month_start,
+        is_provisional,
+        first_full_month,
+        mrr_reporting
+    from {{ ref('fct_mrr') }}
 ),
 
 customer_mrr as (
@@ -52,8 +61,7 @@ cohorts as (
     from customers
     full outer join first_revenue
         on
-            customers.tenant_id = first_revenue.tenant_id
-            and customers.customer_id = first_revenue.customer_id
+            {{ keys_match(customer_keys, 'customers', 'first_revenue') }}
 ),
 
 cohort_sizes as (
@@ -94,8 +102,7 @@ activity as (
     from cohorts
     inner join customer_mrr
         on
-            cohorts.tenant_id = customer_mrr.tenant_id
-            and cohorts.customer_id = customer_mrr.customer_id
+            {{ keys_match(customer_keys, 'cohorts', 'customer_mrr') }}
     group by 1, 2
 ),
 
@@ -107,8 +114,7 @@ cohort_bases as (
     from cohorts
     inner join customer_mrr
         on
-            cohorts.tenant_id = customer_mrr.tenant_id
-            and cohorts.customer_id = customer_mrr.customer_id
+            {{ keys_match(customer_keys, 'cohorts', 'customer_mrr') }}
     group by 1
 ),
 
@@ -124,8 +130,7 @@ joined as (
     from cohort_months
     left join activity
         on
-            cohort_months.cohort_month = activity.cohort_month
-            and cohort_months.month_start = activity.month_start
+            {{ keys_match(['cohort_month', 'month_start'], 'cohort_months', 'activity') }}
 ),
 
 with_base as (

@@ -11,7 +11,7 @@ costs as (
 ),
 
 fx_rates as (
-    select * from {{ ref('analytics_fx_rates') }}
+    select currency, reporting_currency, rate_to_reporting from {{ ref('analytics_fx_rates') }}
 ),
 
 monthly as (

@@ -15,15 +15,38 @@
 with
 
 pools as (
-    select * from {{ ref('int_analytics__cost_pools') }}
+    select
+        pool_id,
+        month_start,
+        pool_type,
+        meter_id,
+        dimension_name,
+        dimension_value,
+        tenant_id,
+        customer_id,
+        reporting_currency,
+        variable_cost_reporting,
+        fixed_cost_reporting,
+        total_cost_reporting
+    from {{ ref('int_analytics__cost_pools') }}
 ),
 
 pool_usage as (
-    select * from {{ ref('int_analytics__pool_usage') }}
+    select
+        pool_id,
+        tenant_id,
+        customer_id,
+        usage_quantity
+    from {{ ref('int_analytics__pool_usage') }}
 ),
 
 customer_revenue as (
-    select * from {{ ref('int_analytics__customer_revenue') }}
+    select
+        tenant_id,
+        customer_id,
+        month_start,
+        revenue_reporting
+    from {{ ref('int_analytics__customer_revenue') }}
 ),
 
 pool_totals as (

@@ -14,20 +14,42 @@
 with
 
 revenue as (
-    select * from {{ ref('int_analytics__revenue_by_sku') }}
+    select
+        tenant_id,
+        customer_id,
+        month_start,
+        sku_id,
+        meter_id,
+        revenue_reporting
+    from {{ ref('int_analytics__revenue_by_sku') }}
 ),
 
 customer_cost as (
-    select * from {{ ref('fct_customer_cost') }}
+    select
+        tenant_id,
+        customer_id,
+        month_start,
+        meter_id,
+        variable_cost_reporting,
+        fixed_cost_reporting,
+        cost_reporting
+    from {{ ref('fct_customer_cost') }}
     where allocation_method in ('usage', 'direct')
 ),
 
 usage_monthly as (
-    select * from {{ ref('fct_usage_monthly') }}
+    {#- a meter's usage is the quantity of the SKU named after it -#}
+    select
+        tenant_id,
+        customer_id,
+        usage_month as month_start,
+        meter_id as sku_id,
+        quantity
+    from {{ ref('fct_usage_monthly') }}
 ),
 
 fx_rates as (
-    select * from {{ ref('analytics_fx_rates') }}
+    select reporting_currency from {{ ref('analytics_fx_rates') }}
 ),
 
 revenue_by_sku as (
@@ -60,8 +82,8 @@ quantities as (
     select
         tenant_id,
         customer_id,
-        usage_month as month_start,
-        meter_id as sku_id,
+        month_start,
+        sku_id,
         sum(quantity) as usage_quantity
     from usage_monthly
     group by 1, 2, 3, 4
@@ -105,10 +127,7 @@ final as (
     from combined
     left join quantities
         on
-            combined.tenant_id = quantities.tenant_id
-            and combined.customer_id = quantities.customer_id
-            and combined.month_start = quantities.month_start
-            and combined.sku_id = quantities.sku_id
+            {{ keys_match(keys, 'combined', 'quantities') }}
 )
 
 select * from final

@@ -13,16 +13,24 @@ revenue_totals as (
     select * from {{ ref('int_analytics__customer_revenue') }}
 ),
 
+fx_rates as (
+    select reporting_currency from {{ ref('analytics_fx_rates') }}
+),
+
 customer_cost as (
-    select * from {{ ref('fct_customer_cost') }}
+    select
+        tenant_id,
+        customer_id,
+        month_start,
+        allocation_method,
+        variable_cost_reporting,
+        fixed_cost_reporting,
+        cost_reporting
+    from {{ ref('fct_customer_cost') }}
 ),
 
 as_of as (
-    select * from {{ ref('int_analytics__as_of') }}
-),
-
-fx_rates as (
-    select * from {{ ref('analytics_fx_rates') }}
+    select provisional_month from {{ ref('int_analytics__as_of') }}
 ),
 
 cost_totals as (

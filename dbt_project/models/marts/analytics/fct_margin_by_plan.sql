@@ -8,12 +8,28 @@
 
 with
 
-revenue as (
-    select * from {{ ref('int_analytics__revenue_by_sku') }}
+sku_revenue as (
+    select
+        tenant_id,
+        customer_id,
+        month_start,
+        plan_id,
+        revenue_reporting
+    from {{ ref('int_analytics__revenue_by_sku') }}
 ),
 
 customer_margin as (
-    select * from {{ ref('fct_margin_by_customer') }}
+    select
+        tenant_id,
+        customer_id,
+        month_start,
+        is_provisional,
+        reporting_currency,
+        revenue_reporting,
+        variable_cost_reporting,
+        fixed_cost_reporting,
+        shared_cost_reporting
+    from {{ ref('fct_margin_by_customer') }}
 ),
 
 plan_revenue as (
@@ -23,7 +39,7 @@ plan_revenue as (
         month_start,
         plan_id,
         sum(revenue_reporting) as revenue_reporting
-    from revenue
+    from sku_revenue
     group by 1, 2, 3, 4
 ),
 
@@ -43,18 +59,14 @@ plan_shares as (
     from customer_margin
     left join plan_revenue
         on
-            customer_margin.tenant_id = plan_revenue.tenant_id
-            and customer_margin.customer_id = plan_revenue.customer_id
-            and customer_margin.month_start = plan_revenue.month_start
+            {{ keys_match(['tenant_id', 'customer_id', 'month_start'], 'customer_margin', 'plan_revenue') }}
 ),
+
+{%- set plan_month = ['tenant_id', 'plan_id', 'month_start', 'is_provisional', 'reporting_currency'] %}
 
 allocated as (
     select
-        tenant_id,
-        plan_id,
-        month_start,
-        is_provisional,
-        reporting_currency,
+        {{ plan_month | join(',\n        ') }},
         customer_id,
         revenue_reporting,
         {%- for cost in ['variable_cost_reporting', 'other_cost_reporting'] %}
@@ -68,11 +80,7 @@ allocated as (
 
 final as (
     select
-        tenant_id,
-        plan_id,
-        month_start,
-        is_provisional,
-        reporting_currency,
+        {{ plan_month | join(',\n        ') }},
         count(distinct customer_id) as customers,
         cast(sum(revenue_reporting) as decimal(38, 12)) as revenue_reporting,
         cast(sum(variable_cost_reporting) as decimal(38, 12)) as variable_cost_reporting,
@@ -86,7 +94,7 @@ final as (
             'sum(revenue_reporting - variable_cost_reporting - other_cost_reporting) * 100', 'sum(revenue_reporting)'
         ) }} as gross_margin_pct
     from allocated
-    group by 1, 2, 3, 4, 5
+    group by {{ plan_month | join(', ') }}
 )
 
 select * from final

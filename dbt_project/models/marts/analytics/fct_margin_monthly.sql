@@ -10,23 +10,31 @@
 with
 
 customer_revenue as (
-    select * from {{ ref('int_analytics__customer_revenue') }}
-),
-
-pools as (
-    select * from {{ ref('int_analytics__cost_pools') }}
-),
-
-customer_cost as (
-    select * from {{ ref('fct_customer_cost') }}
+    select month_start, revenue_reporting from {{ ref('int_analytics__customer_revenue') }}
 ),
 
 as_of as (
-    select * from {{ ref('int_analytics__as_of') }}
+    select provisional_month from {{ ref('int_analytics__as_of') }}
 ),
 
 fx_rates as (
-    select * from {{ ref('analytics_fx_rates') }}
+    select reporting_currency from {{ ref('analytics_fx_rates') }}
+),
+
+customer_cost as (
+    select
+        month_start,
+        cost_reporting
+    from {{ ref('fct_customer_cost') }}
+),
+
+pools as (
+    select
+        month_start,
+        variable_cost_reporting,
+        fixed_cost_reporting,
+        total_cost_reporting
+    from {{ ref('int_analytics__cost_pools') }}
 ),
 
 revenue_months as (

@@ -7,23 +7,37 @@
     run-rate invoiced so far (is_provisional = true); later months are not MRR yet. A customer is
     (tenant_id, customer_id): two tenants' customers with the same id never merge. -#}
 
+{%- set customer_keys = ['tenant_id', 'customer_id', 'currency'] %}
+
 with
 
 mrr_lines as (
-    select * from {{ ref('int_analytics__mrr_lines_by_month') }}
+    select
+        tenant_id,
+        customer_id,
+        currency,
+        month_start,
+        mrr_category,
+        monthly_amount
+    from {{ ref('int_analytics__mrr_lines_by_month') }}
 ),
 
 revenue_lines as (
-    select * from {{ ref('int_analytics__revenue_lines') }}
+    select
+        tenant_id,
+        customer_id,
+        currency,
+        period_start
+    from {{ ref('int_analytics__revenue_lines') }}
     where mrr_category in ('recurring', 'usage')
 ),
 
 as_of as (
-    select * from {{ ref('int_analytics__as_of') }}
+    select provisional_month from {{ ref('int_analytics__as_of') }}
 ),
 
 fx_rates as (
-    select * from {{ ref('analytics_fx_rates') }}
+    select currency, reporting_currency, rate_to_reporting from {{ ref('analytics_fx_rates') }}
 ),
 
 customer_months as (
@@ -110,15 +124,10 @@ final as (
     from dense
     left join customer_months
         on
-            dense.tenant_id = customer_months.tenant_id
-            and dense.customer_id = customer_months.customer_id
-            and dense.currency = customer_months.currency
-            and dense.month_start = customer_months.month_start
+            {{ keys_match(customer_keys + ['month_start'], 'dense', 'customer_months') }}
     left join service_starts
         on
-            dense.tenant_id = service_starts.tenant_id
-            and dense.customer_id = service_starts.customer_id
-            and dense.currency = service_starts.currency
+            {{ keys_match(customer_keys, 'dense', 'service_starts') }}
     left join fx_rates
         on dense.currency = fx_rates.currency
 )

@@ -8,11 +8,22 @@
 with
 
 movements as (
-    select * from {{ ref('fct_mrr_movements') }}
+    select
+        month_start,
+        reporting_currency,
+        movement_category,
+        mrr_change_reporting
+    from {{ ref('fct_mrr_movements') }}
 ),
 
 mrr as (
-    select * from {{ ref('fct_mrr') }}
+    select
+        month_start,
+        reporting_currency,
+        is_provisional,
+        is_active,
+        mrr_reporting
+    from {{ ref('fct_mrr') }}
 ),
 
 monthly as (
@@ -59,8 +70,7 @@ with_history as (
     from monthly
     left join monthly_movements
         on
-            monthly.month_start = monthly_movements.month_start
-            and monthly.reporting_currency = monthly_movements.reporting_currency
+            {{ keys_match(['month_start', 'reporting_currency'], 'monthly', 'monthly_movements') }}
 ),
 
 final as (

@@ -18,16 +18,25 @@
 with
 
 revenue_lines as (
-    select * from {{ ref('int_analytics__revenue_lines') }}
+    select
+        invoice_line_id,
+        tenant_id,
+        customer_id,
+        currency,
+        mrr_category,
+        issue_date,
+        period_start,
+        amount
+    from {{ ref('int_analytics__revenue_lines') }}
     where mrr_category in ('recurring', 'usage')
 ),
 
 recognition as (
-    select * from {{ ref('fct_revenue_recognition') }}
+    select invoice_line_id, recognition_date, recognized_amount from {{ ref('fct_revenue_recognition') }}
 ),
 
 as_of as (
-    select * from {{ ref('int_analytics__as_of') }}
+    select provisional_month from {{ ref('int_analytics__as_of') }}
 ),
 
 line_months as (

@@ -8,6 +8,17 @@
     (the usage is known, priced and delivered by then). Tax and prepaid-credit lines are not
     revenue. -#}
 
+{#- The line's columns every recognized row repeats. -#}
+{%- set line_columns -%}
+        invoice_line_id,
+        invoice_id,
+        tenant_id,
+        customer_id,
+        currency,
+        line_type,
+        mrr_category as revenue_category
+{%- endset %}
+
 with
 
 revenue_lines as (
@@ -56,13 +67,7 @@ ratable_amounts as (
 
 recognized_recurring as (
     select
-        invoice_line_id,
-        invoice_id,
-        tenant_id,
-        customer_id,
-        currency,
-        line_type,
-        mrr_category as revenue_category,
+        {{ line_columns }},
         recognition_date,
         'ratable_daily' as recognition_method,
         cast(case
@@ -74,13 +79,7 @@ recognized_recurring as (
 
 recognized_usage as (
     select
-        invoice_line_id,
-        invoice_id,
-        tenant_id,
-        customer_id,
-        currency,
-        line_type,
-        mrr_category as revenue_category,
+        {{ line_columns }},
         cast({{ add_interval('day', -1, 'period_end') }} as date) as recognition_date,
         'usage_in_period' as recognition_method,
         amount as recognized_amount

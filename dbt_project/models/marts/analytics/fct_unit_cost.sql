@@ -11,16 +11,26 @@
 with
 
 pools as (
-    select * from {{ ref('int_analytics__cost_pools') }}
+    select
+        pool_id,
+        month_start,
+        meter_id,
+        dimension_name,
+        dimension_value,
+        currency,
+        total_cost,
+        fixed_cost,
+        variable_cost
+    from {{ ref('int_analytics__cost_pools') }}
     where pool_type = 'usage'
 ),
 
 pool_usage as (
-    select * from {{ ref('int_analytics__pool_usage') }}
+    select pool_id, usage_quantity from {{ ref('int_analytics__pool_usage') }}
 ),
 
 fx_rates as (
-    select * from {{ ref('analytics_fx_rates') }}
+    select currency, reporting_currency, rate_to_reporting from {{ ref('analytics_fx_rates') }}
 ),
 
 usage_totals as (

@@ -5,11 +5,14 @@
     the balance still available. Burn order: earliest expiry first, then oldest grant. -#}
 
 with grants as (
-    select * from {{ ref('stg_catalog__credit_grants') }}
+    select grant_id, tenant_id, customer_id, currency, description, granted_at, expires_at, amount
+    from {{ ref('stg_catalog__credit_grants') }}
 ),
 
+-- the credit each invoice took from each grant, dated by the invoice's due date
 burn as (
-    select * from {{ ref('int_invoice_credit_burn') }}
+    select grant_id, used, due_date
+    from {{ ref('int_invoice_credit_burn') }}
 ),
 
 used as (

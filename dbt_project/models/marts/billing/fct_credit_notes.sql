@@ -7,7 +7,11 @@
 {{ config(schema='billing', materialized='table') }}
 
 with note_lines as (
-    select * from {{ ref('fct_issued_lines') }}
+    select
+        document_id, document_number, document_sequence, document_type, source_invoice_id, source_invoice_number,
+        tenant_id, customer_id, subscription_id, currency, document_period_start, document_period_end,
+        reason, line_type, amount, net_amount, tax_amount, gross_amount, minor_unit, issue_date, due_date
+    from {{ ref('fct_issued_lines') }}
     where document_type in ('credit_note', 'debit_note')
 ),
 
@@ -47,12 +51,13 @@ final as (
         kind,
         original_invoice_id,
         original_invoice_number,
+        -- the service period of the corrected invoice
+        period_start,
+        period_end,
         tenant_id,
         customer_id,
         subscription_id,
         currency,
-        period_start,
-        period_end,
         reason,
         cast(taxable_amount + discount_total as decimal(38, 12)) as subtotal,
         cast(tax_amount as decimal(38, 12)) as tax_amount,

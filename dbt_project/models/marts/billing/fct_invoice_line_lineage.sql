@@ -4,7 +4,8 @@
     event (fct_usage_journal) with its source and arrival time. One row per (issued line, event).
     Events are those rating counts today for the line's subscription, billing period, meter and
     group-by values (int_rating__usage_events); arrived_after_issue marks the ones that arrived on
-    or after the document's issue date (late usage, corrected by a note). -#}
+    or after the document's issue date (late usage, corrected by a note). The journal columns come
+    with the rated events (int_rating__usage_events carries them): no second join of the journal. -#}
 {{ config(schema='billing', materialized='table', tags=['invoicing_lineage']) }}
 
 with issued_lines as (
@@ -17,10 +18,6 @@ billing_lines as (
 
 usage_events as (
     select * from {{ ref('int_rating__usage_events') }}
-),
-
-journal as (
-    select * from {{ ref('fct_usage_journal') }}
 ),
 
 usage_lines as (
@@ -67,23 +64,20 @@ final as (
         usage_lines.billing_period_start,
         usage_lines.billing_period_end,
         usage_lines.dimensions_json,
-        journal.dimensions_key as rollup_dimensions_key,
-        journal.event_hour as rollup_hour_start,
-        journal.event_id,
-        journal.event_ts,
-        journal.quantity as event_quantity,
-        journal.source as event_source,
-        journal.arrived_at,
-        journal.arrived_at >= cast(usage_lines.issue_date as timestamp) as arrived_after_issue
+        usage_events.dimensions_key as rollup_dimensions_key,
+        usage_events.event_hour as rollup_hour_start,
+        usage_events.event_id,
+        usage_events.event_ts,
+        usage_events.quantity as event_quantity,
+        usage_events.source as event_source,
+        usage_events.arrived_at,
+        usage_events.arrived_at >= cast(usage_lines.issue_date as timestamp) as arrived_after_issue
     from usage_lines
     inner join usage_events
         on usage_lines.subscription_id = usage_events.subscription_id
             and usage_lines.billing_period_start = usage_events.period_start
             and usage_lines.meter_id = usage_events.meter_id
             and usage_lines.dimensions_json = usage_events.dimensions_json
-    inner join journal
-        on usage_events.event_id = journal.event_id
-            and usage_events.customer_id = journal.customer_id
 )
 
 select * from final

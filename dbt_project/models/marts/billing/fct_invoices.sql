@@ -12,16 +12,36 @@
 {{ config(schema='billing', materialized='table') }}
 
 with issued as (
-    select * from {{ ref('fct_issued_invoices') }}
+    select
+        invoice_id, invoice_number, invoice_sequence, issuer_id, issue_date, due_date, payment_terms_days,
+        tenant_id, customer_id, subscription_id, currency, minor_unit, period_start, period_end,
+        subtotal, tax_amount, total, total_minor, line_count, is_reverse_charge, has_adjustment_lines,
+        buyer_name, buyer_tax_id, buyer_country
+    from {{ ref('fct_issued_invoices') }}
 ),
 
+-- the discount and credit lines of issued invoices (the other figures are on the header)
 issued_lines as (
-    select * from {{ ref('fct_issued_lines') }}
-    where document_type = 'invoice'
+    select document_id, line_type, amount, net_amount
+    from {{ ref('fct_issued_lines') }}
+    where document_type = 'invoice' and line_type in ('discount', 'credit_applied')
 ),
 
-notes as (
-    select * from {{ ref('fct_credit_notes') }}
+-- the credit/debit notes issued for each invoice since: how many, their signed totals
+note_totals as (
+    select
+        original_invoice_id,
+        count(*) as note_count,
+        sum(amount) as notes_amount,
+        sum(amount_due) as notes_amount_due
+    from {{ ref('fct_credit_notes') }}
+    group by original_invoice_id
+),
+
+-- billing channel of the invoice's subscription (marketplace helper; docs/marketplaces.md)
+subscription_channels as (
+    select subscription_id, billing_channel
+    from {{ ref('int_marketplace__subscription_channels') }}
 ),
 
 line_figures as (
@@ -31,21 +51,6 @@ line_figures as (
         -1 * sum(case when line_type = 'credit_applied' then amount else 0 end) as credits_applied
     from issued_lines
     group by document_id
-),
-
--- billing channel of the invoice's subscription (marketplace helper; docs/marketplaces.md)
-subscription_channels as (
-    select * from {{ ref('int_marketplace__subscription_channels') }}
-),
-
-note_totals as (
-    select
-        original_invoice_id,
-        count(*) as note_count,
-        sum(amount) as notes_amount,
-        sum(amount_due) as notes_amount_due
-    from notes
-    group by original_invoice_id
 ),
 
 figures as (

@@ -34,6 +34,10 @@
 {%- set line_attribute_columns = line_amount_columns | reject('in', line_sum_columns) | list %}
 {#- Who and what a line bills (after billing_line_id), the same on the original line and its corrections. -#}
 {%- set line_party_columns = ['tenant_id', 'customer_id', 'subscription_id', 'currency', 'charge_id'] %}
+{#- The ledger's DECIMAL(38, 12) columns (quantities, prices, rates, amounts): cast once, in final. -#}
+{%- set ledger_decimal_columns = [
+    'quantity', 'included_quantity', 'unit_price', 'amount', 'tax_rate', 'tax_amount', 'net_amount', 'gross_amount',
+] %}
 {#- Every column of a new ledger line after its document header, in ledger order (all_new_lines). -#}
 {%- set new_line_columns = ['line_number', 'source_invoice_id', 'source_invoice_number', 'billing_line_id']
     + line_party_columns + ['line_type', 'description'] + line_amount_columns
@@ -43,16 +47,24 @@ with computed as (
     select * from {{ ref('int_invoice_lines_credited') }}
 ),
 
+-- the buyer printed on each document
 customers as (
-    select * from {{ ref('stg_catalog__customers') }}
+    select tenant_id, customer_id, name, email, address_json, tax_id, country
+    from {{ ref('stg_catalog__customers') }}
 ),
 
+-- the seller printed on each document, its numbering series and payment terms
 issuer as (
-    select * from {{ ref('stg_tax__issuer') }}
+    select
+        issuer_id, legal_name, address_json, tax_id, country, email,
+        invoice_prefix, credit_note_prefix, number_width, payment_terms_days
+    from {{ ref('stg_tax__issuer') }}
 ),
 
+-- when each event arrived: late usage is what arrived after its invoice was issued
 journal as (
-    select * from {{ ref('fct_usage_journal') }}
+    select tenant_id, customer_id, event_ts, arrived_at
+    from {{ ref('fct_usage_journal') }}
 ),
 
 previously_issued as (
@@ -210,6 +222,15 @@ late_events as (
     group by changed_invoices.source_invoice_id
 ),
 
+-- every changed line with the number of its invoice's late events (0: a restatement), the input
+-- of both correction forms (note_lines, adjustment_lines)
+corrections as (
+    select
+        changed.*,
+        coalesce(late_events.late_event_count, 0) as late_event_count
+    from changed
+    left join late_events on changed.source_invoice_id = late_events.source_invoice_id
+),
 
 note_counts as (
     select
@@ -249,31 +270,30 @@ note_lines as (
         new_notes.period_end as document_period_end,
         row_number() over (
             partition by new_notes.document_id
-            order by changed.line_type_order, changed.original_line_number, changed.billing_line_id
+            order by corrections.line_type_order, corrections.original_line_number, corrections.billing_line_id
         ) as line_number,
         {%- for column in ['source_invoice_id', 'source_invoice_number', 'billing_line_id'] + line_party_columns %}
-            changed.{{ column }},
+            corrections.{{ column }},
         {%- endfor %}
-        changed.original_line_type as line_type,
-        changed.original_description as description,
+        corrections.original_line_type as line_type,
+        corrections.original_description as description,
         {%- for column in line_amount_columns %}
-            changed.{{ column }},
+            corrections.{{ column }},
         {%- endfor %}
         case
-            when coalesce(late_events.late_event_count, 0) > 0
-                then 'Late usage: ' || cast(late_events.late_event_count as {{ dbt.type_string() }})
+            when corrections.late_event_count > 0
+                then 'Late usage: ' || cast(corrections.late_event_count as {{ dbt.type_string() }})
                     || ' usage events for the service period arrived after invoice '
-                    || changed.source_invoice_number || ' was issued on '
-                    || cast(changed.source_issue_date as {{ dbt.type_string() }})
+                    || corrections.source_invoice_number || ' was issued on '
+                    || cast(corrections.source_issue_date as {{ dbt.type_string() }})
             else 'Restatement: rating or catalog changed after invoice '
-                || changed.source_invoice_number || ' was issued on '
-                || cast(changed.source_issue_date as {{ dbt.type_string() }})
+                || corrections.source_invoice_number || ' was issued on '
+                || cast(corrections.source_issue_date as {{ dbt.type_string() }})
         end as reason,
         cast(null as decimal(38, 12)) as included_quantity,
         cast(null as {{ dbt.type_string() }}) as tier_breakdown_json
-    from changed
-    inner join new_notes on changed.source_invoice_id = new_notes.source_invoice_id
-    left join late_events on changed.source_invoice_id = late_events.source_invoice_id
+    from corrections
+    inner join new_notes on corrections.source_invoice_id = new_notes.source_invoice_id
     -- late_usage_mode = credit_note: corrections are issued as credit/debit notes
     where {{ 'true' if issue_notes else 'false' }}
 ),
@@ -288,45 +308,42 @@ next_invoice as (
 ),
 
 adjustment_lines as (
+    -- selected by name in new_line_columns order (adjustments_dated): the reason comes first here
     select
         next_invoice.invoice_id as document_id,
         'invoice' as document_type,
         cast(null as date) as issue_date,
         cast(null as date) as document_period_start,
         cast(null as date) as document_period_end,
+        case
+            when corrections.late_event_count > 0
+                then 'Late usage: ' || cast(corrections.late_event_count as {{ dbt.type_string() }})
+                    || ' usage events arrived after invoice ' || corrections.source_invoice_number || ' was issued'
+            else 'Restatement of invoice ' || corrections.source_invoice_number
+        end as reason,
         next_invoice.own_line_count + row_number() over (
             partition by next_invoice.invoice_id
             order by
-                changed.source_issue_date, changed.source_invoice_id, changed.line_type_order,
-                changed.original_line_number, changed.billing_line_id
+                corrections.source_issue_date, corrections.source_invoice_id, corrections.line_type_order,
+                corrections.original_line_number, corrections.billing_line_id
         ) as line_number,
-        {%- for column in ['source_invoice_id', 'source_invoice_number', 'billing_line_id'] + line_party_columns %}
-            changed.{{ column }},
-        {%- endfor %}
         -- a correction of a prepaid credit stays a credit (applied after tax, outside the tax base)
-        case when changed.original_line_type = 'credit_applied' then 'credit_applied' else 'adjustment' end
+        case when corrections.original_line_type = 'credit_applied' then 'credit_applied' else 'adjustment' end
             as line_type,
-        'Adjustment to invoice ' || changed.source_invoice_number || ': ' || changed.original_description
+        'Adjustment to invoice ' || corrections.source_invoice_number || ': ' || corrections.original_description
             as description,
-        {%- for column in line_amount_columns %}
-            changed.{{ column }},
+        {%- for column in ['source_invoice_id', 'source_invoice_number', 'billing_line_id'] + line_party_columns + line_amount_columns %}
+            corrections.{{ column }},
         {%- endfor %}
-        case
-            when coalesce(late_events.late_event_count, 0) > 0
-                then 'Late usage: ' || cast(late_events.late_event_count as {{ dbt.type_string() }})
-                    || ' usage events arrived after invoice ' || changed.source_invoice_number || ' was issued'
-            else 'Restatement of invoice ' || changed.source_invoice_number
-        end as reason,
         cast(null as decimal(38, 12)) as included_quantity,
         cast(null as {{ dbt.type_string() }}) as tier_breakdown_json
-    from changed
+    from corrections
     inner join next_invoice
-        on changed.tenant_id = next_invoice.tenant_id
-            and changed.customer_id = next_invoice.customer_id
-            and coalesce(changed.subscription_id, '') = coalesce(next_invoice.subscription_id, '')
-            and changed.currency = next_invoice.currency
+        on corrections.tenant_id = next_invoice.tenant_id
+            and corrections.customer_id = next_invoice.customer_id
+            and coalesce(corrections.subscription_id, '') = coalesce(next_invoice.subscription_id, '')
+            and corrections.currency = next_invoice.currency
             and next_invoice.rank_in_run = 1
-    left join late_events on changed.source_invoice_id = late_events.source_invoice_id
     -- late_usage_mode = adjustment_line: corrections ride on the next invoice
     where {{ 'false' if issue_notes else 'true' }}
 ),
@@ -463,24 +480,18 @@ final as (
         new_line.customer_id,
         new_line.subscription_id,
         new_line.currency,
-        new_line.charge_id,
-        new_line.line_type,
-        new_line.description,
-        new_line.period_start,
-        new_line.period_end,
-        cast(new_line.quantity as decimal(38, 12)) as quantity,
-        cast(new_line.included_quantity as decimal(38, 12)) as included_quantity,
-        cast(new_line.unit_price as decimal(38, 12)) as unit_price,
-        cast(new_line.amount as decimal(38, 12)) as amount,
-        new_line.tax_rate_id,
-        new_line.tax_name,
-        cast(new_line.tax_rate as decimal(38, 12)) as tax_rate,
-        new_line.is_tax_inclusive,
-        new_line.tax_note,
-        new_line.is_reverse_charge,
-        cast(new_line.tax_amount as decimal(38, 12)) as tax_amount,
-        cast(new_line.net_amount as decimal(38, 12)) as net_amount,
-        cast(new_line.gross_amount as decimal(38, 12)) as gross_amount,
+        {#- what the line bills, in ledger order; its quantities, prices, rates and amounts as DECIMAL(38, 12) -#}
+        {%- for column in [
+            'charge_id', 'line_type', 'description', 'period_start', 'period_end', 'quantity', 'included_quantity',
+            'unit_price', 'amount', 'tax_rate_id', 'tax_name', 'tax_rate', 'is_tax_inclusive', 'tax_note',
+            'is_reverse_charge', 'tax_amount', 'net_amount', 'gross_amount',
+        ] %}
+            {%- if column in ledger_decimal_columns %}
+        cast(new_line.{{ column }} as decimal(38, 12)) as {{ column }},
+            {%- else %}
+        new_line.{{ column }},
+            {%- endif %}
+        {%- endfor %}
         cast(new_line.minor_unit as integer) as minor_unit,
         new_line.reason,
         customers.name as buyer_name,

@@ -76,20 +76,27 @@ excluded_rows as (
     from excluded
 ),
 
+repeated_ids as (
+    {#- (tenant, event id) pairs that arrived more than once; its own import of the raw events (two
+        reads of `raw_events` would make DuckDB materialize every raw row first) -#}
+    select
+        tenant_id,
+        event_id
+    from {{ ref('stg_usage__events') }}
+    group by tenant_id, event_id
+    having count(*) > 1
+),
+
 event_payloads as (
-    {#- ids that arrived more than once, with the payload the journal compares -#}
+    {#- the copies of those ids, with the payload the journal compares -#}
     select
         raw_events.*,
         raw_events.customer_id || '|' || raw_events.meter_id || '|' || cast(raw_events.event_ts as {{ dbt.type_string() }})
         || '|' || coalesce(cast(raw_events.event_quantity as {{ dbt.type_string() }}), '') || '|'
         || raw_events.properties_json || '|' || raw_events.dimensions_json as payload
     from raw_events
-    where raw_events.event_id in (
-        select event_id
-        from raw_events as copies
-        group by copies.tenant_id, copies.event_id
-        having count(*) > 1
-    )
+    inner join repeated_ids
+        on {{ columns_match('raw_events', 'repeated_ids', ['tenant_id', 'event_id']) }}
 ),
 
 arrival_ranked as (
@@ -184,19 +191,19 @@ classified as (
 ),
 
 unpriced_groups as (
+    {#- the rated events carry the journal's arrived_at: no second read of the journal (two would
+        make DuckDB materialize all of it) -#}
     select
-        journal.tenant_id,
+        billed_events.tenant_id,
         billed_events.event_id,
         billed_events.customer_id,
         billed_events.meter_id,
         billed_events.subscription_id,
         billed_events.event_ts,
-        journal.arrived_at,
+        billed_events.arrived_at,
         billed_events.quantity,
         'no_price_for_dimension' as reason
     from billed_events
-    inner join journal
-        on {{ columns_match('billed_events', 'journal', ['tenant_id', 'customer_id', 'event_id']) }}
     left join priced
         on {{ columns_match('billed_events', 'priced', ['subscription_id', 'period_start', 'meter_id', 'dimensions_json']) }}
     where priced.subscription_id is null

@@ -8,7 +8,17 @@
     the catalog also compares the channels with each other. -#}
 
 with dimensions as (
-    select * from {{ ref('stg_marketplace__dimensions') }}
+    select
+        marketplace,
+        offering_id,
+        dimension,
+        meter_id,
+        plan_id,
+        unit,
+        currency,
+        unit_price,
+        meter_units_per_unit
+    from {{ ref('stg_marketplace__dimensions') }}
 ),
 
 fees as (
@@ -16,7 +26,13 @@ fees as (
 ),
 
 plan_charges as (
-    select * from {{ ref('stg_catalog__plan_charges') }}
+    select
+        plan_id,
+        plan_version,
+        meter_id,
+        unit_price,
+        unit_size
+    from {{ ref('stg_catalog__plan_charges') }}
     where charge_type = 'usage' and price_model = 'per_unit' and dimension_value is null
 ),
 
@@ -37,8 +53,7 @@ compared as (
     from dimensions
     left join plan_charges
         on
-            dimensions.plan_id = plan_charges.plan_id
-            and dimensions.meter_id = plan_charges.meter_id
+            {{ keys_match(['plan_id', 'meter_id'], 'dimensions', 'plan_charges') }}
 ),
 
 final as (

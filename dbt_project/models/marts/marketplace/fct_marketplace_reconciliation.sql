@@ -21,33 +21,69 @@
     the running total) until the difference is resolved; other customers keep reporting. -#}
 
 with billed_hourly as (
-    select * from {{ ref('int_marketplace__billed_hourly') }}
+    select
+        tenant_id,
+        customer_id,
+        meter_id,
+        dimensions_json,
+        hour_start,
+        billed_amount,
+        currency
+    from {{ ref('int_marketplace__billed_hourly') }}
 ),
 
 identities as (
-    select * from {{ ref('stg_marketplace__identities') }}
+    select
+        marketplace,
+        offering_id,
+        tenant_id,
+        customer_id,
+        valid_from,
+        valid_to
+    from {{ ref('stg_marketplace__identities') }}
     where state = 'subscribed'
 ),
 
-dimensions as (
-    select * from {{ ref('stg_marketplace__dimensions') }}
+reported_meters as (
+    select distinct
+        marketplace,
+        offering_id,
+        meter_id,
+        currency as listing_currency
+    from {{ ref('stg_marketplace__dimensions') }}
 ),
 
 rates as (
-    select * from {{ ref('stg_marketplace__fx_rates') }}
+    select
+        from_currency,
+        to_currency,
+        effective_date,
+        rate
+    from {{ ref('stg_marketplace__fx_rates') }}
 ),
 
 ledger as (
-    select * from {{ ref('fct_marketplace_reporting_ledger') }}
+    select
+        marketplace,
+        tenant_id,
+        customer_id,
+        hour_start,
+        currency,
+        state,
+        quantity,
+        reported_amount
+    from {{ ref('fct_marketplace_reporting_ledger') }}
 ),
 
 feed as (
-    select * from {{ ref('fct_marketplace_revenue') }}
-),
-
-reported_meters as (
-    select distinct marketplace, offering_id, meter_id, currency as listing_currency
-    from dimensions
+    select
+        marketplace,
+        tenant_id,
+        customer_id,
+        revenue_month as reconciliation_month,
+        currency,
+        billed_amount as feed_billed_amount
+    from {{ ref('fct_marketplace_revenue') }}
 ),
 
 billed_subscribed as (
@@ -146,12 +182,14 @@ feed_monthly as (
         marketplace,
         tenant_id,
         customer_id,
-        revenue_month as reconciliation_month,
+        reconciliation_month,
         max(currency) as currency,
-        cast(sum(billed_amount) as decimal(38, 12)) as feed_billed_amount
+        cast(sum(feed_billed_amount) as decimal(38, 12)) as feed_billed_amount
     from feed
-    group by marketplace, tenant_id, customer_id, revenue_month
+    group by marketplace, tenant_id, customer_id, reconciliation_month
 ),
+
+{%- set month_keys = ['marketplace', 'tenant_id', 'customer_id', 'reconciliation_month'] %}
 
 months as (
     select marketplace, tenant_id, customer_id, reconciliation_month from billed_monthly
@@ -176,24 +214,11 @@ joined as (
         coalesce(ledger_monthly.reported_keys, 0) as reported_keys,
         feed_monthly.feed_billed_amount
     from months
-    left join billed_monthly
+    {%- for monthly in ['billed_monthly', 'ledger_monthly', 'feed_monthly'] %}
+    left join {{ monthly }}
         on
-            months.marketplace = billed_monthly.marketplace
-            and months.tenant_id = billed_monthly.tenant_id
-            and months.customer_id = billed_monthly.customer_id
-            and months.reconciliation_month = billed_monthly.reconciliation_month
-    left join ledger_monthly
-        on
-            months.marketplace = ledger_monthly.marketplace
-            and months.tenant_id = ledger_monthly.tenant_id
-            and months.customer_id = ledger_monthly.customer_id
-            and months.reconciliation_month = ledger_monthly.reconciliation_month
-    left join feed_monthly
-        on
-            months.marketplace = feed_monthly.marketplace
-            and months.tenant_id = feed_monthly.tenant_id
-            and months.customer_id = feed_monthly.customer_id
-            and months.reconciliation_month = feed_monthly.reconciliation_month
+            {{ keys_match(month_keys, 'months', monthly) }}
+    {%- endfor %}
 ),
 
 cumulative as (

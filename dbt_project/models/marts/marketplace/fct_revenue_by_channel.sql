@@ -14,16 +14,39 @@
     currency.
     Customers are (tenant_id, customer_id): the same customer id in two tenants is two customers. -#}
 
-with marketplace_revenue as (
-    select * from {{ ref('fct_marketplace_revenue') }}
+with marketplace as (
+    {#- in the column order of `direct` below (the two are unioned) -#}
+    select
+        marketplace as channel,
+        revenue_month,
+        currency,
+        tenant_id,
+        customer_id,
+        billed_amount,
+        listing_fee,
+        net_payout as net_revenue
+    from {{ ref('fct_marketplace_revenue') }}
 ),
 
 invoices as (
-    select * from {{ ref('fct_invoices') }}
+    select
+        tenant_id,
+        customer_id,
+        billing_channel,
+        period_start,
+        currency,
+        subtotal
+    from {{ ref('fct_invoices') }}
 ),
 
 mrr as (
-    select * from {{ ref('fct_mrr') }}
+    select
+        tenant_id,
+        customer_id,
+        month_start,
+        currency,
+        mrr
+    from {{ ref('fct_mrr') }}
 ),
 
 customer_channels as (
@@ -44,8 +67,7 @@ mrr_by_channel as (
     from mrr
     left join customer_channels
         on
-            mrr.tenant_id = customer_channels.tenant_id
-            and mrr.customer_id = customer_channels.customer_id
+            {{ keys_match(['tenant_id', 'customer_id'], 'mrr', 'customer_channels') }}
     group by 1, 2, 3
 ),
 
@@ -61,19 +83,6 @@ direct as (
         cast(invoices.subtotal as decimal(38, 12)) as net_revenue
     from invoices
     where invoices.billing_channel = 'stripe'
-),
-
-marketplace as (
-    select
-        marketplace as channel,
-        revenue_month,
-        currency,
-        tenant_id,
-        customer_id,
-        billed_amount,
-        listing_fee,
-        net_payout as net_revenue
-    from marketplace_revenue
 ),
 
 all_channels as (
@@ -95,11 +104,11 @@ billed as (
     group by 1, 2, 3
 ),
 
+{%- set channel_month = ['channel', 'revenue_month', 'currency'] %}
+
 final as (
     select
-        coalesce(billed.channel, mrr_by_channel.channel) as channel,
-        coalesce(billed.revenue_month, mrr_by_channel.revenue_month) as revenue_month,
-        coalesce(billed.currency, mrr_by_channel.currency) as currency,
+        {{ coalesce_keys(channel_month, 'billed', 'mrr_by_channel') }},
         coalesce(billed.customers, 0) as customers,
         cast(coalesce(billed.billed_amount, 0) as decimal(38, 12)) as billed_amount,
         cast(coalesce(billed.listing_fee, 0) as decimal(38, 12)) as listing_fee,
@@ -109,9 +118,7 @@ final as (
     from billed
     full outer join mrr_by_channel
         on
-            billed.channel = mrr_by_channel.channel
-            and billed.revenue_month = mrr_by_channel.revenue_month
-            and billed.currency = mrr_by_channel.currency
+            {{ keys_match(channel_month, 'billed', 'mrr_by_channel') }}
 )
 
 select * from final

@@ -11,16 +11,25 @@
 {%- set as_of = var('as_of_date', run_started_at.strftime('%Y-%m-%d')) -%}
 
 with invoices as (
-    select * from {{ ref('fct_invoices') }}
-    where billing_channel = 'stripe'
+    select
+        invoice_id, invoice_number, tenant_id, customer_id, billing_channel, currency,
+        issue_date, due_date, total, total_minor
+    from {{ ref('fct_invoices') }}
+    where billing_channel = 'stripe' and issue_date <= cast('{{ as_of }}' as date)
 ),
 
+-- Stripe's view of each invoice up to the end of the as-of day
 invoice_events as (
-    select * from {{ ref('stg_stripe__invoice_events') }}
+    select usagebill_invoice_id, stripe_invoice_id, invoice_status, amount_remaining_minor, created_at, event_id
+    from {{ ref('stg_stripe__invoice_events') }}
+    where created_at < cast('{{ as_of }}' as date) + interval 1 day
+        and usagebill_invoice_id is not null
 ),
 
+-- Stripe's decimals against ISO 4217's minor unit per currency (https://docs.stripe.com/currencies)
 currencies as (
-    select * from {{ ref('stripe_currency_units') }}
+    select currency, stripe_decimals, iso_minor_unit
+    from {{ ref('stripe_currency_units') }}
 ),
 
 latest_state as (
@@ -31,8 +40,6 @@ latest_state as (
         amount_remaining_minor,
         row_number() over (partition by usagebill_invoice_id order by created_at desc, event_id desc) as recency
     from invoice_events
-    where created_at < cast('{{ as_of }}' as date) + interval 1 day
-        and usagebill_invoice_id is not null
 ),
 
 owed as (
@@ -63,7 +70,6 @@ owed as (
         on invoices.invoice_id = latest_state.usagebill_invoice_id
             and latest_state.recency = 1
     left join currencies on upper(invoices.currency) = currencies.currency
-    where invoices.issue_date <= cast('{{ as_of }}' as date)
 ),
 
 final as (

@@ -3,11 +3,16 @@
     state now: recovered (paid after a failure), written_off (marked uncollectible), voided, or
     retrying (still open). -#}
 with invoice_events as (
-    select * from {{ ref('stg_stripe__invoice_events') }}
+    select
+        event_id, stripe_invoice_id, event_type, created_at, attempt_count,
+        usagebill_invoice_id, usagebill_customer_id, currency, total_minor, amount_due_minor
+    from {{ ref('stg_stripe__invoice_events') }}
 ),
 
+-- Stripe's decimals per currency, to convert the amount due from Stripe's minor units
 currencies as (
-    select * from {{ ref('stripe_currency_units') }}
+    select currency, stripe_decimals
+    from {{ ref('stripe_currency_units') }}
 ),
 
 failed as (

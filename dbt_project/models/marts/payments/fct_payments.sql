@@ -5,11 +5,18 @@
     An invoice whose amount due was below Stripe's minimum charge is marked paid without a charge and the amount
     is carried to the customer's invoice balance (https://docs.stripe.com/api/invoices): carried_to_balance. -#}
 with invoice_events as (
-    select * from {{ ref('stg_stripe__invoice_events') }}
+    select
+        event_id, stripe_invoice_id, event_type, created_at, attempt_count, paid_out_of_band,
+        usagebill_invoice_id, usagebill_customer_id, stripe_customer_id, currency,
+        amount_paid_minor, amount_due_minor
+    from {{ ref('stg_stripe__invoice_events') }}
+    where event_type in ('invoice.paid', 'invoice.payment_failed')
 ),
 
+-- Stripe's decimals and minimum charge per currency (https://docs.stripe.com/currencies)
 currencies as (
-    select * from {{ ref('stripe_currency_units') }}
+    select currency, stripe_decimals, minimum_charge_minor
+    from {{ ref('stripe_currency_units') }}
 ),
 
 paid as (

@@ -13,12 +13,22 @@
 
 with
 
+{#- the candidate's lines come from the same rating models as the billed ones: same columns -#}
+{%- set line_columns = ['tenant_id', 'customer_id', 'plan_id', 'period_start', 'currency', 'amount_rounded'] %}
+
 candidate_lines as (
-    select * from {{ ref('stg_pricing_lab__candidate_lines') }}
+    select
+        candidate,
+        window_start,
+        window_end,
+        {{ line_columns | join(',\n        ') }}
+    from {{ ref('stg_pricing_lab__candidate_lines') }}
 ),
 
 billed_lines as (
-    select * from {{ ref('fct_billing_lines') }}
+    select
+        {{ line_columns | join(',\n        ') }}
+    from {{ ref('fct_billing_lines') }}
 ),
 
 candidates as (
@@ -74,12 +84,7 @@ joined as (
 
 final as (
     select
-        candidate,
-        tenant_id,
-        customer_id,
-        plan_id,
-        month_start,
-        currency,
+        {{ keys | join(',\n        ') }},
         billed_total,
         candidate_total,
         cast(candidate_total - billed_total as decimal(38, 12)) as difference,

@@ -15,18 +15,32 @@
     candidate has margin_change exactly 0. Cost is the month's cost of the customer: known limit, an
     annual fee billed in one period counts in that period's start month. -#}
 
+{#- the grain of fct_backtest_customer_months, without its currency -#}
+{%- set customer_plan_month = ['candidate', 'tenant_id', 'customer_id', 'plan_id', 'month_start'] %}
+
 with
 
+fx_rates as (
+    select currency, reporting_currency, rate_to_reporting from {{ ref('analytics_fx_rates') }}
+),
+
 customer_months as (
-    select * from {{ ref('fct_backtest_customer_months') }}
+    select
+        {{ customer_plan_month | join(',\n        ') }},
+        currency,
+        billed_total,
+        candidate_total
+    from {{ ref('fct_backtest_customer_months') }}
 ),
 
 customer_margin as (
-    select * from {{ ref('fct_margin_by_customer') }}
-),
-
-fx_rates as (
-    select * from {{ ref('analytics_fx_rates') }}
+    select
+        tenant_id,
+        customer_id,
+        month_start,
+        variable_cost_reporting,
+        total_cost_reporting
+    from {{ ref('fct_margin_by_customer') }}
 ),
 
 revenue as (
@@ -69,9 +83,7 @@ costed as (
     from shares
     left join customer_margin
         on
-            shares.tenant_id = customer_margin.tenant_id
-            and shares.customer_id = customer_margin.customer_id
-            and shares.month_start = customer_margin.month_start
+            {{ keys_match(['tenant_id', 'customer_id', 'month_start'], 'shares', 'customer_margin') }}
 ),
 
 allocated as (
@@ -94,11 +106,7 @@ allocated as (
 
 final as (
     select
-        candidate,
-        tenant_id,
-        customer_id,
-        plan_id,
-        month_start,
+        {{ customer_plan_month | join(',\n        ') }},
         reporting_currency,
         has_cost_data,
         cast(billed_revenue_reporting as decimal(38, 12)) as billed_revenue_reporting,

@@ -14,11 +14,34 @@
 with
 
 parity as (
-    select * from {{ ref('fct_marketplace_price_parity') }}
+    {#- the candidate's price is looked up by (plan_id, meter_id) -#}
+    select
+        plan_id,
+        meter_id,
+        marketplace,
+        offering_id,
+        dimension,
+        plan_version,
+        unit,
+        currency,
+        meter_units_per_unit,
+        marketplace_price,
+        catalog_price,
+        difference_pct,
+        parity_status,
+        tolerance_pct
+    from {{ ref('fct_marketplace_price_parity') }}
 ),
 
 candidate_prices as (
-    select * from {{ ref('stg_pricing_lab__candidate_prices') }}
+    select
+        candidate,
+        plan_id,
+        plan_version,
+        meter_id,
+        unit_price,
+        unit_size
+    from {{ ref('stg_pricing_lab__candidate_prices') }}
 ),
 
 latest_candidate_prices as (

@@ -8,26 +8,12 @@
 
 with
 
-metered as (
-    select * from {{ ref('int_usage__events_metered') }}
-),
-
+-- the metered events of this run's arrival window that cannot enter the journal, as they arrived
 final as (
     select
-        tenant_id,
-        event_id,
-        customer_id,
-        meter_id,
-        event_ts,
-        arrived_at,
-        arrival_date,
-        event_quantity,
-        properties_json,
-        dimensions_json,
-        source,
-        source_file,
-        exclusion_reason
-    from metered
+        tenant_id, event_id, customer_id, meter_id, event_ts, arrived_at, arrival_date,
+        event_quantity, properties_json, dimensions_json, source, source_file, exclusion_reason
+    from {{ ref('int_usage__events_metered') }}
     where
         exclusion_reason is not null
         and {{ arrival_window_filter('arrival_date') }}

@@ -2,11 +2,11 @@
 with
 
 mrr as (
-    select * from {{ ref('fct_mrr') }}
+    select mrr_id, mrr from {{ ref('fct_mrr') }}
 ),
 
 arr as (
-    select * from {{ ref('fct_arr') }}
+    select arr_id, arr from {{ ref('fct_arr') }}
 ),
 
 final as (

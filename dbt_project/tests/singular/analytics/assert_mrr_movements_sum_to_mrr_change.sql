@@ -42,8 +42,7 @@ final as (
     from with_previous
     left join movements
         on
-            with_previous.currency = movements.currency
-            and with_previous.month_start = movements.month_start
+            {{ keys_match(['currency', 'month_start'], 'with_previous', 'movements') }}
     where
         movements.total_change is null
         or movements.total_change != with_previous.total_mrr - with_previous.previous_total_mrr

@@ -2,7 +2,7 @@
 with
 
 lines as (
-    select * from {{ ref('int_analytics__revenue_lines') }}
+    select invoice_line_id, period_start, period_end, amount from {{ ref('int_analytics__revenue_lines') }}
     where mrr_category in ('recurring', 'usage')
 ),
 

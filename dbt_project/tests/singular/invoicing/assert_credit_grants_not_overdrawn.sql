@@ -2,11 +2,16 @@
 {#- A prepaid credit grant never pays more than it holds, and the credits applied to an invoice
     never exceed its tax-inclusive total: no negative balance, no negative amount due. -#}
 with balances as (
-    select * from {{ ref('fct_credit_balances') }}
+    select grant_id, amount_granted, amount_used, amount_expired, balance
+    from {{ ref('fct_credit_balances') }}
 ),
 
-burn as (
-    select * from {{ ref('int_invoice_credit_burn') }}
+-- the issued invoices that credits paid: credits_applied is the sum of the ledger's
+-- credit_applied lines, checked against the issued total, not against the burn model's own demand
+paid_by_credits as (
+    select invoice_id, total, credits_applied
+    from {{ ref('fct_invoices') }}
+    where credits_applied > 0
 ),
 
 overdrawn as (
@@ -20,21 +25,12 @@ overdrawn as (
         or amount_used + amount_expired + balance != amount_granted
 ),
 
-invoice_credits as (
-    select
-        invoice_id,
-        max(invoice_total) as invoice_total,
-        sum(used) as credits_applied
-    from burn
-    group by invoice_id
-),
-
 negative as (
     select
         invoice_id as failing_key,
         'credits exceed the invoice total' as problem
-    from invoice_credits
-    where credits_applied > invoice_total
+    from paid_by_credits
+    where credits_applied > total
 ),
 
 final as (

@@ -6,20 +6,30 @@
     credits_applied; the same in minor units. Returns the invoices that break it. -#}
 
 with invoices as (
-    select * from {{ ref('fct_invoices') }}
+    select
+        invoice_id, invoice_number,
+        subtotal, discount_total, taxable_amount, tax_amount, total, credits_applied, amount_due,
+        subtotal_minor, discount_total_minor, taxable_amount_minor, tax_amount_minor, total_minor,
+        credits_applied_minor, amount_due_minor
+    from {{ ref('fct_invoices') }}
 ),
 
 lines as (
-    select * from {{ ref('fct_invoice_lines') }}
+    select invoice_id, line_type, net_amount, tax_amount, gross_amount
+    from {{ ref('fct_invoice_lines') }}
 ),
 
-issued_lines as (
-    select * from {{ ref('fct_issued_lines') }}
-    where document_type = 'invoice'
+-- the prepaid credits of the ledger (credit lines are outside fct_invoice_lines' tax base)
+credit_lines as (
+    select document_id, amount
+    from {{ ref('fct_issued_lines') }}
+    where document_type = 'invoice' and line_type = 'credit_applied'
 ),
 
+-- the per-rate taxes of each invoice
 taxes as (
-    select * from {{ ref('fct_invoice_taxes') }}
+    select document_id, taxable_amount, tax_amount
+    from {{ ref('fct_invoice_taxes') }}
     where document_type = 'invoice'
 ),
 
@@ -38,8 +48,7 @@ credit_sums as (
     select
         document_id as invoice_id,
         -1 * sum(amount) as credit_sum
-    from issued_lines
-    where line_type = 'credit_applied'
+    from credit_lines
     group by document_id
 ),
 

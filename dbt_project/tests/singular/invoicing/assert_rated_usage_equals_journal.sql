@@ -6,33 +6,32 @@
     additive, filtered meters exclude events by design). Returns the mismatches. -#}
 
 with billing_lines as (
-    select * from {{ ref('fct_billing_lines') }}
+    select tenant_id, customer_id, subscription_id, meter_id, period_start, service_start, service_end, quantity
+    from {{ ref('fct_billing_lines') }}
     where line_type = 'usage'
 ),
 
 journal as (
-    select * from {{ ref('fct_usage_journal') }}
+    select tenant_id, customer_id, meter_id, event_ts, quantity
+    from {{ ref('fct_usage_journal') }}
 ),
 
 subscriptions as (
-    select * from {{ ref('stg_catalog__subscriptions') }}
-),
-
-meters as (
-    select * from {{ ref('stg_catalog__meters') }}
+    select subscription_id, start_date, trial_days
+    from {{ ref('stg_catalog__subscriptions') }}
 ),
 
 meter_filters as (
-    select * from {{ ref('stg_catalog__meter_filters') }}
+    select meter_id
+    from {{ ref('stg_catalog__meter_filters') }}
 ),
 
+-- the meters whose quantities add up over any window, without a dimension filter
 additive_meters as (
-    select
-        meters.meter_id,
-        meters.aggregation
-    from meters
-    where meters.aggregation in ('sum', 'count')
-        and meters.meter_id not in (select meter_filters.meter_id from meter_filters)
+    select meter_id, aggregation
+    from {{ ref('stg_catalog__meters') }}
+    where aggregation in ('sum', 'count')
+        and meter_id not in (select meter_filters.meter_id from meter_filters)
 ),
 
 rated as (

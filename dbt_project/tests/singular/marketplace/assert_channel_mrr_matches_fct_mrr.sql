@@ -23,15 +23,13 @@ company_mrr as (
 
 final as (
     select
-        coalesce(channel_mrr.month_start, company_mrr.month_start) as month_start,
-        coalesce(channel_mrr.currency, company_mrr.currency) as currency,
+        {{ coalesce_keys(['month_start', 'currency'], 'channel_mrr', 'company_mrr') }},
         channel_mrr.mrr as channel_mrr,
         company_mrr.mrr as company_mrr
     from channel_mrr
     full outer join company_mrr
         on
-            channel_mrr.month_start = company_mrr.month_start
-            and channel_mrr.currency = company_mrr.currency
+            {{ keys_match(['month_start', 'currency'], 'channel_mrr', 'company_mrr') }}
     where coalesce(channel_mrr.mrr, 0) != coalesce(company_mrr.mrr, 0)
 )
 

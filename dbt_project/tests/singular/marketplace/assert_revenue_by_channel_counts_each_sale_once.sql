@@ -5,12 +5,24 @@
        subscribed (the marketplace bills that usage: Stripe + marketplace would double count).
     Reads only marketplace models (not billing.fct_invoices directly), so `dbt build -s tag:invoicing`
     does not select it. -#}
-with by_channel as (
-    select * from {{ ref('fct_revenue_by_channel') }}
+with direct as (
+    select
+        revenue_month,
+        currency,
+        billed_amount
+    from {{ ref('fct_revenue_by_channel') }}
+    where channel = 'direct'
 ),
 
-invoice_channels as (
-    select * from {{ ref('int_marketplace__invoice_channels') }}
+stripe_channel_invoices as (
+    select
+        invoice_id,
+        revenue_month,
+        currency,
+        subtotal,
+        marketplace_subscribed_in_period
+    from {{ ref('int_marketplace__invoice_channels') }}
+    where billing_channel = 'stripe'
 ),
 
 stripe_invoices as (
@@ -18,28 +30,19 @@ stripe_invoices as (
         revenue_month,
         currency,
         sum(subtotal) as billed_amount
-    from invoice_channels
-    where billing_channel = 'stripe'
+    from stripe_channel_invoices
     group by revenue_month, currency
-),
-
-direct as (
-    select revenue_month, currency, billed_amount
-    from by_channel
-    where channel = 'direct'
 ),
 
 direct_mismatch as (
     select
         'direct revenue is not the Stripe-channel invoices' as problem,
-        coalesce(direct.revenue_month, stripe_invoices.revenue_month) as revenue_month,
-        coalesce(direct.currency, stripe_invoices.currency) as currency,
+        {{ coalesce_keys(['revenue_month', 'currency'], 'direct', 'stripe_invoices') }},
         cast(null as {{ dbt.type_string() }}) as invoice_id
     from direct
     full outer join stripe_invoices
         on
-            direct.revenue_month = stripe_invoices.revenue_month
-            and direct.currency = stripe_invoices.currency
+            {{ keys_match(['revenue_month', 'currency'], 'direct', 'stripe_invoices') }}
     where coalesce(direct.billed_amount, 0) != coalesce(stripe_invoices.billed_amount, 0)
 ),
 
@@ -49,8 +52,8 @@ double_counted as (
         revenue_month,
         currency,
         invoice_id
-    from invoice_channels
-    where billing_channel = 'stripe' and marketplace_subscribed_in_period
+    from stripe_channel_invoices
+    where marketplace_subscribed_in_period
 )
 
 select * from direct_mismatch
