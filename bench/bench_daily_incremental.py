@@ -36,16 +36,6 @@ from bench import bench_month_close as close  # noqa: E402
 DAY_1, DAY_30 = "incremental day 1 window", "incremental day 30 window"
 
 
-def slowest_nodes(work: Path, limit: int = 8) -> str:
-    """The dbt nodes of the last run that took longest (from target/run_results.json)."""
-    try:
-        results = json.loads((work / "target" / "run_results.json").read_text())["results"]
-    except (OSError, ValueError, KeyError):
-        return "(no run_results.json)"
-    timed = sorted(results, key=lambda r: -float(r.get("execution_time") or 0))[:limit]
-    return ", ".join(f"{r['unique_id'].split('.')[-1]} {float(r['execution_time']):.1f} s" for r in timed)
-
-
 def incremental_runs(env: dict[str, str], work: Path, raw: Path) -> None:
     """The daily incremental run (`+tag:partitioned_daily`) of day 1 on an empty journal vs day 30 on
     a journal holding days 1..29, in a warehouse of its own; results go to close.RESULTS."""
@@ -69,13 +59,15 @@ def incremental_runs(env: dict[str, str], work: Path, raw: Path) -> None:
             }
         )
 
+    setup = "incremental setup: empty tables"
     close.step(
-        "incremental setup: empty tables",
+        setup,
         lambda: close.dbt_build(
             inc_env, work, "--select", "+tag:partitioned_daily", "--full-refresh", "--vars", window(0, 0)
         ),
         work,
     )
+    done: list[str] = []
     for label, first, last in (
         ("day 1 window", 0, 1),
         (f"days 2-{days - 1} (setup, one window)", 1, days - 1),
@@ -87,18 +79,21 @@ def incremental_runs(env: dict[str, str], work: Path, raw: Path) -> None:
                 raw / "usage_events" / name, inc_raw / "usage_events" / name, copy_function=os.link
             )
         vars_ = window(first, last)
-        close.step(
+        close.step(  # each window needs the earlier ones (a failed step is recorded, the run goes on)
             f"incremental {label}",
             lambda v=vars_: close.dbt_build(inc_env, work, "--select", "+tag:partitioned_daily", "--vars", v),
             work,
+            needs=(setup, *done),
         )
-        close.log(f"  slowest nodes: {slowest_nodes(work)}")
+        done.append(f"incremental {label}")
 
 
 def summary() -> str:
     """Day 1 and day 30 wall + CPU seconds and their ratios (CPU is the figure on a loaded machine)."""
     rows = {r["step"]: r for r in close.RESULTS}
-    one, thirty = rows[DAY_1], rows[DAY_30]
+    one, thirty = rows.get(DAY_1, {}), rows.get(DAY_30, {})
+    if one.get("status", "ok") != "ok" or thirty.get("status", "ok") != "ok" or not one or not thirty:
+        return f"day 1 / day 30: not measured ({one.get('error') or thirty.get('error') or 'a step did not run'})"
     return (
         f"day 1: {one['seconds']} s wall, {one['cpu_seconds']} s CPU; "
         f"day 30: {thirty['seconds']} s wall, {thirty['cpu_seconds']} s CPU; "
@@ -150,10 +145,11 @@ def main(argv: list[str] | None = None) -> int:
     incremental_runs(env, work, raw)
     close.log("summary")
     print(json.dumps(close.RESULTS, indent=1))
-    print(summary())
+    verdict = summary()
+    print(verdict)
     if not args.keep:
         shutil.rmtree(work, ignore_errors=True)
-    return 0
+    return 1 if "not measured" in verdict else 0
 
 
 if __name__ == "__main__":

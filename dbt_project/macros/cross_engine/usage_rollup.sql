@@ -28,7 +28,7 @@
     'day': 'event_date',
     'month': 'cast(' ~ usagebill.trunc_to('month', 'event_date') ~ ' as date)',
 }[grain] -%}
-{%- set days = usagebill.usage_affected_days(hold_hours) if is_incremental() else none -%}
+{%- set days = usagebill.usage_affected_days(hold_hours, usagebill.arrival_window_filter('arrival_date')) if is_incremental() else none -%}
 {#- A rollup row's key: who, what and which period. -#}
 {%- set rollup_key = ['tenant_id', 'customer_id', 'meter_id', 'dimensions_key', 'period_start'] -%}
 {%- if grain == 'month' -%}
@@ -67,25 +67,7 @@ scoped_events as (
     from journal
 ),
 
-event_rollup as (
-    select
-        scoped_events.tenant_id,
-        scoped_events.customer_id,
-        scoped_events.meter_id,
-        scoped_events.dimensions_key,
-        scoped_events.period_start,
-        sum(scoped_events.quantity) as quantity_sum,
-        count(*) as event_count,
-        max(scoped_events.quantity) as quantity_max,
-        count(distinct {{ usagebill.json_property('scoped_events.properties_json', 'meters.unique_property') }})
-            filter (where meters.aggregation = 'unique_count') as unique_values,
-        {{ usagebill.value_at_max('scoped_events.quantity', ['scoped_events.event_ts', 'scoped_events.event_id']) }}
-            filter (where meters.aggregation = 'latest') as quantity_latest
-    from scoped_events
-    left join meters
-        on scoped_events.meter_id = meters.meter_id
-    group by 1, 2, 3, 4, 5
-),
+{{ usagebill.usage_event_rollup_cte('event_rollup', 'scoped_events') }}
 
 gauge_rollup as (
     select
@@ -115,6 +97,31 @@ combined as (
 
 {{ usagebill.usage_rollup_final(grain, period_column) }}
 {%- endif %}
+{%- endmacro %}
+
+
+{#- CTE `name`: the events of CTE `source` (journal columns + period_start) aggregated per rollup
+    key, for every kind of meter (the final CTE picks the column of the meter's aggregation). -#}
+{% macro usage_event_rollup_cte(name, source) -%}
+{{ name }} as (
+    select
+        {{ source }}.tenant_id,
+        {{ source }}.customer_id,
+        {{ source }}.meter_id,
+        {{ source }}.dimensions_key,
+        {{ source }}.period_start,
+        sum({{ source }}.quantity) as quantity_sum,
+        count(*) as event_count,
+        max({{ source }}.quantity) as quantity_max,
+        count(distinct {{ usagebill.json_property(source ~ '.properties_json', 'meters.unique_property') }})
+            filter (where meters.aggregation = 'unique_count') as unique_values,
+        {{ usagebill.value_at_max(source ~ '.quantity', [source ~ '.event_ts', source ~ '.event_id']) }}
+            filter (where meters.aggregation = 'latest') as quantity_latest
+    from {{ source }}
+    left join meters
+        on {{ source }}.meter_id = meters.meter_id
+    group by 1, 2, 3, 4, 5
+),
 {%- endmacro %}
 
 
@@ -207,22 +214,7 @@ day_sums as (
     group by 1, 2, 3, 4, 5
 ),
 
-non_additive as (
-    select
-        journal.tenant_id,
-        journal.customer_id,
-        journal.meter_id,
-        journal.dimensions_key,
-        journal.period_start,
-        sum(journal.quantity) as quantity_sum,
-        count(*) as event_count,
-        count(distinct {{ usagebill.json_property('journal.properties_json', 'meters.unique_property') }})
-            filter (where meters.aggregation = 'unique_count') as unique_values
-    from journal
-    inner join meters
-        on journal.meter_id = meters.meter_id
-    group by 1, 2, 3, 4, 5
-),
+{{ usagebill.usage_event_rollup_cte('non_additive', 'journal') }}
 
 combined as (
     select
@@ -260,8 +252,9 @@ combined as (
     from the journal when the model runs (the journal is built first): the event days of the events
     that arrived in [min_date, max_date), plus the next day for an event within
     gauge_max_hold_hours of midnight (a gauge sample holds into the next day; a late sample also
-    shortens the previous sample's hold, but only after its own event_ts). Parsing: []. -#}
-{% macro usage_affected_days(hold_hours) -%}
+    shortens the previous sample's hold, but only after its own event_ts). window_filter: the
+    arrival window on column arrival_date. Parsing: []. -#}
+{% macro usage_affected_days(hold_hours, window_filter) -%}
     {%- if not execute -%}
         {{ return([]) }}
     {%- endif -%}
@@ -273,7 +266,7 @@ combined as (
                 event_date,
                 event_ts
             from {{ ref('fct_usage_journal') }}
-            where {{ usagebill.arrival_window_filter('arrival_date') }}
+            where {{ window_filter }}
         ),
 
         days as (
@@ -443,3 +436,87 @@ gauge_hours as (
     from gauge_clipped
 ),
 {%- endmacro %}
+
+
+{#- Which history the usage data tests check (docs/events.md, "Which run checks what"):
+    - a daily run (vars min_date and max_date given, no --full-refresh): the arrival window only,
+      so the run's work follows the window (usage_data_tests_window);
+    - --full-refresh, a run without a window, or --vars '{"usage_data_tests": "full"}' (the
+      Dagster partition of a month's last day passes it: the month close checks everything):
+      all history. -#}
+{% macro usage_data_tests_full_history() -%}
+    {{ return(
+        flags.FULL_REFRESH
+        or var('usage_data_tests', 'window') == 'full'
+        or var('min_date', none) is none
+        or var('max_date', none) is none
+    ) }}
+{%- endmacro %}
+
+
+{#- The arrival-window filter of the usage data tests on `column` (true for all history). -#}
+{% macro usage_data_tests_window(column) -%}
+    {%- if usagebill.usage_data_tests_full_history() -%}
+        1 = 1
+    {%- else -%}
+        ({{ column }} >= cast('{{ var("min_date") }}' as date) and {{ column }} < cast('{{ var("max_date") }}' as date))
+    {%- endif -%}
+{%- endmacro %}
+
+
+{#- The event days the usage data tests check: none (all) or the days the window's arrivals
+    touched, as the rollups recompute them (usage_affected_days). -#}
+{% macro usage_data_tests_days() -%}
+    {%- if usagebill.usage_data_tests_full_history() -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {{ return(usagebill.usage_affected_days(
+        var('gauge_max_hold_hours', 1) | int, usagebill.usage_data_tests_window('arrival_date')
+    )) }}
+{%- endmacro %}
+
+
+{#- Grain test of the usage models that follows the run like the singular usage tests (macro
+    usage_data_tests_full_history): no two rows share `combination_of_columns`. On a daily run it
+    checks only what the run could have changed:
+    - scope 'arrival' (the journal, scope_column arrival_date): the keys of the rows that arrived
+      in the window, each against ALL rows (a duplicate may sit in an earlier arrival day);
+    - scope 'days' / 'months' (the rollups, scope_column = the period in the key): the affected
+      days / their months (a key holds its period, so a duplicate sits in the same period).
+    Otherwise (full refresh, no window, usage_data_tests full) the whole table. -#}
+{% test usage_unique_key(model, combination_of_columns, scope_column, scope) -%}
+    -- depends_on: {{ ref('fct_usage_journal') }}
+    {%- set columns = combination_of_columns | join(', ') %}
+    {%- set full_history = usagebill.usage_data_tests_full_history() %}
+    {%- if scope == 'arrival' and not full_history %}
+    with
+
+    window_keys as (
+        select distinct {{ columns }}
+        from {{ model }}
+        where {{ usagebill.usage_data_tests_window(scope_column) }}
+    ),
+
+    final as (
+        select
+            {% for c in combination_of_columns %}scoped.{{ c }}, {% endfor %}
+            count(*) as occurrences
+        from {{ model }} as scoped
+        inner join window_keys
+            on {{ usagebill.columns_match('scoped', 'window_keys', combination_of_columns) }}
+        group by {% for c in combination_of_columns %}scoped.{{ c }}{% if not loop.last %}, {% endif %}{% endfor %}
+        having count(*) > 1
+    )
+
+    select * from final
+    {%- else %}
+        {%- set days = none if full_history else usagebill.usage_data_tests_days() %}
+    select
+        {{ columns }},
+        count(*) as occurrences
+    from {{ model }}
+    where {{ usagebill.usage_months_filter(scope_column, days) if scope == 'months' else usagebill.usage_days_filter(scope_column, days) }}
+    group by {{ columns }}
+    having count(*) > 1
+    {%- endif %}
+{%- endtest %}

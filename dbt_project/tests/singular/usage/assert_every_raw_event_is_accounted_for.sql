@@ -1,5 +1,8 @@
 {#- Nothing is lost: every distinct (tenant_id, event_id) of the raw events is either in the
-    journal or in the audit model fct_usage_excluded_events. Returns the missing events. -#}
+    journal or in the audit model fct_usage_excluded_events. Returns the missing events.
+    A daily run checks the events that arrived in its window (the journal side is read whole:
+    an event may have been journaled on an earlier day); a full refresh, a run without a window
+    or --vars '{"usage_data_tests": "full"}' checks all history (macro usage_data_tests_window). -#}
 
 with
 
@@ -8,6 +11,7 @@ raw_events as (
         tenant_id,
         event_id
     from {{ ref('stg_usage__events') }}
+    where {{ usage_data_tests_window('arrival_date') }}
 ),
 
 journal as (
@@ -22,6 +26,7 @@ excluded as (
         tenant_id,
         event_id
     from {{ ref('fct_usage_excluded_events') }}
+    where {{ usage_data_tests_window('arrival_date') }}
 ),
 
 final as (

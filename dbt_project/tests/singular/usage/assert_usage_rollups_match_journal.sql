@@ -1,65 +1,62 @@
-{#- Journal totals = rollup totals. Per tenant, customer, meter, dimensions and day:
-    - every rollup's event_count adds up to the journal's number of events;
-    - for sum meters, every rollup's quantity adds up to the journal's quantity;
+{#- Journal totals = rollup totals, per tenant, customer, meter, dimensions and month:
+    - the hourly and daily event_count add up to the journal's number of events, and the
+      monthly event_count to the daily one (so to the journal's);
+    - for sum meters, hourly, daily and monthly quantities add up to the journal's quantity;
     - for time-weighted gauges, hourly, daily and monthly GB-hours agree.
-    Returns the mismatching groups. -#}
+    A daily run checks the event days its window's arrivals touched (journal, hourly, daily) and
+    their whole months (daily vs monthly): its work follows the window. A full refresh, a run
+    without a window or --vars '{"usage_data_tests": "full"}' checks all history (macro
+    usage_data_tests_days). Returns the mismatching groups. -#}
+{%- set days = usage_data_tests_days() %}
 {%- set month_key = ['tenant_id', 'customer_id', 'meter_id', 'dimensions_key', 'usage_month'] %}
+{%- set sides = [
+    ('journal', 'fct_usage_journal', 'event_date', usage_days_filter('event_date', days)),
+    ('hourly', 'fct_usage_hourly', 'usage_date', usage_days_filter('usage_date', days)),
+    ('daily', 'fct_usage_daily', 'usage_date', usage_days_filter('usage_date', days)),
+    ('month_daily', 'fct_usage_daily', 'usage_date', usage_months_filter('usage_date', days)),
+    ('monthly', 'fct_usage_monthly', 'usage_month', usage_months_filter('usage_month', days)),
+] %}
 
 with
 
-journal as (
-    select
-        tenant_id,
-        customer_id,
-        meter_id,
-        dimensions_key,
-        cast({{ trunc_to('month', 'event_date') }} as date) as usage_month,
-        count(*) as event_count,
-        sum(quantity) as quantity
-    from {{ ref('fct_usage_journal') }}
-    group by 1, 2, 3, 4, 5
-),
+{%- for side, model, day_column, scope in sides %}
 
-{%- for grain, model, period in [
-    ('hourly', 'fct_usage_hourly', 'hour_start'),
-    ('daily', 'fct_usage_daily', 'usage_date'),
-    ('monthly', 'fct_usage_monthly', 'usage_month'),
-] %}
-
-    {{ grain }} as (
+    {{ side }} as (
         select
             tenant_id,
             customer_id,
             meter_id,
             dimensions_key,
-            cast({{ trunc_to('month', period) }} as date) as usage_month,
-            max(aggregation) as aggregation,
-            sum(event_count) as event_count,
+            cast({{ trunc_to('month', day_column) }} as date) as usage_month,
+            '{{ side }}' as side,
+            {{ 'cast(null as ' ~ dbt.type_string() ~ ')' if side == 'journal' else 'max(aggregation)' }} as aggregation,
+            {{ 'count(*)' if side == 'journal' else 'sum(event_count)' }} as event_count,
             sum(quantity) as quantity
         from {{ ref(model) }}
+        where {{ scope }}
         group by 1, 2, 3, 4, 5
     ),
 {%- endfor %}
 
+sides as (
+    {%- for side, model, day_column, scope in sides %}
+        select * from {{ side }}
+        {%- if not loop.last %}
+            union all
+        {%- endif %}
+    {%- endfor %}
+),
+
 compared as (
     select
-        {{ coalesce_columns('journal', 'monthly', month_key) }},
-        monthly.aggregation,
-        coalesce(journal.event_count, 0) as journal_events,
-        coalesce(hourly.event_count, 0) as hourly_events,
-        coalesce(daily.event_count, 0) as daily_events,
-        coalesce(monthly.event_count, 0) as monthly_events,
-        journal.quantity as journal_quantity,
-        hourly.quantity as hourly_quantity,
-        daily.quantity as daily_quantity,
-        monthly.quantity as monthly_quantity
-    from journal
-    full outer join monthly
-        on {{ columns_match('journal', 'monthly', month_key) }}
-    left join daily
-        on {{ columns_match('monthly', 'daily', month_key) }}
-    left join hourly
-        on {{ columns_match('monthly', 'hourly', month_key) }}
+        {{ month_key | join(', ') }},
+        max(aggregation) as aggregation,
+        {%- for side, model, day_column, scope in sides %}
+            sum(case when side = '{{ side }}' then event_count else 0 end) as {{ side }}_events,
+            sum(case when side = '{{ side }}' then quantity end) as {{ side }}_quantity{{ ',' if not loop.last }}
+        {%- endfor %}
+    from sides
+    group by {{ month_key | join(', ') }}
 ),
 
 final as (
@@ -68,15 +65,15 @@ final as (
     where
         journal_events != hourly_events
         or journal_events != daily_events
-        or journal_events != monthly_events
+        or monthly_events != month_daily_events
         or (aggregation = 'sum' and (
             journal_quantity != hourly_quantity
             or journal_quantity != daily_quantity
-            or journal_quantity != monthly_quantity
+            or monthly_quantity != month_daily_quantity
         ))
         or (aggregation = 'time_weighted_sum' and (
             hourly_quantity != daily_quantity
-            or hourly_quantity != monthly_quantity
+            or monthly_quantity != month_daily_quantity
         ))
 )
 
