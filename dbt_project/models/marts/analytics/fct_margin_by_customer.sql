@@ -75,19 +75,11 @@ final as (
             combined.variable_cost_reporting + combined.fixed_cost_reporting + combined.shared_cost_reporting
             as decimal(38, 12)
         ) as total_cost_reporting,
-        cast(combined.revenue_reporting - combined.variable_cost_reporting as decimal(38, 12))
-            as contribution_margin_reporting,
-        cast(
-            combined.revenue_reporting - combined.variable_cost_reporting - combined.fixed_cost_reporting
-            - combined.shared_cost_reporting as decimal(38, 12)
-        ) as gross_margin_reporting,
-        {{ safe_divide('(combined.revenue_reporting - combined.variable_cost_reporting) * 100', 'combined.revenue_reporting') }}
-            as contribution_margin_pct,
-        {{ safe_divide(
-            '(combined.revenue_reporting - combined.variable_cost_reporting - combined.fixed_cost_reporting'
-            ~ ' - combined.shared_cost_reporting) * 100',
-            'combined.revenue_reporting'
-        ) }} as gross_margin_pct
+        {{ margin_columns(
+            'combined.revenue_reporting',
+            'combined.variable_cost_reporting',
+            ['combined.variable_cost_reporting', 'combined.fixed_cost_reporting', 'combined.shared_cost_reporting']
+        ) }}
     from combined
     cross join as_of
     where combined.month_start <= as_of.provisional_month

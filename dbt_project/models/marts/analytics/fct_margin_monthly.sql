@@ -86,13 +86,7 @@ final as (
         combined.total_cost_reporting,
         cast(combined.total_cost_reporting - coalesce(allocated_months.allocated_cost_reporting, 0) as decimal(38, 12))
             as unallocated_cost_reporting,
-        cast(combined.revenue_reporting - combined.variable_cost_reporting as decimal(38, 12))
-            as contribution_margin_reporting,
-        cast(combined.revenue_reporting - combined.total_cost_reporting as decimal(38, 12)) as gross_margin_reporting,
-        {{ safe_divide('(combined.revenue_reporting - combined.variable_cost_reporting) * 100', 'combined.revenue_reporting') }}
-            as contribution_margin_pct,
-        {{ safe_divide('(combined.revenue_reporting - combined.total_cost_reporting) * 100', 'combined.revenue_reporting') }}
-            as gross_margin_pct
+        {{ margin_columns('combined.revenue_reporting', 'combined.variable_cost_reporting', ['combined.total_cost_reporting']) }}
     from combined
     cross join as_of
     left join allocated_months
