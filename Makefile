@@ -25,16 +25,19 @@ help:
 	@echo "make spark-parity - build the tiny dataset on DuckDB and Spark, compare every relation"
 
 $(UV):
-	$(PYTHON) -m venv $(TOOLS)
-	$(TOOLS)/bin/pip install --quiet uv==$(UV_VERSION)
+	@echo "==> Installing uv $(UV_VERSION) into $(TOOLS)"
+	@$(PYTHON) -m venv $(TOOLS)
+	@$(TOOLS)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION) 2> $(TOOLS)/pip-install.log || { cat $(TOOLS)/pip-install.log; exit 1; }
 
 # Installs exactly what uv.lock pins (runtime + dev group). Re-running is a no-op.
 install: $(UV)
-	UV_PROJECT_ENVIRONMENT=$(VENV) $(UV) sync --frozen --no-dev $(if $(filter spark,$(USAGEBILL_ENGINE)),--extra spark)
+	@echo "==> Installing the locked dependencies into $(VENV) (uv sync; a no-op when up to date)"
+	@UV_PROJECT_ENVIRONMENT=$(VENV) $(UV) sync --quiet --frozen --no-dev $(if $(filter spark,$(USAGEBILL_ENGINE)),--extra spark)
 	@mkdir -p $(DAGSTER_HOME) && (test -s $(DAGSTER_HOME)/dagster.yaml || printf "telemetry:\n  enabled: false\n" > $(DAGSTER_HOME)/dagster.yaml)
 
 install-dev: $(UV)
-	UV_PROJECT_ENVIRONMENT=$(VENV) $(UV) sync --frozen --extra spark
+	@echo "==> Installing the locked dependencies and the test tools into $(VENV) (uv sync)"
+	@UV_PROJECT_ENVIRONMENT=$(VENV) $(UV) sync --quiet --frozen --extra spark
 	@mkdir -p $(DAGSTER_HOME) && (test -s $(DAGSTER_HOME)/dagster.yaml || printf "telemetry:\n  enabled: false\n" > $(DAGSTER_HOME)/dagster.yaml)
 
 # SIZE=tiny|small (default small): the demo dataset (USAGEBILL_ENGINE=spark make demo SIZE=tiny: docs/spark.md).
