@@ -128,6 +128,7 @@ def main(argv: list[str] | None = None) -> int:
         DBT_SEND_ANONYMOUS_USAGE_STATS="false",
     )
     env.setdefault("USAGEBILL_DUCKDB_MEMORY_LIMIT", "5GB")
+    env.setdefault("USAGEBILL_DBT_THREADS", "1")  # as bench_month_close: one heavy query at a time
     env.setdefault("USAGEBILL_DUCKDB_TEMP_DIR", str(work / "duckdb_tmp"))
     if args.raw is None:
         raw = work / "raw"

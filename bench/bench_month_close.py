@@ -737,6 +737,9 @@ def main(argv: list[str] | None = None) -> int:
         DBT_SEND_ANONYMOUS_USAGE_STATS="false",
     )
     env.setdefault("USAGEBILL_DUCKDB_MEMORY_LIMIT", "5GB")
+    # One dbt node at a time: each heavy query gets the whole memory_limit and DuckDB still uses
+    # both cores inside it (two rollups at once ran out of memory at 100M events).
+    env.setdefault("USAGEBILL_DBT_THREADS", "1")
     env.setdefault("USAGEBILL_DUCKDB_TEMP_DIR", str(work / "duckdb_tmp"))
     os.environ.update(env)
     log(
@@ -744,6 +747,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     log(
         f"DuckDB memory_limit={env['USAGEBILL_DUCKDB_MEMORY_LIMIT']} temp_directory={env['USAGEBILL_DUCKDB_TEMP_DIR']}"
+        f" dbt threads={env['USAGEBILL_DBT_THREADS']}"
     )
     record(
         {
