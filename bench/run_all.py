@@ -41,6 +41,10 @@ BENCHMARKS: list[tuple[str, list[str]]] = [
     ),
     ("executive report and 6-month pricing back-test vs the analytics marts", ["bench/bench_report.py"]),
     ("month close: 100M events, 100,000 customers (BENCH_SCALE=0.01 for 1M)", ["bench/bench_month_close.py"]),
+    (
+        "daily incremental run: day 30 vs day 1 (BENCH_SCALE as above; --raw DIR reuses a kept layer)",
+        ["bench/bench_daily_incremental.py"],
+    ),
 ]
 
 
